@@ -1,0 +1,201 @@
+"""BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
+
+While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``;
+after each purchase she drops out with probability ``p ~ Beta(a, b)``. For a customer with
+``x`` repeat purchases, last at ``t_x``, observed for ``T``:
+
+``L = B(a, b+x)/B(a, b) * Gamma(r+x)/Gamma(r) * alpha^r
+      * [ (alpha+T)^-(r+x) + 1{x>0} * a/(b+x-1) * (alpha+t_x)^-(r+x) ]``
+
+written on the log scale with ``gammaln``/``betaln`` and ``logaddexp``. Parameters are
+estimated by maximum likelihood (:mod:`slm_lib.clv.mle`) with observed-information
+standard errors. On the CDNOW sample (calibration to 1997-09-30, weeks) the fit gives the
+published r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, gammaln, hyp2f1
+
+from slm_lib.clv.mle import MLEResult, fit_positive_mle
+from slm_lib.clv.rfm import as_array, like_input, validate_rfm
+from slm_lib.errors import ModelFitError
+
+PARAMS = ("r", "alpha", "a", "b")
+
+
+def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-customer BG/NBD log-likelihood.
+
+    Parameters
+    ----------
+    params : array-like
+        ``(r, alpha, a, b)``, all positive.
+    x, t_x, T : numpy.ndarray
+        Repeat purchases, recency and age of each customer.
+
+    Returns
+    -------
+    numpy.ndarray
+        Log-likelihood contribution of each customer.
+
+    Examples
+    --------
+    >>> round(float(bgnbd_loglik([1.0, 1.0, 1.0, 1.0], np.array([0.]), np.array([0.]), np.array([1.]))[0]), 4)
+    -0.6931
+    """
+    r, alpha, a, b = params
+    head = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+            + betaln(a, b + x) - betaln(a, b))
+    stay = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                        - (r + x) * np.log(alpha + t_x), -np.inf)
+    return head + np.logaddexp(stay, drop)
+
+
+class BetaGeoModel:
+    """BG/NBD model fitted by maximum likelihood.
+
+    Attributes (after :meth:`fit`)
+    -------------------------------
+    params_ : dict
+        ``{"r", "alpha", "a", "b"}``.
+    log_likelihood_ : float
+        Maximised log-likelihood.
+    result_ : MLEResult
+        Estimates on the log scale and their covariance (for intervals and draws).
+
+    Examples
+    --------
+    >>> x = np.array([0, 1, 2, 0, 3, 1, 0, 5, 2, 0] * 30)
+    >>> t_x = np.where(x > 0, np.array([0, 10, 20, 0, 30, 5, 0, 35, 15, 0] * 30), 0.0)
+    >>> bg = BetaGeoModel().fit(x, t_x, np.full(300, 39.0))
+    >>> sorted(bg.params_)
+    ['a', 'alpha', 'b', 'r']
+    >>> bool(0 < bg.probability_alive(1, 10, 39)[0] < 1)
+    True
+    """
+
+    name = "BG/NBD"
+
+    def __init__(self) -> None:
+        self.result_: MLEResult | None = None
+
+    def fit(self, frequency: Any, recency: Any, T: Any,
+            initial: dict[str, float] | None = None) -> "BetaGeoModel":
+        """Fit by maximum likelihood.
+
+        Parameters
+        ----------
+        frequency, recency, T : array-like
+            Per-customer repeat purchases, time of last purchase since the first, age
+            (same time unit), e.g. the columns of :func:`slm_lib.clv.rfm.rfm_summary`.
+        initial : dict, optional
+            Starting values (default r=1, alpha=mean T, a=1, b=1).
+
+        Returns
+        -------
+        BetaGeoModel
+            ``self``, fitted.
+
+        Raises
+        ------
+        DataValidationError
+            Invalid inputs (negative or too large recency, non-integer frequency, ...).
+        ModelFitError
+            No repeat purchases at all, or the optimiser does not converge.
+        """
+        x, t_x, big_t = validate_rfm(frequency, recency, T)
+        if not np.any(x > 0):
+            raise ModelFitError("BG/NBD: no customer has a repeat purchase (frequency > 0), so the "
+                                "drop-out process cannot be estimated; use a longer calibration period")
+        init = {"r": 1.0, "alpha": float(np.mean(big_t)), "a": 1.0, "b": 1.0, **(initial or {})}
+        self.result_ = fit_positive_mle(
+            lambda p: -np.sum(bgnbd_loglik(p, x, t_x, big_t)), [init[k] for k in PARAMS],
+            PARAMS, self.name, len(x),
+            hint="check that recency and T use the same time unit, try another time unit "
+                 "(weeks) or other starting values via initial={...}")
+        return self
+
+    def _fitted(self) -> MLEResult:
+        if self.result_ is None:
+            raise ModelFitError("BG/NBD: the model is not fitted yet; call .fit(frequency, recency, T) first")
+        return self.result_
+
+    @property
+    def params_(self) -> dict[str, float]:
+        """Fitted parameters ``{"r", "alpha", "a", "b"}``."""
+        return self._fitted().params
+
+    @property
+    def log_likelihood_(self) -> float:
+        """Maximised log-likelihood."""
+        return self._fitted().log_likelihood
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
+        return self._fitted().summary()
+
+    def _p(self, params: dict[str, float] | None) -> tuple[float, float, float, float]:
+        p = params if params is not None else self.params_
+        return p["r"], p["alpha"], p["a"], p["b"]
+
+    def expected_purchases(self, t: Any, frequency: Any = None, recency: Any = None, T: Any = None,
+                           params: dict[str, float] | None = None) -> Any:
+        """Expected number of purchases in a period of length ``t``.
+
+        Without history: ``E[X(t)]`` for a new customer, from time 0 (float for scalar
+        ``t``). With ``frequency, recency, T``: ``E[Y(t) | x, t_x, T]``, the expected
+        purchases in ``(T, T + t]`` for each customer (array, or Series indexed like
+        ``frequency``). ``params`` overrides the fitted parameters (used for intervals).
+
+        Examples
+        --------
+        >>> bg = BetaGeoModel()
+        >>> p = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+        >>> round(bg.expected_purchases(39.0, params=p), 3)
+        0.933
+        """
+        r, alpha, a, b = self._p(params)
+        if frequency is None:
+            tt = np.asarray(t, dtype=float)
+            val = ((a + b - 1) / (a - 1)
+                   * (1 - (alpha / (alpha + tt)) ** r * hyp2f1(r, b, a + b - 1, tt / (alpha + tt))))
+            return float(val) if val.ndim == 0 else val
+        x, t_x, big_t = validate_rfm(frequency, recency, T)
+        tt = as_array(t, "t") if np.ndim(t) else float(t)
+        num = ((a + b + x - 1) / (a - 1)
+               * (1 - ((alpha + big_t) / (alpha + big_t + tt)) ** (r + x)
+                  * hyp2f1(r + x, b + x, a + b + x - 1, tt / (alpha + big_t + tt))))
+        out = num * self._alive(x, t_x, big_t, r, alpha, a, b)
+        return like_input(out, frequency, "expected_purchases")
+
+    @staticmethod
+    def _alive(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray,
+               r: float, alpha: float, a: float, b: float) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                         + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x)))
+        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700.0))), 1.0)
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any,
+                          params: dict[str, float] | None = None) -> Any:
+        """P(alive at T | x, t_x, T) = 1 / (1 + 1{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)).
+
+        Equals 1 when frequency is 0: in the BG/NBD a customer can drop out only right
+        after a repeat purchase.
+
+        Examples
+        --------
+        >>> bg = BetaGeoModel()
+        >>> p = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+        >>> bg.probability_alive([0, 2], [0.0, 30.0], [39.0, 39.0], params=p).round(3).tolist()
+        [1.0, 0.869]
+        """
+        x, t_x, big_t = validate_rfm(frequency, recency, T)
+        return like_input(self._alive(x, t_x, big_t, *self._p(params)), frequency, "probability_alive")

@@ -1,0 +1,234 @@
+"""One maximum-likelihood engine shared by the BG/NBD, Gamma-Gamma and sBG models.
+
+Every model here has strictly positive parameters. They are estimated on the log scale
+(``theta = log(param)``), which keeps the optimiser unconstrained. Standard errors come
+from the observed information: the inverse of the Hessian of the negative log-likelihood
+at the optimum, computed by central finite differences on the log scale and carried to
+the natural scale by the delta method (``Var(param) = param**2 * Var(theta)``).
+
+The 95% interval (level from :data:`slm_lib.config.CONFIDENCE`) of each parameter is the
+Wald interval on the log scale, transformed back: ``exp(theta +/- z * se_theta)``. It is
+asymmetric and always positive, which a symmetric interval on the natural scale is not.
+
+A fit that does not converge, ends on a boundary (a parameter running off to 0 or
+infinity) or has a Hessian that is not positive definite raises
+:class:`slm_lib.errors.ModelFitError` naming the model and what to try.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from slm_lib.config import CONFIDENCE
+from slm_lib.errors import ModelFitError
+
+#: Log-scale bound beyond which a parameter is taken to have run off to 0 or infinity.
+_LOG_BOUND = 18.0
+
+
+def numerical_hessian(f: Callable[[np.ndarray], float], x: np.ndarray,
+                      step: float = 1e-4) -> np.ndarray:
+    """Hessian of a scalar function by central finite differences.
+
+    Each step is ``step * max(1, |x_i|)``; ``1e-4`` (about eps**(1/4)) balances truncation
+    and rounding error of the second difference.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of a 1-d array.
+    x : numpy.ndarray
+        Point at which to evaluate the Hessian.
+    step : float, default 1e-4
+        Relative step.
+
+    Returns
+    -------
+    numpy.ndarray
+        The symmetric ``k x k`` Hessian.
+
+    Examples
+    --------
+    >>> h = numerical_hessian(lambda v: v[0] ** 2 + 3 * v[0] * v[1], np.array([1.0, 2.0]))
+    >>> np.round(h, 4).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    x = np.asarray(x, dtype=float)
+    k = x.size
+    h = step * np.maximum(1.0, np.abs(x))
+    eye = np.eye(k) * h
+    f0 = f(x)
+    hess = np.empty((k, k))
+    for i in range(k):  # loop over parameters (k <= 4), not over rows
+        hess[i, i] = (f(x + 2 * eye[i]) - 2 * f0 + f(x - 2 * eye[i])) / (4 * h[i] ** 2)
+        for j in range(i + 1, k):
+            hess[i, j] = hess[j, i] = (
+                f(x + eye[i] + eye[j]) - f(x + eye[i] - eye[j])
+                - f(x - eye[i] + eye[j]) + f(x - eye[i] - eye[j])
+            ) / (4 * h[i] * h[j])
+    return hess
+
+
+@dataclass(frozen=True)
+class MLEResult:
+    """The result of a maximum-likelihood fit with positive parameters.
+
+    Attributes
+    ----------
+    model : str
+        Name of the model (used in messages).
+    names : tuple of str
+        Parameter names, in order.
+    log_params : numpy.ndarray
+        Estimates on the log scale.
+    cov_log : numpy.ndarray
+        Covariance of the log-scale estimates (inverse observed information).
+    log_likelihood : float
+        Maximised log-likelihood.
+    n_obs : int
+        Number of observations (customers) in the fit.
+    """
+
+    model: str
+    names: tuple[str, ...]
+    log_params: np.ndarray
+    cov_log: np.ndarray
+    log_likelihood: float
+    n_obs: int
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Estimates on the natural scale, by name."""
+        return {n: float(v) for n, v in zip(self.names, np.exp(self.log_params))}
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Covariance on the natural scale (delta method: ``J cov_log J``, ``J = diag(params)``)."""
+        p = np.exp(self.log_params)
+        return self.cov_log * np.outer(p, p)
+
+    def summary(self) -> pd.DataFrame:
+        """Tidy table: parameter, estimate, std_error, ci_low, ci_high (log-scale Wald interval)."""
+        z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+        se_log = np.sqrt(np.diag(self.cov_log))
+        est = np.exp(self.log_params)
+        return pd.DataFrame({
+            "parameter": list(self.names),
+            "estimate": est,
+            "std_error": est * se_log,
+            "ci_low": np.exp(self.log_params - z * se_log),
+            "ci_high": np.exp(self.log_params + z * se_log),
+        })
+
+    def draw(self, n_draws: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """Parameter draws from the asymptotic normal of the log-scale estimates.
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws.
+        seed : int or numpy.random.Generator, default 0
+            Seed for reproducible draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n_draws x k`` array of natural-scale parameters (columns in ``names`` order).
+        """
+        rng = np.random.default_rng(seed)
+        return np.exp(rng.multivariate_normal(self.log_params, self.cov_log, size=n_draws))
+
+
+def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[float],
+                     names: Sequence[str], model: str, n_obs: int,
+                     hint: str = "check the inputs or pass other starting values") -> MLEResult:
+    """Minimise a negative log-likelihood over strictly positive parameters.
+
+    BFGS on the log scale, polished by Nelder-Mead restarted from its own optimum until the
+    objective stops improving, then the observed information from :func:`numerical_hessian`.
+
+    Parameters
+    ----------
+    neg_loglik : callable
+        Negative log-likelihood as a function of the **natural-scale** parameter vector.
+    start : sequence of float
+        Positive starting values.
+    names : sequence of str
+        Parameter names (for the summary and error messages).
+    model : str
+        Model name for error messages.
+    n_obs : int
+        Number of observations in the fit.
+    hint : str
+        What the user could try if the fit fails (appended to the error message).
+
+    Returns
+    -------
+    MLEResult
+
+    Raises
+    ------
+    ModelFitError
+        No convergence, a parameter on the boundary, a non-finite likelihood or a Hessian
+        that is not positive definite.
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> nll = lambda p: -np.sum(-np.log(p[0]) - x / p[0])   # exponential with mean p[0]
+    >>> round(fit_positive_mle(nll, [1.0], ["mean"], "exponential", 4).params["mean"], 4)
+    2.5
+    """
+    start = np.asarray(start, dtype=float)
+    if np.any(~np.isfinite(start)) or np.any(start <= 0):
+        raise ModelFitError(f"{model}: starting values must be positive and finite, got {start.tolist()}")
+
+    def objective(theta: np.ndarray) -> float:
+        if np.any(np.abs(theta) > 2 * _LOG_BOUND):
+            return np.inf
+        with np.errstate(all="ignore"):
+            value = float(neg_loglik(np.exp(theta)))
+        return value if np.isfinite(value) else np.inf
+
+    theta = np.log(start)
+    if not np.isfinite(objective(theta)):
+        raise ModelFitError(f"{model}: the log-likelihood is not finite at the starting values "
+                            f"{dict(zip(names, start.tolist()))}; {hint}")
+    first = optimize.minimize(objective, theta, method="BFGS")
+    if np.isfinite(first.fun) and first.fun <= objective(theta):
+        theta = first.x
+    best = np.inf
+    options = {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000, "maxfev": 10000}
+    for _ in range(4):  # Nelder-Mead polish, restarted from its own optimum until it settles
+        res = optimize.minimize(objective, theta, method="Nelder-Mead", options=options)
+        theta = res.x
+        settled = best - res.fun < 1e-8
+        best = min(best, res.fun)
+        if settled:
+            break
+    else:
+        raise ModelFitError(f"{model}: the optimiser did not settle after 4 restarts "
+                            f"(last message: {res.message}); {hint}")
+    if not np.isfinite(best):
+        raise ModelFitError(f"{model}: the log-likelihood is not finite at the optimum; {hint}")
+    off = [n for n, t in zip(names, theta) if abs(t) > _LOG_BOUND]
+    if off:
+        raise ModelFitError(f"{model}: parameter(s) {', '.join(off)} ran off to 0 or infinity "
+                            f"({dict(zip(names, np.exp(theta).round(6).tolist()))}): the data do not "
+                            f"identify the model; {hint}")
+    hess = numerical_hessian(objective, theta)
+    try:
+        if not np.all(np.isfinite(hess)):
+            raise np.linalg.LinAlgError("non-finite Hessian")
+        np.linalg.cholesky(hess)
+        cov_log = np.linalg.inv(hess)
+    except np.linalg.LinAlgError as exc:
+        raise ModelFitError(f"{model}: the Hessian at the optimum is not positive definite ({exc}), "
+                            f"so the optimum is not a proper maximum and standard errors do not "
+                            f"exist; {hint}") from exc
+    return MLEResult(model=model, names=tuple(names), log_params=theta,
+                     cov_log=(cov_log + cov_log.T) / 2, log_likelihood=-best, n_obs=int(n_obs))
