@@ -1,0 +1,7 @@
+"""Service and experience metrics (SPEC §4): survey, ticket and SLA metrics, grouped tables.
+
+Modules: :mod:`~slm_lib.metrics.survey` (nps, csat, ces, compare_periods),
+:mod:`~slm_lib.metrics.tickets` (durations, FCR, reopens, resolution rate, volume),
+:mod:`~slm_lib.metrics.sla` (per-ticket status and compliance),
+:mod:`~slm_lib.metrics.table` (metric_table, agent_table).
+"""

@@ -1,0 +1,191 @@
+"""SLA compliance per priority and target (SPEC §4).
+
+Per ticket and target (``first_response``, ``resolution``) the status is
+
+* ``achieved``: the event (first response / resolution) happened by ``as_of`` within the
+  target (elapsed hours ≤ target);
+* ``breached``: the event happened late, or the ticket is still open at ``as_of`` and its
+  clock (``as_of − created_at``, business or calendar hours) has passed the target;
+* ``pending``: still open at ``as_of`` and the clock has not passed the target yet — not
+  counted in compliance;
+* missing (NaN): no target for the ticket's priority, or the ticket was created after ``as_of``.
+
+Events stamped after ``as_of`` are treated as not yet happened. ``as_of`` defaults to the
+latest timestamp in the tickets. A missing priority counts as ``normal`` (SPEC §3).
+Compliance = achieved / (achieved + breached), percent with a Wilson interval.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import DEFAULT_SLA_TARGETS
+from slm_lib.errors import ConfigError
+from slm_lib.metrics.survey import share_from_counts
+from slm_lib.metrics.tickets import elapsed_hours, require_columns
+from slm_lib.schema import PRIORITIES
+
+#: SLA target name -> the ticket column whose timestamp stops its clock.
+SLA_EVENTS: dict[str, str] = {"first_response": "first_response_at", "resolution": "resolved_at"}
+#: Status codes used by :func:`sla_status_codes` (-1 = not applicable).
+STATUSES: tuple[str, ...] = ("achieved", "breached", "pending")
+ACHIEVED, BREACHED, PENDING, NOT_APPLICABLE = 0, 1, 2, -1
+
+
+def validate_targets(targets: Mapping[str, Mapping[str, float]] | None) -> dict[str, dict[str, float]]:
+    """Check an SLA target mapping and return it as plain dicts of float hours.
+
+    ``targets`` maps a target name (``first_response``, ``resolution``) to a mapping of
+    priority (``low, normal, high, urgent``) -> hours (a positive number). A subset of
+    names and priorities is allowed; tickets of a priority without a target are not
+    counted for that target. ``None`` gives ``slm_lib.config.DEFAULT_SLA_TARGETS``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown target, unknown priority or invalid hours.
+
+    Examples
+    --------
+    >>> validate_targets({"first_response": {"urgent": 1}})
+    {'first_response': {'urgent': 1.0}}
+    """
+    if targets is None:
+        targets = DEFAULT_SLA_TARGETS
+    if not isinstance(targets, Mapping):
+        raise ConfigError(f"SLA targets: expected a mapping of target -> priority -> hours, got {type(targets).__name__}")
+    out: dict[str, dict[str, float]] = {}
+    for name, per_priority in targets.items():
+        if name not in SLA_EVENTS:
+            raise ConfigError(f"SLA targets: unknown target {name!r}; expected one of {list(SLA_EVENTS)}")
+        if not isinstance(per_priority, Mapping):
+            raise ConfigError(f"SLA targets[{name!r}]: expected a mapping of priority -> hours")
+        out[name] = {}
+        for priority, hours in per_priority.items():
+            if priority not in PRIORITIES:
+                raise ConfigError(f"SLA targets[{name!r}]: unknown priority {priority!r}; expected one of {list(PRIORITIES)}")
+            try:
+                value = float(hours)
+            except (TypeError, ValueError):
+                raise ConfigError(f"SLA targets[{name!r}][{priority!r}]: hours must be a number, got {hours!r}") from None
+            if not np.isfinite(value) or value <= 0:
+                raise ConfigError(f"SLA targets[{name!r}][{priority!r}]: hours must be positive and finite, got {hours!r}")
+            out[name][priority] = value
+    return out
+
+
+def default_as_of(tickets: pd.DataFrame) -> pd.Timestamp:
+    """The latest timestamp among created_at, first_response_at and resolved_at."""
+    cols = [c for c in ("created_at", "first_response_at", "resolved_at") if c in tickets.columns]
+    stamps = [s for s in (tickets[c].max() for c in cols) if pd.notna(s)]
+    return max(stamps) if stamps else pd.NaT
+
+
+def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
+    if as_of is None:
+        return default_as_of(tickets)
+    ts = pd.Timestamp(as_of)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
+                     as_of: Any = None, calendar: Any = None) -> dict[str, np.ndarray]:
+    """Per-ticket SLA status codes (int8 arrays aligned with ``tickets`` rows) per target.
+
+    Codes: 0 achieved, 1 breached, 2 pending, -1 not applicable (see module docstring).
+    The vectorised core of :func:`sla_status` and of every grouped SLA metric.
+    """
+    targets = validate_targets(targets)
+    require_columns(tickets, ("created_at", "priority", *(SLA_EVENTS[t] for t in targets)))
+    ts = _as_of(tickets, as_of)
+    created = tickets["created_at"]
+    priority = tickets["priority"].fillna("normal")
+    started = (created <= ts).to_numpy() if pd.notna(ts) else np.zeros(len(tickets), bool)
+    out: dict[str, np.ndarray] = {}
+    for name, per_priority in targets.items():  # at most two targets
+        limit = priority.map(per_priority).to_numpy(dtype=np.float64, na_value=np.nan)
+        event = tickets[SLA_EVENTS[name]]
+        seen = (event.notna() & (event <= ts)).to_numpy()
+        clock_end = event.where(seen, ts)
+        hours = elapsed_hours(created, clock_end, calendar)
+        code = np.where(seen, np.where(hours <= limit, ACHIEVED, BREACHED),
+                        np.where(hours > limit, BREACHED, PENDING)).astype(np.int8)
+        code[~started | np.isnan(limit)] = NOT_APPLICABLE
+        out[name] = code
+    return out
+
+
+def sla_status(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
+               as_of: Any = None, calendar: Any = None) -> pd.DataFrame:
+    """Per-ticket SLA status: one categorical column per target, indexed by ticket_id.
+
+    Values ``achieved``, ``breached``, ``pending`` or NaN (not applicable).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b"], "priority": ["urgent", "urgent"],
+    ...     "created_at": pd.to_datetime(["2024-01-01 08:00", "2024-01-01 08:00"], utc=True),
+    ...     "first_response_at": pd.to_datetime(["2024-01-01 08:30", None], utc=True),
+    ...     "resolved_at": pd.to_datetime([None, None], utc=True)})
+    >>> sla_status(t, as_of="2024-01-01 10:00")["first_response"].tolist()
+    ['achieved', 'breached']
+    """
+    codes = sla_status_codes(tickets, targets, as_of, calendar)
+    index = pd.Index(tickets["ticket_id"], name="ticket_id") if "ticket_id" in tickets else tickets.index
+    cols = {name: pd.Categorical.from_codes(c, categories=list(STATUSES))
+            for name, c in codes.items()}
+    return pd.DataFrame(cols, index=index)
+
+
+def sla_compliance(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
+                   as_of: Any = None, calendar: Any = None) -> pd.DataFrame:
+    """SLA compliance per target and priority, plus an ``all`` priority row per target.
+
+    Parameters
+    ----------
+    tickets : canonical tickets frame.
+    targets : mapping, optional
+        ``{"first_response": {"urgent": 1, ...}, "resolution": {...}}`` in hours; default
+        ``slm_lib.config.DEFAULT_SLA_TARGETS``. Validated by :func:`validate_targets`.
+    as_of : timestamp, optional
+        Clock reference for open tickets; default the latest timestamp in ``tickets``.
+    calendar : BusinessCalendar, optional
+        Business hours instead of calendar hours.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``target, priority, achieved, breached, pending, n, value, ci_low, ci_high``;
+        ``n = achieved + breached``; value in percent (NaN when n = 0).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b"], "priority": ["urgent", "urgent"],
+    ...     "created_at": pd.to_datetime(["2024-01-01 08:00", "2024-01-01 08:00"], utc=True),
+    ...     "first_response_at": pd.to_datetime(["2024-01-01 08:30", "2024-01-01 12:00"], utc=True),
+    ...     "resolved_at": pd.to_datetime([None, None], utc=True)})
+    >>> r = sla_compliance(t, {"first_response": {"urgent": 1}})
+    >>> r[["priority", "achieved", "breached", "value"]].values.tolist()
+    [['urgent', 1, 1, 50.0], ['all', 1, 1, 50.0]]
+    """
+    codes = sla_status_codes(tickets, targets, as_of, calendar)
+    targets = validate_targets(targets)
+    prio = pd.Categorical(tickets["priority"].fillna("normal"), categories=list(PRIORITIES)).codes
+    k = len(PRIORITIES)
+    frames = []
+    for name, code in codes.items():
+        ok = code >= 0
+        counts = np.bincount(prio[ok].astype(np.int64) * 3 + code[ok], minlength=3 * k).reshape(k, 3)
+        names = [p for p in reversed(PRIORITIES) if p in targets[name]]
+        rows = counts[[PRIORITIES.index(p) for p in names]]
+        rows = np.vstack([rows, rows.sum(axis=0)])
+        frames.append(pd.DataFrame({"target": name, "priority": names + ["all"],
+                                    "achieved": rows[:, 0], "breached": rows[:, 1], "pending": rows[:, 2]}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["target", "priority", "achieved", "breached", "pending"])
+    out["n"] = (out["achieved"] + out["breached"]).astype(np.int64)
+    out["value"], out["ci_low"], out["ci_high"] = share_from_counts(out["achieved"], out["n"])
+    return out

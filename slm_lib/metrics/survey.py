@@ -1,0 +1,269 @@
+"""Survey metrics: NPS, CSAT, CES, their intervals and period-over-period tests (SPEC §4).
+
+Empty-input rule (one rule for the whole ``slm_lib.metrics`` package)
+---------------------------------------------------------------------
+NaN scores are ignored. A function that returns a bare float (:func:`nps`, :func:`csat`,
+:func:`ces`) raises :class:`~slm_lib.errors.InsufficientDataError` when no score is left,
+because there is no number to return. A function that returns ``n`` beside the value
+(the ``*_summary`` functions, :func:`compare_periods`, every table) never raises for lack
+of data: it returns ``n = 0`` and NaN value and bounds.
+
+Thresholds: NPS promoters score 9–10, detractors 0–6 (9 is a promoter, 6 a detractor).
+CSAT is top-2-box: satisfied means ``score >= threshold`` (default 4 on 1–5); the neutral
+score is ``threshold - 1`` (3 by default), dropped from the denominator with
+``exclude_neutral=True``. Percent metrics (NPS points, CSAT %) are on a 0–100 scale.
+
+The ``*_from_counts`` functions turn aggregated counts (arrays, one per group) into value
+and interval; :mod:`slm_lib.metrics.table` uses them so scalar and grouped results agree.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from slm_lib.config import SCALES
+from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
+from slm_lib.stats import (mean_t_interval, normal_interval, nps_interval, nps_se,
+                           proportion_diff_se, two_proportion_z, two_sample_z, welch_t,
+                           wilson_interval)
+
+SUMMARY_INDEX = ["n", "value", "ci_low", "ci_high"]
+Metric = Literal["nps", "csat", "ces"]
+
+
+def _scores(scores: ArrayLike, metric: str, scale: tuple[int, int] | None = None) -> np.ndarray:
+    """Scores as a float array without NaN; out-of-scale values raise DataValidationError."""
+    series = scores if isinstance(scores, pd.Series) else pd.Series(np.ravel(np.asarray(scores, dtype=object)))
+    try:
+        arr = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(f"{metric} scores: non-numeric value ({exc})") from exc
+    arr = arr[~np.isnan(arr)]
+    lo, hi = scale if scale is not None else SCALES[metric]
+    bad = (arr < lo) | (arr > hi)
+    if bad.any():
+        raise DataValidationError(
+            f"{metric} scores: {int(bad.sum())} value(s) outside the scale {lo}-{hi} "
+            f"(e.g. {arr[bad][:3].tolist()})")
+    return arr
+
+
+def _require(arr: np.ndarray, metric: str) -> None:
+    if arr.size == 0:
+        raise InsufficientDataError(f"{metric}: no non-missing scores to compute it from")
+
+
+# ----------------------------------------------------------------------------- from counts
+def nps_from_counts(promoters: ArrayLike, detractors: ArrayLike,
+                    n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NPS value and interval from counts (arrays): ``(value, ci_low, ci_high)``; n=0 -> NaN."""
+    pr, de, n = (np.asarray(v, dtype=np.float64) for v in (promoters, detractors, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n > 0, 100.0 * (pr - de) / n, np.nan)
+    low, high = nps_interval(pr, de, n)
+    return value, low, high
+
+
+def share_from_counts(successes: ArrayLike,
+                      n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A percentage with its Wilson interval from counts: ``(value, ci_low, ci_high)`` in %."""
+    x, n = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n > 0, 100.0 * x / n, np.nan)
+    low, high = wilson_interval(x, n)
+    return value, 100.0 * low, 100.0 * high
+
+
+def mean_from_moments(total: ArrayLike, sum_sq_dev: ArrayLike,
+                      n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, t interval and sd from sum and sum of squared deviations about the mean.
+
+    Returns ``(mean, ci_low, ci_high, sd)``; ``n = 0`` gives NaN, ``n = 1`` a NaN interval.
+    """
+    s, ss, n = (np.asarray(v, dtype=np.float64) for v in (total, sum_sq_dev, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, s / n, np.nan)
+        sd = np.where(n > 1, np.sqrt(np.maximum(ss, 0.0) / (n - 1)), np.nan)
+    low, high = mean_t_interval(mean, sd, n)
+    return mean, low, high, sd
+
+
+def _summary(n: float, value: float, low: float, high: float) -> pd.Series:
+    return pd.Series([n, value, low, high], index=SUMMARY_INDEX, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- NPS
+def nps(scores: ArrayLike) -> float:
+    """Net Promoter Score: 100 × (share of 9–10 − share of 0–6).
+
+    Parameters
+    ----------
+    scores : array_like of numbers on 0–10; NaN ignored.
+
+    Raises
+    ------
+    InsufficientDataError
+        No non-missing score.
+
+    Examples
+    --------
+    >>> nps([10] * 50 + [8] * 30 + [3] * 20)
+    30.0
+    """
+    arr = _scores(scores, "nps")
+    _require(arr, "nps")
+    return float(100.0 * ((arr >= 9).sum() - (arr <= 6).sum()) / arr.size)
+
+
+def nps_summary(scores: ArrayLike) -> pd.Series:
+    """NPS with its n and SPEC §4 normal interval: Series ``n, value, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> s = nps_summary([10] * 50 + [8] * 30 + [3] * 20)
+    >>> int(s["n"]), float(s["value"]), round(float(s["ci_low"]), 2)
+    (100, 30.0, 14.69)
+    """
+    arr = _scores(scores, "nps")
+    v, lo, hi = nps_from_counts((arr >= 9).sum(), (arr <= 6).sum(), arr.size)
+    return _summary(arr.size, v, lo, hi)
+
+
+# ----------------------------------------------------------------------------- CSAT
+def _csat_counts(arr: np.ndarray, threshold: int, exclude_neutral: bool) -> tuple[int, int]:
+    if exclude_neutral:
+        arr = arr[arr != threshold - 1]
+    return int((arr >= threshold).sum()), int(arr.size)
+
+
+def csat(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
+         scale: tuple[int, int] | None = None) -> float:
+    """CSAT: percent of scores ≥ ``threshold`` (top-2-box on 1–5).
+
+    Parameters
+    ----------
+    scores : array_like; NaN ignored.
+    threshold : int
+        Lowest satisfied score (4 is satisfied by default).
+    exclude_neutral : bool
+        Drop the neutral score ``threshold - 1`` (3) from the denominator.
+    scale : (low, high), optional
+        Score scale; default ``slm_lib.config.SCALES["csat"]``.
+
+    Examples
+    --------
+    >>> csat([5, 4, 3, 2])
+    50.0
+    >>> round(csat([5, 4, 3, 2], exclude_neutral=True), 2)
+    66.67
+    """
+    arr = _scores(scores, "csat", scale)
+    x, n = _csat_counts(arr, threshold, exclude_neutral)
+    if n == 0:
+        raise InsufficientDataError("csat: no non-missing (non-neutral) scores to compute it from")
+    return float(100.0 * x / n)
+
+
+def csat_summary(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
+                 scale: tuple[int, int] | None = None) -> pd.Series:
+    """CSAT with n and Wilson interval (percent): Series ``n, value, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> s = csat_summary([5] * 8 + [1] * 2)
+    >>> float(s["value"]), round(float(s["ci_low"]), 2)
+    (80.0, 49.02)
+    """
+    arr = _scores(scores, "csat", scale)
+    x, n = _csat_counts(arr, threshold, exclude_neutral)
+    v, lo, hi = share_from_counts(x, n)
+    return _summary(n, v, lo, hi)
+
+
+# ----------------------------------------------------------------------------- CES
+def ces(scores: ArrayLike, scale: tuple[int, int] | None = None) -> float:
+    """Customer Effort Score: the mean score (lower is less effort on the default 1–7 scale).
+
+    Examples
+    --------
+    >>> round(ces([1, 1, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4]), 3)
+    2.857
+    """
+    arr = _scores(scores, "ces", scale)
+    _require(arr, "ces")
+    return float(arr.mean())
+
+
+def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.Series:
+    """CES with n and t interval: Series ``n, value, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> s = ces_summary([1, 2, 3, 4, 5])
+    >>> float(s["value"]), round(float(s["ci_low"]), 3)
+    (3.0, 1.037)
+    """
+    arr = _scores(scores, "ces", scale)
+    m = arr.mean() if arr.size else np.nan
+    v, lo, hi, _ = mean_from_moments(arr.sum(), ((arr - m) ** 2).sum(), arr.size)
+    return _summary(arr.size, v, lo, hi)
+
+
+# ----------------------------------------------------------------------------- comparison
+COMPARE_INDEX = ["diff", "statistic", "p_value", "n_before", "n_after", "ci_low", "ci_high",
+                 "before", "after"]
+
+
+def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
+                    threshold: int = 4, exclude_neutral: bool = False) -> pd.Series:
+    """Test the change of NPS, CSAT or CES between two periods; ``diff = after - before``.
+
+    NPS: two-sample z with the SPEC §4 standard errors (se = sqrt(se_b² + se_a²)).
+    CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs.
+    CES: Welch t test. Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
+    of the metric (NPS points, CSAT percentage points, CES score points). An empty side
+    gives NaN with its ``n = 0``.
+
+    Returns
+    -------
+    pandas.Series (float64; the counts are whole numbers)
+        ``diff, statistic, p_value, n_before, n_after, ci_low, ci_high, before, after``.
+
+    Examples
+    --------
+    >>> r = compare_periods([10] * 40 + [0] * 20 + [8] * 40, [10] * 50 + [0] * 20 + [8] * 30)
+    >>> float(r["diff"]), int(r["n_after"])
+    (10.0, 100)
+    """
+    if metric not in ("nps", "csat", "ces"):
+        raise ConfigError(f"compare_periods: metric must be 'nps', 'csat' or 'ces', got {metric!r}")
+    b, a = _scores(before, metric), _scores(after, metric)
+    if metric == "nps":
+        pb, db, pa, da = (b >= 9).sum(), (b <= 6).sum(), (a >= 9).sum(), (a <= 6).sum()
+        vb, _, _ = nps_from_counts(pb, db, b.size)
+        va, _, _ = nps_from_counts(pa, da, a.size)
+        diff = va - vb
+        se = np.sqrt(nps_se(pb, db, b.size) ** 2 + nps_se(pa, da, a.size) ** 2)
+        stat, p = two_sample_z(diff, se)
+        low, high = normal_interval(diff, se)
+    elif metric == "csat":
+        xb, nb = _csat_counts(b, threshold, exclude_neutral)
+        xa, na = _csat_counts(a, threshold, exclude_neutral)
+        vb, _, _ = share_from_counts(xb, nb)
+        va, _, _ = share_from_counts(xa, na)
+        diff = va - vb
+        stat, p = two_proportion_z(xb, nb, xa, na)
+        low, high = normal_interval(diff, 100.0 * proportion_diff_se(xb, nb, xa, na))
+        b, a = np.empty(nb), np.empty(na)  # n reported without the dropped neutrals
+    else:
+        vb = b.mean() if b.size else np.nan
+        va = a.mean() if a.size else np.nan
+        r = welch_t(vb, b.std(ddof=1) if b.size > 1 else np.nan, b.size,
+                    va, a.std(ddof=1) if a.size > 1 else np.nan, a.size)
+        diff, stat, p, low, high = r["diff"], r["statistic"], r["p_value"], r["ci_low"], r["ci_high"]
+    values = [float(diff), float(stat), float(p), b.size, a.size, float(low), float(high),
+              float(vb), float(va)]
+    return pd.Series(values, index=COMPARE_INDEX, dtype=np.float64, name=metric)

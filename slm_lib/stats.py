@@ -1,0 +1,313 @@
+"""Intervals and tests shared by every metric (SPEC §4).
+
+All helpers are vectorised: they take scalars or numpy arrays (broadcast together) and
+return float arrays of the broadcast shape (0-d arrays for scalar input; wrap in
+``float()`` for a plain number). Undefined cases (``n = 0``, a t interval with ``n < 2``)
+give NaN rather than raising, so a grouped table can carry its ``n`` beside a NaN.
+The confidence level defaults to :data:`slm_lib.config.CONFIDENCE`.
+
+Proportions are in units of the share (0-1); callers scale to percent.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as _st
+
+from slm_lib.config import CONFIDENCE
+
+FloatArray = NDArray[np.float64]
+
+
+def _f(x: ArrayLike) -> FloatArray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def z_critical(confidence: float = CONFIDENCE) -> float:
+    """Two-sided standard-normal critical value, e.g. 1.96 for 0.95.
+
+    Examples
+    --------
+    >>> round(z_critical(0.95), 3)
+    1.96
+    """
+    return float(_st.norm.ppf(0.5 + confidence / 2.0))
+
+
+def wilson_interval(successes: ArrayLike, n: ArrayLike,
+                    confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
+    """Wilson score interval for a binomial proportion.
+
+    Parameters
+    ----------
+    successes, n : array_like
+        Number of successes and of trials; ``n = 0`` gives NaN bounds.
+    confidence : float
+        Two-sided confidence level.
+
+    Returns
+    -------
+    (low, high) : tuple of float arrays, shares in [0, 1].
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(8, 10)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4902, 0.9433)
+    """
+    x, n = _f(successes), _f(n)
+    z = z_critical(confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return low, high
+
+
+def t_critical(df: ArrayLike, confidence: float = CONFIDENCE) -> FloatArray:
+    """Two-sided Student t critical value for ``df`` degrees of freedom (NaN if df <= 0)."""
+    d = _f(df)
+    with np.errstate(invalid="ignore"):
+        return np.where(d > 0, _st.t.ppf(0.5 + confidence / 2.0, np.where(d > 0, d, 1.0)), np.nan)
+
+
+def mean_t_interval(mean: ArrayLike, sd: ArrayLike, n: ArrayLike,
+                    confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
+    """t interval for a mean from its sample standard deviation (ddof=1).
+
+    ``n < 2`` gives NaN bounds.
+
+    Examples
+    --------
+    >>> lo, hi = mean_t_interval(2.0, 1.0, 4)
+    >>> round(float(lo), 3), round(float(hi), 3)
+    (0.409, 3.591)
+    """
+    m, s, n = _f(mean), _f(sd), _f(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = t_critical(n - 1.0, confidence) * s / np.sqrt(n)
+    ok = n >= 2
+    return np.where(ok, m - half, np.nan), np.where(ok, m + half, np.nan)
+
+
+def nps_se(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike) -> FloatArray:
+    """Standard error of NPS in NPS points: 100 * sqrt((pP + pD - (pP - pD)^2) / n) (SPEC §4).
+
+    Examples
+    --------
+    >>> round(float(nps_se(50, 20, 100)), 3)
+    7.81
+    """
+    pr, de, n = _f(promoters), _f(detractors), _f(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pp, pd_ = pr / n, de / n
+        var = np.maximum(pp + pd_ - (pp - pd_) ** 2, 0.0) / n
+        return np.where(n > 0, 100.0 * np.sqrt(var), np.nan)
+
+
+def nps_interval(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
+                 confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
+    """Normal interval for NPS using :func:`nps_se`, clipped to [-100, 100].
+
+    Examples
+    --------
+    >>> lo, hi = nps_interval(50, 20, 100)
+    >>> round(float(lo), 2), round(float(hi), 2)
+    (14.69, 45.31)
+    """
+    pr, de, n = _f(promoters), _f(detractors), _f(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = 100.0 * (pr - de) / n
+    low, high = normal_interval(value, nps_se(pr, de, n), confidence)
+    return np.clip(low, -100.0, 100.0), np.clip(high, -100.0, 100.0)
+
+
+def normal_interval(estimate: ArrayLike, se: ArrayLike,
+                    confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
+    """estimate ± z * se (e.g. for a difference of two independent estimates).
+
+    Examples
+    --------
+    >>> lo, hi = normal_interval(10.0, 5.0)
+    >>> round(float(lo), 2), round(float(hi), 2)
+    (0.2, 19.8)
+    """
+    e, s = _f(estimate), _f(se)
+    z = z_critical(confidence)
+    return e - z * s, e + z * s
+
+
+def two_sample_z(diff: ArrayLike, se: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """z statistic and two-sided p-value of a difference with standard error ``se``.
+
+    For two independent estimates pass ``se = sqrt(se1**2 + se2**2)`` (NPS, SPEC §4).
+    ``se = 0`` with a zero difference gives z = 0, p = 1; with a non-zero difference
+    z = ±inf, p = 0.
+
+    Examples
+    --------
+    >>> z, p = two_sample_z(10.0, 5.0)
+    >>> float(z), round(float(p), 4)
+    (2.0, 0.0455)
+    """
+    d, s = _f(diff), _f(se)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(s > 0, d / s, np.where(d == 0, 0.0, np.sign(d) * np.inf))
+    z = np.where(np.isnan(d) | np.isnan(s), np.nan, z)
+    return z, 2.0 * _st.norm.sf(np.abs(z))
+
+
+def two_proportion_z(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike,
+                     n2: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Pooled two-proportion z test of p2 - p1 (statistic, two-sided p-value).
+
+    Examples
+    --------
+    >>> z, p = two_proportion_z(40, 100, 55, 100)
+    >>> round(float(z), 3), round(float(p), 4)
+    (2.124, 0.0337)
+    """
+    x1, n1, x2, n2 = _f(x1), _f(n1), _f(x2), _f(n2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+        return two_sample_z(x2 / n2 - x1 / n1, se)
+
+
+def proportion_diff_se(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike) -> FloatArray:
+    """Unpooled standard error of p2 - p1 (for the interval of a difference)."""
+    x1, n1, x2, n2 = _f(x1), _f(n1), _f(x2), _f(n2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+        return np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+
+
+def welch_t(mean1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, mean2: ArrayLike, sd2: ArrayLike,
+            n2: ArrayLike, confidence: float = CONFIDENCE) -> dict[str, FloatArray]:
+    """Welch t test of mean2 - mean1 from summary statistics.
+
+    Returns
+    -------
+    dict with ``diff, statistic, df, p_value, ci_low, ci_high`` (Welch–Satterthwaite df).
+
+    Examples
+    --------
+    >>> r = welch_t(3.0, 1.0, 20, 2.5, 1.2, 25)
+    >>> round(float(r["statistic"]), 3), round(float(r["p_value"]), 3)
+    (-1.524, 0.135)
+    """
+    m1, s1, n1, m2, s2, n2 = map(_f, (mean1, sd1, n1, mean2, sd2, n2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
+        se = np.sqrt(v1 + v2)
+        df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+        diff = m2 - m1
+        t = np.where(se > 0, diff / se, np.where(diff == 0, 0.0, np.sign(diff) * np.inf))
+    ok = (n1 >= 2) & (n2 >= 2)
+    t = np.where(ok, t, np.nan)
+    df = np.where(ok & (se > 0), df, np.where(ok, n1 + n2 - 2, np.nan))
+    p = np.where(ok, 2.0 * _st.t.sf(np.abs(t), np.where(ok, df, 1.0)), np.nan)
+    half = t_critical(df, confidence) * se
+    return {"diff": diff, "statistic": t, "df": df, "p_value": p,
+            "ci_low": diff - half, "ci_high": diff + half}
+
+
+def poisson_interval(count: ArrayLike,
+                     confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
+    """Exact (Garwood) interval for a Poisson count.
+
+    Examples
+    --------
+    >>> lo, hi = poisson_interval(10)
+    >>> round(float(lo), 3), round(float(hi), 3)
+    (4.795, 18.39)
+    """
+    k = _f(count)
+    a = 1.0 - confidence
+    low = np.where(k > 0, _st.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
+    high = _st.chi2.ppf(1 - a / 2, 2 * (k + 1)) / 2
+    return low, high
+
+
+def quantile_ci_ranks(n: ArrayLike, q: float,
+                      confidence: float = CONFIDENCE) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Distribution-free order-statistic interval for the q-quantile: 0-based ranks.
+
+    With B ~ Binomial(n, q), the interval ``[x_(l), x_(u)]`` (1-based order statistics)
+    with ``l = ppf(α/2)`` and ``u = ppf(1 - α/2) + 1`` covers the true quantile with
+    probability ≥ 1 - α. Ranks are clipped to the sample, so for very small ``n`` the
+    interval is the sample range (coverage below nominal). Returned ranks are 0-based;
+    ``n = 0`` gives ``-1``.
+
+    Examples
+    --------
+    >>> lo, hi = quantile_ci_ranks(100, 0.5)
+    >>> int(lo), int(hi)
+    (39, 60)
+    """
+    n = np.asarray(n, dtype=np.int64)
+    a = 1.0 - confidence
+    nn = np.maximum(n, 1)
+    lo = _st.binom.ppf(a / 2, nn, q).astype(np.int64)
+    hi = _st.binom.ppf(1 - a / 2, nn, q).astype(np.int64) + 1
+    lo = np.clip(lo, 1, nn) - 1
+    hi = np.clip(hi, 1, nn) - 1
+    return np.where(n > 0, lo, -1), np.where(n > 0, hi, -1)
+
+
+def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: tuple[float, ...],
+                      confidence: float = CONFIDENCE) -> dict[float, tuple[FloatArray, FloatArray, FloatArray]]:
+    """Per-group quantiles (numpy "linear" method) with order-statistic intervals, vectorised.
+
+    Values are sorted once within groups (one argsort of the values, then a stable sort
+    of the group codes); each quantile and both interval bounds are then read by index.
+    NaN values must be removed by the caller.
+
+    Parameters
+    ----------
+    values : array_like of float
+    groups : array_like of int in ``[0, n_groups)``
+    n_groups : int
+    qs : tuple of float in [0, 1]
+
+    Returns
+    -------
+    dict mapping q -> ``(value, ci_low, ci_high)``, arrays of length ``n_groups``
+    (NaN for empty groups). The interval is widened to include the estimate when
+    interpolation puts it outside (only possible for a handful of observations).
+
+    Examples
+    --------
+    >>> r = grouped_quantiles([1.0, 2.0, 3.0, 10.0], [0, 0, 0, 1], 2, (0.5,))
+    >>> r[0.5][0].tolist()
+    [2.0, 10.0]
+    """
+    x = np.asarray(values, dtype=np.float64)
+    g = np.asarray(groups)
+    if n_groups < 2**15:
+        g = g.astype(np.int16, copy=False)  # radix sort for the stable pass
+    order = np.argsort(x)
+    order = order[np.argsort(g[order], kind="stable")]
+    xs = x[order]
+    counts = np.bincount(g, minlength=n_groups).astype(np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    empty = counts == 0
+    last = np.maximum(counts - 1, 0)
+    out: dict[float, tuple[FloatArray, FloatArray, FloatArray]] = {}
+    for q in qs:  # a handful of quantiles, each fully vectorised over groups
+        h = last * q
+        lo_i = np.floor(h).astype(np.int64)
+        hi_i = np.minimum(lo_i + 1, last)
+        if xs.size:
+            a, b = xs[np.minimum(starts + lo_i, xs.size - 1)], xs[np.minimum(starts + hi_i, xs.size - 1)]
+            value = np.where(empty, np.nan, a + (h - lo_i) * (b - a))
+            r_lo, r_hi = quantile_ci_ranks(counts, q, confidence)
+            low = np.where(empty, np.nan, xs[np.clip(starts + r_lo, 0, xs.size - 1)])
+            high = np.where(empty, np.nan, xs[np.clip(starts + r_hi, 0, xs.size - 1)])
+        else:
+            value = low = high = np.full(n_groups, np.nan)
+        out[q] = (value, np.fmin(low, value), np.fmax(high, value))
+    return out
