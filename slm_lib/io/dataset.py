@@ -10,9 +10,32 @@ from slm_lib.schema import empty_frame
 QUALITY_COLUMNS = ["table", "file", "column", "rule", "n_rows", "example_rows", "action"]
 
 
+#: Values of the quality table's ``action`` column.
+QUALITY_ACTIONS: tuple[str, ...] = ("dropped", "info", "filled", "missing table")
+
+
 def empty_quality() -> pd.DataFrame:
     """An empty data-quality table (one row per problem found while loading)."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "n_rows" else "str") for c in QUALITY_COLUMNS})
+
+
+def make_quality(records: list[dict]) -> pd.DataFrame:
+    """A data-quality table from records with the keys of ``QUALITY_COLUMNS``.
+
+    ``example_rows`` is a comma-separated string of 1-based row numbers; ``action`` is one
+    of ``QUALITY_ACTIONS``.
+
+    Examples
+    --------
+    >>> make_quality([{"table": "tickets", "file": "tickets.csv", "column": "channel",
+    ...                "rule": "missing value", "n_rows": 2, "example_rows": "3, 9",
+    ...                "action": "dropped"}]).n_rows.tolist()
+    [2]
+    """
+    if not records:
+        return empty_quality()
+    frame = pd.DataFrame.from_records(records, columns=QUALITY_COLUMNS)
+    return frame.astype({c: "int64" if c == "n_rows" else "str" for c in QUALITY_COLUMNS})
 
 
 @dataclass

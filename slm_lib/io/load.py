@@ -1,0 +1,323 @@
+"""Loading and validating the canonical tables (SPEC §3).
+
+:func:`load_data` reads a data directory; :func:`validate` checks an in-memory
+:class:`~slm_lib.io.dataset.Dataset` (generator output, imports). Both run the same
+pipeline: parse every column to its canonical type (timestamps to UTC, channel and
+priority normalised), check every rule of :mod:`slm_lib.schema`, then either raise one
+:class:`~slm_lib.errors.DataValidationError` listing every problem (``errors="raise"``) or
+drop the offending rows and record them in ``ds.quality`` (``errors="drop"``).
+
+Decisions where SPEC §3 is silent:
+
+* A missing *required* column cannot be repaired by dropping rows, so it raises in both
+  modes. In drop mode a missing nullable column is added as all-missing and a missing
+  ``priority`` column as ``"normal"`` (recorded in ``quality``, action ``"filled"``).
+* Files that are empty, unreadable or ambiguous (both ``.csv`` and ``.parquet``) raise in
+  both modes, and so does a tickets file without data rows.
+* Duplicate ids: the first occurrence is kept, later ones are the offending rows.
+* References are checked against the referenced table only when it has rows; in drop
+  mode against the rows that survived, so rows referencing dropped customers go too.
+* Example row numbers are 1-based data rows (row 1 is the first row after the header;
+  in memory, the first row of the frame).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.errors import DataValidationError, MissingTableError, Problem
+from slm_lib.io.dataset import Dataset, make_quality
+from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
+                            TABLES, TS, UNIQUE, VERBATIM, Violation, normalise_category,
+                            normalise_channel, reference_violations, row_violations)
+
+ERRORS: tuple[str, ...] = ("raise", "drop")
+_TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
+_TS_HIGH = pd.Timestamp("2262-04-11", tz="UTC")
+
+
+def _examples(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) + 1 for i in np.flatnonzero(mask)[:5])
+
+
+def _problem(v: Violation, file: str) -> Problem:
+    return Problem(file=file, column=v.column, rule=v.rule, n_rows=v.n_rows,
+                   example_rows=_examples(v.mask), table=v.table)
+
+
+def _record(problem: Problem, action: str) -> dict:
+    return {"table": problem.table, "file": problem.file, "column": problem.column,
+            "rule": problem.rule, "n_rows": problem.n_rows,
+            "example_rows": ", ".join(map(str, problem.example_rows)), "action": action}
+
+
+def _text(values: pd.Series, verbatim: bool = False) -> pd.Series:
+    """Strings with missing values as NaN; blank strings count as missing."""
+    text = values.astype("str")
+    if not verbatim:
+        text = text.str.strip()
+    return text.mask(text.str.strip() == "")
+
+
+def _shown(values: pd.Series, mask: np.ndarray) -> str:
+    return ", ".join(repr(v) for v in pd.unique(values[mask].astype(str))[:3])
+
+
+def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO 8601 values -> ``datetime64[ns, UTC]`` and a mask of unparseable values.
+
+    Naive values are taken as UTC; values with an offset are converted to UTC.
+
+    Examples
+    --------
+    >>> ts, bad = parse_timestamps(pd.Series(["2026-10-01T11:30:00+02:00", "soon", None]))
+    >>> ts.iloc[0], bad.tolist()
+    (Timestamp('2026-10-01 09:30:00+0000', tz='UTC'), [False, True, False])
+    """
+    if values.dtype.kind == "M":
+        ts = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        return ts.astype(TS), np.zeros(len(values), dtype=bool)
+    text = _text(values)
+    ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    ts = ts.mask((ts < _TS_LOW) | (ts > _TS_HIGH))
+    return ts.astype(TS), (text.notna() & ts.isna()).to_numpy()
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers (as float64, missing = NaN) and a mask of values that are not numbers.
+
+    Examples
+    --------
+    >>> x, bad = parse_numbers(pd.Series(["3", "2.5", "three", ""]))
+    >>> x.tolist()[:2], bad.tolist()
+    ([3.0, 2.5], [False, False, True, False])
+    """
+    if values.dtype.kind in "biuf":
+        return values.astype("float64"), np.zeros(len(values), dtype=bool)
+    text = _text(values)
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    return number, (text.notna() & number.isna()).to_numpy()
+
+
+def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
+           quality: list[dict], fatal: list[Problem]) -> tuple[pd.DataFrame, list[Violation]]:
+    """Parse the columns of one table; report parse failures and missing/extra columns."""
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    n = len(frame)
+    for extra in (c for c in frame.columns if c not in COLUMNS[table]):
+        quality.append(_record(Problem(file, extra, "extra column ignored", 0, (), table), "info"))
+    out: dict[str, pd.Series] = {}
+    failures: list[Violation] = []
+    for column, dtype in COLUMNS[table].items():
+        if column not in frame.columns:
+            fillable = column in NULLABLE[table] or column == "priority"
+            if errors == "drop" and fillable:
+                fill = DEFAULT_PRIORITY if column == "priority" else None
+                out[column] = pd.Series([fill] * n, dtype=dtype) if fill else pd.Series(
+                    np.full(n, np.nan), dtype=dtype if dtype != "int64" else "float64")
+                quality.append(_record(Problem(file, column, f"missing column, filled with {fill!r}",
+                                               n, (), table), "filled"))
+            else:
+                fatal.append(Problem(file, column, "missing column", n, (), table))
+            continue
+        values = frame[column]
+        if dtype == TS:
+            parsed, bad = parse_timestamps(values)
+            rule = "not an ISO 8601 timestamp"
+        elif dtype in ("int64", "float64"):
+            parsed, bad = parse_numbers(values)
+            rule = "not a number"
+        else:
+            parsed, bad = _text(values, verbatim=column in VERBATIM), np.zeros(n, dtype=bool)
+            if column == "channel":
+                parsed = normalise_channel(parsed)
+            elif column in ("priority", "type"):
+                parsed = normalise_category(parsed)
+            if column == "priority":
+                missing = parsed.isna().to_numpy()
+                if missing.any():
+                    quality.append(_record(Problem(file, column, f"missing priority set to {DEFAULT_PRIORITY!r}",
+                                                   int(missing.sum()), _examples(missing), table), "info"))
+                    parsed = parsed.fillna(DEFAULT_PRIORITY)
+        if bad.any():
+            failures.append(Violation(table, column, f"{rule} (e.g. {_shown(values, bad)})", bad))
+        out[column] = parsed
+    return pd.DataFrame(out), failures
+
+
+def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical column order and dtypes (call only on valid rows)."""
+    return pd.DataFrame({c: frame[c].astype(t) for c, t in COLUMNS[table].items()}).reset_index(drop=True)
+
+
+def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], errors: str,
+           scales: Mapping[str, tuple[int, int]] | None, quality: list[dict],
+           fatal: list[Problem], source: str | None) -> Dataset:
+    """The one validation pipeline behind :func:`load_data` and :func:`validate`."""
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
+    problems: list[Problem] = []
+    parsed: dict[str, pd.DataFrame] = {}
+    known: dict[str, pd.Index | None] = {}
+    for table in DEPENDENCY_ORDER:
+        frame = frames.get(table)
+        if frame is None:
+            known[table] = None
+            continue
+        file = files[table]
+        table_fatal: list[Problem] = []
+        data, violations = _parse(table, frame, file, errors, quality, table_fatal)
+        fatal.extend(table_fatal)
+        unparsed = {v.column: v.mask for v in violations}
+        violations += row_violations(table, data, scales=scales, unparsed=unparsed)
+        violations += reference_violations(table, data, known)
+        found = [_problem(v, file) for v in violations]
+        if errors == "drop" and not table_fatal:
+            quality.extend(_record(p, "dropped") for p in found)
+            bad = np.zeros(len(data), dtype=bool)
+            for v in violations:
+                bad |= v.mask
+            data = data.loc[~bad]
+        else:
+            problems.extend(found)
+        parsed[table] = data
+        key = UNIQUE.get(table)
+        known[table] = pd.Index(data[key].dropna()) if len(frame) and key in data.columns else None
+    if fatal or (errors == "raise" and problems):
+        raise DataValidationError(fatal + problems)
+    tables = {t: _finalise(t, parsed[t]) for t in parsed}
+    return Dataset(**tables, quality=make_quality(quality), source=source)
+
+
+def validate(ds: Dataset, errors: str = "raise",
+             scales: Mapping[str, tuple[int, int]] | None = None) -> Dataset:
+    """Check an in-memory Dataset against the data contract (SPEC §3).
+
+    The same parsing and rules as :func:`load_data`; problems name the table instead of a
+    file, and row numbers are 1-based positions in the frame.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Tables to check; columns may be typed or strings (as an import produces them).
+    errors : {"raise", "drop"}
+        Raise :class:`~slm_lib.errors.DataValidationError` listing every problem, or drop
+        the offending rows and record them in ``quality``.
+    scales : mapping, optional
+        Survey score scales, default :data:`slm_lib.config.SCALES`.
+
+    Returns
+    -------
+    Dataset
+        A new Dataset with canonical dtypes and normalised values; ``quality`` holds the
+        rows of ``ds.quality`` followed by what this check found.
+
+    Examples
+    --------
+    >>> ds = validate(Dataset(tickets=pd.DataFrame({
+    ...     "ticket_id": ["t1"], "customer_id": ["c1"], "created_at": ["2026-10-01T09:00:00Z"],
+    ...     "first_response_at": [None], "resolved_at": [None], "channel": ["E-mail"],
+    ...     "priority": [None], "agent_id": [None], "team": [None], "replies": [0],
+    ...     "reopens": [0], "category": [None]})))
+    >>> ds.tickets[["channel", "priority"]].iloc[0].tolist()
+    ['email', 'normal']
+    """
+    quality = ds.quality.to_dict("records")
+    return _check(ds.tables(), {t: t for t in TABLES}, errors, scales, quality, [], ds.source)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                       encoding="utf-8-sig")
+
+
+def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[str] | None = None,
+              scales: Mapping[str, tuple[int, int]] | None = None) -> Dataset:
+    """Load and validate the canonical tables of a data directory (SPEC §3).
+
+    Each table is ``<table>.csv`` or ``<table>.parquet`` (not both). Timestamps are ISO
+    8601 (naive = UTC, offsets converted to UTC); channel and priority are normalised
+    (:data:`slm_lib.schema.CHANNEL_SYNONYMS`; a missing priority becomes ``"normal"``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data directory.
+    errors : {"raise", "drop"}
+        ``"raise"``: raise one :class:`~slm_lib.errors.DataValidationError` listing every
+        problem of every table (file, column, rule, rows, example row numbers).
+        ``"drop"``: drop invalid rows (and rows referencing dropped or unknown rows) and
+        record each rule and count in ``quality`` (action ``"dropped"``).
+    tables : iterable of str, optional
+        Tables to load (default all four); the others are empty and not checked.
+    scales : mapping, optional
+        Survey score scales ``{type: (low, high)}``, default :data:`slm_lib.config.SCALES`.
+
+    Returns
+    -------
+    Dataset
+        Canonical dtypes; a missing optional table is an empty frame, reported in
+        ``quality`` with action ``"missing table"``.
+
+    Raises
+    ------
+    MissingTableError
+        If the directory or the tickets table does not exist.
+    DataValidationError
+        On invalid data (see ``errors``), and in both modes for a missing required
+        column or an empty, unreadable or ambiguous file.
+
+    Examples
+    --------
+    >>> ds = load_data("data_samples")                       # doctest: +SKIP
+    >>> ds = load_data("exports/2026-10", errors="drop")     # doctest: +SKIP
+    >>> ds.quality[ds.quality.action == "dropped"]           # doctest: +SKIP
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise MissingTableError(f"{directory}: data directory not found")
+    requested = TABLES if tables is None else tuple(tables)
+    unknown = sorted(set(requested) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; tables are {list(TABLES)}")
+    frames: dict[str, pd.DataFrame | None] = {}
+    files: dict[str, str] = {}
+    quality: list[dict] = []
+    fatal: list[Problem] = []
+    for table in requested:
+        candidates = [directory / f"{table}.{ext}" for ext in ("csv", "parquet")]
+        present = [p for p in candidates if p.is_file()]
+        files[table] = str(present[0] if present else candidates[0])
+        frames[table] = None
+        if not present:
+            if table in REQUIRED_TABLES:
+                raise MissingTableError(f"{directory}: required table {table!r} not found "
+                                        f"(expected {candidates[0].name} or {candidates[1].name})")
+            quality.append(_record(Problem(files[table], "*", f"missing table (no {candidates[0].name} "
+                                           f"or {candidates[1].name})", 0, (), table), "missing table"))
+            continue
+        if len(present) > 1:
+            fatal.append(Problem(files[table], "*", f"both {candidates[0].name} and "
+                                 f"{candidates[1].name} present; keep one", 0, (), table))
+            continue
+        if present[0].stat().st_size == 0:
+            fatal.append(Problem(files[table], "*", "empty file", 0, (), table))
+            continue
+        try:
+            frame = _read(present[0])
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            fatal.append(Problem(files[table], "*", f"unreadable file ({reason})", 0, (), table))
+            continue
+        if table in REQUIRED_TABLES and frame.empty:
+            fatal.append(Problem(files[table], "*", "no data rows", 0, (), table))
+            continue
+        frames[table] = frame
+    return _check(frames, files, errors, scales, quality, fatal, str(directory))
