@@ -1,0 +1,12 @@
+"""Models linking service experience to churn and value (SPEC §6).
+
+Each model returns a :class:`ModelResult` with a tidy ``.table`` (term, role, unit, estimate,
+std_error, ci_low, ci_high, p_value, effect in business units) and the statsmodels ``.result``.
+"""
+from slm_lib.models._design import DEFAULT_REFERENCES, ModelResult
+from slm_lib.models.churn import churn_hazard_model, churn_model
+from slm_lib.models.lagged import lagged_effects, newey_west_maxlags
+from slm_lib.models.value import clv_model
+
+__all__ = ["ModelResult", "DEFAULT_REFERENCES", "churn_model", "churn_hazard_model", "clv_model",
+           "lagged_effects", "newey_west_maxlags"]

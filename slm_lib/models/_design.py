@@ -1,0 +1,274 @@
+"""Shared machinery of the models: design matrices with stated units, fit checks, tidy tables.
+
+A driver is either numeric, entered per stated unit (``units={"median_frt_h": 10}`` divides
+the column by 10 so its coefficient is "per +10 h"; ``"sd"`` standardises it), or categorical
+(str / category / bool), entered by treatment coding against a stated reference level
+(``last_nps_category`` -> ``promoter``; otherwise the most frequent level).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversionWarning,
+                                             PerfectSeparationError, PerfectSeparationWarning)
+
+from slm_lib.config import CONFIDENCE
+from slm_lib.errors import ConfigError, ModelFitError
+
+#: Reference level of known categorical features (treatment coding).
+DEFAULT_REFERENCES: dict[str, str] = {"last_nps_category": "promoter", "segment": "smb"}
+
+#: Plain-words label and unit symbol of known feature columns, for tables and sentences.
+LABELS: dict[str, tuple[str, str]] = {
+    "median_frt_h": ("median first response", " h"),
+    "sla_breach_share": ("SLA breach share", ""),
+    "reopen_share": ("reopen share", ""),
+    "mean_csat": ("mean CSAT", " points"),
+    "mean_ces": ("mean CES", " points"),
+    "tickets": ("tickets", " tickets"),
+    "tenure_years": ("tenure", " years"),
+    "tenure_days": ("tenure", " days"),
+    "last_nps_category": ("last NPS category", ""),
+    "segment": ("segment", ""),
+}
+
+Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+
+
+@dataclass
+class Term:
+    """One design column: where it comes from and what one unit of it means."""
+
+    name: str          # column name in the design (e.g. "median_frt_h", "segment[mid]")
+    source: str        # feature column
+    role: str          # "driver" or "control"
+    unit: str          # e.g. "+10 h", "detractor vs promoter", "+1 SD (12.3)"
+    level: str | None = None
+
+
+@dataclass
+class Design:
+    """Outcome, design matrix (with ``const``) and bookkeeping of dropped rows."""
+
+    y: pd.Series
+    X: pd.DataFrame
+    terms: list[Term]
+    n_dropped: int
+    dropped_by: dict[str, int]
+    extra: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class ModelResult:
+    """A fitted model: the tidy ``table``, the statsmodels ``result`` and notes.
+
+    ``table`` holds one row per driver/control term with ``term, role, unit, estimate,
+    std_error, ci_low, ci_high, p_value, effect, effect_ci_low, effect_ci_high, effect_type,
+    n, events`` (plus model-specific columns such as ``ame_pp``). ``n_dropped`` rows had a
+    missing value in a model column (``dropped_by`` counts them per column).
+    """
+
+    table: pd.DataFrame
+    result: object
+    kind: str
+    outcome: str
+    n: int
+    n_dropped: int
+    dropped_by: dict[str, int]
+    _sentence: Callable[[pd.Series], str] | None = None
+
+    def sentences(self, role: str = "driver") -> list[str]:
+        """One plain-words sentence per term of ``role`` (``"driver"``, ``"control"`` or ``"all"``)."""
+        rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
+        return [self._sentence(r) for _, r in rows.iterrows()] if self._sentence else []
+
+    def __repr__(self) -> str:
+        return (f"ModelResult({self.kind}, outcome={self.outcome!r}, n={self.n:,}, "
+                f"dropped={self.n_dropped:,}, terms={len(self.table)})")
+
+
+def label(source: str) -> tuple[str, str]:
+    """Plain-words label and unit symbol of a feature column (the column name when unknown)."""
+    base = re.sub(r"_lag\d+$", "", source)
+    return LABELS.get(base, (base.replace("_", " "), ""))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+
+
+def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str], outcome: str | None,
+                 units: Mapping[str, float | str] | None = None, references: Mapping[str, str] | None = None,
+                 extra: Iterable[str] = (), intercept: bool = True) -> Design:
+    """Select, clean and encode the model columns.
+
+    Rows with a missing value in any used column are dropped and counted. Raises
+    :class:`ConfigError` for unknown columns and :class:`ModelFitError` for a driver or control
+    that is constant (or has a single level) after dropping.
+    """
+    drivers, controls, extra = list(drivers), list(controls), list(extra)
+    if not drivers:
+        raise ConfigError("model: give at least one driver")
+    both = set(drivers) & set(controls)
+    if both:
+        raise ConfigError(f"model: {sorted(both)} given both as driver and control")
+    units = dict(units or {})
+    refs = {**DEFAULT_REFERENCES, **(references or {})}
+    used = drivers + controls + ([outcome] if outcome else []) + extra
+    missing = [c for c in used if c not in features.columns]
+    if missing:
+        raise ConfigError(f"model: column(s) {missing} not in the features (columns: {list(features.columns)})")
+    unknown_units = set(units) - set(drivers) - set(controls)
+    if unknown_units:
+        raise ConfigError(f"model: units given for {sorted(unknown_units)}, which are not drivers or controls")
+
+    data = features[list(dict.fromkeys(used))]
+    na = data.isna()
+    dropped_by = {c: int(v) for c, v in na.sum().items() if v}
+    keep = ~na.any(axis=1)
+    data = data.loc[keep]
+
+    cols: dict[str, np.ndarray] = {"const": np.ones(len(data))} if intercept else {}
+    terms: list[Term] = []
+    for col in drivers + controls:
+        role = "driver" if col in drivers else "control"
+        s = data[col]
+        if _is_categorical(s):
+            s = s.astype(str)
+            levels = s.value_counts()
+            if len(levels) < 2:
+                raise ModelFitError(f"model: {role} '{col}' has a single level {list(levels.index)} "
+                                    f"in the {len(s):,} usable rows; it cannot be estimated")
+            ref = refs.get(col)
+            if ref not in levels.index:
+                ref = str(levels.index[0])
+            for lev in sorted(levels.index.drop(ref)):
+                name = f"{col}[{lev}]"
+                cols[name] = (s == lev).to_numpy(float)
+                terms.append(Term(name, col, role, f"{lev} vs {ref}", lev))
+            continue
+        x = s.to_numpy(float)
+        sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+        if not sd > 0:
+            raise ModelFitError(f"model: {role} '{col}' is constant ({x[0] if len(x) else 'no rows'}) "
+                                f"in the {len(x):,} usable rows; it cannot be estimated")
+        u = units.get(col, 1.0)
+        sym = label(col)[1]
+        if u == "sd":
+            cols[col] = x / sd
+            terms.append(Term(col, col, role, f"+1 SD ({_fmt(round(sd, 4))}{sym})"))
+        else:
+            if not (isinstance(u, (int, float)) and u > 0):
+                raise ConfigError(f"model: unit of '{col}' must be a positive number or 'sd', got {u!r}")
+            cols[col] = x / float(u)
+            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym}"))
+    X = pd.DataFrame(cols, index=data.index)
+    check_rank(X)
+    y = data[outcome].astype(float) if outcome else pd.Series(dtype=float)
+    return Design(y, X, terms, int((~keep).sum()), dropped_by, data[extra])
+
+
+def check_rank(X: pd.DataFrame) -> None:
+    """Raise :class:`ModelFitError` naming the first design column that is a linear combination of earlier ones."""
+    arr = X.to_numpy(float)
+    if np.linalg.matrix_rank(arr) == arr.shape[1]:
+        return
+    for j in range(1, arr.shape[1] + 1):  # one rank check per column, not per row
+        if np.linalg.matrix_rank(arr[:, :j]) < j:
+            raise ModelFitError(f"model: singular design: term '{X.columns[j - 1]}' is a linear combination "
+                                f"of {list(X.columns[:j - 1])}; drop it or one of those")
+
+
+def check_events(events: int, n_terms: int, min_events_per_term: float, what: str) -> None:
+    """Raise :class:`ModelFitError` when there are fewer than ``min_events_per_term`` events per term."""
+    if events < min_events_per_term * n_terms:
+        raise ModelFitError(f"{what}: too few events: {events} for {n_terms} term(s); need at least "
+                            f"{min_events_per_term:g} per term ({min_events_per_term * n_terms:g})")
+
+
+def check_separation(design: Design, what: str, numeric: bool = True) -> None:
+    """Raise :class:`ModelFitError` when a term separates a binary outcome (perfectly or quasi-perfectly).
+
+    Numeric terms (when ``numeric``): all events lie above (or below) all non-events. 0/1 terms:
+    every row with the term equal to 1 has the same outcome.
+    """
+    X = design.X.drop(columns="const", errors="ignore")
+    y = design.y.to_numpy(bool)
+    lo1, hi1 = X[y].min(), X[y].max()
+    lo0, hi0 = X[~y].min(), X[~y].max()
+    binary = X.isin([0.0, 1.0]).all()
+    numeric_sep = ~binary & ((hi0 < lo1) | (hi1 < lo0)) & numeric
+    ones = X.eq(1.0)
+    ones_y = ones[y].sum()
+    ones_all = ones.sum()
+    dummy_sep = binary & (ones_all > 0) & ((ones_y == 0) | (ones_y == ones_all))
+    bad = X.columns[(numeric_sep | dummy_sep).to_numpy()]
+    if len(bad):
+        term = bad[0]
+        if dummy_sep[term]:
+            detail = f"all {int(ones_all[term])} rows with {term}=1 have {design.y.name}={int(ones_y[term] > 0)}"
+        else:
+            detail = f"'{term}' perfectly separates {design.y.name}=1 from {design.y.name}=0"
+        raise ModelFitError(f"{what}: perfect separation by driver '{term}': {detail}; "
+                            "its effect is not estimable (merge levels or drop it)")
+
+
+def fit_checked(fit: Callable[[], object], what: str, design: Design) -> object:
+    """Run a statsmodels fit, turning separation and non-convergence into :class:`ModelFitError`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = fit()
+        except (PerfectSeparationError, np.linalg.LinAlgError) as err:
+            raise ModelFitError(f"{what}: fit failed ({err}); terms {list(design.X.columns)}") from err
+    kinds = {type(w.message) for w in caught}
+    if PerfectSeparationWarning in kinds:
+        params = getattr(res, "params", pd.Series(dtype=float)).drop("const", errors="ignore")
+        worst = params.abs().idxmax() if len(params) else "?"
+        raise ModelFitError(f"{what}: perfect separation detected while fitting; largest coefficient on '{worst}'")
+    retvals = getattr(res, "mle_retvals", None) or {}
+    if retvals.get("converged") is False or ConvergenceWarning in kinds:
+        raise ModelFitError(f"{what}: the fit did not converge (terms {list(design.X.columns)}); "
+                            "check for separation, extreme values or too many terms")
+    if HessianInversionWarning in kinds:
+        raise ModelFitError(f"{what}: the information matrix is singular (terms {list(design.X.columns)})")
+    return res
+
+
+def coef_table(res: object, design: Design, names: list[str] | None = None) -> pd.DataFrame:
+    """Tidy rows term, role, unit, estimate, std_error, ci_low, ci_high, p_value for the design terms."""
+    params = pd.Series(np.asarray(res.params), index=getattr(res.params, "index", design.X.columns))
+    bse = pd.Series(np.asarray(res.bse), index=params.index)
+    pv = pd.Series(np.asarray(res.pvalues), index=params.index)
+    terms = [t for t in design.terms if names is None or t.name in names]
+    idx = [t.name for t in terms]
+    est, se = params[idx].to_numpy(), bse[idx].to_numpy()
+    return pd.DataFrame({
+        "term": idx, "role": [t.role for t in terms], "unit": [t.unit for t in terms],
+        "estimate": est, "std_error": se, "ci_low": est - Z * se, "ci_high": est + Z * se,
+        "p_value": pv[idx].to_numpy(),
+    })
+
+
+def outcome_words(outcome: str) -> str:
+    """Plain word for an outcome column in sentences ("churned" -> "churn")."""
+    return {"churned": "churn", "event": "churn"}.get(outcome, outcome.replace("_", " "))
+
+
+def describe_term(row: pd.Series, terms: list[Term]) -> str:
+    """Plain words for "one stated unit of this term", e.g. "Each +10 h of median first response"."""
+    term = next(t for t in terms if t.name == row["term"])
+    if term.level is not None:
+        words = label(term.source)[0]
+        return f"{words[:1].upper()}{words[1:]} {term.unit}"
+    return f"Each {term.unit} of {label(term.source)[0]}"

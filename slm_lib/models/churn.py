@@ -1,0 +1,150 @@
+"""Churn models (SPEC §6): Logit on a churn flag and Cox proportional hazards on time to churn."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
+                                    describe_term, fit_checked, outcome_words)
+
+__all__ = ["churn_model", "churn_hazard_model"]
+
+
+def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
+                outcome: str = "churned", units: Mapping[str, float | str] | None = None,
+                references: Mapping[str, str] | None = None, min_events_per_term: float = 10,
+                maxiter: int = 100) -> ModelResult:
+    """Logistic regression of churn on service drivers (odds ratios and marginal effects).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        One row per customer (or customer-period), e.g. :func:`slm_lib.features.customer_features`.
+    drivers, controls : sequence of str
+        Feature columns. Numeric columns enter per stated unit (``units``), categorical ones by
+        treatment coding against a reference (``references``; ``last_nps_category`` ->
+        ``promoter``, ``segment`` -> ``smb``, otherwise the most frequent level).
+    outcome : str
+        Binary (0/1 or bool) column.
+    units : mapping, optional
+        Column -> change the coefficient refers to, e.g. ``{"median_frt_h": 10}`` ("per +10 h")
+        or ``"sd"`` (per standard deviation). Default 1.
+    min_events_per_term : float
+        Fewer events (the rarer outcome) than this many per term raises :class:`ModelFitError`.
+
+    Returns
+    -------
+    ModelResult
+        ``table`` columns ``term, role, unit, estimate, std_error, ci_low, ci_high, p_value``
+        (log-odds), ``effect, effect_ci_low, effect_ci_high`` (odds ratio per stated unit),
+        ``effect_type``, ``ame_pp, ame_ci_low, ame_ci_high`` (average marginal effect on churn
+        probability in percentage points: derivative for numeric terms, discrete 0 -> 1 change
+        for categorical levels), ``n``, ``events``. ``result`` is the statsmodels Logit result.
+
+    Raises
+    ------
+    ModelFitError
+        Perfect separation, constant driver, too few events, singular design, no convergence;
+        the message names the term.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(10, 5, 3000)
+    >>> df = pd.DataFrame({"median_frt_h": x, "churned": rng.random(3000) < 1 / (1 + np.exp(2 - 0.05 * x))})
+    >>> m = churn_model(df, ["median_frt_h"], units={"median_frt_h": 10})
+    >>> m.table.loc[0, "unit"]
+    '+10 h'
+    """
+    what = "churn_model"
+    design = build_design(features, drivers, controls, outcome, units, references)
+    y = design.y
+    if not set(np.unique(y)) <= {0.0, 1.0}:
+        raise ModelFitError(f"{what}: outcome '{outcome}' must be 0/1 or bool")
+    events = int(min(y.sum(), len(y) - y.sum()))
+    check_events(events, len(design.terms), min_events_per_term, what)
+    check_separation(design, what)
+    res = fit_checked(lambda: sm.Logit(y, design.X).fit(disp=0, method="newton", maxiter=maxiter), what, design)
+
+    table = coef_table(res, design)
+    table["effect"] = np.exp(table["estimate"])
+    table["effect_ci_low"] = np.exp(table["ci_low"])
+    table["effect_ci_high"] = np.exp(table["ci_high"])
+    table["effect_type"] = "odds ratio"
+    margeff = res.get_margeff(at="overall", method="dydx", dummy=True)
+    names = [c for c in design.X.columns if c != "const"]
+    ame = pd.Series(np.asarray(margeff.margeff), index=names)[table["term"]].to_numpy() * 100
+    ame_se = pd.Series(np.asarray(margeff.margeff_se), index=names)[table["term"]].to_numpy() * 100
+    table["ame_pp"], table["ame_ci_low"], table["ame_ci_high"] = ame, ame - Z * ame_se, ame + Z * ame_se
+    table["n"] = len(y)
+    table["events"] = int(y.sum())
+
+    def sentence(r: pd.Series) -> str:
+        verb = "raises" if r["effect"] >= 1 else "lowers"
+        word = outcome_words(outcome)
+        return (f"{describe_term(r, design.terms)} {verb} the odds of {word} {r['effect']:.2f}x "
+                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}x), about {r['ame_pp']:+.1f} pp "
+                f"{word} probability (95% CI {r['ame_ci_low']:+.1f} to {r['ame_ci_high']:+.1f} pp).")
+
+    return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence)
+
+
+def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
+                       duration: str = "duration_days", event: str = "event",
+                       units: Mapping[str, float | str] | None = None, references: Mapping[str, str] | None = None,
+                       min_events_per_term: float = 10, ties: str = "efron") -> ModelResult:
+    """Cox proportional hazards model of time to churn (hazard ratios per stated unit).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Needs a ``duration`` column (time at risk, > 0) and an ``event`` column (1 = churned,
+        0 = censored); :func:`slm_lib.features.customer_features` gives ``duration_days`` and
+        ``event`` (time from ``as_of`` to churn within the horizon).
+    drivers, controls, units, references, min_events_per_term
+        As in :func:`churn_model`.
+    ties : {"efron", "breslow"}
+
+    Returns
+    -------
+    ModelResult
+        ``table``: ``term, role, unit, estimate, std_error, ci_low, ci_high, p_value`` (log hazard),
+        ``effect`` = hazard ratio per stated unit with its interval, ``effect_type``, ``n``, ``events``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(0, 1, 2000)
+    >>> t = rng.exponential(1 / np.exp(0.5 * x))
+    >>> df = pd.DataFrame({"x": x, "duration_days": np.minimum(t, 2), "event": (t < 2).astype(int)})
+    >>> m = churn_hazard_model(df, ["x"])
+    >>> bool(m.table.loc[0, "effect_ci_low"] < np.exp(0.5) < m.table.loc[0, "effect_ci_high"])
+    True
+    """
+    what = "churn_hazard_model"
+    design = build_design(features, drivers, controls, None, units, references, extra=[duration, event],
+                          intercept=False)
+    time, status = design.extra[duration].to_numpy(float), design.extra[event].to_numpy(float)
+    if (time < 0).any():
+        raise ModelFitError(f"{what}: {int((time < 0).sum())} negative value(s) in duration '{duration}'")
+    events = int(status.sum())
+    check_events(events, len(design.terms), min_events_per_term, what)
+    design.y = pd.Series(status, index=design.X.index, name=event)
+    check_separation(design, what, numeric=False)
+    res = fit_checked(lambda: sm.PHReg(time, design.X, status=status, ties=ties).fit(disp=0), what, design)
+    table = coef_table(res, design)
+    table["effect"] = np.exp(table["estimate"])
+    table["effect_ci_low"] = np.exp(table["ci_low"])
+    table["effect_ci_high"] = np.exp(table["ci_high"])
+    table["effect_type"] = "hazard ratio"
+    table["n"] = len(time)
+    table["events"] = events
+
+    def sentence(r: pd.Series) -> str:
+        return (f"{describe_term(r, design.terms)} multiplies the hazard of churn by {r['effect']:.2f} "
+                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}).")
+
+    return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence)
