@@ -1,0 +1,104 @@
+"""Command-line interface: ``slm generate | validate | metrics | report | import``.
+
+Thin by design: parses arguments, calls the library, prints. Errors raised on purpose by
+the library (:class:`slm_lib.errors.SlmError`) are printed to stderr as one readable line per
+problem, without a traceback, and exit with code 2 (SPEC §8).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from slm_lib.errors import SlmError
+
+DEFAULT_DATA = "data_samples"
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from slm_lib.io.save import save_data
+    from slm_lib.synth import generate
+
+    ds = generate(customers=args.customers, months=args.months, seed=args.seed, start=args.start)
+    save_data(ds, args.out, format=args.format)
+    print(f"wrote {ds!r} to {args.out}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from slm_lib.io.load import load_data
+
+    ds = load_data(args.data, errors="raise")
+    print(f"{args.data}: valid. {ds!r}")
+    if len(ds.quality):
+        print(ds.quality.to_string(index=False))
+    return 0
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from slm_lib.io.load import load_data
+    from slm_lib.metrics.table import metric_table
+
+    ds = load_data(args.data, errors=args.errors)
+    table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz)
+    if args.month:
+        table = table[table["period"] == args.month]
+    if args.format == "csv":
+        out = table.to_csv(index=False)
+    elif args.format == "json":
+        out = table.to_json(orient="records", indent=1)
+    else:
+        out = table.to_string(index=False)
+    if args.output:
+        Path(args.output).write_text(out)
+    else:
+        print(out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slm", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a synthetic data set with planted effects")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--customers", type=int, default=3000)
+    p.add_argument("--months", type=int, default=24)
+    p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("validate", help="check a data directory against the data contract")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("metrics", help="print or export the metric table")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--month", help="only this month, YYYY-MM")
+    p.add_argument("--by", action="append", help="group by a column (repeatable), e.g. channel, segment")
+    p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.add_argument("--errors", choices=("raise", "drop"), default="raise")
+    p.set_defaults(func=_cmd_metrics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``slm`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SlmError as err:
+        for line in str(err).splitlines():
+            print(f"slm {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"slm {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
