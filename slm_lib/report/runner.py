@@ -1,0 +1,417 @@
+"""Monthly report runner: papermill execution, atomic swap, ``_failed/`` (SPEC §7, §8).
+
+``run_report`` executes the parameterised notebooks for one month, renders each with code
+hidden, writes the month index, and only then replaces ``out_dir/YYYY-MM/``. Everything is
+written into a temporary folder inside ``out_dir`` (same filesystem, so the swap is a
+rename). A failed notebook leaves the previous month report as it was, is kept executed in
+``out_dir/_failed/YYYY-MM-<UTC timestamp>/`` and raises :class:`~slm_lib.errors.ReportError`
+naming the notebook, the cell and the error.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+import papermill as pm
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
+
+from slm_lib.errors import ConfigError, ReportError
+from slm_lib.report.index import MONTH_PATTERN, ReportEntry, write_month_index, write_root_index
+from slm_lib.report.render import write_notebook_html
+
+__all__ = ["run_report", "validate_month", "default_notebooks", "progress_enabled", "NotebookFailure"]
+
+#: Folder under ``out_dir`` that keeps executed notebooks of failed runs.
+FAILED_DIR = "_failed"
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_RESERVED_PARAMETERS = ("data_dir", "month")
+
+
+@dataclass(frozen=True)
+class NotebookFailure:
+    """Where and how one notebook failed.
+
+    ``cell`` counts every cell (markdown included) of the *source* notebook from 1;
+    ``execution_count`` is the ``In [k]`` prompt in the kept executed copy.
+    """
+
+    notebook: str
+    cell: int | None
+    execution_count: int | None
+    first_line: str
+    ename: str
+    evalue: str
+    kept_at: Path | None = None
+
+    def __str__(self) -> str:
+        where = f"cell {self.cell}" if self.cell is not None else "an unknown cell"
+        if self.execution_count is not None:
+            where += f" (In [{self.execution_count}])"
+        line = f" `{self.first_line}`" if self.first_line else ""
+        kept = f"; executed notebook kept at {self.kept_at}" if self.kept_at else ""
+        return f"notebook {self.notebook} failed at {where}{line}: {self.ename}: {self.evalue}{kept}"
+
+
+def validate_month(month: str, available_months: Iterable[Any] | None = None) -> str:
+    """Check a report month string, and optionally that the data cover it.
+
+    Parameters
+    ----------
+    month : str
+        ``YYYY-MM`` (month 01-12).
+    available_months : iterable, optional
+        Months present in the data (strings ``YYYY-MM`` or monthly ``pandas.Period``); when
+        given, ``month`` must be one of them. The runner never loads data itself.
+
+    Returns
+    -------
+    str
+        The month, unchanged.
+
+    Raises
+    ------
+    ConfigError
+        Malformed month, or a month without data (the message lists the months with data).
+
+    Examples
+    --------
+    >>> validate_month("2026-10", ["2026-09", "2026-10"])
+    '2026-10'
+    """
+    if not isinstance(month, str) or not MONTH_PATTERN.match(month):
+        raise ConfigError(f"month must be YYYY-MM with a month 01-12 (e.g. 2026-10), got {month!r}")
+    if available_months is not None:
+        available = sorted({str(m) for m in available_months})
+        if month not in available:
+            span = f"{available[0]} … {available[-1]} ({len(available)} months)" if available else "none"
+            raise ConfigError(f"no data in month {month}; months with data: {span}")
+    return month
+
+
+def default_notebooks(project_root: str | Path | None = None) -> list[Path]:
+    """The report notebooks ``notebooks/0*.ipynb`` of the project, in name order.
+
+    The project root is the folder holding the ``slm_lib`` package (a source checkout or an
+    editable install). A regular wheel install ships no notebooks: pass them explicitly.
+
+    Parameters
+    ----------
+    project_root : str or Path, optional
+        Folder holding ``notebooks/``; default the checkout ``slm_lib`` was imported from.
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    ConfigError
+        No notebook matches.
+
+    Examples
+    --------
+    >>> [p.name for p in default_notebooks()][:1]  # doctest: +SKIP
+    ['01_monthly_summary.ipynb']
+    """
+    folder = Path(project_root or _PROJECT_ROOT) / "notebooks"
+    found = sorted(folder.glob("0*.ipynb"))
+    if not found:
+        raise ConfigError(f"no report notebooks (0*.ipynb) in {folder}; pass the notebooks to run explicitly")
+    return found
+
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    """Whether to draw a progress bar: forced by ``progress``, else on a terminal outside CI.
+
+    Examples
+    --------
+    >>> progress_enabled(False)
+    False
+    """
+    if progress is not None:
+        return bool(progress)
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _check_inputs(
+    data_dir: str | Path,
+    notebooks: Sequence[str | Path] | None,
+    jobs: int,
+    kernel_name: str,
+    extra_parameters: Mapping[str, Any] | None,
+) -> tuple[Path, list[Path], list[str]]:
+    data_path = Path(data_dir).resolve()
+    if not data_path.is_dir():
+        raise ConfigError(f"data directory {data_dir} does not exist or is not a directory")
+    paths = default_notebooks() if notebooks is None else [Path(p).resolve() for p in notebooks]
+    if not paths:
+        raise ConfigError("no notebooks to run: the notebooks list is empty")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"notebook file(s) not found: {', '.join(missing)}")
+    stems = pd.Series([p.stem for p in paths])
+    if stems.duplicated().any():
+        raise ConfigError(f"notebook names must be unique in a report, repeated: {sorted(set(stems[stems.duplicated()]))}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be a positive integer, got {jobs!r}")
+    clash = sorted(set(extra_parameters or {}) & set(_RESERVED_PARAMETERS))
+    if clash:
+        raise ConfigError(f"extra_parameters may not set {clash}: pass them as run_report arguments")
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel as exc:
+        available = sorted(KernelSpecManager().find_kernel_specs())
+        raise ConfigError(f"no Jupyter kernel named {kernel_name!r}; available: {available}") from exc
+    # ipykernel logs a transport warning on its own stderr at every start; keep the terminal quiet
+    quiet = ["--IPKernelApp.log_level=ERROR"] if any("ipykernel" in a for a in spec.argv) else []
+    return data_path, paths, quiet
+
+
+def _parameters_per_notebook(
+    paths: list[Path], parameters: dict[str, Any]
+) -> dict[Path, dict[str, Any]]:
+    """Give each notebook the parameters its ``parameters`` cell declares.
+
+    ``data_dir`` and ``month`` always go to every notebook; an extra parameter that no
+    notebook declares is a typo and an error (papermill would only log a warning).
+    """
+    declared = {}
+    for path in paths:
+        try:
+            declared[path] = set(pm.inspect_notebook(str(path)))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read notebook {path}: {type(exc).__name__}: {exc}") from exc
+    extras = set(parameters) - set(_RESERVED_PARAMETERS)
+    unknown = sorted(extras - set().union(*declared.values()))
+    if unknown:
+        raise ConfigError(
+            f"parameter(s) {unknown} are declared by no notebook's parameters cell "
+            f"({', '.join(p.name for p in paths)})"
+        )
+    return {
+        p: {k: v for k, v in parameters.items() if k in _RESERVED_PARAMETERS or k in names}
+        for p, names in declared.items()
+    }
+
+
+def _locate_failure(executed: Path, error: PapermillExecutionError) -> int | None:
+    """1-based cell number in the source notebook of papermill's failing cell index."""
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return None
+    cells = pm.execute.remove_error_markers(nb).cells[: error.cell_index]
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+    return error.cell_index - injected + 1
+
+
+def _first_line(source: str) -> str:
+    line = next((s.strip() for s in source.splitlines() if s.strip()), "")
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
+def _run_one(
+    notebook: Path, work_dir: Path, parameters: dict[str, Any], kernel: tuple[str, list[str]], timeout: float | None
+) -> ReportEntry | NotebookFailure:
+    """Execute one notebook into ``work_dir`` and render it; a failure is returned, not raised."""
+    executed = work_dir / notebook.name
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel[0],
+            extra_arguments=kernel[1],
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as exc:
+        return NotebookFailure(
+            notebook.name, _locate_failure(executed, exc), exc.exec_count, _first_line(exc.source or ""),
+            exc.ename, exc.evalue,
+        )
+    except Exception as exc:  # kernel start-up, unreadable notebook: still name the notebook
+        return NotebookFailure(notebook.name, None, None, "", type(exc).__name__, str(exc))
+    title = write_notebook_html(executed, work_dir / f"{notebook.stem}.html")
+    return ReportEntry(title=title, html=f"{notebook.stem}.html", ipynb=executed.name)
+
+
+def _keep_failed(failures: list[NotebookFailure], work_dir: Path, out_dir: Path, month: str) -> list[NotebookFailure]:
+    """Move the executed copies of failed notebooks to ``out_dir/_failed/<month>-<stamp>/``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = out_dir / FAILED_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    target = base / f"{month}-{stamp}"
+    suffix = 1
+    while target.exists():
+        target, suffix = base / f"{month}-{stamp}-{suffix}", suffix + 1
+    target.mkdir()
+    kept = []
+    for failure in failures:
+        source = work_dir / failure.notebook
+        if source.is_file():
+            shutil.move(str(source), str(target / failure.notebook))
+            failure = NotebookFailure(**{**failure.__dict__, "kept_at": target / failure.notebook})
+        kept.append(failure)
+    return kept
+
+
+def _swap_in(work_dir: Path, final: Path) -> None:
+    """Replace ``final`` by ``work_dir``; on error the previous ``final`` is restored."""
+    backup = None
+    if final.exists():
+        backup = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+        final.rename(backup)
+    try:
+        work_dir.rename(final)
+    except OSError as exc:
+        if backup is not None:
+            backup.rename(final)
+        raise ReportError(f"could not move the new report into {final}: {exc}") from exc
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _execute_all(
+    paths: list[Path], work_dir: Path, parameters: dict[Path, dict[str, Any]], kernel: tuple[str, list[str]], jobs: int,
+    timeout: float | None, bar: tqdm,
+) -> tuple[dict[Path, ReportEntry], list[NotebookFailure]]:
+    """Run notebooks, ``jobs`` at a time (threads; each notebook has its own kernel process).
+
+    After the first failure no further notebook is started; running ones finish.
+    """
+    entries: dict[Path, ReportEntry] = {}
+    failures: list[NotebookFailure] = []
+    queue = list(paths)
+    running: dict[Future, Path] = {}
+    with ThreadPoolExecutor(max_workers=min(jobs, len(paths)), thread_name_prefix="slm-report") as pool:
+        while queue or running:
+            while queue and len(running) < jobs and not failures:
+                path = queue.pop(0)
+                running[pool.submit(_run_one, path, work_dir, parameters[path], kernel, timeout)] = path
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                result = future.result()
+                if isinstance(result, NotebookFailure):
+                    failures.append(result)
+                else:
+                    entries[path] = result
+                bar.set_postfix_str(path.name, refresh=False)
+                bar.update(1)
+    names = [p.name for p in paths]
+    failures.sort(key=lambda f: names.index(f.notebook))
+    return entries, failures
+
+
+def run_report(
+    month: str,
+    data_dir: str | Path,
+    out_dir: str | Path = "reports",
+    notebooks: Sequence[str | Path] | None = None,
+    jobs: int = 1,
+    progress: bool | None = None,
+    kernel_name: str = "python3",
+    extra_parameters: Mapping[str, Any] | None = None,
+    available_months: Iterable[Any] | None = None,
+    kpis: pd.DataFrame | None = None,
+    timeout: float | None = None,
+) -> Path:
+    """Run the monthly report notebooks and publish ``out_dir/YYYY-MM/`` atomically.
+
+    Each notebook is executed with papermill (parameters ``data_dir`` as an absolute path,
+    ``month``, plus ``extra_parameters``; working directory = the notebook's folder),
+    rendered to HTML with code hidden, and linked from ``YYYY-MM/index.html`` with the
+    headline ``kpis``; ``out_dir/index.html`` is rewritten to list every month. All files
+    are written to a temporary folder inside ``out_dir`` and swapped in only when every
+    notebook succeeded, replacing a previous report of that month.
+
+    Parameters
+    ----------
+    month : str
+        Report month ``YYYY-MM``; checked before anything runs.
+    data_dir : str or Path
+        Data directory passed to the notebooks (resolved to an absolute path).
+    out_dir : str or Path
+        Reports folder (created if missing).
+    notebooks : sequence of paths, optional
+        Notebooks in report order; default :func:`default_notebooks`.
+    jobs : int
+        Notebooks executed at the same time (each in its own kernel).
+    progress : bool, optional
+        Progress bar on stderr; default: on a terminal when the ``CI`` variable is unset.
+    kernel_name : str
+        Jupyter kernel. ``python3`` resolves to the interpreter running this function (the
+        project's virtual environment) through ipykernel's kernelspec in ``sys.prefix``.
+    extra_parameters : mapping, optional
+        More notebook parameters (``months_back``, ``segment``, ``tz``...); each notebook
+        receives those its ``parameters`` cell declares, and one declared nowhere is an error.
+    available_months : iterable, optional
+        Months with data; a month outside them is rejected before any notebook runs.
+    kpis : pandas.DataFrame, optional
+        Headline KPI table for the month index (see :func:`slm_lib.report.index.format_kpis`).
+    timeout : float, optional
+        Per-cell time limit in seconds (default none).
+
+    Returns
+    -------
+    Path
+        ``out_dir/YYYY-MM/index.html``.
+
+    Raises
+    ------
+    ConfigError
+        Bad month, month without data, missing data directory or notebook, unknown kernel,
+        extra parameter declared by no notebook.
+    ReportError
+        A notebook failed: the message names notebook, cell (number, ``In [k]``, first
+        source line) and error, and where the executed notebook was kept. The previous
+        report of the month is untouched and no temporary folder is left behind.
+
+    Examples
+    --------
+    >>> run_report("2026-10", "data_samples", "reports",
+    ...            available_months=["2026-09", "2026-10"])  # doctest: +SKIP
+    PosixPath('reports/2026-10/index.html')
+    """
+    validate_month(month, available_months)
+    data_path, paths, kernel_args = _check_inputs(data_dir, notebooks, jobs, kernel_name, extra_parameters)
+    parameters = _parameters_per_notebook(
+        paths, {"data_dir": str(data_path), "month": month, **dict(extra_parameters or {})}
+    )
+    out_path = Path(out_dir).resolve()
+    out_path.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=out_path))
+    try:
+        with tqdm(total=len(paths), desc=f"report {month}", unit="notebook", file=sys.stderr,
+                  disable=not progress_enabled(progress)) as bar:
+            entries, failures = _execute_all(
+                paths, work_dir, parameters, (kernel_name, kernel_args), jobs, timeout, bar
+            )
+        if failures:
+            failures = _keep_failed(failures, work_dir, out_path, month)
+            raise ReportError("\n".join(str(f) for f in failures))
+        write_month_index(work_dir, month, [entries[p] for p in paths], kpis=kpis, data_dir=data_path)
+        work_dir.chmod(0o755)  # mkdtemp creates 0o700; a published report is readable like its siblings
+        _swap_in(work_dir, out_path / month)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    write_root_index(out_path)
+    return out_path / month / "index.html"
