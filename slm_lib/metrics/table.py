@@ -1,0 +1,356 @@
+"""Grouped metric tables: every SPEC §4 metric per period and group, tidy (SPEC §9).
+
+Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
+(:func:`agent_table` has no ``period``). Conventions:
+
+* Periods: survey metrics by ``submitted_at``, ticket metrics by ``created_at``, both
+  converted to ``tz`` first. Labels are strings: ``"YYYY-MM"`` (freq ``"M"``),
+  ``"YYYYQn"`` (``"Q"``), ``"YYYY"`` (``"Y"``), the Monday ``"YYYY-MM-DD"`` (``"W"``),
+  ``"YYYY-MM-DD"`` (``"D"``).
+* ``by``: columns of tickets (channel, priority, team, agent_id, category, ...) or of
+  customers (segment, region, ...; joined via customer_id). Surveys take the value of the
+  ticket they answer (via ticket_id), or of their customer for customer columns. A
+  missing group value (e.g. a survey without ticket_id) is its own group with NaN label.
+* Rows: ticket metrics for every group with at least one ticket, survey metrics for every
+  group with at least one survey of that type; ``n`` may be 0 (value NaN), e.g. no
+  resolved ticket yet. Rates are in percent (Wilson), means carry t intervals, medians and
+  p90 distribution-free order-statistic intervals, NPS the SPEC §4 normal interval.
+  ``tickets``: value = n = the count, interval exact Poisson (Garwood).
+* SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: latest ticket timestamp);
+  their ``n`` is achieved + breached.
+* ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
+
+Everything is computed with ``numpy.bincount`` over integer group codes and one sort per
+duration for the quantiles: no Python loop over groups or rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.errors import ConfigError
+from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes
+from slm_lib.metrics.survey import mean_from_moments, nps_from_counts, share_from_counts
+from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
+from slm_lib.schema import empty_frame
+from slm_lib.stats import grouped_quantiles, poisson_interval
+
+TICKET_METRICS: tuple[str, ...] = (
+    "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",
+    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket",
+    "sla_first_response", "sla_resolution")
+SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
+METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS
+FREQS: tuple[str, ...] = ("M", "Q", "Y", "W", "D")
+Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # metric -> n, value, lo, hi
+
+
+# ----------------------------------------------------------------------------- group keys
+def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, np.ndarray]:
+    """Integer period codes (-1 for NaT) and their string labels, in time zone ``tz``.
+
+    Examples
+    --------
+    >>> codes, labels = period_codes(pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:00"], utc=True)),
+    ...                              tz="Europe/Berlin")
+    >>> labels[codes].tolist()
+    ['2024-02', '2024-02']
+    """
+    if freq not in FREQS:
+        raise ConfigError(f"freq must be one of {list(FREQS)}, got {freq!r}")
+    local = ts if str(tz).upper() == "UTC" else ts.dt.tz_convert(tz)
+    values = local.to_numpy(dtype="datetime64[ns]") if str(tz).upper() == "UTC" else \
+        local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    nat = np.isnat(values)
+    if freq in ("M", "Q", "Y"):
+        unit = values.astype("datetime64[M]").astype(np.int64)
+        unit = unit // 3 if freq == "Q" else unit // 12 if freq == "Y" else unit
+    else:
+        days = values.astype("datetime64[D]").astype(np.int64)
+        unit = (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
+    if nat.all():
+        return np.full(len(values), -1, np.int64), np.array([], dtype=object)
+    base = unit[~nat].min()
+    codes = np.where(nat, -1, unit - base)
+    span = np.arange(base, base + codes.max() + 1)
+    if freq == "M":
+        labels = np.datetime_as_string(span.astype("datetime64[M]"), unit="M")
+    elif freq == "Q":
+        labels = np.array([f"{y}Q{q}" for y, q in zip(1970 + span // 4, span % 4 + 1)])
+    elif freq == "Y":
+        labels = (1970 + span).astype(str)
+    else:
+        start = span * 7 - 3 if freq == "W" else span
+        labels = np.datetime_as_string(start.astype("datetime64[D]"), unit="D")
+    return codes, labels.astype(object)
+
+
+def _key_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Factorised codes with missing values as their own last code, and the labels."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    k = len(uniques)
+    codes = np.where(codes < 0, k, codes).astype(np.int64)
+    return codes, np.append(np.asarray(uniques, dtype=object), np.nan)
+
+
+def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
+              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Codes of each ``by`` column for tickets and surveys (shared labels)."""
+    t_codes, s_codes, labels = [], [], []
+    t_pos = s_pos = st_pos = None
+    for col in by:
+        if col in tickets.columns:
+            codes, lab = _key_codes(tickets[col])
+            if st_pos is None:
+                st_pos = pd.Index(tickets["ticket_id"]).get_indexer(surveys["ticket_id"])
+            s = np.where(st_pos >= 0, codes[np.maximum(st_pos, 0)] if len(codes) else 0, len(lab) - 1)
+            t_codes.append(codes)
+        elif col in customers.columns:
+            codes, lab = _key_codes(customers[col])
+            cust = pd.Index(customers["customer_id"])
+            if t_pos is None:
+                t_pos, s_pos = cust.get_indexer(tickets["customer_id"]), cust.get_indexer(surveys["customer_id"])
+            pick = (lambda pos: np.where(pos >= 0, codes[np.maximum(pos, 0)] if len(codes) else 0, len(lab) - 1))
+            t_codes.append(pick(t_pos))
+            s = pick(s_pos)
+        else:
+            raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
+        s_codes.append(np.asarray(s, dtype=np.int64))
+        labels.append(lab)
+    return t_codes, s_codes, labels
+
+
+def _combine(codes: list[np.ndarray], labels: list[np.ndarray],
+             names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Mixed-radix group codes (dense over observed groups; -1 if any key is -1) and labels."""
+    sizes = [max(len(lab), 1) for lab in labels]
+    n = len(codes[0]) if codes else 0
+    combined = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    for c, size in zip(codes, sizes):
+        combined = combined * size + c
+        bad |= c < 0
+    total = int(np.prod(sizes))
+    if total <= max(4 * n, 1 << 20):  # dense remap in O(n)
+        used = np.flatnonzero(np.bincount(combined[~bad], minlength=total))
+        remap = np.full(total, -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        out = np.where(bad, -1, remap[np.where(bad, 0, combined)])
+    else:
+        used, group = np.unique(combined[~bad], return_inverse=True)
+        out = np.full(n, -1, dtype=np.int64)
+        out[~bad] = group
+    parts = np.unravel_index(used, sizes) if codes else ()
+    frame = pd.DataFrame({name: lab[p] for name, lab, p in zip(names, labels, parts)})
+    return out, frame
+
+
+# ----------------------------------------------------------------------------- engines
+def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    n = np.bincount(g, minlength=size)
+    total = np.bincount(g, weights=x, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+    ssd = np.bincount(g, weights=(x - mean[g]) ** 2, minlength=size)
+    value, low, high, _ = mean_from_moments(total, ssd, n)
+    return n, value, low, high
+
+
+def _durations(prefix: str, hours: np.ndarray, group: np.ndarray, size: int, out: Result) -> None:
+    ok = (group >= 0) & ~np.isnan(hours)
+    x, g = hours[ok], group[ok]
+    n, *mean = _mean_metric(x, g, size)
+    out[f"{prefix}_mean"] = (n, *mean)
+    qs = grouped_quantiles(x, g, size, (0.5, 0.9))
+    out[f"{prefix}_median"] = (n, *qs[0.5])
+    out[f"{prefix}_p90"] = (n, *qs[0.9])
+
+
+def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    return (n, *share_from_counts(x, n))
+
+
+def ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
+                         sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None) -> Result:
+    """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high)."""
+    ok = group >= 0
+    g_all = np.where(ok, group, 0)
+    count = lambda mask: np.bincount(g_all[mask & ok], minlength=size)  # noqa: E731
+    out: Result = {}
+    n = count(np.ones(len(group), dtype=bool))
+    out["tickets"] = (n, n.astype(np.float64), *poisson_interval(n))
+    _durations("frt", elapsed_hours(tickets["created_at"], tickets["first_response_at"], calendar), group, size, out)
+    _durations("resolution", elapsed_hours(tickets["created_at"], tickets["resolved_at"], calendar), group, size, out)
+    f = ticket_flags(tickets)
+    resolved = count(f["resolved"])
+    out["resolution_rate"] = _share(resolved, n)
+    out["fcr"] = _share(count(f["fcr"]), resolved)
+    out["reopen_rate"] = _share(count(f["reopened"]), resolved)
+    rmask = f["resolved"] & ok
+    out["replies_per_ticket"] = _mean_metric(tickets["replies"].to_numpy(dtype=np.float64)[rmask],
+                                             group[rmask], size)
+    for target, code in sla_status_codes(tickets, sla, as_of, calendar).items():
+        achieved, breached = count(code == ACHIEVED), count(code == BREACHED)
+        out[f"sla_{target}"] = _share(achieved, achieved + breached)
+    return out
+
+
+def survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int = 4,
+                         exclude_neutral: bool = False) -> Result:
+    """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
+    score = surveys["score"].to_numpy(dtype=np.float64)
+    ok = (group >= 0) & ~np.isnan(score)
+    g_all = np.where(ok, group, 0)
+    count = lambda mask: np.bincount(g_all[mask & ok], minlength=size)  # noqa: E731
+    is_nps, is_csat, is_ces = ((surveys["type"] == k).to_numpy(dtype=bool, na_value=False)
+                               for k in ("nps", "csat", "ces"))
+    out: Result = {}
+    n = count(is_nps)
+    out["nps"] = (n, *nps_from_counts(count(is_nps & (score >= 9)), count(is_nps & (score <= 6)), n))
+    csat_in = is_csat & ~(exclude_neutral & (score == threshold - 1))
+    out["csat"] = _share(count(csat_in & (score >= threshold)), count(csat_in))
+    m = is_ces & ok
+    out["ces"] = _mean_metric(score[m], group[m], size)
+    return out
+
+
+def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
+          min_n: int) -> pd.DataFrame:
+    frames = []
+    for metric in metrics:
+        n, value, low, high = results[metric]
+        keep = present[metric]
+        part = labels[keep].reset_index(drop=True)
+        part["metric"] = metric
+        part["n"] = np.asarray(n)[keep].astype(np.int64)
+        part["value"] = np.asarray(value, dtype=np.float64)[keep]
+        part["ci_low"] = np.asarray(low, dtype=np.float64)[keep]
+        part["ci_high"] = np.asarray(high, dtype=np.float64)[keep]
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out["small_n"] = out["n"] < min_n if len(out) else pd.Series(dtype=bool)
+    return out
+
+
+def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
+             freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
+             csat_threshold: int, exclude_neutral: bool) -> pd.DataFrame:
+    require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
+                              "priority", "replies", "reopens"))
+    require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
+    t_by, s_by, by_labels = _by_codes(by, tickets, surveys, customers)
+    names = (["period"] if freq else []) + list(by)
+    t_keys, s_keys, key_labels = list(t_by), list(s_by), list(by_labels)
+    if freq:
+        tp, tl = period_codes(tickets["created_at"], freq, tz)
+        sp, sl = period_codes(surveys["submitted_at"], freq, tz)
+        t_keys, s_keys = [tp] + t_keys, [sp] + s_keys
+    columns = names + ["metric", "n", "value", "ci_low", "ci_high", "small_n"]
+    frames = []
+    for table, keys, metrics in ((tickets, t_keys, TICKET_METRICS), (surveys, s_keys, SURVEY_METRICS)):
+        if not len(table):
+            continue
+        labels = ([tl if table is tickets else sl] if freq else []) + key_labels
+        group, label_frame = _combine(keys or [np.zeros(len(table), np.int64)], labels or [np.array([None])],
+                                      names or ["_all"])
+        size = len(label_frame)
+        if table is tickets:
+            res = ticket_group_metrics(tickets, group, size, calendar, sla, as_of)
+            present = {m: np.ones(size, dtype=bool) for m in res}
+        else:
+            res = survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral)
+            present = {m: res[m][0] > 0 for m in res}
+        frames.append(_tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    out = pd.concat(frames, ignore_index=True)
+    order = pd.Categorical(out["metric"], categories=list(METRICS), ordered=True)
+    out = out.assign(_m=order).sort_values(names + ["_m"], kind="stable", na_position="last")
+    return out.drop(columns="_m").reset_index(drop=True)[columns]
+
+
+def _by_list(by: str | Sequence[str] | None) -> list[str]:
+    return [] if by is None else [by] if isinstance(by, str) else list(by)
+
+
+# ----------------------------------------------------------------------------- public
+def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None, calendar: Any = None,
+                 sla: Mapping[str, Mapping[str, float]] | None = None, tz: str = "UTC",
+                 min_n: int = DEFAULT_MIN_N, as_of: Any = None, csat_threshold: int = 4,
+                 exclude_neutral: bool = False) -> pd.DataFrame:
+    """One tidy table of every SPEC §4 metric per period (and group).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Needs ``tickets``, ``surveys`` and (for customer ``by`` columns) ``customers``.
+    freq : {"M", "Q", "Y", "W", "D"}
+        Period length; labels described in the module docstring (``"YYYY-MM"`` for "M").
+    by : str or list of str, optional
+        Group columns of tickets or customers.
+    calendar : BusinessCalendar, optional
+        Business hours for durations and SLA clocks.
+    sla : mapping, optional
+        SLA targets (default ``slm_lib.config.DEFAULT_SLA_TARGETS``).
+    tz : str
+        Time zone of the period boundaries.
+    min_n : int
+        Rows with ``n < min_n`` get ``small_n = True``.
+    as_of : timestamp, optional
+        Clock reference for open tickets in SLA metrics.
+    csat_threshold, exclude_neutral
+        As in :func:`slm_lib.metrics.survey.csat`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``, sorted by period,
+        group and metric (order of :data:`METRICS`).
+
+    Examples
+    --------
+    >>> from slm_lib.io.dataset import Dataset
+    >>> t = pd.DataFrame({"ticket_id": ["a"], "customer_id": ["c"], "channel": ["chat"],
+    ...     "created_at": pd.to_datetime(["2024-01-05 10:00"], utc=True),
+    ...     "first_response_at": pd.to_datetime(["2024-01-05 12:00"], utc=True),
+    ...     "resolved_at": pd.to_datetime([None], utc=True), "priority": ["high"],
+    ...     "replies": [1], "reopens": [0]})
+    >>> mt = metric_table(Dataset(tickets=t))
+    >>> mt.loc[mt.metric == "frt_mean", ["period", "n", "value"]].values.tolist()
+    [['2024-01', 1, 2.0]]
+    """
+    customers = getattr(ds, "customers", None)
+    return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
+                    _by_list(by), freq, tz, calendar, sla, as_of, min_n, csat_threshold, exclude_neutral)
+
+
+def agent_table(tickets: pd.DataFrame, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
+                calendar: Any = None, sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
+                surveys: pd.DataFrame | None = None, csat_threshold: int = 4,
+                exclude_neutral: bool = False) -> pd.DataFrame:
+    """Every ticket metric (and, with ``surveys``, NPS/CSAT/CES) per agent or team, flagged small_n.
+
+    Surveys count for the agent/team of the ticket they answer (via ticket_id).
+
+    Returns
+    -------
+    pandas.DataFrame ``<by...>, metric, n, value, ci_low, ci_high, small_n``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b"], "customer_id": ["c", "c"], "agent_id": ["x", "y"],
+    ...     "created_at": pd.to_datetime(["2024-01-05 10:00"] * 2, utc=True),
+    ...     "first_response_at": pd.to_datetime(["2024-01-05 12:00", None], utc=True),
+    ...     "resolved_at": pd.to_datetime([None, None], utc=True), "priority": ["high"] * 2,
+    ...     "replies": [1, 0], "reopens": [0, 0]})
+    >>> at = agent_table(t)
+    >>> at.loc[at.metric == "frt_mean", ["agent_id", "n", "small_n"]].values.tolist()
+    [['x', 1, True], ['y', 0, True]]
+    """
+    return _grouped(tickets, surveys if surveys is not None else empty_frame("surveys"),
+                    empty_frame("customers"), _by_list(by), None, "UTC", calendar, sla, as_of, min_n,
+                    csat_threshold, exclude_neutral)
