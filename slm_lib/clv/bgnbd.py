@@ -57,6 +57,55 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     return head + np.logaddexp(stay, drop)
 
 
+def unconditional_expected_purchases(t: Any, params: Any) -> np.ndarray:
+    """``E[X(t)]`` for a customer observed from her first purchase; broadcasts.
+
+    ``(a+b-1)/(a-1) * [1 - (alpha/(alpha+t))^r * 2F1(r, b; a+b-1; t/(alpha+t))]``
+    (Fader, Hardie & Lee 2005, eq. 9).
+
+    Examples
+    --------
+    >>> abs(float(unconditional_expected_purchases(0.0, (0.25, 4.0, 0.8, 2.5))))
+    0.0
+    """
+    r, alpha, a, b = params
+    return ((a + b - 1) / (a - 1)
+            * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t))))
+
+
+def alive_probability(x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
+    """P(alive at T | x, t_x, T) for parameters ``(r, alpha, a, b)``; broadcasts.
+
+    Examples
+    --------
+    >>> alive_probability(np.array([0.0]), np.array([0.0]), np.array([5.0]), (1, 1, 1, 1)).tolist()
+    [1.0]
+    """
+    r, alpha, a, b = params
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratio = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                     + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700.0))), 1.0)
+
+
+def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
+    """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]``; arguments broadcast.
+
+    ``(a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]
+    * P(alive)`` (Fader, Hardie & Lee 2005, eq. 10).
+
+    Examples
+    --------
+    >>> abs(float(conditional_expected_purchases(0.0, 2.0, 10.0, 20.0, (0.25, 4.0, 0.8, 2.5))))
+    0.0
+    """
+    r, alpha, a, b = params
+    num = ((a + b + x - 1) / (a - 1)
+           * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)
+              * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))))
+    return num * alive_probability(x, t_x, T, params)
+
+
 class BetaGeoModel:
     """BG/NBD model fitted by maximum likelihood.
 
@@ -159,29 +208,16 @@ class BetaGeoModel:
         >>> bg = BetaGeoModel()
         >>> p = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
         >>> round(bg.expected_purchases(39.0, params=p), 3)
-        0.933
+        1.197
         """
         r, alpha, a, b = self._p(params)
         if frequency is None:
-            tt = np.asarray(t, dtype=float)
-            val = ((a + b - 1) / (a - 1)
-                   * (1 - (alpha / (alpha + tt)) ** r * hyp2f1(r, b, a + b - 1, tt / (alpha + tt))))
+            val = unconditional_expected_purchases(np.asarray(t, dtype=float), (r, alpha, a, b))
             return float(val) if val.ndim == 0 else val
         x, t_x, big_t = validate_rfm(frequency, recency, T)
         tt = as_array(t, "t") if np.ndim(t) else float(t)
-        num = ((a + b + x - 1) / (a - 1)
-               * (1 - ((alpha + big_t) / (alpha + big_t + tt)) ** (r + x)
-                  * hyp2f1(r + x, b + x, a + b + x - 1, tt / (alpha + big_t + tt))))
-        out = num * self._alive(x, t_x, big_t, r, alpha, a, b)
+        out = conditional_expected_purchases(tt, x, t_x, big_t, (r, alpha, a, b))
         return like_input(out, frequency, "expected_purchases")
-
-    @staticmethod
-    def _alive(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray,
-               r: float, alpha: float, a: float, b: float) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                         + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x)))
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700.0))), 1.0)
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any,
                           params: dict[str, float] | None = None) -> Any:
@@ -195,7 +231,7 @@ class BetaGeoModel:
         >>> bg = BetaGeoModel()
         >>> p = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
         >>> bg.probability_alive([0, 2], [0.0, 30.0], [39.0, 39.0], params=p).round(3).tolist()
-        [1.0, 0.869]
+        [1.0, 0.72]
         """
         x, t_x, big_t = validate_rfm(frequency, recency, T)
-        return like_input(self._alive(x, t_x, big_t, *self._p(params)), frequency, "probability_alive")
+        return like_input(alive_probability(x, t_x, big_t, self._p(params)), frequency, "probability_alive")

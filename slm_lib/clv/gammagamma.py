@@ -147,7 +147,7 @@ class GammaGammaModel:
         >>> gg = GammaGammaModel()
         >>> p = {"p": 6.25, "q": 3.74, "gamma": 15.44}
         >>> gg.expected_spend([0, 2], [0.0, 30.0], params=p).round(2).tolist()
-        [35.22, 31.85]
+        [35.22, 30.94]
         """
         x, m = _validate(frequency, monetary_value)
         pr = params if params is not None else self.params_

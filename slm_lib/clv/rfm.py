@@ -127,11 +127,8 @@ def rfm_summary(transactions: pd.DataFrame, customer_col: str = "customer_id",
     >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
     ...                    "paid_at": ["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-08"],
     ...                    "amount": [10.0, 5.0, 20.0, 7.0]})
-    >>> rfm_summary(tx, observation_end="2024-01-29").round(2)
-                 frequency  recency    T  monetary_value
-    customer_id
-    a                    1      2.0  4.0            20.0
-    b                    0      0.0  3.0             0.0
+    >>> rfm_summary(tx, observation_end="2024-01-29").round(2).to_dict("index")["a"]
+    {'frequency': 1, 'recency': 2.0, 'T': 4.0, 'monetary_value': 20.0}
     """
     unit = unit_days(time_unit)
     if observation_end is None:
