@@ -1,0 +1,221 @@
+"""Headline KPIs of one month against the previous one, and plain-words findings.
+
+The monthly summary notebook and the report index show these: each KPI with its 95%
+interval, ``n``, the change against the previous month and the p-value of a test of that
+change (two-sample z for NPS and CSAT and every rate, Welch t for CES, Mann–Whitney for
+median durations, an exact conditional test for the ticket count).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from slm_lib.config import CONFIDENCE
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.survey import compare_periods
+from slm_lib.metrics.table import metric_table
+from slm_lib.metrics.tickets import first_response_time, resolution_time
+from slm_lib.stats import two_proportion_z
+
+#: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
+#: better, 0 when neither (volume).
+HEADLINE: dict[str, tuple[str, str, int]] = {
+    "nps": ("NPS", "points", +1),
+    "csat": ("CSAT", "%", +1),
+    "ces": ("CES", "score 1-7", -1),
+    "tickets": ("Tickets created", "tickets", 0),
+    "frt_median": ("Median first response", "h", -1),
+    "resolution_median": ("Median resolution time", "h", -1),
+    "sla_first_response": ("First-response SLA met", "%", +1),
+    "sla_resolution": ("Resolution SLA met", "%", +1),
+    "fcr": ("First contact resolution", "%", +1),
+    "reopen_rate": ("Reopen rate", "%", -1),
+}
+_RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
+_DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
+KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "delta",
+               "p_value", "significant", "assessment"]
+
+
+def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
+    """Calendar month ``'YYYY-MM'`` of each timestamp in time zone ``tz`` (NaT -> NaN)."""
+    return ts.dt.tz_convert(tz).dt.strftime("%Y-%m")
+
+
+def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
+    """Sorted months (``'YYYY-MM'`` in ``tz``) in which tickets were created or surveys submitted.
+
+    Examples
+    --------
+    >>> from slm_lib.schema import empty_frame
+    >>> data_months(Dataset())
+    []
+    """
+    months = pd.concat([month_labels(ds.tickets["created_at"], tz), month_labels(ds.surveys["submitted_at"], tz)])
+    return sorted(months.dropna().unique().tolist())
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month`` (``'YYYY-MM'``).
+
+    Examples
+    --------
+    >>> previous_month("2026-01")
+    '2025-12'
+    """
+    return str(check_month(month) - 1)
+
+
+def check_month(month: str) -> pd.Period:
+    """Parse a ``'YYYY-MM'`` month, raising :class:`ConfigError` on anything else."""
+    if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
+    try:
+        return pd.Period(month, freq="M")
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}") from err
+
+
+def select_segment(ds: Dataset, segment: str | None) -> Dataset:
+    """The part of ``ds`` that belongs to customers of one segment (``None`` keeps all).
+
+    Raises
+    ------
+    ConfigError
+        When no customer has that segment (the message lists the segments that exist).
+    """
+    if segment is None or segment == "" or segment == "all":
+        return ds
+    known = ds.customers["segment"].dropna().unique().tolist()
+    if segment not in known:
+        raise ConfigError(f"segment {segment!r} not found in customers.segment; segments are {sorted(known)}")
+    ids = ds.customers.loc[ds.customers["segment"] == segment, "customer_id"]
+    keep = {name: frame[frame["customer_id"].isin(ids)].reset_index(drop=True)
+            for name, frame in ds.tables().items()}
+    return replace(ds, **keep)
+
+
+def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series, before: pd.Series,
+                 tz: str, calendar: Any) -> float:
+    """p-value of the change of one headline metric between two months."""
+    if metric in ("nps", "csat", "ces"):
+        s = ds.surveys[ds.surveys["type"] == metric]
+        m = month_labels(s["submitted_at"], tz)
+        return float(compare_periods(s.loc[m == prev, "score"], s.loc[m == month, "score"], metric=metric)["p_value"])
+    if metric in _RATES:
+        x1, x2 = np.round(before["value"] * before["n"] / 100.0), np.round(now["value"] * now["n"] / 100.0)
+        return float(two_proportion_z(x1, before["n"], x2, now["n"])[1])
+    if metric == "tickets":
+        k1, k2 = int(before["value"]), int(now["value"])
+        return float(_st.binomtest(k2, k1 + k2, 0.5).pvalue) if k1 + k2 else float("nan")
+    hours = _DURATIONS[metric](ds.tickets, calendar=calendar)
+    created = month_labels(ds.tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
+    a, b = hours[created == prev].dropna(), hours[created == month].dropna()
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    return float(_st.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None,
+                  sla: Mapping[str, Mapping[str, float]] | None = None,
+                  table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The headline KPIs of ``month`` with interval, ``n``, change and its p-value.
+
+    Parameters
+    ----------
+    ds : Dataset
+    month : str
+        ``'YYYY-MM'`` in time zone ``tz``.
+    tz, calendar, sla
+        As in :func:`slm_lib.metrics.table.metric_table`.
+    table : DataFrame, optional
+        A precomputed ``metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric of :data:`HEADLINE`: ``metric, label, unit, value, ci_low,
+        ci_high, n, previous, delta, p_value, significant, assessment`` where
+        ``assessment`` is ``"better"``, ``"worse"``, ``"no clear change"`` or ``"new"``.
+
+    Examples
+    --------
+    >>> import slm_lib.synth as synth
+    >>> k = headline_kpis(synth.generate(customers=300, months=3, seed=1), "2025-01")
+    >>> k.set_index("metric").loc["nps", "n"] > 0
+    True
+    """
+    check_month(month)
+    if month not in data_months(ds, tz):
+        raise InsufficientDataError(f"no tickets or surveys in {month} (time zone {tz}); "
+                                    f"data cover {', '.join(data_months(ds, tz)[:1] + data_months(ds, tz)[-1:]) or 'nothing'}")
+    prev = previous_month(month)
+    if table is None:
+        table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)
+    overall = table.set_index(["period", "metric"])
+    alpha = 1.0 - CONFIDENCE
+    rows = []
+    for metric, (label, unit, direction) in HEADLINE.items():
+        if (month, metric) not in overall.index:
+            continue
+        now = overall.loc[(month, metric)]
+        before = overall.loc[(prev, metric)] if (prev, metric) in overall.index else None
+        row = {"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
+               "ci_high": now["ci_high"], "n": int(now["n"]), "previous": np.nan, "delta": np.nan,
+               "p_value": np.nan, "significant": False, "assessment": "new"}
+        if before is not None:
+            p = _change_test(ds, metric, month, prev, now, before, tz, calendar)
+            delta = now["value"] - before["value"]
+            significant = bool(p < alpha)
+            if not significant or direction == 0:
+                assessment = "no clear change" if not significant else ("up" if delta > 0 else "down")
+            else:
+                assessment = "better" if np.sign(delta) == direction else "worse"
+            row.update(previous=before["value"], delta=delta, p_value=p, significant=significant,
+                       assessment=assessment)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=KPI_COLUMNS)
+
+
+def _num(x: float, unit: str) -> str:
+    return f"{x:,.0f}" if unit == "tickets" else f"{x:.1f}"
+
+
+def kpi_sentence(row: Mapping[str, Any]) -> str:
+    """One plain-words sentence for one row of :func:`headline_kpis`.
+
+    Examples
+    --------
+    >>> kpi_sentence({"label": "NPS", "unit": "points", "value": 31.0, "ci_low": 26.0,
+    ...     "ci_high": 36.0, "n": 410, "previous": 38.5, "delta": -7.5, "p_value": 0.03,
+    ...     "significant": True, "assessment": "worse"})
+    'NPS fell from 38.5 to 31.0 points (95% CI 26.0 to 36.0, n = 410): worse, and unlikely to be noise (p = 0.03).'
+    """
+    unit = "" if row["unit"] == "tickets" else (row["unit"] if row["unit"] == "%" else f" {row['unit']}")
+    value = f"{_num(row['value'], row['unit'])}{unit}"
+    ci = (f"95% CI {_num(row['ci_low'], row['unit'])} to {_num(row['ci_high'], row['unit'])}, "
+          if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]) else "")
+    where = f"({ci}n = {row['n']:,})"
+    if not np.isfinite(row["previous"]):
+        return f"{row['label']} was {value} {where}; no previous month to compare with."
+    verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
+    change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
+    p = f"p = {row['p_value']:.2g}" if row["p_value"] >= 0.001 else "p < 0.001"
+    if row["significant"]:
+        judged = f"{row['assessment']}, and " if row["assessment"] in ("better", "worse") else ""
+        return f"{change}: {judged}unlikely to be noise ({p})."
+    return f"{change}: within normal month-to-month variation ({p})."
+
+
+def kpi_sentences(kpis: pd.DataFrame, only_significant: bool = False) -> list[str]:
+    """Sentences for every KPI (or only the significant changes), clear changes first."""
+    ordered = kpis.sort_values("p_value", na_position="last")
+    if only_significant:
+        ordered = ordered[ordered["significant"]]
+    return [kpi_sentence(r) for r in ordered.to_dict("records")]

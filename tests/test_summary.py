@@ -1,0 +1,89 @@
+"""Headline KPIs and their sentences (slm_lib.summary)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.survey import compare_periods
+from slm_lib.summary import (check_month, data_months, headline_kpis, kpi_sentence, kpi_sentences,
+                             previous_month, select_segment)
+
+
+def _ts(values):
+    return pd.Series(pd.to_datetime(values, utc=True)).astype("datetime64[ns, UTC]")
+
+
+@pytest.fixture()
+def two_months():
+    # September: 10 NPS responses (5 promoters, 2 detractors) -> NPS 30; October: 10 (2 P, 5 D) -> -30.
+    sep = [10] * 5 + [8] * 3 + [3] * 2
+    oct_ = [9] * 2 + [7] * 3 + [0] * 5
+    surveys = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(20)], "customer_id": ["c1"] * 10 + ["c2"] * 10,
+        "ticket_id": [np.nan] * 20,
+        "submitted_at": _ts(["2026-09-15T12:00:00Z"] * 10 + ["2026-10-15T12:00:00Z"] * 10),
+        "type": ["nps"] * 20, "score": sep + oct_, "comment": [np.nan] * 20})
+    created = ["2026-09-01T10:00:00Z"] * 3 + ["2026-10-01T10:00:00Z"] * 2
+    response = ["2026-09-01T11:00:00Z", "2026-09-01T12:00:00Z", "2026-09-01T13:00:00Z",
+                "2026-10-01T20:00:00Z", "2026-10-02T10:00:00Z"]
+    tickets = pd.DataFrame({
+        "ticket_id": [f"t{i}" for i in range(5)], "customer_id": ["c1", "c1", "c2", "c2", "c1"],
+        "created_at": _ts(created), "first_response_at": _ts(response), "resolved_at": _ts(response),
+        "channel": ["email"] * 5, "priority": ["normal"] * 5, "agent_id": ["a"] * 5, "team": ["t"] * 5,
+        "replies": [1] * 5, "reopens": [0] * 5, "category": ["x"] * 5})
+    customers = pd.DataFrame({"customer_id": ["c1", "c2"], "signup_at": _ts(["2025-01-01", "2025-01-01"]),
+                              "segment": ["smb", "enterprise"], "region": ["emea", "emea"],
+                              "churned_at": _ts([None, None])})
+    return Dataset(tickets=tickets, surveys=surveys, customers=customers)
+
+
+def test_month_helpers(two_months):
+    assert previous_month("2026-01") == "2025-12"
+    assert data_months(two_months) == ["2026-09", "2026-10"]
+    for bad in ("2026-13", "2026/10", "Oct 2026", "2026-1"):
+        with pytest.raises(ConfigError, match="YYYY-MM"):
+            check_month(bad)
+
+
+def test_headline_kpis_hand_computed(two_months):
+    k = headline_kpis(two_months, "2026-10").set_index("metric")
+    assert k.loc["nps", "value"] == pytest.approx(-30.0)
+    assert k.loc["nps", "previous"] == pytest.approx(30.0)
+    assert k.loc["nps", "delta"] == pytest.approx(-60.0)
+    expected_p = compare_periods([10] * 5 + [8] * 3 + [3] * 2, [9] * 2 + [7] * 3 + [0] * 5)["p_value"]
+    assert k.loc["nps", "p_value"] == pytest.approx(expected_p)
+    assert k.loc["nps", "n"] == 10
+    # tickets 3 -> 2; exact conditional test: binomial(2 of 5, 0.5) two-sided p = 1.0
+    assert k.loc["tickets", "value"] == 2 and k.loc["tickets", "previous"] == 3
+    assert k.loc["tickets", "p_value"] == pytest.approx(1.0)
+    # median FRT: September 1, 2, 3 h -> 2 h; October 10 h and 24 h -> 17 h
+    assert k.loc["frt_median", "previous"] == pytest.approx(2.0)
+    assert k.loc["frt_median", "value"] == pytest.approx(17.0)
+    assert set(k["assessment"]) <= {"better", "worse", "no clear change", "up", "down", "new"}
+
+
+def test_headline_kpis_first_month_and_missing_month(two_months):
+    k = headline_kpis(two_months, "2026-09").set_index("metric")
+    assert (k["assessment"] == "new").all() and k["delta"].isna().all()
+    with pytest.raises(InsufficientDataError, match="2026-11"):
+        headline_kpis(two_months, "2026-11")
+
+
+def test_sentences_name_direction_interval_and_n(two_months):
+    k = headline_kpis(two_months, "2026-10")
+    text = kpi_sentences(k)
+    nps = next(s for s in text if s.startswith("NPS"))
+    assert "fell from 30.0 to -30.0 points" in nps and "n = 10" in nps and "95% CI" in nps
+    first = kpi_sentence(headline_kpis(two_months, "2026-09").iloc[0])
+    assert "no previous month" in first
+    assert kpi_sentences(k, only_significant=True) == [s for s, sig in
+                                                       zip(kpi_sentences(k), k.sort_values("p_value", na_position="last")["significant"]) if sig]
+
+
+def test_select_segment(two_months):
+    sub = select_segment(two_months, "smb")
+    assert set(sub.tickets["customer_id"]) == {"c1"} and set(sub.surveys["customer_id"]) == {"c1"}
+    assert select_segment(two_months, None) is two_months
+    with pytest.raises(ConfigError, match="segments are"):
+        select_segment(two_months, "gold")
