@@ -1,0 +1,277 @@
+"""Customer feature tables at an ``as_of`` instant, and monthly service aggregates (SPEC §5).
+
+The only module that windows time. At an instant ``as_of``:
+
+* **active customers**: ``signup_at < as_of`` and (``churned_at`` null or ``churned_at > as_of``);
+* **lookback window** ``W = [as_of - lookback, as_of)``; only records dated strictly before
+  ``as_of`` enter a feature (no leakage):
+
+  - ``tickets``: tickets created in W;
+  - ``median_frt_h``: median first response time (hours) of tickets created in W whose first
+    response came before ``as_of`` (a ticket answered later has no FRT yet); NaN if none;
+  - ``sla_breach_share``: first-response SLA over tickets created in W, judged at ``as_of``
+    (breached = answered late, or unanswered at ``as_of`` with its clock past the target;
+    achieved = answered in time before ``as_of``; pending excluded), breached / (breached +
+    achieved); NaN if none decided. Targets default to ``config.DEFAULT_SLA_TARGETS``;
+  - ``reopen_share``: tickets created in W and resolved before ``as_of`` with ``reopens > 0``,
+    over those tickets (``reopens`` is a count without timestamps, so reopens after ``as_of``
+    of a ticket resolved before it cannot be told apart: the one feature that can lag);
+  - ``mean_csat``, ``mean_ces``: mean score of surveys submitted in W; ``last_nps_category``:
+    promoter (9-10) / passive (7-8) / detractor (0-6) of the latest NPS answer in W, "none"
+    if there is none;
+  - ``tenure_days``, ``tenure_years`` (365.25-day years) at ``as_of``; ``historical_clv``:
+    revenue (refunds included) paid before ``as_of``;
+* **horizon** (outcomes): ``churned`` = ``churned_at`` in ``(as_of, as_of + horizon]``;
+  ``revenue_horizon`` = sum of payments in ``[as_of, as_of + horizon)``; ``duration_days`` /
+  ``event`` = days from ``as_of`` to churn, censored at the end of the horizon (Cox model).
+
+Window lengths: a ``pandas.DateOffset``/``Timedelta``, a fixed string (``"90D"``, ``"12h"``)
+or calendar months/years as ``"3M"``, ``"3MS"``, ``"1Y"`` (``"3M"`` means three *calendar*
+months, i.e. ``pd.DateOffset(months=3)``, not a month-end anchor).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import DEFAULT_SLA_TARGETS
+from slm_lib.errors import ConfigError
+from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
+from slm_lib.metrics.tickets import elapsed_hours
+
+__all__ = ["customer_features", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "customer_id", "as_of", "segment", "tenure_days", "tenure_years", "tickets", "median_frt_h",
+    "sla_breach_share", "reopen_share", "mean_csat", "last_nps_category", "mean_ces", "historical_clv",
+    "churned", "revenue_horizon", "duration_days", "event")
+
+_CALENDAR = re.compile(r"^\s*(\d*)\s*(M|MS|ME|Y|YS|YE|A)\s*$", re.IGNORECASE)
+_DAY = pd.Timedelta(days=1)
+_NS = pd.Timedelta(1, "ns")
+
+
+def window_offset(spec: str | pd.DateOffset | pd.Timedelta) -> pd.DateOffset | pd.Timedelta:
+    """Turn a window length into something that can be added to a timestamp.
+
+    Examples
+    --------
+    >>> pd.Timestamp("2024-05-31") - window_offset("3M")
+    Timestamp('2024-02-29 00:00:00')
+    >>> window_offset("90D")
+    Timedelta('90 days 00:00:00')
+    """
+    if isinstance(spec, (pd.DateOffset, pd.Timedelta)):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"window length {spec!r}: give a string like '90D' or '3M', or a pandas offset")
+    match = _CALENDAR.match(spec)
+    if match:
+        n = int(match.group(1) or 1)
+        return pd.DateOffset(years=n) if match.group(2).upper()[0] in "YA" else pd.DateOffset(months=n)
+    try:
+        delta = pd.Timedelta(spec)
+    except ValueError:
+        raise ConfigError(f"window length {spec!r} is neither a duration ('90D') nor calendar months ('3M')") from None
+    if delta <= pd.Timedelta(0):
+        raise ConfigError(f"window length {spec!r} must be positive")
+    return delta
+
+
+def _utc(ts: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _ns(ts: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of tz-aware timestamps; NaT -> int64 max ("never")."""
+    arr = pd.to_datetime(ts, utc=True).dt.as_unit("ns").array.asi8.copy()
+    arr[pd.isna(ts).to_numpy()] = np.iinfo("int64").max
+    return arr
+
+
+def _by_customer(frame: pd.DataFrame, value: str, how: str, index: pd.Index) -> pd.Series:
+    return frame.groupby("customer_id", sort=False)[value].agg(how).reindex(index)
+
+
+def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, targets: dict,
+               calendar: Any) -> pd.DataFrame:
+    cust = ds.customers
+    active = (cust["signup_at"] < as_of) & ~(cust["churned_at"] <= as_of)
+    out = cust.loc[active, ["customer_id", "segment", "signup_at", "churned_at"]].reset_index(drop=True)
+    ids = pd.Index(out["customer_id"])
+    start, end = as_of - lookback, as_of + horizon
+
+    tk = ds.tickets
+    tk = tk.loc[(tk["created_at"] >= start) & (tk["created_at"] < as_of) & tk["customer_id"].isin(ids)]
+    answered = tk["first_response_at"] < as_of
+    tk = tk.assign(
+        frt_h=np.where(answered, elapsed_hours(tk["created_at"], tk["first_response_at"].where(answered), calendar),
+                       np.nan),
+        # judged an instant before as_of so that an event stamped exactly at as_of is not yet known
+        sla=sla_status_codes(tk, {"first_response": targets["first_response"]}, as_of - _NS, calendar)["first_response"],
+        resolved=tk["resolved_at"] < as_of)
+    tk = tk.assign(breached=(tk["sla"] == BREACHED).astype(float),
+                   decided=np.isin(tk["sla"], (BREACHED, ACHIEVED)).astype(float),
+                   reopened=(tk["resolved"] & (tk["reopens"] > 0)).astype(float),
+                   resolved=tk["resolved"].astype(float))
+    sums = tk.groupby("customer_id", sort=False)[["breached", "decided", "reopened", "resolved"]].sum().reindex(ids)
+    out["tickets"] = tk.groupby("customer_id", sort=False).size().reindex(ids, fill_value=0).to_numpy()
+    out["median_frt_h"] = _by_customer(tk, "frt_h", "median", ids).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["sla_breach_share"] = (sums["breached"] / sums["decided"].where(sums["decided"] > 0)).to_numpy()
+        out["reopen_share"] = (sums["reopened"] / sums["resolved"].where(sums["resolved"] > 0)).to_numpy()
+
+    sv = ds.surveys
+    sv = sv.loc[(sv["submitted_at"] >= start) & (sv["submitted_at"] < as_of) & sv["customer_id"].isin(ids)]
+    out["mean_csat"] = _by_customer(sv.loc[sv["type"] == "csat"], "score", "mean", ids).to_numpy()
+    out["mean_ces"] = _by_customer(sv.loc[sv["type"] == "ces"], "score", "mean", ids).to_numpy()
+    last_nps = _by_customer(sv.loc[sv["type"] == "nps"].sort_values("submitted_at", kind="stable"), "score", "last", ids)
+    category = np.select([last_nps >= 9, last_nps >= 7, last_nps >= 0], ["promoter", "passive", "detractor"], "none")
+    out["last_nps_category"] = pd.Series(category, dtype="str")
+
+    rv = ds.revenue.loc[ds.revenue["customer_id"].isin(ids)]
+    out["historical_clv"] = _by_customer(rv.loc[rv["paid_at"] < as_of], "amount", "sum", ids).fillna(0.0).to_numpy()
+    ahead = rv.loc[(rv["paid_at"] >= as_of) & (rv["paid_at"] < end)]
+    out["revenue_horizon"] = _by_customer(ahead, "amount", "sum", ids).fillna(0.0).to_numpy()
+
+    out["as_of"] = as_of
+    out["tenure_days"] = (as_of - out["signup_at"]) / _DAY
+    out["tenure_years"] = out["tenure_days"] / 365.25
+    churned = (out["churned_at"] > as_of) & (out["churned_at"] <= end)
+    out["churned"] = churned.to_numpy(bool)
+    out["duration_days"] = (out["churned_at"].where(churned, end) - as_of) / _DAY
+    out["event"] = churned.astype("int64")
+    return out[list(FEATURE_COLUMNS)]
+
+
+def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | pd.Timedelta = "90D",
+                      horizon: str | pd.DateOffset | pd.Timedelta = "90D", sla_targets: dict | None = None,
+                      calendar: Any = None) -> pd.DataFrame:
+    """One row per customer active at ``as_of``: service features from the lookback, outcomes from the horizon.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Canonical tables (customers, tickets, surveys, revenue).
+    as_of : timestamp or sequence of timestamps
+        The instant(s). A sequence gives a stacked panel (one row per customer and ``as_of``,
+        e.g. month starts for a discrete-time hazard model). Naive values are UTC.
+    lookback, horizon : str, DateOffset or Timedelta
+        Window lengths (see the module docstring; ``"3M"`` = three calendar months).
+    sla_targets : dict, optional
+        ``{"first_response": {priority: hours}}``; default ``config.DEFAULT_SLA_TARGETS``.
+    calendar : BusinessCalendar, optional
+        Measure FRT and SLA clocks in business hours instead of calendar hours.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
+        tickets, median_frt_h, sla_breach_share, reopen_share, mean_csat, last_nps_category,
+        mean_ces, historical_clv, churned, revenue_horizon, duration_days, event.
+
+    Examples
+    --------
+    >>> utc = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> c = pd.DataFrame({"customer_id": ["c1"], "signup_at": utc("2024-01-01"), "segment": ["smb"],
+    ...                   "churned_at": utc("2024-04-15")})
+    >>> t = pd.DataFrame({"ticket_id": ["t1"], "customer_id": ["c1"], "created_at": utc("2024-03-01 09:00"),
+    ...                   "first_response_at": utc("2024-03-01 15:00"), "resolved_at": utc(None),
+    ...                   "priority": ["normal"], "reopens": [0]})
+    >>> f = customer_features(Dataset(tickets=t, customers=c), "2024-04-01", lookback="3M", horizon="1M")
+    >>> f[["tickets", "median_frt_h", "sla_breach_share", "churned"]].values.tolist()
+    [[1, 6.0, 0.0, True]]
+    """
+    lookback, horizon = window_offset(lookback), window_offset(horizon)
+    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
+    if "first_response" not in targets:
+        raise ConfigError("customer_features: sla_targets needs a 'first_response' entry {priority: hours}")
+    instants = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or np.isscalar(as_of) else list(as_of)
+    if not instants:
+        raise ConfigError("customer_features: as_of is an empty sequence")
+    frames = [_one_as_of(ds, _utc(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
+    return pd.concat(frames, ignore_index=True)
+
+
+def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_targets: dict | None = None,
+                          calendar: Any = None) -> pd.DataFrame:
+    """Monthly (UTC calendar month) churn and service aggregates, for :func:`slm_lib.models.lagged_effects`.
+
+    Per month: ``active`` customers at the month start, ``churned`` during the month,
+    ``churn_rate`` (%); tickets created in the month: ``tickets``, ``median_frt_h`` (their
+    median first response time, responses at any time), ``sla_breach_share`` (%, judged at the
+    end of the data); surveys submitted in the month: ``mean_csat``, ``nps`` (100 x (share 9-10
+    minus share 0-6)), ``mean_ces``.
+
+    Parameters
+    ----------
+    months : sequence, optional
+        Month labels or month starts to include; default every month from the first signup to
+        the last month in the data.
+
+    Examples
+    --------
+    >>> from slm_lib.schema import empty_frame
+    >>> c = empty_frame("customers")
+    >>> c.loc[0] = ["a", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.Timestamp("2024-02-10", tz="UTC")]
+    >>> c.loc[1] = ["b", pd.Timestamp("2024-01-06", tz="UTC"), "smb", None, pd.NaT]
+    >>> p = monthly_service_panel(Dataset(customers=c), months=["2024-02"])
+    >>> p[["month", "active", "churned", "churn_rate"]].values.tolist()
+    [['2024-02', 2, 1, 50.0]]
+    """
+    from slm_lib.cohorts import default_as_of, period_ordinals
+
+    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
+    if months is None:
+        first = period_ordinals(pd.Series([ds.customers["signup_at"].min()]))[0]
+        last = period_ordinals(pd.Series([default_as_of(ds)]))[0]
+        index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
+    else:
+        index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
+    n = len(index)
+    s0 = _ns(pd.Series(index.to_timestamp().tz_localize("UTC")))
+    s1 = _ns(pd.Series((index + 1).to_timestamp().tz_localize("UTC")))
+
+    signup, churn = _ns(ds.customers["signup_at"]), _ns(ds.customers["churned_at"])
+    active = np.searchsorted(np.sort(signup), s0, "left") - np.searchsorted(np.sort(churn), s0, "right")
+    m_churn = np.searchsorted(s1, churn, "left")  # first month whose end is >= churned_at
+    counted = (m_churn < n) & (churn > s0[np.minimum(m_churn, n - 1)]) & (signup < s0[np.minimum(m_churn, n - 1)])
+    churned = np.bincount(m_churn[counted], minlength=n)
+
+    def month_pos(ts: pd.Series) -> np.ndarray:
+        return pd.Index(index.asi8).get_indexer(period_ordinals(ts))
+
+    tk = ds.tickets
+    pos_t = month_pos(tk["created_at"])
+    frt = elapsed_hours(tk["created_at"], tk["first_response_at"], calendar)
+    sla = sla_status_codes(tk, {"first_response": targets["first_response"]}, None, calendar)["first_response"] \
+        if len(tk) else np.array([], np.int8)
+    tks = pd.DataFrame({"m": pos_t, "frt": frt, "breached": (sla == BREACHED).astype(float),
+                        "decided": np.isin(sla, (BREACHED, ACHIEVED)).astype(float)}).loc[pos_t >= 0]
+    g = tks.groupby("m")
+    sv = ds.surveys
+    svs = pd.DataFrame({"m": month_pos(sv["submitted_at"]), "type": sv["type"].to_numpy(),
+                        "score": sv["score"].to_numpy(float)})
+    svs = svs.loc[svs["m"] >= 0]
+    nps = svs.loc[svs["type"] == "nps"].assign(p=lambda d: (d["score"] >= 9) * 100.0 - (d["score"] <= 6) * 100.0)
+
+    def per_month(series: pd.Series) -> np.ndarray:
+        return series.reindex(np.arange(n)).to_numpy(float)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({
+            "month": index.strftime("%Y-%m"),
+            "active": active, "churned": churned,
+            "churn_rate": np.where(active > 0, 100.0 * churned / np.maximum(active, 1), np.nan),
+            "tickets": np.nan_to_num(per_month(g.size())).astype("int64"),
+            "median_frt_h": per_month(g["frt"].median()),
+            "sla_breach_share": 100.0 * per_month(g["breached"].sum()) / per_month(g["decided"].sum()),
+            "mean_csat": per_month(svs.loc[svs["type"] == "csat"].groupby("m")["score"].mean()),
+            "nps": per_month(nps.groupby("m")["p"].mean()),
+            "mean_ces": per_month(svs.loc[svs["type"] == "ces"].groupby("m")["score"].mean()),
+        })
