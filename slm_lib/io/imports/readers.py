@@ -1,0 +1,162 @@
+"""Reading vendor export files into flat DataFrames (SPEC §10).
+
+Three formats: CSV with ``header_rows`` header lines (the first one names the columns,
+the others are question texts or import ids as Qualtrics and SurveyMonkey write them),
+JSON (the records under a dotted ``records`` path, e.g. ``"tickets"``; the whole document
+when it is a list) and JSON lines. Nested objects are flattened to dotted column names
+(``via.channel``, ``statistics.first_admin_reply_at``). Two selectors reach into lists:
+``contacts.contacts[0].id`` (by position) and ``sla.values[name=Time to first response]``
+(the first element whose ``name`` equals the value). Every frame carries ``_file`` and
+``_row`` (the 1-based data row or record number a user sees in the file).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from slm_lib.errors import MappingError
+
+FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
+_SELECTOR = re.compile(r"^(?P<name>[^\[\]]+)\[(?:(?P<pos>-?\d+)|(?P<key>[^=\]]+)=(?P<value>[^\]]*))\]$")
+
+
+def _records_at(document: Any, path: str | None, file: str) -> list:
+    """The list of records found under the dotted ``path`` of a parsed JSON document."""
+    node = document
+    for part in (path.split(".") if path else []):
+        if not isinstance(node, dict) or part not in node:
+            keys = sorted(node) if isinstance(node, dict) else []
+            raise MappingError(f"{file}: no records at '{path}' (top-level keys: {', '.join(keys) or 'none'})")
+        node = node[part]
+    if isinstance(node, dict):
+        node = [node]
+    if not isinstance(node, list):
+        raise MappingError(f"{file}: records at '{path or '<document>'}' are not a list of objects")
+    return node
+
+
+def read_file(path: str | Path, format: str, records: str | None = None, header_rows: int = 1,
+              required: bool = True) -> pd.DataFrame:
+    """Read one export file into a flat frame of strings/objects with ``_file`` and ``_row``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The export file.
+    format : {"csv", "json", "jsonl"}
+        File format.
+    records : str, optional
+        Dotted path of the record list inside a JSON document (``"tickets"``).
+    header_rows : int
+        CSV only: number of header lines; the first names the columns, the rest are skipped.
+    required : bool
+        When False, a JSON document without ``records`` gives an empty frame instead of
+        an error (used for optional side-loaded records such as Zendesk ``users``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record; CSV cells are kept as strings (missing = NaN).
+
+    Raises
+    ------
+    MappingError
+        If the file cannot be read or the records path does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "t.json")
+    ...     _ = open(p, "w").write('{"tickets": [{"id": 1, "via": {"channel": "web"}}]}')
+    ...     read_file(p, "json", records="tickets")["via.channel"].tolist()
+    ['web']
+    """
+    path = Path(path)
+    file = path.name
+    if format not in FORMATS:
+        raise MappingError(f"{file}: unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    try:
+        if format == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                skiprows=range(1, header_rows), encoding="utf-8-sig")
+            frame.columns = [str(c).strip() for c in frame.columns]
+        else:
+            text = path.read_text(encoding="utf-8-sig")
+            if format == "jsonl":
+                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                document = json.loads(text)
+                if not required and records and isinstance(document, dict) and records not in document:
+                    rows = []
+                else:
+                    rows = _records_at(document, records, file)
+            frame = pd.json_normalize(rows, sep=".") if rows else pd.DataFrame()
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        if isinstance(exc, MappingError):
+            raise
+        raise MappingError(f"{file}: cannot read as {format}: {exc}") from exc
+    frame = frame.reset_index(drop=True)
+    frame["_file"] = file
+    frame["_row"] = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+def _flat(values: pd.Series) -> pd.DataFrame:
+    """Flatten a Series of dicts (missing = NaN) into dotted columns, keeping the index."""
+    present = values.dropna()
+    present = present[present.map(type).eq(dict)]
+    if present.empty:
+        return pd.DataFrame(index=values.index)
+    flat = pd.json_normalize(present.tolist(), sep=".")
+    flat.index = present.index
+    return flat.reindex(values.index)
+
+
+def column_at(frame: pd.DataFrame, path: str) -> pd.Series | None:
+    """The values at a dotted ``path`` with optional list selectors, or None if absent.
+
+    Plain dotted paths are columns of the flattened frame. A segment ``name[0]`` takes an
+    element of a list column by position and ``name[key=value]`` the first element whose
+    ``key`` equals ``value``; the remaining path is then read inside that element.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"sla": [[{"name": "a", "ms": 1}, {"name": "b", "ms": 2}]]})
+    >>> column_at(f, "sla[name=b].ms").tolist()
+    [2]
+    """
+    if path in frame.columns:
+        return frame[path]
+    parts = path.split(".")
+    for i in range(1, len(parts) + 1):
+        rest = ".".join(parts[i:])
+        match = _SELECTOR.match(parts[i - 1])
+        if match is None:
+            continue
+        base = ".".join(parts[:i - 1] + [match["name"]])
+        if base not in frame.columns:
+            return None
+        items = frame[base].explode()
+        items = items[items.notna()]
+        if match["pos"] is not None:
+            pos = int(match["pos"])
+            picked = items.groupby(level=0).nth(pos)
+        else:
+            inner = _flat(items.reset_index(drop=True))
+            inner.index = items.index
+            key = inner.get(match["key"])
+            if key is None:
+                return pd.Series(pd.NA, index=frame.index, dtype=object)
+            picked = items[key.astype(str).eq(match["value"]).to_numpy()]
+            picked = picked[~picked.index.duplicated()]
+        picked = picked.reindex(frame.index)
+        if not rest:
+            return picked
+        sub = _flat(picked)
+        return column_at(sub, rest) if not sub.empty else pd.Series(pd.NA, index=frame.index, dtype=object)
+    return None
