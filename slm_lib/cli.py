@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from slm_lib.errors import SlmError
+from slm_lib.errors import InsufficientDataError, SlmError
 
 DEFAULT_DATA = "data_samples"
 
@@ -57,6 +57,37 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from slm_lib.io.load import load_data
+    from slm_lib.report.runner import run_report
+    from slm_lib.summary import check_month, data_months, headline_kpis, select_segment
+
+    ds = select_segment(load_data(args.data, errors="drop"), args.segment)
+    months = data_months(ds, args.tz)
+    month = args.month or (months[-1] if months else None)
+    if month is None:
+        raise InsufficientDataError(f"{args.data}: no tickets or surveys, nothing to report")
+    check_month(month)
+    kpis = headline_kpis(ds, month, tz=args.tz) if month in months else None
+    extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or ""}
+    index = run_report(month, args.data, args.out, notebooks=args.notebooks or None, jobs=args.jobs,
+                       extra_parameters=extra, available_months=months,
+                       kpis=None if kpis is None else kpis.assign(metric=kpis["label"]))
+    print(index)
+    return 0
+
+
+def _cmd_latest_month(args: argparse.Namespace) -> int:
+    from slm_lib.io.load import load_data
+    from slm_lib.summary import data_months
+
+    months = data_months(load_data(args.data, errors="drop"), args.tz)
+    if not months:
+        raise InsufficientDataError(f"{args.data}: no tickets or surveys")
+    print(months[-1])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write to this file instead of stdout")
     p.add_argument("--errors", choices=("raise", "drop"), default="raise")
     p.set_defaults(func=_cmd_metrics)
+
+    p = sub.add_parser("report", help="run the report notebooks for one month (papermill) and render HTML")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--month", help="report month YYYY-MM (default: the latest month with data)")
+    p.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    p.add_argument("--notebooks", nargs="+", help="notebooks to run (default notebooks/0*.ipynb)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
+    p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
+    p.add_argument("--segment", help="only customers of this segment")
+    p.add_argument("--months-back", type=int, default=12, help="months of history in trend figures")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("latest-month", help="print the latest month with data (YYYY-MM)")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--tz", default="UTC")
+    p.set_defaults(func=_cmd_latest_month)
     return parser
 
 
