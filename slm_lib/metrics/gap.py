@@ -1,0 +1,66 @@
+"""The delivery gap: SLAs met while customers are unhappy (SPEC §1 question 3)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.metrics.table import metric_table
+
+GAP_COLUMNS = ["group", "tickets", "sla_first_response", "sla_resolution", "csat", "csat_ci_low", "csat_ci_high",
+               "csat_n", "small_n", "gap"]
+_WANTED = ["tickets", "sla_first_response", "sla_resolution", "csat"]
+
+
+def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calendar: Any = None,
+                 sla: Any = None, min_n: int = DEFAULT_MIN_N) -> pd.DataFrame:
+    """SLA compliance beside CSAT per group, flagging groups that meet SLAs but leave customers unhappy.
+
+    A group is in the gap when, in ``month``, its first-response SLA compliance is at or above
+    the overall figure while the upper end of its CSAT 95% interval lies below the overall
+    CSAT: by the stopwatch it does well, by the customers' verdict it clearly does not.
+    Groups with fewer than ``min_n`` CSAT answers are flagged ``small_n`` and never put in
+    the gap.
+
+    Parameters
+    ----------
+    ds : Dataset
+    month : str
+        ``'YYYY-MM'`` in time zone ``tz``.
+    by : str
+        Ticket or customer column (team, agent_id, channel, segment, ...).
+    tz, calendar, sla, min_n
+        As in :func:`slm_lib.metrics.table.metric_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, tickets, sla_first_response, sla_resolution, csat, csat_ci_low,
+        csat_ci_high, csat_n, small_n, gap`` (percentages), worst CSAT first; the overall
+        figures of the month are in ``.attrs["overall"]`` (``sla_first_response``, ``csat``).
+
+    Examples
+    --------
+    >>> import slm_lib.synth as synth
+    >>> gap = delivery_gap(synth.generate(customers=500, months=3, seed=2), "2025-01", by="team")
+    >>> list(gap.columns[:3])
+    ['group', 'tickets', 'sla_first_response']
+    """
+    grouped = metric_table(ds, by=by, tz=tz, calendar=calendar, sla=sla, min_n=min_n)
+    overall = metric_table(ds, tz=tz, calendar=calendar, sla=sla, min_n=min_n)
+    rows = grouped[(grouped["period"] == month) & grouped["metric"].isin(_WANTED)]
+    total = overall[overall["period"] == month].set_index("metric")["value"]
+    wide = rows.pivot_table(index=by, columns="metric", values="value", aggfunc="first").reindex(columns=_WANTED)
+    csat = rows[rows["metric"] == "csat"].set_index(by).reindex(wide.index)
+    out = wide[_WANTED[:3]].assign(group=wide.index.astype("str"), csat=csat["value"],
+                                   csat_ci_low=csat["ci_low"], csat_ci_high=csat["ci_high"],
+                                   csat_n=csat["n"].fillna(0).astype("int64"))
+    out["small_n"] = out["csat_n"] < min_n
+    ref = {m: float(total.get(m, np.nan)) for m in ("sla_first_response", "csat")}
+    out["gap"] = ((out["sla_first_response"] >= ref["sla_first_response"])
+                  & (out["csat_ci_high"] < ref["csat"]) & ~out["small_n"])
+    out = out.sort_values(["csat", "group"], na_position="last").reset_index(drop=True)[GAP_COLUMNS]
+    out.attrs["overall"] = ref
+    return out
