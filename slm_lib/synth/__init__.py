@@ -38,7 +38,7 @@ inside the month) with probability p, features at as_of = start of month m::
 
 with b_frt = +0.20 per +10 h, b_sla = +1.0 per share 0 -> 1 (+0.10 per +10 points),
 b_detractor = +0.90, b_passive = +0.35, b_nps_none = +0.30 (promoter is the reference),
-b_no_ticket = 0.0, b_tenure = -0.15 per year, b0 = smb -3.85, mid -4.15, enterprise -4.55
+b_no_ticket = 0.0, b_tenure = -0.15 per year, b0 = smb -4.0, mid -4.3, enterprise -4.7
 (monthly churn about 2 %). Experience in month t therefore moves churn in months
 t+1..t+3 (the lag) and nothing else does.
 

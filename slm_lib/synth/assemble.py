@@ -31,6 +31,8 @@ def make_ids(prefix: str, n: int, min_width: int) -> np.ndarray:
     ['C00001', 'C00002']
     """
     width = max(min_width, len(str(n)))
+    if n == 0:
+        return np.array([], dtype=f"<U{width + len(prefix)}")
     numbers = np.arange(1, n + 1).astype(f"<U{width}")
     return np.strings.add(prefix, np.strings.zfill(numbers, width))
 

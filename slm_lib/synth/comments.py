@@ -47,6 +47,7 @@ _DETAILS = {
 _NAMES = np.array(["anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jon",
                    "kim", "lena", "marco", "nora", "omar", "priya"], dtype=object)
 _DOMAINS = np.array(["example.com", "example.org", "mail.example.net"], dtype=object)
+_TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 _HTML = np.array(["<b>Please fix this.</b>", "<script>alert('hi')</script>", "<i>urgent</i>",
                   "<a href='http://example.com'>see here</a>", "<br/>Thanks<br/>"], dtype=object)
 
@@ -112,9 +113,9 @@ def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
               + _DOMAINS[rng.integers(0, _DOMAINS.size, k.size)])
     text[k] = text[k] + " Contact me at " + emails + "."
     k = np.flatnonzero(contact & phone)
-    digits = rng.integers(0, 100, k.size).astype(str).astype(object)
+    digits = _TWO_DIGITS[rng.integers(0, 100, k.size)]
     numbers = np.where(rng.random(k.size) < 0.5, "+1 (212) 555-01", "+44 20 7946 00").astype(object)
-    text[k] = text[k] + " Call me on " + numbers + np.char.zfill(digits.astype(str), 2).astype(object) + "."
+    text[k] = text[k] + " Call me on " + numbers + digits + "."
     k = np.flatnonzero(rng.random(has.size) < HTML_SHARE)
     text[k] = text[k] + " " + _HTML[rng.integers(0, _HTML.size, k.size)]
     out[has] = text

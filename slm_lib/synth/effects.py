@@ -20,7 +20,7 @@ LOOKBACK_MONTHS: int = 3
 
 # --- churn: discrete-time monthly hazard, log-odds --------------------------------
 #: Intercept per segment (monthly churn about 1.5-2.5 %).
-CHURN_B0: dict[str, float] = {"smb": -3.85, "mid": -4.15, "enterprise": -4.55}
+CHURN_B0: dict[str, float] = {"smb": -4.0, "mid": -4.3, "enterprise": -4.7}
 B_TENURE: float = -0.15        # per year of tenure, tenure capped at TENURE_CAP
 TENURE_CAP_YEARS: float = 5.0
 B_FRT: float = 0.20            # per FRT_SCALE_H hours of median first response time
