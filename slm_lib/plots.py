@@ -1,0 +1,464 @@
+"""House theme and figure functions of the reports (SPEC §7).
+
+Every function takes a tidy table produced by the library, returns a
+:class:`matplotlib.figure.Figure` (built without pyplot, so nothing leaks into global state
+and a notebook shows it once, as the cell's value) whose title states the units and ``n``,
+with labelled axes. Missing values are drawn as gaps or blank cells, never as zeros.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from slm_lib.errors import DataValidationError
+
+__all__ = [
+    "PALETTE",
+    "METRIC_LABELS",
+    "set_theme",
+    "trend_plot",
+    "cohort_heatmap",
+    "survival_plot",
+    "forest_plot",
+    "channel_mix_plot",
+    "distribution_plot",
+    "holdout_plot",
+    "conditional_expectation_plot",
+]
+
+#: Okabe–Ito colour-blind-safe palette, in the order groups are coloured.
+PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+
+#: Display name and unit of each ``metric_table`` metric.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "nps": ("NPS", "score −100 to 100"),
+    "csat": ("CSAT", "% satisfied"),
+    "ces": ("CES", "mean score, lower = less effort"),
+    "tickets": ("Tickets created", "count"),
+    "frt_mean": ("Mean first response time", "hours"),
+    "frt_median": ("Median first response time", "hours"),
+    "frt_p90": ("90th percentile first response time", "hours"),
+    "resolution_mean": ("Mean resolution time", "hours"),
+    "resolution_median": ("Median resolution time", "hours"),
+    "resolution_p90": ("90th percentile resolution time", "hours"),
+    "resolution_rate": ("Resolution rate", "% of created tickets"),
+    "fcr": ("First contact resolution", "% of resolved tickets"),
+    "reopen_rate": ("Reopen rate", "% of resolved tickets"),
+    "replies_per_ticket": ("Replies per resolved ticket", "replies"),
+    "sla_first_response": ("SLA compliance, first response", "% achieved"),
+    "sla_resolution": ("SLA compliance, resolution", "% achieved"),
+}
+
+_FIGSIZE = (8.0, 4.5)
+
+
+def set_theme(font_scale: float = 1.0) -> None:
+    """Apply the house seaborn/matplotlib theme (white grid, Okabe–Ito palette, sizes).
+
+    Parameters
+    ----------
+    font_scale : float
+        Multiplier of every font size (1.0 for notebooks, ~1.2 for slides).
+
+    Examples
+    --------
+    >>> set_theme()
+    """
+    sns.set_theme(
+        context="notebook", style="whitegrid", palette=list(PALETTE), font="sans-serif", font_scale=font_scale,
+        rc={
+            "figure.figsize": _FIGSIZE, "figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight",
+            "axes.titlesize": 13, "axes.titleweight": "bold",
+            "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
+            "legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False,
+        },
+    )
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{what}: table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _count(n: float | int) -> str:
+    return f"{int(n):,}" if np.isfinite(n) else "unknown"
+
+
+def _new_figure(nrows: int = 1, height: float | None = None) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(_FIGSIZE[0], height or _FIGSIZE[1]), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, 1, squeeze=False).ravel())
+    return fig, axes
+
+
+def _period_axis(ax, labels: Sequence[str]) -> None:
+    step = max(1, int(np.ceil(len(labels) / 12)))
+    ax.set_xticks(np.arange(len(labels))[::step], [str(x) for x in labels][::step], rotation=45, ha="right")
+
+
+def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figure:
+    """Metric per period with its 95% interval band; small-n points drawn hollow.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`slm_lib.metrics.table.metric_table` output: ``period, [by], metric, n, value,
+        ci_low, ci_high, small_n``.
+    metric : str
+        Metric to draw (one of :data:`METRIC_LABELS` or any name in ``table.metric``).
+    by : str, optional
+        Group column: one line per group.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing or the metric is absent.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2026-09", "2026-10"], "metric": "nps", "n": [120, 25],
+    ...     "value": [30.0, 22.0], "ci_low": [18.0, -5.0], "ci_high": [42.0, 49.0], "small_n": [False, True]})
+    >>> trend_plot(t, "nps").axes[0].get_title()
+    'NPS by period (score −100 to 100), n = 145'
+    """
+    _require(table, ["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"] + ([by] if by else []), "trend_plot")
+    rows = table.loc[table["metric"] == metric]
+    if rows.empty:
+        raise DataValidationError(f"trend_plot: metric {metric!r} not in table (has {sorted(table['metric'].unique())})")
+    name, unit = METRIC_LABELS.get(metric, (metric, "value"))
+    periods = np.sort(rows["period"].astype("str").unique())
+    position = pd.Series(np.arange(len(periods)), index=periods)
+    fig, (ax,) = _new_figure()
+    groups = rows.groupby(rows[by].astype("str") if by else pd.Series("all", index=rows.index), sort=True)
+    for i, (label, g) in enumerate(groups):  # one line per group
+        g = g.assign(_x=position[g["period"].astype("str")].to_numpy()).sort_values("_x")
+        colour = PALETTE[i % len(PALETTE)]
+        legend = f"{label} (n = {_count(g['n'].sum())})" if by else "value"
+        ax.fill_between(g["_x"], g["ci_low"].astype(float), g["ci_high"].astype(float), color=colour, alpha=0.18, linewidth=0)
+        ax.plot(g["_x"], g["value"].astype(float), color=colour, marker="o", markersize=4, label=legend)
+        small = g.loc[g["small_n"].fillna(False).astype(bool)]
+        ax.scatter(small["_x"], small["value"].astype(float), s=60, facecolors="white", edgecolors=colour, zorder=3)
+    if rows["small_n"].fillna(False).astype(bool).any():  # one neutral legend entry for the hollow markers
+        ax.scatter([], [], s=60, facecolors="white", edgecolors="0.3", label="small n (flagged)")
+    _period_axis(ax, periods)
+    ax.set_xlabel("Period")
+    ax.set_ylabel(f"{name} ({unit})")
+    what = f"{name} by period" + (f" and {by}" if by else "")
+    ax.set_title(f"{what} ({unit}), n = {_count(rows['n'].sum())}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+def cohort_heatmap(matrix: pd.DataFrame, annotate_max_cells: int = 400) -> Figure:
+    """Cohort retention matrix as a heatmap of % still active; NaN (not yet observed) blank.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        :func:`slm_lib.cohorts.cohort_retention` output: index cohort, column ``size``,
+        age columns ``0..K`` with shares in [0, 1].
+    annotate_max_cells : int
+        Write the % in each cell when the matrix has at most this many cells.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"size": [100, 80], 0: [1.0, 1.0], 1: [0.9, np.nan]},
+    ...                  index=pd.Index(["2026-01", "2026-02"], name="cohort"))
+    >>> cohort_heatmap(m).axes[0].get_xlabel()
+    'Months since signup'
+    """
+    _require(matrix, ["size"], "cohort_heatmap")
+    shares = matrix.drop(columns="size").astype(float) * 100
+    sizes = matrix["size"].fillna(0).astype("int64")
+    fig, (ax,) = _new_figure(height=max(3.0, 0.3 * len(shares) + 1.5))
+    sns.heatmap(
+        shares, ax=ax, mask=shares.isna(), cmap="Blues", vmin=0, vmax=100, linewidths=0.5, linecolor="white",
+        annot=shares.size <= annotate_max_cells, fmt=".0f", annot_kws={"fontsize": 8},
+        cbar_kws={"label": "% of cohort still active"},
+        yticklabels=[f"{c} (n = {s:,})" for c, s in zip(shares.index.astype(str), sizes)],
+    )
+    ax.grid(False)
+    ax.set_xlabel("Months since signup")
+    ax.set_ylabel("Signup cohort")
+    ax.set_title(f"Cohort retention (% of cohort still active), n = {sizes.sum():,} customers in {len(shares)} cohorts")
+    return fig
+
+
+def survival_plot(curves: pd.DataFrame, time_unit: str = "days") -> Figure:
+    """Kaplan–Meier curves with their 95% bands, one per group.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        :func:`slm_lib.survival.survival_curves` output: ``group, time, survival, ci_low,
+        ci_high, at_risk, n``.
+    time_unit : str
+        Unit of ``time`` for the axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"group": "all", "time": [10.0, 20.0], "survival": [0.9, 0.8],
+    ...     "ci_low": [0.8, 0.7], "ci_high": [0.95, 0.9], "at_risk": [10, 8], "n": 10})
+    >>> survival_plot(c).axes[0].get_title()
+    'Customers not yet churned (Kaplan–Meier, % of group), n = 10'
+    """
+    _require(curves, ["group", "time", "survival", "ci_low", "ci_high", "at_risk", "n"], "survival_plot")
+    fig, (ax,) = _new_figure()
+    total = 0
+    for i, (label, g) in enumerate(curves.sort_values("time").groupby("group", sort=True)):  # one curve per group
+        colour, n = PALETTE[i % len(PALETTE)], int(g["n"].iloc[0])
+        total += n
+        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_low": [1.0], "ci_high": [1.0]})
+        g = pd.concat([start, g[["time", "survival", "ci_low", "ci_high"]].astype(float)], ignore_index=True)
+        ax.step(g["time"], g["survival"], where="post", color=colour, label=f"{label} (n = {n:,})")
+        ax.fill_between(g["time"], g["ci_low"], g["ci_high"], step="post", color=colour, alpha=0.18, linewidth=0)
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(f"Time since signup ({time_unit})")
+    ax.set_ylabel("Share not yet churned (%)")
+    ax.set_title(f"Customers not yet churned (Kaplan–Meier, % of group), n = {total:,}")
+    ax.legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
+    """Effects with 95% intervals per term; reference line at 1 (ratios) or 0 (differences).
+
+    Ratios (``effect_type`` containing "ratio") use a log axis. Several effect types give
+    one panel each.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Model table: ``term, effect, effect_ci_low, effect_ci_high, effect_type`` (and ``n``).
+    n : int, optional
+        Observations of the model; default ``table["n"]``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing, or ``n`` is neither given nor in the table.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"term": ["median FRT > 24 h"], "effect": [1.8], "effect_ci_low": [1.4],
+    ...     "effect_ci_high": [2.3], "effect_type": ["odds ratio"], "n": [2400]})
+    >>> forest_plot(t).axes[0].get_xlabel()
+    'odds ratio (log scale; 1 = no effect)'
+    """
+    _require(table, ["term", "effect", "effect_ci_low", "effect_ci_high", "effect_type"], "forest_plot")
+    if n is None:
+        if "n" not in table.columns or table["n"].isna().all():
+            raise DataValidationError("forest_plot: pass n= or give the table an 'n' column (model observations)")
+        n = int(table["n"].max())
+    kinds = list(dict.fromkeys(table["effect_type"].astype("str")))
+    fig, axes = _new_figure(len(kinds), height=max(2.5, 0.45 * len(table) + 1.2 * len(kinds)))
+    for ax, kind in zip(axes, kinds):  # one panel per effect type
+        rows = table.loc[table["effect_type"].astype("str") == kind].iloc[::-1]
+        y = np.arange(len(rows))
+        ratio = "ratio" in kind.lower()
+        ax.axvline(1.0 if ratio else 0.0, color="0.4", linestyle="--", linewidth=1)
+        ax.hlines(y, rows["effect_ci_low"].astype(float), rows["effect_ci_high"].astype(float), color=PALETTE[0], linewidth=2)
+        ax.plot(rows["effect"].astype(float), y, "o", color=PALETTE[0])
+        ax.set_yticks(y, rows["term"].astype("str"))
+        if ratio:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.set_xlabel(f"{kind} (log scale; 1 = no effect)" if ratio else f"{kind} (0 = no effect)")
+        ax.set_ylabel("Term")
+    axes[0].set_title(f"Estimated effects with 95% intervals ({', '.join(kinds)}), n = {n:,}")
+    return fig
+
+
+def channel_mix_plot(volume: pd.DataFrame, share: bool = False) -> Figure:
+    """Ticket volume by channel per period as stacked bars (counts or % of the period).
+
+    Parameters
+    ----------
+    volume : pandas.DataFrame
+        Tidy ``period, channel, n`` (created tickets).
+    share : bool
+        Stack shares of each period's tickets (%) instead of counts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"period": ["2026-09", "2026-09", "2026-10"], "channel": ["chat", "email", "chat"],
+    ...                   "n": [40, 60, 55]})
+    >>> channel_mix_plot(v).axes[0].get_title()
+    'Tickets created by channel (count), n = 155'
+    """
+    _require(volume, ["period", "channel", "n"], "channel_mix_plot")
+    wide = volume.assign(period=volume["period"].astype("str")).pivot_table(
+        index="period", columns="channel", values="n", aggfunc="sum", fill_value=0).sort_index()
+    total = wide.to_numpy().sum()
+    plotted = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0) * 100 if share else wide
+    fig, (ax,) = _new_figure()
+    x = np.arange(len(plotted))
+    bottom = np.zeros(len(plotted))
+    for i, channel in enumerate(plotted.columns):  # one bar layer per channel
+        heights = plotted[channel].fillna(0).to_numpy(float)
+        ax.bar(x, heights, bottom=bottom, color=PALETTE[i % len(PALETTE)], label=str(channel), width=0.8)
+        bottom += heights
+    _period_axis(ax, list(plotted.index))
+    unit = "% of the period's tickets" if share else "count"
+    ax.set_xlabel("Period")
+    ax.set_ylabel("Tickets (%)" if share else "Tickets (count)")
+    ax.set_title(f"Tickets created by channel ({unit}), n = {_count(total)}")
+    ax.legend(title="Channel", loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+def distribution_plot(values: pd.Series | np.ndarray, label: str = "historical CLV", unit: str = "currency",
+                      log_x: bool = False, bins: int = 40) -> Figure:
+    """Histogram of a customer value (e.g. CLV) with its median and mean marked.
+
+    Parameters
+    ----------
+    values : Series or array
+        One value per customer; NaN ignored.
+    label, unit : str
+        What the values are and their unit, for title and axis.
+    log_x : bool
+        Log-scaled x axis; values ≤ 0 cannot be drawn and their count is stated in the title.
+    bins : int
+        Number of histogram bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> distribution_plot(pd.Series([10.0, 20.0, 0.0, np.nan]), log_x=True).axes[0].get_title()
+    'Distribution of historical CLV (currency), n = 3 (1 ≤ 0 not shown on log scale)'
+    """
+    x = pd.Series(values, dtype="float64").dropna()
+    n = len(x)
+    note = ""
+    if log_x:
+        hidden = int((x <= 0).sum())
+        x = x[x > 0]
+        note = f" ({hidden:,} ≤ 0 not shown on log scale)" if hidden else ""
+    fig, (ax,) = _new_figure()
+    if len(x):
+        sns.histplot(x=x.to_numpy(), bins=bins, log_scale=log_x, ax=ax, color=PALETTE[0], edgecolor="white")
+        ax.axvline(x.median(), color=PALETTE[3], linestyle="-", label=f"median {x.median():,.2f}")
+        ax.axvline(x.mean(), color=PALETTE[1], linestyle="--", label=f"mean {x.mean():,.2f}")
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(f"{label[:1].upper()}{label[1:]} ({unit}{', log scale' if log_x else ''})")
+    ax.set_ylabel("Customers (count)")
+    ax.set_title(f"Distribution of {label} ({unit}), n = {n:,}{note}")
+    return fig
+
+
+def holdout_plot(frame: pd.DataFrame, n: int, cumulative: bool = False,
+                 calibration_end: float | None = None) -> Figure:
+    """Actual vs model-predicted repeat purchases per week (BG/NBD holdout check).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tidy ``week, actual, predicted`` (repeat transactions of the customer base per week).
+    n : int
+        Customers in the base.
+    cumulative : bool
+        Draw cumulative totals instead of weekly counts.
+    calibration_end : float, optional
+        Week where calibration ends; drawn as a vertical line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"week": [1, 2, 3], "actual": [50, 60, 55], "predicted": [52.0, 57.5, 56.0]})
+    >>> holdout_plot(f, n=2357).axes[0].get_title()
+    'Repeat purchases per week: actual vs predicted (transactions), n = 2,357 customers'
+    """
+    _require(frame, ["week", "actual", "predicted"], "holdout_plot")
+    data = frame.sort_values("week")
+    actual, predicted = data["actual"].astype(float), data["predicted"].astype(float)
+    if cumulative:
+        actual, predicted = actual.cumsum(), predicted.cumsum()
+    fig, (ax,) = _new_figure()
+    ax.plot(data["week"], actual, color=PALETTE[0], label="actual")
+    ax.plot(data["week"], predicted, color=PALETTE[1], linestyle="--", label="predicted")
+    if calibration_end is not None:
+        ax.axvline(calibration_end, color="0.4", linestyle=":", label="end of calibration")
+    kind = "Cumulative repeat purchases" if cumulative else "Repeat purchases per week"
+    ax.set_xlabel("Week")
+    ax.set_ylabel(f"{kind} (transactions)")
+    ax.set_title(f"{kind}: actual vs predicted (transactions), n = {n:,} customers")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> Figure:
+    """Mean holdout purchases by calibration frequency: actual vs predicted.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Tidy ``frequency, actual, predicted`` (means per customer in the holdout) and
+        optionally ``n`` (customers per frequency).
+    n : int, optional
+        Customers; default the sum of ``frame["n"]``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing, or ``n`` is neither given nor in the frame.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"frequency": [0, 1, 2], "actual": [0.2, 0.6, 1.1], "predicted": [0.23, 0.58, 1.0],
+    ...                   "n": [1400, 500, 200]})
+    >>> conditional_expectation_plot(f).axes[0].get_xlabel()
+    'Repeat purchases in calibration (count)'
+    """
+    _require(frame, ["frequency", "actual", "predicted"], "conditional_expectation_plot")
+    if n is None:
+        if "n" not in frame.columns:
+            raise DataValidationError("conditional_expectation_plot: pass n= or give the frame an 'n' column")
+        n = int(frame["n"].sum())
+    data = frame.sort_values("frequency")
+    fig, (ax,) = _new_figure()
+    ax.plot(data["frequency"], data["actual"].astype(float), "o-", color=PALETTE[0], label="actual")
+    ax.plot(data["frequency"], data["predicted"].astype(float), "s--", color=PALETTE[1], label="predicted")
+    ax.set_xlabel("Repeat purchases in calibration (count)")
+    ax.set_ylabel("Mean purchases in holdout (per customer)")
+    ax.set_title(f"Holdout purchases by calibration frequency (per customer), n = {n:,} customers")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
