@@ -198,7 +198,8 @@ def import_exports(source: str | os.PathLike, paths, out_dir: str | os.PathLike,
     merged, unlinked = _unlink_unknown_tickets(merged)
     summary["unlinked_ticket"] = 0
     if unlinked:
-        summary.loc[summary["table"].eq("surveys"), "unlinked_ticket"] = unlinked
+        first = summary.index[summary["table"].eq("surveys")]
+        summary.loc[first[:1] if len(first) else summary.index[:1], "unlinked_ticket"] = unlinked
     checked = validate(merged)
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=target))

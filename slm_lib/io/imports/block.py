@@ -224,7 +224,9 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
             out[name] = hash_keys(out[name], ctx["salt"])
         required = name in REQUIRED_FIELDS[table] or COLUMNS[table][name] == "int64"
         if required and name != "customer_id" and "base" not in fields[name]:
-            problems.add(", ".join(fields[name].get("column", [name])), "missing value", out[name].isna())
+            already = problems.bad if problems.bad is not None else False
+            problems.add(", ".join(fields[name].get("column", [name])), "missing value",
+                         out[name].isna() & ~already)
     for name in COLUMNS[table]:
         if name not in out:
             default = UNMAPPED_DEFAULTS.get(name)

@@ -82,10 +82,6 @@ def parse_timestamps(values: pd.Series, fmt: str, tz: str | None, where: str) ->
     else:
         aware = present & ("%z" in fmt or "%Z" in fmt)
     naive = present & ~aware
-    if naive.any() and tz is None:
-        first = naive.idxmax()
-        raise MappingError(f"{where} holds local times without a UTC offset (e.g. {text[first]!r}) and the "
-                           "export's time zone is not known: pass the source time zone, e.g. --tz Europe/Berlin")
     pattern = "ISO8601" if fmt == "iso" else fmt
     if aware.any():
         out[aware] = pd.to_datetime(text[aware], format=pattern, utc=True, errors="coerce")
@@ -93,7 +89,13 @@ def parse_timestamps(values: pd.Series, fmt: str, tz: str | None, where: str) ->
         local = pd.to_datetime(text[naive], format=pattern, errors="coerce")
         if getattr(local.dt, "tz", None) is not None:
             local = local.dt.tz_localize(None)
-        out[naive] = _localize(local, tz)
+        if tz is None and local.notna().any():
+            example = text[local.notna().idxmax()]
+            raise MappingError(f"{where} holds local times without a UTC offset (e.g. {example!r}) and the "
+                               "export's time zone is not known: pass the source time zone, "
+                               "e.g. --tz Europe/Berlin")
+        if tz is not None:
+            out[naive] = _localize(local, tz)
     return out, present & out.isna()
 
 
@@ -111,7 +113,7 @@ def parse_hours(values: pd.Series, unit: str) -> tuple[pd.Series, pd.Series]:
     text = to_text(values)
     present = text.notna()
     clock = present & text.str.contains(":", regex=False, na=False)
-    hours = pd.to_numeric(text.where(present & ~clock), errors="coerce") * UNITS[unit]
+    hours = pd.to_numeric(text.where(present & ~clock), errors="coerce") / UNITS[unit]
     if clock.any():
         parts = text[clock].str.extract(r"^\s*(-?)(\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?\s*$")
         sign = np.where(parts[0].eq("-"), -1.0, 1.0)

@@ -28,7 +28,8 @@ JOIN_KEYS = {"files", "format", "records", "header_rows", "left_on", "right_on",
 FILTER_OPS = {"in", "not_in", "contains", "empty", "nonempty", "gt", "lt", "equals"}
 FIELD_KEYS = {"column", "value", "map", "default", "timestamp", "base", "duration", "unit", "scale",
               "suffix", "description"}
-UNITS = {"ms": 1e-3 / 3600, "seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0, "days": 24.0}
+#: Units of duration columns: how many of the unit make one hour.
+UNITS = {"ms": 3_600_000.0, "seconds": 3600.0, "minutes": 60.0, "hours": 1.0, "days": 1 / 24}
 IDENTITY_KEYS = ("id", "email")
 #: Canonical fields every block of a table must fill (customer_id may come from ``identity``).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,248 @@
+"""Tests of the import engine (SPEC §10) and the Zendesk, Delighted and Stripe mappings."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from slm_lib.errors import ConfigError, DataValidationError, MappingError
+from slm_lib.io.imports import import_exports, read_export
+from slm_lib.io.imports.convert import parse_hours, parse_timestamps
+from slm_lib.io.imports.identity import hash_keys
+from slm_lib.io.imports.mapping import builtin_mappings, validate_mapping
+from slm_lib.io.load import load_data
+
+EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+
+
+def files(vendor: str) -> list[Path]:
+    return sorted((EXPORTS / vendor).iterdir())
+
+
+def utc(*values: str | None) -> list:
+    return [pd.Timestamp(v, tz="UTC") if v else pd.NaT for v in values]
+
+
+# --------------------------------------------------------------------------- Zendesk
+def test_zendesk_tickets_exact_rows():
+    ds = read_export("zendesk", files("zendesk"))
+    t = ds.tickets
+    assert t["ticket_id"].tolist() == ["101", "102", "103", "106", "107"]   # 104 deleted, 105 merged
+    assert t["customer_id"].tolist() == ["9001", "9002", "9001", "9003", "9002"]
+    assert t["created_at"].tolist() == utc("2024-03-01 09:00", "2024-03-02 14:30", "2024-03-03 10:00",
+                                           "2024-03-04 08:00", "2024-03-05 12:00")
+    assert t["first_response_at"].tolist() == utc("2024-03-01 10:30", "2024-03-02 15:00", None,
+                                                  "2024-03-04 08:45", "2024-03-05 12:15")
+    assert t["resolved_at"].tolist() == utc("2024-03-02 10:00", "2024-03-02 16:30", None,
+                                            "2024-03-05 08:00", None)
+    assert t["channel"].tolist() == ["email", "web", "chat", "phone", "social"]
+    assert t["priority"].tolist() == ["high", "normal", "urgent", "low", "normal"]
+    assert t["agent_id"].fillna("-").tolist() == ["501", "502", "-", "501", "502"]
+    assert t["team"].tolist() == ["20", "21", "20", "20", "21"]
+    assert t["replies"].tolist() == [1, 2, 0, 3, 1]
+    assert t["reopens"].tolist() == [0, 0, 0, 1, 0]
+    assert t["category"].fillna("-").tolist() == ["incident", "question", "-", "problem", "task"]
+    assert t["vendor_frt_business_h"].tolist()[:2] == [1.0, 0.5]
+    assert t["replies"].dtype == "int64" and str(t["created_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_zendesk_surveys_and_csat_equals_good_share():
+    ds = read_export("zendesk", files("zendesk"))
+    s = ds.surveys
+    assert s["response_id"].tolist() == ["7001", "7002", "7006", "7003"]   # offered/unoffered dropped
+    assert s["score"].tolist() == [5, 1, 5, 5]
+    assert set(s["type"]) == {"csat"}
+    assert s["submitted_at"].iloc[0] == pd.Timestamp("2024-03-02 11:00", tz="UTC")   # updated_at
+    good, bad = 3, 1                                                              # fixture: good/bad
+    top2 = (s["score"] >= 4).mean()
+    assert top2 == good / (good + bad)
+    quality = ds.quality.set_index("rule")["n_rows"]
+    assert quality["filtered by mapping: unanswered"] == 2
+    assert quality["filtered by mapping: deleted"] == 1 and quality["filtered by mapping: merged"] == 1
+
+
+def test_zendesk_email_key_from_sideloaded_users_and_hash():
+    ds = read_export("zendesk", files("zendesk"), key="email")
+    assert ds.tickets["customer_id"].tolist()[:2] == ["ann@example.com", "bob@example.com"]
+    hashed = read_export("zendesk", files("zendesk"), key="email", hash_salt="s3")
+    expected = hash_keys(pd.Series(["ann@example.com"]), "s3").iloc[0]
+    assert hashed.tickets["customer_id"].iloc[0] == expected
+    assert len(expected) == 16 and "@" not in "".join(hashed.customers["customer_id"])
+
+
+def test_zendesk_without_users_cannot_key_by_email(tmp_path):
+    for f in files("zendesk"):
+        shutil.copy(f, tmp_path / f.name)
+    doc = yaml.safe_load((tmp_path / "tickets.json").read_text())   # JSON is YAML
+    doc.pop("users")
+    (tmp_path / "tickets.json").write_text(pd.io.json.ujson_dumps(doc))
+    with pytest.raises(MappingError, match="requester.email"):
+        read_export("zendesk", sorted(tmp_path.iterdir()), key="email")
+
+
+# --------------------------------------------------------------------------- Delighted, Stripe
+def test_delighted_exact_rows_last_response_wins():
+    s = read_export("delighted", files("delighted"), key="email").surveys
+    assert s["response_id"].tolist() == ["5001", "5002", "5003"]
+    assert s["customer_id"].tolist() == ["ann@example.com", "bob@example.com", "dee@example.com"]
+    assert s["score"].tolist() == [10, 7, 8]                        # 5002 updated 6 -> 7
+    assert s["comment"].fillna("-").tolist() == ["Love it", "Better after the fix", "Good <b>but</b> slow"]
+    assert s["submitted_at"].tolist() == utc("2024-03-02 09:00", "2024-03-03 09:00", "2024-03-04 09:00")
+    assert set(s["type"]) == {"nps"}
+
+
+def test_stripe_exact_rows_refunds_negative_failed_dropped():
+    r = read_export("stripe", files("stripe")).revenue
+    assert r["order_id"].tolist() == ["ch_1A", "ch_1B", "ch_1D", "ch_1E", "ch_1D:refund", "ch_1E:refund"]
+    assert r["amount"].tolist() == [49.0, 1200.0, 99.0, 49.0, -30.0, -49.0]
+    assert r["customer_id"].tolist() == ["cus_A", "cus_B", "cus_C", "cus_A", "cus_C", "cus_A"]
+    assert r["paid_at"].tolist() == utc("2024-03-01 10:15", "2024-03-02 11:00", "2024-03-04 16:45",
+                                        "2024-03-05 12:00", "2024-03-06 08:00", "2024-03-07 09:15")
+    assert set(r["currency"]) == {"usd"}
+
+
+# --------------------------------------------------------------------------- directory imports
+def run_three(out: Path, salt: str | None = "pepper") -> list[pd.DataFrame]:
+    return [import_exports(v, files(v), out, key="email", hash_salt=salt)
+            for v in ("zendesk", "delighted", "stripe")]
+
+
+def test_three_sources_combine_and_pass_load_data(tmp_path):
+    summaries = run_three(tmp_path)
+    ds = load_data(tmp_path)
+    assert (len(ds.tickets), len(ds.surveys), len(ds.revenue), len(ds.customers)) == (5, 7, 6, 4)
+    zendesk = summaries[0].set_index("table")
+    assert zendesk.loc["tickets", "rows_read"] == 7 and zendesk.loc["tickets", "rows_kept"] == 5
+    assert zendesk.loc["tickets", "dropped_deleted"] == 1 and zendesk.loc["tickets", "dropped_merged"] == 1
+    assert zendesk.loc["surveys", "dropped_unanswered"] == 2
+    assert zendesk.loc["surveys", "unlinked_ticket"] == 1             # rating of merged ticket 105
+    assert ds.surveys.set_index("response_id").loc["7006", "ticket_id"] != "105"
+    assert not ds.customers["customer_id"].str.contains("@").any()
+    assert set(ds.customers["segment"]) == {"unknown"}
+
+
+def test_reimport_is_idempotent(tmp_path):
+    run_three(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    run_three(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".import-")]
+
+
+def test_newer_export_updates_tickets_by_id(tmp_path):
+    import_exports("zendesk", files("zendesk"), tmp_path)
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    tickets = (EXPORTS / "zendesk" / "tickets.json").read_text().replace('"status": "open", "priority": "urgent"',
+                                                                       '"status": "open", "priority": "high"')
+    (newer / "tickets.json").write_text(tickets)
+    metrics = (EXPORTS / "zendesk" / "ticket_metrics.json").read_text().replace(
+        '"ticket_id": 103, "created_at": "2024-03-03T10:00:00Z", "replies": 0',
+        '"ticket_id": 103, "created_at": "2024-03-03T10:00:00Z", "replies": 4')
+    (newer / "ticket_metrics.json").write_text(metrics)
+    out = tmp_path / "data"
+    import_exports("zendesk", files("zendesk"), out)
+    import_exports("zendesk", sorted(newer.iterdir()), out)
+    t = load_data(out).tickets.set_index("ticket_id")
+    assert len(t) == 5
+    assert t.loc["103", "priority"] == "high" and t.loc["103", "replies"] == 4
+
+
+# --------------------------------------------------------------------------- errors, nothing written
+def write_yaml(tmp_path: Path, mapping: dict) -> Path:
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    return path
+
+
+CSV_MAPPING = {"name": "mine", "tables": {"revenue": {
+    "files": "pay*.csv", "identity": {"id": "cust"},
+    "fields": {"paid_at": "date", "amount": "amount", "order_id": "order"}}}}
+
+
+def test_missing_column_names_file_column_and_closest(tmp_path):
+    (tmp_path / "pay.csv").write_text("cust,paid_date,date_paid,amount,order\nc1,2024-01-01T00:00Z,x,5,o1\n")
+    out = tmp_path / "out"
+    with pytest.raises(MappingError) as err:
+        import_exports(write_yaml(tmp_path, CSV_MAPPING), [tmp_path / "pay.csv"], out)
+    message = str(err.value)
+    assert "pay.csv" in message and "'date'" in message and "date_paid" in message
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"tables": {"revenue": {"files": "p.csv", "feilds": {}}}}, "did you mean 'fields'"),
+    ({"tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"},
+                             "fields": {"paid_at": "d", "amount": "a", "amount_usd": "a"}}}}, "unknown revenue field"),
+    ({"tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"}, "fields": {"paid_at": "d"}}}},
+     "not mapped: amount"),
+    ({"tables": {"invoices": {"files": "p.csv"}}}, "unknown key"),
+    ({"tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"},
+                             "fields": {"paid_at": {"column": "d", "timestamp": "yyyy"}, "amount": "a"}}}},
+     "timestamp format"),
+])
+def test_bad_mapping_is_rejected(change, match):
+    with pytest.raises(MappingError, match=match):
+        validate_mapping({"name": "bad", **change})
+
+
+def test_unknown_builtin_suggests_closest():
+    with pytest.raises(MappingError, match="zendesk"):
+        read_export("zendesks", files("zendesk"))
+
+
+def test_unparseable_timestamp_reported_with_rows_nothing_written(tmp_path):
+    (tmp_path / "pay.csv").write_text("cust,date,amount,order\nc1,2024-01-01T00:00Z,5,o1\n"
+                                      "c2,yesterday,5,o2\nc3,2024-13-45T00:00Z,5,o3\n")
+    out = tmp_path / "out"
+    with pytest.raises(DataValidationError) as err:
+        import_exports(write_yaml(tmp_path, CSV_MAPPING), [tmp_path / "pay.csv"], out)
+    problem = err.value.problems[0]
+    assert (problem.file, problem.column, problem.n_rows, problem.example_rows) == ("pay.csv", "date", 2, (2, 3))
+    assert not out.exists()
+    ds = read_export(write_yaml(tmp_path, CSV_MAPPING), [tmp_path / "pay.csv"], errors="drop")
+    assert ds.revenue["order_id"].tolist() == ["o1"]
+    assert ds.quality.query("action == 'dropped'")["n_rows"].tolist() == [2]
+
+
+def test_local_times_need_tz_and_unknown_tz_is_an_error(tmp_path):
+    (tmp_path / "pay.csv").write_text("cust,date,amount,order\nc1,2024-07-01 10:00,5,o1\n")
+    mapping = write_yaml(tmp_path, CSV_MAPPING)
+    with pytest.raises(MappingError, match=r"column 'date'.*--tz"):
+        read_export(mapping, [tmp_path / "pay.csv"])
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        read_export(mapping, [tmp_path / "pay.csv"], tz="Mars/Olympus")
+    ds = read_export(mapping, [tmp_path / "pay.csv"], tz="Europe/Berlin")
+    assert ds.revenue["paid_at"].iloc[0] == pd.Timestamp("2024-07-01 08:00", tz="UTC")
+
+
+def test_stray_file_is_an_error():
+    with pytest.raises(MappingError, match="unified_payments.csv"):
+        read_export("zendesk", files("zendesk") + files("stripe"))
+
+
+# --------------------------------------------------------------------------- converters
+def test_parse_timestamps_epochs_offsets():
+    ts, bad = parse_timestamps(pd.Series([1709370000, None]), "epoch_s", None, "f")
+    assert ts.iloc[0] == pd.Timestamp("2024-03-02 09:00", tz="UTC") and not bad.any()
+    ts, _ = parse_timestamps(pd.Series(["1709370000000"]), "epoch_ms", None, "f")
+    assert ts.iloc[0] == pd.Timestamp("2024-03-02 09:00", tz="UTC")
+    ts, _ = parse_timestamps(pd.Series(["2024-03-01T10:00:00-05:00", "2024-03-01 10:00"]), "iso", "UTC", "f")
+    assert ts.tolist() == utc("2024-03-01 15:00", "2024-03-01 10:00")
+    ts, _ = parse_timestamps(pd.Series(["01/03/2024 10:00"]), "%d/%m/%Y %H:%M", "America/New_York", "f")
+    assert ts.iloc[0] == pd.Timestamp("2024-03-01 15:00", tz="UTC")
+
+
+def test_parse_hours_units_and_clock_text():
+    hours, bad = parse_hours(pd.Series(["36:30:00", "0:45", "7200000", "x"]), "ms")
+    assert hours.tolist()[:3] == [36.5, 0.75, 2.0] and bad.tolist() == [False, False, False, True]
+
+
+def test_every_builtin_mapping_is_valid():
+    assert {"zendesk", "delighted", "stripe"} <= set(builtin_mappings())
+    from slm_lib.io.imports.mapping import load_mapping
+    for name in builtin_mappings():
+        assert load_mapping(name)["name"] == name
