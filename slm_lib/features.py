@@ -94,20 +94,26 @@ def _ns(ts: pd.Series) -> np.ndarray:
     return arr
 
 
-def _by_customer(frame: pd.DataFrame, value: str, how: str, index: pd.Index) -> pd.Series:
-    return frame.groupby("customer_id", sort=False)[value].agg(how).reindex(index)
+def _by_customer(frame: pd.DataFrame, value: str, how: str, index: np.ndarray) -> pd.Series:
+    """Aggregate ``value`` per customer position ``_pos``, aligned with ``index`` (positions)."""
+    return frame.groupby("_pos", sort=False)[value].agg(how).reindex(index)
 
 
 def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, targets: dict,
                calendar: Any) -> pd.DataFrame:
+    """Features at one instant; ``ds`` tables carry ``_pos``, the row of their customer in ``ds.customers``."""
     cust = ds.customers
-    active = (cust["signup_at"] < as_of) & ~(cust["churned_at"] <= as_of)
+    active = ((cust["signup_at"] < as_of) & ~(cust["churned_at"] <= as_of)).to_numpy()
+    ids = np.flatnonzero(active)
     out = cust.loc[active, ["customer_id", "segment", "signup_at", "churned_at"]].reset_index(drop=True)
-    ids = pd.Index(out["customer_id"])
     start, end = as_of - lookback, as_of + horizon
 
+    def mine(frame: pd.DataFrame) -> np.ndarray:
+        pos = frame["_pos"].to_numpy()
+        return (pos >= 0) & active[np.maximum(pos, 0)]
+
     tk = ds.tickets
-    tk = tk.loc[(tk["created_at"] >= start) & (tk["created_at"] < as_of) & tk["customer_id"].isin(ids)]
+    tk = tk.loc[(tk["created_at"] >= start) & (tk["created_at"] < as_of) & mine(tk)]
     answered = tk["first_response_at"] < as_of
     tk = tk.assign(
         frt_h=np.where(answered, elapsed_hours(tk["created_at"], tk["first_response_at"].where(answered), calendar),
@@ -119,22 +125,22 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, ta
                    decided=np.isin(tk["sla"], (BREACHED, ACHIEVED)).astype(float),
                    reopened=(tk["resolved"] & (tk["reopens"] > 0)).astype(float),
                    resolved=tk["resolved"].astype(float))
-    sums = tk.groupby("customer_id", sort=False)[["breached", "decided", "reopened", "resolved"]].sum().reindex(ids)
-    out["tickets"] = tk.groupby("customer_id", sort=False).size().reindex(ids, fill_value=0).to_numpy()
+    sums = tk.groupby("_pos", sort=False)[["breached", "decided", "reopened", "resolved"]].sum().reindex(ids)
+    out["tickets"] = tk.groupby("_pos", sort=False).size().reindex(ids, fill_value=0).to_numpy()
     out["median_frt_h"] = _by_customer(tk, "frt_h", "median", ids).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["sla_breach_share"] = (sums["breached"] / sums["decided"].where(sums["decided"] > 0)).to_numpy()
         out["reopen_share"] = (sums["reopened"] / sums["resolved"].where(sums["resolved"] > 0)).to_numpy()
 
     sv = ds.surveys
-    sv = sv.loc[(sv["submitted_at"] >= start) & (sv["submitted_at"] < as_of) & sv["customer_id"].isin(ids)]
+    sv = sv.loc[(sv["submitted_at"] >= start) & (sv["submitted_at"] < as_of) & mine(sv)]
     out["mean_csat"] = _by_customer(sv.loc[sv["type"] == "csat"], "score", "mean", ids).to_numpy()
     out["mean_ces"] = _by_customer(sv.loc[sv["type"] == "ces"], "score", "mean", ids).to_numpy()
     last_nps = _by_customer(sv.loc[sv["type"] == "nps"].sort_values("submitted_at", kind="stable"), "score", "last", ids)
     category = np.select([last_nps >= 9, last_nps >= 7, last_nps >= 0], ["promoter", "passive", "detractor"], "none")
     out["last_nps_category"] = pd.Series(category, dtype="str")
 
-    rv = ds.revenue.loc[ds.revenue["customer_id"].isin(ids)]
+    rv = ds.revenue.loc[mine(ds.revenue)]
     out["historical_clv"] = _by_customer(rv.loc[rv["paid_at"] < as_of], "amount", "sum", ids).fillna(0.0).to_numpy()
     ahead = rv.loc[(rv["paid_at"] >= as_of) & (rv["paid_at"] < end)]
     out["revenue_horizon"] = _by_customer(ahead, "amount", "sum", ids).fillna(0.0).to_numpy()
@@ -194,7 +200,14 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     instants = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or np.isscalar(as_of) else list(as_of)
     if not instants:
         raise ConfigError("customer_features: as_of is an empty sequence")
-    frames = [_one_as_of(ds, _utc(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
+    where = pd.Index(ds.customers["customer_id"])
+    if not where.is_unique:
+        raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
+    keyed = Dataset(tickets=ds.tickets.assign(_pos=where.get_indexer(ds.tickets["customer_id"])),
+                    surveys=ds.surveys.assign(_pos=where.get_indexer(ds.surveys["customer_id"])),
+                    customers=ds.customers,
+                    revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])))
+    frames = [_one_as_of(keyed, _utc(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
     return pd.concat(frames, ignore_index=True)
 
 
@@ -211,8 +224,9 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     Parameters
     ----------
     months : sequence, optional
-        Month labels or month starts to include; default every month from the first signup to
-        the last month in the data.
+        Month labels ('YYYY-MM') or month starts to include; default every month from the first
+        ticket, survey, payment or churn (the first signup if there is none) to the month of the
+        latest timestamp in the data (which may be partial).
 
     Examples
     --------
@@ -228,7 +242,10 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
 
     targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
     if months is None:
-        first = period_ordinals(pd.Series([ds.customers["signup_at"].min()]))[0]
+        activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
+                    ds.customers["churned_at"].min()]
+        activity = [a for a in activity if pd.notna(a)] or [ds.customers["signup_at"].min()]
+        first = period_ordinals(pd.Series([min(activity)]))[0]
         last = period_ordinals(pd.Series([default_as_of(ds)]))[0]
         index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
     else:
