@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from slm_lib.config import CONFIDENCE
+from slm_lib.config import CONFIDENCE, SCALES
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
 from slm_lib.stats import two_proportion_z
+from slm_lib.text import mask_pii_series
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
 #: better, 0 when neither (volume).
@@ -219,3 +220,40 @@ def kpi_sentences(kpis: pd.DataFrame, only_significant: bool = False) -> list[st
     if only_significant:
         ordered = ordered[ordered["significant"]]
     return [kpi_sentence(r) for r in ordered.to_dict("records")]
+
+
+def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
+                      types: tuple[str, ...] = ("nps", "csat", "ces")) -> pd.DataFrame:
+    """The month's survey comments, least satisfied first, with personal data masked.
+
+    E-mail addresses and phone numbers are masked (:func:`slm_lib.text.mask_pii`); the text
+    is otherwise verbatim, so display it through an escaping renderer (pandas' HTML
+    display escapes; :func:`slm_lib.text.safe_comments` does both steps for raw HTML).
+    Scores are compared across survey types on their scale (0 = worst, 1 = best; CES is
+    reversed because lower effort is better); ties go to the most recent comment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``submitted, type, score, channel, comment``, at most ``n`` rows.
+
+    Examples
+    --------
+    >>> import slm_lib.synth as synth
+    >>> c = verbatim_comments(synth.generate(customers=300, months=2, seed=3), "2024-12", n=3)
+    >>> list(c.columns)
+    ['submitted', 'type', 'score', 'channel', 'comment']
+    """
+    s = ds.surveys
+    s = s[s["type"].isin(types) & s["comment"].notna() & (month_labels(s["submitted_at"], tz) == month)]
+    low = s["type"].map({t: SCALES[t][0] for t in SCALES}).astype(float)
+    high = s["type"].map({t: SCALES[t][1] for t in SCALES}).astype(float)
+    satisfaction = (s["score"] - low) / (high - low)
+    satisfaction = satisfaction.where(s["type"] != "ces", 1.0 - satisfaction)
+    channel = s["ticket_id"].map(ds.tickets.set_index("ticket_id")["channel"])
+    out = pd.DataFrame({"submitted": s["submitted_at"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d"),
+                        "type": s["type"].str.upper(), "score": s["score"], "channel": channel.fillna("-"),
+                        "comment": mask_pii_series(s["comment"]), "_rank": satisfaction,
+                        "_when": s["submitted_at"]})
+    out = out.sort_values(["_rank", "_when"], ascending=[True, False], kind="stable").head(n)
+    return out.drop(columns=["_rank", "_when"]).reset_index(drop=True)

@@ -6,7 +6,7 @@ import pytest
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
-from slm_lib.summary import (check_month, data_months, headline_kpis, kpi_sentence, kpi_sentences,
+from slm_lib.summary import (check_month, data_months, headline_kpis, kpi_sentence, kpi_sentences, verbatim_comments,
                              previous_month, select_segment)
 
 
@@ -23,7 +23,7 @@ def two_months():
         "response_id": [f"r{i}" for i in range(20)], "customer_id": ["c1"] * 10 + ["c2"] * 10,
         "ticket_id": [np.nan] * 20,
         "submitted_at": _ts(["2026-09-15T12:00:00Z"] * 10 + ["2026-10-15T12:00:00Z"] * 10),
-        "type": ["nps"] * 20, "score": sep + oct_, "comment": [np.nan] * 20})
+        "type": ["nps"] * 20, "score": sep + oct_, "comment": pd.Series([np.nan] * 20, dtype="str")})
     created = ["2026-09-01T10:00:00Z"] * 3 + ["2026-10-01T10:00:00Z"] * 2
     response = ["2026-09-01T11:00:00Z", "2026-09-01T12:00:00Z", "2026-09-01T13:00:00Z",
                 "2026-10-01T20:00:00Z", "2026-10-02T10:00:00Z"]
@@ -87,3 +87,20 @@ def test_select_segment(two_months):
     assert select_segment(two_months, None) is two_months
     with pytest.raises(ConfigError, match="segments are"):
         select_segment(two_months, "gold")
+
+
+def test_verbatim_comments_worst_first_and_masked(two_months):
+    ds = two_months
+    surveys = ds.surveys.copy()
+    surveys.loc[10, "comment"] = "Awful. Mail me at jane.doe@example.com <script>alert(1)</script>"
+    surveys.loc[11, "comment"] = "great"
+    surveys.loc[15, "comment"] = "call +1 555 123 4567"
+    from dataclasses import replace
+    out = verbatim_comments(replace(ds, surveys=surveys), "2026-10")
+    # scores: row 10 -> 9, row 11 -> 9, row 15 -> 0: the detractor comes first
+    assert out["score"].tolist() == [0, 9, 9]
+    assert out.loc[0, "comment"] == "call +1 *** *** 4567"
+    assert "jane.doe@" not in " ".join(out["comment"]) and "j***@example.com" in " ".join(out["comment"])
+    html = out.to_html()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert verbatim_comments(ds, "2026-10").empty
