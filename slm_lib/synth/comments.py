@@ -9,7 +9,7 @@ Examples
 --------
 >>> import numpy as np
 >>> c = make_comments(np.random.default_rng(0), np.zeros(400, np.int8), np.full(400, 5))
->>> 0.2 < np.mean([isinstance(x, str) for x in c]) < 0.4
+>>> bool(0.2 < np.mean([isinstance(x, str) for x in c]) < 0.4)
 True
 """
 from __future__ import annotations
