@@ -1,0 +1,421 @@
+"""Tests of slm_lib.io.load (load_data, validate) and slm_lib.io.save (save_data)."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slm_lib.errors import DataValidationError, MissingTableError
+from slm_lib.io.dataset import Dataset
+from slm_lib.io.load import load_data, validate
+from slm_lib.io.save import save_data
+from slm_lib.schema import COLUMNS, empty_frame
+
+BASE = {
+    "customers": """customer_id,signup_at,segment,region,churned_at
+c1,2025-01-01T00:00:00Z,smb,eu,
+c2,2025-02-01T00:00:00Z,enterprise,,2026-06-01T00:00:00Z
+c3,2025-03-01T00:00:00Z,smb,us,
+""",
+    "tickets": """ticket_id,customer_id,created_at,first_response_at,resolved_at,channel,priority,agent_id,team,replies,reopens,category
+t1,c1,2026-10-01T09:00:00Z,2026-10-01T09:30:00Z,2026-10-01T12:00:00Z,email,high,a1,blue,2,0,billing
+t2,c1,2026-10-02T10:00:00Z,,,chat,normal,,,0,0,
+t3,c2,2026-10-03T11:00:00Z,2026-10-03T11:05:00Z,2026-10-04T11:00:00Z,phone,urgent,a2,red,1,1,tech
+t4,c3,2026-10-04T12:00:00Z,2026-10-04T13:00:00Z,,web,low,a1,blue,1,0,tech
+""",
+    "surveys": """response_id,customer_id,ticket_id,submitted_at,type,score,comment
+r1,c1,t1,2026-10-02T09:00:00Z,csat,5,"Great, thanks ""really"" ok"
+r2,c2,t3,2026-10-05T09:00:00Z,nps,9,
+r3,c3,,2026-10-06T09:00:00Z,ces,2,"Line one
+line two"
+r4,c1,t2,2026-10-07T09:00:00Z,nps,0,
+""",
+    "revenue": """customer_id,paid_at,amount,order_id
+c1,2026-01-01T00:00:00Z,19.99,o1
+c2,2026-02-01T00:00:00Z,-5.0,
+c3,2026-03-01T00:00:00Z,100.0,o3
+""",
+}
+
+
+def raw(table: str) -> pd.DataFrame:
+    """A base table as strings (blank cells as empty strings), ready to corrupt."""
+    return pd.read_csv(io.StringIO(BASE[table]), dtype=str, keep_default_na=False)
+
+
+def write(directory, **frames: pd.DataFrame):
+    """Write the base tables to ``directory``, replacing those given as frames."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for table in BASE:
+        frame = frames.get(table, raw(table))
+        if frame is not None:
+            frame.to_csv(directory / f"{table}.csv", index=False, lineterminator="\n")
+    return directory
+
+
+def corrupt(table: str, column: str, rows: list[int], value: str) -> pd.DataFrame:
+    frame = raw(table)
+    frame.loc[rows, column] = value
+    return frame
+
+
+def test_base_loads_with_canonical_dtypes(tmp_path):
+    ds = load_data(write(tmp_path))
+    for table, frame in ds.tables().items():
+        assert list(frame.columns) == list(COLUMNS[table])
+        assert {c: str(t) for c, t in frame.dtypes.items()} == COLUMNS[table]
+    assert len(ds.tickets) == 4 and len(ds.surveys) == 4 and ds.quality.empty
+    assert ds.surveys.comment.iloc[2] == "Line one\nline two"
+    assert ds.surveys.comment.iloc[0] == 'Great, thanks "really" ok'
+    assert pd.isna(ds.tickets.resolved_at.iloc[1]) and pd.isna(ds.tickets.agent_id.iloc[1])
+
+
+def test_round_trip_csv_is_exact_and_byte_identical(tmp_path):
+    ds = load_data(write(tmp_path / "in"))
+    save_data(ds, tmp_path / "out")
+    back = load_data(tmp_path / "out")
+    for table in BASE:
+        pd.testing.assert_frame_equal(back.tables()[table], ds.tables()[table])
+        assert (tmp_path / "out" / f"{table}.csv").read_bytes() == (
+            tmp_path / "in" / f"{table}.csv").read_bytes()
+
+
+def test_round_trip_parquet(tmp_path):
+    ds = load_data(write(tmp_path / "in"))
+    save_data(ds, tmp_path / "pq", format="parquet")
+    back = load_data(tmp_path / "pq")
+    for table in BASE:
+        pd.testing.assert_frame_equal(back.tables()[table], ds.tables()[table])
+
+
+def test_save_writes_iso_utc_and_header_only_for_empty_tables(tmp_path):
+    tickets = load_data(write(tmp_path / "in")).tickets
+    tickets["created_at"] = tickets.created_at.dt.tz_convert("Europe/Berlin")
+    save_data(Dataset(tickets=tickets), tmp_path / "out")
+    text = (tmp_path / "out" / "tickets.csv").read_text()
+    assert "t1,c1,2026-10-01T09:00:00Z,2026-10-01T09:30:00Z,2026-10-01T12:00:00Z,email" in text
+    assert (tmp_path / "out" / "revenue.csv").read_text() == "customer_id,paid_at,amount,order_id\n"
+
+
+def test_save_keeps_sub_second_precision(tmp_path):
+    tickets = load_data(write(tmp_path / "in")).tickets
+    tickets.loc[0, "created_at"] += pd.Timedelta("250ms")
+    save_data(Dataset(tickets=tickets), tmp_path / "out")
+    assert "2026-10-01T09:00:00.250000Z" in (tmp_path / "out" / "tickets.csv").read_text()
+    assert load_data(tmp_path / "out").tickets.created_at.iloc[0] == tickets.created_at.iloc[0]
+
+
+def test_save_rejects_unknown_format_and_missing_column(tmp_path):
+    with pytest.raises(ValueError, match="format"):
+        save_data(Dataset(), tmp_path, format="xlsx")
+    with pytest.raises(DataValidationError, match="tickets: cannot save.*category"):
+        save_data(Dataset(tickets=empty_frame("tickets").drop(columns="category")), tmp_path)
+
+
+def test_offsets_converted_and_naive_taken_as_utc(tmp_path):
+    tickets = raw("tickets")
+    tickets.loc[0, "created_at"] = "2026-10-01T11:00:00+02:00"
+    tickets.loc[1, "created_at"] = "2026-10-02 10:00:00"
+    tickets.loc[2, "created_at"] = "2026-10-03T06:00:00-05:00"
+    ds = load_data(write(tmp_path, tickets=tickets))
+    assert str(ds.tickets.created_at.dtype) == "datetime64[ns, UTC]"
+    assert ds.tickets.created_at.iloc[:3].tolist() == list(pd.to_datetime(
+        ["2026-10-01T09:00Z", "2026-10-02T10:00Z", "2026-10-03T11:00Z"], utc=True))
+
+
+def test_channel_synonyms_priority_default_and_type_case(tmp_path):
+    tickets = raw("tickets")
+    tickets["channel"] = ["E-mail", " Live Chat ", "telephone", "Web Form"]
+    tickets.loc[[1, 3], "priority"] = ""
+    surveys = raw("surveys")
+    surveys["type"] = ["CSAT", "Nps", "ces ", "NPS"]
+    ds = load_data(write(tmp_path, tickets=tickets, surveys=surveys))
+    assert ds.tickets.channel.tolist() == ["email", "chat", "phone", "web"]
+    assert ds.tickets.priority.tolist() == ["high", "normal", "urgent", "normal"]
+    assert ds.surveys.type.tolist() == ["csat", "nps", "ces", "nps"]
+    info = ds.quality[ds.quality.action == "info"].iloc[0]
+    assert (info.column, info.n_rows, info.example_rows) == ("priority", 2, "2, 4")
+    assert "normal" in info.rule
+
+
+# (table, column, rows to corrupt (0-based), value, expected rule text)
+RULES = [
+    ("tickets", "created_at", [2], "yesterday", "not an ISO 8601 timestamp (e.g. 'yesterday')"),
+    ("tickets", "first_response_at", [0], "2026-13-45T00:00:00Z", "not an ISO 8601 timestamp"),
+    ("tickets", "replies", [1, 3], "two", "not a number (e.g. 'two')"),
+    ("tickets", "replies", [0], "1.5", "not an integer"),
+    ("tickets", "replies", [0], "-1", "negative value"),
+    ("tickets", "reopens", [2, 3], "-2", "negative value"),
+    ("tickets", "ticket_id", [1], "t1", "duplicate ticket_id"),
+    ("tickets", "customer_id", [0, 2], "c99", "customer_id not in customers"),
+    ("tickets", "customer_id", [3], "", "missing value"),
+    ("tickets", "channel", [1], "fax", "unknown value(s) 'fax' (allowed: email, chat, phone, web, social, other)"),
+    ("tickets", "channel", [0], "", "missing value"),
+    ("tickets", "priority", [2], "critical", "unknown value(s) 'critical'"),
+    ("tickets", "first_response_at", [2], "2026-10-03T10:00:00Z", "first_response_at before created_at"),
+    ("tickets", "resolved_at", [0], "2026-09-30T00:00:00Z", "resolved_at before created_at"),
+    ("surveys", "response_id", [3], "r2", "duplicate response_id"),
+    ("surveys", "score", [0], "4.5", "not an integer"),
+    ("surveys", "score", [1], "", "missing value"),
+    ("surveys", "type", [2], "csi", "unknown value(s) 'csi' (allowed: csat, nps, ces)"),
+    ("surveys", "ticket_id", [2], "t99", "ticket_id not in tickets"),
+    ("surveys", "customer_id", [1], "c99", "customer_id not in customers"),
+    ("surveys", "submitted_at", [0], "01/10/2026", "not an ISO 8601 timestamp"),
+    ("customers", "customer_id", [2], "c1", "duplicate customer_id"),
+    ("customers", "segment", [0], "", "missing value"),
+    ("customers", "churned_at", [1], "never", "not an ISO 8601 timestamp"),
+    ("revenue", "amount", [1], "abc", "not a number (e.g. 'abc')"),
+    ("revenue", "amount", [0], "inf", "not a finite number"),
+    ("revenue", "customer_id", [2], "c99", "customer_id not in customers"),
+    ("revenue", "paid_at", [0], "", "missing value"),
+]
+
+
+@pytest.mark.parametrize(("table", "column", "rows", "value", "rule"), RULES)
+def test_each_rule_is_reported_with_file_column_count_and_rows(tmp_path, table, column, rows, value, rule):
+    write(tmp_path, **{table: corrupt(table, column, rows, value)})
+    with pytest.raises(DataValidationError) as info:
+        load_data(tmp_path)
+    problems = [p for p in info.value.problems if p.column == column and rule in p.rule]
+    assert len(problems) == 1, str(info.value)
+    expected_rows = tuple(r + 1 for r in rows) if "duplicate" not in rule else (rows[0] + 1,)
+    assert problems[0].n_rows == len(expected_rows)
+    assert problems[0].example_rows == expected_rows
+    line = str(problems[0])
+    assert line.startswith(str(tmp_path / f"{table}.csv") + f": column '{column}': ")
+    assert f"{len(expected_rows)} row(s) (e.g. rows {', '.join(map(str, expected_rows))})" in line
+
+
+@pytest.mark.parametrize(("type_", "score", "rule"), [
+    ("csat", "0", "out of range for csat (1-5)"), ("csat", "6", "out of range for csat (1-5)"),
+    ("nps", "11", "out of range for nps (0-10)"), ("ces", "8", "out of range for ces (1-7)"),
+])
+def test_score_out_of_range_by_type(tmp_path, type_, score, rule):
+    surveys = raw("surveys")
+    surveys.loc[1, ["type", "score"]] = [type_, score]
+    write(tmp_path, surveys=surveys)
+    expected = f"surveys.csv: column 'score': {rule}: 1 row(s) (e.g. rows 2)"
+    with pytest.raises(DataValidationError, match=re.escape(expected)):
+        load_data(tmp_path)
+
+
+def test_scales_override(tmp_path):
+    surveys = raw("surveys")
+    surveys.loc[0, "score"] = "7"
+    write(tmp_path, surveys=surveys)
+    with pytest.raises(DataValidationError, match="out of range for csat"):
+        load_data(tmp_path)
+    ds = load_data(tmp_path, scales={"csat": (1, 7), "nps": (0, 10), "ces": (1, 7)})
+    assert ds.surveys.score.iloc[0] == 7
+
+
+def test_every_problem_of_every_table_is_reported_at_once(tmp_path):
+    tickets = corrupt("tickets", "channel", [0], "pigeon")
+    tickets.loc[[1, 2], "created_at"] = "soon"
+    surveys = corrupt("surveys", "score", [3], "42")
+    revenue = corrupt("revenue", "amount", [2], "lots")
+    write(tmp_path, tickets=tickets, surveys=surveys, revenue=revenue)
+    with pytest.raises(DataValidationError) as info:
+        load_data(tmp_path)
+    found = {(p.table, p.column, p.n_rows) for p in info.value.problems}
+    assert found == {("tickets", "channel", 1), ("tickets", "created_at", 2),
+                     ("surveys", "score", 1), ("revenue", "amount", 1)}
+    assert len(str(info.value).splitlines()) == 4
+
+
+def test_drop_mode_counts_and_cascades(tmp_path):
+    customers = corrupt("customers", "signup_at", [0], "bad")        # c1 invalid
+    tickets = corrupt("tickets", "replies", [3], "-1")               # t4 invalid
+    write(tmp_path, customers=customers, tickets=tickets)
+    ds = load_data(tmp_path, errors="drop")
+    dropped = ds.quality[ds.quality.action == "dropped"].set_index(["table", "column"])
+    assert dropped.loc[("customers", "signup_at"), "n_rows"] == 1
+    assert dropped.loc[("tickets", "replies"), "n_rows"] == 1
+    # c1's tickets t1, t2, surveys r1, r4 and revenue row go with c1
+    assert dropped.loc[("tickets", "customer_id"), ["n_rows", "example_rows"]].tolist() == [2, "1, 2"]
+    assert dropped.loc[("surveys", "customer_id"), "n_rows"] == 2
+    assert dropped.loc[("revenue", "customer_id"), "n_rows"] == 1
+    assert ds.tickets.ticket_id.tolist() == ["t3"]
+    assert ds.surveys.response_id.tolist() == ["r2", "r3"]
+    assert ds.customers.customer_id.tolist() == ["c2", "c3"]
+    validate(ds)  # the result passes validation
+    assert str(ds.tickets.replies.dtype) == "int64"
+
+
+def test_drop_mode_surveys_of_dropped_tickets_go_too(tmp_path):
+    write(tmp_path, tickets=corrupt("tickets", "resolved_at", [0], "2020-01-01T00:00:00Z"))
+    ds = load_data(tmp_path, errors="drop")
+    assert "r1" not in ds.surveys.response_id.tolist()
+    row = ds.quality[(ds.quality.table == "surveys") & (ds.quality.column == "ticket_id")].iloc[0]
+    assert (row.n_rows, row.example_rows, row.rule) == (1, "1", "ticket_id not in tickets")
+
+
+def test_missing_optional_table_is_reported(tmp_path):
+    write(tmp_path, revenue=None, customers=None)
+    ds = load_data(tmp_path)
+    assert ds.revenue.empty and list(ds.revenue.columns) == list(COLUMNS["revenue"])
+    missing = ds.quality[ds.quality.action == "missing table"]
+    assert sorted(missing.table) == ["customers", "revenue"]
+    assert len(ds.tickets) == 4  # no customers table: references not checked
+
+
+def test_missing_tickets_or_directory_raise_missing_table(tmp_path):
+    write(tmp_path, tickets=None)
+    with pytest.raises(MissingTableError, match="required table 'tickets' not found"):
+        load_data(tmp_path)
+    with pytest.raises(MissingTableError, match="nowhere: data directory not found"):
+        load_data(tmp_path / "nowhere")
+
+
+def test_missing_columns(tmp_path):
+    write(tmp_path, tickets=raw("tickets").drop(columns=["replies", "category"]))
+    with pytest.raises(DataValidationError) as info:
+        load_data(tmp_path)
+    assert {(p.column, p.rule, p.n_rows) for p in info.value.problems} == {
+        ("replies", "missing column", 4), ("category", "missing column", 4)}
+    with pytest.raises(DataValidationError, match="column 'replies': missing column"):
+        load_data(tmp_path, errors="drop")
+    write(tmp_path, tickets=raw("tickets").drop(columns=["priority", "category"]))
+    ds = load_data(tmp_path, errors="drop")
+    assert ds.tickets.priority.eq("normal").all() and ds.tickets.category.isna().all()
+    assert sorted(ds.quality[ds.quality.action == "filled"].column) == ["category", "priority"]
+
+
+def test_extra_column_is_ignored_and_noted(tmp_path):
+    tickets = raw("tickets").assign(sentiment="ok")
+    ds = load_data(write(tmp_path, tickets=tickets))
+    assert "sentiment" not in ds.tickets.columns
+    assert ds.quality.loc[0, ["column", "action"]].tolist() == ["sentiment", "info"]
+
+
+@pytest.mark.parametrize(("content", "rule"), [
+    (b"", "empty file"),
+    (b"ticket_id,customer_id\n\xff\xfe\x00bad\n", "unreadable file"),
+])
+def test_empty_or_unreadable_file(tmp_path, content, rule):
+    write(tmp_path)
+    (tmp_path / "surveys.csv").write_bytes(content)
+    for mode in ("raise", "drop"):
+        with pytest.raises(DataValidationError, match=rf"surveys\.csv: column '\*': {rule}"):
+            load_data(tmp_path, errors=mode)
+
+
+def test_unreadable_parquet_and_both_formats(tmp_path):
+    write(tmp_path)
+    (tmp_path / "revenue.parquet").write_text("not parquet")
+    with pytest.raises(DataValidationError, match="both revenue.csv and revenue.parquet present"):
+        load_data(tmp_path)
+    (tmp_path / "revenue.csv").unlink()
+    with pytest.raises(DataValidationError, match=r"revenue\.parquet: column '\*': unreadable file"):
+        load_data(tmp_path)
+
+
+def test_tickets_without_rows_is_an_error(tmp_path):
+    write(tmp_path, tickets=raw("tickets").iloc[:0])
+    with pytest.raises(DataValidationError, match="tickets.csv: column '\\*': no data rows"):
+        load_data(tmp_path)
+
+
+def test_tables_subset(tmp_path):
+    write(tmp_path, revenue=corrupt("revenue", "amount", [0], "x"))
+    ds = load_data(tmp_path, tables=["tickets", "surveys"])
+    assert ds.revenue.empty and ds.customers.empty and len(ds.surveys) == 4
+    with pytest.raises(ValueError, match="unknown table"):
+        load_data(tmp_path, tables=["tickets", "orders"])
+    with pytest.raises(ValueError, match="errors must be one of"):
+        load_data(tmp_path, errors="ignore")
+
+
+def test_validate_in_memory_names_table_and_positions(tmp_path):
+    ds = load_data(write(tmp_path))
+    tickets = ds.tickets.copy()
+    tickets.loc[2, "reopens"] = -3
+    with pytest.raises(DataValidationError, match=r"^tickets: column 'reopens': negative value: 1 row\(s\) "
+                       r"\(e\.g\. rows 3\)$"):
+        validate(Dataset(tickets=tickets, customers=ds.customers))
+    cleaned = validate(Dataset(tickets=tickets, customers=ds.customers), errors="drop")
+    assert cleaned.tickets.ticket_id.tolist() == ["t1", "t2", "t4"]
+
+
+# ---------------------------------------------------------------- property tests
+
+words = st.sampled_from(["billing", "tech", "access", "a,b", 'say "hi"', "ünï"])
+comments = st.one_of(st.none(), st.text(alphabet="ab ,;\"'\né€1", min_size=1, max_size=20)
+                     .filter(lambda s: s.strip() != ""))
+
+
+@st.composite
+def datasets(draw):
+    n = draw(st.integers(1, 25))
+    created = np.array(draw(st.lists(st.integers(0, 10**8), min_size=n, max_size=n)), dtype="int64")
+    delay = np.array(draw(st.lists(st.one_of(st.none(), st.integers(0, 10**6)), min_size=n, max_size=n)),
+                     dtype="float64")
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    created_at = start + pd.to_timedelta(created, unit="s")
+    tickets = pd.DataFrame({
+        "ticket_id": [f"t{i}" for i in range(n)],
+        "customer_id": draw(st.lists(st.sampled_from(["c1", "c2", "c3"]), min_size=n, max_size=n)),
+        "created_at": created_at,
+        "first_response_at": created_at + pd.to_timedelta(delay, unit="s"),
+        "resolved_at": created_at + pd.to_timedelta(delay * 3, unit="s"),
+        "channel": draw(st.lists(st.sampled_from(["email", "chat", "phone", "web", "social", "other"]),
+                                 min_size=n, max_size=n)),
+        "priority": draw(st.lists(st.sampled_from(["low", "normal", "high", "urgent"]), min_size=n, max_size=n)),
+        "agent_id": draw(st.lists(st.one_of(st.none(), st.sampled_from(["a1", "a2"])), min_size=n, max_size=n)),
+        "team": draw(st.lists(st.one_of(st.none(), st.just("blue")), min_size=n, max_size=n)),
+        "replies": draw(st.lists(st.integers(0, 50), min_size=n, max_size=n)),
+        "reopens": draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)),
+        "category": draw(st.lists(st.one_of(st.none(), words), min_size=n, max_size=n)),
+    })
+    m = draw(st.integers(0, 10))
+    types = draw(st.lists(st.sampled_from(["csat", "nps", "ces"]), min_size=m, max_size=m))
+    surveys = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(m)],
+        "customer_id": ["c1"] * m,
+        "ticket_id": draw(st.lists(st.one_of(st.none(), st.sampled_from(list(tickets.ticket_id))),
+                                   min_size=m, max_size=m)),
+        "submitted_at": start + pd.to_timedelta(np.arange(m), unit="D"),
+        "type": types,
+        "score": [draw(st.integers(*{"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}[t])) for t in types],
+        "comment": draw(st.lists(comments, min_size=m, max_size=m)),
+    })
+    amounts = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=2))
+    revenue = pd.DataFrame({"customer_id": ["c1", "c3"], "paid_at": [start, start],
+                            "amount": amounts, "order_id": ["o1", None]})
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "signup_at": [start] * 3,
+                              "segment": ["smb"] * 3, "region": [None, "eu", None],
+                              "churned_at": [pd.NaT, start, pd.NaT]})
+    return validate(Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ds=datasets(), fmt=st.sampled_from(["csv", "parquet"]))
+def test_random_valid_datasets_round_trip(tmp_path, ds, fmt):
+    save_data(ds, tmp_path, format=fmt)
+    back = load_data(tmp_path)
+    for table, frame in ds.tables().items():
+        pd.testing.assert_frame_equal(back.tables()[table], frame)
+    for path in tmp_path.iterdir():
+        path.unlink()
+
+
+@settings(max_examples=40, deadline=None)
+@given(ds=datasets(), data=st.data())
+def test_corrupting_k_rows_reports_exactly_k(ds, data):
+    n = len(ds.tickets)
+    rows = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n)))
+    column = data.draw(st.sampled_from(["replies", "reopens"]))
+    tickets = ds.tickets.copy()
+    tickets.loc[rows, column] = -1
+    with pytest.raises(DataValidationError) as info:
+        validate(Dataset(tickets=tickets, surveys=ds.surveys, customers=ds.customers, revenue=ds.revenue))
+    (problem,) = info.value.problems
+    assert (problem.column, problem.rule, problem.n_rows) == (column, "negative value", len(rows))
+    assert problem.example_rows == tuple(r + 1 for r in rows[:5])
+    kept = validate(Dataset(tickets=tickets, customers=ds.customers), errors="drop")
+    assert len(kept.tickets) == n - len(rows)
