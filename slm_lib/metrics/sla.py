@@ -102,11 +102,13 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
     require_columns(tickets, ("created_at", "priority", *(SLA_EVENTS[t] for t in targets)))
     ts = _as_of(tickets, as_of)
     created = tickets["created_at"]
-    priority = tickets["priority"].fillna("normal")
+    prio_codes, prio_names = pd.factorize(tickets["priority"], use_na_sentinel=True)
+    prio_names = [*prio_names, "normal"]  # missing priority counts as normal (SPEC §3)
+    prio_codes = np.where(prio_codes < 0, len(prio_names) - 1, prio_codes)
     started = (created <= ts).to_numpy() if pd.notna(ts) else np.zeros(len(tickets), bool)
     out: dict[str, np.ndarray] = {}
     for name, per_priority in targets.items():  # at most two targets
-        limit = priority.map(per_priority).to_numpy(dtype=np.float64, na_value=np.nan)
+        limit = np.array([per_priority.get(p, np.nan) for p in prio_names], dtype=np.float64)[prio_codes]
         event = tickets[SLA_EVENTS[name]]
         seen = (event.notna() & (event <= ts)).to_numpy()
         clock_end = event.where(seen, ts)

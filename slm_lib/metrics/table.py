@@ -97,6 +97,22 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.append(np.asarray(uniques, dtype=object), np.nan)
 
 
+def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
+    """Row position in ``keys`` (unique ids) of each ``query`` value, -1 when absent or missing.
+
+    One hash pass over both columns (``pandas.factorize`` of their concatenation): ids
+    of ``keys`` get codes 0..len-1 in order, so a query code below ``len(keys)`` is a row.
+
+    Examples
+    --------
+    >>> lookup_positions(pd.Series(["a", "b"]), pd.Series(["b", "z", None])).tolist()
+    [1, -1, -1]
+    """
+    codes, _ = pd.factorize(pd.concat([keys, query], ignore_index=True))
+    q = codes[len(keys):]
+    return np.where((q >= 0) & (q < len(keys)), q, -1).astype(np.int64)
+
+
 def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
               customers: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Codes of each ``by`` column for tickets and surveys (shared labels)."""
@@ -106,14 +122,14 @@ def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
         if col in tickets.columns:
             codes, lab = _key_codes(tickets[col])
             if st_pos is None:
-                st_pos = pd.Index(tickets["ticket_id"]).get_indexer(surveys["ticket_id"])
+                st_pos = lookup_positions(tickets["ticket_id"], surveys["ticket_id"])
             s = np.where(st_pos >= 0, codes[np.maximum(st_pos, 0)] if len(codes) else 0, len(lab) - 1)
             t_codes.append(codes)
         elif col in customers.columns:
             codes, lab = _key_codes(customers[col])
-            cust = pd.Index(customers["customer_id"])
             if t_pos is None:
-                t_pos, s_pos = cust.get_indexer(tickets["customer_id"]), cust.get_indexer(surveys["customer_id"])
+                t_pos = lookup_positions(customers["customer_id"], tickets["customer_id"])
+                s_pos = lookup_positions(customers["customer_id"], surveys["customer_id"])
             pick = (lambda pos: np.where(pos >= 0, codes[np.maximum(pos, 0)] if len(codes) else 0, len(lab) - 1))
             t_codes.append(pick(t_pos))
             s = pick(s_pos)

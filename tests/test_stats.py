@@ -1,0 +1,117 @@
+"""Tests of slm_lib.stats: intervals and tests against hand computations and scipy/statsmodels."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sst
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+
+from slm_lib import stats
+
+
+def test_wilson_matches_statsmodels_and_broadcasts():
+    x, n = np.array([0, 3, 8, 10]), np.array([10, 10, 10, 10])
+    lo, hi = stats.wilson_interval(x, n)
+    ref_lo, ref_hi = proportion_confint(x, n, alpha=0.05, method="wilson")
+    np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
+    np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
+
+
+def test_wilson_empty_is_nan():
+    lo, hi = stats.wilson_interval(0, 0)
+    assert np.isnan(lo) and np.isnan(hi)
+
+
+def test_mean_t_interval_matches_scipy():
+    lo, hi = stats.mean_t_interval(2.0, 1.5, 12)
+    ref = sst.t.interval(0.95, 11, loc=2.0, scale=1.5 / math.sqrt(12))
+    assert (float(lo), float(hi)) == pytest.approx(ref)
+    lo1, hi1 = stats.mean_t_interval(2.0, np.nan, 1)
+    assert np.isnan(lo1) and np.isnan(hi1)
+
+
+def test_nps_se_hand_computed():
+    # pP = .5, pD = .2: 100 * sqrt((0.7 - 0.09) / 100) = 10 * sqrt(0.61)
+    assert float(stats.nps_se(50, 20, 100)) == pytest.approx(10 * math.sqrt(0.61))
+    lo, hi = stats.nps_interval(50, 20, 100)
+    z = sst.norm.ppf(0.975)
+    assert float(lo) == pytest.approx(30 - z * 10 * math.sqrt(0.61))
+    assert float(hi) == pytest.approx(30 + z * 10 * math.sqrt(0.61))
+
+
+def test_nps_interval_clipped_and_degenerate():
+    lo, hi = stats.nps_interval(10, 0, 10)  # all promoters: se 0
+    assert float(lo) == 100.0 and float(hi) == 100.0
+    lo, hi = stats.nps_interval(0, 0, 0)
+    assert np.isnan(lo) and np.isnan(hi)
+
+
+def test_two_sample_z_hand_and_zero_se():
+    z, p = stats.two_sample_z(10.0, 5.0)
+    assert float(z) == 2.0 and float(p) == pytest.approx(2 * sst.norm.sf(2.0))
+    z0, p0 = stats.two_sample_z(0.0, 0.0)
+    assert float(z0) == 0.0 and float(p0) == 1.0
+
+
+def test_two_proportion_z_matches_statsmodels():
+    z, p = stats.two_proportion_z(40, 100, 55, 120)
+    ref_z, ref_p = proportions_ztest([55, 40], [120, 100])
+    assert float(z) == pytest.approx(ref_z) and float(p) == pytest.approx(ref_p)
+
+
+def test_welch_matches_scipy():
+    r = stats.welch_t(3.0, 1.0, 20, 2.5, 1.2, 25)
+    ref = sst.ttest_ind_from_stats(2.5, 1.2, 25, 3.0, 1.0, 20, equal_var=False)
+    assert float(r["statistic"]) == pytest.approx(ref.statistic)
+    assert float(r["p_value"]) == pytest.approx(ref.pvalue)
+    assert float(r["ci_low"]) < -0.5 < float(r["ci_high"])
+
+
+def test_poisson_interval_known_values():
+    lo, hi = stats.poisson_interval(np.array([0, 10]))
+    assert lo[0] == 0.0 and hi[0] == pytest.approx(3.6889, abs=1e-4)
+    assert lo[1] == pytest.approx(4.7954, abs=1e-4) and hi[1] == pytest.approx(18.3904, abs=1e-4)
+
+
+def test_quantile_ci_ranks_median_table():
+    # n = 100: the classical 95% interval for the median is [x(40), x(61)] (1-based)
+    lo, hi = stats.quantile_ci_ranks(np.array([100, 0]), 0.5)
+    assert lo.tolist() == [39, -1] and hi.tolist() == [60, -1]
+
+
+def test_quantile_ci_ranks_coverage_at_least_nominal():
+    n, q = np.array([20, 50, 200]), 0.9
+    lo, hi = stats.quantile_ci_ranks(n, q)
+    # P(x_(l+1) <= xi <= x_(u+1)) = P(l+1 <= B <= u) with B ~ Bin(n, q)
+    coverage = sst.binom.cdf(hi, n, q) - sst.binom.cdf(lo, n, q)
+    assert (coverage[1:] >= 0.95).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(0, 1e4, allow_nan=False)), min_size=1, max_size=80))
+def test_grouped_quantiles_match_numpy(pairs):
+    g = np.array([p[0] for p in pairs])
+    x = np.array([p[1] for p in pairs])
+    res = stats.grouped_quantiles(x, g, 5, (0.5, 0.9))
+    for q in (0.5, 0.9):
+        value, lo, hi = res[q]
+        for k in range(5):
+            xs = x[g == k]
+            if xs.size == 0:
+                assert np.isnan(value[k])
+            else:
+                assert value[k] == pytest.approx(np.quantile(xs, q), rel=1e-12, abs=1e-9)
+                assert lo[k] <= value[k] <= hi[k]
+                assert xs.min() <= lo[k] and hi[k] <= xs.max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 500), st.data())
+def test_wilson_contains_estimate(n, data):
+    x = data.draw(st.integers(0, n))
+    lo, hi = stats.wilson_interval(x, n)
+    assert 0.0 <= float(lo) <= x / n <= float(hi) <= 1.0

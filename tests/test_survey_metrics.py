@@ -1,0 +1,190 @@
+"""Tests of slm_lib.metrics.survey: NPS, CSAT, CES, summaries and compare_periods."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sst
+from statsmodels.stats.proportion import proportions_ztest
+
+from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
+from slm_lib.metrics.survey import (ces, ces_summary, compare_periods, csat, csat_summary, nps,
+                                    nps_summary)
+
+CES_EXAMPLE = [1, 1, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4]
+
+
+# ----------------------------------------------------------------------------- SPEC §4 examples
+def test_spec_worked_examples():
+    assert ces(CES_EXAMPLE) == pytest.approx(40 / 14)
+    assert round(ces(CES_EXAMPLE), 3) == 2.857
+    assert nps([9] * 50 + [7] * 30 + [0] * 20) == 30.0
+
+
+def test_plain_floats():
+    assert type(nps([10, 0])) is float and type(csat([5])) is float and type(ces([3])) is float
+
+
+# ----------------------------------------------------------------------------- thresholds
+def test_nps_threshold_ties():
+    assert nps([9]) == 100.0      # 9 is a promoter
+    assert nps([8]) == 0.0        # 8 is passive
+    assert nps([7]) == 0.0        # 7 is passive
+    assert nps([6]) == -100.0     # 6 is a detractor
+    assert nps([9, 6, 7, 8]) == 0.0
+
+
+def test_csat_threshold_ties_and_neutral():
+    assert csat([4]) == 100.0      # 4 is satisfied
+    assert csat([3]) == 0.0        # 3 is neutral, not satisfied
+    assert csat([5, 4, 3, 2, 1]) == 40.0
+    assert csat([5, 4, 3, 2, 1], exclude_neutral=True) == 50.0
+    assert csat([5, 4, 3, 2, 1], threshold=5) == 20.0
+    # neutral follows the threshold: with threshold 5, 4 is the neutral score
+    assert csat([5, 4, 3, 2, 1], threshold=5, exclude_neutral=True) == 25.0
+
+
+def test_csat_only_neutrals_excluded_raises():
+    with pytest.raises(InsufficientDataError, match="csat"):
+        csat([3, 3], exclude_neutral=True)
+
+
+# ----------------------------------------------------------------------------- NaN and empty
+def test_nan_scores_are_ignored():
+    assert nps([10, np.nan, 0, None]) == 0.0
+    assert csat(pd.Series([5, np.nan, 1])) == 50.0
+    assert ces(np.array([2.0, np.nan, 4.0])) == 3.0
+    assert nps_summary([10, np.nan])["n"] == 1
+
+
+@pytest.mark.parametrize("fn", [nps, csat, ces])
+@pytest.mark.parametrize("scores", [[], [np.nan, np.nan], pd.Series([], dtype="float64")])
+def test_empty_scalar_raises(fn, scores):
+    with pytest.raises(InsufficientDataError, match="no non-missing"):
+        fn(scores)
+
+
+@pytest.mark.parametrize("fn", [nps_summary, csat_summary, ces_summary])
+def test_empty_summary_is_nan_with_n0(fn):
+    s = fn([])
+    assert s["n"] == 0 and s[["value", "ci_low", "ci_high"]].isna().all()
+
+
+def test_out_of_scale_and_non_numeric_rejected():
+    with pytest.raises(DataValidationError, match="nps scores: 1 value"):
+        nps([10, 11])
+    with pytest.raises(DataValidationError, match="csat"):
+        csat([0, 5])
+    with pytest.raises(DataValidationError, match="non-numeric"):
+        ces(["a", 2])
+    assert csat([7, 6, 1], threshold=6, scale=(1, 7)) == pytest.approx(200 / 3)
+
+
+# ----------------------------------------------------------------------------- summaries
+def test_nps_summary_interval_hand_computed():
+    s = nps_summary([10] * 50 + [8] * 30 + [3] * 20)
+    se = 100 * math.sqrt((0.5 + 0.2 - 0.3 ** 2) / 100)
+    z = sst.norm.ppf(0.975)
+    assert list(s.index) == ["n", "value", "ci_low", "ci_high"]
+    assert s["n"] == 100 and s["value"] == 30.0
+    assert s["ci_low"] == pytest.approx(30 - z * se) and s["ci_high"] == pytest.approx(30 + z * se)
+
+
+def test_csat_summary_wilson():
+    s = csat_summary([5] * 8 + [2] * 2)
+    assert s["value"] == 80.0
+    assert s["ci_low"] == pytest.approx(49.016, abs=1e-3) and s["ci_high"] == pytest.approx(94.332, abs=1e-3)
+
+
+def test_ces_summary_t_interval():
+    s = ces_summary(CES_EXAMPLE)
+    arr = np.array(CES_EXAMPLE, dtype=float)
+    ref = sst.t.interval(0.95, 13, loc=arr.mean(), scale=arr.std(ddof=1) / math.sqrt(14))
+    assert s["value"] == pytest.approx(40 / 14)
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx(ref)
+
+
+# ----------------------------------------------------------------------------- compare_periods
+def test_compare_nps_hand_computed():
+    before = [10] * 40 + [0] * 20 + [8] * 40     # NPS 20
+    after = [10] * 50 + [0] * 20 + [8] * 30      # NPS 30
+    r = compare_periods(before, after, metric="nps")
+    se = math.sqrt(100 * (0.6 - 0.04) + 100 * (0.7 - 0.09))  # sqrt(se_b^2 + se_a^2) in points
+    assert r["diff"] == pytest.approx(10.0)
+    assert r["statistic"] == pytest.approx(10 / se)
+    assert r["p_value"] == pytest.approx(2 * sst.norm.sf(10 / se))
+    assert r["n_before"] == 100 and r["n_after"] == 100
+    assert r["ci_low"] < 10 < r["ci_high"]
+    assert r["before"] == 20.0 and r["after"] == 30.0
+
+
+def test_compare_csat_matches_statsmodels():
+    before, after = [5] * 40 + [1] * 60, [4] * 66 + [2] * 54
+    r = compare_periods(before, after, metric="csat")
+    ref_z, ref_p = proportions_ztest([66, 40], [120, 100])
+    assert r["diff"] == pytest.approx(55.0 - 40.0)
+    assert r["statistic"] == pytest.approx(ref_z) and r["p_value"] == pytest.approx(ref_p)
+
+
+def test_compare_csat_exclude_neutral_counts():
+    r = compare_periods([5, 3, 3, 1], [5, 5, 3, 1], metric="csat", exclude_neutral=True)
+    assert r["n_before"] == 2 and r["n_after"] == 3
+    assert r["diff"] == pytest.approx(200 / 3 - 50)
+
+
+def test_compare_ces_matches_scipy_welch():
+    rng = np.random.default_rng(3)
+    before, after = rng.integers(1, 8, 40), rng.integers(1, 6, 55)
+    r = compare_periods(before, after, metric="ces")
+    ref = sst.ttest_ind(after, before, equal_var=False)
+    assert r["diff"] == pytest.approx(after.mean() - before.mean())
+    assert r["statistic"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue)
+
+
+def test_compare_empty_side_and_bad_metric():
+    r = compare_periods([], [10, 9], metric="nps")
+    assert r["n_before"] == 0 and np.isnan(r["diff"]) and np.isnan(r["p_value"])
+    with pytest.raises(ConfigError, match="metric"):
+        compare_periods([1], [2], metric="mean")
+
+
+# ----------------------------------------------------------------------------- properties
+nps_scores = st.lists(st.integers(0, 10), min_size=1, max_size=200)
+csat_scores = st.lists(st.integers(1, 5), min_size=1, max_size=200)
+
+
+@settings(max_examples=80, deadline=None)
+@given(nps_scores, st.randoms(use_true_random=False))
+def test_nps_bounded_and_order_independent(scores, rnd):
+    value = nps(scores)
+    assert -100.0 <= value <= 100.0
+    shuffled = list(scores)
+    rnd.shuffle(shuffled)
+    assert nps(shuffled) == value
+    s = nps_summary(scores)
+    assert s["ci_low"] <= value <= s["ci_high"]
+    assert -100.0 <= s["ci_low"] and s["ci_high"] <= 100.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(csat_scores, st.booleans())
+def test_csat_interval_contains_estimate(scores, exclude):
+    if exclude and all(x == 3 for x in scores):
+        return
+    s = csat_summary(scores, exclude_neutral=exclude)
+    assert s["ci_low"] <= s["value"] <= s["ci_high"]
+    assert s["value"] == csat(scores, exclude_neutral=exclude)
+
+
+@settings(max_examples=60, deadline=None)
+@given(nps_scores, nps_scores, csat_scores, csat_scores)
+def test_merging_two_months_gives_weighted_result(n1, n2, c1, c2):
+    merged = nps(n1 + n2)
+    assert merged == pytest.approx((len(n1) * nps(n1) + len(n2) * nps(n2)) / (len(n1) + len(n2)))
+    assert csat(c1 + c2) == pytest.approx((len(c1) * csat(c1) + len(c2) * csat(c2)) / (len(c1) + len(c2)))
+    e1, e2 = [x % 7 + 1 for x in n1], [x % 7 + 1 for x in n2]
+    assert ces(e1 + e2) == pytest.approx((len(e1) * ces(e1) + len(e2) * ces(e2)) / (len(e1) + len(e2)))
