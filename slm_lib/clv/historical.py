@@ -42,7 +42,7 @@ def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "custo
     missing = [c for c in (customer_col, date_col, amount_col) if c not in revenue]
     if missing:
         raise DataValidationError(f"revenue: column(s) {missing} not found; available: {list(revenue.columns)}")
-    paid = pd.to_datetime(revenue[date_col])
+    paid = pd.to_datetime(revenue[date_col], format="ISO8601")
     cut = pd.Timestamp(as_of)
     if paid.dt.tz is not None:
         cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")

@@ -21,10 +21,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ModelFitError
+from slm_lib.stats import normal_interval
 
 #: Log-scale bound beyond which a parameter is taken to have run off to 0 or infinity.
 _LOG_BOUND = 18.0
@@ -113,15 +114,15 @@ class MLEResult:
 
     def summary(self) -> pd.DataFrame:
         """Tidy table: parameter, estimate, std_error, ci_low, ci_high (log-scale Wald interval)."""
-        z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
         se_log = np.sqrt(np.diag(self.cov_log))
         est = np.exp(self.log_params)
+        lo, hi = normal_interval(self.log_params, se_log, CONFIDENCE)
         return pd.DataFrame({
             "parameter": list(self.names),
             "estimate": est,
             "std_error": est * se_log,
-            "ci_low": np.exp(self.log_params - z * se_log),
-            "ci_high": np.exp(self.log_params + z * se_log),
+            "ci_low": np.exp(lo),
+            "ci_high": np.exp(hi),
         })
 
     def draw(self, n_draws: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:

@@ -51,7 +51,10 @@ def to_day(values: Any, like: pd.Series | None = None) -> Any:
     Timestamp('1997-09-30 00:00:00')
     """
     if isinstance(values, pd.Series):
-        ts = pd.to_datetime(values)
+        try:
+            ts = pd.to_datetime(values, format="ISO8601")
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError(f"column '{values.name}': dates are not ISO 8601 ({exc})") from exc
         if ts.dt.tz is not None:
             ts = ts.dt.tz_convert("UTC")
         return ts.dt.floor("D")
