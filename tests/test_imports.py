@@ -246,3 +246,22 @@ def test_every_builtin_mapping_is_valid():
     from slm_lib.io.imports.mapping import load_mapping
     for name in builtin_mappings():
         assert load_mapping(name)["name"] == name
+
+
+# --------------------------------------------------------------------------- reconciliation (item 4)
+def test_reconcile_business_hours_against_calendar():
+    from slm_lib.calendar import BusinessCalendar
+    from slm_lib.io.imports import reconcile_business_hours
+
+    ds = read_export("zendesk", files("zendesk"))
+    table = reconcile_business_hours(ds, BusinessCalendar()).set_index("measure")
+    # Mon-Fri 09-17 UTC: FRT ours 1.5, 0, 0, 0.25 h vs vendor 1.0, 0.5, 0, 0.25 h
+    assert table.loc["first_response", "n"] == 4
+    assert table.loc["first_response", "median_abs_diff_min"] == pytest.approx(15.0)
+    assert table.loc["first_response", "share_within_5min"] == pytest.approx(0.5)
+    # resolution ours 8, 0, 8 h vs vendor 7, 2, 8 h
+    assert table.loc["resolution", "n"] == 3
+    assert table.loc["resolution", "median_abs_diff_min"] == pytest.approx(60.0)
+    assert table.loc["resolution", "mean_diff_min"] == pytest.approx((60 - 120 + 0) / 3)
+    assert table.loc["resolution", "share_within_5min"] == pytest.approx(1 / 3)
+    assert reconcile_business_hours(read_export("stripe", files("stripe")), BusinessCalendar()).empty

@@ -5,5 +5,6 @@ Public names: :func:`read_export`, :func:`import_exports`, :func:`reconcile_busi
 """
 from slm_lib.io.imports.api import import_exports, read_export
 from slm_lib.io.imports.mapping import builtin_mappings, load_mapping
+from slm_lib.io.imports.reconcile import reconcile_business_hours
 
-__all__ = ["builtin_mappings", "import_exports", "load_mapping", "read_export"]
+__all__ = ["builtin_mappings", "import_exports", "load_mapping", "read_export", "reconcile_business_hours"]

@@ -157,6 +157,14 @@ def _unlink_unknown_tickets(ds: Dataset) -> tuple[Dataset, int]:
     return ds, int(unknown.sum())
 
 
+def _has_rows(path: Path) -> bool:
+    """Whether a canonical CSV exists and holds at least one data row."""
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as handle:
+        return handle.readline() != "" and handle.readline().strip() != ""
+
+
 def import_exports(source: str | os.PathLike, paths, out_dir: str | os.PathLike, tz: str | None = None,
                    key: str = "id", hash_salt: str | None = None, errors: str = "raise") -> pd.DataFrame:
     """Import vendor exports into a canonical data directory, merging with what is there.
@@ -189,8 +197,10 @@ def import_exports(source: str | os.PathLike, paths, out_dir: str | os.PathLike,
 
     imported, summary = _run(source, paths, tz, key, hash_salt, errors)
     target = Path(out_dir)
-    existing = (load_data(target) if (target / "tickets.csv").is_file()
-                else Dataset(**{t: empty_frame(t) for t in TABLES}))
+    if list(target.glob("*.parquet")):
+        raise MappingError(f"{target}: holds Parquet tables; imports merge into CSV directories only")
+    present = [t for t in TABLES if _has_rows(target / f"{t}.csv")]
+    existing = load_data(target, tables=present) if present else Dataset()
     merged = Dataset(**{t: combine(getattr(existing, t), getattr(imported, t), t)
                         for t in ("tickets", "surveys", "revenue")}, source=str(target))
     inferred = seen_customers(merged.tables())
