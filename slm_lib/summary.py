@@ -21,6 +21,7 @@ from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
+from slm_lib.periods import check_month, month_labels, previous_month
 from slm_lib.stats import two_proportion_z
 from slm_lib.text import mask_pii_series
 
@@ -44,9 +45,6 @@ KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "pr
                "p_value", "significant", "assessment"]
 
 
-def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
-    """Calendar month ``'YYYY-MM'`` of each timestamp in time zone ``tz`` (NaT -> NaN)."""
-    return ts.dt.tz_convert(tz).dt.strftime("%Y-%m")
 
 
 def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
@@ -62,25 +60,8 @@ def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
     return sorted(months.dropna().unique().tolist())
 
 
-def previous_month(month: str) -> str:
-    """The month before ``month`` (``'YYYY-MM'``).
-
-    Examples
-    --------
-    >>> previous_month("2026-01")
-    '2025-12'
-    """
-    return str(check_month(month) - 1)
 
 
-def check_month(month: str) -> pd.Period:
-    """Parse a ``'YYYY-MM'`` month, raising :class:`ConfigError` on anything else."""
-    if not isinstance(month, str) or len(month) != 7 or month[4] != "-":
-        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
-    try:
-        return pd.Period(month, freq="M")
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}") from err
 
 
 def select_segment(ds: Dataset, segment: str | None) -> Dataset:
@@ -149,7 +130,7 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     --------
     >>> import slm_lib.synth as synth
     >>> k = headline_kpis(synth.generate(customers=300, months=3, seed=1), "2025-01")
-    >>> k.set_index("metric").loc["nps", "n"] > 0
+    >>> bool(k.set_index("metric").loc["nps", "n"] > 0)
     True
     """
     check_month(month)
@@ -257,3 +238,65 @@ def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
                         "_when": s["submitted_at"]})
     out = out.sort_values(["_rank", "_when"], ascending=[True, False], kind="stable").head(n)
     return out.drop(columns=["_rank", "_when"]).reset_index(drop=True)
+
+
+#: What a service director can do when a KPI got clearly worse (SPEC §1: "what to do").
+ACTIONS: dict[str, str] = {
+    "nps": "read this month's detractor comments (Experience trends) and check which channel or segment moved",
+    "csat": "look at the delivery-gap table (Service operations): a team meeting SLAs with low CSAT needs coaching, not speed",
+    "ces": "review the categories with many replies and reopens: customers had to work harder to get help",
+    "frt_median": "check staffing against arrivals by weekday and hour; first response is the strongest churn driver we track",
+    "resolution_median": "review the oldest open tickets and hand-offs between teams",
+    "sla_first_response": "rebalance queues or add cover for the priorities that breached (Service operations, SLA table)",
+    "sla_resolution": "review escalation paths for the priorities that breached",
+    "fcr": "look at categories that need several replies; a better first answer saves a contact",
+    "reopen_rate": "sample reopened tickets: closing too early costs satisfaction later",
+}
+
+
+def suggested_actions(kpis: pd.DataFrame) -> list[str]:
+    """One action per KPI that got clearly worse (significant change in the bad direction).
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"metric": ["fcr"], "label": ["First contact resolution"], "assessment": ["worse"]})
+    >>> suggested_actions(k)[0].startswith("First contact resolution got worse")
+    True
+    """
+    worse = kpis[kpis["assessment"] == "worse"]
+    return [f"{r.label} got worse: {ACTIONS[r.metric]}." for r in worse.itertuples() if r.metric in ACTIONS]
+
+
+def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
+    """Markdown for the top of the monthly report: clear changes, then actions, then the rest."""
+    clear = kpi_sentences(kpis, only_significant=True)
+    lines = [f"**{month}: {len(clear)} of {len(kpis)} headline figures changed more than chance would explain.**", ""]
+    lines += [f"- {s}" for s in clear] or ["- No headline figure moved beyond month-to-month noise."]
+    actions = suggested_actions(kpis)
+    if actions:
+        lines += ["", "**What to do**", ""] + [f"- {a}" for a in actions]
+    return "\n".join(lines)
+
+
+def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table as a reader sees it: rounded, intervals as text, change with its p-value."""
+    ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
+    p = kpis["p_value"].map(lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}"))
+    return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
+                         "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
+                         "change": kpis["delta"].round(1), "p": p, "assessment": kpis["assessment"]})
+
+
+def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:
+    """Rows of a monthly metric table in the ``months_back`` months up to and including ``month``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10", "2026-11"]})
+    >>> recent_periods(t, "2026-10", 2)["period"].tolist()
+    ['2026-09', '2026-10']
+    """
+    last = check_month(month)
+    first = last - (months_back - 1)
+    keep = (table["period"] >= str(first)) & (table["period"] <= str(last))
+    return table[keep].reset_index(drop=True)

@@ -6,8 +6,9 @@ import pytest
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
-from slm_lib.summary import (check_month, data_months, headline_kpis, kpi_sentence, kpi_sentences, verbatim_comments,
-                             previous_month, select_segment)
+from slm_lib.periods import check_month, previous_month
+from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences, verbatim_comments,
+                             select_segment)
 
 
 def _ts(values):
@@ -104,3 +105,20 @@ def test_verbatim_comments_worst_first_and_masked(two_months):
     html = out.to_html()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert verbatim_comments(ds, "2026-10").empty
+
+
+def test_findings_actions_display_and_recent(two_months):
+    from slm_lib.summary import findings_markdown, kpi_display, recent_periods, suggested_actions
+    k = headline_kpis(two_months, "2026-10")
+    worse = k.assign(assessment=["worse"] + ["no clear change"] * (len(k) - 1), significant=[True] + [False] * (len(k) - 1))
+    actions = suggested_actions(worse)
+    assert len(actions) == 1 and actions[0].startswith("NPS got worse: ")
+    md = findings_markdown(worse, "2026-10")
+    assert md.startswith("**2026-10: 1 of") and "What to do" in md
+    calm = findings_markdown(k.assign(significant=False, assessment="no clear change"), "2026-10")
+    assert "No headline figure moved" in calm and "What to do" not in calm
+    shown = kpi_display(k)
+    assert list(shown.columns) == ["KPI", "unit", "value", "95% CI", "n", "previous", "change", "p", "assessment"]
+    assert shown.loc[0, "KPI"] == "NPS" and shown.loc[0, "change"] == -60.0
+    t = pd.DataFrame({"period": ["2025-12", "2026-01", "2026-02"]})
+    assert recent_periods(t, "2026-02", 2)["period"].tolist() == ["2026-01", "2026-02"]

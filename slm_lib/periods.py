@@ -1,0 +1,44 @@
+"""Calendar months as report periods: parsing ``'YYYY-MM'``, labelling timestamps, stepping back."""
+from __future__ import annotations
+
+import pandas as pd
+
+from slm_lib.errors import ConfigError
+
+
+def check_month(month: str) -> pd.Period:
+    """Parse a ``'YYYY-MM'`` month, raising :class:`ConfigError` on anything else.
+
+    Examples
+    --------
+    >>> check_month("2026-10")
+    Period('2026-10', 'M')
+    """
+    if not isinstance(month, str) or len(month) != 7 or month[4] != "-" or not month.replace("-", "").isdigit():
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
+    try:
+        return pd.Period(month, freq="M")
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}") from err
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month`` (``'YYYY-MM'``).
+
+    Examples
+    --------
+    >>> previous_month("2026-01")
+    '2025-12'
+    """
+    return str(check_month(month) - 1)
+
+
+def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
+    """Calendar month ``'YYYY-MM'`` of each timestamp in time zone ``tz`` (NaT -> NaN).
+
+    Examples
+    --------
+    >>> month_labels(pd.Series(pd.to_datetime(["2024-01-31 23:30"], utc=True)), "Europe/Berlin").tolist()
+    ['2024-02']
+    """
+    return ts.dt.tz_convert(tz).dt.strftime("%Y-%m")

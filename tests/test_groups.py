@@ -1,0 +1,45 @@
+"""Per-group changes and means (slm_lib.metrics.groups)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.groups import changes_by_group, mean_by_group
+from slm_lib.metrics.survey import compare_periods
+
+
+def _ts(values):
+    return pd.Series(pd.to_datetime(values, utc=True)).astype("datetime64[ns, UTC]")
+
+
+def test_changes_by_group_equal_per_group_compare_periods():
+    # customer a (smb): CSAT 5,5,2 in September -> 4,1 in October; customer b (mid): NPS 10,0 -> 9,9
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": _ts(["2025-01-01"] * 2),
+                              "segment": ["smb", "mid"], "region": ["x", "x"], "churned_at": _ts([None, None])})
+    rows = [("a", "csat", "2026-09-10", 5), ("a", "csat", "2026-09-11", 5), ("a", "csat", "2026-09-12", 2),
+            ("a", "csat", "2026-10-10", 4), ("a", "csat", "2026-10-11", 1),
+            ("b", "nps", "2026-09-10", 10), ("b", "nps", "2026-09-11", 0),
+            ("b", "nps", "2026-10-10", 9), ("b", "nps", "2026-10-11", 9), ("b", "nps", "2026-08-01", 0)]
+    surveys = pd.DataFrame({"response_id": [f"r{i}" for i in range(len(rows))],
+                            "customer_id": [r[0] for r in rows], "ticket_id": pd.Series([np.nan] * len(rows), dtype="str"),
+                            "submitted_at": _ts([r[2] for r in rows]), "type": [r[1] for r in rows],
+                            "score": [r[3] for r in rows], "comment": pd.Series([np.nan] * len(rows), dtype="str")})
+    out = changes_by_group(Dataset(surveys=surveys, customers=customers), "2026-10", by="segment", min_n=3)
+    out = out.set_index(["metric", "group"])
+    assert list(out.index) == [("csat", "smb"), ("nps", "mid")]
+    csat = out.loc[("csat", "smb")]
+    assert csat["before"] == pytest.approx(200 / 3) and csat["after"] == pytest.approx(50.0)
+    assert csat["p_value"] == pytest.approx(compare_periods([5, 5, 2], [4, 1], metric="csat")["p_value"])
+    nps = out.loc[("nps", "mid")]
+    assert (nps["before"], nps["after"], nps["n_before"], nps["n_after"]) == (0.0, 100.0, 2, 2)
+    assert out["small_n"].all()
+
+
+def test_mean_by_group_interval_contains_mean():
+    f = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 40, "v": np.r_[np.arange(5.0), np.linspace(0, 1, 40)]})
+    m = mean_by_group(f, "v", "g", min_n=30).set_index("group")
+    assert m.loc["a", "mean"] == 2.0 and m.loc["a", "n"] == 5 and bool(m.loc["a", "small_n"])
+    # t interval by hand: 2 +- t(0.975, 4) * sd / sqrt(5)
+    half = 2.7764451051977987 * np.std(np.arange(5.0), ddof=1) / np.sqrt(5)
+    assert m.loc["a", "ci_low"] == pytest.approx(2 - half) and m.loc["a", "ci_high"] == pytest.approx(2 + half)
+    assert not bool(m.loc["b", "small_n"])
