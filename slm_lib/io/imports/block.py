@@ -82,6 +82,8 @@ def _join(frame: pd.DataFrame, join: dict, paths: list[Path], file: str) -> pd.D
         if join["required"]:
             raise MappingError(f"{', '.join(p.name for p in sides)}: no '{join['right_on']}' to join on")
         return frame
+    for spec in join["where"]:
+        right = right[filter_mask(right, spec, ", ".join(p.name for p in sides))]
     right = right.drop(columns=["_file", "_row"])
     right["_key"] = to_text(right[join["right_on"]])
     right = right.drop_duplicates("_key", keep="last").set_index("_key")
@@ -142,6 +144,9 @@ def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.Dat
              problems: _Problems) -> pd.Series:
     """One canonical (or extra) field from its spec."""
     file, source = ctx["file"], ", ".join(spec.get("column", [spec.get("duration", name)]))
+    if "only_if" in spec:
+        keep = filter_mask(frame, spec["only_if"], file)
+        frame = frame.loc[keep].reindex(frame.index)
     if "base" in spec:
         hours, bad = parse_hours(_column(frame, spec["duration"], file), spec.get("unit", "minutes"))
         problems.add(spec["duration"], f"cannot read as a duration in {spec.get('unit', 'minutes')}", bad)

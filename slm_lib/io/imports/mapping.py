@@ -24,10 +24,10 @@ MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 TOP_KEYS = {"name", "description", "tz", "tables"}
 BLOCK_KEYS = {"description", "files", "format", "records", "header_rows", "joins", "where", "drop",
               "identity", "fields", "extras", "timestamp"}
-JOIN_KEYS = {"files", "format", "records", "header_rows", "left_on", "right_on", "prefix", "required"}
+JOIN_KEYS = {"files", "format", "records", "header_rows", "left_on", "right_on", "prefix", "required", "where"}
 FILTER_OPS = {"in", "not_in", "contains", "empty", "nonempty", "gt", "lt", "equals"}
 FIELD_KEYS = {"column", "value", "map", "default", "timestamp", "base", "duration", "unit", "scale",
-              "suffix", "description"}
+              "suffix", "only_if", "description"}
 #: Units of duration columns: how many of the unit make one hour.
 UNITS = {"ms": 3_600_000.0, "seconds": 3600.0, "minutes": 60.0, "hours": 1.0, "days": 1 / 24}
 IDENTITY_KEYS = ("id", "email")
@@ -91,6 +91,8 @@ def _field(spec: Any, where: str) -> dict:
         spec["map"] = {str(k).strip().lower(): v for k, v in spec["map"].items()}
     if "column" in spec:
         spec["column"] = [str(c) for c in _as_list(spec["column"])]
+    if "only_if" in spec:
+        spec["only_if"] = _filter(spec["only_if"], f"{where}.only_if", False)
     return spec
 
 
@@ -133,6 +135,7 @@ def _block(block: Any, table: str, where: str) -> dict:
             raise MappingError(f"{jwhere}: missing key(s) {', '.join(missing)}")
         join = {"format": "json", "header_rows": 1, "records": None, "required": True, **join}
         join["files"] = [str(f) for f in _as_list(join["files"])]
+        join["where"] = [_filter(f, f"{jwhere}.where[{k}]", False) for k, f in enumerate(join.get("where") or [])]
         joins.append(join)
     block["joins"] = joins
     block["where"] = [_filter(f, f"{where}.where[{i}]", False) for i, f in enumerate(block.get("where", []))]

@@ -21,6 +21,7 @@ import pandas as pd
 from slm_lib.errors import MappingError
 
 FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
+_DOT = re.compile(r"\.(?![^\[]*\])")
 _SELECTOR = re.compile(r"^(?P<name>[^\[\]]+)\[(?:(?P<pos>-?\d+)|(?P<key>[^=\]]+)=(?P<value>[^\]]*))\]$")
 
 
@@ -132,7 +133,7 @@ def column_at(frame: pd.DataFrame, path: str) -> pd.Series | None:
     """
     if path in frame.columns:
         return frame[path]
-    parts = path.split(".")
+    parts = _DOT.split(path)
     for i in range(1, len(parts) + 1):
         rest = ".".join(parts[i:])
         match = _SELECTOR.match(parts[i - 1])
