@@ -1,0 +1,183 @@
+"""customer_features (hand-computed windows, no leakage) and monthly_service_panel."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.errors import ConfigError
+from slm_lib.features import FEATURE_COLUMNS, customer_features, monthly_service_panel, window_offset
+from slm_lib.io.dataset import Dataset
+
+AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
+OUTCOMES = ["churned", "revenue_horizon", "duration_days", "event"]
+
+
+def utc(*values):
+    return pd.to_datetime(list(values), utc=True, format="ISO8601")
+
+
+def tickets_frame(rows):
+    cols = ["ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at", "priority", "reopens"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("created_at", "first_response_at", "resolved_at"):
+        df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
+    return df.assign(channel="email", agent_id=None, team=None, replies=1, category=None)
+
+
+@pytest.fixture()
+def hand() -> Dataset:
+    customers = pd.DataFrame({
+        "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6", "c7"],
+        "signup_at": utc("2023-06-01", "2024-02-01", "2024-01-01", "2024-04-01", "2023-01-01", "2023-01-01",
+                         "2023-01-01"),
+        "segment": ["smb", "mid", "smb", "smb", "smb", "enterprise", "smb"],
+        "region": [None] * 7,
+        "churned_at": utc(None, "2024-04-20", "2024-03-15", None, "2024-04-01", "2024-05-01", "2024-05-02"),
+    })
+    tickets = tickets_frame([
+        ("t1", "c1", "2023-12-31 23:00", "2024-01-01 00:00", None, "normal", 0),   # before the window
+        ("t2", "c1", "2024-01-10 00:00", "2024-01-10 04:00", "2024-01-11", "normal", 1),  # 4 h, achieved
+        ("t3", "c1", "2024-02-10 00:00", "2024-02-10 10:00", "2024-02-12", "normal", 0),  # 10 h, breached
+        ("t4", "c1", "2024-03-31 22:00", "2024-04-01 01:00", None, "urgent", 0),   # answered after as_of: breached
+        ("t5", "c1", "2024-03-31 20:00", None, None, "low", 0),                    # pending (4 h < 24 h)
+        ("t6", "c1", "2024-04-01 00:00", "2024-04-01 00:10", None, "normal", 0),   # at as_of: excluded
+        ("t7", "c1", "2024-03-01 00:00", "2024-03-01 06:00", "2024-04-02", "normal", 2),  # 6 h; resolved later
+    ])
+    surveys = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(8)],
+        "customer_id": ["c1"] * 8,
+        "ticket_id": [None] * 8,
+        "submitted_at": utc("2024-01-15", "2024-03-20", "2024-04-01", "2024-01-20", "2024-03-25", "2024-04-02",
+                            "2024-02-01", "2023-12-01"),
+        "type": ["csat", "csat", "csat", "nps", "nps", "nps", "ces", "ces"],
+        "score": [4, 2, 5, 9, 5, 10, 2, 4],
+        "comment": [None] * 8,
+    })
+    revenue = pd.DataFrame({
+        "customer_id": ["c1"] * 5 + ["c2"],
+        "paid_at": utc("2024-01-15", "2024-02-01", "2024-04-01", "2024-05-01", "2023-07-01", "2024-03-01"),
+        "amount": [100.0, -20.0, 100.0, 100.0, 50.0, 30.0],
+        "order_id": [None] * 6,
+    })
+    return Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue)
+
+
+def test_features_by_hand(hand):
+    f = customer_features(hand, AS_OF, lookback="3M", horizon="1M").set_index("customer_id")
+    assert list(f.reset_index().columns) == list(FEATURE_COLUMNS)
+    assert f.index.tolist() == ["c1", "c2", "c6", "c7"]  # c3, c5 churned; c4 signs up at as_of
+    c1 = f.loc["c1"]
+    assert c1["tickets"] == 5
+    assert c1["median_frt_h"] == 6.0          # t2 4 h, t3 10 h, t7 6 h
+    assert c1["sla_breach_share"] == 0.5      # achieved t2, t7; breached t3, t4; t5 pending
+    assert c1["reopen_share"] == 0.5          # resolved before as_of: t2 (reopened), t3
+    assert c1["mean_csat"] == 3.0
+    assert c1["last_nps_category"] == "detractor"
+    assert c1["mean_ces"] == 2.0
+    assert c1["historical_clv"] == 130.0      # 50 + 100 - 20 refund
+    assert c1["revenue_horizon"] == 100.0     # [as_of, as_of + 1 month)
+    assert c1["tenure_days"] == (AS_OF - pd.Timestamp("2023-06-01", tz="UTC")).days
+    assert c1["tenure_years"] == pytest.approx(c1["tenure_days"] / 365.25)
+    assert not c1["churned"] and c1["event"] == 0 and c1["duration_days"] == 30
+    c2 = f.loc["c2"]
+    assert c2["tickets"] == 0 and np.isnan(c2["median_frt_h"]) and np.isnan(c2["sla_breach_share"])
+    assert c2["last_nps_category"] == "none" and np.isnan(c2["mean_csat"])
+    assert c2["churned"] and c2["event"] == 1 and c2["duration_days"] == 19
+    assert c2["historical_clv"] == 30.0 and c2["revenue_horizon"] == 0.0
+    assert f.loc["c6", "churned"] and f.loc["c6", "duration_days"] == 30  # churn at as_of + horizon counts
+    assert not f.loc["c7", "churned"]
+    assert (f["as_of"] == AS_OF).all()
+
+
+def test_days_lookback_and_stacked_panel(hand):
+    f = customer_features(hand, AS_OF, lookback="30D", horizon="30D").set_index("customer_id")
+    assert f.loc["c1", "tickets"] == 2        # W = [2 March, 1 April): t4, t5 (t7 is 1 March)
+    panel = customer_features(hand, ["2024-03-01", "2024-04-01"], lookback="3M", horizon="1M")
+    assert panel.groupby("as_of").size().tolist() == [6, 4]
+    march = panel.loc[panel["as_of"] == pd.Timestamp("2024-03-01", tz="UTC")].set_index("customer_id")
+    assert march.loc["c3", "churned"]         # churned 15 March, inside (1 Mar, 1 Apr]
+    assert march.loc["c1", "tickets"] == 3    # W = [1 Dec, 1 Mar): t1, t2, t3
+
+
+def test_window_offset():
+    assert window_offset("3M") == pd.DateOffset(months=3)
+    assert window_offset("3MS") == pd.DateOffset(months=3)
+    assert window_offset("M") == pd.DateOffset(months=1)
+    assert window_offset("2Y") == pd.DateOffset(years=2)
+    assert window_offset("90D") == pd.Timedelta(days=90)
+    assert pd.Timestamp("2024-03-31") - window_offset("1M") == pd.Timestamp("2024-02-29")
+    with pytest.raises(ConfigError, match="neither"):
+        window_offset("three months")
+    with pytest.raises(ConfigError, match="positive"):
+        window_offset("-5D")
+    with pytest.raises(ConfigError):
+        window_offset(90)
+
+
+def test_no_leakage_after_as_of():
+    """Rewriting everything dated at or after as_of moves outcomes, never features."""
+    from slm_lib.synth import generate
+
+    ds = generate(customers=600, months=8, seed=3)
+    as_of = pd.Timestamp("2025-03-01", tz="UTC")
+    before = customer_features(ds, as_of, lookback="3M", horizon="2M")
+    rng = np.random.default_rng(0)
+
+    t = ds.tickets.copy()
+    late_fr = t["first_response_at"] >= as_of
+    t.loc[late_fr, "first_response_at"] = t.loc[late_fr, "first_response_at"] + pd.Timedelta(days=9)
+    open_now = t["first_response_at"].isna() & (t["created_at"] < as_of)
+    t.loc[open_now, "first_response_at"] = as_of + pd.Timedelta(hours=1)   # answered only after as_of
+    late_res = t["resolved_at"] >= as_of
+    t.loc[late_res, "resolved_at"] = pd.NaT
+    t.loc[late_res, "reopens"] = 7
+    new = t.loc[t["created_at"] >= as_of].assign(
+        ticket_id=lambda d: "new-" + d["ticket_id"], created_at=lambda d: d["created_at"] + pd.Timedelta(days=1))
+    t = pd.concat([t.loc[t["created_at"] < as_of], new, new.assign(ticket_id=lambda d: d["ticket_id"] + "b")],
+                  ignore_index=True)
+
+    s = ds.surveys.loc[ds.surveys["submitted_at"] < as_of]
+    extra = s.sample(200, random_state=1).assign(
+        response_id=lambda d: "x" + d["response_id"], submitted_at=as_of + pd.Timedelta(days=3),
+        score=lambda d: np.where(d["type"] == "nps", 0, 1))
+    s = pd.concat([s, extra], ignore_index=True)
+
+    r = ds.revenue.copy()
+    r.loc[r["paid_at"] >= as_of, "amount"] *= 3
+    c = ds.customers.copy()
+    future = c["churned_at"] > as_of
+    c.loc[future, "churned_at"] = pd.NaT
+    stay = c.index[(c["signup_at"] < as_of) & c["churned_at"].isna()][:50]
+    c.loc[stay, "churned_at"] = as_of + pd.Timedelta(days=5)
+
+    after = customer_features(Dataset(tickets=t, surveys=s, customers=c, revenue=r), as_of,
+                              lookback="3M", horizon="2M")
+    features = [col for col in FEATURE_COLUMNS if col not in OUTCOMES]
+    pd.testing.assert_frame_equal(before[features], after[features])
+    assert before["tickets"].sum() > 500 and before["median_frt_h"].notna().sum() > 100
+    assert not before["churned"].equals(after["churned"])          # the edits did reach the outcomes
+    assert not np.allclose(before["revenue_horizon"], after["revenue_horizon"])
+
+
+def test_monthly_service_panel_by_hand(hand):
+    p = monthly_service_panel(hand, months=["2024-01", "2024-02", "2024-03"]).set_index("month")
+    assert p["active"].tolist() == [4, 5, 6]      # signed up before the month start, not churned by then
+    assert p["churned"].tolist() == [0, 0, 2]     # c3 (15 March) and c5 (1 April 00:00: end of March)
+    assert p.loc["2024-03", "churn_rate"] == pytest.approx(200 / 6)
+    assert p["tickets"].tolist() == [1, 1, 3]
+    assert p.loc["2024-01", "median_frt_h"] == 4.0
+    assert p.loc["2024-03", "median_frt_h"] == 4.5  # t4 3 h, t7 6 h (t5 unanswered)
+    assert p.loc["2024-02", "sla_breach_share"] == 100.0
+    assert p.loc["2024-01", "mean_csat"] == 4.0
+    assert p.loc["2024-01", "nps"] == 100.0 and p.loc["2024-03", "nps"] == -100.0
+    assert np.isnan(p.loc["2024-02", "nps"])
+    default = monthly_service_panel(hand)
+    assert default["month"].iloc[0] == "2023-07" and default["month"].iloc[-1] == "2024-05"
+
+
+def test_bad_arguments(hand):
+    with pytest.raises(ConfigError, match="empty"):
+        customer_features(hand, [])
+    with pytest.raises(ConfigError, match="first_response"):
+        customer_features(hand, AS_OF, sla_targets={"resolution": {"normal": 8}})
