@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from slm_lib.io.dataset import Dataset
 from slm_lib.schema import COLUMNS
@@ -44,15 +45,23 @@ def _ts(seconds: np.ndarray, null: np.ndarray | None = None) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC"))
 
 
-def _str(values: np.ndarray, null: np.ndarray | None = None) -> pd.Series:
+def _str(values: np.ndarray | pa.Array, null: np.ndarray | None = None) -> pd.Series:
     out = pd.Series(values, dtype="str")
     return out if null is None else out.where(~null)
 
 
+def _take(ids: pa.Array, positions: np.ndarray, null: np.ndarray | None = None) -> pd.Series:
+    """``ids[positions]`` as a ``str`` Series (arrow take: no Python objects); null where ``null``."""
+    taken = ids.take(pa.array(positions, mask=null))
+    return pd.Series(taken, dtype="str")
+
+
 def _labels(names: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     """String labels of integer codes; code -1 is missing."""
-    table = np.asarray(names + ("",))
-    return _str(table[codes], codes < 0)
+    missing = codes < 0
+    indices = pa.array(np.where(missing, 0, codes).astype(np.int32), mask=missing)
+    return pd.Series(pa.DictionaryArray.from_arrays(indices, pa.array(names)).cast(pa.large_string()),
+                     dtype="str")
 
 
 def _frame(table: str, columns: dict[str, pd.Series]) -> pd.DataFrame:
@@ -63,6 +72,8 @@ def _frame(table: str, columns: dict[str, pd.Series]) -> pd.DataFrame:
 def to_dataset(raw: dict) -> Dataset:
     """The canonical Dataset of a :func:`slm_lib.synth.generator.simulate` result.
 
+    ``raw`` is consumed (its tables are popped) so that memory is freed column by column.
+
     Examples
     --------
     >>> from slm_lib.synth.generator import simulate
@@ -70,54 +81,61 @@ def to_dataset(raw: dict) -> Dataset:
     'synthetic'
     """
     end = raw["end"]
-    c, t, s, r = raw["customers"], raw["tickets"], raw["surveys"], raw["revenue"]
-    customer_ids = make_ids("C", c["signup"].size, 5)
+    c = raw.pop("customers")
+    customer_ids = pa.array(make_ids("C", c["signup"].size, 5))
     customers = _frame("customers", {
         "customer_id": _str(customer_ids), "signup_at": _ts(c["signup"]),
         "segment": _labels(SEGMENTS, c["segment"]), "region": _labels(REGIONS, c["region"]),
         "churned_at": _ts(c["churned"], c["churned"] == NEVER)})
 
+    t = raw.pop("tickets")
     order = np.lexsort((np.arange(t["customer"].size), t["customer"], t["created"]))
     new_position = np.empty(order.size, dtype=np.int64)
     new_position[order] = np.arange(order.size)
-    t = {k: v[order] for k, v in t.items()}
-    no_reply = t["first_response"] >= end
-    ticket_ids = make_ids("T", order.size, 6)
-    agent_ids = make_ids("A", len(TEAMS) * AGENTS_PER_TEAM, 2)
-    tickets = _frame("tickets", {
-        "ticket_id": _str(ticket_ids), "customer_id": _str(customer_ids[t["customer"]]),
-        "created_at": _ts(t["created"]), "first_response_at": _ts(t["first_response"], no_reply),
-        "resolved_at": _ts(t["resolved"], t["resolved"] >= end),
-        "channel": _labels(CHANNELS, t["channel"]), "priority": _labels(PRIORITIES, t["priority"]),
-        "agent_id": _str(agent_ids[np.maximum(t["agent"], 0)], t["agent"] < 0),
-        "team": _labels(TEAMS, t["team"]),
-        "replies": pd.Series(np.where(no_reply, 0, t["replies"])),
-        "reopens": pd.Series(np.where(no_reply, 0, t["reopens"])),
-        "category": _labels(CATEGORIES, t["category"])})
+    ticket_ids = pa.array(make_ids("T", order.size, 6))
+    agent_ids = pa.array(make_ids("A", len(TEAMS) * AGENTS_PER_TEAM, 2))
 
-    keep = s["submitted"] < end
-    s = {k: v[keep] for k, v in s.items()}
-    order = np.lexsort((s["ticket"], s["customer"], s["type"], s["submitted"]))
+    def column(key: str) -> np.ndarray:
+        return t.pop(key)[order]
+
+    no_reply = t["first_response"][order] >= end
+    agent = column("agent")
+    resolved = column("resolved")
+    tickets = _frame("tickets", {
+        "ticket_id": _str(ticket_ids), "customer_id": _take(customer_ids, column("customer")),
+        "created_at": _ts(column("created")), "first_response_at": _ts(column("first_response"), no_reply),
+        "resolved_at": _ts(resolved, resolved >= end),
+        "channel": _labels(CHANNELS, column("channel")), "priority": _labels(PRIORITIES, column("priority")),
+        "agent_id": _take(agent_ids, agent, agent < 0), "team": _labels(TEAMS, column("team")),
+        "replies": pd.Series(np.where(no_reply, 0, column("replies")).astype(np.int64)),
+        "reopens": pd.Series(np.where(no_reply, 0, column("reopens")).astype(np.int64)),
+        "category": _labels(CATEGORIES, column("category"))})
+    del agent, resolved, order
+
+    s = raw.pop("surveys")
+    keep = np.flatnonzero(s["submitted"] < end)
+    order = keep[np.lexsort((s["ticket"][keep], s["customer"][keep], s["type"][keep], s["submitted"][keep]))]
     s = {k: v[order] for k, v in s.items()}
     has_ticket = s["ticket"] >= 0
     surveys = _frame("surveys", {
         "response_id": _str(make_ids("R", order.size, 6)),
-        "customer_id": _str(customer_ids[s["customer"]]),
-        "ticket_id": _str(ticket_ids[new_position[np.maximum(s["ticket"], 0)]] if ticket_ids.size
-                          else np.full(order.size, ""), ~has_ticket),
+        "customer_id": _take(customer_ids, s["customer"]),
+        "ticket_id": _take(ticket_ids, new_position[np.maximum(s["ticket"], 0)] if len(ticket_ids)
+                           else np.zeros(order.size, np.int64), ~has_ticket),
         "submitted_at": _ts(s["submitted"]), "type": _labels(SURVEY_TYPES, s["type"]),
         "score": pd.Series(s["score"].astype(np.int64)), "comment": pd.Series(s["comment"], dtype="str")})
+    del s, new_position
 
-    keep = r["paid"] < end
-    r = {k: v[keep] for k, v in r.items()}
-    order = np.lexsort((r["amount"] < 0, r["customer"], r["paid"]))
+    r = raw.pop("revenue")
+    keep = np.flatnonzero(r["paid"] < end)
+    order = keep[np.lexsort((r["amount"][keep] < 0, r["customer"][keep], r["paid"][keep]))]
     r = {k: v[order] for k, v in r.items()}
     is_payment = r["amount"] > 0
     number = np.zeros(int(r["order"].max()) + 1 if r["order"].size else 0, dtype=np.int64)
     number[r["order"][is_payment]] = np.arange(int(is_payment.sum()))  # numbered in time order
-    order_ids = make_ids("O", int(is_payment.sum()), 6)[number[r["order"]]]
+    order_ids = pa.array(make_ids("O", int(is_payment.sum()), 6))
     revenue = _frame("revenue", {
-        "customer_id": _str(customer_ids[r["customer"]]), "paid_at": _ts(r["paid"]),
-        "amount": pd.Series(r["amount"].astype(np.float64)), "order_id": _str(order_ids)})
+        "customer_id": _take(customer_ids, r["customer"]), "paid_at": _ts(r["paid"]),
+        "amount": pd.Series(r["amount"].astype(np.float64)), "order_id": _take(order_ids, number[r["order"]])})
     return Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue,
                    source="synthetic")

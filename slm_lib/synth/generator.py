@@ -23,7 +23,7 @@ from slm_lib.synth import effects as fx
 from slm_lib.synth.comments import make_comments
 from slm_lib.synth.customers import SEGMENTS, make_customers
 from slm_lib.synth.surveys import nps_surveys, ticket_surveys
-from slm_lib.synth.tickets import AGENTS_PER_TEAM, TEAMS, month_tickets
+from slm_lib.synth.tickets import AGENTS_PER_TEAM, SLA_TARGET_H, TEAMS, month_tickets
 from slm_lib.synth.window import NEVER, churn_logit, window_features
 
 _COEF = {"tenure": fx.B_TENURE, "tenure_cap": fx.TENURE_CAP_YEARS, "frt": fx.B_FRT,
@@ -114,12 +114,13 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
     survey_by_month: list[list[dict[str, np.ndarray]]] = [[] for _ in range(months)]
     payments: list[dict[str, np.ndarray]] = []
     n_tickets = 0
-    t_keys = ("customer", "created", "first_response", "target_h")
+    t_keys = ("customer", "created", "first_response", "priority")
     s_keys = ("customer", "ticket", "submitted", "type", "score")
     for m in range(months):
         begin, end = int(bounds[m]), int(bounds[m + 1])
         w0 = max(m - fx.LOOKBACK_MONTHS, 0)
         window_tickets = _concat(ticket_months[w0:m] or [{k: np.zeros(0, np.int64) for k in t_keys}], t_keys)
+        window_tickets["target_h"] = SLA_TARGET_H[window_tickets["priority"]]
         answers = _concat([p for parts in survey_by_month[w0:m] for p in parts]
                           or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys)
         is_csat, is_nps = answers["type"] == 0, answers["type"] == 1

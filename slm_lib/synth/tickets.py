@@ -134,7 +134,7 @@ def month_tickets(
     dict of numpy.ndarray
         ``customer, created, first_response, resolved`` (int64 seconds, ``NEVER`` = null),
         ``channel, priority, category, team, agent`` (codes; agent -1 = none),
-        ``replies, reopens`` (int64), ``target_h`` (first-response SLA target).
+        ``replies, reopens`` (small ints); compact dtypes keep 10 million tickets cheap.
 
     Examples
     --------
@@ -184,7 +184,7 @@ def month_tickets(
     agent[silent] = -1
     replies[silent] = 0
     reopens[silent] = 0
-    return {"customer": cust, "created": created, "first_response": first_response,
+    return {"customer": cust.astype(np.int32), "created": created, "first_response": first_response,
             "resolved": resolved, "channel": channel, "priority": priority, "category": category,
-            "team": team, "agent": agent, "replies": replies, "reopens": reopens,
-            "target_h": SLA_TARGET_H[priority]}
+            "team": team, "agent": agent.astype(np.int16), "replies": replies.astype(np.int16),
+            "reopens": reopens.astype(np.int16)}
