@@ -1,0 +1,171 @@
+"""Tests of slm_lib.plots: every figure has a title stating n, labelled axes, and copes with NaN."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from slm_lib import plots
+from slm_lib.errors import DataValidationError
+
+
+def _assert_readable(fig: Figure) -> None:
+    """Figure with a title containing 'n =' on its first axes and labelled x and y axes."""
+    assert isinstance(fig, Figure)
+    first = fig.axes[0]
+    assert first.get_title().strip() and "n = " in first.get_title()
+    plotted = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for ax in plotted:
+        assert ax.get_xlabel().strip() and ax.get_ylabel().strip()
+    fig.canvas.draw()  # renders without error
+
+
+@pytest.fixture
+def trend_table() -> pd.DataFrame:
+    periods = ["2026-07", "2026-08", "2026-09", "2026-10"]
+    return pd.DataFrame({
+        "period": periods * 2,
+        "channel": ["chat"] * 4 + ["email"] * 4,
+        "metric": "csat",
+        "n": [120, 130, 12, 140, 80, 90, 95, 0],
+        "value": [81.0, 79.5, 70.0, 83.0, 75.0, 74.0, 72.5, np.nan],
+        "ci_low": [73.0, 71.0, 42.0, 76.0, 64.0, 63.0, 62.0, np.nan],
+        "ci_high": [87.0, 86.0, 89.0, 88.0, 83.0, 82.0, 81.0, np.nan],
+        "small_n": [False, False, True, False, False, False, False, True],
+    })
+
+
+def test_trend_plot_by_group_title_units_n_and_band(trend_table):
+    fig = plots.trend_plot(trend_table, "csat", by="channel")
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == "CSAT by period and channel (% satisfied), n = 667"
+    assert len(ax.collections) >= 2  # one interval band per group
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "chat (n = 402)", "email (n = 265)", "small n (flagged)"]
+
+
+def test_trend_plot_marks_small_n_points_hollow(trend_table):
+    fig = plots.trend_plot(trend_table.loc[trend_table.channel == "chat"], "csat")
+    hollow = [c for c in fig.axes[0].collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert len(hollow) == 1 and hollow[0].get_offsets().tolist() == [[2.0, 70.0]]
+    assert hollow[0].get_facecolor()[0].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_trend_plot_rejects_missing_metric_and_columns(trend_table):
+    with pytest.raises(DataValidationError, match="metric 'nps' not in table"):
+        plots.trend_plot(trend_table, "nps")
+    with pytest.raises(DataValidationError, match=r"lacks column\(s\) \['ci_low'\]"):
+        plots.trend_plot(trend_table.drop(columns="ci_low"), "csat")
+
+
+def test_cohort_heatmap_blank_nan_cells_and_sizes_in_labels():
+    matrix = pd.DataFrame(
+        {"size": [100, 80, 50], 0: [1.0, 1.0, 1.0], 1: [0.9, 0.85, np.nan], 2: [0.8, np.nan, np.nan]},
+        index=pd.Index(["2026-08", "2026-09", "2026-10"], name="cohort"),
+    )
+    fig = plots.cohort_heatmap(matrix)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert "n = 230 customers in 3 cohorts" in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2026-08 (n = 100)", "2026-09 (n = 80)", "2026-10 (n = 50)"]
+    annotations = sorted(t.get_text() for t in ax.texts)
+    assert annotations == sorted(["100", "90", "80", "100", "85", "100"])  # NaN cells carry no number
+    mesh = ax.collections[0].get_array()
+    assert np.ma.count_masked(mesh) == 3
+
+
+def test_survival_plot_starts_at_one_and_names_groups():
+    curves = pd.DataFrame({
+        "group": ["fast"] * 2 + ["slow"] * 2, "time": [30.0, 90.0, 20.0, 60.0],
+        "survival": [0.95, 0.9, 0.85, np.nan], "ci_low": [0.9, 0.84, 0.78, np.nan],
+        "ci_high": [0.98, 0.94, 0.9, np.nan], "at_risk": [200, 150, 100, 60], "n": [200, 200, 100, 100],
+    })
+    fig = plots.survival_plot(curves, time_unit="days")
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title().endswith("n = 300") and ax.get_xlabel() == "Time since signup (days)"
+    assert ax.lines[0].get_ydata()[0] == 1.0 and ax.lines[0].get_xdata()[0] == 0.0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fast (n = 200)", "slow (n = 100)"]
+
+
+def test_forest_plot_reference_line_per_effect_type():
+    table = pd.DataFrame({
+        "term": ["median_frt_h", "sla_breach_share", "tenure_days"],
+        "effect": [1.8, 0.9, 2.5], "effect_ci_low": [1.4, 0.6, np.nan], "effect_ci_high": [2.3, 1.3, np.nan],
+        "effect_type": ["odds ratio", "odds ratio", "% change"], "n": [2400, 2400, 2400],
+    })
+    fig = plots.forest_plot(table)
+    _assert_readable(fig)
+    ratio_ax, diff_ax = fig.axes
+    assert "n = 2,400" in ratio_ax.get_title()
+    assert ratio_ax.get_xscale() == "log" and diff_ax.get_xscale() == "linear"
+    assert ratio_ax.lines[0].get_xdata()[0] == 1.0 and diff_ax.lines[0].get_xdata()[0] == 0.0
+    assert [t.get_text() for t in ratio_ax.get_yticklabels()] == ["sla_breach_share", "median_frt_h"]
+
+
+def test_forest_plot_needs_n():
+    table = pd.DataFrame({"term": ["x"], "effect": [0.1], "effect_ci_low": [0.0], "effect_ci_high": [0.2],
+                          "effect_type": ["change in revenue"]})
+    with pytest.raises(DataValidationError, match="pass n="):
+        plots.forest_plot(table)
+    assert "n = 50" in plots.forest_plot(table, n=50).axes[0].get_title()
+
+
+def test_channel_mix_plot_counts_and_shares():
+    volume = pd.DataFrame({"period": ["2026-09", "2026-09", "2026-10", "2026-10"],
+                           "channel": ["chat", "email", "chat", "phone"], "n": [40, 60, 30, 10]})
+    fig = plots.channel_mix_plot(volume)
+    _assert_readable(fig)
+    assert fig.axes[0].get_title() == "Tickets created by channel (count), n = 140"
+    shares = plots.channel_mix_plot(volume, share=True)
+    _assert_readable(shares)
+    tops = {}
+    for bar in shares.axes[0].patches:
+        tops[bar.get_x()] = max(tops.get(bar.get_x(), 0.0), bar.get_y() + bar.get_height())
+    assert np.allclose(list(tops.values()), 100.0)
+
+
+def test_distribution_plot_log_scale_states_hidden_values():
+    values = pd.Series([12.0, 40.0, 300.0, 2500.0, 0.0, -5.0, np.nan])
+    fig = plots.distribution_plot(values, label="historical CLV", unit="EUR", log_x=True)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Distribution of historical CLV (EUR), n = 6 (2 ≤ 0 not shown on log scale)"
+    assert ax.get_xscale() == "log"
+    linear = plots.distribution_plot(values, unit="EUR")
+    assert linear.axes[0].get_title() == "Distribution of historical CLV (EUR), n = 6"
+
+
+def test_distribution_plot_all_nan_still_a_titled_figure():
+    fig = plots.distribution_plot(pd.Series([np.nan, np.nan]))
+    _assert_readable(fig)
+    assert fig.axes[0].get_title().endswith("n = 0")
+
+
+def test_holdout_plots_actual_vs_predicted():
+    weekly = pd.DataFrame({"week": [3, 1, 2], "actual": [55, 50, np.nan], "predicted": [56.0, 52.0, 57.5]})
+    fig = plots.holdout_plot(weekly, n=2357, cumulative=True, calibration_end=2)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert "n = 2,357 customers" in ax.get_title()
+    assert ax.lines[1].get_ydata().tolist() == [52.0, 109.5, 165.5]  # sorted by week, cumulated
+    by_freq = pd.DataFrame({"frequency": [0, 1, 2], "actual": [0.2, 0.6, np.nan],
+                            "predicted": [0.23, 0.58, 1.0], "n": [1400, 500, 200]})
+    fig = plots.conditional_expectation_plot(by_freq)
+    _assert_readable(fig)
+    assert "n = 2,100 customers" in fig.axes[0].get_title()
+
+
+def test_set_theme_applies_house_palette():
+    plots.set_theme()
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    assert [to_hex(c) for c in cycle[:3]] == [c.lower() for c in plots.PALETTE[:3]]
+    assert matplotlib.rcParams["axes.titlesize"] == 13
