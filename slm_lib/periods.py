@@ -42,3 +42,17 @@ def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
     ['2024-02']
     """
     return ts.dt.tz_convert(tz).dt.strftime("%Y-%m")
+
+
+def month_starts(month: str, months_back: int = 12) -> list[pd.Timestamp]:
+    """UTC starts of the ``months_back`` months ending with ``month`` (oldest first).
+
+    Useful as ``as_of`` instants of a monthly panel whose one-month horizons end with ``month``.
+
+    Examples
+    --------
+    >>> [str(t.date()) for t in month_starts("2026-10", 3)]
+    ['2026-08-01', '2026-09-01', '2026-10-01']
+    """
+    last = check_month(month)
+    return [(last - k).to_timestamp().tz_localize("UTC") for k in range(months_back - 1, -1, -1)]

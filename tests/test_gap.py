@@ -49,3 +49,12 @@ def test_small_groups_are_flagged_not_in_gap():
 
 def test_other_month_is_empty():
     assert delivery_gap(_dataset(), "2026-09", by="team").empty
+
+
+def test_gap_sentences():
+    from slm_lib.metrics.gap import gap_sentences
+    gap = delivery_gap(_dataset(), "2026-10", by="team")
+    text = gap_sentences(gap)
+    assert len(text) == 1 and text[0].startswith("Team A met the first-response SLA on 100% of tickets (overall 50%)")
+    assert "n = 40" in text[0]
+    assert gap_sentences(gap[~gap["gap"]])[0].startswith("No team meets SLAs")

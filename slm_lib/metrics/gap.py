@@ -64,3 +64,23 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
     out = out.sort_values(["csat", "group"], na_position="last").reset_index(drop=True)[GAP_COLUMNS]
     out.attrs["overall"] = ref
     return out
+
+
+def gap_sentences(gap: pd.DataFrame, by: str = "team") -> list[str]:
+    """Plain-words sentences for the groups of :func:`delivery_gap` that are in the gap.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"group": ["north"], "sla_first_response": [91.0], "csat": [48.0], "csat_ci_low": [40.0],
+    ...                   "csat_ci_high": [56.0], "csat_n": [150], "gap": [True]})
+    >>> g.attrs["overall"] = {"sla_first_response": 80.0, "csat": 66.0}
+    >>> gap_sentences(g)[0][:60]
+    'Team north met the first-response SLA on 91% of tickets (ove'
+    """
+    ref = gap.attrs.get("overall", {})
+    out = [f"{by.replace('_', ' ').capitalize()} {r.group} met the first-response SLA on {r.sla_first_response:.0f}% of "
+           f"tickets (overall {ref.get('sla_first_response', np.nan):.0f}%), yet only {r.csat:.0f}% of its surveyed "
+           f"customers were satisfied (95% CI {r.csat_ci_low:.0f}-{r.csat_ci_high:.0f}%, n = {r.csat_n}; overall "
+           f"{ref.get('csat', np.nan):.0f}%): speed is not its problem; look at answer quality and reopens."
+           for r in gap[gap["gap"]].itertuples()]
+    return out or [f"No {by.replace('_', ' ')} meets SLAs while leaving customers clearly less satisfied than average."]
