@@ -150,7 +150,7 @@ def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.Dat
     if "base" in spec:
         hours, bad = parse_hours(_column(frame, spec["duration"], file), spec.get("unit", "minutes"))
         problems.add(spec["duration"], f"cannot read as a duration in {spec.get('unit', 'minutes')}", bad)
-        return out[spec["base"]] + pd.to_timedelta(hours, unit="h")
+        return out[spec["base"]] + pd.to_timedelta((hours * 3_600_000).round(), unit="ms")
     raw = (pd.Series(spec["value"], index=frame.index, dtype=object) if "value" in spec
            else _first_present(frame, spec["column"], file))
     if "map" in spec:
