@@ -58,9 +58,8 @@ def _record(problem: Problem, action: str) -> dict:
 def _text(values: pd.Series, verbatim: bool = False) -> pd.Series:
     """Strings with missing values as NaN; blank strings count as missing."""
     text = values.astype("str")
-    if not verbatim:
-        text = text.str.strip()
-    return text.mask(text.str.strip() == "")
+    stripped = text.str.strip()
+    return (text if verbatim else stripped).mask(stripped == "")
 
 
 def _shown(values: pd.Series, mask: np.ndarray) -> str:
