@@ -1,7 +1,48 @@
-"""slm: service-level management analytics (SPEC §9 is the public API)."""
-from slm_lib import errors
-from slm_lib.io import Dataset
+"""slm: service-level management analytics (SPEC §9 is the public API).
+
+>>> import slm_lib as slm
+>>> slm.nps([10, 9, 8, 3])
+25.0
+"""
+from slm_lib import errors, plots, synth
+from slm_lib.calendar import BusinessCalendar
+from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, calibration_holdout_split,
+                         conditional_expectations, historical_clv, holdout_errors, predictive_clv,
+                         purchase_tracking, rfm_summary, survivor_counts)
+from slm_lib.cohorts import cohort_retention
+from slm_lib.features import customer_features, monthly_service_panel
+from slm_lib.io.dataset import Dataset
+from slm_lib.io.imports import import_exports, read_export
+from slm_lib.io.load import load_data, validate
+from slm_lib.io.save import save_data
+from slm_lib.metrics.gap import delivery_gap, gap_sentences
+from slm_lib.metrics.groups import changes_by_group, mean_by_group
+from slm_lib.metrics.sla import sla_compliance, sla_status
+from slm_lib.metrics.survey import ces, compare_periods, csat, nps
+from slm_lib.metrics.table import agent_table, metric_table
+from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
+                                     resolution_rate, resolution_time, volume_by_channel)
+from slm_lib.models import ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects
+from slm_lib.periods import month_starts
+from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
+                             recent_periods, select_segment, suggested_actions, verbatim_comments)
+from slm_lib.survival import churn_durations, logrank_test, survival_curves
+from slm_lib.text import mask_pii, safe_comment, safe_comments
 
 __version__ = "0.1.0"
 
-__all__ = ["errors", "Dataset"]
+__all__ = [
+    "errors", "plots", "synth", "Dataset", "load_data", "validate", "save_data", "read_export", "import_exports",
+    "nps", "csat", "ces", "compare_periods",
+    "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
+    "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
+    "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group",
+    "cohort_retention", "churn_durations", "survival_curves", "logrank_test",
+    "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
+    "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
+    "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
+    "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
+    "headline_kpis", "kpi_sentences", "kpi_display", "findings_markdown", "suggested_actions", "recent_periods",
+    "data_months", "select_segment", "verbatim_comments", "month_starts",
+    "mask_pii", "safe_comment", "safe_comments",
+]
