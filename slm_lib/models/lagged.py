@@ -93,11 +93,12 @@ def lagged_effects(monthly: pd.DataFrame, outcome: str, driver: str, lags: Itera
     frame[outcome] = monthly[outcome]
     frame = frame.iloc[max(lags):]
     lag_cols = [f"{driver}_lag{k}" for k in lags]
+    n = int(frame.notna().all(axis=1).sum())
+    n_params = len(lag_cols) + len(controls) + 1
+    if n <= n_params + 2:
+        raise InsufficientDataError(f"lagged_effects: {n} usable months for {n_params} parameters "
+                                    f"(lags {lags}); need at least {n_params + 3} months with data")
     design = build_design(frame, lag_cols, controls, outcome, units={c: unit for c in lag_cols})
-    n = len(design.y)
-    if n <= design.X.shape[1] + 2:
-        raise InsufficientDataError(f"lagged_effects: {n} usable months for {design.X.shape[1]} parameters "
-                                    f"(lags {lags}); need more months")
     bw = newey_west_maxlags(n) if maxlags is None else int(maxlags)
     res = fit_checked(lambda: sm.OLS(design.y, design.X).fit(cov_type="HAC", cov_kwds={"maxlags": bw}),
                       "lagged_effects", design)

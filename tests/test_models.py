@@ -1,0 +1,247 @@
+"""Models: known coefficients on simulated data, fit errors, and planted-effect recovery on synth data."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.errors import ConfigError, InsufficientDataError, ModelFitError
+from slm_lib.models import churn_hazard_model, churn_model, clv_model, lagged_effects, newey_west_maxlags
+
+LOGIT_COLUMNS = ["term", "role", "unit", "estimate", "std_error", "ci_low", "ci_high", "p_value", "effect",
+                 "effect_ci_low", "effect_ci_high", "effect_type", "ame_pp", "ame_ci_low", "ame_ci_high",
+                 "n", "events"]
+
+
+def covers(table: pd.DataFrame, term: str, value: float) -> bool:
+    row = table.set_index("term").loc[term]
+    return bool(row["ci_low"] <= value <= row["ci_high"])
+
+
+@pytest.fixture(scope="module")
+def churn_data() -> pd.DataFrame:
+    rng = np.random.default_rng(42)
+    n = 20_000
+    df = pd.DataFrame({
+        "median_frt_h": rng.gamma(2.0, 8.0, n),
+        "sla_breach_share": rng.random(n),
+        "last_nps_category": rng.choice(["promoter", "passive", "detractor", "none"], n),
+        "segment": rng.choice(["smb", "mid", "enterprise"], n, p=[0.6, 0.3, 0.1]),
+    })
+    lp = (-2.5 + 0.3 * df["median_frt_h"] / 10 + 0.8 * df["sla_breach_share"]
+          + 0.9 * (df["last_nps_category"] == "detractor") + 0.4 * (df["last_nps_category"] == "passive")
+          - 0.5 * (df["segment"] == "enterprise"))
+    df["churned"] = rng.random(n) < 1 / (1 + np.exp(-lp))
+    df.loc[:99, "median_frt_h"] = np.nan
+    return df
+
+
+def test_churn_model_recovers_known_coefficients(churn_data):
+    m = churn_model(churn_data, ["median_frt_h", "sla_breach_share", "last_nps_category"], controls=["segment"],
+                    units={"median_frt_h": 10})
+    t = m.table
+    assert list(t.columns) == LOGIT_COLUMNS
+    assert covers(t, "median_frt_h", 0.3) and covers(t, "sla_breach_share", 0.8)
+    assert covers(t, "last_nps_category[detractor]", 0.9) and covers(t, "last_nps_category[passive]", 0.4)
+    assert covers(t, "last_nps_category[none]", 0.0) and covers(t, "segment[enterprise]", -0.5)
+    row = t.set_index("term").loc["median_frt_h"]
+    assert row["unit"] == "+10 h" and row["role"] == "driver" and row["effect_type"] == "odds ratio"
+    assert row["effect"] == pytest.approx(np.exp(row["estimate"]))
+    assert t.set_index("term").loc["last_nps_category[detractor]", "unit"] == "detractor vs promoter"
+    assert t.set_index("term").loc["segment[mid]", "role"] == "control"
+    # AME of a numeric term = mean p (1 - p) * beta, in percentage points
+    p = m.result.predict()
+    assert row["ame_pp"] == pytest.approx(100 * np.mean(p * (1 - p)) * row["estimate"], rel=1e-6)
+    assert row["ame_ci_low"] < row["ame_pp"] < row["ame_ci_high"]
+    assert m.n == len(churn_data) - 100 and m.n_dropped == 100 and m.dropped_by == {"median_frt_h": 100}
+    assert (t["n"] == m.n).all() and (t["events"] == int(churn_data["churned"].iloc[100:].sum())).all()
+
+
+def test_churn_model_sentences_and_standardised_units(churn_data):
+    m = churn_model(churn_data, ["median_frt_h"], units={"median_frt_h": 10})
+    (sentence,) = m.sentences()
+    row = m.table.iloc[0]
+    assert sentence.startswith("Each +10 h of median first response raises the odds of churn")
+    assert f"{row['effect']:.2f}x" in sentence and "pp" in sentence
+    sd = churn_model(churn_data, ["median_frt_h"], units={"median_frt_h": "sd"})
+    scale = churn_data["median_frt_h"].dropna().std()
+    assert sd.table.loc[0, "unit"].startswith("+1 SD")
+    assert sd.table.loc[0, "estimate"] == pytest.approx(row["estimate"] * scale / 10, rel=1e-6)
+
+
+def test_churn_hazard_model_known_hazard_ratio():
+    rng = np.random.default_rng(7)
+    n = 4000
+    x = rng.normal(0, 1, n)
+    seg = rng.choice(["smb", "mid"], n)
+    t = rng.exponential(1 / np.exp(0.5 * x + 0.3 * (seg == "mid")))
+    df = pd.DataFrame({"x": x, "segment": seg, "duration_days": np.minimum(t, 1.5), "event": (t < 1.5).astype(int)})
+    m = churn_hazard_model(df, ["x"], controls=["segment"])
+    assert covers(m.table, "x", 0.5) and covers(m.table, "segment[mid]", 0.3)
+    assert m.table.loc[0, "effect_type"] == "hazard ratio"
+    assert m.table.loc[0, "effect"] == pytest.approx(np.exp(m.table.loc[0, "estimate"]))
+    assert m.table.loc[0, "events"] == df["event"].sum()
+    assert "multiplies the hazard of churn" in m.sentences()[0]
+
+
+@pytest.mark.parametrize("method", ["gamma", "log_ols"])
+def test_clv_model_percent_effect(method):
+    rng = np.random.default_rng(11)
+    n = 5000
+    csat = rng.integers(1, 6, n).astype(float)
+    df = pd.DataFrame({"mean_csat": csat, "revenue_horizon": 100 * np.exp(0.08 * csat + rng.normal(0, 0.3, n))})
+    df.loc[:9, "revenue_horizon"] = 0.0
+    m = clv_model(df, ["mean_csat"], method=method)
+    assert covers(m.table, "mean_csat", 0.08)
+    row = m.table.iloc[0]
+    assert row["effect_type"] == "% change"
+    assert row["effect"] == pytest.approx(100 * np.expm1(row["estimate"]))
+    assert m.dropped_by == {"revenue_horizon <= 0": 10} and m.n == n - 10
+    assert "%" in m.sentences()[0]
+
+
+def test_clv_model_ols_levels_hc3():
+    rng = np.random.default_rng(12)
+    x = rng.normal(0, 1, 3000)
+    df = pd.DataFrame({"x": x, "historical_clv": 50 + 7 * x + rng.normal(0, 1 + np.abs(x), 3000)})
+    m = clv_model(df, ["x"], outcome="historical_clv", method="ols")
+    assert covers(m.table, "x", 7.0)
+    assert m.result.cov_type == "HC3" and m.table.loc[0, "effect_type"] == "change in historical_clv"
+    with pytest.raises(ConfigError, match="method"):
+        clv_model(df, ["x"], outcome="historical_clv", method="poisson")
+
+
+def test_lagged_effects_known_lags():
+    rng = np.random.default_rng(5)
+    n = 120
+    frt = rng.normal(10, 3, n)
+    churn = 2 + 0.04 * np.r_[np.nan, frt[:-1]] + 0.02 * np.r_[np.nan, np.nan, frt[:-2]] + rng.normal(0, 0.05, n)
+    monthly = pd.DataFrame({"month": pd.period_range("2015-01", periods=n, freq="M").strftime("%Y-%m"),
+                            "frt": frt, "churn_rate": churn})
+    shuffled = monthly.sample(frac=1, random_state=0)  # sorted by month inside
+    m = lagged_effects(shuffled, "churn_rate", "frt", lags=(0, 1, 2), units={"frt": 10})
+    t = m.table.set_index("term")
+    assert t.index.tolist() == ["frt_lag0", "frt_lag1", "frt_lag2", "frt_cumulative"]
+    assert covers(m.table, "frt_lag0", 0.0) and covers(m.table, "frt_lag1", 0.4) and covers(m.table, "frt_lag2", 0.2)
+    assert t.loc["frt_cumulative", "estimate"] == pytest.approx(t.loc[["frt_lag0", "frt_lag1", "frt_lag2"],
+                                                                      "estimate"].sum())
+    assert m.result.cov_type == "HAC" and (t["maxlags"] == newey_west_maxlags(n - 2)).all()
+    assert m.n == n - 2 and t.loc["frt_lag1", "lag"] == 1 and np.isnan(t.loc["frt_cumulative", "lag"])
+    with pytest.raises(ConfigError, match="consecutive"):
+        lagged_effects(monthly.drop(index=5), "churn_rate", "frt")
+    with pytest.raises(InsufficientDataError, match="months"):
+        lagged_effects(monthly.iloc[:6], "churn_rate", "frt")
+
+
+def test_error_perfect_separation_numeric():
+    df = pd.DataFrame({"median_frt_h": np.arange(200.0), "churned": np.arange(200) >= 100})
+    with pytest.raises(ModelFitError, match="separation by driver 'median_frt_h'"):
+        churn_model(df, ["median_frt_h"], min_events_per_term=1)
+
+
+def test_error_quasi_separation_by_level():
+    rng = np.random.default_rng(0)
+    cat = np.repeat(["promoter", "passive", "detractor"], 200)
+    y = np.where(cat == "detractor", True, rng.random(600) < 0.3)
+    df = pd.DataFrame({"last_nps_category": cat, "churned": y})
+    with pytest.raises(ModelFitError, match=r"last_nps_category\[detractor\]"):
+        churn_model(df, ["last_nps_category"])
+
+
+def test_error_constant_driver_and_single_level():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"sla_breach_share": 0.5, "segment": "smb", "x": rng.normal(size=500),
+                       "churned": rng.random(500) < 0.3})
+    with pytest.raises(ModelFitError, match="driver 'sla_breach_share' is constant"):
+        churn_model(df, ["sla_breach_share"])
+    with pytest.raises(ModelFitError, match="control 'segment' has a single level"):
+        churn_model(df, ["x"], controls=["segment"])
+
+
+def test_error_too_few_events():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"x": rng.normal(size=1000), "z": rng.normal(size=1000), "churned": False})
+    df.loc[:14, "churned"] = True
+    with pytest.raises(ModelFitError, match="too few events: 15 for 2 term"):
+        churn_model(df, ["x", "z"])
+
+
+def test_error_singular_design():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=1000)
+    df = pd.DataFrame({"x": x, "x_copy": 2 * x, "churned": rng.random(1000) < 0.3})
+    with pytest.raises(ModelFitError, match="singular design: term 'x_copy'"):
+        churn_model(df, ["x", "x_copy"])
+
+
+def test_error_no_convergence(churn_data):
+    with pytest.raises(ModelFitError, match="did not converge"):
+        churn_model(churn_data, ["median_frt_h", "sla_breach_share"], maxiter=1)
+
+
+def test_config_errors(churn_data):
+    with pytest.raises(ConfigError, match="not in the features"):
+        churn_model(churn_data, ["no_such_column"])
+    with pytest.raises(ConfigError, match="at least one driver"):
+        churn_model(churn_data, [])
+    with pytest.raises(ConfigError, match="units given"):
+        churn_model(churn_data, ["sla_breach_share"], units={"median_frt_h": 10})
+    with pytest.raises(ConfigError, match="both as driver and control"):
+        churn_model(churn_data, ["segment"], controls=["segment"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted-effect recovery on slm_lib.synth data (the contract in slm_lib.synth's docstring)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synth_panel():
+    from slm_lib.features import customer_features, monthly_service_panel
+    from slm_lib.synth import generate
+
+    ds = generate(customers=20_000, months=24, seed=0)
+    month_starts = pd.date_range("2024-11-01", periods=24, freq="MS", tz="UTC")
+    panel = customer_features(ds, month_starts, lookback="3M", horizon="1M")
+    panel["tenure_years_capped"] = np.minimum(panel["tenure_years"], 5.0)
+    return panel, monthly_service_panel(ds, months=month_starts.strftime("%Y-%m"))
+
+
+def test_recovers_planted_churn_effects(synth_panel):
+    from slm_lib.synth import TRUE_EFFECTS
+
+    panel, _ = synth_panel
+    m = churn_model(panel, ["median_frt_h", "sla_breach_share", "last_nps_category"],
+                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10})
+    expected = {"median_frt_h": "churn_frt_per_10h", "sla_breach_share": "churn_sla_breach_share",
+                "last_nps_category[detractor]": "churn_detractor_vs_promoter",
+                "last_nps_category[passive]": "churn_passive_vs_promoter",
+                "last_nps_category[none]": "churn_nps_none_vs_promoter",
+                "tenure_years_capped": "churn_tenure_per_year"}
+    t = m.table.set_index("term")
+    for term, name in expected.items():
+        true = TRUE_EFFECTS[name]["value"]
+        assert covers(m.table, term, true), (term, true, t.loc[term, ["estimate", "ci_low", "ci_high"]].tolist())
+        assert np.sign(t.loc[term, "estimate"]) == np.sign(true)
+
+
+def test_recovers_planted_revenue_effect(synth_panel):
+    from slm_lib.synth import TRUE_EFFECTS
+
+    panel, _ = synth_panel
+    true = TRUE_EFFECTS["revenue_csat_per_point"]["value"]
+    for method in ("gamma", "log_ols"):
+        m = clv_model(panel, ["mean_csat"], controls=["segment"], method=method)
+        assert covers(m.table, "mean_csat", true), (method, m.table.iloc[0].tolist())
+        assert m.table.loc[0, "estimate"] > 0
+
+
+def test_recovers_lagged_frt_effect(synth_panel):
+    from slm_lib.synth import TRUE_EFFECTS
+
+    _, monthly = synth_panel
+    m = lagged_effects(monthly, "churn_rate", "median_frt_h", lags=(0, 1, 2, 3), units={"median_frt_h": 10})
+    t = m.table.set_index("term")
+    for k in TRUE_EFFECTS["lag_months"]["value"]:
+        assert t.loc[f"median_frt_h_lag{k}", "estimate"] > 0
+    assert t.loc["median_frt_h_cumulative", "ci_low"] > 0
+    assert covers(m.table, "median_frt_h_lag0", 0.0)
