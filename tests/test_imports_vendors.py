@@ -1,0 +1,147 @@
+"""Exact canonical rows of the help-desk and survey mappings beyond Zendesk/Delighted/Stripe."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from slm_lib.errors import DataValidationError, MappingError
+from slm_lib.io.imports import import_exports, read_export
+from slm_lib.io.load import load_data
+
+EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+
+
+def files(vendor: str) -> list[Path]:
+    return sorted((EXPORTS / vendor).iterdir())
+
+
+def utc(*values: str | None) -> list:
+    return [pd.Timestamp(v, tz="UTC") if v else pd.NaT for v in values]
+
+
+def column(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].astype(object).where(frame[name].notna(), None).tolist()
+
+
+def test_freshdesk_local_times_need_tz():
+    with pytest.raises(MappingError, match=r"tickets.csv: column 'Created time'.*--tz"):
+        read_export("freshdesk", files("freshdesk"))
+
+
+def test_freshdesk_tickets_exact_rows():
+    t = read_export("freshdesk", files("freshdesk"), tz="America/New_York", key="email").tickets
+    assert column(t, "ticket_id") == ["1", "2", "4", "5"]                          # 3 is spam
+    assert column(t, "customer_id") == ["ann@example.com", "bob@example.com", "cy@example.com", "ann@example.com"]
+    # EST (UTC-5) before 10 March 2024, EDT (UTC-4) after
+    assert t["created_at"].tolist() == utc("2024-03-01 14:00", "2024-03-04 16:00", "2024-03-11 13:00",
+                                           "2024-03-12 18:00")
+    assert t["first_response_at"].tolist() == utc("2024-03-01 15:00", "2024-03-04 16:20", None, "2024-03-12 18:05")
+    assert t["resolved_at"].tolist() == utc("2024-03-01 20:30", "2024-03-05 16:00", None, "2024-03-12 19:00")
+    assert column(t, "channel") == ["email", "web", "phone", "chat"]
+    assert column(t, "priority") == ["high", "normal", "urgent", "low"]
+    assert column(t, "agent_id") == ["Jane Agent", "Joe Agent", None, "Jane Agent"]
+    assert column(t, "team") == ["Tier 1", "Billing", "Tier 1", "Tier 1"]
+    assert column(t, "replies") == [2, 1, 0, 3]
+    assert t["vendor_frt_business_h"].round(6).tolist()[:2] == [1.0, round(20 / 60, 6)]   # "00:20:00"
+
+
+def test_freshdesk_ratings_both_scales():
+    s = read_export("freshdesk", files("freshdesk"), tz="America/New_York", key="email").surveys
+    assert column(s, "response_id") == ["11", "12", "13", "14"]
+    assert column(s, "score") == [5, 2, 5, 3]           # 103, -101, classic 1 happy, classic 2 neutral
+    assert column(s, "customer_id") == ["ann@example.com", "bob@example.com", "ann@example.com", "cy@example.com"]
+    assert column(s, "ticket_id") == ["1", "2", "5", "4"]
+
+
+def test_intercom_exact_rows():
+    ds = read_export("intercom", files("intercom"))
+    t, s = ds.tickets, ds.surveys
+    assert column(t, "ticket_id") == ["1911149811", "1911149812", "1911149813"]
+    assert column(t, "customer_id") == ["c-1", "c-2", "c-1"]
+    assert t["created_at"].tolist() == utc("2024-03-01 09:00", "2024-03-02 09:00", "2024-03-03 09:00")
+    assert t["first_response_at"].tolist() == utc("2024-03-01 09:15", "2024-03-02 10:00", None)
+    # the reopened (open) conversation keeps its last_close_at out of resolved_at
+    assert t["resolved_at"].tolist() == utc("2024-03-01 11:00", None, None)
+    assert column(t, "channel") == ["chat", "email", "chat"]
+    assert column(t, "priority") == ["high", "normal", "normal"]
+    assert column(t, "reopens") == [0, 1, 0]
+    assert column(s, "response_id") == ["1911149811:rating", "1911149812:rating"]
+    assert column(s, "score") == [5, 2]
+    assert s["submitted_at"].tolist() == utc("2024-03-01 11:01", "2024-03-02 11:01")
+
+
+def test_hubspot_exact_rows():
+    t = read_export("hubspot", files("hubspot")).tickets
+    assert column(t, "ticket_id") == ["512", "513", "515"]                          # 514 archived
+    assert column(t, "customer_id") == ["901", "902", "901"]                        # first contact
+    assert t["first_response_at"].tolist() == utc("2024-03-01 10:30", "2024-03-02 15:02", "2024-03-04 12:00")
+    assert t["resolved_at"].tolist() == utc("2024-03-02 10:00", None, "2024-03-04 13:00")
+    assert column(t, "channel") == ["email", "chat", "phone"]
+    assert column(t, "priority") == ["high", "normal", "urgent"]
+    with pytest.raises(MappingError, match="no 'email' customer key"):
+        read_export("hubspot", files("hubspot"), key="email")
+
+
+def test_jira_sla_cycles_exact_rows():
+    t = read_export("jira", files("jira"), key="email").tickets
+    assert column(t, "ticket_id") == ["HELP-1", "HELP-2"]                           # HELP-3 declined
+    assert column(t, "customer_id") == ["ann@example.com", "bob@example.com"]
+    assert t["created_at"].tolist() == utc("2024-03-01 09:00", "2024-03-02 09:00")
+    assert t["first_response_at"].tolist() == utc("2024-03-01 10:00", None)
+    assert t["resolved_at"].tolist() == utc("2024-03-02 11:00", None)              # last completed cycle
+    assert column(t, "priority") == ["high", "normal"]
+    assert column(t, "vendor_frt_business_h")[0] == 1.0
+
+
+def test_salesforce_exact_rows():
+    t = read_export("salesforce", files("salesforce"), key="email").tickets
+    assert column(t, "ticket_id") == ["00001001", "00001002", "00001005"]           # merged, deleted dropped
+    assert t["first_response_at"].tolist() == utc("2024-03-01 09:40", None, "2024-03-04 12:10")
+    assert t["resolved_at"].tolist() == utc("2024-03-01 17:00", None, None)         # reopened: not closed
+    assert column(t, "channel") == ["email", "web", "chat"]
+    assert column(t, "priority") == ["high", "normal", "urgent"]
+    assert column(t, "customer_id") == ["ann@example.com", "bob@example.com", "ann@example.com"]
+
+
+def test_qualtrics_three_header_rows_preview_and_unanswered_dropped():
+    s = read_export("qualtrics", files("qualtrics"), tz="America/Denver", key="email").surveys
+    assert column(s, "response_id") == ["R_1aA", "R_3cC"]
+    assert column(s, "score") == [9, 4]
+    assert column(s, "customer_id") == ["ann@example.com", "bob@example.com"]
+    assert s["submitted_at"].tolist() == utc("2024-03-01 15:02:11", "2024-03-03 17:03:05")   # MST = UTC-7
+    assert column(s, "comment") == ["Friendly, fast", "Too expensive"]
+
+
+def test_surveymonkey_two_header_rows_labels_and_us_dates():
+    s = read_export("surveymonkey", files("surveymonkey"), tz="America/Los_Angeles", key="email").surveys
+    assert column(s, "response_id") == ["114356789012", "114356789013"]
+    assert column(s, "score") == [10, 6]                                            # "10 - Extremely likely"
+    assert column(s, "customer_id") == ["ann@example.com", "bob@example.com"]
+    assert s["submitted_at"].tolist() == utc("2024-03-01 18:15", "2024-03-02 21:02:30")
+
+
+def test_typeform_answers_by_ref():
+    s = read_export("typeform", files("typeform")).surveys
+    assert column(s, "response_id") == ["t1", "t3"]                                 # t2 skipped the scale
+    assert column(s, "score") == [9, 3]
+    assert column(s, "customer_id") == ["9001", "9003"]
+    assert column(s, "comment") == ["Easy to use", None]
+
+
+@pytest.mark.parametrize("vendor, tz", [("freshdesk", "America/New_York"), ("intercom", None),
+                                        ("hubspot", None), ("jira", None), ("salesforce", None)])
+def test_helpdesk_imports_pass_load_data(tmp_path, vendor, tz):
+    import_exports(vendor, files(vendor), tmp_path, tz=tz)
+    ds = load_data(tmp_path)
+    assert len(ds.tickets) >= 2 and set(ds.customers["segment"]) == {"unknown"}
+
+
+def test_survey_out_of_scale_is_reported(tmp_path):
+    (tmp_path / "typeform_responses.json").write_text(
+        (EXPORTS / "typeform" / "typeform_responses.json").read_text().replace('"number": 9', '"number": 11'))
+    read_export("typeform", [tmp_path / "typeform_responses.json"])      # import converts...
+    with pytest.raises(DataValidationError, match="score"):                 # ...the directory check refuses
+        import_exports("typeform", [tmp_path / "typeform_responses.json"], tmp_path / "out")
+    assert not (tmp_path / "out" / "surveys.csv").exists()
