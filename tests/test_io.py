@@ -280,10 +280,11 @@ def test_missing_columns(tmp_path):
         ("replies", "missing column", 4), ("category", "missing column", 4)}
     with pytest.raises(DataValidationError, match="column 'replies': missing column"):
         load_data(tmp_path, errors="drop")
-    write(tmp_path, tickets=raw("tickets").drop(columns=["priority", "category"]))
+    write(tmp_path, tickets=raw("tickets").drop(columns=["priority", "category", "resolved_at"]))
     ds = load_data(tmp_path, errors="drop")
     assert ds.tickets.priority.eq("normal").all() and ds.tickets.category.isna().all()
-    assert sorted(ds.quality[ds.quality.action == "filled"].column) == ["category", "priority"]
+    assert ds.tickets.resolved_at.isna().all() and str(ds.tickets.resolved_at.dtype) == "datetime64[ns, UTC]"
+    assert sorted(ds.quality[ds.quality.action == "filled"].column) == ["category", "priority", "resolved_at"]
 
 
 def test_extra_column_is_ignored_and_noted(tmp_path):
@@ -419,3 +420,19 @@ def test_corrupting_k_rows_reports_exactly_k(ds, data):
     assert problem.example_rows == tuple(r + 1 for r in rows[:5])
     kept = validate(Dataset(tickets=tickets, customers=ds.customers), errors="drop")
     assert len(kept.tickets) == n - len(rows)
+
+
+def test_parquet_from_other_tools_naive_times_and_numeric_ids(tmp_path):
+    customers = pd.DataFrame({"customer_id": [1, 2], "signup_at": pd.to_datetime(["2025-01-01", "2025-02-01"]),
+                              "segment": ["smb", "smb"], "region": [None, None], "churned_at": [pd.NaT, pd.NaT]})
+    tickets = raw("tickets").assign(customer_id=["1", "1", "2", "2"])
+    tickets["created_at"] = pd.to_datetime(tickets.created_at).dt.tz_convert("America/New_York")
+    for column in ("replies", "reopens"):
+        tickets[column] = tickets[column].astype("int32")
+    tickets.to_parquet(tmp_path / "tickets.parquet")
+    customers.to_parquet(tmp_path / "customers.parquet")
+    ds = load_data(tmp_path)
+    assert ds.customers.customer_id.tolist() == ["1", "2"]
+    assert ds.customers.signup_at.iloc[0] == pd.Timestamp("2025-01-01", tz="UTC")
+    assert ds.tickets.created_at.iloc[0] == pd.Timestamp("2026-10-01T09:00", tz="UTC")
+    assert str(ds.tickets.replies.dtype) == "int64"

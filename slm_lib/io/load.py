@@ -18,7 +18,10 @@ Decisions where SPEC §3 is silent:
 * References are checked against the referenced table only when it has rows; in drop
   mode against the rows that survived, so rows referencing dropped customers go too.
 * Example row numbers are 1-based data rows (row 1 is the first row after the header;
-  in memory, the first row of the frame).
+  in memory, the first row of the frame). Problems about a whole file (missing, empty,
+  unreadable) name the column ``'*'``.
+* Blank strings count as missing; ids and categories are stripped of surrounding spaces,
+  comments are kept verbatim.
 """
 from __future__ import annotations
 
@@ -32,8 +35,8 @@ import pandas as pd
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
-                            TABLES, TS, UNIQUE, VERBATIM, Violation, normalise_category,
-                            normalise_channel, reference_violations, row_violations)
+                            TABLES, TS, UNIQUE, VERBATIM, Violation, empty_frame,
+                            normalise_category, normalise_channel, reference_violations, row_violations)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
 _TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
@@ -117,8 +120,7 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
             fillable = column in NULLABLE[table] or column == "priority"
             if errors == "drop" and fillable:
                 fill = DEFAULT_PRIORITY if column == "priority" else None
-                out[column] = pd.Series([fill] * n, dtype=dtype) if fill else pd.Series(
-                    np.full(n, np.nan), dtype=dtype if dtype != "int64" else "float64")
+                out[column] = empty_frame(table)[column].reindex(range(n), fill_value=fill)
                 quality.append(_record(Problem(file, column, f"missing column, filled with {fill!r}",
                                                n, (), table), "filled"))
             else:
