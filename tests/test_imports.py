@@ -265,3 +265,22 @@ def test_reconcile_business_hours_against_calendar():
     assert table.loc["resolution", "mean_diff_min"] == pytest.approx((60 - 120 + 0) / 3)
     assert table.loc["resolution", "share_within_5min"] == pytest.approx(1 / 3)
     assert reconcile_business_hours(read_export("stripe", files("stripe")), BusinessCalendar()).empty
+
+
+def test_imported_directory_runs_metrics_and_csat_is_good_share(tmp_path):
+    from slm_lib.metrics.table import metric_table
+
+    run_three(tmp_path, salt=None)
+    table = metric_table(load_data(tmp_path)).set_index("metric")
+    assert table.loc["csat", "value"] == pytest.approx(100 * 3 / 4)      # good / (good + bad)
+    assert table.loc["csat", "n"] == 4
+    assert table.loc["nps", "value"] == pytest.approx(100 / 3)        # 10, 7, 8: 1 promoter, 0 detractors
+    assert table.loc["tickets", "value"] == 5
+
+
+def test_errors_drop_counts_invalid_rows_in_summary(tmp_path):
+    (tmp_path / "pay.csv").write_text("cust,date,amount,order\nc1,2024-01-01T00:00Z,5,o1\n,2024-01-02T00:00Z,7,o2\n")
+    summary = import_exports(write_yaml(tmp_path, CSV_MAPPING), [tmp_path / "pay.csv"], tmp_path / "out",
+                             errors="drop")
+    row = summary.iloc[0]
+    assert (row["rows_read"], row["rows_kept"], row["dropped_invalid"]) == (2, 1, 1)
