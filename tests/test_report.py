@@ -17,6 +17,7 @@ from slm_lib.errors import ConfigError, ReportError
 from slm_lib.report import (
     ReportEntry,
     format_kpis,
+    headline_kpis,
     list_report_months,
     notebook_title,
     progress_enabled,
@@ -228,9 +229,40 @@ def test_format_kpis_display_strings():
         ["31.20", "25.00 – 37.40", "1,412", "-2.50", "p < 0.001"],
         ["4.57", "—", "20", "+0.25", "p = 0.310"],
     ]
-    assert table["delta_class"].tolist() == ["neg", "pos"] and table["small_n"].tolist() == [False, True]
+    assert table["delta_class"].tolist() == ["", ""] and table["small_n"].tolist() == [False, True]
+    directed = format_kpis(KPIS.assign(higher_is_better=pd.array([True, False], dtype="boolean")))
+    assert directed["delta_class"].tolist() == ["bad", "bad"]  # NPS fell; a lower-is-better metric rose
     with pytest.raises(ReportError, match=r"lacks column\(s\) \['n'\]"):
         format_kpis(KPIS.drop(columns="n"))
+
+
+def _metric_table() -> pd.DataFrame:
+    rows = [  # period, metric, n, value, ci_low, ci_high, small_n
+        ("2026-09", "ces", 40, 3.0, 2.6, 3.4, False), ("2026-09", "nps", 200, 30.0, 20.0, 40.0, False),
+        ("2026-09", "tickets", 500, 500.0, 456.0, 546.0, False), ("2026-10", "nps", 210, 27.5, 17.0, 38.0, False),
+        ("2026-10", "ces", 12, 2.5, 1.9, 3.1, True), ("2026-10", "tickets", 520, 520.0, 476.0, 567.0, False),
+        ("2026-10", "frt_median", 480, 1.25, 1.0, 1.5, False), ("2026-10", "replies_per_ticket", 470, 2.2, 2.1, 2.3, False),
+        ("2026-11", "nps", 190, 10.0, 0.0, 20.0, False),
+    ]
+    return pd.DataFrame(rows, columns=["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"])
+
+
+def test_headline_kpis_picks_the_month_and_computes_change():
+    kpis = headline_kpis(_metric_table(), MONTH)
+    assert kpis["key"].tolist() == ["nps", "ces", "tickets", "frt_median"]  # HEADLINE order; others left out
+    assert kpis["metric"].tolist() == ["NPS", "CES", "Tickets created", "Median first response time"]
+    assert kpis["value"].tolist() == [27.5, 2.5, 520.0, 1.25] and kpis["n"].tolist() == [210, 12, 520, 480]
+    assert kpis["delta"].iloc[:3].tolist() == [-2.5, -0.5, 20.0] and pd.isna(kpis["delta"].iloc[3])
+    assert kpis["higher_is_better"].tolist() == [True, False, pd.NA, False]
+    assert format_kpis(kpis)["delta_class"].tolist() == ["bad", "good", "", ""]
+    assert headline_kpis(_metric_table(), MONTH, metrics=["replies_per_ticket"])["unit"].tolist() == ["replies"]
+
+
+def test_headline_kpis_rejects_grouped_tables_and_missing_month():
+    with pytest.raises(ReportError, match=r"group columns \['channel'\]"):
+        headline_kpis(_metric_table().assign(channel="chat"), MONTH)
+    with pytest.raises(ReportError, match="no headline metric for month 2026-12"):
+        headline_kpis(_metric_table(), "2026-12")
 
 
 def test_month_index_without_kpis_has_no_kpi_table(tmp_path):

@@ -3,7 +3,15 @@
 ``run_report`` is the entry point used by ``slm report``; the rendering and index helpers
 are exposed for reuse (re-rendering a notebook, rebuilding ``reports/index.html``).
 """
-from slm_lib.report.index import ReportEntry, format_kpis, list_report_months, write_month_index, write_root_index
+from slm_lib.report.index import (
+    HEADLINE_METRICS,
+    ReportEntry,
+    format_kpis,
+    headline_kpis,
+    list_report_months,
+    write_month_index,
+    write_root_index,
+)
 from slm_lib.report.render import notebook_title, render_notebook_html, write_notebook_html
 from slm_lib.report.runner import NotebookFailure, default_notebooks, progress_enabled, run_report, validate_month
 
@@ -13,6 +21,8 @@ __all__ = [
     "default_notebooks",
     "progress_enabled",
     "NotebookFailure",
+    "headline_kpis",
+    "HEADLINE_METRICS",
     "ReportEntry",
     "format_kpis",
     "write_month_index",

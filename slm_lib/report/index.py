@@ -18,8 +18,11 @@ import jinja2
 import pandas as pd
 
 from slm_lib.errors import ReportError
+from slm_lib.plots import METRIC_LABELS
 
 __all__ = [
+    "HEADLINE_METRICS",
+    "headline_kpis",
     "KPI_COLUMNS",
     "MONTH_PATTERN",
     "ReportEntry",
@@ -33,11 +36,27 @@ __all__ = [
 #: Columns a headline KPI table must have; ``delta`` (change vs previous month),
 #: ``p_value`` (of that change), ``unit`` and ``small_n`` are optional.
 KPI_COLUMNS: tuple[str, ...] = ("metric", "value", "ci_low", "ci_high", "n")
+#: Optional columns of a headline KPI table.
+KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("delta", "p_value", "unit", "small_n", "higher_is_better")
 
 #: A report month folder name: ``YYYY-MM`` with a month 01-12.
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 _DASH = "—"
+
+#: Metrics of ``metric_table`` shown as headline KPIs, in display order.
+HEADLINE_METRICS: tuple[str, ...] = (
+    "nps", "csat", "ces", "tickets", "frt_median", "resolution_median",
+    "sla_first_response", "sla_resolution", "fcr", "reopen_rate",
+)
+#: Direction of improvement per metric (True: higher is better); absent = neutral (volume).
+_HIGHER_IS_BETTER: dict[str, bool] = {
+    "nps": True, "csat": True, "ces": False, "frt_mean": False, "frt_median": False, "frt_p90": False,
+    "resolution_mean": False, "resolution_median": False, "resolution_p90": False, "resolution_rate": True,
+    "fcr": True, "reopen_rate": False, "replies_per_ticket": False, "sla_first_response": True,
+    "sla_resolution": True,
+}
+_TABLE_COLUMNS = ("period", "metric", "n", "value", "ci_low", "ci_high", "small_n")
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,60 @@ def _numbers(values: pd.Series, decimals: int, signed: bool = False) -> pd.Serie
     return numeric.map(spec.format).where(numeric.notna(), _DASH)
 
 
+def headline_kpis(table: pd.DataFrame, month: str, metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
+    """Headline KPI table of one month from ``metric_table`` output, with change vs the month before.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`slm_lib.metrics.table.metric_table` output with ``freq="M"`` and no ``by``.
+    month : str
+        ``YYYY-MM``.
+    metrics : sequence of str
+        Metric names in display order; those absent from the month are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric`` (display name), ``key`` (metric name), ``unit``, ``value, ci_low, ci_high,
+        n, small_n`` of the month (the very numbers of the metric table) and ``delta`` =
+        value − value of the previous month (NaN when that month has no value), and
+        ``higher_is_better`` (nullable bool; NA for volumes) to colour the change.
+
+    Raises
+    ------
+    ReportError
+        Columns missing, group columns present, or no row for ``month``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2026-09", "2026-10"], "metric": "nps", "n": [200, 210],
+    ...     "value": [30.0, 27.5], "ci_low": [20.0, 17.0], "ci_high": [40.0, 38.0], "small_n": False})
+    >>> headline_kpis(t, "2026-10")[["metric", "value", "delta"]].values.tolist()
+    [['NPS', 27.5, -2.5]]
+    """
+    missing = [c for c in _TABLE_COLUMNS if c not in table.columns]
+    extra = [c for c in table.columns if c not in _TABLE_COLUMNS]
+    if missing or extra:
+        raise ReportError(
+            f"headline_kpis needs metric_table output without groups: missing {missing}, group columns {extra}"
+        )
+    period = table["period"].astype("str")
+    previous = str(pd.Period(month, freq="M") - 1)
+    current = table.loc[(period == month) & table["metric"].isin(metrics)].set_index("metric")
+    if current.empty:
+        raise ReportError(f"metric table has no headline metric for month {month} (periods: {sorted(period.unique())})")
+    prior = table.loc[period == previous].set_index("metric")["value"]
+    out = current.reindex([m for m in metrics if m in current.index])
+    out["delta"] = out["value"] - prior.reindex(out.index)
+    out = out.rename_axis("key").reset_index()
+    labels = pd.DataFrame.from_dict(METRIC_LABELS, orient="index", columns=["metric", "unit"])
+    out = out.join(labels, on="key")
+    out["metric"] = out["metric"].fillna(out["key"])
+    out["higher_is_better"] = out["key"].map(_HIGHER_IS_BETTER).astype("boolean")
+    return out[["metric", "key", "unit", "value", "ci_low", "ci_high", "n", "small_n", "delta", "higher_is_better"]]
+
+
 def format_kpis(kpis: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     """Turn a headline KPI table into display strings (not yet escaped: templates escape).
 
@@ -79,7 +152,8 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     kpis : pandas.DataFrame
         Columns ``metric, value, ci_low, ci_high, n`` and optionally ``delta`` (change vs
         the previous month, same units as value), ``p_value`` (test of that change),
-        ``unit`` and ``small_n`` (bool).
+        ``unit``, ``small_n`` (bool) and ``higher_is_better`` (bool; colours the change
+        green when it improves, red when it worsens; uncoloured when absent).
     decimals : int
         Decimals of value, interval and delta; ``n`` is shown as an integer.
 
@@ -105,7 +179,7 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     if missing:
         raise ReportError(
             f"headline KPI table lacks column(s) {missing}; expected {list(KPI_COLUMNS)} "
-            f"(+ optional delta, p_value, unit, small_n), got {list(kpis.columns)}"
+            f"(+ optional {list(KPI_OPTIONAL_COLUMNS)}), got {list(kpis.columns)}"
         )
     kpis = kpis.reset_index(drop=True)
     empty = pd.Series("", index=kpis.index, dtype="str")
@@ -114,7 +188,12 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     delta_num = pd.to_numeric(kpis.get("delta", pd.Series(float("nan"), index=kpis.index)), errors="coerce")
     p_num = pd.to_numeric(kpis.get("p_value", pd.Series(float("nan"), index=kpis.index)), errors="coerce")
     p_text = ("p = " + p_num.map("{:.3f}".format)).where(p_num >= 0.001, "p < 0.001").where(p_num.notna(), "")
-    delta_class = pd.Series("", index=kpis.index, dtype="str").mask(delta_num > 0, "pos").mask(delta_num < 0, "neg")
+    better = kpis["higher_is_better"].astype("boolean") if "higher_is_better" in kpis else pd.Series(
+        pd.NA, index=kpis.index, dtype="boolean")
+    improved = ((delta_num > 0) & better) | ((delta_num < 0) & ~better)
+    worsened = ((delta_num < 0) & better) | ((delta_num > 0) & ~better)
+    delta_class = pd.Series("", index=kpis.index, dtype="str").mask(
+        improved.fillna(False).astype(bool), "good").mask(worsened.fillna(False).astype(bool), "bad")
     small = kpis["small_n"].fillna(False).astype(bool) if "small_n" in kpis else pd.Series(False, index=kpis.index)
     return pd.DataFrame(
         {

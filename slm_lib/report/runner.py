@@ -26,7 +26,7 @@ import pandas as pd
 import papermill as pm
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from slm_lib.errors import ConfigError, ReportError
 from slm_lib.report.index import MONTH_PATTERN, ReportEntry, write_month_index, write_root_index
