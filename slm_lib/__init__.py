@@ -16,7 +16,7 @@ from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.load import load_data, validate
 from slm_lib.io.save import save_data
 from slm_lib.metrics.gap import delivery_gap, gap_sentences
-from slm_lib.metrics.groups import changes_by_group, mean_by_group
+from slm_lib.metrics.groups import changes_by_group, mean_by_group, scorecard
 from slm_lib.metrics.sla import sla_compliance, sla_status
 from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
@@ -25,7 +25,7 @@ from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate,
 from slm_lib.models import ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects
 from slm_lib.periods import month_starts
 from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
-                             recent_periods, select_segment, suggested_actions, verbatim_comments)
+                             month_subset, recent_periods, select_segment, suggested_actions, verbatim_comments)
 from slm_lib.survival import churn_durations, logrank_test, survival_curves
 from slm_lib.text import mask_pii, safe_comment, safe_comments
 
@@ -36,7 +36,7 @@ __all__ = [
     "nps", "csat", "ces", "compare_periods",
     "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
-    "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group",
+    "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "scorecard", "month_subset",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
     "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",

@@ -83,6 +83,20 @@ def select_segment(ds: Dataset, segment: str | None) -> Dataset:
     return replace(ds, **keep)
 
 
+def month_subset(ds: Dataset, month: str, tz: str = "UTC") -> Dataset:
+    """Tickets created and surveys submitted in ``month`` (``tz``); customers and revenue as they are.
+
+    Examples
+    --------
+    >>> len(month_subset(Dataset(), "2026-10").tickets)
+    0
+    """
+    check_month(month)
+    tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz) == month].reset_index(drop=True)
+    surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz) == month].reset_index(drop=True)
+    return replace(ds, tickets=tickets, surveys=surveys)
+
+
 def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series, before: pd.Series,
                  tz: str, calendar: Any) -> float:
     """p-value of the change of one headline metric between two months."""

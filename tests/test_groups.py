@@ -43,3 +43,18 @@ def test_mean_by_group_interval_contains_mean():
     half = 2.7764451051977987 * np.std(np.arange(5.0), ddof=1) / np.sqrt(5)
     assert m.loc["a", "ci_low"] == pytest.approx(2 - half) and m.loc["a", "ci_high"] == pytest.approx(2 + half)
     assert not bool(m.loc["b", "small_n"])
+
+
+def test_scorecard_from_agent_table():
+    from slm_lib.metrics.groups import scorecard
+    from slm_lib.metrics.table import agent_table
+    t = pd.DataFrame({"ticket_id": ["a", "b", "c"], "customer_id": ["c"] * 3, "team": ["x", "x", np.nan],
+                      "created_at": _ts(["2024-01-05 10:00"] * 3),
+                      "first_response_at": _ts(["2024-01-05 12:00", "2024-01-05 14:00", "2024-01-05 11:00"]),
+                      "resolved_at": _ts([None] * 3), "priority": ["high"] * 3, "replies": [1, 1, 1], "reopens": [0] * 3})
+    card = scorecard(agent_table(t, by="team", min_n=2), "team", metrics=("tickets", "frt_median"))
+    assert card["team"].tolist() == ["(none)", "x"]
+    assert card.set_index("team").loc["x", "frt_median"] == pytest.approx(3.0)
+    assert card.set_index("team").loc["x", "tickets"] == 2
+    assert card["small_n"].tolist() == [True, False]
+    assert list(card.columns) == ["team", "tickets", "frt_median", "csat_n", "small_n"]

@@ -62,6 +62,7 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
     out["gap"] = ((out["sla_first_response"] >= ref["sla_first_response"])
                   & (out["csat_ci_high"] < ref["csat"]) & ~out["small_n"])
     out = out.sort_values(["csat", "group"], na_position="last").reset_index(drop=True)[GAP_COLUMNS]
+    out.columns.name = None
     out.attrs["overall"] = ref
     return out
 

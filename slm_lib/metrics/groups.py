@@ -72,3 +72,32 @@ def mean_by_group(frame: pd.DataFrame, value: str, by: str, min_n: int = DEFAULT
     return pd.DataFrame({"group": stats.index.astype("str"), "n": stats["count"].to_numpy(np.int64),
                          "mean": stats["mean"].to_numpy(), "ci_low": low, "ci_high": high,
                          "small_n": stats["count"].to_numpy() < min_n})
+
+
+#: Metrics a team or agent scorecard shows, in order.
+SCORECARD_METRICS: tuple[str, ...] = ("tickets", "frt_median", "resolution_median", "sla_first_response", "fcr",
+                                      "reopen_rate", "csat", "ces")
+
+
+def scorecard(table: pd.DataFrame, by: str, metrics: Sequence[str] = SCORECARD_METRICS) -> pd.DataFrame:
+    """One row per group from a tidy metric table (e.g. :func:`slm_lib.metrics.table.agent_table`).
+
+    Values become columns; ``csat_n`` keeps how many answers the CSAT rests on, and
+    ``small_n`` is true when any shown metric rests on fewer observations than the table's
+    minimum. Groups without a label (e.g. unassigned tickets) are labelled ``"(none)"``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"team": ["a", "a", "b", "b"], "metric": ["tickets", "csat"] * 2, "n": [40, 35, 12, 3],
+    ...                   "value": [40.0, 80.0, 12.0, 66.7], "small_n": [False, False, True, True]})
+    >>> scorecard(t, "team", metrics=("tickets", "csat"))[["team", "tickets", "csat", "csat_n", "small_n"]].values.tolist()
+    [['a', 40.0, 80.0, 35, False], ['b', 12.0, 66.7, 3, True]]
+    """
+    rows = table[table["metric"].isin(metrics)].assign(**{by: table[by].astype("str").fillna("(none)")})
+    wide = rows.pivot_table(index=by, columns="metric", values="value", aggfunc="first", dropna=False)
+    wide = wide.reindex(columns=[m for m in metrics if m in set(rows["metric"])])
+    csat_n = rows[rows["metric"] == "csat"].set_index(by)["n"].reindex(wide.index).fillna(0).astype("int64")
+    small = rows.groupby(by)["small_n"].any().reindex(wide.index)
+    out = wide.assign(csat_n=csat_n, small_n=small.astype(bool)).reset_index()
+    out.columns.name = None
+    return out
