@@ -207,7 +207,8 @@ def test_numerical_hessian_of_a_quadratic():
     (52.0, 1.0, 1.0, 1.0, 1.0),             # a = 1: quadrature (0/0 in the closed form)
     (104.0, 5.0, 0.5, 0.5, 0.5),            # a + b = 1: quadrature (pole of the 2F1)
     (104.0, 0.1, 0.5, 0.2, 0.5),            # a + b < 1: quadrature
-    (30.0, 2.0, 3.0, 1.019, 2.0),           # next to the branch boundary
+    (30.0, 2.0, 3.0, 1.0011, 2.0),          # closed form next to the branch boundary
+    (30.0, 2.0, 3.0, 0.9991, 2.0),          # quadrature next to the branch boundary
 ])
 def test_purchases_given_alive_matches_direct_integration(t, shape, scale, a, b):
     from scipy import integrate

@@ -66,7 +66,7 @@ def purchases_given_alive(t: Any, shape: Any, scale: Any, a: Any, b: Any) -> np.
     Lee 2005, from ``E[X(t) | lambda, p] = (1 - exp(-lambda p t)) / p``). Closed form
     ``(a+b-1)/(a-1) * [1 - (scale/(scale+t))^shape * 2F1(shape, b; a+b-1; t/(scale+t))]``
     where it is well conditioned; where ``a + b - 1 <= 0.5`` (the 2F1 has a pole at
-    ``a + b = 1``) or ``a`` is within 0.02 of 1 (0/0), 128-node Gauss-Jacobi quadrature of
+    ``a + b = 1``) or ``a`` is within 0.001 of 1 (0/0), 128-node Gauss-Jacobi quadrature of
     the integral over p instead (relative error below 1e-10).
 
     Examples
@@ -78,7 +78,7 @@ def purchases_given_alive(t: Any, shape: Any, scale: Any, a: Any, b: Any) -> np.
     """
     t, shape, scale, a, b = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, shape, scale, a, b)))
     c = a + b - 1
-    closed = (c > 0.5) & (np.abs(a - 1) > 0.02)
+    closed = (c > 0.5) & (np.abs(a - 1) > 1e-3)
     out = np.empty(t.shape)
     tc, sh, sc, ac, bc, cc = (v[closed] for v in (t, shape, scale, a, b, c))
     out[closed] = cc / (ac - 1) * (1 - (sc / (sc + tc)) ** sh * hyp2f1(sh, bc, cc, tc / (sc + tc)))

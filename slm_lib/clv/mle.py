@@ -199,7 +199,8 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
     if not np.isfinite(objective(theta)):
         raise ModelFitError(f"{model}: the log-likelihood is not finite at the starting values "
                             f"{dict(zip(names, start.tolist()))}; {hint}")
-    first = optimize.minimize(objective, theta, method="BFGS")
+    with np.errstate(invalid="ignore"):  # inf - inf in finite differences off the support
+        first = optimize.minimize(objective, theta, method="BFGS")
     if np.isfinite(first.fun) and first.fun <= objective(theta):
         theta = first.x
     best = np.inf

@@ -1,0 +1,138 @@
+"""Tests of the Gamma-Gamma spend model and predictive CLV (slm_lib.clv.gammagamma, .predictive)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import gammaln
+
+from slm_lib.clv.bgnbd import BetaGeoModel
+from slm_lib.clv.gammagamma import GammaGammaModel
+from slm_lib.clv.predictive import predictive_clv
+from slm_lib.clv.rfm import rfm_summary
+from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
+
+DATA = Path(__file__).parent / "data"
+PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+@pytest.fixture(scope="module")
+def rfm() -> pd.DataFrame:
+    tx = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                     names=["customer", "id", "date", "cds", "dollars"], dtype={"id": str, "date": str})
+    tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
+    return rfm_summary(tx, "id", "date", "dollars", observation_end="1997-09-30")
+
+
+@pytest.fixture(scope="module")
+def models(rfm):
+    bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
+    gg = GammaGammaModel().fit(rfm["frequency"], rfm["monetary_value"])
+    return bg, gg
+
+
+def test_cdnow_reproduces_published_parameters_from_raw_purchases(models):
+    gg = models[1]
+    for name, value in PUBLISHED.items():
+        assert round(gg.params_[name], 2) == value, name       # every published digit
+    assert gg.result_.n_obs == 946
+
+
+def test_cdnow_reproduces_published_parameters_from_summary_zbar():
+    ref = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    gg = GammaGammaModel().fit(ref["x"], ref["zbar"])
+    for name, value in PUBLISHED.items():
+        assert float(f"{gg.params_[name]:.3g}") == float(f"{value:.3g}"), name
+
+
+def test_standard_errors_match_a_finite_difference_hessian(models, rfm):
+    gg = models[1]
+    keep = rfm["frequency"] > 0
+    x, z = rfm.loc[keep, "frequency"].to_numpy(float), rfm.loc[keep, "monetary_value"].to_numpy()
+
+    def nll(v):
+        p, q, g = v
+        return -np.sum(gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
+                       + (p * x - 1) * np.log(z) + p * x * np.log(x) - (p * x + q) * np.log(g + x * z))
+
+    est = np.array([gg.params_[k] for k in ("p", "q", "gamma")])
+    assert nll(est) == pytest.approx(-gg.log_likelihood_, rel=1e-10)
+    h = 1e-3 * est
+    hess = np.array([[(nll(est + ei + ej) - nll(est + ei - ej) - nll(est - ei + ej) + nll(est - ei - ej))
+                      / (4 * h[i] * h[j]) for j, ej in enumerate(np.diag(h))] for i, ei in enumerate(np.diag(h))])
+    np.testing.assert_allclose(gg.summary["std_error"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(hess))), rtol=0.01)
+
+
+def test_expected_spend_by_hand():
+    gg = GammaGammaModel()
+    params = {"p": 6.0, "q": 4.0, "gamma": 15.0}
+    out = gg.expected_spend([0, 3], [0.0, 40.0], params=params)
+    assert out[0] == pytest.approx(6 * 15 / 3)                       # population mean p gamma / (q - 1)
+    assert out[1] == pytest.approx((15 + 3 * 40) * 6 / (6 * 3 + 4 - 1))
+    with pytest.raises(ModelFitError, match="q = 0.9"):
+        gg.expected_spend([1], [10.0], params={"p": 1.0, "q": 0.9, "gamma": 1.0})
+
+
+def test_recovers_simulated_parameters():
+    truth = {"p": 5.0, "q": 4.0, "gamma": 20.0}
+    rng = np.random.default_rng(11)
+    n = 3000
+    x = rng.integers(1, 8, n)
+    nu = rng.gamma(truth["q"], 1.0 / truth["gamma"], n)
+    zbar = rng.gamma(truth["p"] * x, 1.0 / nu) / x           # mean of x Gamma(p, nu) values
+    summary = GammaGammaModel().fit(x, zbar).summary.set_index("parameter")
+    for name, value in truth.items():
+        z = (summary.loc[name, "estimate"] - value) / summary.loc[name, "std_error"]
+        assert abs(z) < 3, (name, summary.loc[name].to_dict())
+
+
+def test_invalid_inputs():
+    with pytest.raises(DataValidationError, match="monetary_value: must be > 0 where frequency > 0"):
+        GammaGammaModel().fit([1, 2] * 10, [10.0, -1.0] * 10)
+    with pytest.raises(DataValidationError, match="frequency"):
+        GammaGammaModel().fit([1.5] * 20, [10.0] * 20)
+    with pytest.raises(InsufficientDataError, match="Gamma-Gamma: 3 customer"):
+        GammaGammaModel().fit([0, 1, 2, 3], [0.0, 1.0, 2.0, 3.0])
+
+
+def test_predictive_clv_identities(models, rfm):
+    bg, gg = models
+    out = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
+                         horizon=52, discount_rate=0.0, n_draws=0)
+    assert out.index.equals(rfm.index)
+    assert list(out.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv", "ci_low", "ci_high"]
+    # without discounting, CLV = expected purchases in the horizon x expected spend
+    expected = bg.expected_purchases(52, rfm["frequency"], rfm["recency"], rfm["T"]) * gg.expected_spend(
+        rfm["frequency"], rfm["monetary_value"])
+    np.testing.assert_allclose(out["clv"].to_numpy(), expected.to_numpy(), rtol=1e-10)
+    assert out["ci_low"].isna().all()
+    # one discount step covering the whole horizon: divide by (1 + d) once
+    one = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
+                         horizon=52, discount_rate=0.1, discount_period="Y", time_unit="W", n_draws=0)
+    np.testing.assert_allclose(one["clv"].to_numpy(), expected.to_numpy() / 1.1, rtol=1e-10)
+
+
+def test_predictive_clv_discounting_and_interval(models, rfm):
+    bg, gg = models
+    args = (bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"])
+    low = predictive_clv(*args, discount_rate=0.01, n_draws=60, seed=5)
+    high = predictive_clv(*args, discount_rate=0.05, n_draws=0)
+    assert (high["clv"] < low["clv"]).all()
+    again = predictive_clv(*args, discount_rate=0.01, n_draws=60, seed=5)
+    pd.testing.assert_frame_equal(low, again)                          # seeded
+    assert (low["ci_low"] <= low["ci_high"]).all()
+    inside = ((low["ci_low"] <= low["clv"]) & (low["clv"] <= low["ci_high"])).mean()
+    assert inside > 0.95
+    assert (low["ci_high"] - low["ci_low"]).gt(0).all()
+
+
+def test_predictive_clv_rejects_bad_arguments(models):
+    bg, gg = models
+    with pytest.raises(DataValidationError, match="horizon"):
+        predictive_clv(bg, gg, [1], [1.0], [2.0], [10.0], horizon=0)
+    with pytest.raises(DataValidationError, match="discount_period"):
+        predictive_clv(bg, gg, [1], [1.0], [2.0], [10.0], discount_period="Q")
+    with pytest.raises(DataValidationError, match="recency: must not exceed T"):
+        predictive_clv(bg, gg, [1], [3.0], [2.0], [10.0])
