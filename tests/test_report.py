@@ -204,6 +204,11 @@ def _notebook() -> nbformat.NotebookNode:
             nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
         ]),
         hidden,
+        nbformat.v4.new_code_cell("x = 1", outputs=[
+            nbformat.v4.new_output("stream", name="stderr", text="<cell>:3: FutureWarning: old\n  warned_code_line()\n"),
+            nbformat.v4.new_output("error", ename="ValueError", evalue="boom",
+                                   traceback=["Traceback", "----> 1 traceback_code_line()"]),
+        ]),
     ])
 
 
@@ -211,11 +216,12 @@ def test_render_hides_code_prompts_and_tagged_cells_and_embeds_images():
     nb = _notebook()
     html = render_notebook_html(nb, back_link="index.html")
     assert "very_secret_variable" not in html and "REMOVED-OUT" not in html and "print('removed')" not in html
+    assert "warned_code_line" not in html and "traceback_code_line" not in html and "ValueError: boom" in html
     assert not re.search(r'<div class="jp-(Input|Output)Prompt', html)
     assert re.search(r'<img alt="Figure" src="data:image/png;base64,iVBORw0KGgo="', html) and ">42<" in html
     assert "<title>Experience trends</title>" in html and '<a href="index.html">' in html
     assert not re.search(r'<(script|link)[^>]+(src|href)=', html)
-    assert "title" not in nb.metadata  # caller's notebook untouched
+    assert "title" not in nb.metadata and len(nb.cells[3].outputs) == 2  # caller's notebook untouched
 
 
 def test_notebook_title_falls_back_to_default():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from slm_lib.errors import ReportError
 
@@ -63,6 +63,23 @@ def notebook_title(nb: nbformat.NotebookNode, default: str = "Report") -> str:
     return default
 
 
+class _ReviewerOutputs(Preprocessor):
+    """Drop stderr streams (warnings quote code lines) and reduce errors to ``ename: evalue``.
+
+    Tracebacks and warnings print lines of the notebook's code; the executed ``.ipynb``
+    keeps them for debugging, the reviewer's page does not.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            kept = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]
+            for output in kept:
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+            cell.outputs = kept
+        return cell, resources
+
+
 def _exporter() -> HTMLExporter:
     exporter = HTMLExporter(
         template_name="lab",
@@ -76,6 +93,7 @@ def _exporter() -> HTMLExporter:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags=set(REMOVED_CELL_TAGS), enabled=True), enabled=True
     )
+    exporter.register_preprocessor(_ReviewerOutputs(enabled=True), enabled=True)
     return exporter
 
 
@@ -85,8 +103,10 @@ def render_notebook_html(
     """Render an executed notebook as self-contained HTML with all code hidden.
 
     Code cell sources and prompts are excluded (nbconvert ``exclude_input``), cells tagged
-    with one of :data:`REMOVED_CELL_TAGS` are dropped, figures stay embedded as data URIs and
-    no script or stylesheet is loaded from the network (no MathJax: LaTeX shows as text).
+    with one of :data:`REMOVED_CELL_TAGS` are dropped, stderr output (warnings quote code)
+    is dropped and errors show as ``ename: evalue`` without traceback, figures stay
+    embedded as data URIs and no script or stylesheet is loaded from the network (no
+    MathJax: LaTeX shows as text).
 
     Parameters
     ----------
