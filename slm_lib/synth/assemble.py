@@ -1,12 +1,12 @@
 """Turn the simulation's raw arrays into the canonical tables (SPEC §3) of a Dataset.
 
-Rows are sorted deterministically (by time, then customer) and ids are numbered in
+Rows are sorted deterministically (by time, ties in generation order) and ids are numbered in
 that order with zero padding wide enough for the size (``C00001``, ``T000001``,
 ``R000001``, ``O000001``). Times after the end of the last month are censored.
 
 Examples
 --------
->>> make_ids("T", 3, 6).tolist()
+>>> make_ids("T", 3, 6).to_pylist()
 ['T000001', 'T000002', 'T000003']
 """
 from __future__ import annotations
@@ -23,19 +23,42 @@ from slm_lib.synth.tickets import AGENTS_PER_TEAM, CATEGORIES, CHANNELS, PRIORIT
 from slm_lib.synth.window import NEVER
 
 
-def make_ids(prefix: str, n: int, min_width: int) -> np.ndarray:
-    """``prefix`` + 1..n zero-padded to ``max(min_width, digits of n)``.
+def make_ids(prefix: str, n: int, min_width: int) -> pa.Array:
+    """``prefix`` + 1..n zero-padded to ``max(min_width, digits of n)``, as an arrow string array.
+
+    The characters are written straight into one byte buffer (no Python string per id).
 
     Examples
     --------
-    >>> make_ids("C", 2, 5).tolist()
+    >>> make_ids("C", 2, 5).to_pylist()
     ['C00001', 'C00002']
     """
     width = max(min_width, len(str(n)))
-    if n == 0:
-        return np.array([], dtype=f"<U{width + len(prefix)}")
-    numbers = np.arange(1, n + 1).astype(f"<U{width}")
-    return np.strings.add(prefix, np.strings.zfill(numbers, width))
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    size = head.size + width
+    chars = np.empty((n, size), dtype=np.uint8)
+    chars[:, :head.size] = head
+    numbers = np.arange(1, n + 1, dtype=np.int64)
+    for position in range(width - 1, -1, -1):
+        chars[:, head.size + position] = ord("0") + numbers % 10
+        numbers //= 10
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
+
+
+def time_order(times: np.ndarray, origin: int) -> np.ndarray:
+    """Positions sorting ``times`` (int seconds >= origin), ties kept in their current order.
+
+    Each time is packed with its position into one unique int64, so any sort algorithm
+    gives the same, platform-independent order.
+
+    Examples
+    --------
+    >>> time_order(np.array([5, 3, 5, 4]), 0).tolist()
+    [1, 3, 0, 2]
+    """
+    packed = ((times - origin).astype(np.int64) << 32) | np.arange(times.size, dtype=np.int64)
+    return (np.sort(packed) & 0xFFFFFFFF).astype(np.int64)
 
 
 def _ts(seconds: np.ndarray, null: np.ndarray | None = None) -> pd.Series:
@@ -80,20 +103,20 @@ def to_dataset(raw: dict) -> Dataset:
     >>> to_dataset(simulate(20, 1, 0, "2024-11")).source
     'synthetic'
     """
-    end = raw["end"]
+    end, origin = raw["end"], raw["start"]
     c = raw.pop("customers")
-    customer_ids = pa.array(make_ids("C", c["signup"].size, 5))
+    customer_ids = make_ids("C", c["signup"].size, 5)
     customers = _frame("customers", {
         "customer_id": _str(customer_ids), "signup_at": _ts(c["signup"]),
         "segment": _labels(SEGMENTS, c["segment"]), "region": _labels(REGIONS, c["region"]),
         "churned_at": _ts(c["churned"], c["churned"] == NEVER)})
 
     t = raw.pop("tickets")
-    order = np.lexsort((np.arange(t["customer"].size), t["customer"], t["created"]))
+    order = time_order(t["created"], origin)
     new_position = np.empty(order.size, dtype=np.int64)
     new_position[order] = np.arange(order.size)
-    ticket_ids = pa.array(make_ids("T", order.size, 6))
-    agent_ids = pa.array(make_ids("A", len(TEAMS) * AGENTS_PER_TEAM, 2))
+    ticket_ids = make_ids("T", order.size, 6)
+    agent_ids = make_ids("A", len(TEAMS) * AGENTS_PER_TEAM, 2)
 
     def column(key: str) -> np.ndarray:
         return t.pop(key)[order]
@@ -114,7 +137,7 @@ def to_dataset(raw: dict) -> Dataset:
 
     s = raw.pop("surveys")
     keep = np.flatnonzero(s["submitted"] < end)
-    order = keep[np.lexsort((s["ticket"][keep], s["customer"][keep], s["type"][keep], s["submitted"][keep]))]
+    order = keep[time_order(s["submitted"][keep], origin)]
     s = {k: v[order] for k, v in s.items()}
     has_ticket = s["ticket"] >= 0
     surveys = _frame("surveys", {
@@ -128,12 +151,12 @@ def to_dataset(raw: dict) -> Dataset:
 
     r = raw.pop("revenue")
     keep = np.flatnonzero(r["paid"] < end)
-    order = keep[np.lexsort((r["amount"][keep] < 0, r["customer"][keep], r["paid"][keep]))]
+    order = keep[time_order(r["paid"][keep], origin)]
     r = {k: v[order] for k, v in r.items()}
     is_payment = r["amount"] > 0
     number = np.zeros(int(r["order"].max()) + 1 if r["order"].size else 0, dtype=np.int64)
     number[r["order"][is_payment]] = np.arange(int(is_payment.sum()))  # numbered in time order
-    order_ids = pa.array(make_ids("O", int(is_payment.sum()), 6))
+    order_ids = make_ids("O", int(is_payment.sum()), 6)
     revenue = _frame("revenue", {
         "customer_id": _take(customer_ids, r["customer"]), "paid_at": _ts(r["paid"]),
         "amount": pd.Series(r["amount"].astype(np.float64)), "order_id": _take(order_ids, number[r["order"]])})

@@ -97,7 +97,7 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
     --------
     >>> raw = simulate(30, 2, 0, "2024-11")
     >>> sorted(raw)
-    ['customers', 'end', 'revenue', 'surveys', 'tickets']
+    ['customers', 'end', 'revenue', 'start', 'surveys', 'tickets']
     """
     if customers < 1 or months < 1:
         raise ConfigError(f"synth.generate: customers and months must be >= 1, got {customers}, {months}")
@@ -160,4 +160,4 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
                         "paid": np.concatenate([pay["paid"], refunds["paid"]]),
                         "amount": np.concatenate([pay["amount"], refunds["amount"]]),
                         "order": np.concatenate([order, refunds["order"]])},
-            "end": int(bounds[-1])}
+            "start": int(bounds[0]), "end": int(bounds[-1])}

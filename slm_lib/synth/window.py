@@ -8,7 +8,7 @@ integer positions) while the data are being generated.
 Examples
 --------
 >>> import numpy as np
->>> group_median(np.array([0, 0, 1]), np.array([1.0, 3.0, 5.0]), 3).tolist()
+>>> group_median(np.array([0, 0, 1]), np.array([1, 3, 5]), 3).tolist()
 [2.0, 5.0, nan]
 """
 from __future__ import annotations
@@ -41,14 +41,17 @@ class WindowFeatures:
 
 
 def group_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of ``values`` per integer key (mean of the two middle values when even).
+    """Median of non-negative integer ``values`` per integer key (mean of the two middle values).
+
+    Keys and values are packed into one int64 (key in the high 31 bits, value in the low
+    32 bits) and sorted once, which is several times faster than a two-key lexsort.
 
     Parameters
     ----------
     keys : numpy.ndarray
-        Integer group of each value, in ``0 .. n_groups - 1``.
+        Integer group of each value, in ``0 .. n_groups - 1`` (``n_groups`` < 2**31).
     values : numpy.ndarray
-        Values to summarise.
+        Non-negative integers below 2**32 (durations in seconds here).
     n_groups : int
         Number of groups; groups without values get NaN.
 
@@ -59,14 +62,14 @@ def group_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndar
 
     Examples
     --------
-    >>> group_median(np.array([1, 1, 1]), np.array([4.0, 1.0, 2.0]), 2).tolist()
+    >>> group_median(np.array([1, 1, 1]), np.array([4, 1, 2]), 2).tolist()
     [nan, 2.0]
     """
     out = np.full(n_groups, np.nan)
     if keys.size == 0:
         return out
-    order = np.lexsort((values, keys))
-    sorted_values = values[order]
+    packed = np.sort((keys.astype(np.int64) << 32) | values.astype(np.int64))
+    sorted_values = (packed & 0xFFFFFFFF).astype(np.float64)
     counts = np.bincount(keys, minlength=n_groups)
     starts = np.cumsum(counts) - counts
     has = counts > 0
@@ -124,8 +127,9 @@ def window_features(
     cust = tickets["customer"]
     count = np.bincount(cust, minlength=n_customers)
     answered = tickets["first_response"] < as_of
-    frt_h = (tickets["first_response"][answered] - tickets["created"][answered]) / 3600.0
-    median_frt = group_median(cust[answered], frt_h, n_customers)
+    frt_s = tickets["first_response"][answered] - tickets["created"][answered]
+    frt_h = frt_s / 3600.0
+    median_frt = group_median(cust[answered], frt_s, n_customers) / 3600.0
 
     target_s = tickets["target_h"] * 3600.0
     breached = np.zeros(cust.size, dtype=bool)
