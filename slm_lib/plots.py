@@ -86,6 +86,15 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         raise DataValidationError(f"{what}: table lacks column(s) {missing}; it has {list(frame.columns)}")
 
 
+def _model_n(frame: pd.DataFrame, n: int | None, what: str, how: str) -> int:
+    """``n`` if given, else the table's ``n`` column aggregated by ``how`` ("max" or "sum")."""
+    if n is not None:
+        return int(n)
+    if "n" not in frame.columns or frame["n"].isna().all():
+        raise DataValidationError(f"{what}: pass n= or give the table an 'n' column")
+    return int(frame["n"].agg(how))
+
+
 def _count(n: float | int) -> str:
     return f"{int(n):,}" if np.isfinite(n) else "unknown"
 
@@ -268,10 +277,7 @@ def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
     'odds ratio (log scale; 1 = no effect)'
     """
     _require(table, ["term", "effect", "effect_ci_low", "effect_ci_high", "effect_type"], "forest_plot")
-    if n is None:
-        if "n" not in table.columns or table["n"].isna().all():
-            raise DataValidationError("forest_plot: pass n= or give the table an 'n' column (model observations)")
-        n = int(table["n"].max())
+    n = _model_n(table, n, "forest_plot", "max")
     kinds = list(dict.fromkeys(table["effect_type"].astype("str")))
     fig, axes = _new_figure(len(kinds), height=max(2.5, 0.45 * len(table) + 1.2 * len(kinds)))
     for ax, kind in zip(axes, kinds):  # one panel per effect type
@@ -449,10 +455,7 @@ def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> F
     'Repeat purchases in calibration (count)'
     """
     _require(frame, ["frequency", "actual", "predicted"], "conditional_expectation_plot")
-    if n is None:
-        if "n" not in frame.columns:
-            raise DataValidationError("conditional_expectation_plot: pass n= or give the frame an 'n' column")
-        n = int(frame["n"].sum())
+    n = _model_n(frame, n, "conditional_expectation_plot", "sum")
     data = frame.sort_values("frequency")
     fig, (ax,) = _new_figure()
     ax.plot(data["frequency"], data["actual"].astype(float), "o-", color=PALETTE[0], label="actual")
