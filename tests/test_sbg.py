@@ -1,0 +1,165 @@
+"""Tests of the shifted-beta-geometric model (slm_lib.clv.sbg) on Fader & Hardie's (2007) cohorts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import beta as beta_fn
+
+from slm_lib.clv.sbg import ShiftedBetaGeoModel, survivor_counts
+from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
+
+DATA = Path(__file__).parent / "data"
+#: Fader & Hardie (2007), table 1: survivors per 1,000 at the start of years 0-12 (years 8-12 not in the csv).
+PUBLISHED_SURVIVORS = {
+    "regular": [1000, 631, 468, 382, 326, 289, 262, 241, 223, 207, 194, 183, 173],
+    "highend": [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394],
+}
+PUBLISHED_FIT = {"regular": (0.704, 1.182, -1680.27), "highend": (0.668, 3.806, -1611.16)}
+
+
+@pytest.fixture(scope="module")
+def survivors() -> pd.DataFrame:
+    return survivor_counts(pd.read_csv(DATA / "sbg_cohorts.csv"), "recency", "T", by="cohort")
+
+
+@pytest.fixture(scope="module")
+def fits(survivors) -> dict[str, ShiftedBetaGeoModel]:
+    return {c: ShiftedBetaGeoModel().fit(g.sort_values("period")["survivors"].to_numpy())
+            for c, g in survivors.groupby("cohort")}
+
+
+def test_survivor_counts_from_the_csv_match_the_paper(survivors):
+    for cohort, published in PUBLISHED_SURVIVORS.items():
+        got = survivors[survivors["cohort"] == cohort].sort_values("period")
+        assert got["period"].tolist() == list(range(8))
+        assert got["survivors"].tolist() == published[:8]
+
+
+@pytest.mark.parametrize("cohort", ["regular", "highend"])
+def test_reproduces_fader_hardie_2007(fits, cohort):
+    alpha, beta, ll = PUBLISHED_FIT[cohort]
+    fit = fits[cohort]
+    assert round(fit.params_["alpha"], 3) == alpha
+    assert round(fit.params_["beta"], 3) == beta
+    assert round(fit.log_likelihood_, 2) == ll
+
+
+def test_projection_of_years_8_to_12_against_published_actuals(fits):
+    reg = fits["regular"].projection(12, actual=PUBLISHED_SURVIVORS["regular"]).set_index("period")
+    high = fits["highend"].projection(12, actual=PUBLISHED_SURVIVORS["highend"]).set_index("period")
+    assert reg["fitted"].tolist() == [True] * 8 + [False] * 5
+    # year-12 actuals (17.3%, 39.4%) are the paper's data; the model projects 17.0% and 37.8%
+    assert reg.loc[12, "actual_share"] == pytest.approx(0.173)
+    assert high.loc[12, "actual_share"] == pytest.approx(0.394)
+    assert round(reg.loc[12, "survival"], 3) == 0.170
+    assert round(high.loc[12, "survival"], 3) == 0.378
+    assert (reg.loc[8:, "error_pct"].abs() < 2.0).all()       # regular within 2% over years 8-12
+    assert (high.loc[8:, "error_pct"].abs() < 4.5).all()      # high end drifts low, within 4.5%
+    np.testing.assert_allclose(reg["expected_survivors"], 1000 * reg["survival"])
+
+
+def test_standard_errors_match_a_finite_difference_hessian(fits):
+    fit = fits["regular"]
+    n = np.array(PUBLISHED_SURVIVORS["regular"][:8], dtype=float)
+
+    def nll(v):
+        a, b = v
+        churn = -np.diff(n)
+        t = np.arange(1, 8)
+        p = beta_fn(a + 1, b + t - 1) / beta_fn(a, b)
+        return -(np.sum(churn * np.log(p)) + n[-1] * np.log(beta_fn(a, b + 7) / beta_fn(a, b)))
+
+    est = np.array([fit.params_["alpha"], fit.params_["beta"]])
+    assert nll(est) == pytest.approx(-fit.log_likelihood_, rel=1e-10)
+    h = 1e-3 * est
+    hess = np.array([[(nll(est + ei + ej) - nll(est + ei - ej) - nll(est - ei + ej) + nll(est - ei - ej))
+                      / (4 * h[i] * h[j]) for j, ej in enumerate(np.diag(h))] for i, ei in enumerate(np.diag(h))])
+    np.testing.assert_allclose(fit.summary["std_error"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(hess))), rtol=0.01)
+
+
+def test_survival_and_retention_curves(fits):
+    fit = fits["highend"]
+    t = np.arange(0, 30)
+    s = fit.survival(t)
+    assert s[0] == 1.0 and np.all(np.diff(s) < 0)
+    np.testing.assert_allclose(fit.retention_rate(t[1:]), s[1:] / s[:-1], rtol=1e-12)
+    assert np.all(np.diff(fit.retention_rate(t[1:])) > 0)      # heterogeneity: retention rises with tenure
+    with pytest.raises(DataValidationError, match="t: retention_rate"):
+        fit.retention_rate(0)
+
+
+def direct_derl(model, d, n, terms=20000):
+    t = np.arange(n, n + terms)
+    return np.sum(model.survival(t) / model.survival(n - 1) * (1 + d) ** -(t - n).astype(float))
+
+
+@pytest.mark.parametrize("cohort", ["regular", "highend"])
+@pytest.mark.parametrize("d, n", [(0.1, 1), (0.1, 5), (0.05, 1), (0.2, 12)])
+def test_derl_matches_a_direct_numerical_sum(fits, cohort, d, n):
+    fit = fits[cohort]
+    assert float(fit.derl(d, n)) == pytest.approx(direct_derl(fit, d, n), rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.2, 5), st.floats(0.2, 10), st.floats(0.03, 0.5), st.integers(1, 20))
+def test_derl_closed_form_equals_series(alpha, beta, d, n):
+    model = ShiftedBetaGeoModel()
+    params = {"alpha": alpha, "beta": beta}
+    t = np.arange(n, n + 3000)
+    series = np.sum(model.survival(t, params) / model.survival(n - 1, params) * (1 + d) ** -(t - n).astype(float))
+    assert float(model.derl(d, n, params=params)) == pytest.approx(series, rel=1e-8)
+
+
+def test_derl_grows_with_renewals_and_contractual_clv(fits):
+    fit = fits["regular"]
+    assert fit.derl(0.1, 1) < fit.derl(0.1, 2) < fit.derl(0.1, 5)    # survivors are better customers
+    clv = fit.contractual_clv(margin=100.0, discount_rate=0.1, n=1, n_draws=500, seed=3)
+    assert clv["clv"] == pytest.approx(100.0 * float(fit.derl(0.1, 1)))
+    assert clv["ci_low"] < clv["clv"] < clv["ci_high"]
+    assert clv.equals(fit.contractual_clv(margin=100.0, discount_rate=0.1, n=1, n_draws=500, seed=3))
+    with pytest.raises(DataValidationError, match="discount_rate"):
+        fit.derl(-0.1)
+    with pytest.raises(DataValidationError, match="n: must be an integer >= 1"):
+        fit.derl(0.1, 0)
+
+
+def test_recovers_simulated_cohort():
+    rng = np.random.default_rng(8)
+    theta = rng.beta(0.8, 2.5, 20000)
+    lifetimes = rng.geometric(theta)                 # periods survived before churning (>= 1)
+    survivors = [(lifetimes > t).sum() for t in range(10)]
+    summary = ShiftedBetaGeoModel().fit(survivors).summary.set_index("parameter")
+    for name, value in {"alpha": 0.8, "beta": 2.5}.items():
+        assert abs(summary.loc[name, "estimate"] - value) < 3 * summary.loc[name, "std_error"], name
+
+
+@pytest.mark.parametrize("survivors, error, match", [
+    ([1000, 800, 850], DataValidationError, "survivors: must not increase"),
+    ([1000, -1], DataValidationError, "survivors: must be >= 0"),
+    ([1000, 600.5], DataValidationError, "survivors: must be whole counts"),
+    ([0, 0], DataValidationError, "survivors: the cohort is empty"),
+    ([1000], InsufficientDataError, "survivors: 1 value"),
+    ([1000, 1000, 1000], ModelFitError, "sBG: nobody churned"),
+])
+def test_invalid_survivors(survivors, error, match):
+    with pytest.raises(error, match=match):
+        ShiftedBetaGeoModel().fit(survivors)
+
+
+def test_survivor_counts_rules():
+    df = pd.DataFrame({"recency": [1, 2, 3, 3, 1, 2], "T": [3, 3, 3, 3, 2, 2], "cohort": list("aaaabb")})
+    out = survivor_counts(df)
+    assert out[out["cohort"] == "a"]["survivors"].tolist() == [4, 3, 2]
+    assert out[out["cohort"] == "b"]["survivors"].tolist() == [2, 1]
+    with pytest.raises(DataValidationError, match="'T' differs within group"):
+        survivor_counts(df.assign(cohort="a"))
+    with pytest.raises(DataValidationError, match="recency"):
+        survivor_counts(df.assign(recency=[0, 2, 3, 3, 1, 2]))
+    with pytest.raises(DataValidationError, match="column 'cohort' not found"):
+        survivor_counts(df.drop(columns="cohort"))
+    assert survivor_counts(df[df["cohort"] == "a"], by=None)["survivors"].tolist() == [4, 3, 2]
