@@ -5,7 +5,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -19,9 +19,10 @@ from slm_lib.io.imports.merge import combine, merge_customers, seen_customers
 from slm_lib.schema import TABLES, empty_frame
 
 ERRORS = ("raise", "drop")
+Paths = str | os.PathLike | Iterable[str | os.PathLike]
 
 
-def _expand(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+def _expand(paths: Paths) -> list[Path]:
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     out: list[Path] = []
     for item in map(Path, items):
@@ -45,14 +46,15 @@ def _check_files(mapping: dict, paths: list[Path]) -> None:
                            f"(expected names like {', '.join(sorted(set(patterns)))})")
 
 
-def _run(source: str | os.PathLike, paths, tz: str | None, key: str, hash_salt: str | None,
+def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash_salt: str | None,
          errors: str) -> tuple[Dataset, pd.DataFrame]:
     if key not in KEYS:
         raise ConfigError(f"key must be one of {', '.join(KEYS)}, got {key!r}")
     if errors not in ERRORS:
         raise ConfigError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
     mapping = load_mapping(source)
-    source_tz = check_timezone(mapping["tz"]) if mapping["tz"] else (check_timezone(tz) if tz else None)
+    user_tz = check_timezone(tz) if tz is not None else None
+    source_tz = check_timezone(mapping["tz"]) if mapping["tz"] else user_tz
     files = _expand(paths)
     _check_files(mapping, files)
     ctx = {"tz": source_tz, "key": key, "salt": hash_salt, "mapping": mapping["name"]}
@@ -82,6 +84,11 @@ def _run(source: str | os.PathLike, paths, tz: str | None, key: str, hash_salt: 
         parts = [f for f in frames[table] if len(f)]
         frame = pd.concat(parts, ignore_index=True) if parts else empty_frame(table)
         tables[table] = combine(empty_frame(table), cast_canonical(frame, table), table)
+        repeated = len(frame) - len(tables[table])
+        if repeated:
+            quality.append({"table": table, "file": "", "column": "", "n_rows": repeated, "example_rows": "",
+                            "rule": "repeated id in the export: the later row replaces the earlier one",
+                            "action": "info"})
     has_customers = bool(frames["customers"])
     inferred = seen_customers(tables)
     tables["customers"] = merge_customers(empty_frame("customers"), tables["customers"], inferred)
@@ -99,7 +106,7 @@ def _run(source: str | os.PathLike, paths, tz: str | None, key: str, hash_salt: 
     return ds, summary
 
 
-def read_export(source: str | os.PathLike, paths, tz: str | None = None, key: str = "id",
+def read_export(source: str | os.PathLike, paths: Paths, tz: str | None = None, key: str = "id",
                 hash_salt: str | None = None, errors: str = "raise") -> Dataset:
     """Read vendor exports into a canonical Dataset through a mapping (SPEC §10).
 
@@ -113,7 +120,9 @@ def read_export(source: str | os.PathLike, paths, tz: str | None = None, key: st
         name patterns it matches.
     tz : str, optional
         IANA time zone of timestamps written without an offset. Required when the export
-        has such values and the mapping does not fix the zone; never guessed.
+        has such values and the mapping does not fix the zone; never guessed. A mapping
+        that fixes the zone (``tz: UTC`` for exports documented as UTC) takes precedence;
+        an unknown zone is an error either way.
     key : {"id", "email"}
         Customer identity: the vendor's customer id or the lower-cased e-mail.
     hash_salt : str, optional
@@ -165,7 +174,7 @@ def _has_rows(path: Path) -> bool:
         return handle.readline() != "" and handle.readline().strip() != ""
 
 
-def import_exports(source: str | os.PathLike, paths, out_dir: str | os.PathLike, tz: str | None = None,
+def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.PathLike, tz: str | None = None,
                    key: str = "id", hash_salt: str | None = None, errors: str = "raise") -> pd.DataFrame:
     """Import vendor exports into a canonical data directory, merging with what is there.
 

@@ -85,7 +85,6 @@ def seen_customers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return empty_frame("customers")
     seen = pd.concat(parts, ignore_index=True).dropna(subset=["customer_id"])
     first = seen.groupby("customer_id", as_index=False)["signup_at"].min()
-    out = empty_frame("customers").iloc[:0]
     out = pd.DataFrame({"customer_id": first["customer_id"].astype("str"),
                         "signup_at": first["signup_at"].astype(TS),
                         "segment": "unknown", "region": pd.Series(pd.NA, index=first.index, dtype="str"),
