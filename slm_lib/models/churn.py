@@ -134,7 +134,18 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     check_events(events, len(design.terms), min_events_per_term, what)
     design.y = pd.Series(status, index=design.X.index, name=event)
     check_separation(design, what, numeric=False)
-    res = fit_checked(lambda: sm.PHReg(time, design.X, status=status, ties=ties).fit(disp=0), what, design)
+    # Centred covariates (the Cox coefficients do not change) keep exp(x'b) in range; BFGS finds the
+    # optimum robustly and Newton polishes it (statsmodels' Newton alone diverges on large, tied data).
+    model = sm.PHReg(time, design.X - design.X.mean(), status=status, ties=ties)
+
+    def fit() -> object:
+        rough = model.fit(method="bfgs", maxiter=500, disp=0)
+        return model.fit(method="newton", start_params=rough.params, maxiter=50, disp=0)
+
+    res = fit_checked(fit, what, design)
+    if not np.all(np.isfinite(res.params)) or not np.all(np.isfinite(res.bse)):
+        raise ModelFitError(f"{what}: the fit did not converge (non-finite estimates for terms "
+                            f"{list(design.X.columns)})")
     table = coef_table(res, design)
     table["effect"] = np.exp(table["estimate"])
     table["effect_ci_low"] = np.exp(table["ci_low"])
