@@ -94,13 +94,15 @@ def test_columns_periods_and_metric_names():
     assert list(mt_by.columns) == ["period", "channel", "priority"] + COLUMNS[1:]
 
 
-def test_one_group_equals_scalar_functions():
-    ds = random_dataset(1, months=1)
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 10_000))
+def test_one_group_equals_scalar_functions(seed):
+    ds = random_dataset(seed, n_tickets=150, n_surveys=90, months=1)
     ds.surveys = ds.surveys[ds.surveys["submitted_at"] < "2024-02-01"]
     t = ds.tickets[ds.tickets["created_at"] < "2024-02-01"]
     ds.tickets = t
     mt = metric_table(ds, min_n=30)
-    assert set(mt["period"]) == {"2024-01"}
+    assert set(mt["period"]) == {"2024-01"} and (mt["small_n"] == (mt["n"] < 30)).all()
     s = ds.surveys
     expected = {
         "nps": nps_summary(s.loc[s.type == "nps", "score"]),
@@ -145,6 +147,20 @@ def test_intervals_contain_estimate_and_groups_partition(seed, by):
         by_sum = mt[mt.metric == metric].groupby("period")["n"].sum()
         total = overall[overall.metric == metric].set_index("period")["n"]
         pd.testing.assert_series_equal(by_sum, total, check_names=False)
+
+
+def test_empty_dataset_gives_empty_table_with_columns():
+    empty = metric_table(Dataset(), by="channel")
+    assert empty.empty and list(empty.columns) == ["period", "channel"] + COLUMNS[1:]
+
+
+def test_groups_without_resolved_tickets_carry_n0_and_nan():
+    ds = random_dataset(8, n_tickets=40, n_surveys=0, months=1)
+    ds.tickets["resolved_at"] = pd.Series(pd.NaT, index=ds.tickets.index, dtype="datetime64[ns, UTC]")
+    mt = metric_table(ds)
+    r = row(mt, "resolution_median")
+    assert r["n"] == 0 and np.isnan(r["value"]) and r["small_n"]
+    assert row(mt, "resolution_rate")["value"] == 0.0
 
 
 # ----------------------------------------------------------------------------- groups

@@ -190,7 +190,7 @@ def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
     return (n, *share_from_counts(x, n))
 
 
-def ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
+def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
                          sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None) -> Result:
     """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high)."""
     ok = group >= 0
@@ -215,7 +215,7 @@ def ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, ca
     return out
 
 
-def survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int = 4,
+def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int = 4,
                          exclude_neutral: bool = False) -> Result:
     """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
     score = surveys["score"].to_numpy(dtype=np.float64)
@@ -275,10 +275,10 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
-            res = ticket_group_metrics(tickets, group, size, calendar, sla, as_of)
+            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of)
             present = {m: np.ones(size, dtype=bool) for m in res}
         else:
-            res = survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral)
+            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral)
             present = {m: res[m][0] > 0 for m in res}
         frames.append(_tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n))
     if not frames:
