@@ -37,6 +37,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from slm_lib.clv.historical import historical_clv
 from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset
@@ -141,7 +142,9 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, ta
     out["last_nps_category"] = pd.Series(category, dtype="str")
 
     rv = ds.revenue.loc[mine(ds.revenue)]
-    out["historical_clv"] = _by_customer(rv.loc[rv["paid_at"] < as_of], "amount", "sum", ids).fillna(0.0).to_numpy()
+    # strictly before as_of (historical_clv counts a payment at its cut-off instant)
+    out["historical_clv"] = historical_clv(rv, as_of - _NS, customers=out["customer_id"]).reindex(
+        out["customer_id"]).to_numpy(float)
     ahead = rv.loc[(rv["paid_at"] >= as_of) & (rv["paid_at"] < end)]
     out["revenue_horizon"] = _by_customer(ahead, "amount", "sum", ids).fillna(0.0).to_numpy()
 
