@@ -4,4 +4,9 @@ Modules: :mod:`~slm_lib.metrics.survey` (nps, csat, ces, compare_periods),
 :mod:`~slm_lib.metrics.tickets` (durations, FCR, reopens, resolution rate, volume),
 :mod:`~slm_lib.metrics.sla` (per-ticket status and compliance),
 :mod:`~slm_lib.metrics.table` (metric_table, agent_table).
+
+One empty-input rule for all of them: NaN scores are ignored; a function returning a bare
+float (``nps``, ``csat``, ``ces``) raises ``InsufficientDataError`` when nothing is left;
+anything that returns ``n`` beside the value (summaries, rates, tables) returns ``n = 0``
+with NaN value and interval instead of raising.
 """

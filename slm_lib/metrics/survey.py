@@ -241,29 +241,28 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
     if metric not in ("nps", "csat", "ces"):
         raise ConfigError(f"compare_periods: metric must be 'nps', 'csat' or 'ces', got {metric!r}")
     b, a = _scores(before, metric), _scores(after, metric)
+    nb, na = b.size, a.size
     if metric == "nps":
         pb, db, pa, da = (b >= 9).sum(), (b <= 6).sum(), (a >= 9).sum(), (a <= 6).sum()
-        vb, _, _ = nps_from_counts(pb, db, b.size)
-        va, _, _ = nps_from_counts(pa, da, a.size)
+        vb, _, _ = nps_from_counts(pb, db, nb)
+        va, _, _ = nps_from_counts(pa, da, na)
         diff = va - vb
-        se = np.sqrt(nps_se(pb, db, b.size) ** 2 + nps_se(pa, da, a.size) ** 2)
+        se = np.sqrt(nps_se(pb, db, nb) ** 2 + nps_se(pa, da, na) ** 2)
         stat, p = two_sample_z(diff, se)
         low, high = normal_interval(diff, se)
     elif metric == "csat":
-        xb, nb = _csat_counts(b, threshold, exclude_neutral)
+        xb, nb = _csat_counts(b, threshold, exclude_neutral)  # n without dropped neutrals
         xa, na = _csat_counts(a, threshold, exclude_neutral)
         vb, _, _ = share_from_counts(xb, nb)
         va, _, _ = share_from_counts(xa, na)
         diff = va - vb
         stat, p = two_proportion_z(xb, nb, xa, na)
         low, high = normal_interval(diff, 100.0 * proportion_diff_se(xb, nb, xa, na))
-        b, a = np.empty(nb), np.empty(na)  # n reported without the dropped neutrals
     else:
-        vb = b.mean() if b.size else np.nan
-        va = a.mean() if a.size else np.nan
-        r = welch_t(vb, b.std(ddof=1) if b.size > 1 else np.nan, b.size,
-                    va, a.std(ddof=1) if a.size > 1 else np.nan, a.size)
+        vb = b.mean() if nb else np.nan
+        va = a.mean() if na else np.nan
+        r = welch_t(vb, b.std(ddof=1) if nb > 1 else np.nan, nb,
+                    va, a.std(ddof=1) if na > 1 else np.nan, na)
         diff, stat, p, low, high = r["diff"], r["statistic"], r["p_value"], r["ci_low"], r["ci_high"]
-    values = [float(diff), float(stat), float(p), b.size, a.size, float(low), float(high),
-              float(vb), float(va)]
+    values = [float(diff), float(stat), float(p), nb, na, float(low), float(high), float(vb), float(va)]
     return pd.Series(values, index=COMPARE_INDEX, dtype=np.float64, name=metric)
