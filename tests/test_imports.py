@@ -284,3 +284,10 @@ def test_errors_drop_counts_invalid_rows_in_summary(tmp_path):
                              errors="drop")
     row = summary.iloc[0]
     assert (row["rows_read"], row["rows_kept"], row["dropped_invalid"]) == (2, 1, 1)
+
+
+def test_documented_example_mapping_is_valid():
+    text = (Path(__file__).parents[1] / "docs" / "imports.md").read_text()
+    block = text.split("```yaml\nname: mytool", 1)[1].split("```", 1)[0]
+    mapping = validate_mapping(yaml.safe_load("name: mytool" + block), "docs/imports.md")
+    assert [len(b) for b in mapping["tables"].values()] == [1, 1, 2]
