@@ -1,14 +1,17 @@
 """House theme and figure functions of the reports (SPEC §7).
 
-Every function takes a tidy table produced by the library, returns a
-:class:`matplotlib.figure.Figure` (built without pyplot, so nothing leaks into global state
-and a notebook shows it once, as the cell's value) whose title states the units and ``n``,
-with labelled axes. Missing values are drawn as gaps or blank cells, never as zeros.
+Every function takes a tidy table produced by the library and returns a
+:class:`matplotlib.figure.Figure` whose title states the units and ``n``, with labelled
+axes. Figures are created through pyplot (so the notebook's inline backend knows how to
+display them) and closed in pyplot at once: a notebook shows each figure once, as the
+cell's value, and no figure piles up in pyplot's global state. Save with ``fig.savefig``.
+Missing values are drawn as gaps or blank cells, never as zeros.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
@@ -100,7 +103,8 @@ def _count(n: float | int) -> str:
 
 
 def _new_figure(nrows: int = 1, height: float | None = None) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(_FIGSIZE[0], height or _FIGSIZE[1]), layout="constrained")
+    fig = plt.figure(figsize=(_FIGSIZE[0], height or _FIGSIZE[1]), layout="constrained")
+    plt.close(fig)  # the caller owns the figure; pyplot keeps no reference
     axes = np.atleast_1d(fig.subplots(nrows, 1, squeeze=False).ravel())
     return fig, axes
 

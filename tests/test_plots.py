@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +20,7 @@ from slm_lib.errors import DataValidationError
 def _assert_readable(fig: Figure) -> None:
     """Figure with a title containing 'n =' on its first axes and labelled x and y axes."""
     assert isinstance(fig, Figure)
+    assert plt.get_fignums() == []  # closed in pyplot: shown once in a notebook, no global build-up
     first = fig.axes[0]
     assert first.get_title().strip() and "n = " in first.get_title()
     plotted = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
