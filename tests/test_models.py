@@ -71,7 +71,7 @@ def test_churn_model_sentences_and_standardised_units(churn_data):
 
 def test_churn_hazard_model_known_hazard_ratio():
     rng = np.random.default_rng(7)
-    n = 4000
+    n = 2000
     x = rng.normal(0, 1, n)
     seg = rng.choice(["smb", "mid"], n)
     t = rng.exponential(1 / np.exp(0.5 * x + 0.3 * (seg == "mid")))
@@ -222,6 +222,21 @@ def test_recovers_planted_churn_effects(synth_panel):
         true = TRUE_EFFECTS[name]["value"]
         assert covers(m.table, term, true), (term, true, t.loc[term, ["estimate", "ci_low", "ci_high"]].tolist())
         assert np.sign(t.loc[term, "estimate"]) == np.sign(true)
+
+
+def test_hazard_model_planted_directions(synth_panel):
+    """Cox on a 25% row sample: hazard ratios are not odds ratios, so only the directions are planted."""
+    from slm_lib.synth import TRUE_EFFECTS
+
+    panel, _ = synth_panel
+    sample = panel.sample(frac=0.25, random_state=0)
+    m = churn_hazard_model(sample, ["median_frt_h", "sla_breach_share"], controls=["tenure_years_capped"],
+                           units={"median_frt_h": 10})
+    t = m.table.set_index("term")
+    for term, name in {"median_frt_h": "churn_frt_per_10h", "sla_breach_share": "churn_sla_breach_share",
+                       "tenure_years_capped": "churn_tenure_per_year"}.items():
+        assert np.sign(t.loc[term, "ci_low"]) == np.sign(t.loc[term, "ci_high"]) == np.sign(
+            TRUE_EFFECTS[name]["value"]), (term, t.loc[term, ["estimate", "ci_low", "ci_high"]].tolist())
 
 
 def test_recovers_planted_revenue_effect(synth_panel):
