@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA ?= data_samples
 REPORTS ?= reports
-MONTH ?= $(shell test -x $(BIN)/slm && $(BIN)/slm latest-month --data $(DATA) 2>/dev/null)
+MONTH ?=
 
 .PHONY: venv test report samples notebooks bench clean
 
@@ -17,15 +17,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --doctest-modules slm_lib tests $(NBVAL) notebooks
 
 report: $(STAMP)
 	$(BIN)/slm validate --data $(DATA)
-	$(BIN)/slm metrics --data $(DATA) --format table
+	$(BIN)/slm report --data $(DATA) --out $(REPORTS) $(if $(MONTH),--month $(MONTH))
 
 samples: $(STAMP)
-	$(BIN)/slm generate --out $(DATA) --customers 3000 --months 24 --end 2026-10 --seed 7
+	$(BIN)/slm generate --out $(DATA) --customers 3000 --months 24 --start 2024-11 --seed 7
+
+# Re-execute the committed notebooks in place on data_samples/ (their default parameters).
+notebooks: $(STAMP)
+	cd notebooks && for nb in 0*.ipynb; do ../$(BIN)/papermill --no-progress-bar --log-level WARNING $$nb $$nb || exit 1; done
+	cd notebooks/examples && for nb in *.ipynb; do ../../$(BIN)/papermill --no-progress-bar --log-level WARNING $$nb $$nb || exit 1; done
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
