@@ -291,3 +291,16 @@ def test_documented_example_mapping_is_valid():
     block = text.split("```yaml\nname: mytool", 1)[1].split("```", 1)[0]
     mapping = validate_mapping(yaml.safe_load("name: mytool" + block), "docs/imports.md")
     assert [len(b) for b in mapping["tables"].values()] == [1, 1, 2]
+
+
+def test_reconcile_from_an_imported_directory(tmp_path):
+    from slm_lib.calendar import BusinessCalendar
+    from slm_lib.io.imports import read_vendor_durations, reconcile_business_hours
+
+    import_exports("zendesk", files("zendesk"), tmp_path)
+    import_exports("zendesk", files("zendesk"), tmp_path)
+    vendor = read_vendor_durations(tmp_path)
+    assert vendor["ticket_id"].tolist() == ["101", "102", "106", "107"]
+    from_dir = reconcile_business_hours(load_data(tmp_path), BusinessCalendar(), vendor=vendor)
+    direct = reconcile_business_hours(read_export("zendesk", files("zendesk")), BusinessCalendar())
+    pd.testing.assert_frame_equal(from_dir, direct)

@@ -16,6 +16,7 @@ from slm_lib.io.imports.convert import check_timezone
 from slm_lib.io.imports.identity import KEYS
 from slm_lib.io.imports.mapping import load_mapping
 from slm_lib.io.imports.merge import combine, merge_customers, seen_customers
+from slm_lib.io.imports.reconcile import VENDOR_FILE, read_vendor_durations, vendor_durations
 from slm_lib.schema import TABLES, empty_frame
 
 ERRORS = ("raise", "drop")
@@ -166,6 +167,21 @@ def _unlink_unknown_tickets(ds: Dataset) -> tuple[Dataset, int]:
     return ds, int(unknown.sum())
 
 
+def combine_vendor(old: pd.DataFrame, new: pd.DataFrame, tickets: pd.Series) -> pd.DataFrame:
+    """Vendor figures by ticket_id: the newer import wins, only tickets the directory holds.
+
+    Examples
+    --------
+    >>> old = pd.DataFrame({"ticket_id": ["1"], "vendor_frt_business_h": [1.0]})
+    >>> new = pd.DataFrame({"ticket_id": ["1"], "vendor_frt_business_h": [2.0]})
+    >>> combine_vendor(old, new, pd.Series(["1"]))["vendor_frt_business_h"].tolist()
+    [2.0]
+    """
+    both = pd.concat([f for f in (old, new) if len(f)], ignore_index=True) if len(old) or len(new) else new
+    both = both[both["ticket_id"].isin(tickets)].drop_duplicates("ticket_id", keep="last")
+    return both.sort_values("ticket_id", kind="stable").reset_index(drop=True)
+
+
 def _has_rows(path: Path) -> bool:
     """Whether a canonical CSV exists and holds at least one data row."""
     if not path.is_file():
@@ -222,8 +238,13 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     checked = validate(merged)
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=target))
+    vendor = combine_vendor(read_vendor_durations(target), vendor_durations(imported.tickets),
+                            checked.tickets["ticket_id"])
     try:
         written = save_data(checked, staging)
+        if len(vendor):
+            vendor.to_csv(staging / VENDOR_FILE, index=False, lineterminator="\n", na_rep="")
+            written.append(staging / VENDOR_FILE)
         for path in written:
             os.replace(path, target / path.name)
     finally:

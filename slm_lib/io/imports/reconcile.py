@@ -9,6 +9,8 @@ days, opening hours, holidays, time zone) matches the tool's schedule.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +21,43 @@ VENDOR_DURATIONS: dict[str, tuple[str, str]] = {
     "vendor_frt_business_h": ("first_response", "first_response_at"),
     "vendor_resolution_business_h": ("resolution", "resolved_at"),
 }
+#: Side file of an imported data directory holding the vendor figures by ticket_id.
+VENDOR_FILE = "vendor_durations.csv"
 COLUMNS = ["measure", "vendor_column", "n", "median_abs_diff_min", "mean_diff_min", "share_within_5min"]
 TOLERANCE_MIN = 5.0
 
 
-def reconcile_business_hours(ds: Any, calendar: Any, tolerance_min: float = TOLERANCE_MIN) -> pd.DataFrame:
+def vendor_durations(tickets: pd.DataFrame) -> pd.DataFrame:
+    """The vendor business-hours columns of ``tickets`` with ``ticket_id`` (rows with a figure).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["1", "2"], "vendor_frt_business_h": [0.5, None]})
+    >>> vendor_durations(t)["ticket_id"].tolist()
+    ['1']
+    """
+    columns = [c for c in VENDOR_DURATIONS if c in tickets.columns]
+    frame = tickets[["ticket_id", *columns]]
+    return frame[frame[columns].notna().any(axis=1)].reset_index(drop=True) if columns else frame.iloc[:0]
+
+
+def read_vendor_durations(directory: str | os.PathLike) -> pd.DataFrame:
+    """The vendor figures an import kept in ``<directory>/vendor_durations.csv`` (empty if none).
+
+    Examples
+    --------
+    >>> read_vendor_durations("no/such/dir").empty
+    True
+    """
+    path = Path(directory) / VENDOR_FILE
+    if not path.is_file():
+        return pd.DataFrame({"ticket_id": pd.Series(dtype="str")})
+    frame = pd.read_csv(path, dtype={"ticket_id": "str"}, keep_default_na=False, na_values=[""])
+    return frame.astype({c: "float64" for c in frame.columns if c in VENDOR_DURATIONS})
+
+
+def reconcile_business_hours(ds: Any, calendar: Any, tolerance_min: float = TOLERANCE_MIN,
+                             vendor: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compare the vendor's business-hours durations with ``calendar.hours_between``.
 
     Parameters
@@ -35,6 +69,9 @@ def reconcile_business_hours(ds: Any, calendar: Any, tolerance_min: float = TOLE
         Any object with ``hours_between(start, end)`` returning business hours.
     tolerance_min : float
         Agreement tolerance in minutes for ``share_within_5min``.
+    vendor : pandas.DataFrame, optional
+        Vendor figures by ``ticket_id`` for tickets loaded from a directory, as
+        :func:`read_vendor_durations` returns them (``load_data`` keeps canonical columns only).
 
     Returns
     -------
@@ -48,8 +85,14 @@ def reconcile_business_hours(ds: Any, calendar: Any, tolerance_min: float = TOLE
     --------
     >>> from slm_lib.calendar import BusinessCalendar                      # doctest: +SKIP
     >>> reconcile_business_hours(read_export("zendesk", paths), BusinessCalendar())  # doctest: +SKIP
+    >>> reconcile_business_hours(load_data("data/"), BusinessCalendar(),
+    ...                          vendor=read_vendor_durations("data/"))    # doctest: +SKIP
     """
     tickets = ds.tickets
+    if vendor is not None and len(vendor.columns) > 1:
+        extra = [c for c in vendor.columns if c in VENDOR_DURATIONS]
+        tickets = tickets.drop(columns=extra, errors="ignore").merge(vendor[["ticket_id", *extra]],
+                                                                      on="ticket_id", how="left")
     rows = []
     for column, (measure, end) in VENDOR_DURATIONS.items():
         if column not in tickets.columns:
