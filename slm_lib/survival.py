@@ -61,6 +61,16 @@ def churn_durations(customers: pd.DataFrame, as_of: pd.Timestamp | str,
     return out
 
 
+def _durations(data: pd.DataFrame, duration: str | None, as_of: pd.Timestamp | str | None,
+               time_unit: str) -> tuple[pd.DataFrame, str]:
+    """Pick the duration column, or derive it from a customer table when ``as_of`` is given."""
+    if as_of is not None:
+        return churn_durations(data, as_of, time_unit), "duration"
+    if duration is None:
+        duration = "duration" if "duration" in data.columns else "duration_days"
+    return data, duration
+
+
 def _validated(data: pd.DataFrame, duration: str, event: str, group: str | None) -> pd.DataFrame:
     cols = [duration, event] + ([group] if group else [])
     missing = [c for c in cols if c not in data.columns]
@@ -74,19 +84,24 @@ def _validated(data: pd.DataFrame, duration: str, event: str, group: str | None)
     return df
 
 
-def survival_curves(data: pd.DataFrame, group: str | None = None, duration: str = "duration",
-                    event: str = "event") -> pd.DataFrame:
+def survival_curves(data: pd.DataFrame, group: str | None = None, duration: str | None = None,
+                    event: str = "event", as_of: pd.Timestamp | str | None = None,
+                    time_unit: Literal["days", "months"] = "days") -> pd.DataFrame:
     """Kaplan-Meier survival curve per group with pointwise 95% intervals.
 
     Parameters
     ----------
     data : pandas.DataFrame
         One row per customer with a duration, an event indicator (1 = churned, 0 = censored)
-        and optionally a grouping column (e.g. ``last_nps_category``, ``segment``).
+        and optionally a grouping column (e.g. ``last_nps_category``, ``segment``); e.g.
+        :func:`slm_lib.features.customer_features` (``duration_days``, ``event``). With
+        ``as_of``, a customer table instead: durations from signup (:func:`churn_durations`).
     group : str, optional
         Column defining the curves; one curve for all rows when None (group label "all").
     duration, event : str
-        Column names.
+        Column names; ``duration`` defaults to ``duration`` if present, else ``duration_days``.
+    as_of, time_unit
+        Derive durations from ``signup_at``/``churned_at``, censored at ``as_of``, in days or months.
 
     Returns
     -------
@@ -101,6 +116,7 @@ def survival_curves(data: pd.DataFrame, group: str | None = None, duration: str 
     >>> survival_curves(d)["survival"].round(2).tolist()
     [0.8, 0.6, 0.3]
     """
+    data, duration = _durations(data, duration, as_of, time_unit)
     df = _validated(data, duration, event, group)
     keys = df[group] if group else pd.Series("all", index=df.index)
     z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
@@ -118,8 +134,12 @@ def survival_curves(data: pd.DataFrame, group: str | None = None, duration: str 
     return pd.concat(frames, ignore_index=True)
 
 
-def logrank_test(data: pd.DataFrame, group: str, duration: str = "duration", event: str = "event") -> pd.Series:
+def logrank_test(data: pd.DataFrame, group: str, duration: str | None = None, event: str = "event",
+                 as_of: pd.Timestamp | str | None = None,
+                 time_unit: Literal["days", "months"] = "days") -> pd.Series:
     """Log-rank test that the survival curves of all groups are equal (statsmodels ``survdiff``).
+
+    Arguments as in :func:`survival_curves`.
 
     Returns
     -------
@@ -133,6 +153,7 @@ def logrank_test(data: pd.DataFrame, group: str, duration: str = "duration", eve
     >>> round(float(logrank_test(d, "g")["statistic"]), 3)
     5.052
     """
+    data, duration = _durations(data, duration, as_of, time_unit)
     df = _validated(data, duration, event, group)
     n_groups = df[group].nunique()
     if n_groups < 2:

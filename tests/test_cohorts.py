@@ -162,3 +162,15 @@ def test_churn_durations_censor_at_as_of(three_cohorts):
     assert months.set_index("customer_id").loc["a", "duration"] == pytest.approx(15 / (365.25 / 12))
     with pytest.raises(ConfigError, match="time_unit"):
         churn_durations(three_cohorts.customers, AS_OF, time_unit="weeks")
+
+
+def test_survival_from_customers_and_features(three_cohorts):
+    km = survival_curves(three_cohorts.customers, group="segment", as_of=AS_OF)
+    assert km["n"].iloc[0] == 8 and km["events"].sum() == 4  # a, b, d, f churned before as_of
+    features = pd.DataFrame({"duration_days": [3.0, 30, 30, 10], "event": [1, 0, 0, 1], "g": list("xxyy")})
+    km = survival_curves(features, group="g")
+    assert km.loc[km["group"] == "x", "survival"].tolist() == [0.5]
+    customers = three_cohorts.customers.assign(january=lambda d: d["signup_at"] < pd.Timestamp("2024-02-01", tz="UTC"))
+    out = logrank_test(customers, "january", as_of=AS_OF)
+    assert (out["n"], out["events"], out["df"]) == (8, 4, 1)
+    assert 0 < out["p_value"] < 1
