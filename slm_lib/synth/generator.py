@@ -67,8 +67,12 @@ def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...]) -> dict[s
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
-def _payments(rng, begin, end, cust, customers, churned, mean_csat) -> dict[str, np.ndarray]:
-    """This month's payment of each customer in ``cust`` (on its signup day of month)."""
+def _payments(rng: np.random.Generator, begin: int, end: int, cust: np.ndarray,
+              customers: dict[str, np.ndarray], churned: np.ndarray,
+              mean_csat: np.ndarray) -> dict[str, np.ndarray]:
+    """This month's payment of each customer in ``cust`` (on its signup day of month, the
+    last day when the month is shorter; none before signup or after churn), with the
+    planted CSAT effect: base[segment] * exp(g_csat * (mean_csat - 4)) * LogNormal(0, sd)."""
     signup = customers["signup"][cust]
     days_in_month = (end - begin) // _DAY_S
     signup_day = pd.to_datetime(signup, unit="s").day.to_numpy()
@@ -83,6 +87,7 @@ def _payments(rng, begin, end, cust, customers, churned, mean_csat) -> dict[str,
 
 
 def _refunds(rng: np.random.Generator, pay: dict[str, np.ndarray], order: np.ndarray) -> dict[str, np.ndarray]:
+    """Refund rows for ~0.5 % of payments: full (60 %) or partial, 1-20 days later, same order."""
     k = np.flatnonzero(rng.random(order.size) < fx.REFUND_SHARE)
     share = np.where(rng.random(k.size) < 0.6, 1.0, rng.uniform(0.2, 0.8, k.size))
     return {"customer": pay["customer"][k], "order": order[k],
