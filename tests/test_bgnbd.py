@@ -222,3 +222,14 @@ def test_purchases_given_alive_matches_direct_integration(t, shape, scale, a, b)
     direct = sum(integrate.quad(integrand, lo, hi, epsabs=0, epsrel=1e-12, limit=500)[0]
                  for lo, hi in ((0, 1e-3), (1e-3, 1))) / beta_fn(a, b)
     assert float(purchases_given_alive(t, shape, scale, a, b)) == pytest.approx(direct, rel=1e-8)
+
+
+def test_from_params_builds_a_usable_model_and_checks_its_input(fitted):
+    bg = BetaGeoModel.from_params(fitted.params_)
+    assert bg.expected_purchases(39.0) == pytest.approx(fitted.expected_purchases(39.0))
+    assert bg.summary["std_error"].eq(0).all()
+    assert np.isnan(bg.log_likelihood_)
+    with pytest.raises(ModelFitError, match="BG/NBD: parameter\\(s\\) \\['b'\\] missing"):
+        BetaGeoModel.from_params({"r": 1, "alpha": 1, "a": 1})
+    with pytest.raises(ModelFitError, match="BG/NBD: parameters must be positive"):
+        BetaGeoModel.from_params({"r": 1, "alpha": -1, "a": 1, "b": 1})

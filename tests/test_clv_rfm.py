@@ -42,7 +42,8 @@ def test_hand_example_same_day_counts_once():
 
 def test_observation_end_day_is_included_and_utc_input_works():
     tx = pd.DataFrame({"customer_id": ["a", "a", "a"],
-                       "paid_at": pd.to_datetime(["2024-01-01", "2024-01-29 23:30", "2024-01-30"], utc=True, format="ISO8601"),
+                       "paid_at": pd.to_datetime(["2024-01-01", "2024-01-29 23:30", "2024-01-30"],
+                                                 utc=True, format="ISO8601"),
                        "amount": [1.0, 2.0, 4.0]})
     out = rfm_summary(tx, observation_end="2024-01-29")
     assert out.loc["a", "frequency"] == 1
@@ -112,7 +113,8 @@ def test_historical_clv_inclusive_nets_refunds_and_reindexes():
 def test_historical_clv_ignores_everything_after_as_of():
     rng = np.random.default_rng(3)
     rev = pd.DataFrame({"customer_id": rng.choice(list("abcde"), 200),
-                        "paid_at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365, 200), "D"),
+                        "paid_at": pd.Timestamp("2024-01-01", tz="UTC")
+                        + pd.to_timedelta(rng.integers(0, 365, 200), "D"),
                         "amount": rng.normal(50, 20, 200)})
     as_of = pd.Timestamp("2024-06-30", tz="UTC")
     before = historical_clv(rev, as_of)

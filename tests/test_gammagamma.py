@@ -102,7 +102,8 @@ def test_predictive_clv_identities(models, rfm):
     out = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
                          horizon=52, discount_rate=0.0, n_draws=0)
     assert out.index.equals(rfm.index)
-    assert list(out.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv", "ci_low", "ci_high"]
+    assert list(out.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv",
+                                 "ci_low", "ci_high"]
     # without discounting, CLV = expected purchases in the horizon x expected spend
     expected = bg.expected_purchases(52, rfm["frequency"], rfm["recency"], rfm["T"]) * gg.expected_spend(
         rfm["frequency"], rfm["monetary_value"])

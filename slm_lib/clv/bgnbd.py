@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln, hyp2f1, roots_jacobi
 
-from slm_lib.clv.mle import MLEResult, fit_positive_mle
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input, validate_rfm
 from slm_lib.errors import ModelFitError
 
@@ -141,7 +141,7 @@ def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any
     return purchases_given_alive(t, r + x, alpha + T, a, b + x) * alive_probability(x, t_x, T, params)
 
 
-class BetaGeoModel:
+class BetaGeoModel(PositiveMLEModel):
     """BG/NBD model fitted by maximum likelihood.
 
     Attributes (after :meth:`fit`)
@@ -164,10 +164,7 @@ class BetaGeoModel:
     True
     """
 
-    name = "BG/NBD"
-
-    def __init__(self) -> None:
-        self.result_: MLEResult | None = None
+    name, param_names, usage = "BG/NBD", PARAMS, ".fit(frequency, recency, T)"
 
     def fit(self, frequency: Any, recency: Any, T: Any,
             initial: dict[str, float] | None = None) -> "BetaGeoModel":
@@ -204,26 +201,6 @@ class BetaGeoModel:
             hint="check that recency and T use the same time unit, try another time unit "
                  "(weeks) or other starting values via initial={...}")
         return self
-
-    def _fitted(self) -> MLEResult:
-        if self.result_ is None:
-            raise ModelFitError("BG/NBD: the model is not fitted yet; call .fit(frequency, recency, T) first")
-        return self.result_
-
-    @property
-    def params_(self) -> dict[str, float]:
-        """Fitted parameters ``{"r", "alpha", "a", "b"}``."""
-        return self._fitted().params
-
-    @property
-    def log_likelihood_(self) -> float:
-        """Maximised log-likelihood."""
-        return self._fitted().log_likelihood
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
-        return self._fitted().summary()
 
     def _p(self, params: dict[str, float] | None) -> tuple[float, float, float, float]:
         p = params if params is not None else self.params_

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from slm_lib.clv.mle import MLEResult, fit_positive_mle
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
 
@@ -53,7 +53,7 @@ def _validate(frequency: Any, monetary_value: Any) -> tuple[np.ndarray, np.ndarr
     return x, m
 
 
-class GammaGammaModel:
+class GammaGammaModel(PositiveMLEModel):
     """Gamma-Gamma spend model fitted by maximum likelihood on repeat customers.
 
     Attributes (after :meth:`fit`)
@@ -74,10 +74,7 @@ class GammaGammaModel:
     ['gamma', 'p', 'q']
     """
 
-    name = "Gamma-Gamma"
-
-    def __init__(self) -> None:
-        self.result_: MLEResult | None = None
+    name, param_names, usage = "Gamma-Gamma", PARAMS, ".fit(frequency, monetary_value)"
 
     def fit(self, frequency: Any, monetary_value: Any,
             initial: dict[str, float] | None = None) -> "GammaGammaModel":
@@ -114,26 +111,6 @@ class GammaGammaModel:
             hint="spend may be nearly constant across customers (q runs off); rescale amounts "
                  "(e.g. to hundreds) or pass other starting values via initial={...}")
         return self
-
-    def _fitted(self) -> MLEResult:
-        if self.result_ is None:
-            raise ModelFitError("Gamma-Gamma: the model is not fitted yet; call .fit(frequency, monetary_value) first")
-        return self.result_
-
-    @property
-    def params_(self) -> dict[str, float]:
-        """Fitted parameters ``{"p", "q", "gamma"}``."""
-        return self._fitted().params
-
-    @property
-    def log_likelihood_(self) -> float:
-        """Maximised log-likelihood."""
-        return self._fitted().log_likelihood
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
-        return self._fitted().summary()
 
     def expected_spend(self, frequency: Any, monetary_value: Any,
                        params: dict[str, float] | None = None) -> Any:

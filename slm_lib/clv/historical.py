@@ -34,7 +34,8 @@ def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "custo
     Examples
     --------
     >>> rev = pd.DataFrame({"customer_id": ["a", "a", "b", "a"],
-    ...                     "paid_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-03-02"], utc=True),
+    ...                     "paid_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+    ...                                                "2024-03-02"], utc=True),
     ...                     "amount": [10.0, -2.5, 7.0, 99.0]})
     >>> historical_clv(rev, "2024-03-01", customers=["a", "b", "c"]).tolist()
     [7.5, 7.0, 0.0]

@@ -91,6 +91,18 @@ def purchase_tracking(transactions: pd.DataFrame, bg: BetaGeoModel, customer_col
     Periods are consecutive ``time_unit`` blocks starting on the first purchase day in the
     data. The prediction for customer i, first purchase at ``s_i``, over period
     ``[u, v)`` is ``E[X(v - s_i)] - E[X(u - s_i)]`` (clipped at 0), summed over customers.
+    Periods cover whole days (a purchase on day d sits in ``[d, d + 1)``), so the last
+    calibration period ends at the end of ``calibration_end``, one day beyond the start of
+    that day that ``T_cal`` measures to (CDNOW convention); the difference is one day of
+    purchases.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "paid_at": ["2024-01-01", "2024-01-09", "2024-01-02"]})
+    >>> bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> track = purchase_tracking(tx, bg, calibration_end="2024-01-07", observation_end="2024-01-14")
+    >>> track[["period", "sample", "actual"]].to_dict("list")
+    {'period': [1, 2], 'sample': ['calibration', 'holdout'], 'actual': [0, 1]}
 
     Returns
     -------
@@ -148,6 +160,15 @@ def conditional_expectations(split: pd.DataFrame, bg: BetaGeoModel, cap: int = F
     pandas.DataFrame
         ``frequency_cal`` (label "0", ..., "7+"), ``n``, ``actual``, ``predicted`` (means per
         customer in the group).
+
+    Examples
+    --------
+    >>> split = pd.DataFrame({"frequency_cal": [0, 1, 9], "recency_cal": [0.0, 5.0, 30.0],
+    ...                       "T_cal": [39.0, 39.0, 39.0], "frequency_holdout": [0, 2, 6],
+    ...                       "duration_holdout": 39.0})
+    >>> bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> conditional_expectations(split, bg)[["frequency_cal", "n", "actual"]].to_dict("list")
+    {'frequency_cal': ['0', '1', '7+'], 'n': [1, 1, 1], 'actual': [0.0, 2.0, 6.0]}
     """
     group = np.minimum(split["frequency_cal"].to_numpy(), cap)
     frame = pd.DataFrame({"group": group, "actual": split["frequency_holdout"].to_numpy(dtype=float),
@@ -169,6 +190,15 @@ def holdout_errors(split: pd.DataFrame, bg: BetaGeoModel) -> pd.DataFrame:
         ``total_error_pct`` (100 x (predicted - actual) / actual), ``mae_per_customer``
         (mean |predicted - actual|), ``rmse_per_customer``, ``correlation`` (Pearson,
         predicted vs actual per customer).
+
+    Examples
+    --------
+    >>> split = pd.DataFrame({"frequency_cal": [0, 1, 9], "recency_cal": [0.0, 5.0, 30.0],
+    ...                       "T_cal": [39.0, 39.0, 39.0], "frequency_holdout": [0, 2, 6],
+    ...                       "duration_holdout": 39.0})
+    >>> bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> holdout_errors(split, bg).set_index("metric").loc["actual_total", "value"]
+    np.float64(8.0)
     """
     actual = split["frequency_holdout"].to_numpy(dtype=float)
     predicted = _predicted_holdout(split, bg)

@@ -234,3 +234,64 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
                             f"exist; {hint}") from exc
     return MLEResult(model=model, names=tuple(names), log_params=theta,
                      cov_log=(cov_log + cov_log.T) / 2, log_likelihood=-best, n_obs=int(n_obs))
+
+
+class PositiveMLEModel:
+    """Base of the CLV models: fitted state, parameters, summary and construction from known values.
+
+    Subclasses set ``name``, ``param_names`` and ``usage`` (how to fit, for the
+    not-fitted error) and store an :class:`MLEResult` in ``result_`` when fitted.
+
+    Examples
+    --------
+    >>> class Toy(PositiveMLEModel):
+    ...     name, param_names, usage = "toy", ("m",), ".fit(x)"
+    >>> Toy.from_params({"m": 2.0}).params_
+    {'m': 2.0}
+    """
+
+    name: str = "model"
+    param_names: tuple[str, ...] = ()
+    usage: str = ".fit(...)"
+
+    def __init__(self) -> None:
+        self.result_: MLEResult | None = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], cov_log: np.ndarray | None = None):
+        """A model with known parameters (e.g. published ones) instead of a fit.
+
+        ``cov_log`` is the covariance of the log parameters (default zeros: no uncertainty,
+        so intervals collapse to the point prediction).
+        """
+        missing = [k for k in cls.param_names if k not in params]
+        if missing:
+            raise ModelFitError(f"{cls.name}: parameter(s) {missing} missing; need {list(cls.param_names)}")
+        values = np.array([params[k] for k in cls.param_names], dtype=float)
+        if np.any(~np.isfinite(values)) or np.any(values <= 0):
+            raise ModelFitError(f"{cls.name}: parameters must be positive and finite, got {params}")
+        k = len(values)
+        cov = np.zeros((k, k)) if cov_log is None else np.asarray(cov_log, dtype=float)
+        model = cls()
+        model.result_ = MLEResult(cls.name, cls.param_names, np.log(values), cov, float("nan"), 0)
+        return model
+
+    def _fitted(self) -> MLEResult:
+        if self.result_ is None:
+            raise ModelFitError(f"{self.name}: the model is not fitted yet; call {self.usage} first")
+        return self.result_
+
+    @property
+    def params_(self) -> dict[str, float]:
+        """Fitted parameters by name."""
+        return self._fitted().params
+
+    @property
+    def log_likelihood_(self) -> float:
+        """Maximised log-likelihood (NaN for a model built with :meth:`from_params`)."""
+        return self._fitted().log_likelihood
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
+        return self._fitted().summary()

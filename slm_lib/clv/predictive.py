@@ -71,12 +71,8 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
 
     Examples
     --------
-    >>> bg, gg = BetaGeoModel(), GammaGammaModel()
-    >>> from slm_lib.clv.mle import MLEResult
-    >>> bg.result_ = MLEResult("BG/NBD", ("r", "alpha", "a", "b"), np.log([0.243, 4.414, 0.793, 2.426]),
-    ...                        np.eye(4) * 1e-4, -9582.4, 2357)
-    >>> gg.result_ = MLEResult("Gamma-Gamma", ("p", "q", "gamma"), np.log([6.25, 3.74, 15.44]),
-    ...                        np.eye(3) * 1e-4, -4055.9, 946)
+    >>> bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, np.eye(4) * 1e-4)
+    >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44}, np.eye(3) * 1e-4)
     >>> out = predictive_clv(bg, gg, [0, 2], [0.0, 30.0], [39.0, 39.0], [0.0, 30.0], n_draws=50)
     >>> out["clv"].round(1).tolist()
     [8.3, 44.9]

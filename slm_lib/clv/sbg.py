@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, hyp2f1
 
-from slm_lib.clv.mle import MLEResult, fit_positive_mle
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
@@ -62,7 +62,7 @@ def _validate_survivors(survivors: Any) -> np.ndarray:
     return n
 
 
-class ShiftedBetaGeoModel:
+class ShiftedBetaGeoModel(PositiveMLEModel):
     """sBG model of contractual retention fitted by maximum likelihood.
 
     Attributes (after :meth:`fit`)
@@ -83,10 +83,10 @@ class ShiftedBetaGeoModel:
     0.17
     """
 
-    name = "sBG"
+    name, param_names, usage = "sBG", PARAMS, ".fit(survivors)"
 
     def __init__(self) -> None:
-        self.result_: MLEResult | None = None
+        super().__init__()
         self.survivors_: np.ndarray | None = None
 
     def fit(self, survivors: Any, initial: dict[str, float] | None = None) -> "ShiftedBetaGeoModel":
@@ -112,26 +112,6 @@ class ShiftedBetaGeoModel:
                  "other starting values via initial={...}")
         self.survivors_ = n
         return self
-
-    def _fitted(self) -> MLEResult:
-        if self.result_ is None:
-            raise ModelFitError("sBG: the model is not fitted yet; call .fit(survivors) first")
-        return self.result_
-
-    @property
-    def params_(self) -> dict[str, float]:
-        """Fitted parameters ``{"alpha", "beta"}``."""
-        return self._fitted().params
-
-    @property
-    def log_likelihood_(self) -> float:
-        """Maximised log-likelihood."""
-        return self._fitted().log_likelihood
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
-        return self._fitted().summary()
 
     def _ab(self, params: dict[str, float] | None) -> tuple[Any, Any]:
         p = params if params is not None else self.params_
