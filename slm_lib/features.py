@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.clv.historical import historical_clv
+from slm_lib.cohorts import default_as_of, period_ordinals
 from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset
@@ -241,8 +242,6 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     >>> p[["month", "active", "churned", "churn_rate"]].values.tolist()
     [['2024-02', 2, 1, 50.0]]
     """
-    from slm_lib.cohorts import default_as_of, period_ordinals
-
     targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
     if months is None:
         activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
