@@ -7,11 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slm_lib.errors import ConfigError, DataValidationError, MappingError
 from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.imports.convert import parse_hours, parse_timestamps
-from slm_lib.io.imports.identity import hash_keys
+from slm_lib.io.imports.identity import customer_keys, hash_keys
+from slm_lib.io.imports.merge import combine
 from slm_lib.io.imports.mapping import builtin_mappings, validate_mapping
 from slm_lib.io.load import load_data
 
@@ -304,3 +307,47 @@ def test_reconcile_from_an_imported_directory(tmp_path):
     from_dir = reconcile_business_hours(load_data(tmp_path), BusinessCalendar(), vendor=vendor)
     direct = reconcile_business_hours(read_export("zendesk", files("zendesk")), BusinessCalendar())
     pd.testing.assert_frame_equal(from_dir, direct)
+
+
+# --------------------------------------------------------------------------- properties
+_revenue_rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 5),
+                                   st.sampled_from([5.0, -5.0, 12.5]), st.sampled_from(["o1", "o2", None])),
+                         max_size=12)
+
+
+def _revenue(rows) -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": pd.Series([r[0] for r in rows], dtype="str"),
+        "paid_at": pd.to_datetime([pd.Timestamp("2024-01-01") + pd.Timedelta(days=r[1]) for r in rows],
+                                  utc=True).astype("datetime64[ns, UTC]"),
+        "amount": pd.Series([r[2] for r in rows], dtype="float64"),
+        "order_id": pd.Series([r[3] for r in rows], dtype="str")})
+
+
+@settings(max_examples=60, deadline=None)
+@given(_revenue_rows, _revenue_rows)
+def test_combine_is_idempotent_and_new_wins(old_rows, new_rows):
+    old, new = _revenue(old_rows), _revenue(new_rows)
+    once = combine(old, new, "revenue")
+    pd.testing.assert_frame_equal(combine(once, new, "revenue"), once)
+    assert not once["order_id"].dropna().duplicated().any()
+    for order in new["order_id"].dropna().unique():
+        last = new[new["order_id"] == order].iloc[-1]
+        assert once.loc[once["order_id"] == order, "amount"].tolist() == [last["amount"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.emails(), min_size=1, max_size=8), st.text(min_size=1, max_size=8))
+def test_email_keys_ignore_case_and_spaces_and_hash_consistently(emails, salt):
+    plain = pd.Series(emails)
+    messy = pd.Series([f"  {e.upper()} " for e in emails])
+    assert customer_keys([plain], "email", salt).tolist() == customer_keys([messy], "email", salt).tolist()
+    assert customer_keys([plain], "email").tolist() == [e.strip().lower() for e in emails]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 59), st.integers(0, 59))
+def test_clock_text_and_seconds_agree(h, m, s):
+    clock = parse_hours(pd.Series([f"{h:02d}:{m:02d}:{s:02d}"]), "hours")[0].iloc[0]
+    seconds = parse_hours(pd.Series([h * 3600 + m * 60 + s]), "seconds")[0].iloc[0]
+    assert clock == pytest.approx(seconds, abs=1e-9)
