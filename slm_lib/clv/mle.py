@@ -17,7 +17,7 @@ infinity) or has a Hessian that is not positive definite raises
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Self, Sequence
 
 import numpy as np
 import pandas as pd
@@ -258,7 +258,7 @@ class PositiveMLEModel:
         self.result_: MLEResult | None = None
 
     @classmethod
-    def from_params(cls, params: dict[str, float], cov_log: np.ndarray | None = None):
+    def from_params(cls, params: dict[str, float], cov_log: np.ndarray | None = None) -> Self:
         """A model with known parameters (e.g. published ones) instead of a fit.
 
         ``cov_log`` is the covariance of the log parameters (default zeros: no uncertainty,
