@@ -148,6 +148,26 @@ def test_failed_notebook_keeps_previous_report_and_is_kept_in_failed(tmp_path, d
     assert not (out / "index.html").exists()  # nothing published, so the root index is not rewritten
 
 
+def test_cell_timeout_names_the_running_cell(tmp_path, data_dir, clean_jupyter):
+    out = tmp_path / "reports"
+    with pytest.raises(ReportError) as info:
+        run_report(MONTH, data_dir, out, notebooks=[CHECKS], progress=False, timeout=1,
+                   extra_parameters={"sleep_seconds": 60})
+    message = str(info.value)
+    assert message.startswith("notebook 02_fixture_checks.ipynb failed at cell 5 (In [5]) `time.sleep(sleep_seconds)`")
+    assert "CellTimeoutError" in message
+    assert len(list((out / "_failed").glob(f"{MONTH}-*/02_fixture_checks.ipynb"))) == 1
+    assert not (out / MONTH).exists() and _leftovers(out) == []
+
+
+def test_notebook_without_parameters_cell_is_rejected(tmp_path, data_dir):
+    plain = tmp_path / "03_plain.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('data_dir = "."\nmonth = ""')]), plain)
+    with pytest.raises(ConfigError, match=r"03_plain.ipynb must declare \['data_dir', 'month'\] in a cell tagged"):
+        run_report(MONTH, data_dir, tmp_path / "reports", notebooks=[CHECKS, plain], progress=False)
+    assert not (tmp_path / "reports").exists()
+
+
 @pytest.mark.parametrize("month", ["2026-13", "2026-1", "202610", "Oct 2026", "2026-10-01", "2026-00"])
 def test_bad_month_is_rejected_before_anything_runs(tmp_path, data_dir, month):
     out = tmp_path / "reports"

@@ -185,8 +185,9 @@ def _parameters_per_notebook(
 ) -> dict[Path, dict[str, Any]]:
     """Give each notebook the parameters its ``parameters`` cell declares.
 
-    ``data_dir`` and ``month`` always go to every notebook; an extra parameter that no
-    notebook declares is a typo and an error (papermill would only log a warning).
+    Every notebook must declare ``data_dir`` and ``month`` in a cell tagged ``parameters``;
+    an extra parameter that no notebook declares is a typo and an error (papermill would
+    only log a warning).
     """
     declared = {}
     for path in paths:
@@ -194,6 +195,11 @@ def _parameters_per_notebook(
             declared[path] = set(pm.inspect_notebook(str(path)))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read notebook {path}: {type(exc).__name__}: {exc}") from exc
+        lacking = [k for k in _RESERVED_PARAMETERS if k not in declared[path]]
+        if lacking:
+            raise ConfigError(
+                f"notebook {path} must declare {lacking} in a cell tagged 'parameters' (SPEC §7)"
+            )
     extras = set(parameters) - set(_RESERVED_PARAMETERS)
     unknown = sorted(extras - set().union(*declared.values()))
     if unknown:
@@ -207,15 +213,42 @@ def _parameters_per_notebook(
     }
 
 
-def _locate_failure(executed: Path, error: PapermillExecutionError) -> int | None:
-    """1-based cell number in the source notebook of papermill's failing cell index."""
+def _source_cell_number(cells: list, index: int) -> int:
+    """1-based number in the source notebook of cell ``index`` of the executed copy."""
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells[:index])
+    return index - injected + 1
+
+
+def _failure_from_error(name: str, executed: Path, error: PapermillExecutionError) -> NotebookFailure:
+    """A cell raised: papermill's error names the cell index of the executed copy."""
     try:
-        nb = nbformat.read(executed, as_version=4)
+        cells = pm.execute.remove_error_markers(nbformat.read(executed, as_version=4)).cells
+        number = _source_cell_number(cells, error.cell_index)
     except (OSError, ValueError):
-        return None
-    cells = pm.execute.remove_error_markers(nb).cells[: error.cell_index]
-    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
-    return error.cell_index - injected + 1
+        number = None
+    return NotebookFailure(name, number, error.exec_count, _first_line(error.source or ""), error.ename, error.evalue)
+
+
+def _failure_from_exception(name: str, executed: Path, exc: Exception) -> NotebookFailure:
+    """Execution stopped without a cell error (timeout, dead kernel, start-up failure).
+
+    The failing cell is the last code cell papermill started (one with a ``start_time``).
+    """
+    message = next((line for line in str(exc).splitlines() if line.strip()), "")
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        cells = []
+    started = [
+        i for i, c in enumerate(cells)
+        if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time") is not None
+        and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    if not started:
+        return NotebookFailure(name, None, None, "", type(exc).__name__, message)
+    cell = cells[started[-1]]
+    return NotebookFailure(name, _source_cell_number(cells, started[-1]), cell.get("execution_count"),
+                           _first_line(cell.source), type(exc).__name__, message)
 
 
 def _first_line(source: str) -> str:
@@ -241,12 +274,9 @@ def _run_one(
             execution_timeout=timeout,
         )
     except PapermillExecutionError as exc:
-        return NotebookFailure(
-            notebook.name, _locate_failure(executed, exc), exc.exec_count, _first_line(exc.source or ""),
-            exc.ename, exc.evalue,
-        )
-    except Exception as exc:  # kernel start-up, unreadable notebook: still name the notebook
-        return NotebookFailure(notebook.name, None, None, "", type(exc).__name__, str(exc))
+        return _failure_from_error(notebook.name, executed, exc)
+    except Exception as exc:  # timeout, dead kernel, kernel start-up: still name notebook and cell
+        return _failure_from_exception(notebook.name, executed, exc)
     title = write_notebook_html(executed, work_dir / f"{notebook.stem}.html")
     return ReportEntry(title=title, html=f"{notebook.stem}.html", ipynb=executed.name)
 
@@ -378,8 +408,9 @@ def run_report(
     Raises
     ------
     ConfigError
-        Bad month, month without data, missing data directory or notebook, unknown kernel,
-        extra parameter declared by no notebook.
+        Bad month, month without data, missing data directory or notebook, notebook without
+        a ``parameters`` cell declaring ``data_dir`` and ``month``, unknown kernel, extra
+        parameter declared by no notebook.
     ReportError
         A notebook failed: the message names notebook, cell (number, ``In [k]``, first
         source line) and error, and where the executed notebook was kept. The previous
