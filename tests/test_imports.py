@@ -220,6 +220,12 @@ def test_local_times_need_tz_and_unknown_tz_is_an_error(tmp_path):
         read_export(mapping, [tmp_path / "pay.csv"], tz="Mars/Olympus")
     ds = read_export(mapping, [tmp_path / "pay.csv"], tz="Europe/Berlin")
     assert ds.revenue["paid_at"].iloc[0] == pd.Timestamp("2024-07-01 08:00", tz="UTC")
+    out = tmp_path / "out"
+    with pytest.raises(MappingError, match="--tz"):
+        import_exports(mapping, [tmp_path / "pay.csv"], out)
+    with pytest.raises(ConfigError):
+        import_exports(mapping, [tmp_path / "pay.csv"], out, tz="Europe/Berlinn")
+    assert not out.exists()
 
 
 def test_stray_file_is_an_error():
@@ -351,3 +357,16 @@ def test_clock_text_and_seconds_agree(h, m, s):
     clock = parse_hours(pd.Series([f"{h:02d}:{m:02d}:{s:02d}"]), "hours")[0].iloc[0]
     seconds = parse_hours(pd.Series([h * 3600 + m * 60 + s]), "seconds")[0].iloc[0]
     assert clock == pytest.approx(seconds, abs=1e-9)
+
+
+def test_failed_import_leaves_existing_directory_untouched(tmp_path):
+    out = tmp_path / "data"
+    run_three(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "unified_payments.csv").write_text(
+        (EXPORTS / "stripe" / "unified_payments.csv").read_text().replace("2024-03-02 11:00", "02/03/2024"))
+    with pytest.raises(DataValidationError, match="Created date"):
+        import_exports("stripe", [bad / "unified_payments.csv"], out, key="email", hash_salt="pepper")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
