@@ -293,12 +293,12 @@ def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
 
 
 def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
-    """The KPI table as a reader sees it: rounded, intervals as text, change with its p-value."""
+    """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-value."""
     ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
     p = kpis["p_value"].map(lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}"))
     return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
                          "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
-                         "change": kpis["delta"].round(1), "p": p, "assessment": kpis["assessment"]})
+                         "change": kpis["delta"].round(1), "p": p, "assessment": kpis["assessment"]}).set_index("KPI")
 
 
 def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:

@@ -118,7 +118,7 @@ def test_findings_actions_display_and_recent(two_months):
     calm = findings_markdown(k.assign(significant=False, assessment="no clear change"), "2026-10")
     assert "No headline figure moved" in calm and "What to do" not in calm
     shown = kpi_display(k)
-    assert list(shown.columns) == ["KPI", "unit", "value", "95% CI", "n", "previous", "change", "p", "assessment"]
-    assert shown.loc[0, "KPI"] == "NPS" and shown.loc[0, "change"] == -60.0
+    assert list(shown.columns) == ["unit", "value", "95% CI", "n", "previous", "change", "p", "assessment"]
+    assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == -60.0
     t = pd.DataFrame({"period": ["2025-12", "2026-01", "2026-02"]})
     assert recent_periods(t, "2026-02", 2)["period"].tolist() == ["2026-01", "2026-02"]
