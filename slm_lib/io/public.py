@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ _TELCO_RENAME: dict[str, str] = {
     "PaperlessBilling": "paperless_billing", "PaymentMethod": "payment_method",
     "MonthlyCharges": "monthly_charges", "TotalCharges": "total_charges", "Churn": "churned",
 }
+_TELCO_SOURCE: dict[str, str] = {v: k for k, v in _TELCO_RENAME.items()}   # for messages naming file columns
 _TELCO_YES_NO = ("partner", "dependents", "phone_service", "paperless_billing", "churned")
 _CDNOW_COLUMNS = {5: ["customer_id", "sample_id", "date", "cds", "amount"],
                   4: ["customer_id", "date", "cds", "amount"]}
@@ -52,7 +54,7 @@ def _problem(file: Path, column: str, rule: str, mask: np.ndarray) -> Problem:
     return Problem(str(file), column, rule, int(mask.sum()), rows)
 
 
-def _read_text(path: str | os.PathLike, **kwargs) -> tuple[Path, pd.DataFrame]:
+def _read_text(path: str | os.PathLike, **kwargs: Any) -> tuple[Path, pd.DataFrame]:
     file = Path(path)
     try:
         frame = pd.read_csv(file, dtype=str, keep_default_na=False, **kwargs)
@@ -185,7 +187,7 @@ def read_telco(path: str | os.PathLike) -> pd.DataFrame:
         if col != "total_charges":
             bad |= numbers[col].isna()
         if bad.any():
-            problems.append(_problem(file, col, "not a number >= 0", bad.to_numpy()))
+            problems.append(_problem(file, _TELCO_SOURCE[col], "not a number >= 0", bad.to_numpy()))
     unbilled = (numbers["total_charges"].isna() & frame["total_charges"].eq("") & numbers["tenure_months"].gt(0))
     if unbilled.any():
         problems.append(_problem(file, "TotalCharges", "blank although tenure > 0", unbilled.to_numpy()))
@@ -193,7 +195,8 @@ def read_telco(path: str | os.PathLike) -> pd.DataFrame:
              **{col: frame[col].isin(["Yes", "No"]) for col in _TELCO_YES_NO}}
     for col, ok in flags.items():
         if not ok.all():
-            problems.append(_problem(file, col, "must be Yes/No (SeniorCitizen 0/1)", (~ok).to_numpy()))
+            problems.append(_problem(file, _TELCO_SOURCE[col], "must be Yes/No (SeniorCitizen 0/1)",
+                                     (~ok).to_numpy()))
     if problems:
         raise DataValidationError(problems)
     out = frame.assign(**{col: frame[col].eq("Yes") for col in _TELCO_YES_NO})
