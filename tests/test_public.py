@@ -127,6 +127,12 @@ def test_telco_bad_values_and_duplicates_are_all_reported(tmp_path):
     assert rules == {("customerID", 2), ("tenure", 1), ("Churn", 1)}      # columns as the file names them
 
 
+def test_telco_fractional_tenure_is_an_error(tmp_path):
+    path = _telco_file(tmp_path, [{"id": "a", "tenure": "1.5", "total": 1, "churn": "No"}])
+    with pytest.raises(DataValidationError, match="'tenure': not a whole number"):
+        read_telco(path)
+
+
 def test_telco_missing_column_and_missing_file(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("customerID,tenure\na,1\n")

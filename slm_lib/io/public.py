@@ -181,13 +181,17 @@ def read_telco(path: str | os.PathLike) -> pd.DataFrame:
     if dup.any():
         problems.append(_problem(file, "customerID", "duplicate customer id", dup))
     numbers = {}
-    for col in ("senior", "tenure_months", "monthly_charges", "total_charges"):
+    for col, whole in (("senior", True), ("tenure_months", True), ("monthly_charges", False),
+                       ("total_charges", False)):
         numbers[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
         bad = (numbers[col].isna() & frame[col].ne("")) | (numbers[col] < 0)
-        if col != "total_charges":
+        if col != "total_charges":            # the only column allowed to be blank (checked below)
             bad |= numbers[col].isna()
+        if whole:
+            bad |= numbers[col] != numbers[col].round()
         if bad.any():
-            problems.append(_problem(file, _TELCO_SOURCE[col], "not a number >= 0", bad.to_numpy()))
+            rule = "not a whole number >= 0" if whole else "not a number >= 0"
+            problems.append(_problem(file, _TELCO_SOURCE[col], rule, bad.to_numpy()))
     unbilled = (numbers["total_charges"].isna() & frame["total_charges"].eq("") & numbers["tenure_months"].gt(0))
     if unbilled.any():
         problems.append(_problem(file, "TotalCharges", "blank although tenure > 0", unbilled.to_numpy()))
