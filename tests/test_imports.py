@@ -184,6 +184,9 @@ def test_missing_column_names_file_column_and_closest(tmp_path):
     ({"tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"}, "fields": {"paid_at": "d"}}}},
      "not mapped: amount"),
     ({"tables": {"invoices": {"files": "p.csv"}}}, "unknown key"),
+    ({"tables": {"tickets": {"files": "t.csv", "identity": {"id": "c"}, "fields": {
+        "ticket_id": "id", "created_at": "c", "resolved_at": {"base": "first_response_at", "duration": "d"}}}}},
+     "'base' must name another timestamp field"),
     ({"tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"},
                              "fields": {"paid_at": {"column": "d", "timestamp": "yyyy"}, "amount": "a"}}}},
      "timestamp format"),

@@ -17,7 +17,7 @@ import yaml
 
 from slm_lib.errors import MappingError
 from slm_lib.io.imports.readers import FORMATS
-from slm_lib.schema import COLUMNS
+from slm_lib.schema import COLUMNS, TS
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
@@ -153,6 +153,12 @@ def _block(block: Any, table: str, where: str) -> dict:
     if "customer_id" in fields and block["identity"]:
         raise MappingError(f"{where}: give customer_id either in 'fields' or through 'identity', not both")
     block["fields"] = {k: _field(v, f"{where}.fields.{k}") for k, v in fields.items()}
+    for name, spec in block["fields"].items():
+        base = spec.get("base")
+        if base is not None and (base not in block["fields"] or "base" in block["fields"][base]
+                                 or COLUMNS[table].get(base) != TS or COLUMNS[table][name] != TS):
+            raise MappingError(f"{where}.fields.{name}: 'base' must name another timestamp field of the "
+                               f"block read from a column (got {base!r})")
     missing = [f for f in REQUIRED_FIELDS[table]
                if f not in block["fields"] and not (f == "customer_id" and block["identity"])]
     if missing:
