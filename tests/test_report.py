@@ -17,7 +17,6 @@ from slm_lib.errors import ConfigError, ReportError
 from slm_lib.report import (
     ReportEntry,
     format_kpis,
-    headline_kpis,
     list_report_months,
     notebook_title,
     progress_enabled,
@@ -75,10 +74,11 @@ def _previous_report(out: Path) -> Path:
     return month_dir
 
 
-KPIS = pd.DataFrame({
-    "metric": ["NPS", "<script>alert(1)</script>"],
-    "value": [31.2, 4.56789], "ci_low": [25.0, 4.1], "ci_high": [37.4, float("nan")],
-    "n": [1412, 20], "delta": [-2.5, 0.25], "p_value": [0.0004, 0.31], "small_n": [False, True],
+KPIS = pd.DataFrame({  # the shape of slm_lib.summary.headline_kpis (plus small_n)
+    "metric": ["nps", "x"], "label": ["NPS", "<script>alert(1)</script>"], "unit": ["points", "%"],
+    "value": [31.24, 4.56789], "ci_low": [25.0, 4.1], "ci_high": [37.4, float("nan")],
+    "n": [1412, 20], "delta": [-2.5, 0.25], "p_value": [0.0004, 0.31],
+    "assessment": ["worse", "no clear change"], "small_n": [False, True],
 })
 
 
@@ -109,8 +109,9 @@ def test_run_report_writes_notebooks_html_and_indexes(tmp_path, data_dir, clean_
     month_index = index.read_text()
     assert '<a href="01_fixture_summary.html">Fixture summary report</a>' in month_index
     assert '<a href="02_fixture_checks.html">Fixture checks</a>' in month_index
-    assert "<td>31.20</td>" in month_index and "25.00 – 37.40" in month_index and "1,412" in month_index
-    assert "-2.50" in month_index and "p &lt; 0.001" in month_index
+    assert "<td>31.2 <span class=\"small\">points</span></td>" in month_index
+    assert "25.0 – 37.4" in month_index and "<td>1,412</td>" in month_index
+    assert '<td class="bad">-2.5 <span class="small">(worse, p &lt; 0.001)</span></td>' in month_index
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in month_index and "<script>" not in month_index
     assert '<a href="2026-10/index.html">2026-10</a>' in (out / "index.html").read_text()
     assert _leftovers(out) == [] and not (out / "_failed").exists()
@@ -168,10 +169,10 @@ def test_notebook_without_parameters_cell_is_rejected(tmp_path, data_dir):
     assert not (tmp_path / "reports").exists()
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "202610", "Oct 2026", "2026-10-01", "2026-00"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "202610", "Oct 2026", "2026-10-01", "2026-00", "2026--1", "20-6-10"])
 def test_bad_month_is_rejected_before_anything_runs(tmp_path, data_dir, month):
     out = tmp_path / "reports"
-    with pytest.raises(ConfigError, match=r"month must be YYYY-MM"):
+    with pytest.raises(ConfigError, match=r"month must be written YYYY-MM"):
         run_report(month, data_dir, out, notebooks=[SUMMARY], progress=False)
     assert not out.exists()
 
@@ -251,44 +252,18 @@ def test_notebook_title_falls_back_to_default():
 
 def test_format_kpis_display_strings():
     table = format_kpis(KPIS)
-    assert table[["value", "ci", "n", "delta", "p_value"]].values.tolist() == [
-        ["31.20", "25.00 – 37.40", "1,412", "-2.50", "p < 0.001"],
-        ["4.57", "—", "20", "+0.25", "p = 0.310"],
+    assert table[["metric", "value", "ci", "n", "delta", "p_value"]].values.tolist() == [
+        ["NPS", "31.2", "25.0 – 37.4", "1,412", "-2.5", "p < 0.001"],
+        ["<script>alert(1)</script>", "4.6", "—", "20", "+0.2", "p = 0.310"],
     ]
-    assert table["delta_class"].tolist() == ["", ""] and table["small_n"].tolist() == [False, True]
-    directed = format_kpis(KPIS.assign(higher_is_better=pd.array([True, False], dtype="boolean")))
-    assert directed["delta_class"].tolist() == ["bad", "bad"]  # NPS fell; a lower-is-better metric rose
+    assert table["delta_class"].tolist() == ["bad", ""] and table["small_n"].tolist() == [False, True]
+    better = format_kpis(KPIS.assign(assessment=["better", "worse"]), decimals=2)
+    assert better["delta_class"].tolist() == ["good", "bad"] and better["value"].tolist() == ["31.24", "4.57"]
+    bare = format_kpis(KPIS[["metric", "value", "ci_low", "ci_high", "n"]])
+    assert bare[["metric", "delta", "p_value", "delta_class", "unit"]].values.tolist() == [
+        ["nps", "—", "", "", ""], ["x", "—", "", "", ""]]
     with pytest.raises(ReportError, match=r"lacks column\(s\) \['n'\]"):
         format_kpis(KPIS.drop(columns="n"))
-
-
-def _metric_table() -> pd.DataFrame:
-    rows = [  # period, metric, n, value, ci_low, ci_high, small_n
-        ("2026-09", "ces", 40, 3.0, 2.6, 3.4, False), ("2026-09", "nps", 200, 30.0, 20.0, 40.0, False),
-        ("2026-09", "tickets", 500, 500.0, 456.0, 546.0, False), ("2026-10", "nps", 210, 27.5, 17.0, 38.0, False),
-        ("2026-10", "ces", 12, 2.5, 1.9, 3.1, True), ("2026-10", "tickets", 520, 520.0, 476.0, 567.0, False),
-        ("2026-10", "frt_median", 480, 1.25, 1.0, 1.5, False), ("2026-10", "replies_per_ticket", 470, 2.2, 2.1, 2.3, False),
-        ("2026-11", "nps", 190, 10.0, 0.0, 20.0, False),
-    ]
-    return pd.DataFrame(rows, columns=["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"])
-
-
-def test_headline_kpis_picks_the_month_and_computes_change():
-    kpis = headline_kpis(_metric_table(), MONTH)
-    assert kpis["key"].tolist() == ["nps", "ces", "tickets", "frt_median"]  # HEADLINE order; others left out
-    assert kpis["metric"].tolist() == ["NPS", "CES", "Tickets created", "Median first response time"]
-    assert kpis["value"].tolist() == [27.5, 2.5, 520.0, 1.25] and kpis["n"].tolist() == [210, 12, 520, 480]
-    assert kpis["delta"].iloc[:3].tolist() == [-2.5, -0.5, 20.0] and pd.isna(kpis["delta"].iloc[3])
-    assert kpis["higher_is_better"].tolist() == [True, False, pd.NA, False]
-    assert format_kpis(kpis)["delta_class"].tolist() == ["bad", "good", "", ""]
-    assert headline_kpis(_metric_table(), MONTH, metrics=["replies_per_ticket"])["unit"].tolist() == ["replies"]
-
-
-def test_headline_kpis_rejects_grouped_tables_and_missing_month():
-    with pytest.raises(ReportError, match=r"group columns \['channel'\]"):
-        headline_kpis(_metric_table().assign(channel="chat"), MONTH)
-    with pytest.raises(ReportError, match="no headline metric for month 2026-12"):
-        headline_kpis(_metric_table(), "2026-12")
 
 
 def test_month_index_without_kpis_has_no_kpi_table(tmp_path):

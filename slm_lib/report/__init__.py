@@ -4,10 +4,8 @@
 are exposed for reuse (re-rendering a notebook, rebuilding ``reports/index.html``).
 """
 from slm_lib.report.index import (
-    HEADLINE_METRICS,
     ReportEntry,
     format_kpis,
-    headline_kpis,
     list_report_months,
     write_month_index,
     write_root_index,
@@ -21,8 +19,6 @@ __all__ = [
     "default_notebooks",
     "progress_enabled",
     "NotebookFailure",
-    "headline_kpis",
-    "HEADLINE_METRICS",
     "ReportEntry",
     "format_kpis",
     "write_month_index",

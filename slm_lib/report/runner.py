@@ -9,6 +9,7 @@ naming the notebook, the cell and the error.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -29,7 +30,8 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
 
 from slm_lib.errors import ConfigError, ReportError
-from slm_lib.report.index import MONTH_PATTERN, ReportEntry, write_month_index, write_root_index
+from slm_lib.periods import check_month
+from slm_lib.report.index import ReportEntry, write_month_index, write_root_index
 from slm_lib.report.render import write_notebook_html
 
 __all__ = ["run_report", "validate_month", "default_notebooks", "progress_enabled", "NotebookFailure"]
@@ -91,8 +93,8 @@ def validate_month(month: str, available_months: Iterable[Any] | None = None) ->
     >>> validate_month("2026-10", ["2026-09", "2026-10"])
     '2026-10'
     """
-    if not isinstance(month, str) or not MONTH_PATTERN.match(month):
-        raise ConfigError(f"month must be YYYY-MM with a month 01-12 (e.g. 2026-10), got {month!r}")
+    if str(check_month(month)) != month:  # check_month alone lets e.g. "2026--1" through
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
     if available_months is not None:
         available = sorted({str(m) for m in available_months})
         if month not in available:
@@ -256,6 +258,17 @@ def _first_line(source: str) -> str:
     return line if len(line) <= 80 else line[:77] + "..."
 
 
+def _close_thread_loop() -> None:
+    """Close the event loop papermill (jupyter_core ``run_sync``) left on this worker thread."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 def _run_one(
     notebook: Path, work_dir: Path, parameters: dict[str, Any], kernel: tuple[str, list[str]], timeout: float | None
 ) -> ReportEntry | NotebookFailure:
@@ -277,6 +290,8 @@ def _run_one(
         return _failure_from_error(notebook.name, executed, exc)
     except Exception as exc:  # timeout, dead kernel, kernel start-up: still name notebook and cell
         return _failure_from_exception(notebook.name, executed, exc)
+    finally:
+        _close_thread_loop()
     title = write_notebook_html(executed, work_dir / f"{notebook.stem}.html")
     return ReportEntry(title=title, html=f"{notebook.stem}.html", ipynb=executed.name)
 
