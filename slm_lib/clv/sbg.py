@@ -14,6 +14,13 @@ Fitted to survivors ``n_0, ..., n_k`` (customers alive at the start of periods 0
 ``LL = sum_t (n_{t-1} - n_t) log P(T = t) + n_k log S(k)``. On Fader & Hardie's (2007)
 cohorts, years 0-7, it gives regular alpha = 0.704, beta = 1.182 (LL -1680.27) and high
 end alpha = 0.668, beta = 3.806 (LL -1611.16).
+
+Several cohorts share one (alpha, beta): the log-likelihood is the sum over cohorts, each
+right-censored at its own last observed period. A cohort first observed at period
+``k0 > 0`` (left-truncated: customers who left before ``k0`` were never recorded) enters
+conditionally on survival to ``k0``, i.e. its terms are divided by ``S(k0)``. All of this
+reduces to three tallies by period (churn events, censored survivors, entrants), so one
+cohort is simply the one-element case.
 """
 from __future__ import annotations
 
@@ -31,35 +38,133 @@ from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitE
 PARAMS = ("alpha", "beta")
 
 
-def sbg_loglik(params: np.ndarray, survivors: np.ndarray) -> float:
-    """sBG log-likelihood of survivor counts ``n_0 >= n_1 >= ... >= n_k``.
+def sbg_loglik(params: Any, survivors: np.ndarray) -> float:
+    """sBG log-likelihood of one cohort's survivor counts ``n_0 >= n_1 >= ... >= n_k``.
 
     Examples
     --------
     >>> round(sbg_loglik([1.0, 1.0], np.array([100.0, 50.0])), 3)
     -69.315
     """
+    n = np.asarray(survivors, dtype=float)
+    return tallies_loglik(params, *cohort_tallies([0], [len(n) - 1], n))
+
+
+def cohort_tallies(starts: Any, lasts: Any, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sufficient statistics of several cohorts: churn events, censored and entrants by period.
+
+    Parameters
+    ----------
+    starts, lasts : array-like of int
+        First and last observed period of each cohort.
+    counts : numpy.ndarray
+        Survivor counts of every cohort concatenated, periods ``starts[j]..lasts[j]`` each.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``churned[t]`` (left between the starts of t-1 and t), ``censored[t]`` (still alive
+        at a cohort's last period t) and ``entered[t]`` (alive at a cohort's first period
+        t), each of length ``max(lasts) + 1``.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in cohort_tallies([0, 1], [2, 2], np.array([10., 6., 5., 8., 7.]))]
+    [[0.0, 4.0, 2.0], [0.0, 0.0, 12.0], [10.0, 8.0, 0.0]]
+    """
+    starts, lasts = np.asarray(starts, dtype=int), np.asarray(lasts, dtype=int)
+    lengths = lasts - starts + 1
+    cohort = np.repeat(np.arange(len(starts)), lengths)
+    period = np.arange(len(counts)) - np.repeat(np.cumsum(lengths) - lengths, lengths) + starts[cohort]
+    size = int(lasts.max()) + 1
+    first = np.r_[True, cohort[1:] != cohort[:-1]]
+    drop = np.r_[0.0, -np.diff(counts)]
+    churned = np.bincount(period[~first], weights=drop[~first], minlength=size)
+    ends = np.cumsum(lengths) - 1
+    censored = np.bincount(lasts, weights=counts[ends], minlength=size)
+    entered = np.bincount(starts, weights=counts[first], minlength=size)
+    return churned, censored, entered
+
+
+def tallies_loglik(params: Any, churned: np.ndarray, censored: np.ndarray, entered: np.ndarray) -> float:
+    """sBG log-likelihood from the tallies of :func:`cohort_tallies`.
+
+    ``sum_t churned_t log P(T = t) + censored_t log S(t) - entered_t log S(t)``.
+
+    Examples
+    --------
+    >>> round(tallies_loglik([1.0, 1.0], np.array([0.0, 50.0]), np.array([0.0, 50.0]),
+    ...                      np.array([100.0, 0.0])), 3)
+    -69.315
+    """
     alpha, beta = params
-    t = np.arange(1, len(survivors))
-    churned = survivors[:-1] - survivors[1:]
-    log_p = betaln(alpha + 1, beta + t - 1) - betaln(alpha, beta)
-    log_s = betaln(alpha, beta + t[-1]) - betaln(alpha, beta)
-    return float(np.sum(churned * log_p) + survivors[-1] * log_s)
+    t = np.arange(len(churned), dtype=float)
+    base = betaln(alpha, beta)
+    log_s = betaln(alpha, beta + t) - base
+    log_p = betaln(alpha + 1, beta + t[1:] - 1) - base
+    return float(np.dot(churned[1:], log_p) + np.dot(censored - entered, log_s))
 
 
-def _validate_survivors(survivors: Any) -> np.ndarray:
-    n = as_array(survivors, "survivors")
-    if len(n) < 2:
-        raise InsufficientDataError(f"survivors: {len(n)} value(s); need counts at the start of at least "
-                                    "periods 0 and 1")
+def _validate_survivors(survivors: Any, where: str = "survivors") -> np.ndarray:
+    n = as_array(survivors, where)
+    if len(n) < 1:
+        raise InsufficientDataError(f"{where}: no counts")
     for mask, rule in ((n < 0, "must be >= 0"), (n != np.round(n), "must be whole counts"),
                        (np.r_[False, np.diff(n) > 0], "must not increase from one period to the next")):
         if mask.any():
-            raise DataValidationError(f"survivors: {rule}: {int(mask.sum())} value(s) "
+            raise DataValidationError(f"{where}: {rule}: {int(mask.sum())} value(s) "
                                       f"(e.g. periods {np.flatnonzero(mask)[:5].tolist()})")
     if n[0] <= 0:
-        raise DataValidationError("survivors: the cohort is empty at period 0")
+        raise DataValidationError(f"{where}: the cohort is empty at period 0")
     return n
+
+
+def _frame_cohorts(frame: pd.DataFrame, cohort_col: str | list[str]) -> dict[Any, tuple[int, Any]]:
+    keys = [cohort_col] if isinstance(cohort_col, str) else list(cohort_col)
+    missing = [c for c in (*keys, "period", "survivors") if c not in frame]
+    if missing:
+        raise DataValidationError(f"survivors: column(s) {missing} not found; available: {list(frame.columns)}")
+    dup = frame.duplicated(keys + ["period"])
+    if dup.any():
+        raise DataValidationError(f"survivors: {int(dup.sum())} duplicated ({', '.join(keys)}, period) row(s) "
+                                  f"(e.g. rows {(np.flatnonzero(dup)[:5] + 1).tolist()}); fit one group at a time "
+                                  "or pass every identifying column as cohort_col")
+    ordered = frame.sort_values(keys + ["period"])
+    period = as_array(ordered["period"], "period")
+    new = ~ordered.duplicated(keys).to_numpy()  # sorted by cohort: first row of each cohort
+    gap = ~new & (np.r_[np.nan, np.diff(period)] != 1)
+    if (period < 0).any() or (period != np.round(period)).any() or gap.any():
+        raise DataValidationError("survivors: column 'period' must be whole periods >= 0, consecutive "
+                                  f"within each cohort: {int(gap.sum() + (period < 0).sum())} row(s) break this")
+    return {name: (int(g["period"].iloc[0]), g["survivors"])
+            for name, g in ordered.groupby(keys[0] if len(keys) == 1 else keys, sort=False)}
+
+
+def as_cohorts(survivors: Any, cohort_col: str | list[str] = "cohort") -> dict[Any, tuple[int, np.ndarray]]:
+    """Normalise survivor input to ``{cohort: (first_period, counts)}``, validated.
+
+    Accepted: one array of counts (periods 0, 1, ...), a list of such arrays, a dict of
+    them, or a tidy frame ``<cohort_col>, period, survivors`` whose periods may start
+    after 0 (left-truncated cohorts) but must be consecutive.
+
+    Examples
+    --------
+    >>> {k: (s, n.tolist()) for k, (s, n) in as_cohorts({"a": [10, 6], "b": [5, 5, 4]}).items()}
+    {'a': (0, [10.0, 6.0]), 'b': (0, [5.0, 5.0, 4.0])}
+    """
+    if isinstance(survivors, pd.DataFrame):
+        raw = _frame_cohorts(survivors, cohort_col)
+    elif isinstance(survivors, dict):
+        raw = {k: (0, v) for k, v in survivors.items()}
+    elif isinstance(survivors, (list, tuple)) and len(survivors) and np.ndim(survivors[0]) > 0:
+        raw = {k: (0, v) for k, v in enumerate(survivors)}
+    else:
+        raw = {0: (0, survivors)}
+    if not raw:
+        raise InsufficientDataError("survivors: no cohorts given")
+    single = len(raw) == 1
+    return {k: (start, _validate_survivors(v, "survivors" if single else f"survivors (cohort {k!r})"))
+            for k, (start, v) in raw.items()}
 
 
 class ShiftedBetaGeoModel(PositiveMLEModel):
@@ -88,29 +193,65 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
     def __init__(self) -> None:
         super().__init__()
         self.survivors_: np.ndarray | None = None
+        self.cohorts_: pd.DataFrame | None = None
 
-    def fit(self, survivors: Any, initial: dict[str, float] | None = None) -> "ShiftedBetaGeoModel":
-        """Fit to the customers alive at the start of periods 0, 1, 2, ... of one cohort.
+    def fit(self, survivors: Any, initial: dict[str, float] | None = None,
+            cohort_col: str | list[str] = "cohort") -> "ShiftedBetaGeoModel":
+        """Fit to the survivor counts of one or several cohorts sharing (alpha, beta).
+
+        Parameters
+        ----------
+        survivors : array-like, list or dict of array-like, or pandas.DataFrame
+            Customers alive at the start of periods 0, 1, 2, ... of one cohort; or several
+            such cohorts (a list or dict), each observed for its own number of periods; or
+            a tidy frame ``<cohort_col>, period, survivors`` (as :func:`survivor_counts`
+            and :func:`slm_lib.clv.contractual.cohort_survivors` return), where a cohort
+            whose periods start after 0 is left-truncated.
+        initial : dict, optional
+            Starting values for ``alpha`` and ``beta`` (default 1, 1).
+        cohort_col : str or list of str, default "cohort"
+            Column(s) identifying a cohort in a tidy frame.
 
         Raises
         ------
         DataValidationError
-            Negative, fractional or increasing counts.
+            Negative, fractional or increasing counts; gaps or duplicates in a frame.
         InsufficientDataError
-            Fewer than two periods.
+            No cohort observed over two periods or more.
         ModelFitError
             No churn at all, nobody left, or the optimiser does not converge.
+
+        Examples
+        --------
+        >>> sbg = ShiftedBetaGeoModel().fit({"2024": [1000, 631, 468, 382], "2025": [900, 570]})
+        >>> sorted(sbg.cohorts_["cohort"].unique().tolist())
+        ['2024', '2025']
         """
-        n = _validate_survivors(survivors)
-        if n[-1] == n[0]:
+        cohorts = as_cohorts(survivors, cohort_col)
+        starts = np.array([start for start, _ in cohorts.values()])
+        counts = [n for _, n in cohorts.values()]
+        lasts = starts + np.array([len(n) for n in counts]) - 1
+        if (lasts == starts).all():
+            n_values = len(counts[0]) if len(counts) == 1 else 1
+            raise InsufficientDataError(
+                f"survivors: {n_values} value(s); need counts at the start of at least periods 0 and 1"
+                if len(counts) == 1 else "survivors: every cohort has a single period; need at least one "
+                "cohort observed over two periods or more")
+        tallies = cohort_tallies(starts, lasts, np.concatenate(counts))
+        if tallies[0].sum() == 0:
             raise ModelFitError("sBG: nobody churned, so the churn-rate distribution cannot be "
                                 "estimated; observe the cohort for longer")
         init = {"alpha": 1.0, "beta": 1.0, **(initial or {})}
         self.result_ = fit_positive_mle(
-            lambda p: -sbg_loglik(p, n), [init[k] for k in PARAMS], PARAMS, self.name, int(n[0]),
+            lambda p: -tallies_loglik(p, *tallies), [init[k] for k in PARAMS], PARAMS, self.name,
+            int(tallies[2].sum()),
             hint="the retention curve may be flat or drop to 0 in one step; use more periods or "
                  "other starting values via initial={...}")
-        self.survivors_ = n
+        self.survivors_ = counts[0] if len(counts) == 1 and starts[0] == 0 else None
+        self.cohorts_ = pd.DataFrame({
+            "cohort": np.repeat(np.array(list(cohorts), dtype=object), lasts - starts + 1),
+            "period": np.concatenate([np.arange(s0, s1 + 1) for s0, s1 in zip(starts, lasts)]),
+            "survivors": np.concatenate(counts).astype("int64")})
         return self
 
     def _ab(self, params: dict[str, float] | None) -> tuple[Any, Any]:
@@ -130,11 +271,29 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
             raise DataValidationError("t: retention_rate is defined for periods t >= 1")
         return (b + tt - 1) / (a + b + tt - 1)
 
-    def derl(self, discount_rate: float, n: int = 1, params: dict[str, float] | None = None) -> Any:
+    def residual_lifetime(self, n: Any = 1, params: dict[str, float] | None = None) -> Any:
+        """Undiscounted expected further renewals after ``n - 1`` renewals: ``DERL(0, n)``.
+
+        ``(beta + n - 1) / (alpha - 1)``; infinite when ``alpha <= 1`` (too many customers with
+        churn rates near 0 for the mean to exist).
+
+        Examples
+        --------
+        >>> float(ShiftedBetaGeoModel().residual_lifetime(3, params={"alpha": 2.0, "beta": 4.0}))
+        6.0
+        """
+        n = _renewal_index(n)
+        a, b = self._ab(params)
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        with np.errstate(divide="ignore"):
+            return np.where(a > 1, (b + n - 1) / np.where(a > 1, a - 1, 1.0), np.inf)
+
+    def derl(self, discount_rate: float, n: Any = 1, params: dict[str, float] | None = None) -> Any:
         """Discounted expected residual lifetime after ``n - 1`` renewals (F&H 2010).
 
         ``sum_{t >= n} S(t)/S(n-1) / (1+d)^(t-n)`` in closed form with the Gauss
-        hypergeometric function. Infinite for ``d = 0`` when ``alpha <= 1``.
+        hypergeometric function. Infinite for ``d = 0`` when ``alpha <= 1``. ``n`` and the
+        parameters broadcast (arrays of renewals, arrays of parameter draws).
 
         Examples
         --------
@@ -144,29 +303,39 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
         """
         if discount_rate < 0:
             raise DataValidationError(f"discount_rate: must be >= 0, got {discount_rate}")
-        if int(n) != n or n < 1:
-            raise DataValidationError(f"n: must be an integer >= 1, got {n}")
+        n = _renewal_index(n)
         a, b = self._ab(params)
         ratio = np.exp(betaln(a, b + n) - betaln(a, b + n - 1))
         return ratio * hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + discount_rate))
 
-    def contractual_clv(self, margin: float, discount_rate: float, n: int = 1,
+    def contractual_clv(self, margin: float, discount_rate: float, n: Any = 1,
                         n_draws: int = 2000, seed: int = 0) -> pd.Series:
         """Expected residual value ``margin * DERL`` with a parametric-bootstrap interval.
 
-        The interval draws (alpha, beta) from the asymptotic normal of the log-scale MLE
-        (``n_draws``, seeded) and takes the central :data:`slm_lib.config.CONFIDENCE` share
-        of ``margin * DERL``; it reflects parameter uncertainty only.
+        With an array ``n`` (renewals + 1 of each customer of a group) the DERL is the mean
+        over those customers. The interval draws (alpha, beta) from the asymptotic normal of
+        the log-scale MLE (``n_draws``, seeded) and takes the central
+        :data:`slm_lib.config.CONFIDENCE` share of ``margin * DERL``; it reflects parameter
+        uncertainty only.
 
         Returns
         -------
         pandas.Series
             ``derl, clv, ci_low, ci_high``.
+
+        Examples
+        --------
+        >>> sbg = ShiftedBetaGeoModel.from_params({"alpha": 0.704, "beta": 1.182})
+        >>> round(float(sbg.contractual_clv(100.0, 0.1, n=[1, 1])["clv"]), 1)
+        296.5
         """
+        levels, weight = np.unique(_renewal_index(n), return_counts=True)
+        weight = weight / weight.sum()
         draws = self._fitted().draw(n_draws, seed)
-        values = margin * self.derl(discount_rate, n, params={"alpha": draws[:, 0], "beta": draws[:, 1]})
-        derl = float(self.derl(discount_rate, n))
-        lo, hi = np.quantile(values, [0.5 - CONFIDENCE / 2, 0.5 + CONFIDENCE / 2])
+        per_draw = self.derl(discount_rate, levels[None, :],
+                             params={"alpha": draws[:, :1], "beta": draws[:, 1:]}) @ weight
+        derl = float(self.derl(discount_rate, levels) @ weight)
+        lo, hi = np.quantile(margin * per_draw, [0.5 - CONFIDENCE / 2, 0.5 + CONFIDENCE / 2])
         return pd.Series({"derl": derl, "clv": margin * derl, "ci_low": lo, "ci_high": hi})
 
     def projection(self, periods: int, actual: Any = None) -> pd.DataFrame:
@@ -186,7 +355,8 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
             ``retention_rate``, ``expected_survivors``, ``actual_survivors``,
             ``actual_share`` and ``error_pct`` (projection vs actual share, in % of actual).
         """
-        n = self.survivors_ if self.survivors_ is not None else np.array([np.nan])
+        n0 = self.survivors_[0] if self.survivors_ is not None else np.nan
+        last = int(self.cohorts_["period"].max()) if self.cohorts_ is not None else 0
         t = np.arange(periods + 1)
         surv = self.survival(t)
         act = np.full(len(t), np.nan)
@@ -195,11 +365,19 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
             act[: len(values)] = values
         share = act / act[0] if actual is not None else act
         return pd.DataFrame({
-            "period": t, "fitted": t < len(n), "survival": surv,
+            "period": t, "fitted": t <= last, "survival": surv,
             "retention_rate": np.r_[np.nan, self.retention_rate(t[1:])] if periods >= 1 else [np.nan],
-            "expected_survivors": n[0] * surv, "actual_survivors": act, "actual_share": share,
+            "expected_survivors": n0 * surv, "actual_survivors": act, "actual_share": share,
             "error_pct": 100 * (surv - share) / share,
         })
+
+
+def _renewal_index(n: Any) -> np.ndarray:
+    """``n`` (renewals + 1) as an int array, checked to be whole and >= 1."""
+    arr = np.asarray(n, dtype=float)
+    if np.any(arr != np.round(arr)) or np.any(arr < 1):
+        raise DataValidationError(f"n: must be an integer >= 1, got {n if arr.ndim == 0 else arr[arr < 1][:5]}")
+    return arr.astype(int)
 
 
 def survivor_counts(customers: pd.DataFrame, recency_col: str = "recency", T_col: str = "T",
