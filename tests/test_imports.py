@@ -374,3 +374,22 @@ def test_failed_import_leaves_existing_directory_untouched(tmp_path):
     with pytest.raises(DataValidationError, match="Created date"):
         import_exports("stripe", [bad / "unified_payments.csv"], out, key="email", hash_salt="pepper")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_real_customers_export_replaces_inferred_customers(tmp_path):
+    out = tmp_path / "data"
+    import_exports("zendesk", files("zendesk"), out, key="email")
+    assert set(load_data(out).customers["segment"]) == {"unknown"}
+    (tmp_path / "crm_accounts.csv").write_text(
+        "Email,Signed up,Plan,Country\nANN@example.com,2023-05-01,enterprise,DE\nbob@example.com,2023-06-01,smb,\n")
+    mapping = write_yaml(tmp_path, {"name": "crm", "tables": {"customers": {
+        "files": "crm*.csv", "identity": {"email": "Email"}, "timestamp": "%Y-%m-%d",
+        "fields": {"signup_at": "Signed up", "segment": "Plan", "region": "Country"}}}})
+    import_exports(mapping, [tmp_path / "crm_accounts.csv"], out, key="email", tz="UTC")
+    customers = load_data(out).customers.set_index("customer_id")
+    assert customers.loc["ann@example.com", "segment"] == "enterprise"
+    assert customers.loc["ann@example.com", "signup_at"] == pd.Timestamp("2023-05-01", tz="UTC")
+    assert customers.loc["ann@example.com", "region"] == "DE"
+    assert customers.loc["cy@example.com", "segment"] == "unknown"                 # still inferred
+    import_exports("zendesk", files("zendesk"), out, key="email")                  # re-import keeps CRM data
+    assert load_data(out).customers.set_index("customer_id").loc["bob@example.com", "segment"] == "smb"

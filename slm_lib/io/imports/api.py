@@ -48,7 +48,8 @@ def _check_files(mapping: dict, paths: list[Path]) -> None:
 
 
 def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash_salt: str | None,
-         errors: str) -> tuple[Dataset, pd.DataFrame]:
+         errors: str) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
+    """Run a mapping: the Dataset, the per-file summary and the customers the export itself holds."""
     if key not in KEYS:
         raise ConfigError(f"key must be one of {', '.join(KEYS)}, got {key!r}")
     if errors not in ERRORS:
@@ -91,8 +92,8 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
                             "rule": "repeated id in the export: the later row replaces the earlier one",
                             "action": "info"})
     has_customers = bool(frames["customers"])
-    inferred = seen_customers(tables)
-    tables["customers"] = merge_customers(empty_frame("customers"), tables["customers"], inferred)
+    exported = tables["customers"]
+    tables["customers"] = merge_customers(empty_frame("customers"), exported, seen_customers(tables))
     summary = pd.DataFrame(rows)
     if summary.empty:
         raise MappingError(f"none of the files given is read by mapping '{mapping['name']}'")
@@ -104,7 +105,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
                         "rule": "customers inferred from keys seen (signup_at = first seen, segment unknown)",
                         "n_rows": len(tables["customers"]), "example_rows": "", "action": "info"})
     ds = Dataset(**tables, quality=make_quality(quality), source=f"import:{mapping['name']}")
-    return ds, summary
+    return ds, summary, exported
 
 
 def read_export(source: str | os.PathLike, paths: Paths, tz: str | None = None, key: str = "id",
@@ -220,7 +221,7 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     from slm_lib.io.load import load_data, validate
     from slm_lib.io.save import save_data
 
-    imported, summary = _run(source, paths, tz, key, hash_salt, errors)
+    imported, summary, exported_customers = _run(source, paths, tz, key, hash_salt, errors)
     target = Path(out_dir)
     if list(target.glob("*.parquet")):
         raise MappingError(f"{target}: holds Parquet tables; imports merge into CSV directories only")
@@ -229,7 +230,7 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     merged = Dataset(**{t: combine(getattr(existing, t), getattr(imported, t), t)
                         for t in ("tickets", "surveys", "revenue")}, source=str(target))
     inferred = seen_customers(merged.tables())
-    merged.customers = merge_customers(existing.customers, imported.customers, inferred)
+    merged.customers = merge_customers(existing.customers, exported_customers, inferred)
     merged, unlinked = _unlink_unknown_tickets(merged)
     summary["unlinked_ticket"] = 0
     if unlinked:
