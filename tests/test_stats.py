@@ -115,3 +115,16 @@ def test_wilson_contains_estimate(n, data):
     x = data.draw(st.integers(0, n))
     lo, hi = stats.wilson_interval(x, n)
     assert 0.0 <= float(lo) <= x / n <= float(hi) <= 1.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 2**62)), min_size=1, max_size=60),
+       st.booleans())
+def test_grouped_quantiles_integer_path_matches_float_path(pairs, small):
+    g = np.array([p[0] for p in pairs])
+    x = np.array([p[1] % 10**6 if small else p[1] for p in pairs], dtype=np.int64)  # large: no packed key
+    as_int = stats.grouped_quantiles(x, g, 301, (0.5, 0.9), scale=0.5)
+    as_float = stats.grouped_quantiles(x.astype(np.float64) * 0.5, g, 301, (0.5, 0.9))
+    for q in (0.5, 0.9):
+        for a, b in zip(as_int[q], as_float[q]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)

@@ -176,12 +176,22 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, .
     return n, value, low, high
 
 
-def _durations(prefix: str, hours: np.ndarray, group: np.ndarray, size: int, out: Result) -> None:
-    ok = (group >= 0) & ~np.isnan(hours)
-    x, g = hours[ok], group[ok]
+def _durations(prefix: str, tickets: pd.DataFrame, column: str, calendar: Any, group: np.ndarray,
+               size: int, out: Result) -> None:
+    if calendar is None:  # exact int64 nanoseconds: quantiles take the packed-key sort
+        delta = tickets[column].to_numpy("datetime64[ns]") - tickets["created_at"].to_numpy("datetime64[ns]")
+        ok = (group >= 0) & ~np.isnat(delta)
+        raw, scale = delta[ok].astype(np.int64), 1.0 / 3.6e12
+        x = raw / 3.6e12  # as elapsed_hours
+    else:
+        hours = elapsed_hours(tickets["created_at"], tickets[column], calendar)
+        ok = (group >= 0) & ~np.isnan(hours)
+        raw, scale = hours[ok], 1.0
+        x = raw
+    g = group[ok]
     n, *mean = _mean_metric(x, g, size)
     out[f"{prefix}_mean"] = (n, *mean)
-    qs = grouped_quantiles(x, g, size, (0.5, 0.9))
+    qs = grouped_quantiles(raw, g, size, (0.5, 0.9), scale=scale)
     out[f"{prefix}_median"] = (n, *qs[0.5])
     out[f"{prefix}_p90"] = (n, *qs[0.9])
 
@@ -199,8 +209,8 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
     out: Result = {}
     n = count(np.ones(len(group), dtype=bool))
     out["tickets"] = (n, n.astype(np.float64), *poisson_interval(n))
-    _durations("frt", elapsed_hours(tickets["created_at"], tickets["first_response_at"], calendar), group, size, out)
-    _durations("resolution", elapsed_hours(tickets["created_at"], tickets["resolved_at"], calendar), group, size, out)
+    _durations("frt", tickets, "first_response_at", calendar, group, size, out)
+    _durations("resolution", tickets, "resolved_at", calendar, group, size, out)
     f = ticket_flags(tickets)
     resolved = count(f["resolved"])
     out["resolution_rate"] = _share(resolved, n)
