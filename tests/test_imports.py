@@ -393,3 +393,16 @@ def test_real_customers_export_replaces_inferred_customers(tmp_path):
     assert customers.loc["cy@example.com", "segment"] == "unknown"                 # still inferred
     import_exports("zendesk", files("zendesk"), out, key="email")                  # re-import keeps CRM data
     assert load_data(out).customers.set_index("customer_id").loc["bob@example.com", "segment"] == "smb"
+
+
+def test_json_lines_with_nested_paths_and_epoch_ms(tmp_path):
+    (tmp_path / "events.jsonl").write_text(
+        '{"id": 1, "who": {"mail": "A@x.io"}, "ts": 1709283600000, "nps": {"value": "9"}}\n\n'
+        '{"id": 2, "who": {"mail": "b@x.io"}, "ts": 1709370000000, "nps": {"value": null}}\n')
+    mapping = write_yaml(tmp_path, {"name": "ev", "tables": {"surveys": {
+        "files": "*.jsonl", "format": "jsonl", "timestamp": "epoch_ms", "identity": {"email": "who.mail"},
+        "drop": [{"column": "nps.value", "empty": True, "reason": "unanswered"}],
+        "fields": {"response_id": "id", "submitted_at": "ts", "type": {"value": "nps"}, "score": "nps.value"}}}})
+    s = read_export(mapping, [tmp_path / "events.jsonl"], key="email").surveys
+    assert (s["response_id"].tolist(), s["customer_id"].tolist(), s["score"].tolist()) == (["1"], ["a@x.io"], [9])
+    assert s["submitted_at"].tolist() == utc("2024-03-01 09:00")
