@@ -178,7 +178,7 @@ def _check_inputs(
         available = sorted(KernelSpecManager().find_kernel_specs())
         raise ConfigError(f"no Jupyter kernel named {kernel_name!r}; available: {available}") from exc
     # ipykernel logs a transport warning on its own stderr at every start; keep the terminal quiet
-    quiet = ["--IPKernelApp.log_level=ERROR"] if any("ipykernel" in a for a in spec.argv) else []
+    quiet = ["--IPKernelApp.log_level=CRITICAL"] if any("ipykernel" in a for a in spec.argv) else []
     return data_path, paths, quiet
 
 
