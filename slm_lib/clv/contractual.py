@@ -1,0 +1,294 @@
+"""Predictive CLV of subscription customers from their own churn data (SPEC §5).
+
+Survivor counts follow :func:`slm_lib.cohorts.cohort_retention` (``mode="contractual"``):
+cohort = signup month (UTC); survivors at the start of period ``k`` = members not churned
+before the start of month ``cohort + k``. So period 0 is the whole cohort and survivors at
+period ``k >= 1`` equal the ``active`` count of ``cohort_retention`` at age ``k - 1``;
+period 1 is the (partial) signup month. A cell is kept only when the start of month
+``cohort + k`` is at or before ``as_of`` (later cells are right-censored and excluded),
+and cohorts still signing up at ``as_of`` are left out.
+
+Left truncation. Data rarely reach back to the first signup: customers who left before
+the records begin were never stored. ``observed_from`` (default: the start of the month of
+the first non-signup event in the data: a churn, ticket, survey or payment) marks where
+the records begin; a cohort signed up earlier enters at the period of that month, and
+:meth:`ShiftedBetaGeoModel.fit` conditions it on survival to that period.
+
+Predictive CLV per group (:func:`contractual_clv`) fits one sBG per group to all its
+cohorts, then values the customers active at ``as_of``: a customer of cohort ``c`` has
+made ``K = month(as_of) - c`` renewals (month starts survived), so its discounted expected
+residual lifetime is ``DERL(d, n = K + 1)`` (future month starts, the next one undiscounted;
+the current month is already paid), averaged over the group's active customers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.clv.sbg import ShiftedBetaGeoModel
+from slm_lib.cohorts import _period_freq, period_ordinals
+from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
+from slm_lib.io.dataset import Dataset
+
+__all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
+
+#: Months of revenue before ``as_of`` that define the monthly margin.
+MARGIN_MONTHS = 3
+
+
+def _utc(ts: Any, name: str) -> pd.Timestamp:
+    try:
+        out = pd.Timestamp(ts)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: not a timestamp: {ts!r}") from exc
+    return out.tz_localize("UTC") if out.tzinfo is None else out.tz_convert("UTC")
+
+
+def observation_start(ds: Dataset) -> pd.Timestamp:
+    """Start (UTC month) of the first non-signup event: a churn, ticket, survey or payment.
+
+    Taken as the moment the records begin: earlier churn is assumed unrecorded.
+
+    Examples
+    --------
+    >>> from slm_lib.schema import empty_frame
+    >>> c = empty_frame("customers")
+    >>> c.loc[0] = ["a", pd.Timestamp("2020-01-05", tz="UTC"), "smb", None, pd.Timestamp("2024-03-09", tz="UTC")]
+    >>> str(observation_start(Dataset(customers=c)).date())
+    '2024-03-01'
+    """
+    found = [s.min() for s in (ds.customers["churned_at"], ds.tickets["created_at"],
+                               ds.surveys["submitted_at"], ds.revenue["paid_at"]) if s.notna().any()]
+    first = min(found) if found else ds.customers["signup_at"].min()
+    if pd.isna(first):
+        raise InsufficientDataError("observation_start: the data set holds no timestamps")
+    return first.tz_convert("UTC").tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+
+
+def _customers(ds: Dataset, by: str | None) -> pd.DataFrame:
+    if by is not None and by not in ds.customers:
+        raise ConfigError(f"by: customers has no column {by!r}; available: {list(ds.customers.columns)}")
+    return ds.customers
+
+
+def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = None,
+                     observed_from: Any = None) -> pd.DataFrame:
+    """Survivors at the start of each observed period, per signup cohort (and group).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Uses ``customers.signup_at``, ``churned_at`` (and ``by``).
+    as_of : timestamp
+        Observation end (naive = UTC). Only churn before ``as_of`` counts.
+    freq : str, default "M"
+        Calendar period of cohorts and ages (as :func:`slm_lib.cohorts.cohort_retention`).
+    by : str, optional
+        A customers column (e.g. ``"segment"``): cohorts are split by it.
+    observed_from : timestamp, optional
+        When the records begin (default :func:`observation_start`); earlier cohorts are
+        left-truncated: their first row is the period containing ``observed_from``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``[<by>,] cohort, period, survivors`` with ``period`` from each cohort's first
+        observed period to its last (``period(as_of) - cohort``).
+
+    Raises
+    ------
+    InsufficientDataError
+        No cohort whose signup period ended by ``as_of``.
+
+    Examples
+    --------
+    >>> from slm_lib.schema import empty_frame
+    >>> c = empty_frame("customers")
+    >>> ts = lambda s: pd.Timestamp(s, tz="UTC")
+    >>> c.loc[0] = ["a", ts("2024-01-03"), "smb", None, ts("2024-02-10")]
+    >>> c.loc[1] = ["b", ts("2024-01-09"), "smb", None, pd.NaT]
+    >>> cohort_survivors(Dataset(customers=c), "2024-04-01")["survivors"].tolist()
+    [2, 2, 1, 1]
+    """
+    as_of = _utc(as_of, "as_of")
+    start = observation_start(ds) if observed_from is None else _utc(observed_from, "observed_from")
+    customers = _customers(ds, by)
+    customers = customers.loc[customers["signup_at"] < as_of]
+    pfreq = _period_freq(freq)
+    a_ord, obs_ord = (int(period_ordinals(pd.Series([t]), pfreq)[0]) for t in (as_of, start))
+    cohort = period_ordinals(customers["signup_at"], pfreq)
+    keep = cohort < a_ord                       # the signup period has ended by as_of
+    churn = customers["churned_at"].where(customers["churned_at"] < as_of)
+    life = (period_ordinals(churn, pfreq) - cohort)[keep]   # alive at the start of period k iff k <= life
+    cohort = cohort[keep]
+    groups = (customers.loc[keep, by] if by else pd.Series("all", index=customers.index[keep])).astype(str)
+    if not keep.any():
+        raise InsufficientDataError(f"cohort_survivors: no cohort signed up before the {pfreq} period of "
+                                    f"as_of={as_of} has ended")
+    key = pd.MultiIndex.from_arrays([groups.to_numpy(), cohort])
+    cells, pos = np.unique(np.asarray(key.codes).T, axis=0, return_inverse=True)
+    pos = pos.ravel()
+    first = np.maximum(obs_ord - cohort, 0)
+    last = a_ord - cohort
+    n_cells, width = len(cells), int(last.max()) + 2
+    # exits[cell, j]: members no longer alive from period j on (life + 1), capped at width - 1
+    exits = np.zeros((n_cells, width))
+    np.add.at(exits, (pos, np.clip(life + 1, 0, width - 1)), 1.0)
+    size = exits.sum(axis=1)
+    alive = size[:, None] - np.cumsum(exits, axis=1)        # alive at the start of period k
+    cell_first = np.zeros(n_cells, dtype=int)
+    cell_last = np.zeros(n_cells, dtype=int)
+    cell_first[pos], cell_last[pos] = first, last
+    lengths = cell_last - cell_first + 1
+    row = np.repeat(np.arange(n_cells), lengths)
+    period = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + cell_first[row]
+    cohort_ord = key.levels[1].to_numpy()[cells[:, 1]]
+    out = pd.DataFrame({
+        "cohort": pd.PeriodIndex.from_ordinals(cohort_ord[row], freq=pfreq).astype(str),
+        "period": period.astype("int64"),
+        "survivors": alive[row, period].round().astype("int64"),
+    })
+    if by:
+        out.insert(0, by, key.levels[0].to_numpy()[cells[row, 0]])
+    return out
+
+
+def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None) -> pd.DataFrame:
+    c = _customers(ds, by)
+    c = c.loc[(c["signup_at"] < as_of) & ~(c["churned_at"] < as_of)]
+    a_ord = int(period_ordinals(pd.Series([as_of]), "M")[0])
+    renewals = a_ord - period_ordinals(c["signup_at"], "M")
+    window = np.clip(np.minimum(renewals, MARGIN_MONTHS), 0, None)  # months of the window as a customer
+    group = c[by].astype(str).to_numpy() if by else np.full(len(c), "all")
+    return pd.DataFrame({"customer_id": c["customer_id"].to_numpy(), "group": group,
+                         "renewals": renewals, "window_months": window})
+
+
+def _monthly_margin(ds: Dataset, active: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Net revenue per customer-month of the active customers, over the MARGIN_MONTHS months before as_of."""
+    month_start = as_of.tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+    lo = month_start - pd.DateOffset(months=MARGIN_MONTHS)
+    pay = ds.revenue.loc[(ds.revenue["paid_at"] >= lo) & (ds.revenue["paid_at"] < month_start)]
+    paid = pay.groupby("customer_id")["amount"].sum()
+    amount = active["customer_id"].map(paid).fillna(0.0)
+    totals = pd.DataFrame({"group": active["group"], "amount": amount, "months": active["window_months"]})
+    sums = totals.groupby("group")[["amount", "months"]].sum()
+    return sums["amount"] / sums["months"].where(sums["months"] > 0)
+
+
+def _fit_group(frame: pd.DataFrame, label: str, min_cohorts: int,
+               min_churn: int) -> tuple[ShiftedBetaGeoModel, int]:
+    spans = frame.groupby("cohort")["period"].agg(["min", "max"])
+    informative = int((spans["max"] > spans["min"]).sum())
+    ordered = frame.sort_values(["cohort", "period"])
+    drops = -ordered.groupby("cohort")["survivors"].diff().fillna(0).sum()
+    if informative < min_cohorts or drops < min_churn:
+        raise InsufficientDataError(
+            f"contractual_clv: group {label}: {informative} cohort(s) observed over 2+ periods and "
+            f"{int(drops)} churn event(s); need at least {min_cohorts} and {min_churn}")
+    try:
+        return ShiftedBetaGeoModel().fit(frame[["cohort", "period", "survivors"]]), int(drops)
+    except ModelFitError as exc:
+        raise ModelFitError(f"contractual_clv: group {label}: {exc}") from exc
+
+
+def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discount_rate: float = 0.01,
+                    margin: float | None = None, margin_share: float = 1.0, n_draws: int = 2000,
+                    seed: int = 0, min_cohorts: int = 3, min_churn: int = 10,
+                    observed_from: Any = None) -> pd.DataFrame:
+    """Predictive CLV of the active subscription customers, per group, from a monthly sBG.
+
+    Parameters
+    ----------
+    ds : Dataset
+        ``customers`` (signup, churn, ``by``) and ``revenue``.
+    as_of : timestamp
+        Valuation date (naive = UTC), ideally a month start.
+    by : str or None, default "segment"
+        Customers column to group by; None for one group ``"all"``.
+    discount_rate : float, default 0.01
+        Monthly discount rate.
+    margin : float, optional
+        Absolute monthly margin per customer; overrides the revenue-based margin.
+    margin_share : float, default 1.0
+        Share (0, 1] of net revenue that is margin (e.g. 0.3 for a 30 % gross margin); used
+        only when ``margin`` is None. The revenue-based figure is net revenue (refunds
+        included) of the group's active customers over the 3 calendar months before the
+        month of ``as_of``, per customer-month as a customer in those months.
+    n_draws, seed : int
+        Parametric-bootstrap draws of (alpha, beta) for the CLV interval (parameter
+        uncertainty only).
+    min_cohorts, min_churn : int
+        A group needs this many cohorts observed over 2+ periods and churn events.
+    observed_from : timestamp, optional
+        When records begin (see :func:`cohort_survivors`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``<by>, n_customers`` (active at ``as_of``), ``n_cohorts,
+        churn_events, alpha, beta, retention_next`` (mean probability of still being a
+        customer at the next month start), ``expected_remaining_months`` (undiscounted
+        mean further month starts; NaN when alpha <= 1, see ``note``), ``derl, margin,
+        clv, clv_low, clv_high`` (per active customer, 95 % interval), ``total_clv,
+        total_low, total_high`` (n_customers x clv) and ``note``.
+
+    Raises
+    ------
+    InsufficientDataError
+        A group with too few cohorts or churn events (named), or no active customers at all.
+    ModelFitError
+        The sBG fit of a group fails (named).
+
+    Examples
+    --------
+    >>> from slm_lib.synth import generate
+    >>> out = contractual_clv(generate(customers=800, months=12, seed=1), "2025-11-01", by=None, n_draws=200)
+    >>> out[["n_customers", "clv"]].gt(0).all(axis=None)
+    np.True_
+    """
+    as_of = _utc(as_of, "as_of")
+    if margin is None and not 0 < margin_share <= 1:
+        raise ConfigError(f"margin_share: must be in (0, 1], got {margin_share}")
+    if margin is not None and margin_share != 1.0:
+        raise ConfigError("contractual_clv: give either margin (absolute) or margin_share, not both")
+    if discount_rate < 0:
+        raise DataValidationError(f"discount_rate: must be >= 0, got {discount_rate}")
+    surv = cohort_survivors(ds, as_of, "M", by, observed_from)
+    active = _active(ds, as_of, by)
+    per_month = (_monthly_margin(ds, active, as_of) * margin_share) if margin is None else None
+    col = by or "group"
+    groups = surv[by].unique() if by else np.array(["all"])
+    rows = []
+    for g in groups:  # one sBG per group (a handful), not a loop over rows
+        frame = surv[surv[by] == g] if by else surv
+        fit, events = _fit_group(frame, f"{col}={g!r}", min_cohorts, min_churn)
+        mine = active.loc[active["group"] == g, "renewals"].to_numpy()
+        p = fit.params_
+        m = float(margin) if margin is not None else float(per_month.get(g, np.nan))
+        row = {col: g, "n_customers": len(mine), "n_cohorts": frame["cohort"].nunique(),
+               "churn_events": events,
+               "alpha": p["alpha"], "beta": p["beta"]}
+        if len(mine):
+            value = fit.contractual_clv(m, discount_rate, mine + 1, n_draws=n_draws, seed=seed)
+            remaining = float(np.mean(fit.residual_lifetime(mine + 1)))
+            row.update(retention_next=float(np.mean(fit.retention_rate(mine + 1))),
+                       expected_remaining_months=remaining if np.isfinite(remaining) else np.nan,
+                       derl=value["derl"], margin=m, clv=value["clv"], clv_low=value["ci_low"],
+                       clv_high=value["ci_high"])
+            row["note"] = ("" if np.isfinite(remaining) else
+                           "alpha <= 1: undiscounted expected lifetime is infinite; only the discounted DERL is finite")
+        else:
+            row["note"] = "no active customers at as_of"
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in ("retention_next", "expected_remaining_months", "derl", "margin", "clv", "clv_low", "clv_high"):
+        out[c] = out.get(c, pd.Series(np.nan, index=out.index)).astype(float)
+    for total, per in (("total_clv", "clv"), ("total_low", "clv_low"), ("total_high", "clv_high")):
+        out[total] = out["n_customers"] * out[per]
+    order = [col, "n_customers", "n_cohorts", "churn_events", "alpha", "beta", "retention_next",
+             "expected_remaining_months", "derl", "margin", "clv", "clv_low", "clv_high",
+             "total_clv", "total_low", "total_high", "note"]
+    return out[order]
