@@ -79,7 +79,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
         quality += [{"table": r.table, "file": r.file, "column": "", "rule": f"filtered by mapping: {k[8:]}",
                      "n_rows": v, "example_rows": "", "action": "dropped"}
                     for k, v in r.counts.items() if k.startswith("dropped_") and v]
-        rows.append({"table": r.table, "file": r.file, **counts, "rows_kept": len(kept)})
+        rows.append({"table": r.table, "part": r.part, "file": r.file, **counts, "rows_kept": len(kept)})
         frames[r.table].append(kept.drop(columns=["_file", "_row"]))
     tables = {}
     for table in TABLES:
@@ -99,7 +99,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
         raise MappingError(f"none of the files given is read by mapping '{mapping['name']}'")
     drops = sorted(c for c in summary.columns if c.startswith("dropped_"))
     summary[drops] = summary[drops].fillna(0).astype("int64")
-    summary = summary[["table", "file", "rows_read", "rows_kept", *drops]]
+    summary = summary[["table", "part", "file", "rows_read", "rows_kept", *drops]]
     if not has_customers:
         quality.append({"table": "customers", "file": "", "column": "customer_id",
                         "rule": "customers inferred from keys seen (signup_at = first seen, segment unknown)",
@@ -212,7 +212,10 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     Returns
     -------
     pandas.DataFrame
-        One row per (table, file): ``rows_read``, ``rows_kept``, ``dropped_<reason>``...
+        One row per (table, mapping block, file): ``table``, ``part`` (the block's
+        description, e.g. Stripe ``payments`` / ``refunds``), ``file``, ``rows_read``
+        (after ``where``), ``rows_kept``, ``dropped_<reason>``..., ``dropped_invalid``
+        (``errors="drop"``), ``unlinked_ticket``.
 
     Examples
     --------

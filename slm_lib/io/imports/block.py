@@ -36,6 +36,7 @@ class BlockResult:
     counts: dict[str, int]
     problems: list[Problem] = field(default_factory=list)
     bad: pd.Series | None = None
+    part: str = ""
 
 
 def matches(path: str | Path, patterns: list[str]) -> bool:
@@ -241,7 +242,7 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
     out = cast_canonical(out, table)
     out["_file"], out["_row"] = frame["_file"], frame["_row"]
     bad = problems.bad if problems.bad is not None else pd.Series(False, index=frame.index)
-    return BlockResult(table, file, out, counts, problems.items, bad)
+    return BlockResult(table, file, out, counts, problems.items, bad, str(block.get("description") or ""))
 
 
 def cast_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
