@@ -155,11 +155,12 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
     for i, (label, g) in enumerate(groups):  # one line per group
         g = g.assign(_x=position[g["period"].astype("str")].to_numpy()).sort_values("_x")
         colour = PALETTE[i % len(PALETTE)]
-        legend = f"{label} (n = {_count(g['n'].sum())})" if by else "value"
+        legend = f"{label} (n = {_count(g['n'].sum())})" if by else None
         ax.fill_between(g["_x"], g["ci_low"].astype(float), g["ci_high"].astype(float), color=colour, alpha=0.18, linewidth=0)
         ax.plot(g["_x"], g["value"].astype(float), color=colour, marker="o", markersize=4, label=legend)
         small = g.loc[g["small_n"].fillna(False).astype(bool)]
         ax.scatter(small["_x"], small["value"].astype(float), s=60, facecolors="white", edgecolors=colour, zorder=3)
+    ax.fill_between([], [], [], color="0.75", linewidth=0, label="95% interval (shaded)")  # legend entry only
     if rows["small_n"].fillna(False).astype(bool).any():  # one neutral legend entry for the hollow markers
         ax.scatter([], [], s=60, facecolors="white", edgecolors="0.3", label="small n (flagged)")
     _period_axis(ax, periods)
@@ -173,6 +174,9 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
 
 def cohort_heatmap(matrix: pd.DataFrame, annotate_max_cells: int = 400) -> Figure:
     """Cohort retention matrix as a heatmap of % still active; NaN (not yet observed) blank.
+
+    Ages no cohort has reached yet are left out; the colour scale starts at the lowest
+    observed share rounded down to 10 % (the colour bar shows the range).
 
     Parameters
     ----------
@@ -194,11 +198,13 @@ def cohort_heatmap(matrix: pd.DataFrame, annotate_max_cells: int = 400) -> Figur
     'Months since signup'
     """
     _require(matrix, ["size"], "cohort_heatmap")
-    shares = matrix.drop(columns="size").astype(float) * 100
+    shares = matrix.drop(columns="size").astype(float).mul(100).dropna(axis=1, how="all")
     sizes = matrix["size"].fillna(0).astype("int64")
+    lowest = np.nanmin(shares.to_numpy()) if shares.notna().any().any() else 0.0
+    vmin = float(min(90.0, np.floor(lowest / 10) * 10))
     fig, (ax,) = _new_figure(height=max(3.0, 0.3 * len(shares) + 1.5))
     sns.heatmap(
-        shares, ax=ax, mask=shares.isna(), cmap="Blues", vmin=0, vmax=100, linewidths=0.5, linecolor="white",
+        shares, ax=ax, mask=shares.isna(), cmap="Blues", vmin=vmin, vmax=100, linewidths=0.5, linecolor="white",
         annot=shares.size <= annotate_max_cells, fmt=".0f", annot_kws={"fontsize": 8},
         cbar_kws={"label": "% of cohort still active"},
         yticklabels=[f"{c} (n = {s:,})" for c, s in zip(shares.index.astype(str), sizes)],

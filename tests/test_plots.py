@@ -51,11 +51,12 @@ def test_trend_plot_by_group_title_units_n_and_band(trend_table):
     assert ax.get_title() == "CSAT by period and channel (% satisfied), n = 667"
     assert len(ax.collections) >= 2  # one interval band per group
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "chat (n = 402)", "email (n = 265)", "small n (flagged)"]
+        "chat (n = 402)", "email (n = 265)", "95% interval (shaded)", "small n (flagged)"]
 
 
 def test_trend_plot_marks_small_n_points_hollow(trend_table):
     fig = plots.trend_plot(trend_table.loc[trend_table.channel == "chat"], "csat")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["95% interval (shaded)", "small n (flagged)"]
     hollow = [c for c in fig.axes[0].collections if isinstance(c, PathCollection) and len(c.get_offsets())]
     assert len(hollow) == 1 and hollow[0].get_offsets().tolist() == [[2.0, 70.0]]
     assert hollow[0].get_facecolor()[0].tolist() == [1.0, 1.0, 1.0, 1.0]
@@ -82,6 +83,14 @@ def test_cohort_heatmap_blank_nan_cells_and_sizes_in_labels():
     assert annotations == sorted(["100", "90", "80", "100", "85", "100"])  # NaN cells carry no number
     mesh = ax.collections[0].get_array()
     assert np.ma.count_masked(mesh) == 3
+
+
+def test_cohort_heatmap_leaves_out_ages_no_cohort_reached():
+    matrix = pd.DataFrame({"size": [10, 20], 0: [1.0, 1.0], 1: [0.55, np.nan], 2: [np.nan, np.nan]},
+                          index=pd.Index(["2026-09", "2026-10"], name="cohort"))
+    ax = plots.cohort_heatmap(matrix).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
+    assert ax.collections[0].get_clim() == (50.0, 100.0)  # scale from the lowest share, rounded down to 10
 
 
 def test_survival_plot_starts_at_one_and_names_groups():
