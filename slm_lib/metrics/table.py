@@ -25,6 +25,7 @@ duration for the quantiles: no Python loop over groups or rows.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,14 +51,14 @@ Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # met
 
 
 # ----------------------------------------------------------------------------- group keys
-def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, np.ndarray]:
+def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, pd.Index]:
     """Integer period codes (-1 for NaT) and their string labels, in time zone ``tz``.
 
     Examples
     --------
     >>> codes, labels = period_codes(pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:00"], utc=True)),
     ...                              tz="Europe/Berlin")
-    >>> labels[codes].tolist()
+    >>> labels.take(codes).tolist()
     ['2024-02', '2024-02']
     """
     if freq not in FREQS:
@@ -73,7 +74,7 @@ def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.nd
         days = values.astype("datetime64[D]").astype(np.int64)
         unit = (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
     if nat.all():
-        return np.full(len(values), -1, np.int64), np.array([], dtype=object)
+        return np.full(len(values), -1, np.int64), pd.Index([], dtype="str")
     base = unit[~nat].min()
     codes = np.where(nat, -1, unit - base)
     span = np.arange(base, base + codes.max() + 1)
@@ -86,15 +87,15 @@ def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.nd
     else:
         start = span * 7 - 3 if freq == "W" else span
         labels = np.datetime_as_string(start.astype("datetime64[D]"), unit="D")
-    return codes, labels.astype(object)
+    return codes, pd.Index(labels.astype(object), dtype="str")
 
 
-def _key_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _key_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Factorised codes with missing values as their own last code, and the labels."""
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     k = len(uniques)
     codes = np.where(codes < 0, k, codes).astype(np.int64)
-    return codes, np.append(np.asarray(uniques, dtype=object), np.nan)
+    return codes, pd.Index(uniques).insert(k, np.nan)  # keeps the column's dtype
 
 
 def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
@@ -114,7 +115,7 @@ def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
 
 
 def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
-              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray], list[pd.Index]]:
     """Codes of each ``by`` column for tickets and surveys (shared labels)."""
     t_codes, s_codes, labels = [], [], []
     t_pos = s_pos = st_pos = None
@@ -140,17 +141,19 @@ def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
     return t_codes, s_codes, labels
 
 
-def _combine(codes: list[np.ndarray], labels: list[np.ndarray],
+def _combine(codes: list[np.ndarray], labels: list[pd.Index],
              names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Mixed-radix group codes (dense over observed groups; -1 if any key is -1) and labels."""
     sizes = [max(len(lab), 1) for lab in labels]
+    if math.prod(sizes) >= 2**62:
+        raise ConfigError(f"metric_table: too many group combinations for {names} ({math.prod(sizes):.3g})")
     n = len(codes[0]) if codes else 0
     combined = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=bool)
     for c, size in zip(codes, sizes):
         combined = combined * size + c
         bad |= c < 0
-    total = int(np.prod(sizes))
+    total = math.prod(sizes)
     if total <= max(4 * n, 1 << 20):  # dense remap in O(n)
         used = np.flatnonzero(np.bincount(combined[~bad], minlength=total))
         remap = np.full(total, -1, dtype=np.int64)
@@ -161,7 +164,7 @@ def _combine(codes: list[np.ndarray], labels: list[np.ndarray],
         out = np.full(n, -1, dtype=np.int64)
         out[~bad] = group
     parts = np.unravel_index(used, sizes) if codes else ()
-    frame = pd.DataFrame({name: lab[p] for name, lab, p in zip(names, labels, parts)})
+    frame = pd.DataFrame({name: lab.take(p) for name, lab, p in zip(names, labels, parts)})
     return out, frame
 
 
@@ -281,7 +284,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
         if not len(table):
             continue
         labels = ([tl if table is tickets else sl] if freq else []) + key_labels
-        group, label_frame = _combine(keys or [np.zeros(len(table), np.int64)], labels or [np.array([None])],
+        group, label_frame = _combine(keys or [np.zeros(len(table), np.int64)], labels or [pd.Index([None])],
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
