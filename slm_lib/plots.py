@@ -347,7 +347,9 @@ def channel_mix_plot(volume: pd.DataFrame, share: bool = False) -> Figure:
     ax.set_xlabel("Period")
     ax.set_ylabel("Tickets (%)" if share else "Tickets (count)")
     ax.set_title(f"Tickets created by channel ({unit}), n = {_count(total)}")
-    ax.legend(title="Channel", loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()  # top of the stack first, as drawn
+    ax.legend(handles[::-1], labels[::-1], title="Channel", loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              fontsize="small")
     return fig
 
 

@@ -136,6 +136,7 @@ def test_channel_mix_plot_counts_and_shares():
     fig = plots.channel_mix_plot(volume)
     _assert_readable(fig)
     assert fig.axes[0].get_title() == "Tickets created by channel (count), n = 140"
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["phone", "email", "chat"]
     shares = plots.channel_mix_plot(volume, share=True)
     _assert_readable(shares)
     tops = {}
