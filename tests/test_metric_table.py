@@ -201,6 +201,8 @@ def test_timezone_moves_period_boundary_and_other_freqs():
     assert q[q.metric == "tickets"].set_index("period")["n"].to_dict() == {"2024Q1": 3}
     w = metric_table(ds, freq="W")
     assert set(w["period"]) == {"2024-01-29", "2024-03-25"}  # Mondays
+    assert set(metric_table(ds, freq="Y")["period"]) == {"2024"}
+    assert set(metric_table(ds, freq="D", tz="America/New_York")["period"]) == {"2024-01-31", "2024-03-31"}
 
 
 def test_small_n_flag_and_errors():
