@@ -83,8 +83,10 @@ def read_file(path: str | Path, format: str, records: str | None = None, header_
         raise MappingError(f"{file}: unknown format {format!r}; use one of {', '.join(FORMATS)}")
     try:
         if format == "csv":
+            # extra header rows are dropped as parsed records, not as physical lines: their
+            # quoted question texts may span several lines (Qualtrics, SurveyMonkey)
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                skiprows=range(1, header_rows), encoding="utf-8-sig")
+                                encoding="utf-8-sig").iloc[header_rows - 1:]
             frame.columns = [str(c).strip() for c in frame.columns]
         else:
             text = path.read_text(encoding="utf-8-sig")
