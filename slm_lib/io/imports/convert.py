@@ -148,14 +148,18 @@ def map_values(values: pd.Series, table: dict, default: object = None) -> tuple[
 def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers from export values; ``1,234.50`` thousands separators are removed.
 
+    A decimal comma (``12,50``) is not guessed: it does not parse and is reported.
+
     Examples
     --------
-    >>> to_number(pd.Series(["1,234.50", "n/a"]))[0].tolist()
-    [1234.5, nan]
+    >>> to_number(pd.Series(["1,234.50", "n/a", "12,50"]))[0].tolist()
+    [1234.5, nan, nan]
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         number = values.astype("float64")
         return number, pd.Series(False, index=values.index)
     text = to_text(values)
-    number = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
+    grouped = text.str.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", na=False)
+    text = text.where(~grouped, text.str.replace(",", "", regex=False))
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
     return number, text.notna() & number.isna()
