@@ -143,10 +143,12 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
     >>> trend_plot(t, "nps").axes[0].get_title()
     'NPS by period (score −100 to 100), n = 145'
     """
-    _require(table, ["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"] + ([by] if by else []), "trend_plot")
+    columns = ["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"] + ([by] if by else [])
+    _require(table, columns, "trend_plot")
     rows = table.loc[table["metric"] == metric]
     if rows.empty:
-        raise DataValidationError(f"trend_plot: metric {metric!r} not in table (has {sorted(table['metric'].unique())})")
+        known = sorted(table["metric"].unique())
+        raise DataValidationError(f"trend_plot: metric {metric!r} not in table (has {known})")
     name, unit = METRIC_LABELS.get(metric, (metric, "value"))
     periods = np.sort(rows["period"].astype("str").unique())
     position = pd.Series(np.arange(len(periods)), index=periods)
@@ -156,7 +158,8 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
         g = g.assign(_x=position[g["period"].astype("str")].to_numpy()).sort_values("_x")
         colour = PALETTE[i % len(PALETTE)]
         legend = f"{label} (n = {_count(g['n'].sum())})" if by else None
-        ax.fill_between(g["_x"], g["ci_low"].astype(float), g["ci_high"].astype(float), color=colour, alpha=0.18, linewidth=0)
+        ax.fill_between(g["_x"], g["ci_low"].astype(float), g["ci_high"].astype(float),
+                        color=colour, alpha=0.18, linewidth=0)
         ax.plot(g["_x"], g["value"].astype(float), color=colour, marker="o", markersize=4, label=legend)
         small = g.loc[g["small_n"].fillna(False).astype(bool)]
         ax.scatter(small["_x"], small["value"].astype(float), s=60, facecolors="white", edgecolors=colour, zorder=3)
@@ -295,7 +298,8 @@ def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
         y = np.arange(len(rows))
         ratio = "ratio" in kind.lower()
         ax.axvline(1.0 if ratio else 0.0, color="0.4", linestyle="--", linewidth=1)
-        ax.hlines(y, rows["effect_ci_low"].astype(float), rows["effect_ci_high"].astype(float), color=PALETTE[0], linewidth=2)
+        ax.hlines(y, rows["effect_ci_low"].astype(float), rows["effect_ci_high"].astype(float),
+                  color=PALETTE[0], linewidth=2)
         ax.plot(rows["effect"].astype(float), y, "o", color=PALETTE[0])
         ax.set_yticks(y, rows["term"].astype("str"))
         if ratio:

@@ -56,7 +56,8 @@ def test_trend_plot_by_group_title_units_n_and_band(trend_table):
 
 def test_trend_plot_marks_small_n_points_hollow(trend_table):
     fig = plots.trend_plot(trend_table.loc[trend_table.channel == "chat"], "csat")
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["95% interval (shaded)", "small n (flagged)"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["95% interval (shaded)", "small n (flagged)"]
     hollow = [c for c in fig.axes[0].collections if isinstance(c, PathCollection) and len(c.get_offsets())]
     assert len(hollow) == 1 and hollow[0].get_offsets().tolist() == [[2.0, 70.0]]
     assert hollow[0].get_facecolor()[0].tolist() == [1.0, 1.0, 1.0, 1.0]

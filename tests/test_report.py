@@ -169,7 +169,9 @@ def test_notebook_without_parameters_cell_is_rejected(tmp_path, data_dir):
     assert not (tmp_path / "reports").exists()
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "202610", "Oct 2026", "2026-10-01", "2026-00", "2026--1", "20-6-10"])
+@pytest.mark.parametrize(
+    "month", ["2026-13", "2026-1", "202610", "Oct 2026", "2026-10-01", "2026-00", "2026--1", "20-6-10"]
+)
 def test_bad_month_is_rejected_before_anything_runs(tmp_path, data_dir, month):
     out = tmp_path / "reports"
     with pytest.raises(ConfigError, match=r"month must be written YYYY-MM"):
@@ -216,7 +218,8 @@ def test_swap_restores_the_previous_report_when_the_move_fails(tmp_path):
 
 
 def _notebook() -> nbformat.NotebookNode:
-    hidden = nbformat.v4.new_code_cell("print('removed')", outputs=[nbformat.v4.new_output("stream", text="REMOVED-OUT\n")])
+    hidden = nbformat.v4.new_code_cell(
+        "print('removed')", outputs=[nbformat.v4.new_output("stream", text="REMOVED-OUT\n")])
     hidden.metadata["tags"] = ["remove-cell"]
     return nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("Intro without heading.\n\n## *Experience* trends\n\nText."),
@@ -226,7 +229,8 @@ def _notebook() -> nbformat.NotebookNode:
         ]),
         hidden,
         nbformat.v4.new_code_cell("x = 1", outputs=[
-            nbformat.v4.new_output("stream", name="stderr", text="<cell>:3: FutureWarning: old\n  warned_code_line()\n"),
+            nbformat.v4.new_output("stream", name="stderr",
+                                   text="<cell>:3: FutureWarning: old\n  warned_code_line()\n"),
             nbformat.v4.new_output("error", ename="ValueError", evalue="boom",
                                    traceback=["Traceback", "----> 1 traceback_code_line()"]),
         ]),

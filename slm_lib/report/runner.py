@@ -166,7 +166,8 @@ def _check_inputs(
         raise ConfigError(f"notebook file(s) not found: {', '.join(missing)}")
     stems = pd.Series([p.stem for p in paths])
     if stems.duplicated().any():
-        raise ConfigError(f"notebook names must be unique in a report, repeated: {sorted(set(stems[stems.duplicated()]))}")
+        repeated = sorted(set(stems[stems.duplicated()]))
+        raise ConfigError(f"notebook names must be unique in a report, repeated: {repeated}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be a positive integer, got {jobs!r}")
     clash = sorted(set(extra_parameters or {}) & set(_RESERVED_PARAMETERS))
