@@ -163,3 +163,124 @@ def test_survivor_counts_rules():
     with pytest.raises(DataValidationError, match="column 'cohort' not found"):
         survivor_counts(df.drop(columns="cohort"))
     assert survivor_counts(df[df["cohort"] == "a"], by=None)["survivors"].tolist() == [4, 3, 2]
+
+
+# --- several cohorts ------------------------------------------------------------------------
+
+from scipy import stats as sps  # noqa: E402
+from scipy.integrate import quad  # noqa: E402
+
+from slm_lib.clv.sbg import as_cohorts, cohort_tallies, sbg_loglik  # noqa: E402
+
+
+def test_joint_fit_of_the_two_fader_hardie_cohorts(survivors, fits):
+    joint = ShiftedBetaGeoModel().fit(survivors)           # tidy frame: cohort, period, survivors
+    cohorts = {c: np.array(PUBLISHED_SURVIVORS[c][:8], dtype=float) for c in PUBLISHED_SURVIVORS}
+    pj = [joint.params_["alpha"], joint.params_["beta"]]
+    assert joint.log_likelihood_ == pytest.approx(sum(sbg_loglik(pj, n) for n in cohorts.values()), rel=1e-12)
+    separate = sum(f.log_likelihood_ for f in fits.values())
+    assert joint.log_likelihood_ < separate
+    # the cohorts differ (beta 1.18 vs 3.81): a likelihood-ratio test of common parameters rejects
+    assert 2 * (separate - joint.log_likelihood_) > sps.chi2.ppf(0.999, df=2)
+    a_sep = sorted(f.params_["beta"] for f in fits.values())
+    assert a_sep[0] < joint.params_["beta"] < a_sep[1]
+    assert joint.survivors_ is None and joint.result_.n_obs == 2000
+    assert joint.cohorts_.groupby("cohort")["period"].max().tolist() == [7, 7]
+    same = [ShiftedBetaGeoModel().fit(x).params_ for x in (cohorts, list(cohorts.values()))]
+    for p in same:
+        assert p == pytest.approx(joint.params_, rel=1e-6)
+
+
+def test_duplicating_every_cohort_doubles_the_loglik_and_keeps_the_parameters():
+    cohorts = {"a": [500, 400, 330, 290], "b": [300, 250, 215], "c": [800, 610]}
+    once = ShiftedBetaGeoModel().fit(cohorts)
+    twice = ShiftedBetaGeoModel().fit({**cohorts, **{k + "2": v for k, v in cohorts.items()}})
+    assert twice.log_likelihood_ == pytest.approx(2 * once.log_likelihood_, rel=1e-9)
+    assert twice.params_ == pytest.approx(once.params_, rel=1e-5)
+    # twice the data: standard errors shrink by sqrt(2)
+    np.testing.assert_allclose(twice.summary["std_error"] * np.sqrt(2), once.summary["std_error"], rtol=1e-3)
+
+
+def test_splitting_a_cohort_into_a_head_and_a_left_truncated_tail_changes_nothing(fits):
+    n = PUBLISHED_SURVIVORS["regular"][:8]
+    split = pd.DataFrame({"cohort": ["head"] * 4 + ["tail"] * 5, "period": [0, 1, 2, 3, 3, 4, 5, 6, 7],
+                          "survivors": n[:4] + n[3:]})
+    fit = ShiftedBetaGeoModel().fit(split)
+    assert fit.log_likelihood_ == pytest.approx(fits["regular"].log_likelihood_, rel=1e-12)
+    assert fit.params_ == pytest.approx(fits["regular"].params_, rel=1e-6)
+    assert fit.result_.n_obs == 1000 + n[3]                # entrants: the tail enters at period 3
+
+
+def test_cohort_tallies_by_hand():
+    churned, censored, entered = cohort_tallies([0, 2, 0], [3, 4, 1], np.array(
+        [10., 8., 5., 5., 7., 6., 3., 4., 1.]))
+    assert churned.tolist() == [0, 2 + 3, 3, 0 + 1, 3]
+    assert censored.tolist() == [0, 1, 0, 5, 3]
+    assert entered.tolist() == [14, 0, 7, 0, 0]
+
+
+def test_recovers_simulated_cohorts_of_different_lengths():
+    rng = np.random.default_rng(21)
+    alpha, beta = 1.3, 4.0
+    cohorts = {}
+    for j, (size, periods) in enumerate([(3000, 12), (2500, 9), (2000, 6), (1500, 3), (1000, 2)]):
+        life = rng.geometric(rng.beta(alpha, beta, size))
+        cohorts[f"c{j}"] = (life[:, None] > np.arange(periods)[None, :]).sum(axis=0)
+    summary = ShiftedBetaGeoModel().fit(cohorts).summary.set_index("parameter")
+    for name, value in {"alpha": alpha, "beta": beta}.items():
+        est, se = summary.loc[name, ["estimate", "std_error"]]
+        assert abs(est - value) < 3 * se, name
+        assert summary.loc[name, "ci_low"] < value < summary.loc[name, "ci_high"], name
+
+
+def test_several_cohorts_input_rules():
+    frame = pd.DataFrame({"cohort": ["a", "a", "b", "b"], "period": [0, 1, 0, 1], "survivors": [10, 8, 6, 5]})
+    with pytest.raises(DataValidationError, match=r"duplicated \(cohort, period\)"):
+        ShiftedBetaGeoModel().fit(pd.concat([frame, frame.iloc[:1]]))
+    with pytest.raises(DataValidationError, match="consecutive"):
+        ShiftedBetaGeoModel().fit(frame.assign(period=[0, 2, 0, 1]))
+    with pytest.raises(DataValidationError, match=r"column\(s\) \['survivors'\] not found"):
+        ShiftedBetaGeoModel().fit(frame.drop(columns="survivors"))
+    with pytest.raises(DataValidationError, match="survivors \\(cohort 'b'\\): must not increase"):
+        ShiftedBetaGeoModel().fit({"a": [10, 8], "b": [5, 6]})
+    with pytest.raises(InsufficientDataError, match="every cohort has a single period"):
+        ShiftedBetaGeoModel().fit({"a": [10], "b": [5]})
+    with pytest.raises(ModelFitError, match="nobody churned"):
+        ShiftedBetaGeoModel().fit({"a": [10, 10], "b": [5, 5, 5]})
+    seg = frame.assign(segment="x")
+    both = pd.concat([seg, seg.assign(segment="y", survivors=[20, 12, 9, 7])])
+    fit = ShiftedBetaGeoModel().fit(both, cohort_col=["segment", "cohort"])
+    assert len(fit.cohorts_) == 8 and fit.result_.n_obs == 45
+    starts = {k: s for k, (s, _) in as_cohorts(frame.assign(period=[3, 4, 0, 1])).items()}
+    assert starts == {"a": 3, "b": 0}
+
+
+def test_projection_of_a_multi_cohort_fit():
+    fit = ShiftedBetaGeoModel().fit({"a": [500, 400, 330, 290], "b": [300, 250]})
+    proj = fit.projection(5)
+    assert proj["fitted"].tolist() == [True] * 4 + [False] * 2
+    assert proj["expected_survivors"].isna().all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1.05, 6), st.floats(0.2, 10), st.integers(1, 15))
+def test_residual_lifetime_is_the_mean_of_further_renewals(alpha, beta, n):
+    # alive after n - 1 renewals: churn rate ~ Beta(alpha, beta + n - 1); further renewals
+    # are geometric with mean (1 - theta) / theta; integrate that over the posterior
+    post = sps.beta(alpha, beta + n - 1)
+    expected = quad(lambda th: (1 - th) / th * post.pdf(th), 0, 1, limit=200)[0]
+    model = ShiftedBetaGeoModel()
+    got = float(model.residual_lifetime(n, {"alpha": alpha, "beta": beta}))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert got == pytest.approx(float(model.derl(0.0, n, {"alpha": alpha, "beta": beta})), rel=1e-9)
+
+
+def test_residual_lifetime_infinite_without_a_mean_and_derl_over_several_customers(fits):
+    fit = fits["regular"]                                   # alpha 0.704 <= 1
+    assert np.isinf(fit.residual_lifetime(3))
+    renewals = np.array([1, 1, 4, 9])
+    got = fit.contractual_clv(50.0, 0.01, renewals, n_draws=300, seed=1)
+    assert got["derl"] == pytest.approx(np.mean([float(fit.derl(0.01, k)) for k in renewals]), rel=1e-12)
+    assert got["ci_low"] < got["clv"] < got["ci_high"]
+    with pytest.raises(DataValidationError, match="n: must be an integer >= 1"):
+        fit.derl(0.1, np.array([1, 0]))

@@ -248,8 +248,10 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
             hint="the retention curve may be flat or drop to 0 in one step; use more periods or "
                  "other starting values via initial={...}")
         self.survivors_ = counts[0] if len(counts) == 1 and starts[0] == 0 else None
+        labels = np.empty(len(cohorts), dtype=object)
+        labels[:] = list(cohorts)                     # tuples stay whole with several cohort columns
         self.cohorts_ = pd.DataFrame({
-            "cohort": np.repeat(np.array(list(cohorts), dtype=object), lasts - starts + 1),
+            "cohort": np.repeat(labels, lasts - starts + 1),
             "period": np.concatenate([np.arange(s0, s1 + 1) for s0, s1 in zip(starts, lasts)]),
             "survivors": np.concatenate(counts).astype("int64")})
         return self
