@@ -17,9 +17,12 @@ def check_month(month: str) -> pd.Period:
     if not isinstance(month, str) or len(month) != 7 or month[4] != "-" or not month.replace("-", "").isdigit():
         raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
     try:
-        return pd.Period(month, freq="M")
+        period = pd.Period(month, freq="M")
     except (ValueError, TypeError) as err:
         raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}") from err
+    if str(period) != month:  # pandas parses some malformed strings leniently
+        raise ConfigError(f"month must be written YYYY-MM (e.g. 2026-10), got {month!r}")
+    return period
 
 
 def previous_month(month: str) -> str:

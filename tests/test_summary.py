@@ -42,7 +42,7 @@ def two_months():
 def test_month_helpers(two_months):
     assert previous_month("2026-01") == "2025-12"
     assert data_months(two_months) == ["2026-09", "2026-10"]
-    for bad in ("2026-13", "2026/10", "Oct 2026", "2026-1"):
+    for bad in ("2026-13", "2026/10", "Oct 2026", "2026-1", "2026--1", "20-6-10", "2026-00"):
         with pytest.raises(ConfigError, match="YYYY-MM"):
             check_month(bad)
 
