@@ -407,7 +407,8 @@ def holdout_plot(frame: pd.DataFrame, n: int, cumulative: bool = False,
     Parameters
     ----------
     frame : pandas.DataFrame
-        Tidy ``week, actual, predicted`` (repeat transactions of the customer base per week).
+        Tidy ``period, actual, predicted`` (repeat transactions of the customer base per
+        period), as :func:`slm_lib.clv.holdout.purchase_tracking` returns.
     n : int
         Customers in the base.
     cumulative : bool
@@ -421,18 +422,18 @@ def holdout_plot(frame: pd.DataFrame, n: int, cumulative: bool = False,
 
     Examples
     --------
-    >>> f = pd.DataFrame({"week": [1, 2, 3], "actual": [50, 60, 55], "predicted": [52.0, 57.5, 56.0]})
+    >>> f = pd.DataFrame({"period": [1, 2, 3], "actual": [50, 60, 55], "predicted": [52.0, 57.5, 56.0]})
     >>> holdout_plot(f, n=2357).axes[0].get_title()
     'Repeat purchases per week: actual vs predicted (transactions), n = 2,357 customers'
     """
-    _require(frame, ["week", "actual", "predicted"], "holdout_plot")
-    data = frame.sort_values("week")
+    _require(frame, ["period", "actual", "predicted"], "holdout_plot")
+    data = frame.sort_values("period")
     actual, predicted = data["actual"].astype(float), data["predicted"].astype(float)
     if cumulative:
         actual, predicted = actual.cumsum(), predicted.cumsum()
     fig, (ax,) = _new_figure()
-    ax.plot(data["week"], actual, color=PALETTE[0], label="actual")
-    ax.plot(data["week"], predicted, color=PALETTE[1], linestyle="--", label="predicted")
+    ax.plot(data["period"], actual, color=PALETTE[0], label="actual")
+    ax.plot(data["period"], predicted, color=PALETTE[1], linestyle="--", label="predicted")
     if calibration_end is not None:
         ax.axvline(calibration_end, color="0.4", linestyle=":", label="end of calibration")
     kind = "Cumulative repeat purchases" if cumulative else "Repeat purchases per week"
@@ -449,8 +450,10 @@ def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> F
     Parameters
     ----------
     frame : pandas.DataFrame
-        Tidy ``frequency, actual, predicted`` (means per customer in the holdout) and
-        optionally ``n`` (customers per frequency).
+        Tidy ``frequency_cal, actual, predicted`` (means per customer in the holdout) and
+        optionally ``n`` (customers per frequency), as
+        :func:`slm_lib.clv.holdout.conditional_expectations` returns (labels such as "7+"
+        are kept in the given order).
     n : int, optional
         Customers; default the sum of ``frame["n"]``.
 
@@ -465,17 +468,17 @@ def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> F
 
     Examples
     --------
-    >>> f = pd.DataFrame({"frequency": [0, 1, 2], "actual": [0.2, 0.6, 1.1], "predicted": [0.23, 0.58, 1.0],
+    >>> f = pd.DataFrame({"frequency_cal": ["0", "1", "2+"], "actual": [0.2, 0.6, 1.1], "predicted": [0.23, 0.58, 1.0],
     ...                   "n": [1400, 500, 200]})
     >>> conditional_expectation_plot(f).axes[0].get_xlabel()
     'Repeat purchases in calibration (count)'
     """
-    _require(frame, ["frequency", "actual", "predicted"], "conditional_expectation_plot")
+    _require(frame, ["frequency_cal", "actual", "predicted"], "conditional_expectation_plot")
     n = _model_n(frame, n, "conditional_expectation_plot", "sum")
-    data = frame.sort_values("frequency")
+    data = frame.assign(frequency_cal=frame["frequency_cal"].astype("str"))
     fig, (ax,) = _new_figure()
-    ax.plot(data["frequency"], data["actual"].astype(float), "o-", color=PALETTE[0], label="actual")
-    ax.plot(data["frequency"], data["predicted"].astype(float), "s--", color=PALETTE[1], label="predicted")
+    ax.plot(data["frequency_cal"], data["actual"].astype(float), "o-", color=PALETTE[0], label="actual")
+    ax.plot(data["frequency_cal"], data["predicted"].astype(float), "s--", color=PALETTE[1], label="predicted")
     ax.set_xlabel("Repeat purchases in calibration (count)")
     ax.set_ylabel("Mean purchases in holdout (per customer)")
     ax.set_title(f"Holdout purchases by calibration frequency (per customer), n = {n:,} customers")

@@ -164,13 +164,13 @@ def test_distribution_plot_all_nan_still_a_titled_figure():
 
 
 def test_holdout_plots_actual_vs_predicted():
-    weekly = pd.DataFrame({"week": [3, 1, 2], "actual": [55, 50, np.nan], "predicted": [56.0, 52.0, 57.5]})
+    weekly = pd.DataFrame({"period": [3, 1, 2], "actual": [55, 50, np.nan], "predicted": [56.0, 52.0, 57.5]})
     fig = plots.holdout_plot(weekly, n=2357, cumulative=True, calibration_end=2)
     _assert_readable(fig)
     ax = fig.axes[0]
     assert "n = 2,357 customers" in ax.get_title()
     assert ax.lines[1].get_ydata().tolist() == [52.0, 109.5, 165.5]  # sorted by week, cumulated
-    by_freq = pd.DataFrame({"frequency": [0, 1, 2], "actual": [0.2, 0.6, np.nan],
+    by_freq = pd.DataFrame({"frequency_cal": ["0", "1", "2+"], "actual": [0.2, 0.6, np.nan],
                             "predicted": [0.23, 0.58, 1.0], "n": [1400, 500, 200]})
     fig = plots.conditional_expectation_plot(by_freq)
     _assert_readable(fig)
