@@ -101,18 +101,18 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
     targets = validate_targets(targets)
     require_columns(tickets, ("created_at", "priority", *(SLA_EVENTS[t] for t in targets)))
     ts = _as_of(tickets, as_of)
-    created = tickets["created_at"]
+    as_of_ns = np.datetime64(ts.tz_convert("UTC").tz_localize(None), "ns") if pd.notna(ts) else np.datetime64("NaT")
+    created = tickets["created_at"].to_numpy(dtype="datetime64[ns]")
     prio_codes, prio_names = pd.factorize(tickets["priority"], use_na_sentinel=True)
     prio_names = [*prio_names, "normal"]  # missing priority counts as normal (SPEC §3)
     prio_codes = np.where(prio_codes < 0, len(prio_names) - 1, prio_codes)
-    started = (created <= ts).to_numpy() if pd.notna(ts) else np.zeros(len(tickets), bool)
+    started = ~np.isnat(created) & (created <= as_of_ns)
     out: dict[str, np.ndarray] = {}
     for name, per_priority in targets.items():  # at most two targets
         limit = np.array([per_priority.get(p, np.nan) for p in prio_names], dtype=np.float64)[prio_codes]
-        event = tickets[SLA_EVENTS[name]]
-        seen = (event.notna() & (event <= ts)).to_numpy()
-        clock_end = event.where(seen, ts)
-        hours = elapsed_hours(created, clock_end, calendar)
+        event = tickets[SLA_EVENTS[name]].to_numpy(dtype="datetime64[ns]")
+        seen = ~np.isnat(event) & (event <= as_of_ns)
+        hours = elapsed_hours(created, np.where(seen, event, as_of_ns), calendar)
         code = np.where(seen, np.where(hours <= limit, ACHIEVED, BREACHED),
                         np.where(hours > limit, BREACHED, PENDING)).astype(np.int8)
         code[~started | np.isnan(limit)] = NOT_APPLICABLE

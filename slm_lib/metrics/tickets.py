@@ -29,10 +29,12 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str = "
         raise DataValidationError(f"{what}: missing column(s) {missing}; have {list(frame.columns)}")
 
 
-def elapsed_hours(start: pd.Series, end: pd.Series, calendar: Any = None) -> np.ndarray:
-    """Hours from ``start`` to ``end`` (aligned Series of tz-aware timestamps); NaT -> NaN.
+def elapsed_hours(start: pd.Series | np.ndarray, end: pd.Series | np.ndarray, calendar: Any = None) -> np.ndarray:
+    """Hours from ``start`` to ``end``, element-wise; NaT -> NaN.
 
-    Calendar hours when ``calendar`` is None, else ``calendar.hours_between(start, end)``.
+    ``start``/``end`` are aligned tz-aware Series (or numpy ``datetime64`` arrays of UTC
+    instants). Calendar hours when ``calendar`` is None, else
+    ``calendar.hours_between(start, end)`` (business hours).
 
     Examples
     --------
@@ -42,8 +44,8 @@ def elapsed_hours(start: pd.Series, end: pd.Series, calendar: Any = None) -> np.
     """
     if calendar is not None:
         return np.asarray(calendar.hours_between(start, end), dtype=np.float64)
-    a = start.to_numpy(dtype="datetime64[ns]")
-    b = end.to_numpy(dtype="datetime64[ns]")
+    a, b = (x.to_numpy(dtype="datetime64[ns]") if isinstance(x, (pd.Series, pd.Index))
+            else np.asarray(x, dtype="datetime64[ns]") for x in (start, end))
     delta = (b - a).astype("timedelta64[ns]")
     out = delta.astype(np.int64) / 3.6e12
     out[np.isnat(delta)] = np.nan
