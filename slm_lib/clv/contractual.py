@@ -12,7 +12,11 @@ Left truncation. Data rarely reach back to the first signup: customers who left 
 the records begin were never stored. ``observed_from`` (default: the start of the month of
 the first non-signup event in the data: a churn, ticket, survey or payment) marks where
 the records begin; a cohort signed up earlier enters at the period of that month, and
-:meth:`ShiftedBetaGeoModel.fit` conditions it on survival to that period.
+:meth:`ShiftedBetaGeoModel.fit` conditions it on survival to that period. The default errs
+on the safe side: truncating a cohort whose early churn was in fact complete only gives up
+a little information, while treating unrecorded early churn as "nobody left" biases the fit
+(on simulated sBG data, alpha 1.5 is estimated as about 1.0). Pass ``observed_from`` when
+the records are known to be complete from an earlier date.
 
 Predictive CLV per group (:func:`contractual_clv`) fits one sBG per group to all its
 cohorts, then values the customers active at ``as_of``: a customer of cohort ``c`` has
@@ -109,8 +113,10 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     >>> ts = lambda s: pd.Timestamp(s, tz="UTC")
     >>> c.loc[0] = ["a", ts("2024-01-03"), "smb", None, ts("2024-02-10")]
     >>> c.loc[1] = ["b", ts("2024-01-09"), "smb", None, pd.NaT]
-    >>> cohort_survivors(Dataset(customers=c), "2024-04-01")["survivors"].tolist()
+    >>> cohort_survivors(Dataset(customers=c), "2024-04-01", observed_from="2024-01-01")["survivors"].tolist()
     [2, 2, 1, 1]
+    >>> cohort_survivors(Dataset(customers=c), "2024-04-01")["period"].tolist()   # records begin with the churn
+    [1, 2, 3]
     """
     as_of = _utc(as_of, "as_of")
     start = observation_start(ds) if observed_from is None else _utc(observed_from, "observed_from")
@@ -264,7 +270,7 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     rows = []
     for g in groups:  # one sBG per group (a handful), not a loop over rows
         frame = surv[surv[by] == g] if by else surv
-        fit, events = _fit_group(frame, f"{col}={g!r}", min_cohorts, min_churn)
+        fit, events = _fit_group(frame, f"{col}={str(g)!r}", min_cohorts, min_churn)
         mine = active.loc[active["group"] == g, "renewals"].to_numpy()
         p = fit.params_
         m = float(margin) if margin is not None else float(per_month.get(g, np.nan))

@@ -1,0 +1,184 @@
+"""Tests of contractual (subscription) predictive CLV from slm's own tables (slm_lib.clv.contractual)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.clv.contractual import cohort_survivors, contractual_clv, observation_start
+from slm_lib.clv.sbg import ShiftedBetaGeoModel
+from slm_lib.cohorts import cohort_retention
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.io.dataset import Dataset
+from slm_lib.schema import empty_frame
+from slm_lib.synth import generate
+
+
+def customers_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["customer_id", "signup_at", "segment", "churned_at"])
+    out = empty_frame("customers").reindex(range(len(frame)))
+    out["customer_id"] = frame["customer_id"].astype("str")
+    out["segment"] = frame["segment"].astype("str")
+    for col in ("signup_at", "churned_at"):
+        out[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Dataset:
+    return Dataset(customers=customers_frame([
+        ("a", "2024-01-03", "smb", "2024-02-10"),
+        ("b", "2024-01-09", "smb", None),
+        ("c", "2024-01-20", "mid", "2024-03-01 00:00"),     # churned exactly at a month start
+        ("d", "2024-01-25", "mid", "2024-01-28"),           # churned in its signup month
+        ("e", "2024-02-14", "mid", "2024-04-15"),           # churn after as_of: still alive
+        ("f", "2024-02-29", "mid", "2024-03-31 23:59"),
+        ("g", "2024-04-01", "smb", None),                   # signs up at as_of: not counted
+    ]))
+
+
+def test_survivor_counts_by_hand(tiny):
+    got = cohort_survivors(tiny, "2024-04-01")
+    assert got["cohort"].tolist() == ["2024-01"] * 4 + ["2024-02"] * 3
+    assert got["period"].tolist() == [0, 1, 2, 3, 0, 1, 2]
+    assert got["survivors"].tolist() == [4, 3, 2, 1, 2, 2, 1]
+    mid_month = cohort_survivors(tiny, pd.Timestamp("2024-03-20"))     # naive = UTC
+    assert mid_month["survivors"].tolist() == [4, 3, 2, 2, 2]
+
+
+def test_survivor_counts_by_group_and_left_truncated(tiny):
+    got = cohort_survivors(tiny, "2024-04-01", by="segment")
+    smb = got[got["segment"] == "smb"]
+    assert smb["survivors"].tolist() == [2, 2, 1, 1]
+    mid = got[got["segment"] == "mid"].groupby("cohort")["survivors"].apply(list).to_dict()
+    assert mid == {"2024-01": [2, 1, 1, 0], "2024-02": [2, 2, 1]}
+    late = cohort_survivors(tiny, "2024-04-01", observed_from="2024-02-15")
+    assert late["period"].tolist() == [1, 2, 3, 0, 1, 2]              # January cohort enters at period 1
+    assert late["survivors"].tolist() == [3, 2, 1, 2, 2, 1]
+    assert observation_start(tiny) == pd.Timestamp("2024-01-01", tz="UTC")
+    with pytest.raises(InsufficientDataError, match="no cohort"):
+        cohort_survivors(tiny, "2024-01-15")
+    with pytest.raises(ConfigError, match="customers has no column 'plan'"):
+        cohort_survivors(tiny, "2024-04-01", by="plan")
+
+
+@pytest.fixture(scope="module")
+def synth() -> Dataset:
+    return generate(customers=1500, months=18, seed=4)
+
+
+AS_OF = pd.Timestamp("2026-05-01", tz="UTC")
+
+
+def test_survivors_agree_with_cohort_retention(synth):
+    surv = cohort_survivors(synth, AS_OF, observed_from="2000-01-01")
+    ret = cohort_retention(synth, as_of=AS_OF, tidy=True)
+    later = surv[surv["period"] >= 1].assign(age=lambda d: d["period"] - 1)
+    merged = later.merge(ret, on=["cohort", "age"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert (merged["survivors"] == merged["active"]).all()
+    sizes = surv[surv["period"] == 0].set_index("cohort")["survivors"]
+    assert sizes.to_dict() == ret.groupby("cohort")["size"].first().to_dict()
+
+
+@pytest.fixture(scope="module")
+def overall(synth) -> pd.DataFrame:
+    return contractual_clv(synth, AS_OF, by=None, n_draws=400)
+
+
+def test_contractual_clv_on_synthetic_data(synth, overall):
+    row = overall.iloc[0]
+    c = synth.customers
+    active = c[(c["signup_at"] < AS_OF) & ~(c["churned_at"] < AS_OF)]
+    assert row["group"] == "all" and row["n_customers"] == len(active)
+    # empirical monthly churn over the observed window: churn events / customer-months at risk
+    surv = cohort_survivors(synth, AS_OF)
+    at_risk = surv.groupby("cohort")["survivors"].apply(lambda s: s.iloc[:-1].sum()).sum()
+    empirical = row["churn_events"] / at_risk
+    assert 0.01 < empirical < 0.03                                   # generator: about 2 % a month
+    assert 1 - row["retention_next"] == pytest.approx(empirical, abs=0.005)
+    assert row["clv_low"] < row["clv"] < row["clv_high"]
+    assert row["clv"] == pytest.approx(row["margin"] * row["derl"])
+    assert row["total_clv"] == pytest.approx(row["n_customers"] * row["clv"])
+    assert row["total_low"] < row["total_clv"] < row["total_high"]
+    assert row["derl"] < row["expected_remaining_months"]           # discounting lowers the lifetime
+    assert row["note"] == ""
+
+
+def test_margin_is_net_revenue_per_customer_month(synth, overall):
+    c = synth.customers
+    active = c[(c["signup_at"] < AS_OF) & ~(c["churned_at"] < AS_OF)]
+    rev = synth.revenue
+    window = rev[(rev["paid_at"] >= "2026-02-01") & (rev["paid_at"] < "2026-05-01")
+                 & rev["customer_id"].isin(active["customer_id"])]
+    signup_month = active["signup_at"].dt.tz_convert(None).dt.to_period("M")
+    months = (pd.Period("2026-05", "M") - signup_month).map(lambda d: d.n).clip(upper=3)
+    assert overall.iloc[0]["margin"] == pytest.approx(window["amount"].sum() / months.sum(), rel=1e-12)
+
+
+def test_margin_overrides(synth, overall):
+    fixed = contractual_clv(synth, AS_OF, by=None, margin=100.0, n_draws=400).iloc[0]
+    assert fixed["margin"] == 100.0 and fixed["clv"] == pytest.approx(100.0 * fixed["derl"])
+    share = contractual_clv(synth, AS_OF, by=None, margin_share=0.3, n_draws=400).iloc[0]
+    base = overall.iloc[0]
+    for col in ("margin", "clv", "clv_low", "clv_high", "total_clv"):
+        assert share[col] == pytest.approx(0.3 * base[col], rel=1e-12), col
+    with pytest.raises(ConfigError, match="either margin"):
+        contractual_clv(synth, AS_OF, margin=100.0, margin_share=0.5)
+    with pytest.raises(ConfigError, match="margin_share"):
+        contractual_clv(synth, AS_OF, margin_share=1.5)
+
+
+def test_by_segment(synth):
+    out = contractual_clv(synth, AS_OF, n_draws=300).set_index("segment")
+    assert sorted(out.index) == ["enterprise", "mid", "smb"]
+    assert out["n_customers"].sum() == contractual_clv(synth, AS_OF, by=None, n_draws=50)["n_customers"].iloc[0]
+    # the generator's base revenue: smb 49 < mid 390 < enterprise 2900 a month
+    assert out.loc["smb", "margin"] < out.loc["mid", "margin"] < out.loc["enterprise", "margin"]
+    assert out.loc["smb", "clv"] < out.loc["mid", "clv"] < out.loc["enterprise", "clv"]
+    assert out["retention_next"].between(0.95, 1.0).all()
+    assert out.equals(contractual_clv(synth, AS_OF, n_draws=300).set_index("segment"))   # seeded
+
+
+def test_too_little_data_names_the_group(tiny):
+    with pytest.raises(InsufficientDataError, match=r"group segment='mid': 2 cohort\(s\).*need at least 3"):
+        contractual_clv(tiny, "2024-04-01")
+    with pytest.raises(InsufficientDataError, match=r"group group='all': 2 cohort\(s\) .* and 4 churn event\(s\); need at least 1 and 10"):
+        contractual_clv(tiny, "2024-04-01", by=None, min_cohorts=1)
+
+
+def simulated_customers(alpha: float, beta: float, seed: int) -> tuple[Dataset, pd.Timestamp]:
+    """Monthly cohorts 2018-01..2023-12 whose churn follows an sBG; churn before 2022 is not recorded."""
+    rng = np.random.default_rng(seed)
+    first = pd.Period("2018-01", "M").ordinal
+    cohort = np.repeat(np.arange(first, first + 72), 250)
+    life = rng.geometric(rng.beta(alpha, beta, cohort.size))      # alive at the start of period k iff k < life
+    life = np.minimum(life, 600)                                  # far beyond as_of: keeps dates in range
+    start = lambda ords: pd.PeriodIndex.from_ordinals(ords, freq="M").to_timestamp().tz_localize("UTC")
+    signup = start(cohort) + pd.Timedelta(hours=1)
+    churn = start(cohort + life - 1) + pd.to_timedelta(rng.uniform(2, 26 * 24, cohort.size), unit="h")
+    observed_from = pd.Timestamp("2022-01-01", tz="UTC")
+    keep = ~(churn < observed_from)                               # earlier leavers were never recorded
+    frame = customers_frame([])
+    frame = frame.reindex(range(int(keep.sum())))
+    frame["customer_id"] = pd.Series([f"S{i}" for i in range(int(keep.sum()))], dtype="str")
+    frame["segment"] = "smb"
+    frame["signup_at"], frame["churned_at"] = signup[keep], churn[keep]
+    return Dataset(customers=frame), observed_from
+
+
+def test_left_truncated_cohorts_recover_the_sbg_parameters():
+    alpha, beta = 1.5, 12.0
+    ds, observed_from = simulated_customers(alpha, beta, seed=5)
+    as_of = "2024-01-01"
+    assert observation_start(ds) == pd.Timestamp("2022-01-01", tz="UTC")     # first recorded churn
+    summary = ShiftedBetaGeoModel().fit(cohort_survivors(ds, as_of)).summary.set_index("parameter")
+    for name, value in {"alpha": alpha, "beta": beta}.items():
+        assert summary.loc[name, "ci_low"] < value < summary.loc[name, "ci_high"], name
+    # ignoring the truncation (pretending the records start with the first signup) is badly biased
+    naive = ShiftedBetaGeoModel().fit(cohort_survivors(ds, as_of, observed_from="2018-01-01")).summary
+    naive = naive.set_index("parameter")
+    assert naive.loc["alpha", "ci_high"] < alpha                   # about 0.98 instead of 1.5
+    out = contractual_clv(ds, as_of, by=None, margin=10.0, n_draws=200).iloc[0]
+    assert out["alpha"] == pytest.approx(summary.loc["alpha", "estimate"])
+    assert out["expected_remaining_months"] > 0 and np.isfinite(out["clv"])
