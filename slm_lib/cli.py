@@ -7,6 +7,7 @@ problem, without a traceback, and exit with code 2 (SPEC §8).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,13 +27,48 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calendar(args: argparse.Namespace, default: bool = False):
+    """A BusinessCalendar from --business-hours/--weekdays/--holidays/--calendar-tz, or None."""
+    from slm_lib.calendar import BusinessCalendar
+
+    if not (args.business_hours or default):
+        return None
+    start, _, end = (args.business_hours or "09:00-17:00").partition("-")
+    weekdays = tuple(int(d) for d in args.weekdays.split(",")) if args.weekdays else (0, 1, 2, 3, 4)
+    holidays = tuple(h for h in (args.holidays or "").split(",") if h)
+    return BusinessCalendar(weekdays=weekdays, start=start, end=end, holidays=holidays, tz=args.calendar_tz)
+
+
+def _add_calendar_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("business hours (durations and SLA clocks in business time)")
+    g.add_argument("--business-hours", metavar="HH:MM-HH:MM", help="opening hours, e.g. 09:00-17:00")
+    g.add_argument("--weekdays", metavar="0,1,2,3,4", help="working weekdays, Monday = 0 (default Mon-Fri)")
+    g.add_argument("--holidays", metavar="YYYY-MM-DD,...", help="closed dates")
+    g.add_argument("--calendar-tz", default="UTC", help="time zone of the opening hours (default UTC)")
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from slm_lib.io.imports import read_vendor_durations, reconcile_business_hours
     from slm_lib.io.load import load_data
 
     ds = load_data(args.data, errors="raise")
     print(f"{args.data}: valid. {ds!r}")
     if len(ds.quality):
         print(ds.quality.to_string(index=False))
+    vendor = read_vendor_durations(args.data)
+    if len(vendor.columns) > 1:
+        table = reconcile_business_hours(ds, _calendar(args, default=True), vendor=vendor)
+        print("\nBusiness hours: our calendar against the help desk's own figures (minutes):")
+        print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from slm_lib.io.imports import import_exports
+
+    summary = import_exports(args.source, args.files, args.out, tz=args.tz, key=args.key, hash_salt=args.hash_salt)
+    print(summary.to_string(index=False))
+    print(f"imported into {args.out}")
     return 0
 
 
@@ -41,7 +77,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from slm_lib.metrics.table import metric_table
 
     ds = load_data(args.data, errors=args.errors)
-    table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz)
+    table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz, calendar=_calendar(args))
     if args.month:
         table = table[table["period"] == args.month]
     if args.format == "csv":
@@ -103,7 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a data directory against the data contract")
     p.add_argument("--data", default=DEFAULT_DATA)
+    _add_calendar_options(p)
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("import", help="turn vendor exports into canonical tables (SPEC §10)")
+    p.add_argument("--from", dest="source", required=True,
+                   help="built-in mapping (zendesk, freshdesk, intercom, hubspot, jira, salesforce, delighted, "
+                        "qualtrics, surveymonkey, typeform, stripe) or a mapping.yaml")
+    p.add_argument("--out", required=True, help="canonical data directory to create or update")
+    p.add_argument("--tz", help="time zone of exports whose timestamps carry none (required for those)")
+    p.add_argument("--key", choices=("id", "email"), default="id", help="customer identity across tools")
+    p.add_argument("--hash-salt", help="replace customer keys by a salted hash")
+    p.add_argument("files", nargs="+", help="export files")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("metrics", help="print or export the metric table")
     p.add_argument("--data", default=DEFAULT_DATA)
@@ -113,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--output", help="write to this file instead of stdout")
     p.add_argument("--errors", choices=("raise", "drop"), default="raise")
+    _add_calendar_options(p)
     p.set_defaults(func=_cmd_metrics)
 
     p = sub.add_parser("report", help="run the report notebooks for one month (papermill) and render HTML")
@@ -145,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"slm {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 if __name__ == "__main__":
