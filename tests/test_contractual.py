@@ -56,6 +56,9 @@ def test_survivor_counts_by_group_and_left_truncated(tiny):
     assert late["period"].tolist() == [1, 2, 3, 0, 1, 2]              # January cohort enters at period 1
     assert late["survivors"].tolist() == [3, 2, 1, 2, 2, 1]
     assert observation_start(tiny) == pd.Timestamp("2024-01-01", tz="UTC")
+    # records begin at as_of: one period per cohort; mid's January cohort is empty by then and dropped
+    last = cohort_survivors(tiny, "2024-04-01", by="segment", observed_from="2024-04-01")
+    assert last.values.tolist() == [["mid", "2024-02", 2, 1], ["smb", "2024-01", 3, 1]]
     with pytest.raises(InsufficientDataError, match="no cohort"):
         cohort_survivors(tiny, "2024-01-15")
     with pytest.raises(ConfigError, match="customers has no column 'plan'"):

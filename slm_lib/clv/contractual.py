@@ -147,8 +147,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     cell_first = np.zeros(n_cells, dtype=int)
     cell_last = np.zeros(n_cells, dtype=int)
     cell_first[pos], cell_last[pos] = first, last
-    lengths = cell_last - cell_first + 1
-    row = np.repeat(np.arange(n_cells), lengths)
+    lengths = np.where(alive[np.arange(n_cells), cell_first] > 0, cell_last - cell_first + 1, 0)
+    row = np.repeat(np.arange(n_cells), lengths)          # cohorts empty on entry carry no information
     period = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + cell_first[row]
     cohort_ord = key.levels[1].to_numpy()[cells[:, 1]]
     out = pd.DataFrame({

@@ -115,7 +115,7 @@ def _validate_survivors(survivors: Any, where: str = "survivors") -> np.ndarray:
             raise DataValidationError(f"{where}: {rule}: {int(mask.sum())} value(s) "
                                       f"(e.g. periods {np.flatnonzero(mask)[:5].tolist()})")
     if n[0] <= 0:
-        raise DataValidationError(f"{where}: the cohort is empty at period 0")
+        raise DataValidationError(f"{where}: the cohort is empty at its first period")
     return n
 
 
@@ -175,9 +175,12 @@ class ShiftedBetaGeoModel(PositiveMLEModel):
     params_ : dict
         ``{"alpha", "beta"}``.
     log_likelihood_ : float
-    survivors_ : numpy.ndarray
-        The survivor counts fitted.
+    survivors_ : numpy.ndarray or None
+        The survivor counts fitted when one cohort from period 0 was given, else None.
+    cohorts_ : pandas.DataFrame
+        Every cohort fitted, tidy: ``cohort, period, survivors``.
     result_ : MLEResult
+        ``n_obs`` is the number of customers entering the fit.
 
     Examples
     --------
