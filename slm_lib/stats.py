@@ -69,7 +69,13 @@ def wilson_interval(successes: ArrayLike, n: ArrayLike,
 
 
 def t_critical(df: ArrayLike, confidence: float = CONFIDENCE) -> FloatArray:
-    """Two-sided Student t critical value for ``df`` degrees of freedom (NaN if df <= 0)."""
+    """Two-sided Student t critical value for ``df`` degrees of freedom (NaN if df <= 0).
+
+    Examples
+    --------
+    >>> round(float(t_critical(10)), 3)
+    2.228
+    """
     d = _f(df)
     with np.errstate(invalid="ignore"):
         return np.where(d > 0, _st.t.ppf(0.5 + confidence / 2.0, np.where(d > 0, d, 1.0)), np.nan)
@@ -179,7 +185,13 @@ def two_proportion_z(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike,
 
 
 def proportion_diff_se(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike) -> FloatArray:
-    """Unpooled standard error of p2 - p1 (for the interval of a difference)."""
+    """Unpooled standard error of p2 - p1 (for the interval of a difference).
+
+    Examples
+    --------
+    >>> round(float(proportion_diff_se(50, 100, 60, 100)), 4)
+    0.07
+    """
     x1, n1, x2, n2 = _f(x1), _f(n1), _f(x2), _f(n2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p1, p2 = x1 / n1, x2 / n2

@@ -78,7 +78,15 @@ def validate_targets(targets: Mapping[str, Mapping[str, float]] | None) -> dict[
 
 
 def default_as_of(tickets: pd.DataFrame) -> pd.Timestamp:
-    """The latest timestamp among created_at, first_response_at and resolved_at."""
+    """The latest timestamp among created_at, first_response_at and resolved_at.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"created_at": pd.to_datetime(["2024-01-01"], utc=True),
+    ...                   "resolved_at": pd.to_datetime(["2024-01-03"], utc=True)})
+    >>> str(default_as_of(t))
+    '2024-01-03 00:00:00+00:00'
+    """
     cols = [c for c in ("created_at", "first_response_at", "resolved_at") if c in tickets.columns]
     stamps = [s for s in (tickets[c].max() for c in cols) if pd.notna(s)]
     return max(stamps) if stamps else pd.NaT
@@ -97,6 +105,14 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
 
     Codes: 0 achieved, 1 breached, 2 pending, -1 not applicable (see module docstring).
     The vectorised core of :func:`sla_status` and of every grouped SLA metric.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"priority": ["urgent", None],
+    ...     "created_at": pd.to_datetime(["2024-01-01 08:00"] * 2, utc=True),
+    ...     "first_response_at": pd.to_datetime(["2024-01-01 08:30", None], utc=True)})
+    >>> sla_status_codes(t, {"first_response": {"urgent": 1, "normal": 8}}, as_of="2024-01-01 09:00")
+    {'first_response': array([0, 2], dtype=int8)}
     """
     targets = validate_targets(targets)
     require_columns(tickets, ("created_at", "priority", *(SLA_EVENTS[t] for t in targets)))

@@ -59,7 +59,14 @@ def _require(arr: np.ndarray, metric: str) -> None:
 # ----------------------------------------------------------------------------- from counts
 def nps_from_counts(promoters: ArrayLike, detractors: ArrayLike,
                     n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NPS value and interval from counts (arrays): ``(value, ci_low, ci_high)``; n=0 -> NaN."""
+    """NPS value and interval from counts (arrays): ``(value, ci_low, ci_high)``; n=0 -> NaN.
+
+    Examples
+    --------
+    >>> v, lo, hi = nps_from_counts([50, 0], [20, 0], [100, 0])
+    >>> v.tolist()
+    [30.0, nan]
+    """
     pr, de, n = (np.asarray(v, dtype=np.float64) for v in (promoters, detractors, n))
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(n > 0, 100.0 * (pr - de) / n, np.nan)
@@ -69,7 +76,14 @@ def nps_from_counts(promoters: ArrayLike, detractors: ArrayLike,
 
 def share_from_counts(successes: ArrayLike,
                       n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A percentage with its Wilson interval from counts: ``(value, ci_low, ci_high)`` in %."""
+    """A percentage with its Wilson interval from counts: ``(value, ci_low, ci_high)`` in %.
+
+    Examples
+    --------
+    >>> v, lo, hi = share_from_counts(8, 10)
+    >>> float(v), round(float(lo), 2)
+    (80.0, 49.02)
+    """
     x, n = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(n > 0, 100.0 * x / n, np.nan)
@@ -82,6 +96,12 @@ def mean_from_moments(total: ArrayLike, sum_sq_dev: ArrayLike,
     """Mean, t interval and sd from sum and sum of squared deviations about the mean.
 
     Returns ``(mean, ci_low, ci_high, sd)``; ``n = 0`` gives NaN, ``n = 1`` a NaN interval.
+
+    Examples
+    --------
+    >>> m, lo, hi, sd = mean_from_moments(6.0, 2.0, 3)  # scores 1, 2, 3
+    >>> float(m), float(sd)
+    (2.0, 1.0)
     """
     s, ss, n = (np.asarray(v, dtype=np.float64) for v in (total, sum_sq_dev, n))
     with np.errstate(invalid="ignore", divide="ignore"):

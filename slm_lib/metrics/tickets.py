@@ -23,7 +23,12 @@ from slm_lib.stats import wilson_interval
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str = "tickets") -> None:
-    """Raise DataValidationError naming the columns of ``what`` that ``frame`` lacks."""
+    """Raise DataValidationError naming the columns of ``what`` that ``frame`` lacks.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"ticket_id": []}), ("ticket_id",))
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataValidationError(f"{what}: missing column(s) {missing}; have {list(frame.columns)}")
@@ -106,6 +111,13 @@ def ticket_flags(tickets: pd.DataFrame) -> dict[str, np.ndarray]:
 
     Returns a dict of boolean arrays: ``resolved`` (resolved_at present), ``fcr``
     (resolved, replies ≤ 1 and reopens = 0), ``reopened`` (resolved and reopens > 0).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"resolved_at": pd.to_datetime(["2024-01-02", None], utc=True),
+    ...                   "replies": [1, 0], "reopens": [0, 0]})
+    >>> ticket_flags(t)["fcr"].tolist()
+    [True, False]
     """
     require_columns(tickets, ("resolved_at", "replies", "reopens"))
     resolved = tickets["resolved_at"].notna().to_numpy()
