@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, observation_start
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
@@ -63,6 +65,38 @@ def test_survivor_counts_by_group_and_left_truncated(tiny):
         cohort_survivors(tiny, "2024-01-15")
     with pytest.raises(ConfigError, match="customers has no column 'plan'"):
         cohort_survivors(tiny, "2024-04-01", by="plan")
+    with pytest.raises(ConfigError, match="observed_from=2024-05-01 00:00:00\\+00:00 is after as_of"):
+        cohort_survivors(tiny, "2024-04-01", observed_from="2024-05-01")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.one_of(st.none(), st.integers(0, 500))), min_size=1, max_size=25),
+       st.integers(30, 420), st.integers(0, 300))
+def test_survivors_match_a_brute_force_count(people, as_of_day, observed_day):
+    day0 = pd.Timestamp("2023-01-01", tz="UTC")
+    rows = [(f"c{i}", day0 + pd.Timedelta(days=s, hours=5),
+             "smb" if i % 2 else "mid", None if d is None else day0 + pd.Timedelta(days=s + d, hours=7))
+            for i, (s, d) in enumerate(people)]
+    ds = Dataset(customers=customers_frame(rows))
+    as_of, observed_from = day0 + pd.Timedelta(days=as_of_day), day0 + pd.Timedelta(days=min(observed_day, as_of_day))
+    try:
+        got = cohort_survivors(ds, as_of, by="segment", observed_from=observed_from)
+    except InsufficientDataError:
+        cut = as_of.tz_convert(None).to_period("M").to_timestamp().tz_localize("UTC")
+        assert (ds.customers["signup_at"] < cut).sum() == 0
+        return
+    c = ds.customers.assign(cohort=ds.customers["signup_at"].dt.tz_convert(None).dt.to_period("M"))
+    month = lambda p: p.to_timestamp().tz_localize("UTC")
+    a_month, o_month = as_of.tz_convert(None).to_period("M"), observed_from.tz_convert(None).to_period("M")
+    expected = []
+    for (seg, coh), g in c[c["signup_at"] < as_of].groupby(["segment", "cohort"]):
+        if coh >= a_month:
+            continue
+        churn = g["churned_at"].where(g["churned_at"] < as_of)
+        counts = [[seg, str(coh), k, int((churn.isna() | (churn >= month(coh + k))).sum())]
+                  for k in range(max((o_month - coh).n, 0), (a_month - coh).n + 1)]
+        expected += counts if counts[0][3] > 0 else []
+    assert got.values.tolist() == expected
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +180,8 @@ def test_by_segment(synth):
 def test_too_little_data_names_the_group(tiny):
     with pytest.raises(InsufficientDataError, match=r"group segment='mid': 2 cohort\(s\).*need at least 3"):
         contractual_clv(tiny, "2024-04-01")
-    with pytest.raises(InsufficientDataError, match=r"group group='all': 2 cohort\(s\) .* and 4 churn event\(s\); need at least 1 and 10"):
+    need = r"group group='all': 2 cohort\(s\) .* and 4 churn event\(s\); need at least 1 and 10"
+    with pytest.raises(InsufficientDataError, match=need):
         contractual_clv(tiny, "2024-04-01", by=None, min_cohorts=1)
 
 

@@ -105,6 +105,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     ------
     InsufficientDataError
         No cohort whose signup period ended by ``as_of``.
+    ConfigError
+        Unknown ``freq`` or ``by`` column, ``observed_from`` after ``as_of``.
 
     Examples
     --------
@@ -124,6 +126,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     customers = customers.loc[customers["signup_at"] < as_of]
     pfreq = _period_freq(freq)
     a_ord, obs_ord = (int(period_ordinals(pd.Series([t]), pfreq)[0]) for t in (as_of, start))
+    if obs_ord > a_ord:
+        raise ConfigError(f"observed_from={start} is after as_of={as_of}")
     cohort = period_ordinals(customers["signup_at"], pfreq)
     keep = cohort < a_ord                       # the signup period has ended by as_of
     churn = customers["churned_at"].where(customers["churned_at"] < as_of)
