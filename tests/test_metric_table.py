@@ -297,3 +297,14 @@ def test_metric_table_matches_duckdb_on_synthetic_data():
     np.testing.assert_allclose(merged["value"].astype(float), merged["value_sql"].astype(float),
                                rtol=1e-9, atol=1e-6, equal_nan=True)
     assert len(merged) > 100
+
+
+@pytest.mark.parametrize("keys, query, expected", [
+    (pd.Series(["a", "b", None], dtype=object), pd.Series(["b", "z", None, "a"], dtype="str"), [1, -1, -1, 0]),
+    (pd.Series([1, 2, 3]), pd.Series(["b"], dtype="str"), [-1]),         # types Arrow cannot compare
+    (pd.Series(["a", "b"], dtype="str"), pd.Series([None, None], dtype="str"), [-1, -1]),
+    (pd.Series([], dtype="str"), pd.Series(["b"], dtype="str"), [-1]),
+])
+def test_lookup_positions(keys, query, expected):
+    from slm_lib.metrics.table import lookup_positions
+    assert lookup_positions(keys, query).tolist() == expected
