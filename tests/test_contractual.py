@@ -134,6 +134,7 @@ def test_contractual_clv_on_synthetic_data(synth, overall):
     empirical = row["churn_events"] / at_risk
     assert 0.01 < empirical < 0.03                                   # generator: about 2 % a month
     assert 1 - row["retention_next"] == pytest.approx(empirical, abs=0.005)
+    assert row["retention_low"] < row["retention_next"] < row["retention_high"]
     assert row["clv_low"] < row["clv"] < row["clv_high"]
     assert row["clv"] == pytest.approx(row["margin"] * row["derl"])
     assert row["total_clv"] == pytest.approx(row["n_customers"] * row["clv"])
@@ -220,3 +221,11 @@ def test_left_truncated_cohorts_recover_the_sbg_parameters():
     out = contractual_clv(ds, as_of, by=None, margin=10.0, n_draws=200).iloc[0]
     assert out["alpha"] == pytest.approx(summary.loc["alpha", "estimate"])
     assert out["expected_remaining_months"] > 0 and np.isfinite(out["clv"])
+
+
+def test_heavy_tailed_churn_rates_give_no_undiscounted_lifetime():
+    ds, _ = simulated_customers(0.6, 2.0, seed=6)                  # alpha < 1: E[lifetime] is infinite
+    out = contractual_clv(ds, "2024-01-01", by=None, margin=10.0, n_draws=200).iloc[0]
+    assert out["alpha"] < 1
+    assert np.isnan(out["expected_remaining_months"]) and out["note"].startswith("alpha <= 1")
+    assert np.isfinite(out["derl"]) and out["clv"] == pytest.approx(10.0 * out["derl"])

@@ -33,6 +33,7 @@ import pandas as pd
 
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.cohorts import _period_freq, period_ordinals
+from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
 from slm_lib.io.dataset import Dataset
 
@@ -240,8 +241,9 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     pandas.DataFrame
         One row per group: ``<by>, n_customers`` (active at ``as_of``), ``n_cohorts,
         churn_events, alpha, beta, retention_next`` (mean probability of still being a
-        customer at the next month start), ``expected_remaining_months`` (undiscounted
-        mean further month starts; NaN when alpha <= 1, see ``note``), ``derl, margin,
+        customer at the next month start) and its interval ``retention_low, retention_high``,
+        ``expected_remaining_months`` (undiscounted mean further month starts; NaN when
+        alpha <= 1, see ``note``), ``derl, margin,
         clv, clv_low, clv_high`` (per active customer, 95 % interval), ``total_clv,
         total_low, total_high`` (n_customers x clv) and ``note``.
 
@@ -284,7 +286,12 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
         if len(mine):
             value = fit.contractual_clv(m, discount_rate, mine + 1, n_draws=n_draws, seed=seed)
             remaining = float(np.mean(fit.residual_lifetime(mine + 1)))
+            levels, count = np.unique(mine + 1, return_counts=True)
+            draws = fit.result_.draw(n_draws, seed)          # same draws as the CLV interval
+            per_draw = fit.retention_rate(levels[None, :], {"alpha": draws[:, :1], "beta": draws[:, 1:]})
+            lo, hi = np.quantile(per_draw @ (count / count.sum()), [0.5 - CONFIDENCE / 2, 0.5 + CONFIDENCE / 2])
             row.update(retention_next=float(np.mean(fit.retention_rate(mine + 1))),
+                       retention_low=lo, retention_high=hi,
                        expected_remaining_months=remaining if np.isfinite(remaining) else np.nan,
                        derl=value["derl"], margin=m, clv=value["clv"], clv_low=value["ci_low"],
                        clv_high=value["ci_high"])
@@ -294,11 +301,12 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
             row["note"] = "no active customers at as_of"
         rows.append(row)
     out = pd.DataFrame(rows)
-    for c in ("retention_next", "expected_remaining_months", "derl", "margin", "clv", "clv_low", "clv_high"):
+    for c in ("retention_next", "retention_low", "retention_high", "expected_remaining_months", "derl",
+              "margin", "clv", "clv_low", "clv_high"):
         out[c] = out.get(c, pd.Series(np.nan, index=out.index)).astype(float)
     for total, per in (("total_clv", "clv"), ("total_low", "clv_low"), ("total_high", "clv_high")):
         out[total] = out["n_customers"] * out[per]
     order = [col, "n_customers", "n_cohorts", "churn_events", "alpha", "beta", "retention_next",
-             "expected_remaining_months", "derl", "margin", "clv", "clv_low", "clv_high",
-             "total_clv", "total_low", "total_high", "note"]
+             "retention_low", "retention_high", "expected_remaining_months", "derl", "margin", "clv",
+             "clv_low", "clv_high", "total_clv", "total_low", "total_high", "note"]
     return out[order]
