@@ -33,6 +33,7 @@ samples: $(STAMP)
 notebooks: $(STAMP)
 	cd notebooks && for nb in 0*.ipynb; do ../$(BIN)/papermill --no-progress-bar --log-level WARNING $$nb $$nb || exit 1; done
 	cd notebooks/examples && for nb in *.ipynb; do ../../$(BIN)/papermill --no-progress-bar --log-level WARNING $$nb $$nb || exit 1; done
+	$(BIN)/python -m slm_lib.report.notebooks notebooks/*.ipynb notebooks/examples/*.ipynb
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -9,6 +9,7 @@ from slm_lib.calendar import BusinessCalendar
 from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, calibration_holdout_split,
                          conditional_expectations, historical_clv, holdout_errors, predictive_clv,
                          purchase_tracking, rfm_summary, survivor_counts)
+from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.cohorts import cohort_retention
 from slm_lib.features import customer_features, monthly_service_panel
 from slm_lib.io.dataset import Dataset
@@ -39,7 +40,7 @@ __all__ = [
     "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "scorecard", "month_subset",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
-    "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
+    "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "headline_kpis", "kpi_sentences", "kpi_display", "findings_markdown", "suggested_actions", "recent_periods",

@@ -310,3 +310,20 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
              "retention_low", "retention_high", "expected_remaining_months", "derl", "margin", "clv",
              "clv_low", "clv_high", "total_clv", "total_low", "total_high", "note"]
     return out[order]
+
+
+def contractual_sentences(table: pd.DataFrame) -> list[str]:
+    """One plain-words sentence per group of :func:`contractual_clv`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"segment": ["smb"], "n_customers": [1172], "retention_next": [0.977], "clv": [1680.0],
+    ...                   "clv_low": [1547.0], "clv_high": [2035.0], "total_clv": [1.97e6]})
+    >>> contractual_sentences(t)[0]
+    'smb: 1,172 active customers, 97.7% expected to renew next month; each is worth about 1,680 from here on (95% CI 1,547 to 2,035), 1,970,000 for the group.'
+    """
+    group = table.columns[0]
+    return [f"{r[group]}: {r['n_customers']:,} active customers, {r['retention_next']:.1%} expected to renew next "
+            f"month; each is worth about {r['clv']:,.0f} from here on (95% CI {r['clv_low']:,.0f} to "
+            f"{r['clv_high']:,.0f}), {r['total_clv']:,.0f} for the group."
+            for r in table.to_dict("records")]
