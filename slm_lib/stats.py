@@ -282,9 +282,12 @@ def _sorted_by_group(x: np.ndarray, g: np.ndarray, n_groups: int) -> np.ndarray:
         vbits = int(x.max()).bit_length()
         gbits = max(int(n_groups - 1).bit_length(), 1)
         if vbits + gbits <= 63:
-            key = (g.astype(np.int64) << vbits) | x.astype(np.int64)
+            key = g.astype(np.int64)  # a fresh copy, packed in place
+            key <<= vbits
+            key |= x.astype(np.int64, copy=False)
             key.sort()
-            return (key & ((1 << vbits) - 1)).astype(np.float64)
+            key &= (1 << vbits) - 1
+            return key.astype(np.float64)
     x = x.astype(np.float64, copy=False)
     if n_groups < 2**15:
         g = g.astype(np.int16, copy=False)  # radix sort for the stable pass

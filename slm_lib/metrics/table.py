@@ -204,7 +204,7 @@ def _durations(prefix: str, tickets: pd.DataFrame, column: str, calendar: Any, g
     if calendar is None:  # exact int64 nanoseconds: quantiles take the packed-key sort
         delta = tickets[column].to_numpy("datetime64[ns]") - tickets["created_at"].to_numpy("datetime64[ns]")
         ok = (group >= 0) & ~np.isnat(delta)
-        raw, scale = delta[ok].astype(np.int64), 1.0 / 3.6e12
+        raw, scale = delta[ok].view(np.int64), 1.0 / 3.6e12
         x = raw / 3.6e12  # as elapsed_hours
     else:
         hours = elapsed_hours(tickets["created_at"], tickets[column], calendar)
