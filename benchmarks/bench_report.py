@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +180,7 @@ def write_plain_script(paths: list[Path], parameters: dict[str, object], target:
     month = parameters["month"]
     parts = [_SCRIPT_HEADER.format(data_dir=parameters["data_dir"], month=month, name=target.name)]
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        nb = load_notebook_node(str(path))  # as papermill loads it (adds its metadata)
         declared = {n.id for c in nb.cells if "parameters" in c.metadata.get("tags", [])
                     for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Name)}
         nb = parameterize_notebook(nb, {k: v for k, v in parameters.items() if k in declared})
