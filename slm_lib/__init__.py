@@ -27,7 +27,7 @@ from slm_lib.models import ModelResult, churn_hazard_model, churn_model, clv_mod
 from slm_lib.periods import month_starts
 from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
                              month_subset, recent_periods, select_segment, suggested_actions, verbatim_comments)
-from slm_lib.survival import churn_durations, logrank_test, survival_curves
+from slm_lib.survival import churn_durations, logrank_sentence, logrank_test, survival_curves
 from slm_lib.text import mask_pii, safe_comment, safe_comments
 
 __version__ = "0.1.0"
@@ -38,7 +38,7 @@ __all__ = [
     "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
     "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "scorecard", "month_subset",
-    "cohort_retention", "churn_durations", "survival_curves", "logrank_test",
+    "cohort_retention", "churn_durations", "survival_curves", "logrank_test", "logrank_sentence",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",

@@ -76,8 +76,11 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from slm_lib.io.load import load_data
     from slm_lib.metrics.table import metric_table
 
+    from slm_lib.io.config import read_sla_targets
+
     ds = load_data(args.data, errors=args.errors)
-    table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz, calendar=_calendar(args))
+    sla = read_sla_targets(args.sla) if args.sla else None
+    table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz, calendar=_calendar(args), sla=sla)
     if args.month:
         table = table[table["period"] == args.month]
     if args.format == "csv":
@@ -161,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--output", help="write to this file instead of stdout")
     p.add_argument("--errors", choices=("raise", "drop"), default="raise")
+    p.add_argument("--sla", metavar="FILE.yaml", help="SLA targets in hours per priority (default: README table)")
     _add_calendar_options(p)
     p.set_defaults(func=_cmd_metrics)
 

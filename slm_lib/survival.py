@@ -18,7 +18,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 
-__all__ = ["churn_durations", "survival_curves", "logrank_test"]
+__all__ = ["churn_durations", "survival_curves", "logrank_test", "logrank_sentence"]
 
 _DAYS_PER = {"days": 1.0, "months": 365.25 / 12}
 _DAY = pd.Timedelta(days=1)
@@ -162,3 +162,18 @@ def logrank_test(data: pd.DataFrame, group: str, duration: str | None = None, ev
     chisq, p = survdiff(df[duration].to_numpy(float), df[event].to_numpy(float), codes)
     return pd.Series({"statistic": float(chisq), "df": float(n_groups - 1), "p_value": float(p),
                       "n": float(len(df)), "events": float(df[event].sum())})
+
+
+def logrank_sentence(test: pd.Series, group: str) -> str:
+    """Plain words for a :func:`logrank_test` result.
+
+    Examples
+    --------
+    >>> logrank_sentence(pd.Series({"statistic": 12.3, "df": 2.0, "p_value": 0.002, "n": 900, "events": 120}), "segment")
+    'Survival differs by segment more than chance would explain (log-rank chi-square 12.3 on 2 df, p = 0.002; n = 900, 120 churned).'
+    """
+    p = "p < 0.001" if test["p_value"] < 0.001 else f"p = {test['p_value']:.3g}"
+    verdict = ("differs by {g} more than chance would explain" if test["p_value"] < 1 - CONFIDENCE
+               else "does not differ by {g} beyond what chance would explain").format(g=group.replace("_", " "))
+    return (f"Survival {verdict} (log-rank chi-square {test['statistic']:.1f} on {int(test['df'])} df, {p}; "
+            f"n = {int(test['n']):,}, {int(test['events']):,} churned).")

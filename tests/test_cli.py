@@ -82,3 +82,15 @@ def test_import_three_sources_into_one_directory(tmp_path, capsys):
     freshdesk = sorted(map(str, (FIXTURES / "freshdesk").iterdir()))
     assert main(["import", "--from", "freshdesk", "--out", str(tmp_path / "fd"), *freshdesk]) == 2
     assert "--tz" in capsys.readouterr().err and not (tmp_path / "fd" / "tickets.csv").exists()
+
+
+def test_metrics_with_sla_targets_from_yaml(generated, tmp_path, capsys):
+    strict = tmp_path / "sla.yaml"
+    strict.write_text("first_response: {urgent: 0.01, high: 0.01, normal: 0.01, low: 0.01}\n")
+    assert main(["metrics", "--data", str(generated), "--month", "2026-09", "--format", "json", "--sla", str(strict)]) == 0
+    rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["sla_first_response"]["value"] < 5  # almost nobody answers within 36 seconds
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("first_response: [1, 2]\n")
+    assert main(["metrics", "--data", str(generated), "--sla", str(bad)]) == 2
+    assert "first_response" in capsys.readouterr().err

@@ -174,3 +174,13 @@ def test_survival_from_customers_and_features(three_cohorts):
     out = logrank_test(customers, "january", as_of=AS_OF)
     assert (out["n"], out["events"], out["df"]) == (8, 4, 1)
     assert 0 < out["p_value"] < 1
+
+
+def test_logrank_sentence_verdict_follows_p_value():
+    from slm_lib.survival import logrank_sentence
+    clear = pd.Series({"statistic": 30.2, "df": 3.0, "p_value": 1e-6, "n": 1841, "events": 406})
+    calm = clear.copy()
+    calm["p_value"] = 0.75
+    assert logrank_sentence(clear, "last_nps_category").startswith("Survival differs by last nps category")
+    assert "p < 0.001" in logrank_sentence(clear, "x") and "n = 1,841, 406 churned" in logrank_sentence(clear, "x")
+    assert "does not differ" in logrank_sentence(calm, "segment") and "p = 0.75" in logrank_sentence(calm, "segment")

@@ -260,3 +260,16 @@ def test_recovers_lagged_frt_effect(synth_panel):
         assert t.loc[f"median_frt_h_lag{k}", "estimate"] > 0
     assert t.loc["median_frt_h_cumulative", "ci_low"] > 0
     assert covers(m.table, "median_frt_h_lag0", 0.0)
+
+
+def test_readable_table_states_effect_interval_and_pp(churn_data):
+    m = churn_model(churn_data, ["median_frt_h", "last_nps_category"], units={"median_frt_h": 10})
+    r = m.readable()
+    row = m.table.set_index("term").loc["median_frt_h"]
+    assert list(r.columns) == ["per", "odds ratio", "95% CI", "p", "churn probability (pp)"]
+    first = r.iloc[0]
+    assert r.index[0] == "median first response" and first["per"] == "+10 h"
+    assert first["odds ratio"] == f"{row['effect']:.2f}"
+    assert first["95% CI"] == f"{row['effect_ci_low']:.2f} to {row['effect_ci_high']:.2f}"
+    assert first["churn probability (pp)"].startswith(f"{row['ame_pp']:+.2f} (")
+    assert list(r["per"][1:]) == ["detractor vs promoter", "none vs promoter", "passive vs promoter"]

@@ -88,6 +88,28 @@ class ModelResult:
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
         return [self._sentence(r) for _, r in rows.iterrows()] if self._sentence else []
 
+    def readable(self, role: str = "driver") -> pd.DataFrame:
+        """The table as a reader sees it: one row per term, the effect in business units and its interval.
+
+        Columns ``per`` (the stated change), ``effect`` (its type in the header, e.g. "odds
+        ratio"), ``95% CI``, ``p`` and, for Logit, the average marginal effect in percentage
+        points; indexed by the plain-words driver name.
+        """
+        rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
+        kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
+        fmt = (lambda v: f"{v:.2f}") if "ratio" in kind else (lambda v: f"{v:+.2f}")  # noqa: E731
+        out = pd.DataFrame({
+            "driver": [label(re.sub(r"\[.*\]$", "", t))[0] for t in rows["term"]],
+            "per": rows["unit"].to_numpy(),
+            kind: [fmt(v) for v in rows["effect"]],
+            "95% CI": [f"{fmt(lo)} to {fmt(hi)}" for lo, hi in zip(rows["effect_ci_low"], rows["effect_ci_high"])],
+            "p": [("< 0.001" if p < 0.001 else f"{p:.3f}") for p in rows["p_value"]],
+        })
+        if "ame_pp" in rows:
+            out["churn probability (pp)"] = [f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
+                                            zip(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"])]
+        return out.set_index("driver")
+
     def __repr__(self) -> str:
         return (f"ModelResult({self.kind}, outcome={self.outcome!r}, n={self.n:,}, "
                 f"dropped={self.n_dropped:,}, terms={len(self.table)})")
@@ -261,8 +283,21 @@ def coef_table(res: object, design: Design, names: list[str] | None = None) -> p
 
 
 def outcome_words(outcome: str) -> str:
-    """Plain word for an outcome column in sentences ("churned" -> "churn")."""
-    return {"churned": "churn", "event": "churn"}.get(outcome, outcome.replace("_", " "))
+    """Plain words for an outcome column in sentences ("churned" -> "churn").
+
+    Examples
+    --------
+    >>> outcome_words("churn_rate"), outcome_words("my_metric")
+    ('the monthly churn rate (percentage points)', 'my metric')
+    """
+    return OUTCOME_WORDS.get(outcome, outcome.replace("_", " "))
+
+
+#: Sentence wording of the outcome columns slm's models use.
+OUTCOME_WORDS: dict[str, str] = {
+    "churned": "churn", "event": "churn", "churn_rate": "the monthly churn rate (percentage points)",
+    "revenue_horizon": "revenue in the following window", "historical_clv": "historical CLV",
+}
 
 
 def describe_term(row: pd.Series, terms: list[Term]) -> str:

@@ -8,7 +8,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import Z, ModelResult, Term, build_design, coef_table, fit_checked, label
+from slm_lib.models._design import (Z, ModelResult, Term, build_design, coef_table, fit_checked, label,
+                                    outcome_words)
 
 __all__ = ["lagged_effects", "newey_west_maxlags"]
 

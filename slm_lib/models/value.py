@@ -8,7 +8,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import ModelResult, build_design, coef_table, describe_term, fit_checked
+from slm_lib.models._design import (ModelResult, build_design, coef_table, describe_term, fit_checked,
+                                    outcome_words)
 
 __all__ = ["clv_model"]
 
@@ -89,9 +90,9 @@ def clv_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable
 
     def sentence(r: pd.Series) -> str:
         if method == "ols":
-            return (f"{describe_term(r, design.terms)} changes {outcome} by {r['effect']:+,.2f} "
+            return (f"{describe_term(r, design.terms)} changes {outcome_words(outcome)} by {r['effect']:+,.2f} "
                     f"(95% CI {r['effect_ci_low']:+,.2f} to {r['effect_ci_high']:+,.2f}).")
-        return (f"{describe_term(r, design.terms)} changes expected {outcome} by {r['effect']:+.1f}% "
+        return (f"{describe_term(r, design.terms)} changes expected {outcome_words(outcome)} by {r['effect']:+.1f}% "
                 f"(95% CI {r['effect_ci_low']:+.1f}% to {r['effect_ci_high']:+.1f}%).")
 
     return ModelResult(table, res, method, outcome, len(y), n_dropped, dropped_by, sentence)

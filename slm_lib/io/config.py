@@ -1,0 +1,36 @@
+"""Reading configuration files: SLA targets from YAML (SPEC §4 "SLA targets ... from configuration")."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from slm_lib.errors import ConfigError
+
+
+def read_sla_targets(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """SLA targets in hours from a YAML file, in the shape ``metric_table(sla=...)`` takes.
+
+    The file holds ``first_response`` and/or ``resolution``, each mapping a priority to
+    hours; the values are checked where they are used (``metrics.sla.validate_targets``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "sla.yaml")
+    >>> _ = Path(path).write_text("first_response: {urgent: 0.5, high: 2}\\nresolution: {urgent: 4}\\n")
+    >>> read_sla_targets(path)["first_response"]["urgent"]
+    0.5
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: SLA target file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigError(f"{path}: expected 'first_response:' and/or 'resolution:', each mapping priority -> hours, "
+                          f"e.g. 'first_response: {{urgent: 1, high: 4}}'")
+    return {str(target): {str(k): v for k, v in hours.items()} for target, hours in data.items()}
