@@ -1,6 +1,7 @@
 """Calendar months as report periods: parsing ``'YYYY-MM'``, labelling timestamps, stepping back."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from slm_lib.errors import ConfigError
@@ -44,7 +45,12 @@ def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
     >>> month_labels(pd.Series(pd.to_datetime(["2024-01-31 23:30"], utc=True)), "Europe/Berlin").tolist()
     ['2024-02']
     """
-    return ts.dt.tz_convert(tz).dt.strftime("%Y-%m")
+    local = ts.dt.tz_convert(tz)
+    codes = (local.dt.year * 12 + local.dt.month - 1).to_numpy(dtype="float64", na_value=float("nan"))
+    uniques, inverse = np.unique(codes, return_inverse=True)   # a few dozen months: format each once
+    labels = np.array([f"{int(c) // 12:04d}-{int(c) % 12 + 1:02d}" if c == c else np.nan for c in uniques],
+                      dtype=object)
+    return pd.Series(labels[inverse.ravel()], index=ts.index, dtype="str")
 
 
 def month_starts(month: str, months_back: int = 12) -> list[pd.Timestamp]:

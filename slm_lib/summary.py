@@ -110,8 +110,9 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
     if metric == "tickets":
         k1, k2 = int(before["value"]), int(now["value"])
         return float(_st.binomtest(k2, k1 + k2, 0.5).pvalue) if k1 + k2 else float("nan")
-    hours = _DURATIONS[metric](ds.tickets, calendar=calendar)
-    created = month_labels(ds.tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
+    tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin([prev, month]).to_numpy()]
+    hours = _DURATIONS[metric](tickets, calendar=calendar)
+    created = month_labels(tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
     a, b = hours[created == prev].dropna(), hours[created == month].dropna()
     if len(a) == 0 or len(b) == 0:
         return float("nan")
