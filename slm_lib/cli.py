@@ -82,7 +82,12 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     sla = read_sla_targets(args.sla) if args.sla else None
     table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz, calendar=_calendar(args), sla=sla)
     if args.month:
+        from slm_lib.periods import check_month
+
+        check_month(args.month)
         table = table[table["period"] == args.month]
+        if table.empty:
+            raise InsufficientDataError(f"{args.data}: no tickets or surveys in {args.month} (time zone {args.tz})")
     if args.format == "csv":
         out = table.to_csv(index=False)
     elif args.format == "json":

@@ -13,6 +13,9 @@ DEFAULT_SLA_TARGETS: dict[str, dict[str, float]] = {
 #: Survey score scales (inclusive bounds).
 SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
+#: The neutral CSAT answer that ``exclude_neutral=True`` drops from the denominator (SPEC §4).
+CSAT_NEUTRAL: int = 3
+
 #: Groups with fewer observations than this are flagged ``small_n``.
 DEFAULT_MIN_N: int = 30
 

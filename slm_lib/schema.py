@@ -103,6 +103,7 @@ NON_NEGATIVE: dict[str, tuple[str, ...]] = {"tickets": ("replies", "reopens")}
 #: (later, earlier) timestamp pairs: ``later`` must not precede ``earlier`` when both are set.
 ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "tickets": (("first_response_at", "created_at"), ("resolved_at", "created_at")),
+    "customers": (("churned_at", "signup_at"),),
 }
 
 #: Closed sets of allowed values (after normalisation).

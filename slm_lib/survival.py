@@ -12,11 +12,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.stats import z_critical
 
 __all__ = ["churn_durations", "survival_curves", "logrank_test", "logrank_sentence"]
 
@@ -119,7 +119,7 @@ def survival_curves(data: pd.DataFrame, group: str | None = None, duration: str 
     data, duration = _durations(data, duration, as_of, time_unit)
     df = _validated(data, duration, event, group)
     keys = df[group] if group else pd.Series("all", index=df.index)
-    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    z = z_critical()
     frames = []
     for label, sub in df.groupby(keys, sort=True):  # one fit per group
         sf = SurvfuncRight(sub[duration].to_numpy(float), sub[event].to_numpy(float))

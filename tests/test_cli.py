@@ -94,3 +94,10 @@ def test_metrics_with_sla_targets_from_yaml(generated, tmp_path, capsys):
     bad.write_text("first_response: [1, 2]\n")
     assert main(["metrics", "--data", str(generated), "--sla", str(bad)]) == 2
     assert "first_response" in capsys.readouterr().err
+
+
+def test_metrics_rejects_bad_or_empty_month(generated, capsys):
+    assert main(["metrics", "--data", str(generated), "--month", "2026-13"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err
+    assert main(["metrics", "--data", str(generated), "--month", "2020-01"]) == 2
+    assert "no tickets or surveys in 2020-01" in capsys.readouterr().err

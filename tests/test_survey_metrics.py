@@ -188,3 +188,9 @@ def test_merging_two_months_gives_weighted_result(n1, n2, c1, c2):
     assert csat(c1 + c2) == pytest.approx((len(c1) * csat(c1) + len(c2) * csat(c2)) / (len(c1) + len(c2)))
     e1, e2 = [x % 7 + 1 for x in n1], [x % 7 + 1 for x in n2]
     assert ces(e1 + e2) == pytest.approx((len(e1) * ces(e1) + len(e2) * ces(e2)) / (len(e1) + len(e2)))
+
+
+def test_exclude_neutral_drops_threes_whatever_the_threshold():
+    # SPEC §4: exclude_neutral drops the 3s; with a top-box threshold of 5 the 4s stay
+    assert csat([5, 5, 4, 4, 3, 1], threshold=5, exclude_neutral=True) == pytest.approx(40.0)
+    assert csat([5, 5, 4, 4, 3, 1], exclude_neutral=True) == pytest.approx(80.0)

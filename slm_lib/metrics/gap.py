@@ -1,13 +1,16 @@
 """The delivery gap: SLAs met while customers are unhappy (SPEC §1 question 3)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.metrics.sla import default_as_of
 from slm_lib.metrics.table import metric_table
+from slm_lib.periods import month_labels
 
 GAP_COLUMNS = ["group", "tickets", "sla_first_response", "sla_resolution", "csat", "csat_ci_low", "csat_ci_high",
                "csat_n", "small_n", "gap"]
@@ -48,8 +51,14 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
     >>> list(gap.columns[:3])
     ['group', 'tickets', 'sla_first_response']
     """
-    grouped = metric_table(ds, by=by, tz=tz, calendar=calendar, sla=sla, min_n=min_n)
-    overall = metric_table(ds, tz=tz, calendar=calendar, sla=sla, min_n=min_n)
+    # the month's surveys and the tickets they answer or created in the month, judged at the
+    # clock of the full data: the same figures as the full table, computed on a fraction of it
+    as_of = default_as_of(ds.tickets) if len(ds.tickets) else None
+    surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz) == month]
+    keep = (month_labels(ds.tickets["created_at"], tz) == month) | ds.tickets["ticket_id"].isin(surveys["ticket_id"])
+    month_ds = replace(ds, tickets=ds.tickets[keep.to_numpy()], surveys=surveys)
+    grouped = metric_table(month_ds, by=by, tz=tz, calendar=calendar, sla=sla, min_n=min_n, as_of=as_of)
+    overall = metric_table(month_ds, tz=tz, calendar=calendar, sla=sla, min_n=min_n, as_of=as_of)
     rows = grouped[(grouped["period"] == month) & grouped["metric"].isin(_WANTED)]
     total = overall[overall["period"] == month].set_index("metric")["value"]
     wide = rows.pivot_table(index=by, columns="metric", values="value", aggfunc="first").reindex(columns=_WANTED)

@@ -10,7 +10,7 @@ of data: it returns ``n = 0`` and NaN value and bounds.
 
 Thresholds: NPS promoters score 9–10, detractors 0–6 (9 is a promoter, 6 a detractor).
 CSAT is top-2-box: satisfied means ``score >= threshold`` (default 4 on 1–5); the neutral
-score is ``threshold - 1`` (3 by default), dropped from the denominator with
+score is 3 (``slm_lib.config.CSAT_NEUTRAL``, whatever the threshold), dropped from the denominator with
 ``exclude_neutral=True``. Percent metrics (NPS points, CSAT %) are on a 0–100 scale.
 
 The ``*_from_counts`` functions turn aggregated counts (arrays, one per group) into value
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from slm_lib.config import SCALES
+from slm_lib.config import CSAT_NEUTRAL, SCALES
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
 from slm_lib.stats import (mean_t_interval, normal_interval, nps_interval, nps_se,
                            proportion_diff_se, two_proportion_z, two_sample_z, welch_t,
@@ -155,7 +155,7 @@ def nps_summary(scores: ArrayLike) -> pd.Series:
 # ----------------------------------------------------------------------------- CSAT
 def _csat_counts(arr: np.ndarray, threshold: int, exclude_neutral: bool) -> tuple[int, int]:
     if exclude_neutral:
-        arr = arr[arr != threshold - 1]
+        arr = arr[arr != CSAT_NEUTRAL]
     return int((arr >= threshold).sum()), int(arr.size)
 
 
@@ -169,7 +169,7 @@ def csat(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
     threshold : int
         Lowest satisfied score (4 is satisfied by default).
     exclude_neutral : bool
-        Drop the neutral score ``threshold - 1`` (3) from the denominator.
+        Drop the neutral score 3 (``slm_lib.config.CSAT_NEUTRAL``) from the denominator.
     scale : (low, high), optional
         Score scale; default ``slm_lib.config.SCALES["csat"]``.
 

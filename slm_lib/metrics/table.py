@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.config import CSAT_NEUTRAL, DEFAULT_MIN_N
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes
 from slm_lib.metrics.survey import mean_from_moments, nps_from_counts, share_from_counts
@@ -260,7 +260,7 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
     out: Result = {}
     n = count(is_nps)
     out["nps"] = (n, *nps_from_counts(count(is_nps & (score >= 9)), count(is_nps & (score <= 6)), n))
-    csat_in = is_csat & ~(exclude_neutral & (score == threshold - 1))
+    csat_in = is_csat & ~(exclude_neutral & (score == CSAT_NEUTRAL))
     out["csat"] = _share(count(csat_in & (score >= threshold)), count(csat_in))
     m = is_ces & ok
     out["ces"] = _mean_metric(score[m], group[m], size)

@@ -14,12 +14,11 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversionWarning,
                                              PerfectSeparationError, PerfectSeparationWarning)
 
-from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, ModelFitError
+from slm_lib.stats import z_critical
 
 #: Reference level of known categorical features (treatment coding).
 DEFAULT_REFERENCES: dict[str, str] = {"last_nps_category": "promoter", "segment": "smb"}
@@ -38,7 +37,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "segment": ("segment", ""),
 }
 
-Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+Z = z_critical()
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Every coefficient the churn and revenue processes use lives here, once, and
 :data:`TRUE_EFFECTS` documents them for the models that must recover them
-(SPEC §6, ``/work/tmp/dgp.md``).
+(SPEC §6, ``docs/synthetic.md``).
 
 Examples
 --------

@@ -1,7 +1,7 @@
 """The service features of the planted processes, computed at a month start.
 
 The generator decides churn and revenue from exactly the features that
-``slm.customer_features`` computes (``/work/tmp/dgp.md``), so this module evaluates them
+``slm.customer_features`` computes (``docs/synthetic.md``), so this module evaluates them
 on the generator's own arrays (times in integer seconds since the epoch, customers as
 integer positions) while the data are being generated.
 
