@@ -23,6 +23,7 @@ from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
+from slm_lib.notebook import attempt, bullets
 from slm_lib.models import ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects
 from slm_lib.periods import month_starts
 from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
@@ -45,5 +46,5 @@ __all__ = [
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "headline_kpis", "kpi_sentences", "kpi_display", "findings_markdown", "suggested_actions", "recent_periods",
     "data_months", "select_segment", "verbatim_comments", "month_starts",
-    "mask_pii", "safe_comment", "safe_comments",
+    "mask_pii", "safe_comment", "safe_comments", "attempt", "bullets",
 ]
