@@ -25,6 +25,7 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
+from slm_lib.periods import utc_instant
 
 __all__ = ["cohort_retention", "period_ordinals", "default_as_of"]
 
@@ -123,9 +124,7 @@ def cohort_retention(
     """
     if mode not in ("contractual", "purchase"):
         raise ConfigError(f"cohort_retention: mode={mode!r}; use 'contractual' or 'purchase'")
-    as_of = default_as_of(ds) if as_of is None else pd.Timestamp(as_of)
-    if as_of.tzinfo is None:
-        as_of = as_of.tz_localize("UTC")
+    as_of = default_as_of(ds) if as_of is None else utc_instant(as_of)
     customers = ds.customers.loc[ds.customers["signup_at"] < as_of]
     if customers.empty:
         raise InsufficientDataError(f"cohort_retention: no customer signed up before as_of={as_of}")

@@ -44,6 +44,7 @@ from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
 from slm_lib.metrics.tickets import elapsed_hours
+from slm_lib.periods import utc_instant
 
 __all__ = ["customer_features", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
 
@@ -82,11 +83,6 @@ def window_offset(spec: str | pd.DateOffset | pd.Timedelta) -> pd.DateOffset | p
     if delta <= pd.Timedelta(0):
         raise ConfigError(f"window length {spec!r} must be positive")
     return delta
-
-
-def _utc(ts: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
@@ -211,7 +207,7 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
                     surveys=ds.surveys.assign(_pos=where.get_indexer(ds.surveys["customer_id"])),
                     customers=ds.customers,
                     revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])))
-    frames = [_one_as_of(keyed, _utc(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
+    frames = [_one_as_of(keyed, utc_instant(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
     return pd.concat(frames, ignore_index=True)
 
 

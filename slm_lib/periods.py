@@ -65,3 +65,25 @@ def month_starts(month: str, months_back: int = 12) -> list[pd.Timestamp]:
     """
     last = check_month(month)
     return [(last - k).to_timestamp().tz_localize("UTC") for k in range(months_back - 1, -1, -1)]
+
+
+def utc_instant(value: object, name: str = "as_of") -> pd.Timestamp:
+    """One instant as a UTC Timestamp: naive values are UTC (SPEC §3), aware ones are converted.
+
+    Raises
+    ------
+    ConfigError
+        The value is not a timestamp (the message names the argument).
+
+    Examples
+    --------
+    >>> utc_instant("2026-10-01"), utc_instant("2026-10-01T02:00+02:00")
+    (Timestamp('2026-10-01 00:00:00+0000', tz='UTC'), Timestamp('2026-10-01 00:00:00+0000', tz='UTC'))
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}: not a timestamp: {value!r}") from err
+    if ts is pd.NaT:
+        raise ConfigError(f"{name}: not a timestamp: {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

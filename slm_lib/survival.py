@@ -16,6 +16,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.periods import utc_instant
 from slm_lib.stats import z_critical
 
 __all__ = ["churn_durations", "survival_curves", "logrank_test", "logrank_sentence"]
@@ -51,8 +52,7 @@ def churn_durations(customers: pd.DataFrame, as_of: pd.Timestamp | str,
     >>> churn_durations(c, "2024-02-01")[["duration", "event"]].values.tolist()
     [[10.0, 1.0], [31.0, 0.0]]
     """
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
+    as_of = utc_instant(as_of)
     out = customers.loc[customers["signup_at"] < as_of].copy()
     known = out["churned_at"] < as_of
     end = out["churned_at"].where(known, as_of)

@@ -36,19 +36,12 @@ from slm_lib.cohorts import _period_freq, period_ordinals
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
 from slm_lib.io.dataset import Dataset
+from slm_lib.periods import utc_instant
 
 __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 
 #: Months of revenue before ``as_of`` that define the monthly margin.
 MARGIN_MONTHS = 3
-
-
-def _utc(ts: Any, name: str) -> pd.Timestamp:
-    try:
-        out = pd.Timestamp(ts)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: not a timestamp: {ts!r}") from exc
-    return out.tz_localize("UTC") if out.tzinfo is None else out.tz_convert("UTC")
 
 
 def observation_start(ds: Dataset) -> pd.Timestamp:
@@ -121,8 +114,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     >>> cohort_survivors(Dataset(customers=c), "2024-04-01")["period"].tolist()   # records begin with the churn
     [1, 2, 3]
     """
-    as_of = _utc(as_of, "as_of")
-    start = observation_start(ds) if observed_from is None else _utc(observed_from, "observed_from")
+    as_of = utc_instant(as_of, "as_of")
+    start = observation_start(ds) if observed_from is None else utc_instant(observed_from, "observed_from")
     customers = _customers(ds, by)
     customers = customers.loc[customers["signup_at"] < as_of]
     pfreq = _period_freq(freq)
@@ -261,7 +254,7 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     >>> out[["n_customers", "clv"]].gt(0).all(axis=None)
     np.True_
     """
-    as_of = _utc(as_of, "as_of")
+    as_of = utc_instant(as_of, "as_of")
     if margin is None and not 0 < margin_share <= 1:
         raise ConfigError(f"margin_share: must be in (0, 1], got {margin_share}")
     if margin is not None and margin_share != 1.0:

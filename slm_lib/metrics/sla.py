@@ -26,6 +26,7 @@ from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.survey import share_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns
+from slm_lib.periods import utc_instant
 from slm_lib.schema import PRIORITIES
 
 #: SLA target name -> the ticket column whose timestamp stops its clock.
@@ -95,8 +96,7 @@ def default_as_of(tickets: pd.DataFrame) -> pd.Timestamp:
 def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
     if as_of is None:
         return default_as_of(tickets)
-    ts = pd.Timestamp(as_of)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc_instant(as_of)
 
 
 def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
