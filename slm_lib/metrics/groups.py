@@ -9,21 +9,12 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N
 from slm_lib.metrics.survey import compare_periods
+from slm_lib.metrics.table import survey_groups
 from slm_lib.periods import month_labels, previous_month
 from slm_lib.stats import mean_t_interval
 
 CHANGE_COLUMNS = ["metric", "group", "before", "after", "diff", "ci_low", "ci_high", "p_value", "n_before",
                   "n_after", "small_n"]
-
-
-def _survey_groups(ds: Any, by: str) -> pd.Series:
-    """The ``by`` value of each survey: from its ticket (ticket columns) or its customer (customer columns)."""
-    s = ds.surveys
-    if by in ds.tickets.columns:
-        return s["ticket_id"].map(ds.tickets.set_index("ticket_id")[by])
-    if by in ds.customers.columns:
-        return s["customer_id"].map(ds.customers.set_index("customer_id")[by])
-    raise KeyError(f"{by!r} is neither a tickets nor a customers column")
 
 
 def changes_by_group(ds: Any, month: str, by: str = "channel", metrics: Sequence[str] = ("nps", "csat", "ces"),
@@ -46,7 +37,8 @@ def changes_by_group(ds: Any, month: str, by: str = "channel", metrics: Sequence
     >>> sorted(c["metric"].unique())
     ['ces', 'csat', 'nps']
     """
-    s = ds.surveys.assign(_group=_survey_groups(ds, by), _month=month_labels(ds.surveys["submitted_at"], tz))
+    groups = survey_groups(ds.tickets, ds.surveys, ds.customers, by)
+    s = ds.surveys.assign(_group=groups, _month=month_labels(ds.surveys["submitted_at"], tz))
     prev = previous_month(month)
     s = s[s["_month"].isin([prev, month]) & s["type"].isin(metrics) & s["_group"].notna()]
     rows = []

@@ -161,6 +161,24 @@ def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
     return t_codes, s_codes, labels
 
 
+def survey_groups(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: str) -> pd.Series:
+    """The ``by`` value of each survey exactly as :func:`metric_table` assigns it.
+
+    From the ticket it answers for a tickets column, from its customer for a customers
+    column; NaN when there is none.
+
+    Examples
+    --------
+    >>> from slm_lib.schema import empty_frame
+    >>> t = pd.DataFrame({"ticket_id": ["t1"], "channel": ["chat"]})
+    >>> s = pd.DataFrame({"ticket_id": ["t1", None], "customer_id": ["c", "c"]})
+    >>> survey_groups(t, s, empty_frame("customers"), "channel").tolist()
+    ['chat', nan]
+    """
+    _, s_codes, labels = _by_codes([by], tickets, surveys, customers)
+    return pd.Series(np.asarray(labels[0], dtype=object)[s_codes[0]], index=surveys.index, name=by)
+
+
 def _combine(codes: list[np.ndarray], labels: list[pd.Index],
              names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Mixed-radix group codes (dense over observed groups; -1 if any key is -1) and labels."""
