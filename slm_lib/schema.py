@@ -239,10 +239,10 @@ def row_violations(table: str, frame: pd.DataFrame, *,
 
     Examples
     --------
-    >>> t = pd.DataFrame({"customer_id": ["c1", "c1"], "signup_at": pd.to_datetime(
-    ...     ["2026-01-01", None], utc=True), "segment": ["smb", "smb"]})
+    >>> t = pd.DataFrame({"customer_id": ["c1", "c1", "c1"], "signup_at": pd.to_datetime(
+    ...     [None, "2026-01-01", "2026-02-01"], utc=True), "segment": ["smb", "smb", "smb"]})
     >>> [(v.column, v.rule, v.n_rows) for v in row_violations("customers", t)]
-    [('customer_id', 'duplicate customer_id', 1), ('signup_at', 'missing value', 1)]
+    [('signup_at', 'missing value', 1), ('customer_id', 'duplicate customer_id', 1)]
     """
     scales = SCALES if scales is None else scales
     unparsed = unparsed or {}
@@ -253,10 +253,6 @@ def row_violations(table: str, frame: pd.DataFrame, *,
         if mask.any():
             found.append(Violation(table, column, rule, mask))
 
-    key = UNIQUE.get(table)
-    if key in frame.columns:
-        values = frame[key]
-        add(key, f"duplicate {key}", (values.duplicated(keep="first") & values.notna()).to_numpy())
     for column in present:
         values = frame[column]
         skip = unparsed.get(column, np.zeros(len(frame), dtype=bool))
@@ -287,6 +283,15 @@ def row_violations(table: str, frame: pd.DataFrame, *,
         for survey_type, (low, high) in scales.items():
             add("score", f"out of range for {survey_type} ({low}-{high})",
                 (kind == survey_type) & ((score < low) | (score > high)))
+    key = UNIQUE.get(table)
+    if key in frame.columns:
+        # a repeated id counts only among otherwise valid rows: dropping an invalid first copy
+        # must not take its valid twin with it
+        invalid = np.zeros(len(frame), dtype=bool)
+        for mask in [v.mask for v in found] + list(unparsed.values()):
+            invalid |= mask
+        values = frame[key].where(~invalid)
+        add(key, f"duplicate {key}", (values.duplicated(keep="first") & values.notna()).to_numpy())
     return found
 
 

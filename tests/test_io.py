@@ -436,3 +436,19 @@ def test_parquet_from_other_tools_naive_times_and_numeric_ids(tmp_path):
     assert ds.customers.signup_at.iloc[0] == pd.Timestamp("2025-01-01", tz="UTC")
     assert ds.tickets.created_at.iloc[0] == pd.Timestamp("2026-10-01T09:00", tz="UTC")
     assert str(ds.tickets.replies.dtype) == "int64"
+
+
+def test_drop_keeps_the_valid_copy_of_a_duplicated_id():
+    """An invalid first copy of an id is dropped for its own problem; its valid twin stays."""
+    from slm_lib.io.load import validate
+    from slm_lib.io.dataset import Dataset
+    t = pd.DataFrame({"ticket_id": ["t1", "t1", "t2"], "customer_id": ["c", "c", "c"],
+                      "created_at": pd.to_datetime(["2026-10-01"] * 3, utc=True),
+                      "first_response_at": pd.to_datetime([None] * 3, utc=True),
+                      "resolved_at": pd.to_datetime([None] * 3, utc=True),
+                      "channel": ["fax", "email", "chat"], "priority": ["normal"] * 3,
+                      "agent_id": [None] * 3, "team": [None] * 3, "replies": [0] * 3, "reopens": [0] * 3,
+                      "category": [None] * 3})
+    ds = validate(Dataset(tickets=t), errors="drop")
+    assert ds.tickets["ticket_id"].tolist() == ["t1", "t2"] and ds.tickets["channel"].tolist() == ["email", "chat"]
+    assert "duplicate" not in " ".join(ds.quality["rule"])
