@@ -121,6 +121,12 @@ REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("revenue", "customer_id", "customers", "customer_id"),
 )
 
+#: (table, column, referenced table, key, referenced column): a row's ``column`` must not
+#: precede ``referenced column`` of the row it refers to (a survey answered before its ticket).
+CROSS_ORDER: tuple[tuple[str, str, str, str, str], ...] = (
+    ("surveys", "submitted_at", "tickets", "ticket_id", "created_at"),
+)
+
 #: Tables in the order their references need them (a referenced table comes first).
 DEPENDENCY_ORDER: tuple[str, ...] = ("customers", "tickets", "surveys", "revenue")
 
@@ -324,4 +330,33 @@ def reference_violations(table: str, frame: pd.DataFrame,
         mask = values.notna().to_numpy() & ~isin(values, ids)
         if mask.any():
             found.append(Violation(table, column, f"{column} not in {target}", mask))
+    return found
+
+
+def cross_order_violations(table: str, frame: pd.DataFrame,
+                           parsed: Mapping[str, pd.DataFrame]) -> list[Violation]:
+    """Rows whose timestamp precedes that of the row they refer to (:data:`CROSS_ORDER`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["t1"], "created_at": pd.to_datetime(["2026-10-02"], utc=True)})
+    >>> s = pd.DataFrame({"ticket_id": ["t1", "t1", None], "submitted_at": pd.to_datetime(
+    ...     ["2026-10-01", "2026-10-03", "2026-09-01"], utc=True)})
+    >>> [(v.rule, v.n_rows) for v in cross_order_violations("surveys", s, {"tickets": t})]
+    [("submitted_at before the ticket's created_at", 1)]
+    """
+    found = []
+    for source, column, target, key, target_column in CROSS_ORDER:
+        other = parsed.get(target)
+        if source != table or other is None or not {column, key} <= set(frame.columns) \
+                or not {key, target_column} <= set(other.columns):
+            continue
+        other = other.drop_duplicates(key)   # a repeated id is reported by its own rule
+        position = pd.Index(other[key]).get_indexer(frame[key])
+        reference = other[target_column].to_numpy()[np.maximum(position, 0)] if len(other) else None
+        if reference is None:
+            continue
+        mask = (position >= 0) & (frame[column].to_numpy() < reference)
+        if mask.any():
+            found.append(Violation(table, column, f"{column} before the {target[:-1]}'s {target_column}", mask))
     return found

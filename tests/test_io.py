@@ -380,7 +380,8 @@ def datasets(draw):
         "customer_id": ["c1"] * m,
         "ticket_id": draw(st.lists(st.one_of(st.none(), st.sampled_from(list(tickets.ticket_id))),
                                    min_size=m, max_size=m)),
-        "submitted_at": start + pd.to_timedelta(np.arange(m), unit="D"),
+        # answered after every ticket: a survey may not precede the ticket it answers
+        "submitted_at": (created_at.max() if n else start) + pd.to_timedelta(np.arange(m) + 1, unit="D"),
         "type": types,
         "score": [draw(st.integers(*{"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}[t])) for t in types],
         "comment": draw(st.lists(comments, min_size=m, max_size=m)),
@@ -452,3 +453,19 @@ def test_drop_keeps_the_valid_copy_of_a_duplicated_id():
     ds = validate(Dataset(tickets=t), errors="drop")
     assert ds.tickets["ticket_id"].tolist() == ["t1", "t2"] and ds.tickets["channel"].tolist() == ["email", "chat"]
     assert "duplicate" not in " ".join(ds.quality["rule"])
+
+
+def test_survey_before_its_ticket_is_an_impossible_order():
+    from slm_lib.io.load import validate
+    from slm_lib.io.dataset import Dataset
+    from slm_lib.errors import DataValidationError
+    t = pd.DataFrame({"ticket_id": ["t1"], "customer_id": ["c"], "created_at": pd.to_datetime(["2026-10-02"], utc=True),
+                      "first_response_at": pd.to_datetime([None], utc=True), "resolved_at": pd.to_datetime([None], utc=True),
+                      "channel": ["email"], "priority": ["normal"], "agent_id": [None], "team": [None],
+                      "replies": [0], "reopens": [0], "category": [None]})
+    s = pd.DataFrame({"response_id": ["r1", "r2"], "customer_id": ["c", "c"], "ticket_id": ["t1", "t1"],
+                      "submitted_at": pd.to_datetime(["2026-10-01", "2026-10-03"], utc=True), "type": ["csat", "csat"],
+                      "score": [5, 4], "comment": [None, None]})
+    with pytest.raises(DataValidationError, match=r"surveys: column 'submitted_at': submitted_at before the ticket's created_at: 1 row\(s\) \(e.g. rows 1\)"):
+        validate(Dataset(tickets=t, surveys=s))
+    assert validate(Dataset(tickets=t, surveys=s), errors="drop").surveys["response_id"].tolist() == ["r2"]

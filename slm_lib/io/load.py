@@ -36,7 +36,8 @@ from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
                             TABLES, TS, UNIQUE, VERBATIM, Violation, empty_frame,
-                            normalise_category, normalise_channel, reference_violations, row_violations)
+                            cross_order_violations, normalise_category, normalise_channel, reference_violations,
+                            row_violations)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
 _TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
@@ -177,6 +178,7 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         unparsed = {v.column: v.mask for v in violations}
         violations += row_violations(table, data, scales=scales, unparsed=unparsed)
         violations += reference_violations(table, data, known)
+        violations += cross_order_violations(table, data, parsed)
         found = [_problem(v, file) for v in violations]
         if errors == "drop" and not table_fatal:
             quality.extend(_record(p, "dropped") for p in found)
