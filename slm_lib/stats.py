@@ -351,3 +351,41 @@ def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: t
             value = low = high = np.full(n_groups, np.nan)
         out[q] = (value, np.fmin(low, value), np.fmax(high, value))
     return out
+
+
+# ----------------------------------------------------------------------------- metric helpers
+def share_from_counts(successes: ArrayLike,
+                      n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A percentage with its Wilson interval from counts: ``(value, ci_low, ci_high)`` in %.
+
+    Examples
+    --------
+    >>> v, lo, hi = share_from_counts(8, 10)
+    >>> float(v), round(float(lo), 2)
+    (80.0, 49.02)
+    """
+    x, n = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n > 0, 100.0 * x / n, np.nan)
+    low, high = wilson_interval(x, n)
+    return value, 100.0 * low, 100.0 * high
+
+
+def mean_from_moments(total: ArrayLike, sum_sq_dev: ArrayLike,
+                      n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, t interval and sd from sum and sum of squared deviations about the mean.
+
+    Returns ``(mean, ci_low, ci_high, sd)``; ``n = 0`` gives NaN, ``n = 1`` a NaN interval.
+
+    Examples
+    --------
+    >>> m, lo, hi, sd = mean_from_moments(6.0, 2.0, 3)  # scores 1, 2, 3
+    >>> float(m), float(sd)
+    (2.0, 1.0)
+    """
+    s, ss, n = (np.asarray(v, dtype=np.float64) for v in (total, sum_sq_dev, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, s / n, np.nan)
+        sd = np.where(n > 1, np.sqrt(np.maximum(ss, 0.0) / (n - 1)), np.nan)
+    low, high = mean_t_interval(mean, sd, n)
+    return mean, low, high, sd

@@ -24,10 +24,10 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError
-from slm_lib.metrics.survey import share_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns
 from slm_lib.periods import utc_instant
 from slm_lib.schema import PRIORITIES
+from slm_lib.stats import share_from_counts
 
 #: SLA target name -> the ticket column whose timestamp stops its clock.
 SLA_EVENTS: dict[str, str] = {"first_response": "first_response_at", "resolution": "resolved_at"}

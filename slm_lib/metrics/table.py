@@ -37,10 +37,10 @@ import pyarrow.compute as pc
 from slm_lib.config import CSAT_NEUTRAL, DEFAULT_MIN_N
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes
-from slm_lib.metrics.survey import mean_from_moments, nps_from_counts, share_from_counts
+from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
 from slm_lib.schema import empty_frame
-from slm_lib.stats import grouped_quantiles, poisson_interval
+from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval, share_from_counts
 
 TICKET_METRICS: tuple[str, ...] = (
     "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.errors import DataValidationError
-from slm_lib.metrics.survey import SUMMARY_INDEX, mean_from_moments, share_from_counts
-from slm_lib.stats import wilson_interval
+from slm_lib.metrics.survey import SUMMARY_INDEX
+from slm_lib.stats import mean_from_moments, share_from_counts, wilson_interval
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str = "tickets") -> None:
