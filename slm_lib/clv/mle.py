@@ -206,7 +206,8 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
     best = np.inf
     options = {"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000, "maxfev": 10000}
     for _ in range(4):  # Nelder-Mead polish, restarted from its own optimum until it settles
-        res = optimize.minimize(objective, theta, method="Nelder-Mead", options=options)
+        with np.errstate(invalid="ignore"):  # the simplex may straddle the support: inf - inf
+            res = optimize.minimize(objective, theta, method="Nelder-Mead", options=options)
         theta = res.x
         settled = best - res.fun < 1e-8
         best = min(best, res.fun)
@@ -222,7 +223,8 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
         raise ModelFitError(f"{model}: parameter(s) {', '.join(off)} ran off to 0 or infinity "
                             f"({dict(zip(names, np.exp(theta).round(6).tolist()))}): the data do not "
                             f"identify the model; {hint}")
-    hess = numerical_hessian(objective, theta)
+    with np.errstate(invalid="ignore"):  # non-finite differences are rejected just below
+        hess = numerical_hessian(objective, theta)
     try:
         if not np.all(np.isfinite(hess)):
             raise np.linalg.LinAlgError("non-finite Hessian")
