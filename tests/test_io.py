@@ -469,3 +469,15 @@ def test_survey_before_its_ticket_is_an_impossible_order():
     with pytest.raises(DataValidationError, match=r"surveys: column 'submitted_at': submitted_at before the ticket's created_at: 1 row\(s\) \(e.g. rows 1\)"):
         validate(Dataset(tickets=t, surveys=s))
     assert validate(Dataset(tickets=t, surveys=s), errors="drop").surveys["response_id"].tolist() == ["r2"]
+
+
+def test_header_only_customers_file_is_reported_not_silent(tmp_path):
+    from slm_lib.io.load import load_data
+    from slm_lib.io.save import save_data
+    from slm_lib.synth import generate
+    save_data(generate(customers=30, months=2, seed=5), tmp_path)
+    (tmp_path / "customers.csv").write_text("customer_id,signup_at,segment,region,churned_at\n")
+    ds = load_data(tmp_path)
+    note = ds.quality[ds.quality["table"] == "customers"]
+    assert note["rule"].tolist() == ["table has no rows: references to it were not checked"]
+    assert note["action"].tolist() == ["info"] and note["file"].iloc[0].endswith("customers.csv")

@@ -35,8 +35,8 @@ import pandas as pd
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
-                            TABLES, TS, UNIQUE, VERBATIM, Violation, empty_frame,
-                            cross_order_violations, normalise_category, normalise_channel, reference_violations,
+                            REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation, cross_order_violations,
+                            empty_frame, normalise_category, normalise_channel, reference_violations,
                             row_violations)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
@@ -191,6 +191,12 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         parsed[table] = data
         key = UNIQUE.get(table)
         known[table] = pd.Index(data[key].dropna()) if len(frame) and key in data.columns else None
+
+    unchecked = {target for source, _, target, _ in REFERENCES
+                 if frames.get(target) is not None and known.get(target) is None and len(parsed.get(source, ()))}
+    quality.extend(_record(Problem(file=files[t], column="*", table=t, n_rows=0,
+                                   rule="table has no rows: references to it were not checked"), "info")
+                   for t in sorted(unchecked))
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
     tables = {t: _finalise(t, parsed[t]) for t in parsed}
