@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slm_lib.config import SCALES
+from slm_lib.keys import lookup_positions
 
 TS = "datetime64[ns, UTC]"
 STR = "str"
@@ -351,11 +352,10 @@ def cross_order_violations(table: str, frame: pd.DataFrame,
         if source != table or other is None or not {column, key} <= set(frame.columns) \
                 or not {key, target_column} <= set(other.columns):
             continue
-        other = other.drop_duplicates(key)   # a repeated id is reported by its own rule
-        position = pd.Index(other[key]).get_indexer(frame[key])
-        reference = other[target_column].to_numpy()[np.maximum(position, 0)] if len(other) else None
-        if reference is None:
+        if not len(other) or not len(frame):
             continue
+        position = lookup_positions(other[key], frame[key])   # a repeated id is reported by its own rule
+        reference = other[target_column].to_numpy()[np.maximum(position, 0)]
         mask = (position >= 0) & (frame[column].to_numpy() < reference)
         if mask.any():
             found.append(Violation(table, column, f"{column} before the {target[:-1]}'s {target_column}", mask))

@@ -306,5 +306,5 @@ def test_metric_table_matches_duckdb_on_synthetic_data():
     (pd.Series([], dtype="str"), pd.Series(["b"], dtype="str"), [-1]),
 ])
 def test_lookup_positions(keys, query, expected):
-    from slm_lib.metrics.table import lookup_positions
+    from slm_lib.keys import lookup_positions
     assert lookup_positions(keys, query).tolist() == expected
