@@ -355,8 +355,9 @@ def cross_order_violations(table: str, frame: pd.DataFrame,
         if not len(other) or not len(frame):
             continue
         position = lookup_positions(other[key], frame[key])   # a repeated id is reported by its own rule
-        reference = other[target_column].to_numpy()[np.maximum(position, 0)]
-        mask = (position >= 0) & (frame[column].to_numpy() < reference)
+        instants = lambda s: s.to_numpy(dtype="datetime64[ns]")  # noqa: E731  (UTC; NaT compares False)
+        reference = instants(other[target_column])[np.maximum(position, 0)]
+        mask = (position >= 0) & (instants(frame[column]) < reference)
         if mask.any():
             found.append(Violation(table, column, f"{column} before the {target[:-1]}'s {target_column}", mask))
     return found
