@@ -26,7 +26,7 @@ duration for the quantiles: no Python loop over groups or rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -101,30 +101,46 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
-              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray], list[pd.Index]]:
-    """Codes of each ``by`` column for tickets and surveys (shared labels)."""
-    t_codes, s_codes, labels = [], [], []
-    t_pos = s_pos = st_pos = None
+              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[pd.Index], Callable[[], list[np.ndarray]]]:
+    """Codes of each ``by`` column for tickets, their labels, and a function giving the surveys' codes.
+
+    The survey side (a hash join of survey ticket ids against every ticket) is deferred so
+    the caller can run it beside the ticket metrics.
+    """
+    t_codes, labels, pickers = [], [], []
+    t_pos = None
     for col in by:
         if col in tickets.columns:
             codes, lab = _key_codes(tickets[col])
-            if st_pos is None:
-                st_pos = lookup_positions(tickets["ticket_id"], surveys["ticket_id"])
-            s = np.where(st_pos >= 0, codes[np.maximum(st_pos, 0)] if len(codes) else 0, len(lab) - 1)
             t_codes.append(codes)
+            pickers.append(("ticket", codes, lab))
         elif col in customers.columns:
             codes, lab = _key_codes(customers[col])
             if t_pos is None:
                 t_pos = lookup_positions(customers["customer_id"], tickets["customer_id"])
-                s_pos = lookup_positions(customers["customer_id"], surveys["customer_id"])
-            pick = (lambda pos: np.where(pos >= 0, codes[np.maximum(pos, 0)] if len(codes) else 0, len(lab) - 1))
-            t_codes.append(pick(t_pos))
-            s = pick(s_pos)
+            t_codes.append(_pick(codes, lab, t_pos))
+            pickers.append(("customer", codes, lab))
         else:
             raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
-        s_codes.append(np.asarray(s, dtype=np.int64))
         labels.append(lab)
-    return t_codes, s_codes, labels
+
+    def survey_codes() -> list[np.ndarray]:
+        positions: dict[str, np.ndarray] = {}
+        out = []
+        for source, codes, lab in pickers:
+            if source not in positions:
+                keys, key = (tickets, "ticket_id") if source == "ticket" else (customers, "customer_id")
+                positions[source] = lookup_positions(keys[key], surveys[key])
+            out.append(_pick(codes, lab, positions[source]))
+        return out
+
+    return t_codes, labels, survey_codes
+
+
+def _pick(codes: np.ndarray, labels: pd.Index, positions: np.ndarray) -> np.ndarray:
+    """The code of the referenced row for each position (-1 = no row: the missing-value label)."""
+    picked = codes[np.maximum(positions, 0)] if len(codes) else 0
+    return np.asarray(np.where(positions >= 0, picked, len(labels) - 1), dtype=np.int64)
 
 
 def survey_groups(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: str) -> pd.Series:
@@ -141,8 +157,8 @@ def survey_groups(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.Da
     >>> survey_groups(t, s, empty_frame("customers"), "channel").tolist()
     ['chat', nan]
     """
-    _, s_codes, labels = _by_codes([by], tickets, surveys, customers)
-    return pd.Series(np.asarray(labels[0], dtype=object)[s_codes[0]], index=surveys.index, name=by)
+    _, labels, survey_codes = _by_codes([by], tickets, surveys, customers)
+    return pd.Series(np.asarray(labels[0], dtype=object)[survey_codes()[0]], index=surveys.index, name=by)
 
 
 def _combine(codes: list[np.ndarray], labels: list[pd.Index],
@@ -286,29 +302,37 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
-    t_by, s_by, by_labels = _by_codes(by, tickets, surveys, customers)
+    t_by, by_labels, survey_codes = _by_codes(by, tickets, surveys, customers)
     names = (["period"] if freq else []) + list(by)
-    t_keys, s_keys, key_labels = list(t_by), list(s_by), list(by_labels)
-    if freq:
-        tp, tl = period_codes(tickets["created_at"], freq, tz)
-        sp, sl = period_codes(surveys["submitted_at"], freq, tz)
-        t_keys, s_keys = [tp] + t_keys, [sp] + s_keys
     columns = names + ["metric", "n", "value", "ci_low", "ci_high", "small_n"]
-    frames = []
-    for table, keys, metrics in ((tickets, t_keys, TICKET_METRICS), (surveys, s_keys, SURVEY_METRICS)):
-        if not len(table):
-            continue
-        labels = ([tl if table is tickets else sl] if freq else []) + key_labels
+
+    def side(table: pd.DataFrame, keys: list[np.ndarray], period: tuple[np.ndarray, np.ndarray] | None) -> pd.DataFrame:
+        labels = list(by_labels)
+        if period is not None:
+            keys, labels = [period[0]] + keys, [period[1]] + labels
         group, label_frame = _combine(keys or [np.zeros(len(table), np.int64)], labels or [pd.Index([None])],
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
             res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of)
             present = {m: np.ones(size, dtype=bool) for m in res}
+            metrics = TICKET_METRICS
         else:
             res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral)
             present = {m: res[m][0] > 0 for m in res}
-        frames.append(_tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n))
+            metrics = SURVEY_METRICS
+        return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
+
+    def survey_side() -> pd.DataFrame:
+        return side(surveys, survey_codes(), period_codes(surveys["submitted_at"], freq, tz) if freq else None)
+
+    frames = []
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the survey join runs beside the ticket metrics
+        survey_job = pool.submit(survey_side) if len(surveys) else None
+        if len(tickets):
+            frames.append(side(tickets, t_by, period_codes(tickets["created_at"], freq, tz) if freq else None))
+        if survey_job is not None:
+            frames.append(survey_job.result())
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     out = pd.concat(frames, ignore_index=True)
