@@ -24,7 +24,7 @@ test: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/slm validate --data $(DATA)
-	$(BIN)/slm report --data $(DATA) --out $(REPORTS) $(if $(MONTH),--month $(MONTH))
+	$(BIN)/slm report --data $(DATA) --out $(REPORTS) --jobs 2 $(if $(MONTH),--month $(MONTH))
 
 samples: $(STAMP)
 	$(BIN)/slm generate --out $(DATA) --customers 3000 --months 24 --start 2024-11 --seed 7
