@@ -89,7 +89,7 @@ def test_metrics_with_sla_targets_from_yaml(generated, tmp_path, capsys):
     strict.write_text("first_response: {urgent: 0.01, high: 0.01, normal: 0.01, low: 0.01}\n")
     assert main(["metrics", "--data", str(generated), "--month", "2026-09", "--format", "json", "--sla", str(strict)]) == 0
     rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["sla_first_response"]["value"] < 5  # almost nobody answers within 36 seconds
+    assert rows["sla_first_response"]["value"] < 5  # almost nobody answers within 0.01 h
     bad = tmp_path / "bad.yaml"
     bad.write_text("first_response: [1, 2]\n")
     assert main(["metrics", "--data", str(generated), "--sla", str(bad)]) == 2
