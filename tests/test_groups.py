@@ -58,3 +58,12 @@ def test_scorecard_from_agent_table():
     assert card.set_index("team").loc["x", "tickets"] == 2
     assert card["small_n"].tolist() == [True, False]
     assert list(card.columns) == ["team", "tickets", "frt_median", "csat_n", "small_n"]
+
+
+def test_scorecard_leaves_out_groups_without_tickets_and_flags_on_ranked_metrics():
+    from slm_lib.metrics.groups import scorecard
+    t = pd.DataFrame({"team": ["a", "a", "a", np.nan], "metric": ["tickets", "csat", "ces", "csat"],
+                      "n": [50, 40, 3, 15], "value": [50.0, 70.0, 2.0, 73.3], "small_n": [False, False, True, True]})
+    card = scorecard(t, "team", metrics=("tickets", "csat", "ces"))
+    assert card["team"].tolist() == ["a"]          # the NaN group exists only through surveys: not a team here
+    assert not card.loc[0, "small_n"]               # CES on 3 answers does not make the team "small"

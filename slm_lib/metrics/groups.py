@@ -71,25 +71,32 @@ SCORECARD_METRICS: tuple[str, ...] = ("tickets", "frt_median", "resolution_media
                                       "reopen_rate", "csat", "ces")
 
 
-def scorecard(table: pd.DataFrame, by: str, metrics: Sequence[str] = SCORECARD_METRICS) -> pd.DataFrame:
-    """One row per group from a tidy metric table (e.g. :func:`slm_lib.metrics.table.agent_table`).
+def scorecard(table: pd.DataFrame, by: str, metrics: Sequence[str] = SCORECARD_METRICS,
+              ranked_on: Sequence[str] = ("tickets", "csat")) -> pd.DataFrame:
+    """One row per group that handled tickets, from a tidy metric table (e.g. :func:`slm_lib.metrics.table.agent_table`).
 
     Values become columns; ``csat_n`` keeps how many answers the CSAT rests on, and
-    ``small_n`` is true when any shown metric rests on fewer observations than the table's
-    minimum. Groups without a label (e.g. unassigned tickets) are labelled ``"(none)"``.
+    ``small_n`` is true when a ``ranked_on`` metric (ticket volume and CSAT by default: what
+    people get ranked on) rests on fewer observations than the table's minimum. Groups
+    without a label (unassigned tickets) are labelled ``"(none)"``; labels seen only in
+    surveys of tickets outside the table (no tickets here) are left out.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"team": ["a", "a", "b", "b"], "metric": ["tickets", "csat"] * 2, "n": [40, 35, 12, 3],
-    ...                   "value": [40.0, 80.0, 12.0, 66.7], "small_n": [False, False, True, True]})
-    >>> scorecard(t, "team", metrics=("tickets", "csat"))[["team", "tickets", "csat", "csat_n", "small_n"]].values.tolist()
+    >>> t = pd.DataFrame({"team": ["a", "a", "a", "b", "b"], "metric": ["tickets", "csat", "ces", "tickets", "csat"],
+    ...                   "n": [40, 35, 4, 12, 3], "value": [40.0, 80.0, 2.5, 12.0, 66.7],
+    ...                   "small_n": [False, False, True, True, True]})
+    >>> scorecard(t, "team", metrics=("tickets", "csat", "ces"))[["team", "tickets", "csat", "csat_n", "small_n"]].values.tolist()
     [['a', 40.0, 80.0, 35, False], ['b', 12.0, 66.7, 3, True]]
     """
     rows = table[table["metric"].isin(metrics)].assign(**{by: table[by].astype("str").fillna("(none)")})
     wide = rows.pivot_table(index=by, columns="metric", values="value", aggfunc="first", dropna=False)
     wide = wide.reindex(columns=[m for m in metrics if m in set(rows["metric"])])
+    if "tickets" in wide:
+        wide = wide[wide["tickets"].notna()]
     csat_n = rows[rows["metric"] == "csat"].set_index(by)["n"].reindex(wide.index).fillna(0).astype("int64")
-    small = rows.groupby(by)["small_n"].any().reindex(wide.index)
+    ranked = rows[rows["metric"].isin(ranked_on)]
+    small = ranked.groupby(by)["small_n"].any().reindex(wide.index, fill_value=True)
     out = wide.assign(csat_n=csat_n, small_n=small.astype(bool)).reset_index()
     out.columns.name = None
     return out
