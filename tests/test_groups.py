@@ -67,3 +67,13 @@ def test_scorecard_leaves_out_groups_without_tickets_and_flags_on_ranked_metrics
     card = scorecard(t, "team", metrics=("tickets", "csat", "ces"))
     assert card["team"].tolist() == ["a"]          # the NaN group exists only through surveys: not a team here
     assert not card.loc[0, "small_n"]               # CES on 3 answers does not make the team "small"
+
+
+def test_rate_by_group_wilson_by_hand():
+    from slm_lib.metrics.groups import rate_by_group
+    f = pd.DataFrame({"g": ["a"] * 10 + ["b"] * 40, "churned": [True] * 8 + [False] * 2 + [True] * 10 + [False] * 30})
+    r = rate_by_group(f, "churned", "g", min_n=30).set_index("group")
+    assert r.loc["a", "rate"] == 80.0 and r.loc["a", "events"] == 8 and bool(r.loc["a", "small_n"])
+    # Wilson 95% for 8/10: 49.02% to 94.33% (textbook value)
+    assert r.loc["a", "ci_low"] == pytest.approx(49.016, abs=1e-3) and r.loc["a", "ci_high"] == pytest.approx(94.332, abs=1e-3)
+    assert r.loc["b", "rate"] == 25.0 and not bool(r.loc["b", "small_n"])

@@ -11,7 +11,7 @@ from slm_lib.config import DEFAULT_MIN_N
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import survey_groups
 from slm_lib.periods import month_labels, previous_month
-from slm_lib.stats import mean_t_interval
+from slm_lib.stats import mean_t_interval, share_from_counts
 
 CHANGE_COLUMNS = ["metric", "group", "before", "after", "diff", "ci_low", "ci_high", "p_value", "n_before",
                   "n_after", "small_n"]
@@ -100,3 +100,19 @@ def scorecard(table: pd.DataFrame, by: str, metrics: Sequence[str] = SCORECARD_M
     out = wide.assign(csat_n=csat_n, small_n=small.astype(bool)).reset_index()
     out.columns.name = None
     return out
+
+
+def rate_by_group(frame: pd.DataFrame, flag: str, by: str, min_n: int = DEFAULT_MIN_N) -> pd.DataFrame:
+    """Share of rows with ``flag`` true per group, in %, with n and a 95% Wilson interval (e.g. churn by contract).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"g": ["a"] * 10 + ["b"] * 4, "churned": [True] * 8 + [False] * 2 + [True] + [False] * 3})
+    >>> rate_by_group(f, "churned", "g")[["group", "n", "events", "rate"]].values.tolist()
+    [['a', 10, 8, 80.0], ['b', 4, 1, 25.0]]
+    """
+    counts = frame.groupby(by, observed=True)[flag].agg(["size", "sum"])
+    rate, low, high = share_from_counts(counts["sum"].to_numpy(float), counts["size"].to_numpy(float))
+    return pd.DataFrame({"group": counts.index.astype("str"), "n": counts["size"].to_numpy(np.int64),
+                         "events": counts["sum"].to_numpy(np.int64), "rate": rate, "ci_low": low, "ci_high": high,
+                         "small_n": counts["size"].to_numpy() < min_n})
