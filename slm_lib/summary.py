@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
+from statsmodels.stats.multitest import multipletests
 
 from slm_lib.config import CONFIDENCE, SCALES
 from slm_lib.errors import ConfigError, InsufficientDataError
@@ -42,7 +43,7 @@ HEADLINE: dict[str, tuple[str, str, int]] = {
 _RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
 _DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
 KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "delta",
-               "p_value", "significant", "assessment"]
+               "p_value", "p_adjusted", "significant", "assessment"]
 
 
 
@@ -156,28 +157,38 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     if table is None:
         table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)
     overall = table.set_index(["period", "metric"])
-    alpha = 1.0 - CONFIDENCE
     rows = []
-    for metric, (label, unit, direction) in HEADLINE.items():
+    for metric, (label, unit, _) in HEADLINE.items():
         if (month, metric) not in overall.index:
             continue
         now = overall.loc[(month, metric)]
         before = overall.loc[(prev, metric)] if (prev, metric) in overall.index else None
-        row = {"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
-               "ci_high": now["ci_high"], "n": int(now["n"]), "previous": np.nan, "delta": np.nan,
-               "p_value": np.nan, "significant": False, "assessment": "new"}
-        if before is not None:
-            p = _change_test(ds, metric, month, prev, now, before, tz, calendar)
-            delta = now["value"] - before["value"]
-            significant = bool(p < alpha)
-            if not significant or direction == 0:
-                assessment = "no clear change" if not significant else ("up" if delta > 0 else "down")
-            else:
-                assessment = "better" if np.sign(delta) == direction else "worse"
-            row.update(previous=before["value"], delta=delta, p_value=p, significant=significant,
-                       assessment=assessment)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=KPI_COLUMNS)
+        rows.append({"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
+                     "ci_high": now["ci_high"], "n": int(now["n"]),
+                     "previous": np.nan if before is None else before["value"],
+                     "delta": np.nan if before is None else now["value"] - before["value"],
+                     "p_value": np.nan if before is None else _change_test(ds, metric, month, prev, now, before, tz,
+                                                                           calendar)})
+    kpis = pd.DataFrame(rows, columns=KPI_COLUMNS)
+    return _judge(kpis)
+
+
+def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjusted p-values over the month's tests, significance and better/worse.
+
+    Ten figures tested at 5% would flag one change by chance every other month; Holm's
+    step-down adjustment keeps the chance of any false alarm in the month at 5%.
+    """
+    tested = kpis["p_value"].notna() & np.isfinite(kpis["p_value"])
+    adjusted = pd.Series(np.nan, index=kpis.index)
+    if tested.any():
+        adjusted[tested] = multipletests(kpis.loc[tested, "p_value"], alpha=1.0 - CONFIDENCE, method="holm")[1]
+    direction = kpis["metric"].map({m: d for m, (_, _, d) in HEADLINE.items()}).fillna(0)
+    significant = adjusted < 1.0 - CONFIDENCE
+    better = np.sign(kpis["delta"]) == direction
+    assessment = np.select([~tested, ~significant, direction == 0, better],
+                           ["new", "no clear change", np.where(kpis["delta"] > 0, "up", "down"), "better"], "worse")
+    return kpis.assign(p_adjusted=adjusted, significant=significant.to_numpy(bool), assessment=assessment)
 
 
 def _num(x: float, unit: str) -> str:
@@ -203,10 +214,15 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
         return f"{row['label']} was {value} {where}; no previous month to compare with."
     verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
     change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
-    p = f"p = {row['p_value']:.2g}" if row["p_value"] >= 0.001 else "p < 0.001"
+    p_adj = row.get("p_adjusted", row["p_value"])
+    p = (f"p = {p_adj:.2g}" if p_adj >= 0.001 else "p < 0.001") + (
+        " adjusted for the month's comparisons" if "p_adjusted" in row else "")
     if row["significant"]:
         judged = f"{row['assessment']}, and " if row["assessment"] in ("better", "worse") else ""
         return f"{change}: {judged}unlikely to be noise ({p})."
+    if "p_adjusted" in row and row["p_value"] < 1.0 - CONFIDENCE:
+        raw = f"{row['p_value']:.2g}" if row["p_value"] >= 0.001 else "< 0.001"
+        return f"{change}: a signal to watch, not yet clear (p = {raw} on its own; {p})."
     return f"{change}: within normal month-to-month variation ({p})."
 
 
@@ -283,10 +299,16 @@ def suggested_actions(kpis: pd.DataFrame) -> list[str]:
 
 
 def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
-    """Markdown for the top of the monthly report: clear changes, then actions, then the rest."""
+    """Markdown for the top of the monthly report: clear changes, changes to watch, then actions."""
     clear = kpi_sentences(kpis, only_significant=True)
-    lines = [f"**{month}: {len(clear)} of {len(kpis)} headline figures changed more than chance would explain.**", ""]
+    lines = [f"**{month}: {len(clear)} of {len(kpis)} headline figures changed more than chance would explain** "
+             "(Holm-adjusted p < 0.05 over the month's comparisons).", ""]
     lines += [f"- {s}" for s in clear] or ["- No headline figure moved beyond month-to-month noise."]
+    watch = kpis[(kpis["p_value"] < 1.0 - CONFIDENCE) & ~kpis["significant"]]
+    if len(watch):
+        lines += ["", "**To watch**: these would count as real changes on their own (p < 0.05) but not once the "
+                      "month's comparisons are taken together; if they persist next month, they are real.", ""]
+        lines += [f"- {kpi_sentence(r)}" for r in watch.sort_values("p_value").to_dict("records")]
     actions = suggested_actions(kpis)
     if actions:
         lines += ["", "**What to do**", ""] + [f"- {a}" for a in actions]
@@ -294,12 +316,13 @@ def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
 
 
 def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
-    """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-value."""
+    """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-values."""
     ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
-    p = kpis["p_value"].map(lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}"))
+    fmt = lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")  # noqa: E731
     return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
                          "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
-                         "change": kpis["delta"].round(1), "p": p, "assessment": kpis["assessment"]}).set_index("KPI")
+                         "change": kpis["delta"].round(1), "p": kpis["p_value"].map(fmt),
+                         "p (adjusted)": kpis["p_adjusted"].map(fmt), "assessment": kpis["assessment"]}).set_index("KPI")
 
 
 def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:

@@ -118,7 +118,34 @@ def test_findings_actions_display_and_recent(two_months):
     calm = findings_markdown(k.assign(significant=False, assessment="no clear change"), "2026-10")
     assert "No headline figure moved" in calm and "What to do" not in calm
     shown = kpi_display(k)
-    assert list(shown.columns) == ["unit", "value", "95% CI", "n", "previous", "change", "p", "assessment"]
+    assert list(shown.columns) == ["unit", "value", "95% CI", "n", "previous", "change", "p", "p (adjusted)",
+                                   "assessment"]
     assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == -60.0
     t = pd.DataFrame({"period": ["2025-12", "2026-01", "2026-02"]})
     assert recent_periods(t, "2026-02", 2)["period"].tolist() == ["2026-01", "2026-02"]
+
+
+def test_significance_is_holm_adjusted_over_the_months_tests(two_months):
+    from statsmodels.stats.multitest import multipletests
+    k = headline_kpis(two_months, "2026-10")
+    tested = k["p_value"].notna()
+    expected = multipletests(k.loc[tested, "p_value"], method="holm")[1]
+    assert k.loc[tested, "p_adjusted"].to_numpy() == pytest.approx(expected)
+    assert (k["p_adjusted"][tested] >= k["p_value"][tested]).all()
+    assert (k["significant"] == (k["p_adjusted"] < 0.05)).all()
+    # a raw p of 0.03 among ten tests is not a clear change any more
+    from slm_lib.summary import _judge
+    raw = k.assign(p_value=[0.03] + [0.5] * (len(k) - 1), delta=1.0)
+    judged = _judge(raw)
+    assert not judged["significant"].any() and (judged["assessment"] == "no clear change").all()
+
+
+def test_findings_list_changes_to_watch(two_months):
+    from slm_lib.summary import findings_markdown
+    k = headline_kpis(two_months, "2026-10")
+    k = k.assign(p_value=[0.01] + [0.6] * (len(k) - 1), p_adjusted=[0.1] + [1.0] * (len(k) - 1), significant=False,
+                 assessment="no clear change")
+    md = findings_markdown(k, "2026-10")
+    assert "**To watch**" in md and md.count("\n- NPS fell") == 1
+    assert "a signal to watch, not yet clear (p = 0.01 on its own; p = 0.1 adjusted" in md
+    assert "To watch" not in findings_markdown(k.assign(p_value=0.6), "2026-10")
