@@ -114,7 +114,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     check_month(month)
     kpis = headline_kpis(ds, month, tz=args.tz) if month in months else None
     extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or ""}
-    index = run_report(month, args.data, args.out, notebooks=args.notebooks or None, jobs=args.jobs,
+    # a segment's report lives beside the whole-business one, never in its place
+    out = Path(args.out) / f"segment-{args.segment}" if args.segment else Path(args.out)
+    index = run_report(month, args.data, out, notebooks=args.notebooks or None, jobs=args.jobs,
                        extra_parameters=extra, available_months=months,
                        kpis=None if kpis is None else kpis.assign(metric=kpis["label"]))
     print(index)
@@ -180,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="+", help="notebooks to run (default notebooks/0*.ipynb)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
     p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
-    p.add_argument("--segment", help="only customers of this segment")
+    p.add_argument("--segment", help="only customers of this segment (written to OUT/segment-NAME/)")
     p.add_argument("--months-back", type=int, default=12, help="months of history in trend figures")
     p.set_defaults(func=_cmd_report)
 

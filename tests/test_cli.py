@@ -101,3 +101,13 @@ def test_metrics_rejects_bad_or_empty_month(generated, capsys):
     assert "YYYY-MM" in capsys.readouterr().err
     assert main(["metrics", "--data", str(generated), "--month", "2020-01"]) == 2
     assert "no tickets or surveys in 2020-01" in capsys.readouterr().err
+
+
+def test_segment_report_goes_beside_the_whole_business_report(generated, tmp_path, capsys):
+    notebooks = [str(Path(__file__).parents[1] / "notebooks" / "01_monthly_summary.ipynb")]
+    out = tmp_path / "reports"
+    segment = pd.read_csv(generated / "customers.csv")["segment"].iloc[0]
+    assert main(["report", "--data", str(generated), "--out", str(out), "--segment", segment,
+                 "--notebooks", *notebooks]) == 0
+    assert capsys.readouterr().out.strip() == str(out / f"segment-{segment}" / "2026-10" / "index.html")
+    assert not (out / "2026-10").exists()
