@@ -29,7 +29,7 @@ def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
         ka, qa = _arrow(keys), _arrow(query)
         encoded = qa.cast(ka.type).dictionary_encode()
         hit = pc.index_in(ka, value_set=encoded.dictionary)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+    except (pa.ArrowException, TypeError):  # types Arrow cannot compare: fall back to factorize
         codes, _ = pd.factorize(pd.concat([keys, query], ignore_index=True))
         q = codes[len(keys):]
         return np.where((q >= 0) & (q < len(keys)), q, -1).astype(np.int64)
