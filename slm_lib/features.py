@@ -212,8 +212,8 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
 
 
 def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_targets: dict | None = None,
-                          calendar: Any = None) -> pd.DataFrame:
-    """Monthly (UTC calendar month) churn and service aggregates, for :func:`slm_lib.models.lagged_effects`.
+                          calendar: Any = None, tz: str = "UTC") -> pd.DataFrame:
+    """Monthly churn and service aggregates (calendar months in ``tz``), for :func:`slm_lib.models.lagged_effects`.
 
     Per month: ``active`` customers at the month start, ``churned`` during the month,
     ``churn_rate`` (%); tickets created in the month: ``tickets``, ``median_frt_h`` (their
@@ -239,18 +239,22 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     [['2024-02', 2, 1, 50.0]]
     """
     targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
+
+    def ordinals(ts: pd.Series) -> np.ndarray:  # calendar month in tz: local wall time read as UTC
+        return period_ordinals(ts.dt.tz_convert(tz).dt.tz_localize(None).dt.tz_localize("UTC"))
+
     if months is None:
         activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
                     ds.customers["churned_at"].min()]
         activity = [a for a in activity if pd.notna(a)] or [ds.customers["signup_at"].min()]
-        first = period_ordinals(pd.Series([min(activity)]))[0]
-        last = period_ordinals(pd.Series([default_as_of(ds)]))[0]
+        first = ordinals(pd.Series([min(activity)]))[0]
+        last = ordinals(pd.Series([default_as_of(ds)]))[0]
         index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
     else:
         index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
     n = len(index)
-    s0 = _ns(pd.Series(index.to_timestamp().tz_localize("UTC")))
-    s1 = _ns(pd.Series((index + 1).to_timestamp().tz_localize("UTC")))
+    s0 = _ns(pd.Series(index.to_timestamp().tz_localize(tz).tz_convert("UTC")))
+    s1 = _ns(pd.Series((index + 1).to_timestamp().tz_localize(tz).tz_convert("UTC")))
 
     signup, churn = _ns(ds.customers["signup_at"]), _ns(ds.customers["churned_at"])
     active = np.searchsorted(np.sort(signup), s0, "left") - np.searchsorted(np.sort(churn), s0, "right")
@@ -259,7 +263,7 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     churned = np.bincount(m_churn[counted], minlength=n)
 
     def month_pos(ts: pd.Series) -> np.ndarray:
-        return pd.Index(index.asi8).get_indexer(period_ordinals(ts))
+        return pd.Index(index.asi8).get_indexer(ordinals(ts))
 
     tk = ds.tickets
     pos_t = month_pos(tk["created_at"])

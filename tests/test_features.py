@@ -181,3 +181,23 @@ def test_bad_arguments(hand):
         customer_features(hand, [])
     with pytest.raises(ConfigError, match="first_response"):
         customer_features(hand, AS_OF, sla_targets={"resolution": {"normal": 8}})
+
+
+def test_monthly_panel_months_follow_the_time_zone():
+    from slm_lib.features import monthly_service_panel
+    from slm_lib.io.dataset import Dataset
+    from slm_lib.schema import empty_frame
+    utc = lambda *v: pd.to_datetime(list(v), utc=True)  # noqa: E731
+    c = empty_frame("customers")
+    c.loc[0] = ["a", pd.Timestamp("2023-06-01", tz="UTC"), "smb", None, pd.Timestamp("2024-01-31 23:30", tz="UTC")]
+    c.loc[1] = ["b", pd.Timestamp("2023-06-01", tz="UTC"), "smb", None, pd.NaT]
+    t = pd.DataFrame({"ticket_id": ["t1"], "customer_id": ["b"], "created_at": utc("2024-01-31 23:30"),
+                      "first_response_at": utc("2024-02-01 01:30"), "resolved_at": utc(None), "priority": ["normal"],
+                      "replies": [1], "reopens": [0]})
+    ds = Dataset(tickets=t, customers=c)
+    utc_panel = monthly_service_panel(ds, months=["2024-01", "2024-02"]).set_index("month")
+    berlin = monthly_service_panel(ds, months=["2024-01", "2024-02"], tz="Europe/Berlin").set_index("month")
+    # 23:30 UTC on 31 January is 00:30 on 1 February in Berlin: ticket and churn move to February
+    assert utc_panel.loc["2024-01", "tickets"] == 1 and utc_panel.loc["2024-01", "churned"] == 1
+    assert berlin.loc["2024-02", "tickets"] == 1 and berlin.loc["2024-02", "churned"] == 1
+    assert berlin.loc["2024-01", "tickets"] == 0 and berlin.loc["2024-02", "median_frt_h"] == 2.0
