@@ -150,9 +150,10 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     True
     """
     check_month(month)
-    if month not in data_months(ds, tz):
+    months = data_months(ds, tz)
+    if month not in months:
         raise InsufficientDataError(f"no tickets or surveys in {month} (time zone {tz}); "
-                                    f"data cover {', '.join(data_months(ds, tz)[:1] + data_months(ds, tz)[-1:]) or 'nothing'}")
+                                    f"data cover {', '.join(months[:1] + months[-1:]) or 'nothing'}")
     prev = previous_month(month)
     if table is None:
         table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)
