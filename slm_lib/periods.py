@@ -1,10 +1,14 @@
-"""Calendar months as report periods: parsing ``'YYYY-MM'``, labelling timestamps, stepping back."""
+"""Time helpers: calendar months as report periods (parsing ``'YYYY-MM'``, labelling, stepping
+back) and UTC instants (one timestamp, or a column as int64 nanoseconds)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from slm_lib.errors import ConfigError
+
+#: The int64 value :func:`epoch_ns` gives for a missing timestamp (numpy's NaT).
+NAT_NS: int = int(np.iinfo(np.int64).min)
 
 
 def check_month(month: str) -> pd.Period:
@@ -87,3 +91,26 @@ def utc_instant(value: object, name: str = "as_of") -> pd.Timestamp:
     if ts is pd.NaT:
         raise ConfigError(f"{name}: not a timestamp: {value!r}")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def epoch_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """UTC instants as int64 nanoseconds since 1970 (missing -> :data:`NAT_NS`).
+
+    Tz-aware values are converted to UTC, naive ones are read as UTC (SPEC §3). A column
+    already stored in nanoseconds is returned as a read-only view (no copy: the metric
+    tables call this on every timestamp column of millions of tickets); other units are
+    converted. Callers must treat :data:`NAT_NS` as missing before comparing.
+
+    Examples
+    --------
+    >>> epoch_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01", None], utc=True))).tolist()
+    [1000000000, -9223372036854775808]
+    """
+    array = values.array if isinstance(values, (pd.Series, pd.Index)) else values
+    if isinstance(array, pd.arrays.DatetimeArray) and array.unit == "ns":
+        out = array.asi8.view()
+        out.flags.writeable = False
+        return out
+    if isinstance(array, pd.arrays.DatetimeArray):
+        return array.as_unit("ns").asi8
+    return np.asarray(array, dtype="datetime64[ns]").view(np.int64)

@@ -143,6 +143,19 @@ def test_missing_priority_is_normal_and_all_row():
                                              "value", "ci_low", "ci_high"]
 
 
+def test_sla_one_nanosecond_past_target_is_breached_in_any_time_unit():
+    t = make_tickets([("g", "2024-03-01 08:00", None, None, "urgent", 0, 0, "chat")])
+    t["first_response_at"] = t["created_at"] + pd.Timedelta(hours=1, microseconds=1)
+    t["resolved_at"] = t["created_at"] + pd.Timedelta(hours=4)  # exactly on the urgent target
+    targets = {"first_response": {"urgent": 1}, "resolution": {"urgent": 4}}
+    for unit in ("s", "us", "ns"):  # pandas keeps the unit of the source; statuses must not depend on it
+        stamped = t.astype({c: f"datetime64[{unit}, UTC]" for c in ("created_at", "first_response_at", "resolved_at")})
+        expected = ["breached", "achieved"] if unit != "s" else ["achieved", "achieved"]  # 1 µs lost at s
+        assert sla_status(stamped, targets).loc["g"].tolist() == expected, unit
+    t["first_response_at"] = t["created_at"].astype("datetime64[ns, UTC]") + pd.Timedelta(hours=1, nanoseconds=1)
+    assert sla_status(t, targets).loc["g", "first_response"] == "breached"
+
+
 def test_sla_business_hours():
     # created Fri 16:30, answered Mon 09:30: 1 business hour -> meets a 1h target, not in calendar hours
     t = make_tickets([("x", "2024-03-01 16:30", "2024-03-04 09:30", None, "urgent", 1, 0, "chat")])

@@ -25,7 +25,7 @@ import pandas as pd
 from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.tickets import elapsed_hours, require_columns
-from slm_lib.periods import utc_instant
+from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
 from slm_lib.schema import PRIORITIES
 from slm_lib.stats import share_from_counts
 
@@ -117,21 +117,27 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
     targets = validate_targets(targets)
     require_columns(tickets, ("created_at", "priority", *(SLA_EVENTS[t] for t in targets)))
     ts = _as_of(tickets, as_of)
-    as_of_ns = np.datetime64(ts.tz_convert("UTC").tz_localize(None), "ns") if pd.notna(ts) else np.datetime64("NaT")
-    created = tickets["created_at"].to_numpy(dtype="datetime64[ns]")
+    as_of_ns = int(ts.value) if pd.notna(ts) else NAT_NS
+    created = epoch_ns(tickets["created_at"])
     prio_codes, prio_names = pd.factorize(tickets["priority"], use_na_sentinel=True)
-    prio_names = [*prio_names, "normal"]  # missing priority counts as normal (SPEC §3)
-    prio_codes = np.where(prio_codes < 0, len(prio_names) - 1, prio_codes)
-    started = ~np.isnat(created) & (created <= as_of_ns)
+    prio_codes[prio_codes < 0] = len(prio_names)  # missing priority counts as normal (SPEC §3)
+    prio_names = [*prio_names, "normal"]
+    started = (created != NAT_NS) & (created <= as_of_ns)
     out: dict[str, np.ndarray] = {}
     for name, per_priority in targets.items():  # at most two targets
-        limit = np.array([per_priority.get(p, np.nan) for p in prio_names], dtype=np.float64)[prio_codes]
-        event = tickets[SLA_EVENTS[name]].to_numpy(dtype="datetime64[ns]")
-        seen = ~np.isnat(event) & (event <= as_of_ns)
-        hours = elapsed_hours(created, np.where(seen, event, as_of_ns), calendar)
-        code = np.where(seen, np.where(hours <= limit, ACHIEVED, BREACHED),
-                        np.where(hours > limit, BREACHED, PENDING)).astype(np.int8)
-        code[~started | np.isnan(limit)] = NOT_APPLICABLE
+        hours = np.array([per_priority.get(p, np.nan) for p in prio_names], dtype=np.float64)
+        event = epoch_ns(tickets[SLA_EVENTS[name]])
+        seen = (event != NAT_NS) & (event <= as_of_ns)
+        stop = np.where(seen, event, as_of_ns)
+        if calendar is None:  # exact integer nanoseconds: breached when elapsed > target
+            stop -= created
+            elapsed, limit = stop, np.floor(np.nan_to_num(hours, nan=0.0) * 3.6e12).astype(np.int64)
+        else:
+            elapsed, limit = elapsed_hours(created.view("datetime64[ns]"), stop.view("datetime64[ns]"), calendar), hours
+        breached = elapsed > limit[prio_codes]  # late, or still open with the clock past the target
+        code = np.where(seen, np.int8(ACHIEVED), np.int8(PENDING))
+        code[breached] = BREACHED
+        code[~(started & ~np.isnan(hours)[prio_codes])] = NOT_APPLICABLE
         out[name] = code
     return out
 

@@ -35,10 +35,11 @@ import pandas as pd
 
 from slm_lib.config import CSAT_NEUTRAL, DEFAULT_MIN_N
 from slm_lib.errors import ConfigError
-from slm_lib.metrics.sla import ACHIEVED, BREACHED, PENDING, sla_status_codes
+from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes
 from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
 from slm_lib.keys import lookup_positions
+from slm_lib.periods import NAT_NS, epoch_ns
 from slm_lib.schema import empty_frame
 from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval, share_from_counts
 
@@ -53,6 +54,17 @@ Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # met
 
 
 # ----------------------------------------------------------------------------- group keys
+_DAY_NS = 86_400 * 10**9
+
+
+def _period_of_days(days: np.ndarray, freq: str) -> np.ndarray:
+    """Period number (months, quarters or years since 1970, ISO weeks, days) of day numbers."""
+    if freq in ("M", "Q", "Y"):
+        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        return months // 3 if freq == "Q" else months // 12 if freq == "Y" else months
+    return (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
+
+
 def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, pd.Index]:
     """Integer period codes (-1 for NaT) and their string labels, in time zone ``tz``.
 
@@ -65,20 +77,22 @@ def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.nd
     """
     if freq not in FREQS:
         raise ConfigError(f"freq must be one of {list(FREQS)}, got {freq!r}")
-    local = ts if str(tz).upper() == "UTC" else ts.dt.tz_convert(tz)
-    values = local.to_numpy(dtype="datetime64[ns]") if str(tz).upper() == "UTC" else \
-        local.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    nat = np.isnat(values)
-    if freq in ("M", "Q", "Y"):
-        unit = values.astype("datetime64[M]").astype(np.int64)
-        unit = unit // 3 if freq == "Q" else unit // 12 if freq == "Y" else unit
-    else:
-        days = values.astype("datetime64[D]").astype(np.int64)
-        unit = (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
+    ns = epoch_ns(ts if str(tz).upper() == "UTC" else ts.dt.tz_convert(tz).dt.tz_localize(None))  # local wall
+    nat = ns == NAT_NS
     if nat.all():
-        return np.full(len(values), -1, np.int64), pd.Index([], dtype="str")
-    base = unit[~nat].min()
-    codes = np.where(nat, -1, unit - base)
+        return np.full(len(ns), -1, np.int64), pd.Index([], dtype="str")
+    days = ns // _DAY_NS
+    valid = days[~nat] if nat.any() else days
+    first, last = valid.min(), valid.max()
+    days[nat] = first
+    if last - first <= len(days) + 100_000:  # usual case: look each day's period up in a small table
+        days -= first
+        codes = _period_of_days(np.arange(first, last + 1), freq)[days]
+    else:  # a span of centuries: convert every value
+        codes = _period_of_days(days, freq)
+    base = codes.min()
+    codes -= base
+    codes[nat] = -1
     span = np.arange(base, base + codes.max() + 1)
     if freq == "M":
         labels = np.datetime_as_string(span.astype("datetime64[M]"), unit="M")
@@ -170,19 +184,26 @@ def _combine(codes: list[np.ndarray], labels: list[pd.Index],
     n = len(codes[0]) if codes else 0
     combined = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=bool)
-    for c, size in zip(codes, sizes):
-        combined = combined * size + c
-        bad |= c < 0
+    for c, size in zip(codes, sizes):  # in place: these are full-length arrays
+        combined *= size
+        combined += c
+        if len(c) and c.min() < 0:
+            bad |= c < 0
+    any_bad = bool(bad.any())
+    if any_bad:
+        combined[bad] = 0
     total = math.prod(sizes)
     if total <= max(4 * n, 1 << 20):  # dense remap in O(n)
-        used = np.flatnonzero(np.bincount(combined[~bad], minlength=total))
+        used = np.flatnonzero(np.bincount(combined[~bad] if any_bad else combined, minlength=total))
         remap = np.full(total, -1, dtype=np.int64)
         remap[used] = np.arange(len(used))
-        out = np.where(bad, -1, remap[np.where(bad, 0, combined)])
+        out = remap[combined]
     else:
         used, group = np.unique(combined[~bad], return_inverse=True)
         out = np.full(n, -1, dtype=np.int64)
         out[~bad] = group
+    if any_bad:
+        out[bad] = -1
     parts = np.unravel_index(used, sizes) if codes else ()
     frame = pd.DataFrame({name: lab.take(p) for name, lab, p in zip(names, labels, parts)})
     return out, frame
@@ -239,19 +260,31 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
 
 def _cross_counts(group: np.ndarray, size: int, code: np.ndarray, n_codes: int) -> np.ndarray:
     """``size x n_codes`` counts of (group, code) pairs in one bincount; excluded rows (-1) dropped."""
-    key = np.where(group >= 0, group, size).astype(np.int64) * n_codes + code
-    return np.bincount(key, minlength=(size + 1) * n_codes).reshape(size + 1, n_codes)[:size]
+    key = group * n_codes
+    key += code
+    if len(group) and group.min() < 0:
+        key = key[group >= 0]
+    return np.bincount(key, minlength=size * n_codes).reshape(size, n_codes)
 
 
 def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any, sla: Any, as_of: Any,
                      out: Result) -> None:
-    """Volume, rates, replies and SLA compliance per group (the metrics built from counts)."""
+    """Volume, rates, replies and SLA compliance per group (the metrics built from counts).
+
+    One bincount over every ticket: bits 0-2 of the cell code are the flags (1 resolved,
+    2 first-contact resolved, 4 reopened), then two bits per SLA target (status code + 1).
+    """
     f = ticket_flags(tickets)
-    # one pass over the tickets: bit 1 = resolved, 2 = first-contact resolved, 4 = reopened
-    bits = f["resolved"].astype(np.int64) + 2 * f["fcr"] + 4 * f["reopened"]
-    cells = _cross_counts(group, size, bits, 8)
-    with_bit = lambda b: cells[:, (np.arange(8) & b) != 0].sum(axis=1)  # noqa: E731
-    n, resolved = cells.sum(axis=1), with_bit(1)
+    cell = f["resolved"].astype(np.int16)
+    cell += 2 * f["fcr"]
+    cell += 4 * f["reopened"]
+    statuses = sla_status_codes(tickets, sla, as_of, calendar)
+    for i, code in enumerate(statuses.values()):
+        cell += (code + 1).astype(np.int16) << (3 + 2 * i)
+    cells = _cross_counts(group, size, cell, 8 << 2 * len(statuses))
+    flags = cells.reshape(size, -1, 8).sum(axis=1)
+    with_bit = lambda b: flags[:, (np.arange(8) & b) != 0].sum(axis=1)  # noqa: E731
+    n, resolved = flags.sum(axis=1), with_bit(1)
     out["tickets"] = (n, n.astype(np.float64), *poisson_interval(n))
     out["resolution_rate"] = _share(resolved, n)
     out["fcr"] = _share(with_bit(2), resolved)
@@ -259,9 +292,10 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
     rmask = f["resolved"] & (group >= 0)
     out["replies_per_ticket"] = _mean_metric(tickets["replies"].to_numpy(dtype=np.float64)[rmask],
                                              group[rmask], size)
-    for target, code in sla_status_codes(tickets, sla, as_of, calendar).items():
-        status = _cross_counts(group, size, np.where(code >= 0, code, PENDING + 1).astype(np.int64), PENDING + 2)
-        out[f"sla_{target}"] = _share(status[:, ACHIEVED], status[:, ACHIEVED] + status[:, BREACHED])
+    for i, target in enumerate(statuses):
+        status = cells.reshape(size, -1, 4, 8 << 2 * i).sum(axis=(1, 3))  # status code + 1
+        achieved, breached = status[:, ACHIEVED + 1], status[:, BREACHED + 1]
+        out[f"sla_{target}"] = _share(achieved, achieved + breached)
 
 
 def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int = 4,
