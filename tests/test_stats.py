@@ -128,3 +128,45 @@ def test_grouped_quantiles_integer_path_matches_float_path(pairs, small):
     for q in (0.5, 0.9):
         for a, b in zip(as_int[q], as_float[q]):
             np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+
+
+def _reference_order_statistics(x, g, positions):
+    order = np.lexsort((x, g))
+    return x[order][positions].astype(np.float64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.integers(1, 40), st.sampled_from(["int", "wide_int", "float", "ties"]))
+def test_order_statistics_selection_equals_full_sort(data, n_groups, kind):
+    n = data.draw(st.integers(1, 400))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    g = rng.integers(0, n_groups, n)
+    if kind == "int":
+        x = rng.integers(0, 10**15, n)
+    elif kind == "wide_int":  # a span wider than int64 can hold
+        x = rng.integers(-2**62, 2**62, n) * 2
+    elif kind == "float":  # negative, zero, subnormal and huge values
+        x = rng.choice([-1e300, -3.5, -1e-310, 0.0, 1e-310, 2.25, 7.0, 1e300], n) * rng.random(n)
+    else:
+        x = rng.integers(0, 3, n) * 2**40
+    positions = np.sort(rng.integers(0, n, data.draw(st.integers(1, 6))))
+    got = stats._order_statistics(x, g, n_groups, positions, sort_below=0)  # selection passes, not a sort
+    np.testing.assert_array_equal(got, _reference_order_statistics(x, g, positions))
+
+
+def test_order_statistics_two_far_values_fall_back_to_sort():
+    x = np.repeat(np.array([0, 2**60], dtype=np.int64), 5000)  # every pass keeps both buckets
+    g = np.zeros(x.size, dtype=np.int64)
+    got = stats._order_statistics(x, g, 1, np.array([0, 4999, 5000, 9999]), sort_below=0)
+    assert got.tolist() == [0.0, 0.0, float(2**60), float(2**60)]
+
+
+def test_grouped_quantiles_large_input_matches_numpy():
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 7, 300_000)
+    x = (rng.lognormal(2.0, 2.5, g.size) * 3.6e12).astype(np.int64)  # heavy tail: several passes
+    res = stats.grouped_quantiles(x, g, 8, (0.5, 0.9), scale=1 / 3.6e12)
+    for k in range(7):
+        for q in (0.5, 0.9):
+            assert res[q][0][k] == pytest.approx(np.quantile(x[g == k] / 3.6e12, q), rel=1e-12)
+    assert np.isnan(res[0.5][0][7])

@@ -20,8 +20,11 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   their ``n`` is achieved + breached.
 * ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
 
-Everything is computed with ``numpy.bincount`` over integer group codes and one sort per
-duration for the quantiles: no Python loop over groups or rows.
+Everything is computed with ``numpy.bincount`` over integer group codes and a linear-time
+selection of the order statistics behind medians and p90s
+(:func:`slm_lib.stats.grouped_quantiles`): no Python loop over groups or rows, no full sort.
+The survey side (its hash join to the tickets) runs on a second thread beside the ticket
+metrics; the numpy and Arrow kernels release the GIL.
 """
 from __future__ import annotations
 
@@ -221,11 +224,12 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, .
 
 
 def _durations(prefix: str, tickets: pd.DataFrame, column: str, calendar: Any, group: np.ndarray,
-               size: int, out: Result) -> None:
-    if calendar is None:  # exact int64 nanoseconds: quantiles take the packed-key sort
-        delta = tickets[column].to_numpy("datetime64[ns]") - tickets["created_at"].to_numpy("datetime64[ns]")
-        ok = (group >= 0) & ~np.isnat(delta)
-        raw, scale = delta[ok].view(np.int64), 1.0 / 3.6e12
+               size: int) -> Result:
+    """Mean, median and p90 hours from created_at to ``column`` per group (``prefix_mean`` ...)."""
+    if calendar is None:  # exact int64 nanoseconds: quantiles are selected as integers
+        start, end = epoch_ns(tickets["created_at"]), epoch_ns(tickets[column])
+        ok = (group >= 0) & (start != NAT_NS) & (end != NAT_NS)
+        raw, scale = end[ok] - start[ok], 1.0 / 3.6e12
         x = raw / 3.6e12  # as elapsed_hours
     else:
         hours = elapsed_hours(tickets["created_at"], tickets[column], calendar)
@@ -234,10 +238,8 @@ def _durations(prefix: str, tickets: pd.DataFrame, column: str, calendar: Any, g
         x = raw
     g = group[ok]
     n, *mean = _mean_metric(x, g, size)
-    out[f"{prefix}_mean"] = (n, *mean)
     qs = grouped_quantiles(raw, g, size, (0.5, 0.9), scale=scale)
-    out[f"{prefix}_median"] = (n, *qs[0.5])
-    out[f"{prefix}_p90"] = (n, *qs[0.9])
+    return {f"{prefix}_mean": (n, *mean), f"{prefix}_median": (n, *qs[0.5]), f"{prefix}_p90": (n, *qs[0.9])}
 
 
 def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -248,13 +250,9 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
                          sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None) -> Result:
     """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high)."""
     out: Result = {}
-    # the two duration sorts release the GIL: run them beside the rest on a second core
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = [pool.submit(_durations, prefix, tickets, column, calendar, group, size, out)
-                   for prefix, column in (("frt", "first_response_at"), ("resolution", "resolved_at"))]
-        _counted_metrics(tickets, group, size, calendar, sla, as_of, out)
-        for job in pending:
-            job.result()
+    for prefix, column in (("frt", "first_response_at"), ("resolution", "resolved_at")):
+        out.update(_durations(prefix, tickets, column, calendar, group, size))
+    _counted_metrics(tickets, group, size, calendar, sla, as_of, out)
     return out
 
 
