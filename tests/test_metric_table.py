@@ -235,6 +235,11 @@ def test_business_calendar_integration():
     frt = first_response_time(t, calendar=cal)
     assert row(mt, "frt_mean", period="2024-01")["value"] == pytest.approx(frt.mean())
     assert row(mt, "frt_median", period="2024-01")["value"] == pytest.approx(frt.median())
+    sla = sla_compliance(t, as_of=max(ds.tickets[c].max() for c in ("created_at", "first_response_at", "resolved_at")),
+                         calendar=cal).set_index(["target", "priority"])
+    for target in ("first_response", "resolution"):  # SLA clocks in business hours too
+        assert row(mt, f"sla_{target}", period="2024-01")["n"] == sla.loc[(target, "all"), "n"]
+        assert row(mt, f"sla_{target}", period="2024-01")["value"] == pytest.approx(sla.loc[(target, "all"), "value"])
 
 
 def test_agent_table_flags_small_groups():

@@ -7,7 +7,7 @@ import pytest
 
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.errors import ConfigError, DataValidationError
-from slm_lib.metrics.sla import sla_compliance, sla_status, validate_targets
+from slm_lib.metrics.sla import sla_compliance, sla_status, sla_status_codes, validate_targets
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
 from slm_lib.schema import empty_frame
@@ -162,6 +162,23 @@ def test_sla_business_hours():
     targets = {"first_response": {"urgent": 1}}
     assert sla_status(t, targets, calendar=BusinessCalendar()).loc["x", "first_response"] == "achieved"
     assert sla_status(t, targets).loc["x", "first_response"] == "breached"
+
+
+def test_sla_codes_reuse_precomputed_business_hours():
+    rng = np.random.default_rng(5)
+    created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 24 * 60, 400), "min")
+    t = pd.DataFrame({"created_at": created, "priority": rng.choice(["low", "normal", "high", "urgent", None], 400),
+                      "first_response_at": created + pd.to_timedelta(rng.exponential(10, 400), "h"),
+                      "resolved_at": created + pd.to_timedelta(rng.exponential(60, 400), "h")})
+    t.loc[rng.random(400) < 0.2, "resolved_at"] = pd.NaT
+    cal = BusinessCalendar(tz="Europe/Berlin")
+    hours = {c: cal.hours_between(t["created_at"], t[c]) for c in ("first_response_at", "resolved_at")}
+    as_of = "2024-03-20"  # some events after as_of: their clocks stop at as_of, not at the event
+    direct = sla_status_codes(t, as_of=as_of, calendar=cal)
+    shared = sla_status_codes(t, as_of=as_of, calendar=cal, event_hours=hours)
+    for name in direct:
+        np.testing.assert_array_equal(direct[name], shared[name])
+        assert set(np.unique(direct[name])) == {-1, 0, 1, 2}
 
 
 def test_custom_targets_subset():

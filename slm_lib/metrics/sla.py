@@ -100,11 +100,15 @@ def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
 
 
 def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
-                     as_of: Any = None, calendar: Any = None) -> dict[str, np.ndarray]:
+                     as_of: Any = None, calendar: Any = None,
+                     event_hours: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per-ticket SLA status codes (int8 arrays aligned with ``tickets`` rows) per target.
 
     Codes: 0 achieved, 1 breached, 2 pending, -1 not applicable (see module docstring).
     The vectorised core of :func:`sla_status` and of every grouped SLA metric.
+    ``event_hours`` (with a ``calendar`` only) maps an event column (``first_response_at``,
+    ``resolved_at``) to the business hours from ``created_at`` already computed with the same
+    calendar; only the clocks of tickets still open at ``as_of`` are then computed here.
 
     Examples
     --------
@@ -132,6 +136,10 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
         if calendar is None:  # exact integer nanoseconds: breached when elapsed > target
             stop -= created
             elapsed, limit = stop, np.floor(np.nan_to_num(hours, nan=0.0) * 3.6e12).astype(np.int64)
+        elif event_hours is not None and SLA_EVENTS[name] in event_hours:
+            elapsed, limit = np.array(event_hours[SLA_EVENTS[name]], dtype=np.float64), hours
+            elapsed[~seen] = elapsed_hours(created[~seen].view("datetime64[ns]"),
+                                           stop[~seen].view("datetime64[ns]"), calendar)
         else:
             elapsed, limit = elapsed_hours(created.view("datetime64[ns]"), stop.view("datetime64[ns]"), calendar), hours
         breached = elapsed > limit[prio_codes]  # late, or still open with the clock past the target

@@ -223,16 +223,18 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, .
     return n, value, low, high
 
 
-def _durations(prefix: str, tickets: pd.DataFrame, column: str, calendar: Any, group: np.ndarray,
+def _durations(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None, group: np.ndarray,
                size: int) -> Result:
-    """Mean, median and p90 hours from created_at to ``column`` per group (``prefix_mean`` ...)."""
-    if calendar is None:  # exact int64 nanoseconds: quantiles are selected as integers
+    """Mean, median and p90 hours from created_at to ``column`` per group (``prefix_mean`` ...).
+
+    ``hours``: business hours per ticket (NaN = no event), or None for calendar hours.
+    """
+    if hours is None:  # calendar hours in exact int64 nanoseconds: quantiles are selected as integers
         start, end = epoch_ns(tickets["created_at"]), epoch_ns(tickets[column])
         ok = (group >= 0) & (start != NAT_NS) & (end != NAT_NS)
         raw, scale = end[ok] - start[ok], 1.0 / 3.6e12
         x = raw / 3.6e12  # as elapsed_hours
     else:
-        hours = elapsed_hours(tickets["created_at"], tickets[column], calendar)
         ok = (group >= 0) & ~np.isnan(hours)
         raw, scale = hours[ok], 1.0
         x = raw
@@ -250,9 +252,13 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
                          sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None) -> Result:
     """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high)."""
     out: Result = {}
-    for prefix, column in (("frt", "first_response_at"), ("resolution", "resolved_at")):
-        out.update(_durations(prefix, tickets, column, calendar, group, size))
-    _counted_metrics(tickets, group, size, calendar, sla, as_of, out)
+    events = {"frt": "first_response_at", "resolution": "resolved_at"}
+    # business hours are the costly part: computed once per event, shared with the SLA clocks
+    hours = {c: elapsed_hours(tickets["created_at"], tickets[c], calendar) for c in events.values()} \
+        if calendar is not None else {}
+    for prefix, column in events.items():
+        out.update(_durations(prefix, tickets, column, hours.get(column), group, size))
+    _counted_metrics(tickets, group, size, calendar, sla, as_of, out, hours)
     return out
 
 
@@ -266,7 +272,7 @@ def _cross_counts(group: np.ndarray, size: int, code: np.ndarray, n_codes: int) 
 
 
 def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any, sla: Any, as_of: Any,
-                     out: Result) -> None:
+                     out: Result, event_hours: Mapping[str, np.ndarray] | None = None) -> None:
     """Volume, rates, replies and SLA compliance per group (the metrics built from counts).
 
     One bincount over every ticket: bits 0-2 of the cell code are the flags (1 resolved,
@@ -276,7 +282,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
     cell = f["resolved"].astype(np.int16)
     cell += 2 * f["fcr"]
     cell += 4 * f["reopened"]
-    statuses = sla_status_codes(tickets, sla, as_of, calendar)
+    statuses = sla_status_codes(tickets, sla, as_of, calendar, event_hours)
     for i, code in enumerate(statuses.values()):
         cell += (code + 1).astype(np.int16) << (3 + 2 * i)
     cells = _cross_counts(group, size, cell, 8 << 2 * len(statuses))
