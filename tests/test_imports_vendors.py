@@ -32,7 +32,7 @@ def test_freshdesk_local_times_need_tz():
 
 def test_freshdesk_tickets_exact_rows():
     t = read_export("freshdesk", files("freshdesk"), tz="America/New_York", key="email").tickets
-    assert column(t, "ticket_id") == ["1", "2", "4", "5"]                          # 3 is spam
+    assert column(t, "ticket_id") == ["1", "2", "4", "5"]       # spam/deleted are not in the export
     assert column(t, "customer_id") == ["ann@example.com", "bob@example.com", "cy@example.com", "ann@example.com"]
     # EST (UTC-5) before 10 March 2024, EDT (UTC-4) after
     assert t["created_at"].tolist() == utc("2024-03-01 14:00", "2024-03-04 16:00", "2024-03-11 13:00",
@@ -41,10 +41,12 @@ def test_freshdesk_tickets_exact_rows():
     assert t["resolved_at"].tolist() == utc("2024-03-01 20:30", "2024-03-05 16:00", None, "2024-03-12 19:00")
     assert column(t, "channel") == ["email", "web", "phone", "chat"]
     assert column(t, "priority") == ["high", "normal", "urgent", "low"]
-    assert column(t, "agent_id") == ["Jane Agent", "Joe Agent", None, "Jane Agent"]
-    assert column(t, "team") == ["Tier 1", "Billing", "Tier 1", "Tier 1"]
+    assert column(t, "agent_id") == ["Jane Agent", "Joe Agent", None, "Jane Agent"]     # "No Agent"
+    assert column(t, "team") == ["Tier 1", "Billing", None, "Tier 1"]                   # "No Group"
     assert column(t, "replies") == [2, 1, 0, 3]
-    assert t["vendor_frt_business_h"].round(6).tolist()[:2] == [1.0, round(20 / 60, 6)]   # "00:20:00"
+    # "HH:MM:SS"; ticket 4 reads "00:00:00" (no response, unresolved) and is kept out
+    assert column(t, "vendor_frt_business_h") == [1.0, 20 / 60, None, 5 / 60]
+    assert column(t, "vendor_resolution_business_h") == [6.5, 8.0, None, 1.0]
 
 
 def test_freshdesk_ratings_both_scales():
