@@ -69,6 +69,9 @@ def test_intercom_exact_rows():
     assert column(t, "channel") == ["chat", "email", "chat"]
     assert column(t, "priority") == ["high", "normal", "normal"]
     assert column(t, "reopens") == [0, 1, 0]
+    # office-hours seconds; the Saturday conversation waited outside office hours only
+    assert column(t, "vendor_frt_business_h") == [0.25, 0.0, None]
+    assert column(t, "vendor_resolution_business_h") == [2.0, None, None]     # only when closed
     assert column(s, "response_id") == ["1911149811:rating", "1911149812:rating"]
     assert column(s, "score") == [5, 2]
     assert s["submitted_at"].tolist() == utc("2024-03-01 11:01", "2024-03-02 11:01")
