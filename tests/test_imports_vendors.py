@@ -110,6 +110,11 @@ def test_salesforce_exact_rows():
     assert column(t, "customer_id") == ["ann@example.com", "bob@example.com", "ann@example.com"]
 
 
+def test_salesforce_needs_the_milestone_file():
+    with pytest.raises(MappingError, match=r"Case.csv: .*\*casemilestone\*.csv.*none was given"):
+        read_export("salesforce", [EXPORTS / "salesforce" / "Case.csv"])
+
+
 def test_qualtrics_three_header_rows_preview_and_unanswered_dropped():
     s = read_export("qualtrics", files("qualtrics"), tz="America/Denver", key="email").surveys
     assert column(s, "response_id") == ["R_1aA", "R_3cC"]
