@@ -140,6 +140,13 @@ def test_typeform_answers_by_ref():
     assert column(s, "comment") == ["Easy to use", None]
 
 
+def test_delighted_unknown_survey_type_is_refused_not_read_as_nps(tmp_path):
+    (tmp_path / "survey_responses.json").write_text(
+        (EXPORTS / "delighted" / "survey_responses.json").read_text().replace('"nps"', '"smileys"', 1))
+    with pytest.raises(DataValidationError, match="survey_type.*smileys"):
+        read_export("delighted", [tmp_path / "survey_responses.json"])
+
+
 @pytest.mark.parametrize("vendor, tz", [("freshdesk", "America/New_York"), ("intercom", None),
                                         ("hubspot", None), ("jira", None), ("salesforce", None)])
 def test_helpdesk_imports_pass_load_data(tmp_path, vendor, tz):
