@@ -117,11 +117,12 @@ def test_salesforce_needs_the_milestone_file():
 
 def test_qualtrics_three_header_rows_preview_and_unanswered_dropped():
     s = read_export("qualtrics", files("qualtrics"), tz="America/Denver", key="email").surveys
-    assert column(s, "response_id") == ["R_1aA", "R_3cC"]
-    assert column(s, "score") == [9, 4]
-    assert column(s, "customer_id") == ["ann@example.com", "bob@example.com"]
-    assert s["submitted_at"].tolist() == utc("2024-03-01 15:02:11", "2024-03-03 17:03:05")   # MST = UTC-7
-    assert column(s, "comment") == ["Friendly, fast", "Too expensive"]
+    assert column(s, "response_id") == ["R_1aA", "R_3cC", "R_5eE"]      # Status 16 = Offline, kept
+    assert column(s, "score") == [9, 4, 10]
+    assert column(s, "customer_id") == ["ann@example.com", "bob@example.com", "dee@example.com"]
+    assert s["submitted_at"].tolist() == utc("2024-03-01 15:02:11", "2024-03-03 17:03:05",   # MST = UTC-7
+                                             "2024-03-06 19:00")
+    assert column(s, "comment") == ["Friendly, fast", "Too expensive", "Offline kiosk"]
 
 
 def test_surveymonkey_two_header_rows_labels_and_us_dates():
