@@ -1,4 +1,5 @@
-"""Exact canonical rows of the help-desk and survey mappings beyond Zendesk/Delighted/Stripe."""
+"""Exact canonical rows of the help-desk and survey mappings beyond Zendesk/Delighted/Stripe (whose rows
+are in test_imports.py), and the vendor-layout checks of docs/imports.md (e.g. Delighted survey types)."""
 from __future__ import annotations
 
 from pathlib import Path
