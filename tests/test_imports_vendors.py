@@ -111,6 +111,17 @@ def test_salesforce_exact_rows():
     assert column(t, "customer_id") == ["ann@example.com", "bob@example.com", "ann@example.com"]
 
 
+def test_salesforce_upper_case_headers_of_older_data_loader(tmp_path):
+    upper = []
+    for path in files("salesforce"):  # older Data Loader releases write CREATEDDATE, CASENUMBER, ...
+        head, rest = path.read_text().split("\n", 1)
+        upper.append(tmp_path / path.name)
+        upper[-1].write_text(head.upper() + "\n" + rest)
+    pd.testing.assert_frame_equal(read_export("salesforce", upper, key="email").tickets.drop(columns="_file", errors="ignore"),
+                                  read_export("salesforce", files("salesforce"), key="email").tickets
+                                  .drop(columns="_file", errors="ignore"), check_like=True)
+
+
 def test_salesforce_needs_the_milestone_file():
     with pytest.raises(MappingError, match=r"Case.csv: .*\*casemilestone\*.csv.*none was given"):
         read_export("salesforce", [EXPORTS / "salesforce" / "Case.csv"])

@@ -79,14 +79,15 @@ def _join(frame: pd.DataFrame, join: dict, paths: list[Path], file: str) -> pd.D
         return frame
     right = pd.concat([read_file(p, join["format"], join["records"], join["header_rows"], join["required"])
                        for p in sides], ignore_index=True)
-    if right.empty or join["right_on"] not in right.columns:
+    right_key = column_at(right, join["right_on"])
+    if right.empty or right_key is None:
         if join["required"]:
             raise MappingError(f"{', '.join(p.name for p in sides)}: no '{join['right_on']}' to join on")
         return frame
     for spec in join["where"]:
         right = right[filter_mask(right, spec, ", ".join(p.name for p in sides))]
     right = right.drop(columns=["_file", "_row"])
-    right["_key"] = to_text(right[join["right_on"]])
+    right["_key"] = to_text(column_at(right, join["right_on"]))
     right = right.drop_duplicates("_key", keep="last").set_index("_key")
     right.columns = [f"{join['prefix']}.{c}" for c in right.columns]
     left_key = to_text(_column(frame, join["left_on"], file))

@@ -123,7 +123,8 @@ def _flat(values: pd.Series) -> pd.DataFrame:
 def column_at(frame: pd.DataFrame, path: str) -> pd.Series | None:
     """The values at a dotted ``path`` with optional list selectors, or None if absent.
 
-    Plain dotted paths are columns of the flattened frame. A segment ``name[0]`` takes an
+    Plain dotted paths are columns of the flattened frame; a column whose name differs only
+    in letter case matches when it is the only one. A segment ``name[0]`` takes an
     element of a list column by position and ``name[key=value]`` the first element whose
     ``key`` equals ``value``; the remaining path is then read inside that element.
 
@@ -135,6 +136,9 @@ def column_at(frame: pd.DataFrame, path: str) -> pd.Series | None:
     """
     if path in frame.columns:
         return frame[path]
+    folded = [c for c in frame.columns if isinstance(c, str) and c.casefold() == path.casefold()]
+    if len(folded) == 1:  # header case differs, e.g. Salesforce Data Loader's CREATEDDATE
+        return frame[folded[0]]
     parts = _DOT.split(path)
     for i in range(1, len(parts) + 1):
         rest = ".".join(parts[i:])
