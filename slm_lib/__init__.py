@@ -24,7 +24,8 @@ from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
 from slm_lib.notebook import attempt, bullets
-from slm_lib.models import ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects
+from slm_lib.models import (ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
+                            proportional_hazards_sentences, proportional_hazards_test)
 from slm_lib.periods import month_starts
 from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
                              month_subset, recent_periods, select_segment, suggested_actions, verbatim_comments)
@@ -44,6 +45,7 @@ __all__ = [
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
+    "proportional_hazards_test", "proportional_hazards_sentences",
     "headline_kpis", "kpi_sentences", "kpi_display", "findings_markdown", "suggested_actions", "recent_periods",
     "data_months", "select_segment", "verbatim_comments", "month_starts",
     "mask_pii", "safe_comment", "safe_comments", "attempt", "bullets",

@@ -6,7 +6,8 @@ std_error, ci_low, ci_high, p_value, effect in business units) and the statsmode
 from slm_lib.models._design import DEFAULT_REFERENCES, ModelResult
 from slm_lib.models.churn import churn_hazard_model, churn_model
 from slm_lib.models.lagged import lagged_effects, newey_west_maxlags
+from slm_lib.models.proportional_hazards import proportional_hazards_sentences, proportional_hazards_test
 from slm_lib.models.value import clv_model
 
 __all__ = ["ModelResult", "DEFAULT_REFERENCES", "churn_model", "churn_hazard_model", "clv_model",
-           "lagged_effects", "newey_west_maxlags"]
+           "lagged_effects", "newey_west_maxlags", "proportional_hazards_test", "proportional_hazards_sentences"]

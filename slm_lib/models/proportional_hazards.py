@@ -1,0 +1,262 @@
+"""Proportional-hazards check of a Cox model: the scaled Schoenfeld residual test (SPEC §6).
+
+A Cox hazard ratio is one number for the whole follow-up. It describes the data only when the
+effect of the term is the same early and late (proportional hazards). Grambsch & Therneau (1994):
+if the log hazard ratio of a term drifts as ``beta + theta * g(t)`` for a time scale ``g``, its
+scaled Schoenfeld residuals trend with ``g(t)``; the test of ``theta = 0`` is the score test of the
+Cox model extended by the column ``g(t) * x``, evaluated at the fitted ``beta`` and ``theta = 0``.
+
+This is the test of R's ``survival::cox.zph`` (version 3 onwards, with one row per design column
+as ``terms=FALSE``): the per-term statistic adds that term's ``g(t) * x`` to all the model terms,
+the global one adds all of them at once, and ties are handled as in the fit (Efron or Breslow).
+statsmodels' ``PHRegResults.schoenfeld_residuals`` centre on the full risk set whatever the tie
+method and give no per-time covariance, so the sums are recomputed here from the model data.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy import stats as _st
+from statsmodels.duration.hazard_regression import PHRegResults
+
+from slm_lib.config import CONFIDENCE
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.models._design import ModelResult, label
+
+__all__ = ["proportional_hazards_test", "proportional_hazards_sentences"]
+
+Transform = Literal["km", "rank", "identity", "log"]
+
+#: Share of a term's time-trend information below which it counts as none (numerical zero).
+_TOL = 1e-10
+
+#: Time scales ``g(t)`` the test accepts (see :func:`proportional_hazards_test`).
+TRANSFORMS: tuple[str, ...] = ("km", "rank", "identity", "log")
+
+
+def _risk_and_death_sums(time: np.ndarray, status: np.ndarray, X: np.ndarray, risk: np.ndarray) -> dict:
+    """Sums over the risk set and over the deaths at each distinct event time (ascending).
+
+    ``s0, s1, s2``: risk-weighted sums of 1, x and x x' over everyone still at risk at the time;
+    ``d0, d1, d2``: the same over the deaths at the time; ``dx``: unweighted sum of x over them.
+    """
+    n_obs, p = X.shape
+    times = np.unique(time[status > 0])
+    m = len(times)
+    # Everyone with time >= times[k] is at risk at times[k]: bin each row by the last event time it
+    # reaches (0 = none), sum per bin, then cumulate from the last bin back.
+    bins = np.searchsorted(times, time, side="right")
+    iu, ju = np.triu_indices(p)
+    Z = np.column_stack([np.ones(n_obs), X, X[:, iu] * X[:, ju]])
+    rows = np.arange(n_obs)
+
+    def per_bin(weights: np.ndarray) -> np.ndarray:
+        G = sparse.csr_array((weights, (bins, rows)), shape=(m + 1, n_obs))
+        return np.asarray(G @ Z)[1:]
+
+    def square(upper: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(upper), p, p))
+        out[:, iu, ju] = upper
+        out[:, ju, iu] = upper
+        return out
+
+    at_risk = np.cumsum(per_bin(risk)[::-1], axis=0)[::-1]
+    dead = per_bin(risk * status)
+    dead_x = per_bin(status.astype(float))
+    counts = np.cumsum(np.bincount(bins, minlength=m + 1)[1:][::-1])[::-1]
+    return {"times": times, "deaths": np.rint(dead_x[:, 0]).astype(np.int64), "n_risk": counts,
+            "s0": at_risk[:, 0], "s1": at_risk[:, 1:p + 1], "s2": square(at_risk[:, p + 1:]),
+            "d0": dead[:, 0], "d1": dead[:, 1:p + 1], "d2": square(dead[:, p + 1:]), "dx": dead_x[:, 1:p + 1]}
+
+
+def _time_scale(transform: str, time: np.ndarray, sums: dict) -> np.ndarray:
+    """``g`` at each distinct event time, centred on its mean over the events."""
+    t, d = sums["times"], sums["deaths"]
+    if transform == "identity":
+        g = t
+    elif transform == "log":
+        if t[0] <= 0:
+            raise ConfigError(f"proportional_hazards_test: transform='log' needs positive event times; "
+                              f"{int(d[0])} event(s) at time {t[0]:g}")
+        g = np.log(t)
+    elif transform == "rank":
+        ordered = np.sort(time)  # average rank of t among all follow-up times (ties share it)
+        g = (np.searchsorted(ordered, t, side="left") + 1 + np.searchsorted(ordered, t, side="right")) / 2
+    else:  # km: left-continuous, so a death does not count in its own time's value
+        surv = np.cumprod(1 - d / sums["n_risk"])
+        g = 1 - np.r_[1.0, surv[:-1]]
+    return g - np.sum(d * g) / np.sum(d)
+
+
+def _score_and_information(sums: dict, g: np.ndarray, efron: bool) -> tuple[np.ndarray, ...]:
+    """Score of the ``g(t) x`` columns and the blocks of the information of the extended model.
+
+    Efron's method splits the ``d`` tied deaths at a time into ``d`` steps; step ``j`` removes the
+    fraction ``j / d`` of the deaths from the risk set (Breslow: never).
+    """
+    d = sums["deaths"]
+    k = np.repeat(np.arange(len(d)), d)                       # one row per death (step)
+    step = np.arange(len(k)) - np.repeat(np.cumsum(d) - d, d)
+    f = step / d[k] if efron else np.zeros(len(k))
+    c0 = sums["s0"][k] - f * sums["d0"][k]
+    mean = (sums["s1"][k] - f[:, None] * sums["d1"][k]) / c0[:, None]
+    ge = g[k]
+
+    def info(a: np.ndarray) -> np.ndarray:
+        """sum over steps of a * (weighted covariance of x in the step's risk set)."""
+        w0 = np.bincount(k, weights=a / c0, minlength=len(d))
+        w1 = np.bincount(k, weights=a * f / c0, minlength=len(d))
+        return (np.einsum("k,kij->ij", w0, sums["s2"]) - np.einsum("k,kij->ij", w1, sums["d2"])
+                - np.einsum("e,ei,ej->ij", a, mean, mean))
+
+    score = g @ sums["dx"] - ge @ mean
+    return score, info(np.ones(len(k))), info(ge), info(ge ** 2)
+
+
+def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -> pd.DataFrame:
+    """Test whether each hazard ratio of a Cox model is constant over the follow-up.
+
+    For each term the statistic is the score test that its log hazard ratio does not drift with
+    ``g(t)`` (chi-square, 1 df, given all other terms); the ``global`` row tests all terms at once
+    (df = number of terms, less any combination of terms that carries no information about a
+    change over time). A small p-value says the term's hazard ratio changes over time: the
+    model's hazard ratio is then an average over the follow-up, not a constant effect.
+
+    Parameters
+    ----------
+    model : ModelResult
+        A Cox model from :func:`slm_lib.models.churn_hazard_model`.
+    transform : {"km", "rank", "identity", "log"}
+        Time scale ``g(t)``: one minus the Kaplan-Meier survival just before ``t`` (default, as R's
+        ``cox.zph``: spreads the events evenly and is robust to a few long follow-ups), the rank
+        of ``t`` among all follow-up times, ``t`` itself, or ``log(t)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model term (in the order of ``model.table``) and a last ``global`` row:
+        ``term, role, label`` (plain words), ``statistic`` (chi-square), ``df``, ``p_value``,
+        ``transform``, ``events``.
+
+    Raises
+    ------
+    ConfigError
+        ``model`` is not a Cox model, an unknown ``transform``, or ``"log"`` with events at time 0.
+    InsufficientDataError
+        All events happen at one time, or a term varies among those at risk at one event time
+        only, so there is no change over time to test.
+
+    Examples
+    --------
+    >>> from slm_lib.models import churn_hazard_model
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(0, 1, 2000)
+    >>> t = rng.exponential(1 / np.exp(0.5 * x))
+    >>> df = pd.DataFrame({"x": x, "duration_days": np.minimum(t, 2), "event": (t < 2).astype(int)})
+    >>> test = proportional_hazards_test(churn_hazard_model(df, ["x"]))
+    >>> test[["term", "df", "transform"]].values.tolist()
+    [['x', 1.0, 'km'], ['global', 1.0, 'km']]
+    >>> bool(test.loc[0, "p_value"] > 0.01)
+    True
+    """
+    what = "proportional_hazards_test"
+    res = getattr(model, "result", None)
+    if getattr(model, "kind", None) != "cox" or not isinstance(res, PHRegResults):
+        kind = getattr(model, "kind", type(model).__name__)
+        raise ConfigError(f"{what}: needs a Cox model from churn_hazard_model, got a {kind!r} model; "
+                          "proportional hazards is an assumption of the Cox model only")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"{what}: transform={transform!r}; use one of {list(TRANSFORMS)}")
+    ph = res.model
+    time, status = np.asarray(ph.endog, float), np.asarray(ph.status, float)
+    X = np.asarray(ph.exog, float)
+    X = X - X.mean(axis=0)  # covariances do not change; sums stay well conditioned
+    eta = X @ np.asarray(res.params, float)
+    sums = _risk_and_death_sums(time, status, X, np.exp(eta - eta.max()))
+    if len(sums["times"]) < 2:
+        raise InsufficientDataError(f"{what}: all {int(status.sum())} events happen at one time "
+                                    f"({sums['times'][0]:g}); there is no time trend to test")
+    g = _time_scale(transform, time, sums)
+    score, i11, i12, i22 = _score_and_information(sums, g, ph.ties == "efron")
+    names = list(ph.exog_names)
+    # The model score is zero at the fit, so each test reduces to the Schur complement of the model
+    # terms in the information of the extended model; scaled by each term's own trend information
+    # (a diagonal of 1 = none of it is explained by the model terms) it is free of units.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1 / np.sqrt(np.diag(i22))
+        schur = (i22 - i12.T @ np.linalg.solve(i11, i12)) * np.outer(scale, scale)
+    flat = ~(np.diag(schur) > _TOL)  # also a term with no trend information at all (0 / 0)
+    if flat.any():
+        raise InsufficientDataError(
+            f"{what}: term '{names[int(np.argmax(flat))]}' gives no information about a change over time: "
+            "its g(t) x column adds nothing to the model terms (e.g. the term varies among the customers "
+            "at risk at a single event time only)")
+    z = score * scale
+    # Global: a combination of terms may carry no trend information even when each term does; it is
+    # left out of the test and of its df (pseudo-inverse on the informative directions).
+    lam, vec = np.linalg.eigh(schur)
+    keep = lam > _TOL
+    stat = np.r_[z ** 2 / np.diag(schur), np.sum((vec[:, keep].T @ z) ** 2 / lam[keep])]
+    df = np.r_[np.ones(len(names)), float(keep.sum())]
+    table = model.table.set_index("term").reindex(names)
+    labels = [_term_label(term, unit) for term, unit in zip(names, table["unit"])]
+    return pd.DataFrame({
+        "term": names + ["global"], "role": table["role"].tolist() + ["global"],
+        "label": labels + ["all terms together"], "statistic": stat, "df": df,
+        "p_value": _st.chi2.sf(stat, df), "transform": transform, "events": int(status.sum()),
+    })
+
+
+def _term_label(term: str, unit: str) -> str:
+    """Plain words of a design column: the feature's label, plus the level comparison of a category."""
+    source = re.sub(r"\[.*\]$", "", term)
+    return label(source)[0] + (f" {unit}" if source != term else "")
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
+def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFIDENCE) -> list[str]:
+    """Plain words for a :func:`proportional_hazards_test` result.
+
+    One sentence per driver or control whose hazard ratio changes over time (p below
+    ``1 - confidence``), else one sentence that no driver's does; when only the global test flags
+    a change, one sentence saying so.
+
+    Examples
+    --------
+    >>> test = pd.DataFrame({"term": ["median_frt_h", "tenure_years", "global"],
+    ...                      "role": ["driver", "control", "global"],
+    ...                      "label": ["median first response", "tenure", "all terms together"],
+    ...                      "p_value": [0.003, 0.4, 0.01]})
+    >>> print(*proportional_hazards_sentences(test))  # doctest: +NORMALIZE_WHITESPACE
+    The effect of median first response changes over time (p = 0.003): read its hazard ratio
+    as an average over the follow-up, not a constant effect.
+    >>> print(*proportional_hazards_sentences(test.assign(p_value=[0.21, 0.6, 0.3])))
+    No driver shows a hazard ratio that changes over time (smallest p = 0.21).
+    """
+    alpha = 1 - confidence
+    terms = test.loc[test["role"] != "global"]
+    drivers = terms.loc[terms["role"] == "driver"]
+    flagged = terms.loc[terms["p_value"] < alpha]
+    out = []
+    for _, r in flagged.iterrows():
+        if r["role"] == "driver":
+            out.append(f"The effect of {r['label']} changes over time ({_p(r['p_value'])}): read its hazard "
+                       "ratio as an average over the follow-up, not a constant effect.")
+        else:
+            out.append(f"The effect of the control {r['label']} changes over time ({_p(r['p_value'])}): the "
+                       "driver hazard ratios are adjusted for its average effect only.")
+    if len(drivers) and not (drivers["p_value"] < alpha).any():
+        smallest = _p(drivers["p_value"].min())
+        out.insert(0, f"No driver shows a hazard ratio that changes over time (smallest {smallest}).")
+    glob = test.loc[test["role"] == "global", "p_value"]
+    if flagged.empty and len(glob) and glob.iloc[0] < alpha:
+        out.append(f"Taken together the hazard ratios drift over time ({_p(glob.iloc[0])}, global test) although "
+                   "no single one does clearly: read them as averages over the follow-up.")
+    return out
