@@ -134,12 +134,14 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     check_events(events, len(design.terms), min_events_per_term, what)
     design.y = pd.Series(status, index=design.X.index, name=event)
     check_separation(design, what, numeric=False)
-    # Centred covariates (the Cox coefficients do not change) keep exp(x'b) in range; BFGS finds the
-    # optimum robustly and Newton polishes it (statsmodels' Newton alone diverges on large, tied data).
+    # Centred covariates (the Cox coefficients do not change) keep exp(x'b) in range. Newton-CG with a
+    # line search (scipy) finds the optimum robustly in a few Hessian evaluations, where plain Newton
+    # can overshoot on large tied data and BFGS needs ~50 gradients (each a Python loop over event
+    # times in statsmodels' Efron code: 16 s instead of 5 s at 50k customers); Newton polishes it.
     model = sm.PHReg(time, design.X - design.X.mean(), status=status, ties=ties)
 
     def fit() -> object:
-        rough = model.fit(method="bfgs", maxiter=500, disp=0)
+        rough = model.fit(method="ncg", maxiter=200, disp=0)
         return model.fit(method="newton", start_params=rough.params, maxiter=50, disp=0)
 
     res = fit_checked(fit, what, design)
