@@ -127,6 +127,9 @@ def test_lagged_effects_known_lags():
                                                                       "estimate"].sum())
     assert m.result.cov_type == "HAC" and (t["maxlags"] == newey_west_maxlags(n - 2)).all()
     assert m.n == n - 2 and t.loc["frt_lag1", "lag"] == 1 and np.isnan(t.loc["frt_cumulative", "lag"])
+    assert m.readable().index.tolist() == ["frt (same month)", "frt (1 month earlier)", "frt (2 months earlier)",
+                                           "frt (all lags summed)"]
+    assert (m.readable()["n"] == f"{n - 2}").all()
     with pytest.raises(ConfigError, match="consecutive"):
         lagged_effects(monthly.drop(index=5), "churn_rate", "frt")
     with pytest.raises(InsufficientDataError, match="months"):
@@ -266,8 +269,9 @@ def test_readable_table_states_effect_interval_and_pp(churn_data):
     m = churn_model(churn_data, ["median_frt_h", "last_nps_category"], units={"median_frt_h": 10})
     r = m.readable()
     row = m.table.set_index("term").loc["median_frt_h"]
-    assert list(r.columns) == ["per", "odds ratio", "95% CI", "p", "churn probability (pp)"]
+    assert list(r.columns) == ["per", "odds ratio", "95% CI", "p", "n", "events", "churn probability (pp)"]
     first = r.iloc[0]
+    assert first["n"] == f"{m.n:,}" and first["events"] == f"{int(m.table['events'].iloc[0]):,}"
     assert r.index[0] == "median first response" and first["per"] == "+10 h"
     assert first["odds ratio"] == f"{row['effect']:.2f}"
     assert first["95% CI"] == f"{row['effect_ci_low']:.2f} to {row['effect_ci_high']:.2f}"

@@ -91,19 +91,26 @@ class ModelResult:
         """The table as a reader sees it: one row per term, the effect in business units and its interval.
 
         Columns ``per`` (the stated change), ``effect`` (its type in the header, e.g. "odds
-        ratio"), ``95% CI``, ``p`` and, for Logit, the average marginal effect in percentage
-        points; indexed by the plain-words driver name.
+        ratio"), ``95% CI``, ``p``, ``n`` (rows fitted) and ``events`` (churned customers, for
+        churn models) and, for Logit, the average marginal effect in percentage points; indexed
+        by the plain-words driver name (with the lag for lagged models).
         """
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
         kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
         fmt = (lambda v: f"{v:.2f}") if "ratio" in kind else (lambda v: f"{v:+.2f}")  # noqa: E731
+        names = [label(re.sub(r"\[.*\]$", "", t))[0] for t in rows["term"]]
+        if "lag" in rows:  # lagged models: one row per lag and the summed effect
+            names = [f"{name} ({_lag_words(k)})" for name, k in zip(names, rows["lag"])]
         out = pd.DataFrame({
-            "driver": [label(re.sub(r"\[.*\]$", "", t))[0] for t in rows["term"]],
+            "driver": names,
             "per": rows["unit"].to_numpy(),
             kind: [fmt(v) for v in rows["effect"]],
             "95% CI": [f"{fmt(lo)} to {fmt(hi)}" for lo, hi in zip(rows["effect_ci_low"], rows["effect_ci_high"])],
             "p": [("< 0.001" if p < 0.001 else f"{p:.3f}") for p in rows["p_value"]],
         })
+        out["n"] = [f"{v:,}" for v in rows["n"]]
+        if "events" in rows:
+            out["events"] = [f"{v:,}" for v in rows["events"]]
         if "ame_pp" in rows:
             out["churn probability (pp)"] = [f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
                                             zip(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"])]
@@ -116,8 +123,13 @@ class ModelResult:
 
 def label(source: str) -> tuple[str, str]:
     """Plain-words label and unit symbol of a feature column (the column name when unknown)."""
-    base = re.sub(r"_lag\d+$", "", source)
+    base = re.sub(r"_(lag\d+|cumulative)$", "", source)
     return LABELS.get(base, (base.replace("_", " "), ""))
+
+
+def _lag_words(lag: float) -> str:
+    """How far back a lagged driver is measured, in words (NaN = the effect summed over lags)."""
+    return "all lags summed" if pd.isna(lag) else "same month" if lag == 0 else f"{int(lag)} month{'s' if lag > 1 else ''} earlier"
 
 
 def _fmt(x: float) -> str:
