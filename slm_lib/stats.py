@@ -271,8 +271,9 @@ def quantile_ci_ranks(n: ArrayLike, q: float,
     return np.where(n > 0, lo, -1), np.where(n > 0, hi, -1)
 
 
-_SELECT_BINS_LOG2 = 20  # buckets per selection pass (group x value bucket): an 8 MB count table
-_SORT_BELOW = 1 << 16   # candidates left: sort them
+_SELECT_BINS_LOG2 = 20     # buckets per selection pass (group x value bucket): an 8 MB count table
+_SORT_BELOW = 1 << 16      # candidates left: sort them
+_SELECT_MIN_GROUP = 1024   # mean rows per group below which one sort beats selection passes
 
 
 def _monotone_int64(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -291,22 +292,45 @@ def _from_monotone(keys: np.ndarray, is_float: bool) -> FloatArray:
     return bits.view(np.float64)
 
 
+def _sorted_by_group(v: np.ndarray, g: np.ndarray, n_groups: int) -> np.ndarray:
+    """int64 keys ``v`` sorted by (group, value): one packed-key sort when the bits fit, else
+    a value sort followed by a stable sort of the group codes."""
+    if v.size == 0:
+        return v
+    lo = int(v.min())
+    value_bits = (int(v.max()) - lo).bit_length()
+    group_bits = max(int(n_groups - 1).bit_length(), 1)
+    if value_bits + group_bits <= 63:
+        key = g << value_bits  # a fresh array, packed and sorted in place
+        key |= v - lo
+        key.sort()
+        key &= (1 << value_bits) - 1
+        key += lo
+        return key
+    order = np.argsort(v)  # then a stable pass over the group codes (radix sort when they fit int16)
+    groups = g[order].astype(np.int16) if n_groups < 2**15 else g[order]
+    return v[order[np.argsort(groups, kind="stable")]]
+
+
 def _order_statistics(x: np.ndarray, g: np.ndarray, n_groups: int, positions: np.ndarray,
-                      sort_below: int = _SORT_BELOW) -> FloatArray:
+                      force_select: bool = False) -> FloatArray:
     """Values at ``positions`` of ``x`` ordered by (group, value), without sorting all of ``x``.
 
     Radix selection: each pass counts the rows per (group, value bucket) in one bincount,
     finds the bucket holding each wanted position and keeps only the rows of those buckets;
-    when few rows are left they are sorted. O(n) per pass, and the first pass usually keeps
-    a few rows per wanted position, so a 10M-row column costs about a fifth of a sort.
-    Values are compared as order-preserving int64 keys (floats through their bit pattern),
-    so results are exact order statistics, ties included.
+    the rows left are sorted. O(n) per pass, and with large groups the first pass keeps a
+    few rows per wanted position, so a 10M-row column costs about a fifth of a sort. Small
+    groups (under ~1000 rows on average) or a pass that keeps more than half of the rows go
+    straight to one sort. Values are compared as order-preserving int64 keys (floats through
+    their bit pattern), so results are exact order statistics, ties included.
+    ``force_select`` runs the passes whatever the sizes (for tests).
     """
     v, is_float = _monotone_int64(np.asarray(x))
     g = np.asarray(g, dtype=np.int64)
     pos = np.asarray(positions, dtype=np.int64)
     value_bits = max(_SELECT_BINS_LOG2 - max(int(n_groups - 1).bit_length(), 0), 4)
-    while len(v) > max(sort_below, 4 * len(pos)):
+    worth_it = force_select or (len(v) > _SORT_BELOW and len(v) >= _SELECT_MIN_GROUP * n_groups)
+    while worth_it and len(v) > max(_SORT_BELOW if not force_select else 0, 4 * len(pos)):
         lo = int(v.min())
         span = int(v.max()) - lo
         shift = max(span.bit_length() - value_bits, 0)
@@ -325,14 +349,13 @@ def _order_statistics(x: np.ndarray, g: np.ndarray, n_groups: int, positions: np
         keep[target] = True
         kept = np.where(keep, counts, 0)
         kept_ends = np.cumsum(kept)
+        if 2 * kept_ends[-1] > len(v):  # little progress (skewed data, two far-apart values): sort
+            break
         pos = pos - (ends[target] - counts[target]) + (kept_ends[target] - kept[target])
         rows = keep[cell]
         del cell
-        if rows.all():  # no progress (e.g. two far-apart values only): sort what is left
-            break
         v, g = v[rows], g[rows]
-    order = np.lexsort((v, g))
-    return _from_monotone(v[order[pos]], is_float)
+    return _from_monotone(_sorted_by_group(v, g, n_groups)[pos], is_float)
 
 
 def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: tuple[float, ...],
@@ -374,7 +397,7 @@ def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: t
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     empty = counts == 0
     last = np.maximum(counts - 1, 0)
-    if x.size == 0:
+    if x.size == 0 or not qs:
         return {q: (np.full(n_groups, np.nan),) * 3 for q in qs}
     wanted = []  # 0-based ranks within each group: both interpolation neighbours and the interval ends
     for q in qs:

@@ -217,6 +217,13 @@ def test_period_codes_day_table_and_long_spans_agree(freq, expected):
     assert near.tolist() == [0, -1] and near_labels.tolist() == [expected[1]]
 
 
+def test_tickets_without_any_creation_time_leave_the_survey_rows():
+    ds = random_dataset(9)
+    ds.tickets["created_at"] = pd.NaT
+    mt = metric_table(ds)
+    assert set(mt["metric"]) == {"nps", "csat", "ces"} and mt["n"].sum() == ds.surveys["score"].notna().sum()
+
+
 def test_small_n_flag_and_errors():
     ds = random_dataset(5)
     mt = metric_table(ds, min_n=50)

@@ -130,6 +130,10 @@ def test_lagged_effects_known_lags():
     assert m.readable().index.tolist() == ["frt (same month)", "frt (1 month earlier)", "frt (2 months earlier)",
                                            "frt (all lags summed)"]
     assert (m.readable()["n"] == f"{n - 2}").all()
+    with_control = lagged_effects(monthly.assign(staff=np.random.default_rng(1).normal(50, 5, n)), "churn_rate", "frt",
+                                  lags=(0, 1), controls=["staff"])
+    assert with_control.readable("all").index.tolist() == ["frt (same month)", "frt (1 month earlier)", "staff",
+                                                           "frt (all lags summed)"]
     with pytest.raises(ConfigError, match="consecutive"):
         lagged_effects(monthly.drop(index=5), "churn_rate", "frt")
     with pytest.raises(InsufficientDataError, match="months"):

@@ -150,14 +150,16 @@ def test_order_statistics_selection_equals_full_sort(data, n_groups, kind):
     else:
         x = rng.integers(0, 3, n) * 2**40
     positions = np.sort(rng.integers(0, n, data.draw(st.integers(1, 6))))
-    got = stats._order_statistics(x, g, n_groups, positions, sort_below=0)  # selection passes, not a sort
-    np.testing.assert_array_equal(got, _reference_order_statistics(x, g, positions))
+    expected = _reference_order_statistics(x, g, positions)
+    for force in (True, False):  # selection passes, and the packed (or two-key) sort of small inputs
+        np.testing.assert_array_equal(stats._order_statistics(x, g, n_groups, positions, force_select=force),
+                                      expected)
 
 
 def test_order_statistics_two_far_values_fall_back_to_sort():
     x = np.repeat(np.array([0, 2**60], dtype=np.int64), 5000)  # every pass keeps both buckets
     g = np.zeros(x.size, dtype=np.int64)
-    got = stats._order_statistics(x, g, 1, np.array([0, 4999, 5000, 9999]), sort_below=0)
+    got = stats._order_statistics(x, g, 1, np.array([0, 4999, 5000, 9999]), force_select=True)
     assert got.tolist() == [0.0, 0.0, float(2**60), float(2**60)]
 
 
@@ -170,3 +172,13 @@ def test_grouped_quantiles_large_input_matches_numpy():
         for q in (0.5, 0.9):
             assert res[q][0][k] == pytest.approx(np.quantile(x[g == k] / 3.6e12, q), rel=1e-12)
     assert np.isnan(res[0.5][0][7])
+
+
+def test_grouped_quantiles_many_small_groups_and_no_quantiles():
+    rng = np.random.default_rng(4)
+    g = rng.integers(0, 3000, 200_000)  # ~67 rows per group: one sort, not selection passes
+    x = rng.lognormal(0, 3, g.size)
+    res = stats.grouped_quantiles(x, g, 3000, (0.5,))
+    for k in (0, 1234, 2999):
+        assert res[0.5][0][k] == pytest.approx(np.quantile(x[g == k], 0.5), rel=1e-12)
+    assert stats.grouped_quantiles(x, g, 3000, ()) == {}

@@ -164,6 +164,22 @@ def test_sla_business_hours():
     assert sla_status(t, targets).loc["x", "first_response"] == "breached"
 
 
+def test_sla_every_whole_minute_target_met_exactly_is_achieved():
+    created = pd.Timestamp("2024-03-01", tz="UTC")
+    for m in range(1, 1441):  # each target answered on time and 1 ns late
+        on_time = created + pd.Timedelta(minutes=m)
+        t = pd.DataFrame({"created_at": [created, created], "priority": ["high", "high"],
+                          "first_response_at": [on_time, on_time + pd.Timedelta(1, "ns")]})
+        codes = sla_status_codes(t, {"first_response": {"high": m / 60}}, as_of="2024-03-03")["first_response"]
+        assert codes.tolist() == [0, 1], m  # 65/60 h * 3.6e12 is 3899999999999.9995: flooring would breach
+
+
+def test_sla_target_beyond_int64_nanoseconds_is_never_breached():
+    t = make_tickets([("h", "2024-03-01 08:00", "2030-03-01 08:00", None, "low", 0, 0, "chat")])
+    assert sla_status(t, {"first_response": {"low": 1e7}, "resolution": {"low": 1e7}}).loc["h"].tolist() == \
+        ["achieved", "pending"]
+
+
 def test_sla_codes_reuse_precomputed_business_hours():
     rng = np.random.default_rng(5)
     created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 24 * 60, 400), "min")

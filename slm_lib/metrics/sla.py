@@ -99,6 +99,27 @@ def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
     return utc_instant(as_of)
 
 
+def _last_ns_within(hours: float) -> int:
+    """The longest elapsed time in whole nanoseconds that is still within ``hours``.
+
+    Within means ``ns / 3.6e12 <= hours`` in floating point, exactly as
+    :func:`slm_lib.metrics.tickets.elapsed_hours` compares; ``hours * 3.6e12`` alone is not
+    enough (65/60 h gives 3899999999999.9995 ns, and a response at exactly 65 minutes would
+    be late). A missing target gives -1 (no ticket is compared); an astronomically long one
+    the int64 maximum.
+    """
+    if not np.isfinite(hours):
+        return -1
+    if hours * 3.6e12 >= 2.0**53:  # beyond 2.5 million hours: float steps exceed 1 ns
+        return int(min(hours * 3.6e12, np.iinfo(np.int64).max))
+    ns = round(hours * 3.6e12)
+    while ns / 3.6e12 > hours:
+        ns -= 1
+    while (ns + 1) / 3.6e12 <= hours:
+        ns += 1
+    return ns
+
+
 def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
                      as_of: Any = None, calendar: Any = None,
                      event_hours: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -133,9 +154,9 @@ def sla_status_codes(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, f
         event = epoch_ns(tickets[SLA_EVENTS[name]])
         seen = (event != NAT_NS) & (event <= as_of_ns)
         stop = np.where(seen, event, as_of_ns)
-        if calendar is None:  # exact integer nanoseconds: breached when elapsed > target
+        if calendar is None:  # integer nanoseconds, compared exactly as elapsed hours <= target
             stop -= created
-            elapsed, limit = stop, np.floor(np.nan_to_num(hours, nan=0.0) * 3.6e12).astype(np.int64)
+            elapsed, limit = stop, np.array([_last_ns_within(h) for h in hours], dtype=np.int64)
         elif event_hours is not None and SLA_EVENTS[name] in event_hours:
             elapsed, limit = np.array(event_hours[SLA_EVENTS[name]], dtype=np.float64), hours
             elapsed[~seen] = elapsed_hours(created[~seen].view("datetime64[ns]"),

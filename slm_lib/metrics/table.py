@@ -286,7 +286,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
     for i, code in enumerate(statuses.values()):
         cell += (code + 1).astype(np.int16) << (3 + 2 * i)
     cells = _cross_counts(group, size, cell, 8 << 2 * len(statuses))
-    flags = cells.reshape(size, -1, 8).sum(axis=1)
+    flags = cells.reshape(size, 4 ** len(statuses), 8).sum(axis=1)
     with_bit = lambda b: flags[:, (np.arange(8) & b) != 0].sum(axis=1)  # noqa: E731
     n, resolved = flags.sum(axis=1), with_bit(1)
     out["tickets"] = (n, n.astype(np.float64), *poisson_interval(n))
@@ -297,7 +297,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
     out["replies_per_ticket"] = _mean_metric(tickets["replies"].to_numpy(dtype=np.float64)[rmask],
                                              group[rmask], size)
     for i, target in enumerate(statuses):
-        status = cells.reshape(size, -1, 4, 8 << 2 * i).sum(axis=(1, 3))  # status code + 1
+        status = cells.reshape(size, 4 ** (len(statuses) - 1 - i), 4, 8 << 2 * i).sum(axis=(1, 3))  # code + 1
         achieved, breached = status[:, ACHIEVED + 1], status[:, BREACHED + 1]
         out[f"sla_{target}"] = _share(achieved, achieved + breached)
 

@@ -99,8 +99,9 @@ class ModelResult:
         kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
         fmt = (lambda v: f"{v:.2f}") if "ratio" in kind else (lambda v: f"{v:+.2f}")  # noqa: E731
         names = [label(re.sub(r"\[.*\]$", "", t))[0] for t in rows["term"]]
-        if "lag" in rows:  # lagged models: one row per lag and the summed effect
-            names = [f"{name} ({_lag_words(k)})" for name, k in zip(names, rows["lag"])]
+        if "lag" in rows:  # lagged models: the driver once per lag and summed (controls have no lag)
+            names = [f"{label(re.sub(r'_cumulative$', '', t))[0]} ({_lag_words(k)})" if role == "driver" else n
+                     for n, t, k, role in zip(names, rows["term"], rows["lag"], rows["role"])]
         out = pd.DataFrame({
             "driver": names,
             "per": rows["unit"].to_numpy(),
@@ -123,7 +124,7 @@ class ModelResult:
 
 def label(source: str) -> tuple[str, str]:
     """Plain-words label and unit symbol of a feature column (the column name when unknown)."""
-    base = re.sub(r"_(lag\d+|cumulative)$", "", source)
+    base = re.sub(r"_lag\d+$", "", source)
     return LABELS.get(base, (base.replace("_", " "), ""))
 
 
