@@ -182,3 +182,16 @@ def test_grouped_quantiles_many_small_groups_and_no_quantiles():
     for k in (0, 1234, 2999):
         assert res[0.5][0][k] == pytest.approx(np.quantile(x[g == k], 0.5), rel=1e-12)
     assert stats.grouped_quantiles(x, g, 3000, ()) == {}
+
+
+def test_order_statistics_pile_of_zeros_resolved_without_sorting_it(monkeypatch):
+    rng = np.random.default_rng(8)
+    g = rng.integers(0, 5, 400_000)
+    x = np.where(rng.random(g.size) < 0.6, 0.0, rng.exponential(6.0, g.size))  # 60% zero business hours
+    sorted_sizes = []
+    real_sort = stats._sorted_by_group
+    monkeypatch.setattr(stats, "_sorted_by_group", lambda v, gg, n: sorted_sizes.append(len(v)) or real_sort(v, gg, n))
+    positions = np.sort(rng.integers(0, g.size, 40))
+    got = stats._order_statistics(x, g, 5, positions)
+    np.testing.assert_array_equal(got, _reference_order_statistics(x, g, positions))
+    assert sorted_sizes == [] or sorted_sizes[0] < 10_000  # the zeros are one exact bucket, never sorted
