@@ -12,7 +12,7 @@ from slm_lib.errors import ConfigError, InsufficientDataError, ModelFitError
 from slm_lib.models import churn_hazard_model, churn_model
 from slm_lib.models.proportional_hazards import proportional_hazards_sentences, proportional_hazards_test
 
-COLUMNS = ["term", "role", "label", "statistic", "df", "p_value", "transform", "events"]
+COLUMNS = ["term", "role", "label", "statistic", "df", "p_value", "p_adjusted", "transform", "events"]
 
 # Therneau & Grambsch's test data 1 (the row with a missing status is dropped by the model).
 THERNEAU = pd.DataFrame({"duration_days": [9, 3, 1, 1, 6, 6, 8], "event": [1, np.nan, 1, 0, 1, 1, 0],
@@ -148,7 +148,7 @@ def test_proportional_hazards_not_rejected():
         test = proportional_hazards_test(m, transform=transform).set_index("term")
         assert (test["p_value"] > 0.05).all(), test
     sentences = proportional_hazards_sentences(proportional_hazards_test(m))
-    assert len(sentences) == 1 and sentences[0].startswith("No driver shows a hazard ratio that changes over time")
+    assert len(sentences) == 1 and sentences[0].startswith("No driver shows a clear change of its hazard ratio")
 
 
 def test_time_varying_effect_detected():
@@ -158,7 +158,8 @@ def test_time_varying_effect_detected():
         assert test.loc["x", "p_value"] < 0.001 and test.loc["global", "p_value"] < 0.001
         assert test.loc["segment[mid]", "p_value"] > 0.01
     (sentence,) = proportional_hazards_sentences(proportional_hazards_test(m))
-    assert sentence.startswith("The effect of x changes over time (p < 0.001): read its hazard ratio as an average")
+    assert sentence.startswith("The effect of x changes over time (p < 0.001; ") and "Holm" in sentence
+    assert (proportional_hazards_test(m)["p_adjusted"] >= proportional_hazards_test(m)["p_value"]).all()
 
 
 @settings(max_examples=15, deadline=None)
@@ -185,16 +186,21 @@ def test_sentences_name_drivers_controls_and_global():
                          "role": ["driver", "driver", "control", "global"],
                          "label": ["median first response", "SLA breach share", "tenure", "all terms together"],
                          "p_value": [0.31, 0.0004, 0.012, 0.001]})
-    assert proportional_hazards_sentences(test) == [
-        "The effect of SLA breach share changes over time (p < 0.001): read its hazard ratio as an average "
-        "over the follow-up, not a constant effect.",
-        "The effect of the control tenure changes over time (p = 0.012): the driver hazard ratios are adjusted "
-        "for its average effect only."]
+    assert proportional_hazards_sentences(test) == [  # Holm over 3 terms: 0.0012, 0.024, 0.31
+        "The effect of SLA breach share changes over time (p < 0.001; 0.0012 after a Holm adjustment over 3 "
+        "terms): read its hazard ratio as an average over the follow-up, not a constant effect.",
+        "The effect of the control tenure changes over time (p = 0.012; 0.024 after a Holm adjustment over 3 "
+        "terms): the driver hazard ratios are adjusted for its average effect only."]
     quiet = test.assign(p_value=[0.31, 0.08, 0.5, 0.04])
     assert proportional_hazards_sentences(quiet) == [
-        "No driver shows a hazard ratio that changes over time (smallest p = 0.08).",
+        "No driver shows a clear change of its hazard ratio over time (smallest p = 0.08; 3 terms tested).",
         "Taken together the hazard ratios drift over time (p = 0.04, global test) although no single one does "
         "clearly: read them as averages over the follow-up."]
+    watch = test.assign(p_value=[0.31, 0.03, 0.5, 0.2])  # 0.03 x 3 = 0.09 after adjustment
+    assert proportional_hazards_sentences(watch) == [
+        "No driver shows a clear change of its hazard ratio over time (smallest p = 0.03; 3 terms tested).",
+        "A sign to watch, not clear once the 3 terms are adjusted for multiple testing: SLA breach share "
+        "(p = 0.03, 0.09 adjusted)."]
 
 
 def test_errors():
