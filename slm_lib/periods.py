@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from slm_lib.errors import ConfigError
+from slm_lib.errors import ConfigError, DataValidationError, Problem
 
 #: The int64 value :func:`epoch_ns` gives for a missing timestamp (numpy's NaT).
 NAT_NS: int = int(np.iinfo(np.int64).min)
@@ -90,7 +90,10 @@ def utc_instant(value: object, name: str = "as_of") -> pd.Timestamp:
         raise ConfigError(f"{name}: not a timestamp: {value!r}") from err
     if ts is pd.NaT:
         raise ConfigError(f"{name}: not a timestamp: {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    utc = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if not pd.Timestamp.min.tz_localize("UTC") <= utc <= pd.Timestamp.max.tz_localize("UTC"):
+        raise ConfigError(f"{name}: {value!r} is outside {pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}")
+    return utc
 
 
 def epoch_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
@@ -112,5 +115,15 @@ def epoch_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
         out.flags.writeable = False
         return out
     if isinstance(array, pd.arrays.DatetimeArray):
+        per_ns = {"s": 10**9, "ms": 10**6, "us": 10**3}[array.unit]
+        ints = array.asi8
+        outside = (ints != NAT_NS) & ((ints < -(-pd.Timestamp.min.value // per_ns)) |
+                                      (ints > pd.Timestamp.max.value // per_ns))
+        if outside.any():  # pandas keeps such dates in coarser units; nanosecond arithmetic cannot
+            rows = np.flatnonzero(outside)
+            raise DataValidationError(Problem(
+                "data", str(getattr(values, "name", "") or "timestamps"),
+                f"timestamp outside {pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d} "
+                f"(e.g. {array[rows[0]]}), the range the metrics compute in", len(rows), tuple(rows[:5] + 1)))
         return array.as_unit("ns").asi8
     return np.asarray(array, dtype="datetime64[ns]").view(np.int64)
