@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as _st
+from statsmodels.stats.multitest import multipletests
 
 from slm_lib.config import CONFIDENCE
 
@@ -422,6 +423,25 @@ def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: t
         h = last * q
         value = a + (h - np.floor(h)) * (b - a)
         out[q] = (value, np.fmin(low, value), np.fmax(high, value))
+    return out
+
+
+def holm_adjusted(p_values: ArrayLike) -> FloatArray:
+    """Holm step-down adjusted p-values over one family of tests; NaN (untested) stays NaN.
+
+    Holm keeps the chance of any false alarm in the family at the nominal level; it is used
+    wherever several p-values are read together (a month's KPI changes, a model's terms).
+
+    Examples
+    --------
+    >>> holm_adjusted([0.01, np.nan, 0.04, 0.3]).round(3).tolist()
+    [0.03, nan, 0.08, 0.3]
+    """
+    p = _f(p_values)
+    out = np.full(p.shape, np.nan)
+    tested = np.isfinite(p)
+    if tested.any():
+        out[tested] = multipletests(p[tested], method="holm")[1]
     return out
 
 

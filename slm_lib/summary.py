@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
-from statsmodels.stats.multitest import multipletests
 
 from slm_lib.config import CONFIDENCE, SCALES
 from slm_lib.errors import ConfigError, InsufficientDataError
@@ -23,7 +22,7 @@ from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
 from slm_lib.periods import check_month, month_labels, previous_month
-from slm_lib.stats import two_proportion_z
+from slm_lib.stats import holm_adjusted, two_proportion_z
 from slm_lib.text import mask_pii_series
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
@@ -181,9 +180,7 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     step-down adjustment keeps the chance of any false alarm in the month at 5%.
     """
     tested = kpis["p_value"].notna() & np.isfinite(kpis["p_value"])
-    adjusted = pd.Series(np.nan, index=kpis.index)
-    if tested.any():
-        adjusted[tested] = multipletests(kpis.loc[tested, "p_value"], alpha=1.0 - CONFIDENCE, method="holm")[1]
+    adjusted = pd.Series(holm_adjusted(kpis["p_value"].to_numpy(dtype=float)), index=kpis.index)
     direction = kpis["metric"].map({m: d for m, (_, _, d) in HEADLINE.items()}).fillna(0)
     significant = adjusted < 1.0 - CONFIDENCE
     better = np.sign(kpis["delta"]) == direction

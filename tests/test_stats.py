@@ -195,3 +195,9 @@ def test_order_statistics_pile_of_zeros_resolved_without_sorting_it(monkeypatch)
     got = stats._order_statistics(x, g, 5, positions)
     np.testing.assert_array_equal(got, _reference_order_statistics(x, g, positions))
     assert sorted_sizes == [] or sorted_sizes[0] < 10_000  # the zeros are one exact bucket, never sorted
+
+
+def test_holm_adjusted_hand_computed_with_untested_and_empty():
+    # sorted 0.01, 0.02, 0.04 with 3 tests: 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04
+    np.testing.assert_allclose(stats.holm_adjusted([0.04, np.nan, 0.01, 0.02]), [0.04, np.nan, 0.03, 0.04])
+    assert stats.holm_adjusted([]).size == 0 and stats.holm_adjusted([0.9, 0.8]).tolist() == [1.0, 1.0]

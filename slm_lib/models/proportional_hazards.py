@@ -22,11 +22,11 @@ import pandas as pd
 from scipy import sparse
 from scipy import stats as _st
 from statsmodels.duration.hazard_regression import PHRegResults
-from statsmodels.stats.multitest import multipletests
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.models._design import ModelResult, label
+from slm_lib.stats import holm_adjusted
 
 __all__ = ["proportional_hazards_test", "proportional_hazards_sentences"]
 
@@ -210,14 +210,10 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
     return pd.DataFrame({
         "term": names + ["global"], "role": table["role"].tolist() + ["global"],
         "label": labels + ["all terms together"], "statistic": stat, "df": df,
-        "p_value": p_value, "p_adjusted": np.r_[_holm(p_value[:-1]), p_value[-1]],
+        "p_value": p_value, "p_adjusted": np.r_[holm_adjusted(p_value[:-1]), p_value[-1]],
         "transform": transform, "events": int(status.sum()),
     })
 
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values (family-wise error over the terms tested together)."""
-    return multipletests(p, method="holm")[1] if len(p) else np.asarray(p, dtype=float)
 
 
 def _term_label(term: str, unit: str) -> str:
@@ -254,7 +250,7 @@ def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFI
     No driver shows a clear change of its hazard ratio over time (smallest p = 0.21; 2 terms tested).
     """
     alpha = 1 - confidence
-    terms = test.loc[test["role"] != "global"].assign(_adj=lambda t: _holm(t["p_value"].to_numpy()))
+    terms = test.loc[test["role"] != "global"].assign(_adj=lambda t: holm_adjusted(t["p_value"].to_numpy()))
     clear = terms.loc[terms["_adj"] < alpha]
     watch = terms.loc[(terms["p_value"] < alpha) & (terms["_adj"] >= alpha)]
     drivers = terms.loc[terms["role"] == "driver"]
