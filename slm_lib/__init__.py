@@ -7,11 +7,11 @@
 from slm_lib import errors, plots, synth
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, calibration_holdout_split,
-                         conditional_expectations, historical_clv, holdout_errors, predictive_clv,
+                         conditional_expectations, holdout_errors, predictive_clv,
                          purchase_tracking, rfm_summary, survivor_counts)
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.cohorts import cohort_retention
-from slm_lib.features import customer_features, monthly_service_panel
+from slm_lib.features import customer_features, historical_clv, monthly_service_panel
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.load import load_data, validate

@@ -1,7 +1,7 @@
 """Cohort retention matrices (SPEC §5).
 
 A cohort is the set of customers who signed up in one calendar period (``freq``, monthly by
-default, UTC). Cell ``(cohort, k)`` of the matrix is the share of the cohort that is active at
+default, in time zone ``tz``, UTC by default: a report passes its own). Cell ``(cohort, k)`` of the matrix is the share of the cohort that is active at
 age ``k`` periods:
 
 * ``mode="contractual"``: the customer is still a customer **at the end of period
@@ -25,58 +25,9 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
-from slm_lib.periods import utc_instant
+from slm_lib.periods import check_freq, period_labels, period_ordinals, utc_instant
 
-__all__ = ["cohort_retention", "period_ordinals", "default_as_of"]
-
-_FREQS = {"M": "M", "MS": "M", "ME": "M", "Q": "Q", "QS": "Q", "QE": "Q", "Y": "Y", "YS": "Y", "YE": "Y",
-          "A": "Y", "W": "W", "D": "D"}
-
-
-def _period_freq(freq: str) -> str:
-    try:
-        return _FREQS[freq.upper()]
-    except KeyError:
-        raise ConfigError(f"cohort_retention: freq={freq!r} is not one of {sorted(set(_FREQS.values()))}") from None
-
-
-def period_ordinals(ts: pd.Series, freq: str = "M") -> np.ndarray:
-    """Integer ordinal of the UTC calendar period of each timestamp (NaT -> a huge sentinel).
-
-    Consecutive periods have consecutive ordinals, so ages are plain differences.
-
-    Examples
-    --------
-    >>> s = pd.Series(pd.to_datetime(["2024-01-31", "2024-02-01"], utc=True))
-    >>> int(np.diff(period_ordinals(s, "M"))[0])
-    1
-    """
-    naive = pd.to_datetime(ts, utc=True).dt.tz_convert(None)
-    periods = pd.PeriodIndex(naive.dt.to_period(_period_freq(freq)))
-    ords = periods.asi8.astype("int64")
-    ords[periods.isna()] = np.iinfo("int64").max // 2
-    return ords
-
-
-def default_as_of(ds: Dataset) -> pd.Timestamp:
-    """The latest timestamp found in the data set (signups, churns, tickets, surveys, payments).
-
-    Examples
-    --------
-    >>> from slm_lib.schema import empty_frame
-    >>> c = empty_frame("customers")
-    >>> c.loc[0] = ["c1", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.NaT]
-    >>> str(default_as_of(Dataset(customers=c)))
-    '2024-01-05 00:00:00+00:00'
-    """
-    candidates = [ds.customers["signup_at"].max(), ds.customers["churned_at"].max(),
-                  ds.tickets["created_at"].max(), ds.tickets["first_response_at"].max(),
-                  ds.tickets["resolved_at"].max(), ds.surveys["submitted_at"].max(),
-                  ds.revenue["paid_at"].max()]
-    found = [c for c in candidates if not pd.isna(c)]
-    if not found:
-        raise InsufficientDataError("default_as_of: the data set holds no timestamps")
-    return max(found)
+__all__ = ["cohort_retention"]
 
 
 def cohort_retention(
@@ -85,6 +36,7 @@ def cohort_retention(
     mode: Literal["contractual", "purchase"] = "contractual",
     as_of: pd.Timestamp | str | None = None,
     tidy: bool = False,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Cohort x age retention matrix of shares, with cohort sizes.
 
@@ -94,16 +46,18 @@ def cohort_retention(
         Uses ``customers`` (``signup_at``, ``churned_at``) and, for ``mode="purchase"``,
         ``revenue``.
     freq : {"M", "Q", "Y", "W", "D"}
-        Calendar period (UTC) defining cohorts and ages.
+        Calendar period defining cohorts and ages (labels as in :mod:`slm_lib.periods`).
     mode : {"contractual", "purchase"}
         ``contractual``: alive at the end of period cohort + k (not churned before the start of
         the following period). ``purchase``: a positive payment in period cohort + k.
     as_of : timestamp, optional
-        Observation end. Defaults to the latest timestamp in ``ds``. Cells whose period ends
+        Observation end. Defaults to ``ds.observation_end()``. Cells whose period ends
         after ``as_of`` are NaN (right-censored).
     tidy : bool
         If True return the long form: ``cohort, age, size, active, share`` (censored cells
         dropped) instead of the wide matrix.
+    tz : str
+        Time zone of the calendar periods (the report's).
 
     Returns
     -------
@@ -124,34 +78,33 @@ def cohort_retention(
     """
     if mode not in ("contractual", "purchase"):
         raise ConfigError(f"cohort_retention: mode={mode!r}; use 'contractual' or 'purchase'")
-    as_of = default_as_of(ds) if as_of is None else utc_instant(as_of)
+    as_of = ds.observation_end() if as_of is None else utc_instant(as_of)
     customers = ds.customers.loc[ds.customers["signup_at"] < as_of]
     if customers.empty:
         raise InsufficientDataError(f"cohort_retention: no customer signed up before as_of={as_of}")
 
-    pfreq = _period_freq(freq)
-    cohort = period_ordinals(customers["signup_at"], pfreq)
-    as_of_ord = int(period_ordinals(pd.Series([as_of]), pfreq)[0])
+    pfreq = check_freq(freq)
+    cohort = period_ordinals(customers["signup_at"], pfreq, tz)
+    as_of_ord = int(period_ordinals(pd.Series([as_of]), pfreq, tz)[0])
     # Age k is observed when period cohort + k has ended: cohort + k + 1 <= period(as_of).
     max_age = int(as_of_ord - cohort.min() - 1)
     ages = np.arange(max(max_age, 0) + 1)
 
     if mode == "contractual":
         churn = customers["churned_at"].where(customers["churned_at"] < as_of)
-        life = period_ordinals(churn, pfreq) - cohort  # alive at end of age k iff k < life
+        life = period_ordinals(churn, pfreq, tz) - cohort  # alive at end of age k iff k < life (NaT: never)
         active = ages[None, :] < life[:, None]
     else:
         pay = ds.revenue.loc[(ds.revenue["amount"] > 0) & (ds.revenue["paid_at"] < as_of), ["customer_id", "paid_at"]]
         cust_pos = pd.Index(customers["customer_id"]).get_indexer(pay["customer_id"])
         keep = cust_pos >= 0
-        pay_age = period_ordinals(pay["paid_at"], pfreq)[keep] - cohort[cust_pos[keep]]
+        pay_age = period_ordinals(pay["paid_at"], pfreq, tz)[keep] - cohort[cust_pos[keep]]
         in_range = (pay_age >= 0) & (pay_age < len(ages))
         active = np.zeros((len(customers), len(ages)), dtype=bool)
         active[cust_pos[keep][in_range], pay_age[in_range]] = True
 
     observed_to = as_of_ord - cohort - 1  # last observed age per customer
-    labels = pd.PeriodIndex.from_ordinals(np.unique(cohort), freq=pfreq).strftime(
-        {"M": "%Y-%m", "Q": "%Y-Q%q", "Y": "%Y", "W": "%Y-%m-%d", "D": "%Y-%m-%d"}[pfreq])
+    labels = period_labels(np.unique(cohort), pfreq)
     cohort_pos = np.searchsorted(np.unique(cohort), cohort)
     n_cohorts = len(labels)
     size = np.bincount(cohort_pos, minlength=n_cohorts)

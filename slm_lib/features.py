@@ -37,16 +37,15 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.historical import historical_clv
-from slm_lib.cohorts import default_as_of, period_ordinals
-from slm_lib.config import DEFAULT_SLA_TARGETS
-from slm_lib.errors import ConfigError
+from slm_lib.config import DEFAULT_SLA_TARGETS, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
+from slm_lib.metrics.survey import nps_category
 from slm_lib.metrics.tickets import elapsed_hours
-from slm_lib.periods import utc_instant
+from slm_lib.periods import period_ordinals, utc_instant
 
-__all__ = ["customer_features", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
+__all__ = ["customer_features", "historical_clv", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "customer_id", "as_of", "segment", "tenure_days", "tenure_years", "tickets", "median_frt_h",
@@ -83,6 +82,56 @@ def window_offset(spec: str | pd.DateOffset | pd.Timedelta) -> pd.DateOffset | p
     if delta <= pd.Timedelta(0):
         raise ConfigError(f"window length {spec!r} must be positive")
     return delta
+
+
+def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "customer_id",
+                   date_col: str = "paid_at", amount_col: str = "amount",
+                   customers: Iterable[str] | None = None) -> pd.Series:
+    """Revenue per customer paid on or before ``as_of`` (inclusive), refunds netted.
+
+    Parameters
+    ----------
+    revenue : pandas.DataFrame
+        The canonical ``revenue`` table (``customer_id, paid_at, amount``; refunds negative).
+    as_of : datetime-like
+        Cut-off instant; a payment at exactly ``as_of`` counts, later ones do not. A naive
+        value is read as UTC when ``paid_at`` is time-zone aware.
+    customer_col, date_col, amount_col : str
+        Column names.
+    customers : iterable of str, optional
+        Customers to report; those without payments up to ``as_of`` get 0. Default: every
+        customer with a payment up to ``as_of``.
+
+    Returns
+    -------
+    pandas.Series
+        ``historical_clv`` (float) indexed by customer id, sorted.
+
+    Examples
+    --------
+    >>> rev = pd.DataFrame({"customer_id": ["a", "a", "b", "a"],
+    ...                     "paid_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+    ...                                                "2024-03-02"], utc=True),
+    ...                     "amount": [10.0, -2.5, 7.0, 99.0]})
+    >>> historical_clv(rev, "2024-03-01", customers=["a", "b", "c"]).tolist()
+    [7.5, 7.0, 0.0]
+    """
+    missing = [c for c in (customer_col, date_col, amount_col) if c not in revenue]
+    if missing:
+        raise DataValidationError(f"revenue: column(s) {missing} not found; available: {list(revenue.columns)}")
+    paid = pd.to_datetime(revenue[date_col], format="ISO8601")
+    cut = pd.Timestamp(as_of)
+    if paid.dt.tz is not None:
+        cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    elif cut.tzinfo is not None:
+        cut = cut.tz_convert("UTC").tz_localize(None)
+    amount = pd.to_numeric(revenue[amount_col], errors="raise").astype(float)
+    keep = (paid <= cut).to_numpy()
+    out = amount[keep].groupby(revenue[customer_col][keep].to_numpy()).sum()
+    out.index.name = customer_col
+    if customers is not None:
+        out = out.reindex(pd.Index(list(customers), name=customer_col), fill_value=0.0)
+    return out.sort_index().astype(float).rename("historical_clv")
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
@@ -135,8 +184,7 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, ta
     out["mean_csat"] = _by_customer(sv.loc[sv["type"] == "csat"], "score", "mean", ids).to_numpy()
     out["mean_ces"] = _by_customer(sv.loc[sv["type"] == "ces"], "score", "mean", ids).to_numpy()
     last_nps = _by_customer(sv.loc[sv["type"] == "nps"].sort_values("submitted_at", kind="stable"), "score", "last", ids)
-    category = np.select([last_nps >= 9, last_nps >= 7, last_nps >= 0], ["promoter", "passive", "detractor"], "none")
-    out["last_nps_category"] = pd.Series(category, dtype="str")
+    out["last_nps_category"] = pd.Series(nps_category(last_nps.to_numpy(float)), dtype="str")
 
     rv = ds.revenue.loc[mine(ds.revenue)]
     # strictly before as_of (historical_clv counts a payment at its cut-off instant)
@@ -197,7 +245,7 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
     if "first_response" not in targets:
         raise ConfigError("customer_features: sla_targets needs a 'first_response' entry {priority: hours}")
-    instants = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or np.isscalar(as_of) else list(as_of)
+    instants = list(as_of) if pd.api.types.is_list_like(as_of) else [as_of]
     if not instants:
         raise ConfigError("customer_features: as_of is an empty sequence")
     where = pd.Index(ds.customers["customer_id"])
@@ -217,16 +265,17 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
 
     Per month: ``active`` customers at the month start, ``churned`` during the month,
     ``churn_rate`` (%); tickets created in the month: ``tickets``, ``median_frt_h`` (their
-    median first response time, responses at any time), ``sla_breach_share`` (%, judged at the
-    end of the data); surveys submitted in the month: ``mean_csat``, ``nps`` (100 x (share 9-10
-    minus share 0-6)), ``mean_ces``.
+    median first response time, responses known by the data's observation end),
+    ``sla_breach_share`` (%, judged at ``ds.observation_end()``); surveys submitted in the
+    month: ``mean_csat``, ``nps`` (100 x (share 9-10 minus share 0-6)), ``mean_ces``.
 
     Parameters
     ----------
     months : sequence, optional
         Month labels ('YYYY-MM') or month starts to include; default every month from the first
-        ticket, survey, payment or churn (the first signup if there is none) to the month of the
-        latest timestamp in the data (which may be partial).
+        ticket, survey, payment or churn (the first signup if there is none) to the month of
+        ``ds.observation_end()`` (a report's data end with the report month; data observed
+        mid-month end with a partial month).
 
     Examples
     --------
@@ -240,15 +289,15 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     """
     targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
 
-    def ordinals(ts: pd.Series) -> np.ndarray:  # calendar month in tz: local wall time read as UTC
-        return period_ordinals(ts.dt.tz_convert(tz).dt.tz_localize(None).dt.tz_localize("UTC"))
+    def ordinals(ts: pd.Series) -> np.ndarray:  # calendar month in tz
+        return period_ordinals(ts, "M", tz)
 
     if months is None:
         activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
                     ds.customers["churned_at"].min()]
         activity = [a for a in activity if pd.notna(a)] or [ds.customers["signup_at"].min()]
         first = ordinals(pd.Series([min(activity)]))[0]
-        last = ordinals(pd.Series([default_as_of(ds)]))[0]
+        last = ordinals(pd.Series([ds.observation_end() - _NS]))[0]  # the end instant itself is excluded
         index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
     else:
         index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
@@ -268,7 +317,8 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     tk = ds.tickets
     pos_t = month_pos(tk["created_at"])
     frt = elapsed_hours(tk["created_at"], tk["first_response_at"], calendar)
-    sla = sla_status_codes(tk, {"first_response": targets["first_response"]}, None, calendar)["first_response"] \
+    sla = sla_status_codes(tk, {"first_response": targets["first_response"]}, ds.observation_end(),
+                           calendar)["first_response"] \
         if len(tk) else np.array([], np.int8)
     tks = pd.DataFrame({"m": pos_t, "frt": frt, "breached": (sla == BREACHED).astype(float),
                         "decided": np.isin(sla, (BREACHED, ACHIEVED)).astype(float)}).loc[pos_t >= 0]
@@ -277,7 +327,8 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     svs = pd.DataFrame({"m": month_pos(sv["submitted_at"]), "type": sv["type"].to_numpy(),
                         "score": sv["score"].to_numpy(float)})
     svs = svs.loc[svs["m"] >= 0]
-    nps = svs.loc[svs["type"] == "nps"].assign(p=lambda d: (d["score"] >= 9) * 100.0 - (d["score"] <= 6) * 100.0)
+    nps = svs.loc[svs["type"] == "nps"].assign(
+        p=lambda d: (d["score"] >= NPS_PROMOTER_MIN) * 100.0 - (d["score"] <= NPS_DETRACTOR_MAX) * 100.0)
 
     def per_month(series: pd.Series) -> np.ndarray:
         return series.reindex(np.arange(n)).to_numpy(float)

@@ -1,5 +1,12 @@
-"""Time helpers: calendar months as report periods (parsing ``'YYYY-MM'``, labelling, stepping
-back) and UTC instants (one timestamp, or a column as int64 nanoseconds)."""
+"""Time helpers, the one home of period assignment: which calendar period (day, ISO week,
+month, quarter, year, in a time zone) a timestamp falls in, the labels of periods, report
+months (parsing ``'YYYY-MM'``, stepping back, their bounds as instants), UTC instants (one
+timestamp, or a column as int64 nanoseconds) and the latest instant found in some columns.
+
+Period labels (every module uses these): ``"YYYY-MM"`` (freq ``"M"``), ``"YYYYQn"`` (``"Q"``),
+``"YYYY"`` (``"Y"``), the Monday ``"YYYY-MM-DD"`` of an ISO week (``"W"``), ``"YYYY-MM-DD"``
+(``"D"``). A timestamp belongs to the period of its local wall-clock date in ``tz``.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -41,6 +48,112 @@ def previous_month(month: str) -> str:
     return str(check_month(month) - 1)
 
 
+#: Canonical period frequencies, and the pandas-style aliases accepted for them.
+FREQS: tuple[str, ...] = ("M", "Q", "Y", "W", "D")
+_FREQ_ALIASES = {"MS": "M", "ME": "M", "QS": "Q", "QE": "Q", "YS": "Y", "YE": "Y", "A": "Y"}
+#: The ordinal :func:`period_ordinals` gives a missing timestamp: far in the future, so that a
+#: missing end (``churned_at``) reads as "not yet" in differences of ordinals.
+NAT_ORDINAL: int = int(np.iinfo(np.int64).max // 2)
+_DAY_NS = 86_400 * 10**9
+
+
+def check_freq(freq: str) -> str:
+    """The canonical frequency (``M, Q, Y, W, D``) of ``freq`` or its pandas alias (``MS``, ``QE``, ``A``...).
+
+    Examples
+    --------
+    >>> check_freq("MS"), check_freq("q")
+    ('M', 'Q')
+    """
+    canonical = str(freq).upper()
+    canonical = _FREQ_ALIASES.get(canonical, canonical)
+    if canonical not in FREQS:
+        raise ConfigError(f"freq must be one of {list(FREQS)}, got {freq!r}")
+    return canonical
+
+
+def _period_of_days(days: np.ndarray, freq: str) -> np.ndarray:
+    """Period ordinal (months, quarters or years since 1970, Monday weeks, days) of day numbers."""
+    if freq in ("M", "Q", "Y"):
+        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        return months // 3 if freq == "Q" else months // 12 if freq == "Y" else months
+    return (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
+
+
+def period_ordinals(ts: pd.Series | pd.Index, freq: str = "M", tz: str = "UTC") -> np.ndarray:
+    """Integer ordinal of the calendar period (in ``tz``) of each timestamp; NaT -> :data:`NAT_ORDINAL`.
+
+    Consecutive periods have consecutive ordinals, so ages are plain differences; month,
+    quarter and year ordinals count from 1970 (pandas' ``Period.ordinal``).
+
+    Examples
+    --------
+    >>> s = pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:00"], utc=True))
+    >>> period_ordinals(s, "M").tolist(), period_ordinals(s, "M", tz="Europe/Berlin").tolist()
+    ([648, 649], [649, 649])
+    """
+    freq = check_freq(freq)
+    ts = pd.Series(ts) if not isinstance(ts, pd.Series) else ts
+    if ts.dt.tz is None:
+        ts = ts.dt.tz_localize("UTC")
+    ns = epoch_ns(ts if str(tz).upper() == "UTC" else ts.dt.tz_convert(tz).dt.tz_localize(None))  # local wall
+    nat = ns == NAT_NS
+    if nat.all():
+        return np.full(len(ns), NAT_ORDINAL, np.int64)
+    days = ns // _DAY_NS
+    first, last = days[~nat].min(), days[~nat].max()
+    days[nat] = first
+    if last - first <= len(days) + 100_000:  # usual case: look each day's period up in a small table
+        ords = _period_of_days(np.arange(first, last + 1), freq)[days - first]
+    else:  # a span of centuries: convert every value
+        ords = _period_of_days(days, freq)
+    ords[nat] = NAT_ORDINAL
+    return ords
+
+
+def period_labels(ordinals: np.ndarray, freq: str = "M") -> np.ndarray:
+    """The labels (module docstring) of period ordinals from :func:`period_ordinals`.
+
+    Examples
+    --------
+    >>> period_labels(np.array([216, 217]), "Q").tolist(), period_labels(np.array([2817]), "W").tolist()
+    (['2024Q1', '2024Q2'], ['2023-12-25'])
+    """
+    freq = check_freq(freq)
+    span = np.asarray(ordinals, dtype=np.int64)
+    if freq == "M":
+        labels = np.datetime_as_string(span.astype("datetime64[M]"), unit="M")
+    elif freq == "Q":
+        labels = np.array([f"{y}Q{q}" for y, q in zip(1970 + span // 4, span % 4 + 1)], dtype=object)
+    elif freq == "Y":
+        labels = (1970 + span).astype(str)
+    else:
+        start = span * 7 - 3 if freq == "W" else span
+        labels = np.datetime_as_string(start.astype("datetime64[D]"), unit="D")
+    return labels.astype(object)
+
+
+def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, pd.Index]:
+    """Dense integer period codes (-1 for NaT) and their labels, in time zone ``tz``.
+
+    Examples
+    --------
+    >>> codes, labels = period_codes(pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:00"], utc=True)),
+    ...                              tz="Europe/Berlin")
+    >>> labels.take(codes).tolist()
+    ['2024-02', '2024-02']
+    """
+    ords = period_ordinals(ts, freq, tz)
+    nat = ords == NAT_ORDINAL
+    if nat.all():
+        return np.full(len(ords), -1, np.int64), pd.Index([], dtype="str")
+    base = ords[~nat].min()
+    codes = ords - base
+    codes[nat] = -1
+    labels = period_labels(np.arange(base, base + codes.max() + 1), freq)
+    return codes, pd.Index(labels, dtype="str")
+
+
 def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
     """Calendar month ``'YYYY-MM'`` of each timestamp in time zone ``tz`` (NaT -> NaN).
 
@@ -49,16 +162,28 @@ def month_labels(ts: pd.Series, tz: str = "UTC") -> pd.Series:
     >>> month_labels(pd.Series(pd.to_datetime(["2024-01-31 23:30"], utc=True)), "Europe/Berlin").tolist()
     ['2024-02']
     """
-    local = ts.dt.tz_convert(tz)
-    codes = (local.dt.year * 12 + local.dt.month - 1).to_numpy(dtype="float64", na_value=float("nan"))
-    uniques, inverse = np.unique(codes, return_inverse=True)   # a few dozen months: format each once
-    labels = np.array([f"{int(c) // 12:04d}-{int(c) % 12 + 1:02d}" if c == c else np.nan for c in uniques],
-                      dtype=object)
-    return pd.Series(labels[inverse.ravel()], index=ts.index, dtype="str")
+    codes, labels = period_codes(ts, "M", tz)
+    out = np.asarray(labels, dtype=object).take(np.maximum(codes, 0)) if len(labels) else np.full(len(codes), np.nan)
+    out = np.where(codes < 0, np.nan, out) if len(labels) else out
+    return pd.Series(out, index=ts.index, dtype="str")
 
 
-def month_starts(month: str, months_back: int = 12) -> list[pd.Timestamp]:
-    """UTC starts of the ``months_back`` months ending with ``month`` (oldest first).
+def month_bounds(month: str, tz: str = "UTC") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The instants where ``month`` (``'YYYY-MM'``, local calendar of ``tz``) starts and the next one starts.
+
+    Everything that happened in the month lies in ``[start, end)``.
+
+    Examples
+    --------
+    >>> [str(t) for t in month_bounds("2026-03", "Europe/Berlin")]
+    ['2026-03-01 00:00:00+01:00', '2026-04-01 00:00:00+02:00']
+    """
+    period = check_month(month)
+    return tuple((p.to_timestamp().tz_localize(tz)) for p in (period, period + 1))
+
+
+def month_starts(month: str, months_back: int = 12, tz: str = "UTC") -> list[pd.Timestamp]:
+    """Starts (local midnight in ``tz``) of the ``months_back`` months ending with ``month``, oldest first.
 
     Useful as ``as_of`` instants of a monthly panel whose one-month horizons end with ``month``.
 
@@ -66,9 +191,27 @@ def month_starts(month: str, months_back: int = 12) -> list[pd.Timestamp]:
     --------
     >>> [str(t.date()) for t in month_starts("2026-10", 3)]
     ['2026-08-01', '2026-09-01', '2026-10-01']
+    >>> str(month_starts("2026-10", 1, tz="America/New_York")[0])
+    '2026-10-01 00:00:00-04:00'
     """
     last = check_month(month)
-    return [(last - k).to_timestamp().tz_localize("UTC") for k in range(months_back - 1, -1, -1)]
+    return [(last - k).to_timestamp().tz_localize(tz) for k in range(months_back - 1, -1, -1)]
+
+
+def latest_timestamp(*columns: pd.Series) -> pd.Timestamp:
+    """The latest non-missing instant in any of ``columns`` (NaT when there is none).
+
+    The default observation end of a data set (:meth:`slm_lib.io.dataset.Dataset.observation_end`)
+    and of a ticket table (SLA clocks) is this, over their timestamp columns.
+
+    Examples
+    --------
+    >>> latest_timestamp(pd.Series(pd.to_datetime(["2024-01-01"], utc=True)), pd.Series([pd.NaT]))
+    Timestamp('2024-01-01 00:00:00+0000', tz='UTC')
+    """
+    found = [c.max() for c in columns if len(c)]
+    found = [f for f in found if not pd.isna(f)]
+    return max(found) if found else pd.NaT
 
 
 def utc_instant(value: object, name: str = "as_of") -> pd.Timestamp:

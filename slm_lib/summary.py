@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from slm_lib.config import CONFIDENCE, SCALES
+from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
@@ -30,7 +30,7 @@ from slm_lib.text import mask_pii_series
 HEADLINE: dict[str, tuple[str, str, int]] = {
     "nps": ("NPS", "points", +1),
     "csat": ("CSAT", "%", +1),
-    "ces": ("CES", "score 1-7", -1),
+    "ces": ("CES", "score {low}-{high}", -1),   # the data set's CES scale
     "tickets": ("Tickets created", "tickets", 0),
     "frt_median": ("Median first response", "h", -1),
     "resolution_median": ("Median resolution time", "h", -1),
@@ -103,7 +103,8 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
     if metric in ("nps", "csat", "ces"):
         s = ds.surveys[ds.surveys["type"] == metric]
         m = month_labels(s["submitted_at"], tz)
-        return float(compare_periods(s.loc[m == prev, "score"], s.loc[m == month, "score"], metric=metric)["p_value"])
+        return float(compare_periods(s.loc[m == prev, "score"], s.loc[m == month, "score"], metric=metric,
+                                     scale=ds.scales[metric])["p_value"])
     if metric in _RATES:
         x1, x2 = np.round(before["value"] * before["n"] / 100.0), np.round(now["value"] * now["n"] / 100.0)
         return float(two_proportion_z(x1, before["n"], x2, now["n"])[1])
@@ -163,6 +164,7 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
             continue
         now = overall.loc[(month, metric)]
         before = overall.loc[(prev, metric)] if (prev, metric) in overall.index else None
+        unit = unit.format(low=ds.scales["ces"][0], high=ds.scales["ces"][1])
         rows.append({"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
                      "ci_high": now["ci_high"], "n": int(now["n"]),
                      "previous": np.nan if before is None else before["value"],
@@ -256,8 +258,8 @@ def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
     """
     s = ds.surveys
     s = s[s["type"].isin(types) & s["comment"].notna() & (month_labels(s["submitted_at"], tz) == month)]
-    low = s["type"].map({t: SCALES[t][0] for t in SCALES}).astype(float)
-    high = s["type"].map({t: SCALES[t][1] for t in SCALES}).astype(float)
+    low = s["type"].map({t: lo for t, (lo, _) in ds.scales.items()}).astype(float)
+    high = s["type"].map({t: hi for t, (_, hi) in ds.scales.items()}).astype(float)
     satisfaction = (s["score"] - low) / (high - low)
     satisfaction = satisfaction.where(s["type"] != "ces", 1.0 - satisfaction)
     channel = s["ticket_id"].map(ds.tickets.set_index("ticket_id")["channel"])

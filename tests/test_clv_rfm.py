@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slm_lib.clv.historical import historical_clv
+from slm_lib.features import historical_clv
 from slm_lib.clv.rfm import rfm_summary, validate_rfm
 from slm_lib.errors import DataValidationError
 

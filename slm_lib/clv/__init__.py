@@ -5,7 +5,6 @@ that also gives observed-information standard errors and 95% intervals (``.summa
 """
 from slm_lib.clv.bgnbd import BetaGeoModel
 from slm_lib.clv.gammagamma import GammaGammaModel
-from slm_lib.clv.historical import historical_clv
 from slm_lib.clv.holdout import (calibration_holdout_split, conditional_expectations,
                                  holdout_errors, purchase_tracking)
 from slm_lib.clv.predictive import predictive_clv
@@ -14,6 +13,6 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel, survivor_counts
 
 __all__ = [
     "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "calibration_holdout_split",
-    "conditional_expectations", "historical_clv", "holdout_errors", "predictive_clv",
+    "conditional_expectations", "holdout_errors", "predictive_clv",
     "purchase_tracking", "rfm_summary", "survivor_counts",
 ]

@@ -1,7 +1,7 @@
 """Predictive CLV of subscription customers from their own churn data (SPEC §5).
 
 Survivor counts follow :func:`slm_lib.cohorts.cohort_retention` (``mode="contractual"``):
-cohort = signup month (UTC); survivors at the start of period ``k`` = members not churned
+cohort = signup month (in ``tz``, UTC by default); survivors at the start of period ``k`` = members not churned
 before the start of month ``cohort + k``. So period 0 is the whole cohort and survivors at
 period ``k >= 1`` equal the ``active`` count of ``cohort_retention`` at age ``k - 1``;
 period 1 is the (partial) signup month. A cell is kept only when the start of month
@@ -32,11 +32,10 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
-from slm_lib.cohorts import _period_freq, period_ordinals
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
 from slm_lib.io.dataset import Dataset
-from slm_lib.periods import utc_instant
+from slm_lib.periods import check_freq, period_labels, period_ordinals, utc_instant
 
 __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 
@@ -44,8 +43,8 @@ __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 MARGIN_MONTHS = 3
 
 
-def observation_start(ds: Dataset) -> pd.Timestamp:
-    """Start (UTC month) of the first non-signup event: a churn, ticket, survey or payment.
+def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
+    """Start of the month (in ``tz``) of the first non-signup event: a churn, ticket, survey or payment.
 
     Taken as the moment the records begin: earlier churn is assumed unrecorded.
 
@@ -62,7 +61,7 @@ def observation_start(ds: Dataset) -> pd.Timestamp:
     first = min(found) if found else ds.customers["signup_at"].min()
     if pd.isna(first):
         raise InsufficientDataError("observation_start: the data set holds no timestamps")
-    return first.tz_convert("UTC").tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+    return first.tz_convert(tz).tz_localize(None).to_period("M").to_timestamp().tz_localize(tz)
 
 
 def _customers(ds: Dataset, by: str | None) -> pd.DataFrame:
@@ -72,7 +71,7 @@ def _customers(ds: Dataset, by: str | None) -> pd.DataFrame:
 
 
 def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = None,
-                     observed_from: Any = None) -> pd.DataFrame:
+                     observed_from: Any = None, tz: str = "UTC") -> pd.DataFrame:
     """Survivors at the start of each observed period, per signup cohort (and group).
 
     Parameters
@@ -88,6 +87,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     observed_from : timestamp, optional
         When the records begin (default :func:`observation_start`); earlier cohorts are
         left-truncated: their first row is the period containing ``observed_from``.
+    tz : str
+        Time zone of the calendar periods (the report's).
 
     Returns
     -------
@@ -115,17 +116,17 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     [1, 2, 3]
     """
     as_of = utc_instant(as_of, "as_of")
-    start = observation_start(ds) if observed_from is None else utc_instant(observed_from, "observed_from")
+    start = observation_start(ds, tz) if observed_from is None else utc_instant(observed_from, "observed_from")
     customers = _customers(ds, by)
     customers = customers.loc[customers["signup_at"] < as_of]
-    pfreq = _period_freq(freq)
-    a_ord, obs_ord = (int(period_ordinals(pd.Series([t]), pfreq)[0]) for t in (as_of, start))
+    pfreq = check_freq(freq)
+    a_ord, obs_ord = (int(period_ordinals(pd.Series([t]), pfreq, tz)[0]) for t in (as_of, start))
     if obs_ord > a_ord:
         raise ConfigError(f"observed_from={start} is after as_of={as_of}")
-    cohort = period_ordinals(customers["signup_at"], pfreq)
+    cohort = period_ordinals(customers["signup_at"], pfreq, tz)
     keep = cohort < a_ord                       # the signup period has ended by as_of
     churn = customers["churned_at"].where(customers["churned_at"] < as_of)
-    life = (period_ordinals(churn, pfreq) - cohort)[keep]   # alive at the start of period k iff k <= life
+    life = (period_ordinals(churn, pfreq, tz) - cohort)[keep]   # alive at the start of period k iff k <= life
     cohort = cohort[keep]
     groups = (customers.loc[keep, by] if by else pd.Series("all", index=customers.index[keep])).astype(str)
     if not keep.any():
@@ -150,7 +151,7 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     period = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + cell_first[row]
     cohort_ord = key.levels[1].to_numpy()[cells[:, 1]]
     out = pd.DataFrame({
-        "cohort": pd.PeriodIndex.from_ordinals(cohort_ord[row], freq=pfreq).astype(str),
+        "cohort": period_labels(cohort_ord[row], pfreq),
         "period": period.astype("int64"),
         "survivors": alive[row, period].round().astype("int64"),
     })
@@ -159,20 +160,20 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     return out
 
 
-def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None) -> pd.DataFrame:
+def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None, tz: str) -> pd.DataFrame:
     c = _customers(ds, by)
     c = c.loc[(c["signup_at"] < as_of) & ~(c["churned_at"] < as_of)]
-    a_ord = int(period_ordinals(pd.Series([as_of]), "M")[0])
-    renewals = a_ord - period_ordinals(c["signup_at"], "M")
+    a_ord = int(period_ordinals(pd.Series([as_of]), "M", tz)[0])
+    renewals = a_ord - period_ordinals(c["signup_at"], "M", tz)
     window = np.clip(np.minimum(renewals, MARGIN_MONTHS), 0, None)  # months of the window as a customer
     group = c[by].astype(str).to_numpy() if by else np.full(len(c), "all")
     return pd.DataFrame({"customer_id": c["customer_id"].to_numpy(), "group": group,
                          "renewals": renewals, "window_months": window})
 
 
-def _monthly_margin(ds: Dataset, active: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+def _monthly_margin(ds: Dataset, active: pd.DataFrame, as_of: pd.Timestamp, tz: str) -> pd.Series:
     """Net revenue per customer-month of the active customers, over the MARGIN_MONTHS months before as_of."""
-    month_start = as_of.tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+    month_start = as_of.tz_convert(tz).tz_localize(None).to_period("M").to_timestamp().tz_localize(tz)
     lo = month_start - pd.DateOffset(months=MARGIN_MONTHS)
     pay = ds.revenue.loc[(ds.revenue["paid_at"] >= lo) & (ds.revenue["paid_at"] < month_start)]
     paid = pay.groupby("customer_id")["amount"].sum()
@@ -201,7 +202,7 @@ def _fit_group(frame: pd.DataFrame, label: str, min_cohorts: int,
 def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discount_rate: float = 0.01,
                     margin: float | None = None, margin_share: float = 1.0, n_draws: int = 2000,
                     seed: int = 0, min_cohorts: int = 3, min_churn: int = 10,
-                    observed_from: Any = None) -> pd.DataFrame:
+                    observed_from: Any = None, tz: str = "UTC") -> pd.DataFrame:
     """Predictive CLV of the active subscription customers, per group, from a monthly sBG.
 
     Parameters
@@ -228,6 +229,8 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
         A group needs this many cohorts observed over 2+ periods and churn events.
     observed_from : timestamp, optional
         When records begin (see :func:`cohort_survivors`).
+    tz : str
+        Time zone of the calendar months (the report's).
 
     Returns
     -------
@@ -261,9 +264,9 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
         raise ConfigError("contractual_clv: give either margin (absolute) or margin_share, not both")
     if discount_rate < 0:
         raise DataValidationError(f"discount_rate: must be >= 0, got {discount_rate}")
-    surv = cohort_survivors(ds, as_of, "M", by, observed_from)
-    active = _active(ds, as_of, by)
-    per_month = (_monthly_margin(ds, active, as_of) * margin_share) if margin is None else None
+    surv = cohort_survivors(ds, as_of, "M", by, observed_from, tz)
+    active = _active(ds, as_of, by, tz)
+    per_month = (_monthly_margin(ds, active, as_of, tz) * margin_share) if margin is None else None
     col = by or "group"
     groups = surv[by].unique() if by else np.array(["all"])
     rows = []

@@ -1,10 +1,15 @@
-"""The Dataset: the four canonical tables plus the data-quality table."""
+"""The Dataset: the four canonical tables, the data-quality table, the survey scales the
+scores are on and the instant the data were observed at."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
+from slm_lib.config import SCALES, check_scales
+from slm_lib.errors import InsufficientDataError
+from slm_lib.periods import latest_timestamp, utc_instant
 from slm_lib.schema import empty_frame
 
 QUALITY_COLUMNS = ["table", "file", "column", "rule", "n_rows", "example_rows", "action"]
@@ -52,6 +57,12 @@ class Dataset:
         (columns ``table, file, column, rule, n_rows, example_rows, action``).
     source : str or None
         Where the data came from (a directory, ``"synthetic"``, ...).
+    scales : dict
+        Survey score scales ``{type: (low, high)}`` the scores are on (default
+        :data:`slm_lib.config.SCALES`); every metric reads its thresholds from here.
+    as_of : Timestamp or None
+        The instant the data were observed at (an export's time; :meth:`until` sets it).
+        ``None``: unknown, and :meth:`observation_end` falls back to the latest timestamp.
     """
 
     tickets: pd.DataFrame = field(default_factory=lambda: empty_frame("tickets"))
@@ -60,11 +71,78 @@ class Dataset:
     revenue: pd.DataFrame = field(default_factory=lambda: empty_frame("revenue"))
     quality: pd.DataFrame = field(default_factory=empty_quality)
     source: str | None = None
+    scales: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SCALES))
+    as_of: pd.Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        self.scales = check_scales(self.scales)
+        if self.as_of is not None:
+            self.as_of = utc_instant(self.as_of, "Dataset.as_of")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The four canonical tables by name."""
         return {"tickets": self.tickets, "surveys": self.surveys,
                 "customers": self.customers, "revenue": self.revenue}
+
+    def observation_end(self) -> pd.Timestamp:
+        """The instant the data describe the world at: :attr:`as_of`, else the latest timestamp in any table.
+
+        Clocks of open tickets, right-censoring of cohorts and the last month of a panel
+        are judged here, so one data set has one "now".
+
+        Raises
+        ------
+        InsufficientDataError
+            ``as_of`` is unknown and no table holds a timestamp.
+
+        Examples
+        --------
+        >>> from slm_lib.schema import empty_frame
+        >>> c = empty_frame("customers")
+        >>> c.loc[0] = ["c1", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.NaT]
+        >>> str(Dataset(customers=c).observation_end())
+        '2024-01-05 00:00:00+00:00'
+        """
+        if self.as_of is not None:
+            return self.as_of
+        t, s, c, r = self.tickets, self.surveys, self.customers, self.revenue
+        end = latest_timestamp(t["created_at"], t["first_response_at"], t["resolved_at"], s["submitted_at"],
+                               c["signup_at"], c["churned_at"], r["paid_at"])
+        if pd.isna(end):
+            raise InsufficientDataError("the data set holds no timestamps, so it has no observation end")
+        return end
+
+    def until(self, end: Any) -> "Dataset":
+        """The data as an export taken at instant ``end`` would hold them.
+
+        Only what happened strictly before ``end`` is kept: tickets created, surveys
+        submitted, customers signed up and payments made before it; a first response,
+        resolution or churn at or after ``end`` had not happened yet and becomes missing
+        (the ticket was still open, the customer still active). ``as_of`` becomes ``end``
+        (or the earlier known ``as_of``). Counts without timestamps (``replies``,
+        ``reopens``) are kept as recorded. The data-quality table is kept as loaded.
+
+        Examples
+        --------
+        >>> import slm_lib.synth as synth
+        >>> ds = synth.generate(customers=200, months=3, seed=1)
+        >>> cut = ds.until("2024-12-01")
+        >>> bool(cut.tickets["created_at"].max() < pd.Timestamp("2024-12-01", tz="UTC")), str(cut.as_of)
+        (True, '2024-12-01 00:00:00+00:00')
+        """
+        end = utc_instant(end, "end")
+        if self.as_of is not None:
+            end = min(end, self.as_of)
+        t, s, c, r = self.tickets, self.surveys, self.customers, self.revenue
+        t = t.loc[(t["created_at"] < end).to_numpy()]
+        t = t.assign(first_response_at=t["first_response_at"].where(t["first_response_at"] < end),
+                     resolved_at=t["resolved_at"].where(t["resolved_at"] < end))
+        c = c.loc[(c["signup_at"] < end).to_numpy()]
+        c = c.assign(churned_at=c["churned_at"].where(c["churned_at"] < end))
+        return replace(self, tickets=t.reset_index(drop=True),
+                       surveys=s.loc[(s["submitted_at"] < end).to_numpy()].reset_index(drop=True),
+                       customers=c.reset_index(drop=True),
+                       revenue=r.loc[(r["paid_at"] < end).to_numpy()].reset_index(drop=True), as_of=end)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables().items())

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
@@ -159,10 +161,11 @@ def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], errors: str,
            scales: Mapping[str, tuple[int, int]] | None, quality: list[dict],
-           fatal: list[Problem], source: str | None) -> Dataset:
+           fatal: list[Problem], source: str | None, as_of: Any = None) -> Dataset:
     """The one validation pipeline behind :func:`load_data` and :func:`validate`."""
     if errors not in ERRORS:
         raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
+    scales = check_scales(scales)
     problems: list[Problem] = []
     parsed: dict[str, pd.DataFrame] = {}
     known: dict[str, pd.Index | None] = {}
@@ -200,7 +203,7 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
     tables = {t: _finalise(t, parsed[t]) for t in parsed}
-    return Dataset(**tables, quality=make_quality(quality), source=source)
+    return Dataset(**tables, quality=make_quality(quality), source=source, scales=scales, as_of=as_of)
 
 
 def validate(ds: Dataset, errors: str = "raise",
@@ -218,13 +221,13 @@ def validate(ds: Dataset, errors: str = "raise",
         Raise :class:`~slm_lib.errors.DataValidationError` listing every problem, or drop
         the offending rows and record them in ``quality``.
     scales : mapping, optional
-        Survey score scales, default :data:`slm_lib.config.SCALES`.
+        Survey score scales, default ``ds.scales``.
 
     Returns
     -------
     Dataset
-        A new Dataset with canonical dtypes and normalised values; ``quality`` holds the
-        rows of ``ds.quality`` followed by what this check found.
+        A new Dataset with canonical dtypes and normalised values (same ``scales`` and
+        ``as_of``); ``quality`` holds the rows of ``ds.quality`` followed by what this check found.
 
     Examples
     --------
@@ -237,7 +240,8 @@ def validate(ds: Dataset, errors: str = "raise",
     ['email', 'normal']
     """
     quality = ds.quality.to_dict("records")
-    return _check(ds.tables(), {t: t for t in TABLES}, errors, scales, quality, [], ds.source)
+    return _check(ds.tables(), {t: t for t in TABLES}, errors, ds.scales if scales is None else scales, quality, [],
+                  ds.source, ds.as_of)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -249,7 +253,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[str] | None = None,
-              scales: Mapping[str, tuple[int, int]] | None = None) -> Dataset:
+              scales: Mapping[str, tuple[int, int]] | None = None, as_of: Any = None) -> Dataset:
     """Load and validate the canonical tables of a data directory (SPEC §3).
 
     Each table is ``<table>.csv`` or ``<table>.parquet`` (not both). Timestamps are ISO
@@ -268,7 +272,12 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     tables : iterable of str, optional
         Tables to load (default all four); the others are empty and not checked.
     scales : mapping, optional
-        Survey score scales ``{type: (low, high)}``, default :data:`slm_lib.config.SCALES`.
+        Survey score scales ``{type: (low, high)}``, default :data:`slm_lib.config.SCALES`
+        (types not given keep their default). The Dataset carries them: every metric and
+        report uses them.
+    as_of : timestamp, optional
+        When the export was taken (``Dataset.as_of``); default unknown, and the data's
+        latest timestamp stands in for it.
 
     Returns
     -------
@@ -330,4 +339,4 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
             fatal.append(Problem(files[table], "*", "no data rows", 0, (), table))
             continue
         frames[table] = frame
-    return _check(frames, files, errors, scales, quality, fatal, str(directory))
+    return _check(frames, files, errors, scales, quality, fatal, str(directory), as_of)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N
-from slm_lib.metrics.sla import default_as_of
+from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.table import metric_table
 from slm_lib.periods import month_labels
 
@@ -53,7 +53,7 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
     """
     # the month's surveys and the tickets they answer or created in the month, judged at the
     # clock of the full data: the same figures as the full table, computed on a fraction of it
-    as_of = default_as_of(ds.tickets) if len(ds.tickets) else None
+    as_of = tickets_as_of(ds)[1]
     surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz) == month]
     keep = (month_labels(ds.tickets["created_at"], tz) == month) | ds.tickets["ticket_id"].isin(surveys["ticket_id"])
     month_ds = replace(ds, tickets=ds.tickets[keep.to_numpy()], surveys=surveys)

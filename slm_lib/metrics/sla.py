@@ -10,8 +10,9 @@ Per ticket and target (``first_response``, ``resolution``) the status is
   counted in compliance;
 * missing (NaN): no target for the ticket's priority, or the ticket was created after ``as_of``.
 
-Events stamped after ``as_of`` are treated as not yet happened. ``as_of`` defaults to the
-latest timestamp in the tickets. A missing priority counts as ``normal`` (SPEC §3).
+Events stamped after ``as_of`` are treated as not yet happened. Given a Dataset,
+``as_of`` defaults to its observation end (``ds.observation_end()``: the end of the report
+month for a report's data); given a bare tickets frame, to the latest timestamp in it. A missing priority counts as ``normal`` (SPEC §3).
 Compliance = achieved / (achieved + breached), percent with a Wilson interval.
 """
 from __future__ import annotations
@@ -23,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_SLA_TARGETS
-from slm_lib.errors import ConfigError
+from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.metrics.tickets import elapsed_hours, require_columns
-from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
+from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
 from slm_lib.schema import PRIORITIES
 from slm_lib.stats import share_from_counts
 
@@ -78,24 +79,38 @@ def validate_targets(targets: Mapping[str, Mapping[str, float]] | None) -> dict[
     return out
 
 
-def default_as_of(tickets: pd.DataFrame) -> pd.Timestamp:
-    """The latest timestamp among created_at, first_response_at and resolved_at.
+def tickets_as_of(data: Any, as_of: Any = None) -> tuple[pd.DataFrame, Any]:
+    """The tickets of ``data`` (a Dataset or a tickets frame) and the instant their clocks are judged at.
+
+    A Dataset's default is its observation end, so a subset of it (one month's tickets)
+    is judged at the same instant as the whole; a bare frame keeps ``as_of`` (``None``:
+    the latest timestamp in it, see :func:`sla_status_codes`).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"created_at": pd.to_datetime(["2024-01-01"], utc=True),
-    ...                   "resolved_at": pd.to_datetime(["2024-01-03"], utc=True)})
-    >>> str(default_as_of(t))
-    '2024-01-03 00:00:00+00:00'
+    >>> from slm_lib.io.dataset import Dataset
+    >>> tickets_as_of(Dataset(as_of="2024-02-01"))[1]
+    Timestamp('2024-02-01 00:00:00+0000', tz='UTC')
     """
-    cols = [c for c in ("created_at", "first_response_at", "resolved_at") if c in tickets.columns]
-    stamps = [s for s in (tickets[c].max() for c in cols) if pd.notna(s)]
-    return max(stamps) if stamps else pd.NaT
+    if isinstance(data, pd.DataFrame):
+        return data, as_of
+    if as_of is None and hasattr(data, "observation_end"):
+        try:
+            as_of = data.observation_end()
+        except InsufficientDataError:  # no timestamp at all: nothing to judge
+            as_of = None
+    return data.tickets, as_of
 
 
 def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
+    """``as_of`` as a UTC instant; by default the latest created/first-response/resolved timestamp.
+
+    A bare ticket table knows no observation end of its own; pass the Dataset's
+    (``ds.observation_end()``) to judge a subset the way the whole data set is judged.
+    """
     if as_of is None:
-        return default_as_of(tickets)
+        return latest_timestamp(*(tickets[c] for c in ("created_at", "first_response_at", "resolved_at")
+                                  if c in tickets.columns))
     return utc_instant(as_of)
 
 
@@ -193,18 +208,19 @@ def sla_status(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]]
     return pd.DataFrame(cols, index=index)
 
 
-def sla_compliance(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, float]] | None = None,
+def sla_compliance(tickets: Any, targets: Mapping[str, Mapping[str, float]] | None = None,
                    as_of: Any = None, calendar: Any = None) -> pd.DataFrame:
     """SLA compliance per target and priority, plus an ``all`` priority row per target.
 
     Parameters
     ----------
-    tickets : canonical tickets frame.
+    tickets : canonical tickets frame, or a Dataset (its tickets, judged at its observation end).
     targets : mapping, optional
         ``{"first_response": {"urgent": 1, ...}, "resolution": {...}}`` in hours; default
         ``slm_lib.config.DEFAULT_SLA_TARGETS``. Validated by :func:`validate_targets`.
     as_of : timestamp, optional
-        Clock reference for open tickets; default the latest timestamp in ``tickets``.
+        Clock reference for open tickets; default a Dataset's observation end, or the
+        latest timestamp in a tickets frame.
     calendar : BusinessCalendar, optional
         Business hours instead of calendar hours.
 
@@ -224,6 +240,7 @@ def sla_compliance(tickets: pd.DataFrame, targets: Mapping[str, Mapping[str, flo
     >>> r[["priority", "achieved", "breached", "value"]].values.tolist()
     [['urgent', 1, 1, 50.0], ['all', 1, 1, 50.0]]
     """
+    tickets, as_of = tickets_as_of(tickets, as_of)
     codes = sla_status_codes(tickets, targets, as_of, calendar)
     targets = validate_targets(targets)
     prio = pd.Categorical(tickets["priority"].fillna("normal"), categories=list(PRIORITIES)).codes

@@ -8,10 +8,12 @@ because there is no number to return. A function that returns ``n`` beside the v
 (the ``*_summary`` functions, :func:`compare_periods`, every table) never raises for lack
 of data: it returns ``n = 0`` and NaN value and bounds.
 
-Thresholds: NPS promoters score 9–10, detractors 0–6 (9 is a promoter, 6 a detractor).
-CSAT is top-2-box: satisfied means ``score >= threshold`` (default 4 on 1–5); the neutral
-score is 3 (``slm_lib.config.CSAT_NEUTRAL``, whatever the threshold), dropped from the denominator with
-``exclude_neutral=True``. Percent metrics (NPS points, CSAT %) are on a 0–100 scale.
+Thresholds: NPS promoters score 9–10, detractors 0–6 (9 is a promoter, 6 a detractor;
+``slm_lib.config.NPS_PROMOTER_MIN`` / ``NPS_DETRACTOR_MAX``, categorised by :func:`nps_category`).
+CSAT is top-2-box: satisfied means ``score >= threshold``, by default the two top points of
+the scale (4 on 1–5, 6 on 1–7); the neutral score is the middle of the scale (3 on 1–5,
+whatever the threshold; :func:`slm_lib.config.csat_cutoffs`), dropped from the denominator
+with ``exclude_neutral=True``. Percent metrics (NPS points, CSAT %) are on a 0–100 scale.
 
 The ``*_from_counts`` functions turn aggregated counts (arrays, one per group) into value
 and interval; :mod:`slm_lib.metrics.table` uses them so scalar and grouped results agree.
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from slm_lib.config import CSAT_NEUTRAL, SCALES
+from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
 from slm_lib.stats import (mean_from_moments, normal_interval, nps_interval, nps_se, proportion_diff_se,
                            share_from_counts, two_proportion_z, two_sample_z, welch_t)
@@ -97,7 +99,7 @@ def nps(scores: ArrayLike) -> float:
     """
     arr = _scores(scores, "nps")
     _require(arr, "nps")
-    return float(100.0 * ((arr >= 9).sum() - (arr <= 6).sum()) / arr.size)
+    return float(100.0 * ((arr >= NPS_PROMOTER_MIN).sum() - (arr <= NPS_DETRACTOR_MAX).sum()) / arr.size)
 
 
 def nps_summary(scores: ArrayLike) -> pd.Series:
@@ -110,30 +112,45 @@ def nps_summary(scores: ArrayLike) -> pd.Series:
     (100, 30.0, 14.69)
     """
     arr = _scores(scores, "nps")
-    v, lo, hi = nps_from_counts((arr >= 9).sum(), (arr <= 6).sum(), arr.size)
+    v, lo, hi = nps_from_counts((arr >= NPS_PROMOTER_MIN).sum(), (arr <= NPS_DETRACTOR_MAX).sum(), arr.size)
     return _summary(arr.size, v, lo, hi)
 
 
+def nps_category(scores: ArrayLike) -> np.ndarray:
+    """``"promoter"`` (9–10), ``"passive"`` (7–8), ``"detractor"`` (0–6) or ``"none"`` (missing) per score.
+
+    Examples
+    --------
+    >>> nps_category([10, 7, 6, np.nan]).tolist()
+    ['promoter', 'passive', 'detractor', 'none']
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    return np.select([s >= NPS_PROMOTER_MIN, s > NPS_DETRACTOR_MAX, s >= 0], ["promoter", "passive", "detractor"],
+                     "none").astype(object)
+
+
 # ----------------------------------------------------------------------------- CSAT
-def _csat_counts(arr: np.ndarray, threshold: int, exclude_neutral: bool) -> tuple[int, int]:
-    if exclude_neutral:
-        arr = arr[arr != CSAT_NEUTRAL]
-    return int((arr >= threshold).sum()), int(arr.size)
+def _csat_counts(arr: np.ndarray, threshold: int | None, exclude_neutral: bool,
+                 scale: tuple[int, int] | None) -> tuple[int, int]:
+    top2, neutral = csat_cutoffs(scale)
+    if exclude_neutral and neutral is not None:
+        arr = arr[arr != neutral]
+    return int((arr >= (top2 if threshold is None else threshold)).sum()), int(arr.size)
 
 
-def csat(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
+def csat(scores: ArrayLike, threshold: int | None = None, exclude_neutral: bool = False,
          scale: tuple[int, int] | None = None) -> float:
-    """CSAT: percent of scores ≥ ``threshold`` (top-2-box on 1–5).
+    """CSAT: percent of scores ≥ ``threshold`` (top-2-box: 4 and 5 on 1–5).
 
     Parameters
     ----------
     scores : array_like; NaN ignored.
-    threshold : int
-        Lowest satisfied score (4 is satisfied by default).
+    threshold : int, optional
+        Lowest satisfied score; default the second-highest point of the scale (4 on 1–5).
     exclude_neutral : bool
-        Drop the neutral score 3 (``slm_lib.config.CSAT_NEUTRAL``) from the denominator.
+        Drop the neutral score (the middle of the scale, 3 on 1–5) from the denominator.
     scale : (low, high), optional
-        Score scale; default ``slm_lib.config.SCALES["csat"]``.
+        Score scale; default ``slm_lib.config.SCALES["csat"]`` (a Dataset's ``scales``).
 
     Examples
     --------
@@ -141,15 +158,17 @@ def csat(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
     50.0
     >>> round(csat([5, 4, 3, 2], exclude_neutral=True), 2)
     66.67
+    >>> csat([7, 6, 5, 4], scale=(1, 7))
+    50.0
     """
     arr = _scores(scores, "csat", scale)
-    x, n = _csat_counts(arr, threshold, exclude_neutral)
+    x, n = _csat_counts(arr, threshold, exclude_neutral, scale)
     if n == 0:
         raise InsufficientDataError("csat: no non-missing (non-neutral) scores to compute it from")
     return float(100.0 * x / n)
 
 
-def csat_summary(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = False,
+def csat_summary(scores: ArrayLike, threshold: int | None = None, exclude_neutral: bool = False,
                  scale: tuple[int, int] | None = None) -> pd.Series:
     """CSAT with n and Wilson interval (percent): Series ``n, value, ci_low, ci_high``.
 
@@ -160,7 +179,7 @@ def csat_summary(scores: ArrayLike, threshold: int = 4, exclude_neutral: bool = 
     (80.0, 49.02)
     """
     arr = _scores(scores, "csat", scale)
-    x, n = _csat_counts(arr, threshold, exclude_neutral)
+    x, n = _csat_counts(arr, threshold, exclude_neutral, scale)
     v, lo, hi = share_from_counts(x, n)
     return _summary(n, v, lo, hi)
 
@@ -200,14 +219,16 @@ COMPARE_INDEX = ["diff", "statistic", "p_value", "n_before", "n_after", "ci_low"
 
 
 def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
-                    threshold: int = 4, exclude_neutral: bool = False) -> pd.Series:
+                    threshold: int | None = None, exclude_neutral: bool = False,
+                    scale: tuple[int, int] | None = None) -> pd.Series:
     """Test the change of NPS, CSAT or CES between two periods; ``diff = after - before``.
 
     NPS: two-sample z with the SPEC §4 standard errors (se = sqrt(se_b² + se_a²)).
     CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs.
     CES: Welch t test. Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
     of the metric (NPS points, CSAT percentage points, CES score points). An empty side
-    gives NaN with its ``n = 0``.
+    gives NaN with its ``n = 0``. ``threshold``, ``exclude_neutral`` and ``scale`` are as in
+    :func:`csat` (``scale`` also bounds CES scores).
 
     Returns
     -------
@@ -222,10 +243,11 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
     """
     if metric not in ("nps", "csat", "ces"):
         raise ConfigError(f"compare_periods: metric must be 'nps', 'csat' or 'ces', got {metric!r}")
-    b, a = _scores(before, metric), _scores(after, metric)
+    b, a = _scores(before, metric, scale), _scores(after, metric, scale)
     nb, na = b.size, a.size
     if metric == "nps":
-        pb, db, pa, da = (b >= 9).sum(), (b <= 6).sum(), (a >= 9).sum(), (a <= 6).sum()
+        pb, db = (b >= NPS_PROMOTER_MIN).sum(), (b <= NPS_DETRACTOR_MAX).sum()
+        pa, da = (a >= NPS_PROMOTER_MIN).sum(), (a <= NPS_DETRACTOR_MAX).sum()
         vb, _, _ = nps_from_counts(pb, db, nb)
         va, _, _ = nps_from_counts(pa, da, na)
         diff = va - vb
@@ -233,8 +255,8 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
         stat, p = two_sample_z(diff, se)
         low, high = normal_interval(diff, se)
     elif metric == "csat":
-        xb, nb = _csat_counts(b, threshold, exclude_neutral)  # n without dropped neutrals
-        xa, na = _csat_counts(a, threshold, exclude_neutral)
+        xb, nb = _csat_counts(b, threshold, exclude_neutral, scale)  # n without dropped neutrals
+        xa, na = _csat_counts(a, threshold, exclude_neutral, scale)
         vb, _, _ = share_from_counts(xb, nb)
         va, _, _ = share_from_counts(xa, na)
         diff = va - vb

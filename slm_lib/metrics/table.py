@@ -16,8 +16,10 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   resolved ticket yet. Rates are in percent (Wilson), means carry t intervals, medians and
   p90 distribution-free order-statistic intervals, NPS the SPEC §4 normal interval.
   ``tickets``: value = n = the count, interval exact Poisson (Garwood).
-* SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: latest ticket timestamp);
-  their ``n`` is achieved + breached.
+* SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: the data set's
+  :meth:`~slm_lib.io.dataset.Dataset.observation_end`); their ``n`` is achieved + breached.
+* CSAT thresholds come from the data set's CSAT scale (``Dataset.scales``): top-2-box and
+  the middle point as neutral (:func:`slm_lib.config.csat_cutoffs`).
 * ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
 
 Everything is computed with ``numpy.bincount`` over integer group codes and a linear-time
@@ -36,13 +38,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slm_lib.config import CSAT_NEUTRAL, DEFAULT_MIN_N
+from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError
-from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes
+from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes, tickets_as_of
 from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
 from slm_lib.keys import lookup_positions
-from slm_lib.periods import NAT_NS, epoch_ns
+from slm_lib.periods import NAT_NS, epoch_ns, period_codes
 from slm_lib.schema import empty_frame
 from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval, share_from_counts
 
@@ -52,63 +54,10 @@ TICKET_METRICS: tuple[str, ...] = (
     "sla_first_response", "sla_resolution")
 SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
 METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS
-FREQS: tuple[str, ...] = ("M", "Q", "Y", "W", "D")
 Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # metric -> n, value, lo, hi
 
 
 # ----------------------------------------------------------------------------- group keys
-_DAY_NS = 86_400 * 10**9
-
-
-def _period_of_days(days: np.ndarray, freq: str) -> np.ndarray:
-    """Period number (months, quarters or years since 1970, ISO weeks, days) of day numbers."""
-    if freq in ("M", "Q", "Y"):
-        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-        return months // 3 if freq == "Q" else months // 12 if freq == "Y" else months
-    return (days + 3) // 7 if freq == "W" else days  # 1970-01-01 is a Thursday
-
-
-def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, pd.Index]:
-    """Integer period codes (-1 for NaT) and their string labels, in time zone ``tz``.
-
-    Examples
-    --------
-    >>> codes, labels = period_codes(pd.Series(pd.to_datetime(["2024-01-31 23:30", "2024-02-01 00:00"], utc=True)),
-    ...                              tz="Europe/Berlin")
-    >>> labels.take(codes).tolist()
-    ['2024-02', '2024-02']
-    """
-    if freq not in FREQS:
-        raise ConfigError(f"freq must be one of {list(FREQS)}, got {freq!r}")
-    ns = epoch_ns(ts if str(tz).upper() == "UTC" else ts.dt.tz_convert(tz).dt.tz_localize(None))  # local wall
-    nat = ns == NAT_NS
-    if nat.all():
-        return np.full(len(ns), -1, np.int64), pd.Index([], dtype="str")
-    days = ns // _DAY_NS
-    valid = days[~nat] if nat.any() else days
-    first, last = valid.min(), valid.max()
-    days[nat] = first
-    if last - first <= len(days) + 100_000:  # usual case: look each day's period up in a small table
-        days -= first
-        codes = _period_of_days(np.arange(first, last + 1), freq)[days]
-    else:  # a span of centuries: convert every value
-        codes = _period_of_days(days, freq)
-    base = codes.min()
-    codes -= base
-    codes[nat] = -1
-    span = np.arange(base, base + codes.max() + 1)
-    if freq == "M":
-        labels = np.datetime_as_string(span.astype("datetime64[M]"), unit="M")
-    elif freq == "Q":
-        labels = np.array([f"{y}Q{q}" for y, q in zip(1970 + span // 4, span % 4 + 1)])
-    elif freq == "Y":
-        labels = (1970 + span).astype(str)
-    else:
-        start = span * 7 - 3 if freq == "W" else span
-        labels = np.datetime_as_string(start.astype("datetime64[D]"), unit="D")
-    return codes, pd.Index(labels.astype(object), dtype="str")
-
-
 def _key_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Factorised codes with missing values as their own last code, and the labels."""
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
@@ -302,8 +251,8 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
         out[f"sla_{target}"] = _share(achieved, achieved + breached)
 
 
-def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int = 4,
-                         exclude_neutral: bool = False) -> Result:
+def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
+                         exclude_neutral: bool, scale: tuple[int, int]) -> Result:
     """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
     score = surveys["score"].to_numpy(dtype=np.float64)
     ok = (group >= 0) & ~np.isnan(score)
@@ -313,9 +262,11 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
                                for k in ("nps", "csat", "ces"))
     out: Result = {}
     n = count(is_nps)
-    out["nps"] = (n, *nps_from_counts(count(is_nps & (score >= 9)), count(is_nps & (score <= 6)), n))
-    csat_in = is_csat & ~(exclude_neutral & (score == CSAT_NEUTRAL))
-    out["csat"] = _share(count(csat_in & (score >= threshold)), count(csat_in))
+    out["nps"] = (n, *nps_from_counts(count(is_nps & (score >= NPS_PROMOTER_MIN)),
+                                      count(is_nps & (score <= NPS_DETRACTOR_MAX)), n))
+    top2, neutral = csat_cutoffs(scale)
+    csat_in = is_csat & ~(exclude_neutral & (score == neutral)) if neutral is not None else is_csat
+    out["csat"] = _share(count(csat_in & (score >= (top2 if threshold is None else threshold))), count(csat_in))
     m = is_ces & ok
     out["ces"] = _mean_metric(score[m], group[m], size)
     return out
@@ -341,7 +292,7 @@ def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present
 
 def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
              freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
-             csat_threshold: int, exclude_neutral: bool) -> pd.DataFrame:
+             csat_threshold: int | None, exclude_neutral: bool, csat_scale: tuple[int, int]) -> pd.DataFrame:
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
@@ -361,7 +312,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
             present = {m: np.ones(size, dtype=bool) for m in res}
             metrics = TICKET_METRICS
         else:
-            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral)
+            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, csat_scale)
             present = {m: res[m][0] > 0 for m in res}
             metrics = SURVEY_METRICS
         return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
@@ -391,7 +342,7 @@ def _by_list(by: str | Sequence[str] | None) -> list[str]:
 # ----------------------------------------------------------------------------- public
 def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None, calendar: Any = None,
                  sla: Mapping[str, Mapping[str, float]] | None = None, tz: str = "UTC",
-                 min_n: int = DEFAULT_MIN_N, as_of: Any = None, csat_threshold: int = 4,
+                 min_n: int = DEFAULT_MIN_N, as_of: Any = None, csat_threshold: int | None = None,
                  exclude_neutral: bool = False) -> pd.DataFrame:
     """One tidy table of every SPEC §4 metric per period (and group).
 
@@ -412,9 +363,9 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     min_n : int
         Rows with ``n < min_n`` get ``small_n = True``.
     as_of : timestamp, optional
-        Clock reference for open tickets in SLA metrics.
+        Clock reference for open tickets in SLA metrics; default ``ds.observation_end()``.
     csat_threshold, exclude_neutral
-        As in :func:`slm_lib.metrics.survey.csat`.
+        As in :func:`slm_lib.metrics.survey.csat`, on the CSAT scale of ``ds.scales``.
 
     Returns
     -------
@@ -436,16 +387,20 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     """
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
-                    _by_list(by), freq, tz, calendar, sla, as_of, min_n, csat_threshold, exclude_neutral)
+                    _by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
+                    exclude_neutral, getattr(ds, "scales", SCALES)["csat"])
 
 
-def agent_table(tickets: pd.DataFrame, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
+def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
                 calendar: Any = None, sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
-                surveys: pd.DataFrame | None = None, csat_threshold: int = 4,
+                surveys: pd.DataFrame | None = None, csat_threshold: int | None = None,
                 exclude_neutral: bool = False) -> pd.DataFrame:
-    """Every ticket metric (and, with ``surveys``, NPS/CSAT/CES) per agent or team, flagged small_n.
+    """Every ticket metric (and, with surveys, NPS/CSAT/CES) per agent or team, flagged small_n.
 
-    Surveys count for the agent/team of the ticket they answer (via ticket_id).
+    ``data`` is a Dataset (its tickets and surveys, CSAT scale and observation end are
+    used) or a tickets frame (then ``surveys`` optional, default scales, SLA clocks judged
+    at the latest ticket timestamp). Surveys count for the agent/team of the ticket they
+    answer (via ticket_id).
 
     Returns
     -------
@@ -462,6 +417,9 @@ def agent_table(tickets: pd.DataFrame, by: str | Sequence[str] = "agent_id", min
     >>> at.loc[at.metric == "frt_mean", ["agent_id", "n", "small_n"]].values.tolist()
     [['x', 1, True], ['y', 0, True]]
     """
+    tickets, as_of = tickets_as_of(data, as_of)
+    if not isinstance(data, pd.DataFrame):
+        surveys = data.surveys if surveys is None else surveys
     return _grouped(tickets, surveys if surveys is not None else empty_frame("surveys"),
                     empty_frame("customers"), _by_list(by), None, "UTC", calendar, sla, as_of, min_n,
-                    csat_threshold, exclude_neutral)
+                    csat_threshold, exclude_neutral, getattr(data, "scales", SCALES)["csat"])

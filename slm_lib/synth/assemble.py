@@ -161,4 +161,4 @@ def to_dataset(raw: dict) -> Dataset:
         "customer_id": _take(customer_ids, r["customer"]), "paid_at": _ts(r["paid"]),
         "amount": pd.Series(r["amount"].astype(np.float64)), "order_id": _take(order_ids, number[r["order"]])})
     return Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue,
-                   source="synthetic")
+                   source="synthetic", as_of=_ts(np.array([end])).iloc[0])  # observed at the end of the last month
