@@ -4,7 +4,7 @@
 >>> slm.nps([10, 9, 8, 3])
 25.0
 """
-from slm_lib import errors, plots, synth
+from slm_lib import errors, nb, plots, synth
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, calibration_holdout_split,
                          conditional_expectations, holdout_errors, predictive_clv,
@@ -23,30 +23,26 @@ from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
-from slm_lib.notebook import attempt, bullets
 from slm_lib.models import (ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
                             proportional_hazards_sentences, proportional_hazards_test)
 from slm_lib.periods import month_starts
-from slm_lib.summary import (data_months, findings_markdown, headline_kpis, kpi_display, kpi_sentences,
-                             month_subset, recent_periods, select_segment, suggested_actions, verbatim_comments)
+from slm_lib.summary import headline_kpis
 from slm_lib.survival import churn_durations, logrank_sentence, logrank_test, survival_curves
 from slm_lib.text import mask_pii, safe_comment, safe_comments
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "errors", "plots", "synth", "Dataset", "load_data", "validate", "save_data", "read_export", "import_exports",
+    "errors", "nb", "plots", "synth", "Dataset", "load_data", "validate", "save_data", "read_export", "import_exports",
     "nps", "csat", "ces", "compare_periods",
     "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
-    "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard", "month_subset",
+    "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test", "logrank_sentence",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",
-    "headline_kpis", "kpi_sentences", "kpi_display", "findings_markdown", "suggested_actions", "recent_periods",
-    "data_months", "select_segment", "verbatim_comments", "month_starts",
-    "mask_pii", "safe_comment", "safe_comments", "attempt", "bullets",
+    "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",
 ]

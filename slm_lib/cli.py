@@ -103,6 +103,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from slm_lib.io.load import load_data
+    from slm_lib.nb import report_data
     from slm_lib.report.runner import run_report
     from slm_lib.summary import check_month, data_months, headline_kpis, select_segment
 
@@ -112,7 +113,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if month is None:
         raise InsufficientDataError(f"{args.data}: no tickets or surveys, nothing to report")
     check_month(month)
-    kpis = headline_kpis(ds, month, tz=args.tz) if month in months else None
+    # the index shows what the notebooks show: the month as seen at its end
+    kpis = headline_kpis(report_data(ds, month, tz=args.tz), month, tz=args.tz) if month in months else None
     extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or ""}
     # a segment's report lives beside the whole-business one, never in its place
     out = Path(args.out) / f"segment-{args.segment}" if args.segment else Path(args.out)

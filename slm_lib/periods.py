@@ -236,7 +236,7 @@ def utc_instant(value: object, name: str = "as_of") -> pd.Timestamp:
     utc = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if not pd.Timestamp.min.tz_localize("UTC") <= utc <= pd.Timestamp.max.tz_localize("UTC"):
         raise ConfigError(f"{name}: {value!r} is outside {pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}")
-    return utc
+    return utc.as_unit("ns")
 
 
 def epoch_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:

@@ -185,3 +185,15 @@ def test_logrank_sentence_verdict_follows_p_value():
     assert logrank_sentence(clear, "last_nps_category").startswith("Survival differs by last nps category")
     assert "p < 0.001" in logrank_sentence(clear, "x") and "n = 1,841, 406 churned" in logrank_sentence(clear, "x")
     assert "does not differ" in logrank_sentence(calm, "segment") and "p = 0.75" in logrank_sentence(calm, "segment")
+
+
+def test_cohorts_and_ages_follow_the_report_time_zone():
+    ts = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    c = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": [ts("2024-01-31 23:30"), ts("2024-01-15")],
+                      "segment": "smb", "region": None, "churned_at": [pd.NaT, ts("2024-02-29 23:30")]})
+    utc = cohort_retention(Dataset(customers=c), as_of=ts("2024-04-01"))
+    berlin = cohort_retention(Dataset(customers=c), as_of=ts("2024-04-01"), tz="Europe/Berlin")
+    assert utc.index.tolist() == ["2024-01"] and utc.loc["2024-01", "size"] == 2
+    # in Berlin a signs up in February, and b churns on 1 March (local), surviving February
+    assert berlin.index.tolist() == ["2024-01", "2024-02"]
+    assert berlin.loc["2024-01", [0, 1]].tolist() == [1.0, 1.0] and utc.loc["2024-01", 1] == 0.5

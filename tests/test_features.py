@@ -201,3 +201,12 @@ def test_monthly_panel_months_follow_the_time_zone():
     assert utc_panel.loc["2024-01", "tickets"] == 1 and utc_panel.loc["2024-01", "churned"] == 1
     assert berlin.loc["2024-02", "tickets"] == 1 and berlin.loc["2024-02", "churned"] == 1
     assert berlin.loc["2024-01", "tickets"] == 0 and berlin.loc["2024-02", "median_frt_h"] == 2.0
+
+
+def test_as_of_may_be_a_datetime_a_numpy_datetime_or_a_list_of_them(hand):
+    from datetime import datetime, timezone
+    expected = customer_features(hand, "2024-04-01", lookback="3M", horizon="1M")
+    for as_of in (datetime(2024, 4, 1), datetime(2024, 4, 1, tzinfo=timezone.utc), np.datetime64("2024-04-01")):
+        pd.testing.assert_frame_equal(customer_features(hand, as_of, lookback="3M", horizon="1M"), expected)
+    panel = customer_features(hand, [datetime(2024, 3, 1), datetime(2024, 4, 1)], lookback="3M", horizon="1M")
+    assert panel["as_of"].nunique() == 2

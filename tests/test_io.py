@@ -481,3 +481,61 @@ def test_header_only_customers_file_is_reported_not_silent(tmp_path):
     note = ds.quality[ds.quality["table"] == "customers"]
     assert note["rule"].tolist() == ["table has no rows: references to it were not checked"]
     assert note["action"].tolist() == ["info"] and note["file"].iloc[0].endswith("customers.csv")
+
+
+# ----------------------------------------------------------------------------- Dataset: scales, as_of, until
+from slm_lib.config import check_scales  # noqa: E402
+from slm_lib.errors import ConfigError, InsufficientDataError  # noqa: E402
+
+
+def _utc(*values):
+    return pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601"))
+
+
+def _small() -> Dataset:
+    tickets = empty_frame("tickets").reindex(range(3))
+    tickets = tickets.assign(
+        ticket_id=["t1", "t2", "t3"], customer_id="c1", channel="email", priority="normal", replies=1, reopens=0,
+        created_at=_utc("2024-01-10", "2024-01-31 23:00", "2024-02-01"),
+        first_response_at=_utc("2024-01-10 01:00", "2024-02-01", None),
+        resolved_at=_utc("2024-02-05", None, None))
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "signup_at": _utc("2023-01-01", "2023-06-01",
+                                                                                   "2024-02-01"),
+                              "segment": "smb", "region": None, "churned_at": _utc(None, "2024-02-01", None)})
+    surveys = pd.DataFrame({"response_id": ["r1", "r2"], "customer_id": "c1", "ticket_id": None,
+                            "submitted_at": _utc("2024-01-31 23:59:59", "2024-02-01"), "type": "nps", "score": [9, 3],
+                            "comment": None})
+    revenue = pd.DataFrame({"customer_id": "c1", "paid_at": _utc("2024-01-15", "2024-02-01"), "amount": [10.0, 20.0],
+                            "order_id": None})
+    return Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue)
+
+
+def test_until_keeps_only_what_had_happened_before_the_instant():
+    cut = _small().until("2024-02-01")
+    assert cut.tickets["ticket_id"].tolist() == ["t1", "t2"]   # t3 was created at the instant: not yet
+    assert cut.tickets["first_response_at"].tolist() == [pd.Timestamp("2024-01-10 01:00", tz="UTC"), pd.NaT]
+    assert cut.tickets["resolved_at"].isna().all()             # t1 was resolved later: still open then
+    assert cut.customers["customer_id"].tolist() == ["c1", "c2"] and cut.customers["churned_at"].isna().all()
+    assert cut.surveys["response_id"].tolist() == ["r1"] and cut.revenue["amount"].tolist() == [10.0]
+    assert cut.as_of == pd.Timestamp("2024-02-01", tz="UTC") == cut.observation_end()
+    # cutting again later cannot bring anything back; an earlier cut wins
+    assert cut.until("2024-03-01").as_of == cut.as_of and len(cut.until("2024-01-20").tickets) == 1
+
+
+def test_observation_end_defaults_to_the_latest_timestamp_and_refuses_empty_data():
+    assert _small().observation_end() == pd.Timestamp("2024-02-05", tz="UTC")
+    assert Dataset(as_of="2024-03-01T01:00+01:00").observation_end() == pd.Timestamp("2024-03-01", tz="UTC")
+    with pytest.raises(InsufficientDataError, match="no timestamps"):
+        Dataset().observation_end()
+
+
+def test_scales_are_carried_from_load_to_every_copy(tmp_path):
+    save_data(_small(), tmp_path)
+    ds = load_data(tmp_path, scales={"csat": (1, 7)}, as_of="2024-03-01")
+    assert ds.scales == {"csat": (1, 7), "nps": (0, 10), "ces": (1, 7)} and ds.as_of == pd.Timestamp("2024-03-01",
+                                                                                                      tz="UTC")
+    assert validate(ds).scales == ds.scales and ds.until("2024-02-01").scales == ds.scales
+    with pytest.raises(ConfigError, match="NPS is defined on 0-10"):
+        check_scales({"nps": (1, 5)})
+    with pytest.raises(ConfigError, match="unknown survey type"):
+        Dataset(scales={"effort": (1, 5)})

@@ -15,7 +15,6 @@ from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.sla import sla_compliance
 from slm_lib.metrics.survey import ces_summary, csat_summary, nps_summary
 from slm_lib.metrics.table import METRICS, agent_table, metric_table
-from slm_lib.periods import period_codes
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time)
 from slm_lib.schema import CHANNELS, PRIORITIES
@@ -204,18 +203,6 @@ def test_timezone_moves_period_boundary_and_other_freqs():
     assert set(w["period"]) == {"2024-01-29", "2024-03-25"}  # Mondays
     assert set(metric_table(ds, freq="Y")["period"]) == {"2024"}
     assert set(metric_table(ds, freq="D", tz="America/New_York")["period"]) == {"2024-01-31", "2024-03-31"}
-
-
-@pytest.mark.parametrize("freq, expected", [
-    ("M", ["1700-01", "2024-02", "2260-12"]), ("Q", ["1700Q1", "2024Q1", "2260Q4"]),
-    ("Y", ["1700", "2024", "2260"]), ("W", ["1700-01-11", "2024-02-26", "2260-12-31"]),
-    ("D", ["1700-01-15", "2024-02-29", "2260-12-31"])])
-def test_period_codes_day_table_and_long_spans_agree(freq, expected):
-    stamps = pd.Series(pd.to_datetime(["2024-02-29 23:59", None, "1700-01-15 00:00", "2260-12-31 12:00"], utc=True))
-    codes, labels = period_codes(stamps, freq)  # 560 years: every value converted
-    assert codes[1] == -1 and labels.take(codes[[2, 0, 3]]).tolist() == expected
-    near, near_labels = period_codes(stamps.iloc[:2], freq)  # one day: the day lookup table
-    assert near.tolist() == [0, -1] and near_labels.tolist() == [expected[1]]
 
 
 def test_tickets_without_any_creation_time_leave_the_survey_rows():

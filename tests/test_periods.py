@@ -32,3 +32,51 @@ def test_dates_beyond_nanosecond_range_are_a_data_error_naming_column_and_rows()
     with pytest.raises(ConfigError, match="as_of: '2300-01-01'"):
         utc_instant("2300-01-01")
     assert utc_instant("2026-10-01T02:00+02:00") == pd.Timestamp("2026-10-01", tz="UTC")
+
+
+# ----------------------------------------------------------------------------- periods, one home
+from slm_lib.periods import (check_freq, latest_timestamp, month_bounds, month_labels, month_starts,  # noqa: E402
+                             period_codes, period_labels, period_ordinals)
+
+
+@pytest.mark.parametrize("freq, expected", [
+    ("M", ["1700-01", "2024-02", "2260-12"]), ("Q", ["1700Q1", "2024Q1", "2260Q4"]),
+    ("Y", ["1700", "2024", "2260"]), ("W", ["1700-01-11", "2024-02-26", "2260-12-31"]),
+    ("D", ["1700-01-15", "2024-02-29", "2260-12-31"])])
+def test_period_codes_day_table_and_long_spans_agree(freq, expected):
+    stamps = pd.Series(pd.to_datetime(["2024-02-29 23:59", None, "1700-01-15 00:00", "2260-12-31 12:00"], utc=True))
+    codes, labels = period_codes(stamps, freq)  # 560 years: every value converted
+    assert codes[1] == -1 and labels.take(codes[[2, 0, 3]]).tolist() == expected
+    near, near_labels = period_codes(stamps.iloc[:2], freq)  # one day: the day lookup table
+    assert near.tolist() == [0, -1] and near_labels.tolist() == [expected[1]]
+
+
+def test_period_ordinals_count_like_pandas_periods_in_the_local_calendar():
+    stamps = pd.Series(pd.to_datetime(["2024-03-31 22:30", "2023-12-31 23:30", "2024-06-15 00:00"], utc=True))
+    for freq in ("M", "Q", "Y", "D"):
+        expected = [pd.Period(t.tz_convert("Europe/Berlin").tz_localize(None), freq).ordinal for t in stamps]
+        assert period_ordinals(stamps, freq, "Europe/Berlin").tolist() == expected
+    # 2024-03-31 22:30 UTC is April in Berlin, 2023-12-31 23:30 UTC is 2024 there
+    assert period_labels(period_ordinals(stamps, "Q", "Europe/Berlin"), "Q").tolist() == ["2024Q2", "2024Q1", "2024Q2"]
+    assert month_labels(stamps, "Europe/Berlin").tolist() == ["2024-04", "2024-01", "2024-06"]
+
+
+def test_quarters_are_labelled_one_way_and_aliases_map_to_it():
+    assert check_freq("QE") == check_freq("QS") == "Q" and check_freq("a") == "Y"
+    with pytest.raises(ConfigError, match="freq must be one of"):
+        check_freq("H")
+    assert period_labels(np.array([0, 3]), "Q").tolist() == ["1970Q1", "1970Q4"]
+
+
+def test_month_bounds_and_starts_follow_the_time_zone():
+    start, end = month_bounds("2026-10", "America/New_York")
+    assert (start, end) == (pd.Timestamp("2026-10-01 04:00", tz="UTC"), pd.Timestamp("2026-11-01 04:00", tz="UTC"))
+    starts = month_starts("2026-03", 2, tz="Europe/Berlin")
+    assert starts == [pd.Timestamp("2026-02-01 00:00", tz="Europe/Berlin"), pd.Timestamp("2026-03-01", tz="Europe/Berlin")]
+    assert starts[1] == pd.Timestamp("2026-02-28 23:00", tz="UTC")
+
+
+def test_latest_timestamp_ignores_missing_and_empty_columns():
+    a = pd.Series(pd.to_datetime(["2024-01-01", None], utc=True))
+    assert latest_timestamp(a, pd.Series([], dtype="datetime64[ns, UTC]")) == pd.Timestamp("2024-01-01", tz="UTC")
+    assert latest_timestamp(pd.Series([pd.NaT])) is pd.NaT

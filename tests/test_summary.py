@@ -149,3 +149,31 @@ def test_findings_list_changes_to_watch(two_months):
     assert "**To watch**" in md and md.count("\n- NPS fell") == 1
     assert "a signal to watch, not yet clear (p = 0.01 on its own; p = 0.1 adjusted" in md
     assert "To watch" not in findings_markdown(k.assign(p_value=0.6), "2026-10")
+
+
+def test_a_seven_point_csat_scale_is_used_by_every_figure():
+    """CSAT answered on 1-7 (load_data(scales=...)): top-2-box is 6-7 everywhere, nothing falls back to 1-5."""
+    import slm_lib as slm
+    from dataclasses import replace
+    base = slm.synth.generate(customers=400, months=3, seed=5)
+    to7 = {1: 1, 2: 2, 3: 4, 4: 6, 5: 7}          # the same answers on a 1-7 scale, 3 -> the neutral 4
+    csat = base.surveys["type"] == "csat"
+    seven = replace(base, surveys=base.surveys.assign(score=base.surveys["score"].where(~csat, base.surveys["score"]
+                                                                                         .map(to7))),
+                    scales={"csat": (1, 7)})
+    month = "2025-01"
+    for exclude in (False, True):
+        five_t = slm.metric_table(base, exclude_neutral=exclude)
+        seven_t = slm.metric_table(seven, exclude_neutral=exclude)
+        pd.testing.assert_frame_equal(five_t, seven_t)   # top-2-box and neutral map one to one
+    k5, k7 = (headline_kpis(d, month).set_index("metric") for d in (base, seven))
+    pd.testing.assert_series_equal(k5.loc["csat"], k7.loc["csat"])
+    assert k7.loc["ces", "unit"] == "score 1-7"
+    c5, c7 = (slm.changes_by_group(d, month, by="segment", metrics=("csat",)) for d in (base, seven))
+    pd.testing.assert_frame_equal(c5, c7)
+    v7 = verbatim_comments(seven, month, n=50)
+    assert (v7.loc[v7["type"] == "CSAT", "score"] <= 7).all() and len(v7) == len(verbatim_comments(base, month, n=50))
+    # a 1-7 answer of 6 is satisfied, 5 is not; with scores beyond 5 the 1-5 default would refuse
+    assert compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat", scale=(1, 7))["diff"] == pytest.approx(25.0)
+    with pytest.raises(Exception, match="outside the scale 1-5"):
+        compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat")

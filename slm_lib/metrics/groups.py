@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.config import DEFAULT_MIN_N, SCALES
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import survey_groups
 from slm_lib.periods import month_labels, previous_month
@@ -43,7 +43,8 @@ def changes_by_group(ds: Any, month: str, by: str = "channel", metrics: Sequence
     s = s[s["_month"].isin([prev, month]) & s["type"].isin(metrics) & s["_group"].notna()]
     rows = []
     for (metric, group), g in s.groupby(["type", "_group"], sort=True):  # one test per group, not per row
-        r = compare_periods(g.loc[g["_month"] == prev, "score"], g.loc[g["_month"] == month, "score"], metric=metric)
+        r = compare_periods(g.loc[g["_month"] == prev, "score"], g.loc[g["_month"] == month, "score"], metric=metric,
+                            scale=getattr(ds, "scales", SCALES)[metric])
         rows.append({"metric": metric, "group": str(group), **r.drop("statistic").to_dict()})
     out = pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c != "small_n"])
     out["small_n"] = (out["n_before"] < min_n) | (out["n_after"] < min_n)

@@ -1,5 +1,12 @@
 """Helpers that keep report notebooks thin and robust on small or partial real data.
 
+``import slm_lib.nb as nb``: :func:`report_data` loads what a month's report may see (the
+data up to the end of that month, nothing later), :func:`attempt` and :func:`bullets` keep
+sections robust and readable, and the display helpers of the monthly summary
+(:func:`kpi_display`, :func:`findings_markdown`, :func:`kpi_sentences`,
+:func:`suggested_actions`, :func:`recent_periods`, :func:`verbatim_comments`) are here too.
+The analysis itself is ``slm_lib.*`` (SPEC §9).
+
 A monthly report must not die because one section has nothing to show (no CES survey in an
 import, too few churn events for a model): :func:`attempt` runs one step and, when the
 library refuses it with a clear :class:`~slm_lib.errors.SlmError`, returns an
@@ -13,7 +20,56 @@ import html
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pandas as pd
+
 from slm_lib.errors import SlmError
+from slm_lib.io.dataset import Dataset
+from slm_lib.io.load import load_data
+from slm_lib.periods import month_bounds, utc_instant
+from slm_lib.summary import (data_months, findings_markdown, kpi_display, kpi_sentences, month_subset,
+                             recent_periods, select_segment, suggested_actions, verbatim_comments)
+
+__all__ = ["report_data", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
+           "kpi_sentences", "month_subset", "recent_periods", "select_segment", "suggested_actions",
+           "verbatim_comments"]
+
+
+def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: str = "UTC",
+                now: object = None) -> Dataset:
+    """What the report of ``month`` may see: the data (of one segment) as observed at the end of the month.
+
+    Every figure of month M's report is computed from this, so the report of M is the same
+    whether it runs the day after M ends or years later on data that run on: tickets,
+    surveys, signups and payments after M do not exist yet, and responses, resolutions and
+    churn after M have not happened yet (:meth:`Dataset.until`). SLA clocks, cohorts and
+    monthly panels end at the end of M (``ds.as_of``). A month that has not ended yet is
+    cut at ``now`` (default the current time) instead.
+
+    Parameters
+    ----------
+    data : str or Dataset
+        A data directory (loaded with ``errors="drop"``: problems go to ``quality``) or a Dataset.
+    month : str
+        ``'YYYY-MM'``, a calendar month in ``tz``.
+    segment : str, optional
+        Keep one customer segment (empty or None: all customers).
+    tz : str
+        Time zone of the report's calendar.
+    now : timestamp, optional
+        The current instant (for tests of an unfinished month).
+
+    Examples
+    --------
+    >>> import slm_lib.synth as synth
+    >>> ds = report_data(synth.generate(customers=300, months=3, seed=1), "2024-12")
+    >>> str(ds.as_of), str(ds.tickets["created_at"].max() < ds.as_of)
+    ('2025-01-01 00:00:00+00:00', 'True')
+    """
+    ds = data if isinstance(data, Dataset) else load_data(data, errors="drop")
+    ds = select_segment(ds, segment or None)
+    end = month_bounds(month, tz)[1]
+    now = pd.Timestamp.now(tz="UTC") if now is None else utc_instant(now, "now")
+    return ds.until(min(end, now))
 
 
 class Unavailable:
