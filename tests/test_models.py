@@ -1,6 +1,8 @@
 """Models: known coefficients on simulated data, fit errors, and planted-effect recovery on synth data."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,6 +186,65 @@ def test_error_singular_design():
 def test_error_no_convergence(churn_data):
     with pytest.raises(ModelFitError, match="did not converge"):
         churn_model(churn_data, ["median_frt_h", "sla_breach_share"], maxiter=1)
+
+
+def _hazard_data(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    t = rng.exponential(1.0, n)
+    return pd.DataFrame({"x": rng.normal(size=n), "duration_days": np.minimum(t, 2.0), "event": (t < 2.0).astype(int)})
+
+
+@pytest.mark.parametrize("values, shown", [
+    ([0, 1, 2, 0, 1, 2], "2 of 6 rows hold other values (2)"),
+    ([0.0, 0.5, 1.0, 0.0, 1.0, 0.0], "1 of 6 rows hold other values (0.5)"),
+    (["no", "yes", "no", "no", "yes", "no"], "6 of 6 rows hold other values ('no', 'yes')"),
+])
+def test_error_outcome_not_binary_names_column_and_values(values, shown):
+    df = pd.DataFrame({"x": np.arange(6.0), "churned": values})
+    with pytest.raises(ModelFitError, match=rf"model: outcome 'churned' must be 0/1 or bool; {re.escape(shown)}"):
+        churn_model(df, ["x"], min_events_per_term=0)
+
+
+def test_error_hazard_event_and_duration_values_named():
+    df = _hazard_data()
+    events, late = int(df["event"].sum()), int((df["duration_days"] <= 1.5).sum())
+    with pytest.raises(ModelFitError, match=re.escape(f"churn_hazard_model: event 'event' must be 0/1 or bool; "
+                                                      f"{events} of 300 rows hold other values (2)")):
+        churn_hazard_model(df.assign(event=df["event"] * 2), ["x"], min_events_per_term=1)
+    with pytest.raises(ModelFitError, match=re.escape("churn_hazard_model: event 'event' must be 0/1 or bool; "
+                                                      "300 of 300 rows hold other values ('active', 'churned')")):
+        churn_hazard_model(df.assign(event=np.where(df["event"] == 1, "churned", "active")), ["x"],
+                           min_events_per_term=1)
+    text = df["duration_days"].astype(str).where(df["duration_days"] > 1.5, "n/a")
+    with pytest.raises(ModelFitError, match=re.escape(f"churn_hazard_model: duration 'duration_days' must be "
+                                                      f"numeric; {late} of 300 rows hold other values ('n/a')")):
+        churn_hazard_model(df.assign(duration_days=text), ["x"], min_events_per_term=1)
+
+
+def test_error_hazard_fit_with_extreme_driver_is_a_fit_error():
+    df = _hazard_data()
+    df.loc[0, "x"] = 1e200          # exp(x'b) overflows: statsmodels cannot form the covariance
+    with pytest.raises(ModelFitError, match=r"churn_hazard_model: fit failed \(.*\); terms \['x'\]"):
+        churn_hazard_model(df, ["x"], min_events_per_term=1)
+
+
+def test_error_hazard_non_finite_estimates(monkeypatch):
+    import types
+
+    import slm_lib.models.churn as churn
+
+    nan_fit = types.SimpleNamespace(params=np.array([np.nan]), bse=np.array([np.inf]))
+    monkeypatch.setattr(churn, "fit_checked", lambda fit, what, design: nan_fit)
+    with pytest.raises(ModelFitError, match=r"churn_hazard_model: the fit did not converge \(non-finite estimates "
+                                            r"for terms \['x'\]\)"):
+        churn_hazard_model(_hazard_data(), ["x"], min_events_per_term=1)
+
+
+def test_error_negative_duration_counted():
+    df = _hazard_data()
+    df.loc[:2, "duration_days"] = -1.0
+    with pytest.raises(ModelFitError, match=r"churn_hazard_model: 3 negative value\(s\) in duration 'duration_days'"):
+        churn_hazard_model(df, ["x"], min_events_per_term=1)
 
 
 def test_config_errors(churn_data):

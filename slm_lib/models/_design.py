@@ -143,12 +143,13 @@ def _is_categorical(s: pd.Series) -> bool:
 
 def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str], outcome: str | None,
                  units: Mapping[str, float | str] | None = None, references: Mapping[str, str] | None = None,
-                 extra: Iterable[str] = (), intercept: bool = True) -> Design:
+                 extra: Iterable[str] = (), intercept: bool = True, binary_outcome: bool = False) -> Design:
     """Select, clean and encode the model columns.
 
     Rows with a missing value in any used column are dropped and counted. Raises
     :class:`ConfigError` for unknown columns and :class:`ModelFitError` for a driver or control
-    that is constant (or has a single level) after dropping.
+    that is constant (or has a single level) after dropping, and for an outcome that is not
+    numeric (not 0/1 or bool when ``binary_outcome``).
     """
     drivers, controls, extra = list(drivers), list(controls), list(extra)
     if not drivers:
@@ -208,8 +209,35 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
             terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym}"))
     X = pd.DataFrame(cols, index=data.index)
     check_rank(X)
-    y = data[outcome].astype(float) if outcome else pd.Series(dtype=float)
+    y = model_values(data[outcome], "outcome", "model", binary_outcome) if outcome else pd.Series(dtype=float)
     return Design(y, X, terms, int((~keep).sum()), dropped_by, data[extra])
+
+
+def model_values(values: pd.Series, role: str, what: str, binary: bool = False) -> pd.Series:
+    """A model column as floats: numbers (bool as 0/1), or only 0/1 and bool when ``binary``.
+
+    Raises :class:`ModelFitError` naming the column, how many rows hold other values and
+    (up to three of) those values.
+
+    Examples
+    --------
+    >>> model_values(pd.Series([True, False], name="churned"), "outcome", "churn_model", binary=True).tolist()
+    [1.0, 0.0]
+    >>> model_values(pd.Series(["yes", "no", "1"], name="churned"), "outcome", "m")
+    Traceback (most recent call last):
+    ...
+    slm_lib.errors.ModelFitError: m: outcome 'churned' must be numeric; 2 of 3 rows hold other values ('no', 'yes')
+    """
+    numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+    number = values.astype(float) if numeric else pd.to_numeric(values, errors="coerce").astype(float)
+    bad = number.isna() & values.notna()
+    if binary:
+        bad |= number.notna() & ~number.isin([0.0, 1.0])
+    if bad.any():
+        shown = ", ".join(sorted({repr(v) if isinstance(v, str) else str(v) for v in values[bad].unique()})[:3])
+        raise ModelFitError(f"{what}: {role} '{values.name}' must be {'0/1 or bool' if binary else 'numeric'}; "
+                            f"{int(bad.sum()):,} of {len(values):,} rows hold other values ({shown})")
+    return number
 
 
 def check_rank(X: pd.DataFrame) -> None:
@@ -263,7 +291,7 @@ def fit_checked(fit: Callable[[], object], what: str, design: Design) -> object:
         warnings.simplefilter("always")
         try:
             res = fit()
-        except (PerfectSeparationError, np.linalg.LinAlgError) as err:
+        except (PerfectSeparationError, np.linalg.LinAlgError, ValueError) as err:  # ValueError: e.g. no covariance
             raise ModelFitError(f"{what}: fit failed ({err}); terms {list(design.X.columns)}") from err
     kinds = {type(w.message) for w in caught}
     if PerfectSeparationWarning in kinds:

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from slm_lib.errors import ModelFitError
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
-                                    describe_term, fit_checked, outcome_words)
+                                    describe_term, fit_checked, model_values, outcome_words)
 
 __all__ = ["churn_model", "churn_hazard_model"]
 
@@ -48,7 +49,8 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     ------
     ModelFitError
         Perfect separation, constant driver, too few events, singular design, no convergence;
-        the message names the term.
+        the message names the term. An outcome that is not 0/1 or bool; the message names the
+        column, how many rows and which values.
 
     Examples
     --------
@@ -60,10 +62,8 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     '+10 h'
     """
     what = "churn_model"
-    design = build_design(features, drivers, controls, outcome, units, references)
+    design = build_design(features, drivers, controls, outcome, units, references, binary_outcome=True)
     y = design.y
-    if not set(np.unique(y)) <= {0.0, 1.0}:
-        raise ModelFitError(f"{what}: outcome '{outcome}' must be 0/1 or bool")
     events = int(min(y.sum(), len(y) - y.sum()))
     check_events(events, len(design.terms), min_events_per_term, what)
     check_separation(design, what)
@@ -114,6 +114,12 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
         ``table``: ``term, role, unit, estimate, std_error, ci_low, ci_high, p_value`` (log hazard),
         ``effect`` = hazard ratio per stated unit with its interval, ``effect_type``, ``n``, ``events``.
 
+    Raises
+    ------
+    ModelFitError
+        As in :func:`churn_model`; also a non-numeric or negative ``duration``, an ``event`` that
+        is not 0/1 or bool, and a fit that fails or gives non-finite estimates.
+
     Examples
     --------
     >>> rng = np.random.default_rng(1)
@@ -127,7 +133,8 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     what = "churn_hazard_model"
     design = build_design(features, drivers, controls, None, units, references, extra=[duration, event],
                           intercept=False)
-    time, status = design.extra[duration].to_numpy(float), design.extra[event].to_numpy(float)
+    time = model_values(design.extra[duration], "duration", what).to_numpy()
+    status = model_values(design.extra[event], "event", what, binary=True).to_numpy()
     if (time < 0).any():
         raise ModelFitError(f"{what}: {int((time < 0).sum())} negative value(s) in duration '{duration}'")
     events = int(status.sum())

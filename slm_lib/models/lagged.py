@@ -8,8 +8,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import (Z, ModelResult, Term, build_design, coef_table, fit_checked, label,
-                                    outcome_words)
+from slm_lib.models._design import Z, ModelResult, Term, build_design, coef_table, fit_checked, label
 
 __all__ = ["lagged_effects", "newey_west_maxlags"]
 
