@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from slm_lib.errors import ConfigError, DataValidationError
-from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
+from slm_lib.periods import (NAT_NS, check_freq, epoch_ns, latest_timestamp, month_bounds, month_labels, month_starts,
+                             period_codes, period_labels, period_ordinals, utc_instant)
 
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
@@ -35,8 +36,6 @@ def test_dates_beyond_nanosecond_range_are_a_data_error_naming_column_and_rows()
 
 
 # ----------------------------------------------------------------------------- periods, one home
-from slm_lib.periods import (check_freq, latest_timestamp, month_bounds, month_labels, month_starts,  # noqa: E402
-                             period_codes, period_labels, period_ordinals)
 
 
 @pytest.mark.parametrize("freq, expected", [
