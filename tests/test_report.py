@@ -21,11 +21,13 @@ from slm_lib.report import (
     notebook_title,
     progress_enabled,
     render_notebook_html,
+    report_notebooks,
     run_report,
     validate_month,
     write_month_index,
     write_root_index,
 )
+from slm_lib.report import runner
 from slm_lib.report.runner import _swap_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -207,6 +209,37 @@ def test_invalid_arguments_are_rejected_before_anything_runs(tmp_path, data_dir,
     with pytest.raises(ConfigError, match=message):
         run_report(MONTH, out_dir=out, progress=False, **arguments)
     assert not out.exists()
+
+
+def _notebook_folders(tmp_path, monkeypatch, checkout: list[str], packaged: list[str]) -> tuple[Path, Path]:
+    """A fake checkout and installed package holding the given notebook names."""
+    root, installed = tmp_path / "checkout", tmp_path / "installed"
+    for folder, names in ((root / "notebooks", checkout), (installed, packaged)):
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / name).write_text("{}")
+    monkeypatch.setattr(runner, "_PROJECT_ROOT", root)
+    monkeypatch.setattr(runner, "_PACKAGED_NOTEBOOKS", installed)
+    return root / "notebooks", installed
+
+
+def test_report_notebooks_given_then_checkout_then_installed(tmp_path, monkeypatch):
+    checkout, installed = _notebook_folders(
+        tmp_path, monkeypatch, ["02_b.ipynb", "01_a.ipynb", "notes.ipynb"], ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
+    )
+    assert report_notebooks() == [checkout / "01_a.ipynb", checkout / "02_b.ipynb"]
+    assert report_notebooks([installed / "03_c.ipynb"]) == [installed / "03_c.ipynb"]
+    for path in checkout.glob("0*.ipynb"):  # a wheel install: no checkout beside slm_lib
+        path.unlink()
+    assert report_notebooks() == [installed / "01_a.ipynb", installed / "02_b.ipynb", installed / "03_c.ipynb"]
+
+
+def test_no_report_notebooks_anywhere_names_both_folders(tmp_path, data_dir, monkeypatch):
+    checkout, installed = _notebook_folders(tmp_path, monkeypatch, ["notes.ipynb"], [])
+    message = f"no report notebooks (0*.ipynb) in {checkout} (source checkout) nor in {installed} (installed package)"
+    with pytest.raises(ReportError, match=re.escape(message)):
+        run_report(MONTH, data_dir, tmp_path / "reports", progress=False)
+    assert not (tmp_path / "reports").exists()
 
 
 def test_swap_restores_the_previous_report_when_the_move_fails(tmp_path):
