@@ -246,6 +246,35 @@ def poisson_interval(count: ArrayLike,
     return low, high
 
 
+def _binomial_test_p(k: float, n: float, share: float) -> float:
+    if not (np.isfinite(share) and 0.0 < share < 1.0) or n <= 0:
+        return float("nan")
+    return float(_st.binomtest(int(k), int(n), share).pvalue)
+
+
+def poisson_rates_test(count1: ArrayLike, exposure1: ArrayLike, count2: ArrayLike,
+                       exposure2: ArrayLike) -> FloatArray:
+    """Two-sided p-value of equal Poisson rates, counts observed over different exposures.
+
+    The exact conditional test: given the total ``k1 + k2``, ``k2`` is binomial with share
+    ``exposure2 / (exposure1 + exposure2)`` when the rates are equal (e.g. tickets per day
+    in a 28-day February and a 31-day March), tested with scipy's exact binomial test.
+    No events at all, or an exposure that is not positive, gives NaN. Element-wise over
+    broadcast arrays (the exact test has no closed form to vectorise).
+
+    Examples
+    --------
+    >>> round(float(poisson_rates_test(2800, 28, 3100, 31)), 3)  # 100 a day in both months
+    1.0
+    >>> round(float(poisson_rates_test(0, 28, 4, 31)), 4)  # (28^4 + 31^4) / 59^4
+    0.1269
+    """
+    k1, e1, k2, e2 = np.broadcast_arrays(*map(_f, (count1, exposure1, count2, exposure2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where((e1 > 0) & (e2 > 0), e2 / (e1 + e2), np.nan)
+    return np.vectorize(_binomial_test_p, otypes=[np.float64])(k2, k1 + k2, share)
+
+
 def quantile_ci_ranks(n: ArrayLike, q: float,
                       confidence: float = CONFIDENCE) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Distribution-free order-statistic interval for the q-quantile: 0-based ranks.
