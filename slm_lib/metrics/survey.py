@@ -199,13 +199,68 @@ COMPARE_INDEX = ["diff", "statistic", "p_value", "n_before", "n_after", "ci_low"
                  "before", "after"]
 
 
+def nps_change_from_counts(promoters_before: ArrayLike, detractors_before: ArrayLike, n_before: ArrayLike,
+                           promoters_after: ArrayLike, detractors_after: ArrayLike,
+                           n_after: ArrayLike) -> dict[str, np.ndarray]:
+    """Change of NPS (after - before) with its two-sample z test, from counts (arrays).
+
+    The z statistic and the interval of the difference use the SPEC §4 standard errors,
+    ``se = sqrt(se_before² + se_after²)``.
+
+    Returns
+    -------
+    dict of float arrays: ``diff, statistic, p_value, ci_low, ci_high, before, after``.
+
+    Examples
+    --------
+    >>> r = nps_change_from_counts(40, 20, 100, 50, 20, 100)
+    >>> float(r["diff"]), round(float(r["p_value"]), 3)
+    (10.0, 0.355)
+    """
+    before, _, _ = nps_from_counts(promoters_before, detractors_before, n_before)
+    after, _, _ = nps_from_counts(promoters_after, detractors_after, n_after)
+    diff = after - before
+    se = np.sqrt(nps_se(promoters_before, detractors_before, n_before) ** 2
+                 + nps_se(promoters_after, detractors_after, n_after) ** 2)
+    stat, p = two_sample_z(diff, se)
+    low, high = normal_interval(diff, se)
+    return {"diff": diff, "statistic": stat, "p_value": p, "ci_low": low, "ci_high": high,
+            "before": before, "after": after}
+
+
+def csat_change_from_counts(satisfied_before: ArrayLike, n_before: ArrayLike, satisfied_after: ArrayLike,
+                            n_after: ArrayLike) -> dict[str, np.ndarray]:
+    """Change of CSAT (after - before, percentage points) with its pooled two-proportion z test.
+
+    The interval of the difference uses the unpooled standard error.
+
+    Returns
+    -------
+    dict of float arrays: ``diff, statistic, p_value, ci_low, ci_high, before, after``.
+
+    Examples
+    --------
+    >>> r = csat_change_from_counts(40, 100, 55, 120)
+    >>> round(float(r["diff"]), 2), round(float(r["p_value"]), 4)
+    (5.83, 0.3844)
+    """
+    before, _, _ = share_from_counts(satisfied_before, n_before)
+    after, _, _ = share_from_counts(satisfied_after, n_after)
+    diff = after - before
+    stat, p = two_proportion_z(satisfied_before, n_before, satisfied_after, n_after)
+    low, high = normal_interval(diff, 100.0 * proportion_diff_se(satisfied_before, n_before, satisfied_after,
+                                                                 n_after))
+    return {"diff": diff, "statistic": stat, "p_value": p, "ci_low": low, "ci_high": high,
+            "before": before, "after": after}
+
+
 def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
                     threshold: int = 4, exclude_neutral: bool = False) -> pd.Series:
     """Test the change of NPS, CSAT or CES between two periods; ``diff = after - before``.
 
-    NPS: two-sample z with the SPEC §4 standard errors (se = sqrt(se_b² + se_a²)).
-    CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs.
-    CES: Welch t test. Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
+    NPS: two-sample z with the SPEC §4 standard errors (:func:`nps_change_from_counts`).
+    CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs
+    (:func:`csat_change_from_counts`). CES: Welch t test (:func:`slm_lib.stats.welch_t`). Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
     of the metric (NPS points, CSAT percentage points, CES score points). An empty side
     gives NaN with its ``n = 0``.
 
@@ -225,26 +280,15 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
     b, a = _scores(before, metric), _scores(after, metric)
     nb, na = b.size, a.size
     if metric == "nps":
-        pb, db, pa, da = (b >= 9).sum(), (b <= 6).sum(), (a >= 9).sum(), (a <= 6).sum()
-        vb, _, _ = nps_from_counts(pb, db, nb)
-        va, _, _ = nps_from_counts(pa, da, na)
-        diff = va - vb
-        se = np.sqrt(nps_se(pb, db, nb) ** 2 + nps_se(pa, da, na) ** 2)
-        stat, p = two_sample_z(diff, se)
-        low, high = normal_interval(diff, se)
+        r = nps_change_from_counts((b >= 9).sum(), (b <= 6).sum(), nb, (a >= 9).sum(), (a <= 6).sum(), na)
     elif metric == "csat":
         xb, nb = _csat_counts(b, threshold, exclude_neutral)  # n without dropped neutrals
         xa, na = _csat_counts(a, threshold, exclude_neutral)
-        vb, _, _ = share_from_counts(xb, nb)
-        va, _, _ = share_from_counts(xa, na)
-        diff = va - vb
-        stat, p = two_proportion_z(xb, nb, xa, na)
-        low, high = normal_interval(diff, 100.0 * proportion_diff_se(xb, nb, xa, na))
+        r = csat_change_from_counts(xb, nb, xa, na)
     else:
         vb = b.mean() if nb else np.nan
         va = a.mean() if na else np.nan
         r = welch_t(vb, b.std(ddof=1) if nb > 1 else np.nan, nb,
-                    va, a.std(ddof=1) if na > 1 else np.nan, na)
-        diff, stat, p, low, high = r["diff"], r["statistic"], r["p_value"], r["ci_low"], r["ci_high"]
-    values = [float(diff), float(stat), float(p), nb, na, float(low), float(high), float(vb), float(va)]
-    return pd.Series(values, index=COMPARE_INDEX, dtype=np.float64, name=metric)
+                    va, a.std(ddof=1) if na > 1 else np.nan, na) | {"before": vb, "after": va}
+    values = [r["diff"], r["statistic"], r["p_value"], nb, na, r["ci_low"], r["ci_high"], r["before"], r["after"]]
+    return pd.Series([float(v) for v in values], index=COMPARE_INDEX, dtype=np.float64, name=metric)
