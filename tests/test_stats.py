@@ -50,6 +50,29 @@ def test_nps_interval_clipped_and_degenerate():
     assert np.isnan(lo) and np.isnan(hi)
 
 
+def test_skewness_corrected_t_interval_hand_computed():
+    # Hall (1992), n = 30, mean 2, sd 1, skewness 1: a = 1/(3 sqrt 30) = 0.060858, b = a/2,
+    # t(29) = 2.045230; g^-1(x) = ((1 + 3a(x - b))^(1/3) - 1)/a gives 1.80834 and -2.41253,
+    # so the interval is 2 - 0.182574 * (1.80834, -2.41253) = (1.66982, 2.44047); plain t: 2 -+ 0.37341
+    lo, hi = stats.mean_t_interval(2.0, 1.0, 30, skewness=1.0)
+    assert (float(lo), float(hi)) == pytest.approx((1.66982, 2.44047), abs=2e-5)
+    lo, hi = stats.mean_t_interval(2.0, 1.0, 30, skewness=-1.0)  # mirrored: 2 - 0.44047, 2 + 0.33018
+    assert (float(lo), float(hi)) == pytest.approx((1.55953, 2.33018), abs=2e-5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 7), min_size=2, max_size=300))
+def test_skewness_corrected_interval_contains_mean_and_is_t_when_symmetric(scores):
+    x = np.array(scores, dtype=float)
+    mean, lo, hi, sd = stats.mean_from_values(x)
+    assert float(lo) <= float(mean) <= float(hi)
+    mirrored = stats.mean_from_values(8.0 - x)  # mirror the scale: the interval mirrors
+    assert float(mirrored[1]) == pytest.approx(8.0 - float(hi)) and float(mirrored[2]) == pytest.approx(8.0 - float(lo))
+    both = stats.mean_from_values(np.concatenate([x, 8.0 - x]))  # symmetric sample: plain t
+    t_lo, t_hi = stats.mean_t_interval(both[0], both[3], 2 * len(x))
+    assert (float(both[1]), float(both[2])) == pytest.approx((float(t_lo), float(t_hi)))
+
+
 def test_two_sample_z_hand_and_zero_se():
     z, p = stats.two_sample_z(10.0, 5.0)
     assert float(z) == 2.0 and float(p) == pytest.approx(2 * sst.norm.sf(2.0))

@@ -103,10 +103,14 @@ def test_csat_summary_wilson():
 
 def test_ces_summary_t_interval():
     s = ces_summary(CES_EXAMPLE)
-    arr = np.array(CES_EXAMPLE, dtype=float)
-    ref = sst.t.interval(0.95, 13, loc=arr.mean(), scale=arr.std(ddof=1) / math.sqrt(14))
+    # skewness-corrected t (stats.mean_t_interval): mean 40/14, sd 1.231456, m2 = 1.408163,
+    # m3 = -0.393586, skewness -0.235538; a = skewness/(3 sqrt 14) = -0.020983, b = a/2, t(13) = 2.160369:
+    # g^-1(2.160369) = 2.278006 and g^-1(-2.160369) = -2.059586 -> 2.857143 - 0.329121 * (2.278006, -2.059586)
     assert s["value"] == pytest.approx(40 / 14)
-    assert (s["ci_low"], s["ci_high"]) == pytest.approx(ref)
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((2.10740, 3.53499), abs=2e-5)
+    symmetric = ces_summary([1, 2, 3, 4, 5])  # no skew: the plain t interval
+    assert (symmetric["ci_low"], symmetric["ci_high"]) == pytest.approx(sst.t.interval(0.95, 4, loc=3.0,
+                                                                                       scale=math.sqrt(2.5 / 5)))
 
 
 # ----------------------------------------------------------------------------- compare_periods

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from slm_lib.config import CSAT_NEUTRAL, SCALES
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
-from slm_lib.stats import (mean_from_moments, normal_interval, nps_interval, nps_se, proportion_diff_se,
+from slm_lib.stats import (mean_from_values, normal_interval, nps_interval, nps_se, proportion_diff_se,
                            share_from_counts, two_proportion_z, two_sample_z, welch_t)
 
 SUMMARY_INDEX = ["n", "value", "ci_low", "ci_high"]
@@ -180,7 +180,8 @@ def ces(scores: ArrayLike, scale: tuple[int, int] | None = None) -> float:
 
 
 def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.Series:
-    """CES with n and t interval: Series ``n, value, ci_low, ci_high``.
+    """CES with n and t interval (skewness-corrected, :func:`slm_lib.stats.mean_t_interval`):
+    Series ``n, value, ci_low, ci_high``.
 
     Examples
     --------
@@ -189,8 +190,7 @@ def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.S
     (3.0, 1.037)
     """
     arr = _scores(scores, "ces", scale)
-    m = arr.mean() if arr.size else np.nan
-    v, lo, hi, _ = mean_from_moments(arr.sum(), ((arr - m) ** 2).sum(), arr.size)
+    v, lo, hi, _ = mean_from_values(arr)
     return _summary(arr.size, v, lo, hi)
 
 
