@@ -138,21 +138,42 @@ def nps_se(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike) -> FloatAr
         return np.where(n > 0, 100.0 * np.sqrt(var), np.nan)
 
 
+#: Pseudo-answers the NPS interval adds: (promoters, passives, detractors), Rocks (2016).
+NPS_PSEUDO_ANSWERS: tuple[float, float, float] = (0.75, 1.5, 0.75)
+
+
 def nps_interval(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
                  confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
-    """Normal interval for NPS using :func:`nps_se`, clipped to [-100, 100].
+    """Adjusted Wald interval for NPS (Rocks 2016), clipped to [-100, 100]; ``n = 0`` gives NaN.
+
+    The normal interval with the SPEC §4 standard error (:func:`nps_se`), computed after
+    adding 3 pseudo-answers: 3/4 promoter, 3/2 passive, 3/4 detractor
+    (:data:`NPS_PSEUDO_ANSWERS`). The plain interval ``NPS ± z·se`` undercovers at small n
+    when most answers fall in one category (about 84% coverage at n = 30 with nine in ten
+    promoters; all promoters gives a zero-width interval at 100); the adjusted one stays
+    within 95% ± 2% from n = 30 (B. Rocks, "Interval estimation for the 'net promoter
+    score'", The American Statistician 70 (2016) 365-372, who finds it the best of the
+    simple methods; see ``tests/test_survey_metrics.py`` for the coverage checks). The
+    interval is centred on the adjusted score (3/(n + 3) of the way to 0); the reported NPS
+    stays the plain one, and the interval contains it (widened to it for n = 1, the only
+    size where the shift puts it outside).
 
     Examples
     --------
     >>> lo, hi = nps_interval(50, 20, 100)
     >>> round(float(lo), 2), round(float(hi), 2)
-    (14.69, 45.31)
+    (14.05, 44.2)
+    >>> lo, hi = nps_interval(30, 0, 30)  # all promoters: 100, but not surely
+    >>> round(float(lo), 2), float(hi)
+    (78.7, 100.0)
     """
     pr, de, n = _f(promoters), _f(detractors), _f(n)
+    add_p, add_passive, add_d = NPS_PSEUDO_ANSWERS
+    pr_a, de_a, total = pr + add_p, de + add_d, n + add_p + add_passive + add_d
+    low, high = normal_interval(100.0 * (pr_a - de_a) / total, nps_se(pr_a, de_a, total), confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = 100.0 * (pr - de) / n
-    low, high = normal_interval(value, nps_se(pr, de, n), confidence)
-    return np.clip(low, -100.0, 100.0), np.clip(high, -100.0, 100.0)
+        value = np.where(n > 0, 100.0 * (pr - de) / n, np.nan)
+    return np.clip(np.minimum(low, value), -100.0, 100.0), np.clip(np.maximum(high, value), -100.0, 100.0)
 
 
 def normal_interval(estimate: ArrayLike, se: ArrayLike,

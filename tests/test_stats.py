@@ -37,17 +37,37 @@ def test_mean_t_interval_matches_scipy():
 def test_nps_se_hand_computed():
     # pP = .5, pD = .2: 100 * sqrt((0.7 - 0.09) / 100) = 10 * sqrt(0.61)
     assert float(stats.nps_se(50, 20, 100)) == pytest.approx(10 * math.sqrt(0.61))
+
+
+def test_nps_interval_adjusted_wald_hand_computed():
+    # Rocks (2016): 3/4 promoter, 3/2 passive, 3/4 detractor added: 50.75 P and 20.75 D of 103,
+    # centre 100 * 30 / 103 = 29.13, se = 100 * sqrt((pP + pD - (pP - pD)^2) / 103) = 7.69
     lo, hi = stats.nps_interval(50, 20, 100)
+    pp, pd_ = 50.75 / 103, 20.75 / 103
+    se = 100 * math.sqrt((pp + pd_ - (pp - pd_) ** 2) / 103)
     z = sst.norm.ppf(0.975)
-    assert float(lo) == pytest.approx(30 - z * 10 * math.sqrt(0.61))
-    assert float(hi) == pytest.approx(30 + z * 10 * math.sqrt(0.61))
+    assert se == pytest.approx(7.6915, abs=1e-4)
+    assert float(lo) == pytest.approx(3000 / 103 - z * se) and float(hi) == pytest.approx(3000 / 103 + z * se)
 
 
-def test_nps_interval_clipped_and_degenerate():
-    lo, hi = stats.nps_interval(10, 0, 10)  # all promoters: se 0
-    assert float(lo) == 100.0 and float(hi) == 100.0
+def test_nps_interval_all_promoters_is_not_certain():
+    # 10 promoters of 10: the plain interval was [100, 100]. Adjusted: 10.75 P, 0.75 D of 13,
+    # centre 76.92, se = 100 * sqrt((11.5/13 - (10/13)^2) / 13) = 15.01 -> 47.50 to 106.3, clipped to 100
+    lo, hi = stats.nps_interval(10, 0, 10)
+    se = 100 * math.sqrt((11.5 / 13 - (10 / 13) ** 2) / 13)
+    assert float(lo) == pytest.approx(1000 / 13 - sst.norm.ppf(0.975) * se) and float(lo) == pytest.approx(47.50, abs=0.01)
+    assert float(hi) == 100.0
     lo, hi = stats.nps_interval(0, 0, 0)
     assert np.isnan(lo) and np.isnan(hi)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 400), st.data())
+def test_nps_interval_contains_estimate_within_bounds(n, data):
+    promoters = data.draw(st.integers(0, n))
+    detractors = data.draw(st.integers(0, n - promoters))
+    lo, hi = stats.nps_interval(promoters, detractors, n)
+    assert -100.0 <= float(lo) <= 100.0 * (promoters - detractors) / n <= float(hi) <= 100.0
 
 
 def test_skewness_corrected_t_interval_hand_computed():

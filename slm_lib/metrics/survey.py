@@ -101,13 +101,14 @@ def nps(scores: ArrayLike) -> float:
 
 
 def nps_summary(scores: ArrayLike) -> pd.Series:
-    """NPS with its n and SPEC §4 normal interval: Series ``n, value, ci_low, ci_high``.
+    """NPS with its n and adjusted Wald interval (:func:`slm_lib.stats.nps_interval`):
+    Series ``n, value, ci_low, ci_high``.
 
     Examples
     --------
     >>> s = nps_summary([10] * 50 + [8] * 30 + [3] * 20)
     >>> int(s["n"]), float(s["value"]), round(float(s["ci_low"]), 2)
-    (100, 30.0, 14.69)
+    (100, 30.0, 14.05)
     """
     arr = _scores(scores, "nps")
     v, lo, hi = nps_from_counts((arr >= 9).sum(), (arr <= 6).sum(), arr.size)

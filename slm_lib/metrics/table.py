@@ -15,7 +15,8 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   group with at least one survey of that type; ``n`` may be 0 (value NaN), e.g. no
   resolved ticket yet. Rates are in percent (Wilson), means carry skewness-corrected t
   intervals (:func:`slm_lib.stats.mean_t_interval`), medians and p90 distribution-free
-  order-statistic intervals, NPS the SPEC §4 normal interval.
+  order-statistic intervals, NPS the adjusted Wald interval with the SPEC §4 standard error
+  (:func:`slm_lib.stats.nps_interval`).
   ``tickets``: value = n = the count, interval exact Poisson (Garwood).
 * SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: latest ticket timestamp);
   their ``n`` is achieved + breached.
