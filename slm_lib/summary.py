@@ -171,7 +171,8 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
         table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla, as_of=as_of)
     overall = table.set_index(["period", "metric"])
     if len(ds.tickets):
-        start, end = ds.tickets["created_at"].min(), default_as_of(ds.tickets) if as_of is None else utc_instant(as_of)
+        start = ds.tickets["created_at"].min()
+        end = default_as_of(ds.tickets) if as_of is None else utc_instant(as_of)
         days = (observed_days(prev, start, end, tz), observed_days(month, start, end, tz))
     else:
         days = (np.nan, np.nan)

@@ -55,7 +55,8 @@ def test_nps_interval_all_promoters_is_not_certain():
     # centre 76.92, se = 100 * sqrt((11.5/13 - (10/13)^2) / 13) = 15.01 -> 47.50 to 106.3, clipped to 100
     lo, hi = stats.nps_interval(10, 0, 10)
     se = 100 * math.sqrt((11.5 / 13 - (10 / 13) ** 2) / 13)
-    assert float(lo) == pytest.approx(1000 / 13 - sst.norm.ppf(0.975) * se) and float(lo) == pytest.approx(47.50, abs=0.01)
+    assert float(lo) == pytest.approx(1000 / 13 - sst.norm.ppf(0.975) * se)
+    assert float(lo) == pytest.approx(47.50, abs=0.01)
     assert float(hi) == 100.0
     lo, hi = stats.nps_interval(0, 0, 0)
     assert np.isnan(lo) and np.isnan(hi)
@@ -87,7 +88,8 @@ def test_skewness_corrected_interval_contains_mean_and_is_t_when_symmetric(score
     mean, lo, hi, sd = stats.mean_from_values(x)
     assert float(lo) <= float(mean) <= float(hi)
     mirrored = stats.mean_from_values(8.0 - x)  # mirror the scale: the interval mirrors
-    assert float(mirrored[1]) == pytest.approx(8.0 - float(hi)) and float(mirrored[2]) == pytest.approx(8.0 - float(lo))
+    assert float(mirrored[1]) == pytest.approx(8.0 - float(hi))
+    assert float(mirrored[2]) == pytest.approx(8.0 - float(lo))
     both = stats.mean_from_values(np.concatenate([x, 8.0 - x]))  # symmetric sample: plain t
     t_lo, t_hi = stats.mean_t_interval(both[0], both[3], 2 * len(x))
     assert (float(both[1]), float(both[2])) == pytest.approx((float(t_lo), float(t_hi)))

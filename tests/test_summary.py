@@ -201,7 +201,8 @@ def test_ticket_count_in_a_partly_observed_month_hand_computed():
     tickets.loc[5, "resolved_at"] = pd.Timestamp("2026-10-11T00:00:00Z")
     k = headline_kpis(Dataset(tickets=tickets), "2026-10").set_index("metric")
     assert k.loc["tickets", "p_value"] == pytest.approx(694 / 4096)
-    assert k.loc["tickets", "per_day"] == pytest.approx(0.3) and k.loc["tickets", "previous_per_day"] == pytest.approx(0.1)
+    assert k.loc["tickets", "per_day"] == pytest.approx(0.3)
+    assert k.loc["tickets", "previous_per_day"] == pytest.approx(0.1)
     # an export taken at the end of October observes the whole month: 3 in 31 days against 3 in 30
     whole = headline_kpis(Dataset(tickets=tickets), "2026-10", as_of="2026-11-01").set_index("metric")
     from scipy.stats import binomtest

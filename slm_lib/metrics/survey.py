@@ -261,9 +261,10 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
 
     NPS: two-sample z with the SPEC §4 standard errors (:func:`nps_change_from_counts`).
     CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs
-    (:func:`csat_change_from_counts`). CES: Welch t test (:func:`slm_lib.stats.welch_t`). Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
-    of the metric (NPS points, CSAT percentage points, CES score points). An empty side
-    gives NaN with its ``n = 0``.
+    (:func:`csat_change_from_counts`). CES: Welch t test (:func:`slm_lib.stats.welch_t`).
+    Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units of the metric (NPS
+    points, CSAT percentage points, CES score points). An empty side gives NaN with its
+    ``n = 0``.
 
     Returns
     -------
