@@ -3,7 +3,8 @@
 The monthly summary notebook and the report index show these: each KPI with its 95%
 interval, ``n``, the change against the previous month and the p-value of a test of that
 change (two-sample z for NPS and CSAT and every rate, Welch t for CES, Mann–Whitney for
-median durations, an exact conditional test for the ticket count).
+median durations, and for the ticket count an exact conditional test of the two months' daily
+rates: a 31-day month at the same daily volume as a 28-day one is no change).
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from scipy import stats as _st
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
-from slm_lib.periods import check_month, month_labels, previous_month
-from slm_lib.stats import holm_adjusted, two_proportion_z
+from slm_lib.periods import check_month, month_labels, observed_days, previous_month
+from slm_lib.stats import holm_adjusted, poisson_rates_test, two_proportion_z
 from slm_lib.text import mask_pii_series
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
@@ -42,7 +44,7 @@ HEADLINE: dict[str, tuple[str, str, int]] = {
 _RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
 _DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
 KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "delta",
-               "p_value", "p_adjusted", "significant", "assessment"]
+               "p_value", "p_adjusted", "significant", "assessment", "per_day", "previous_per_day"]
 
 
 
@@ -98,8 +100,8 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC") -> Dataset:
 
 
 def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series, before: pd.Series,
-                 tz: str, calendar: Any) -> float:
-    """p-value of the change of one headline metric between two months."""
+                 tz: str, calendar: Any, days: tuple[float, float]) -> float:
+    """p-value of the change of one headline metric between two months (``days`` observed in each)."""
     if metric in ("nps", "csat", "ces"):
         s = ds.surveys[ds.surveys["type"] == metric]
         m = month_labels(s["submitted_at"], tz)
@@ -109,8 +111,7 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
         x1, x2 = np.round(before["value"] * before["n"] / 100.0), np.round(now["value"] * now["n"] / 100.0)
         return float(two_proportion_z(x1, before["n"], x2, now["n"])[1])
     if metric == "tickets":
-        k1, k2 = int(before["value"]), int(now["value"])
-        return float(_st.binomtest(k2, k1 + k2, 0.5).pvalue) if k1 + k2 else float("nan")
+        return float(poisson_rates_test(before["value"], days[0], now["value"], days[1]))
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin([prev, month]).to_numpy()]
     hours = _DURATIONS[metric](tickets, calendar=calendar)
     created = month_labels(tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
@@ -122,8 +123,15 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
 
 def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None,
                   sla: Mapping[str, Mapping[str, float]] | None = None,
-                  table: pd.DataFrame | None = None) -> pd.DataFrame:
+                  table: pd.DataFrame | None = None, as_of: Any = None) -> pd.DataFrame:
     """The headline KPIs of ``month`` with interval, ``n``, change and its p-value.
+
+    The ticket count is compared per day: months differ in length, and the data may
+    begin or end part-way through a month. Each month counts the days of it the ticket
+    data cover, from the first ticket created to ``as_of`` (on the wall clock of ``tz``,
+    :func:`slm_lib.periods.observed_days`). Ends read from the data fall on average one gap
+    between tickets inside the true ones: about one ticket's worth of days, far below the
+    count's own noise (its square root).
 
     Parameters
     ----------
@@ -133,14 +141,19 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     tz, calendar, sla
         As in :func:`slm_lib.metrics.table.metric_table`.
     table : DataFrame, optional
-        A precomputed ``metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)``.
+        A precomputed ``metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla, as_of=as_of)``.
+    as_of : timestamp, optional
+        When the data end (the export time); default ``ds.observation_end()``, the clock of
+        the SLA figures (the end of the report month for :func:`slm_lib.nb.report_data`).
 
     Returns
     -------
     pandas.DataFrame
         One row per metric of :data:`HEADLINE`: ``metric, label, unit, value, ci_low,
-        ci_high, n, previous, delta, p_value, significant, assessment`` where
-        ``assessment`` is ``"better"``, ``"worse"``, ``"no clear change"`` or ``"new"``.
+        ci_high, n, previous, delta, p_value, p_adjusted, significant, assessment,
+        per_day, previous_per_day`` where ``assessment`` is ``"better"``, ``"worse"``,
+        ``"no clear change"`` or ``"new"``, and ``per_day`` / ``previous_per_day`` are the
+        tickets created per observed day (NaN for the other metrics).
 
     Examples
     --------
@@ -156,8 +169,14 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
                                     f"data cover {', '.join(months[:1] + months[-1:]) or 'nothing'}")
     prev = previous_month(month)
     if table is None:
-        table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)
+        table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla, as_of=as_of)
     overall = table.set_index(["period", "metric"])
+    if len(ds.tickets):
+        start = ds.tickets["created_at"].min()
+        end = tickets_as_of(ds, as_of)[1]
+        days = (observed_days(prev, start, end, tz), observed_days(month, start, end, tz))
+    else:
+        days = (np.nan, np.nan)
     rows = []
     for metric, (label, unit, _) in HEADLINE.items():
         if (month, metric) not in overall.index:
@@ -165,14 +184,21 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
         now = overall.loc[(month, metric)]
         before = overall.loc[(prev, metric)] if (prev, metric) in overall.index else None
         unit = unit.format(low=ds.scales["ces"][0], high=ds.scales["ces"][1])
+        per_day = metric == "tickets"
         rows.append({"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
                      "ci_high": now["ci_high"], "n": int(now["n"]),
                      "previous": np.nan if before is None else before["value"],
                      "delta": np.nan if before is None else now["value"] - before["value"],
                      "p_value": np.nan if before is None else _change_test(ds, metric, month, prev, now, before, tz,
-                                                                           calendar)})
+                                                                           calendar, days),
+                     "per_day": _per_day(now, days[1]) if per_day else np.nan,
+                     "previous_per_day": _per_day(before, days[0]) if per_day else np.nan})
     kpis = pd.DataFrame(rows, columns=KPI_COLUMNS)
     return _judge(kpis)
+
+
+def _per_day(row: pd.Series | None, days: float) -> float:
+    return float(row["value"]) / days if row is not None and days > 0 else float("nan")
 
 
 def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -204,6 +230,13 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     ...     "ci_high": 36.0, "n": 410, "previous": 38.5, "delta": -7.5, "p_value": 0.03,
     ...     "significant": True, "assessment": "worse"})
     'NPS fell from 38.5 to 31.0 points (95% CI 26.0 to 36.0, n = 410): worse, and unlikely to be noise (p = 0.03).'
+
+    The ticket count also gives its daily rates, which the test compares (months differ in length):
+
+    >>> kpi_sentence({"label": "Tickets created", "unit": "tickets", "value": 3100.0, "ci_low": 2992.0,
+    ...     "ci_high": 3211.0, "n": 3100, "previous": 2800.0, "delta": 300.0, "p_value": 1.0,
+    ...     "significant": False, "assessment": "no clear change", "per_day": 100.0, "previous_per_day": 100.0})
+    'Tickets created rose from 2,800 to 3,100 (95% CI 2,992 to 3,211, n = 3,100), 100.0 a day against 100.0: within normal month-to-month variation (p = 1).'
     """
     unit = "" if row["unit"] == "tickets" else (row["unit"] if row["unit"] == "%" else f" {row['unit']}")
     value = f"{_num(row['value'], row['unit'])}{unit}"
@@ -214,6 +247,8 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
         return f"{row['label']} was {value} {where}; no previous month to compare with."
     verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
     change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
+    if np.isfinite(row.get("per_day", np.nan)) and np.isfinite(row.get("previous_per_day", np.nan)):
+        change += f", {row['per_day']:,.1f} a day against {row['previous_per_day']:,.1f}"
     p_adj = row.get("p_adjusted", row["p_value"])
     p = (f"p = {p_adj:.2g}" if p_adj >= 0.001 else "p < 0.001") + (
         " adjusted for the month's comparisons" if "p_adjusted" in row else "")

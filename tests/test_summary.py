@@ -55,9 +55,15 @@ def test_headline_kpis_hand_computed(two_months):
     expected_p = compare_periods([10] * 5 + [8] * 3 + [3] * 2, [9] * 2 + [7] * 3 + [0] * 5)["p_value"]
     assert k.loc["nps", "p_value"] == pytest.approx(expected_p)
     assert k.loc["nps", "n"] == 10
-    # tickets 3 -> 2; exact conditional test: binomial(2 of 5, 0.5) two-sided p = 1.0
+    # tickets 3 -> 2, compared per day: the data run from the first ticket (1 Sep 10:00) to the
+    # data set's observation end, its latest timestamp (the October surveys, 15 Oct 12:00), so
+    # September is observed 29 14/24 days and October 14 12/24
     assert k.loc["tickets", "value"] == 2 and k.loc["tickets", "previous"] == 3
-    assert k.loc["tickets", "p_value"] == pytest.approx(1.0)
+    sep, oct_ = 30 - 10 / 24, 14 + 12 / 24
+    assert k.loc["tickets", "per_day"] == pytest.approx(2 / oct_)
+    assert k.loc["tickets", "previous_per_day"] == pytest.approx(3 / sep)
+    from scipy.stats import binomtest
+    assert k.loc["tickets", "p_value"] == pytest.approx(binomtest(2, 5, oct_ / (sep + oct_)).pvalue)
     # median FRT: September 1, 2, 3 h -> 2 h; October 10 h and 24 h -> 17 h
     assert k.loc["frt_median", "previous"] == pytest.approx(2.0)
     assert k.loc["frt_median", "value"] == pytest.approx(17.0)
@@ -177,3 +183,56 @@ def test_a_seven_point_csat_scale_is_used_by_every_figure():
     assert compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat", scale=(1, 7))["diff"] == pytest.approx(25.0)
     with pytest.raises(Exception, match="outside the scale 1-5"):
         compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat")
+
+
+def _tickets_created(created) -> pd.DataFrame:
+    """Resolved one-reply tickets created at the given instants (a UTC Series)."""
+    n = len(created)
+    return pd.DataFrame({
+        "ticket_id": [f"t{i}" for i in range(n)], "customer_id": ["c1"] * n, "created_at": created,
+        "first_response_at": created + pd.Timedelta(hours=1), "resolved_at": created + pd.Timedelta(hours=2),
+        "channel": ["email"] * n, "priority": ["normal"] * n, "agent_id": ["a"] * n, "team": ["t"] * n,
+        "replies": [1] * n, "reopens": [0] * n, "category": ["x"] * n})
+
+
+def _daily(first_day: str, days: int, per_day: int, tz: str) -> pd.Series:
+    """``per_day`` tickets on each of ``days`` local days, 10:00-19:54 on the wall clock of ``tz``."""
+    day = pd.date_range(first_day, periods=days, freq="D", tz=tz)
+    at = [d + pd.Timedelta(minutes=600 + 6 * j) for d in day for j in range(per_day)]
+    return pd.Series(pd.DatetimeIndex(at).tz_convert("UTC")).astype("datetime64[ns, UTC]")
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_ticket_count_compared_per_day_february_to_march(tz):
+    # 100 tickets a day: 2,800 in February, 3,100 in March (Berlin's March has 743 hours but 31 days).
+    # Per day nothing changed: k2 = 3,100 is the mode of Binomial(5,900, 31/59), so p = 1 exactly.
+    # The old test of an even split, binomial(3,100 of 5,900, 0.5), gave p = 9.9e-5: a clear "rise".
+    created = pd.concat([_ts(["2026-01-15T12:00:00Z"]), _daily("2026-02-01", 28, 100, tz),
+                         _daily("2026-03-01", 31, 100, tz)], ignore_index=True)
+    ds = Dataset(tickets=_tickets_created(created))
+    k = headline_kpis(ds, "2026-03", tz=tz, as_of=pd.Timestamp("2026-04-01", tz=tz)).set_index("metric")
+    row = k.loc["tickets"]
+    assert (row["previous"], row["value"]) == (2800, 3100)
+    assert row["per_day"] == pytest.approx(100.0) and row["previous_per_day"] == pytest.approx(100.0)
+    assert row["p_value"] == pytest.approx(1.0, abs=1e-12)
+    assert row["assessment"] == "no clear change"
+    assert ", 100.0 a day against 100.0:" in kpi_sentence(row.to_dict() | {"label": "Tickets created"})
+
+
+def test_ticket_count_in_a_partly_observed_month_hand_computed():
+    # 3 tickets in September (30 days from the first ticket at 1 Sep 00:00), 3 in the 10 days of
+    # October before the data end (the last resolution, 11 Oct 00:00): the daily rate tripled.
+    # Given 6 tickets, October's number is Binomial(6, 10/40) if the rate held: P(k) = C(6,k) 3^(6-k) / 4^6
+    # = 729, 1458, 1215, 540, 135, 18, 1 (/4096); two-sided p = P(3) + P(4) + P(5) + P(6) = 694/4096.
+    created = _ts(["2026-09-01T00:00:00Z", "2026-09-12T09:00:00Z", "2026-09-25T17:00:00Z",
+                   "2026-10-02T08:00:00Z", "2026-10-05T08:00:00Z", "2026-10-10T20:00:00Z"])
+    tickets = _tickets_created(created)
+    tickets.loc[5, "resolved_at"] = pd.Timestamp("2026-10-11T00:00:00Z")
+    k = headline_kpis(Dataset(tickets=tickets), "2026-10").set_index("metric")
+    assert k.loc["tickets", "p_value"] == pytest.approx(694 / 4096)
+    assert k.loc["tickets", "per_day"] == pytest.approx(0.3)
+    assert k.loc["tickets", "previous_per_day"] == pytest.approx(0.1)
+    # an export taken at the end of October observes the whole month: 3 in 31 days against 3 in 30
+    whole = headline_kpis(Dataset(tickets=tickets), "2026-10", as_of="2026-11-01").set_index("metric")
+    from scipy.stats import binomtest
+    assert whole.loc["tickets", "p_value"] == pytest.approx(binomtest(3, 6, 31 / 61).pvalue)
