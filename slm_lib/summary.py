@@ -273,8 +273,9 @@ def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
                       types: tuple[str, ...] = ("nps", "csat", "ces")) -> pd.DataFrame:
     """The month's survey comments, least satisfied first, with personal data masked.
 
-    E-mail addresses and phone numbers are masked (:func:`slm_lib.text.mask_pii`); the text
-    is otherwise verbatim, so display it through an escaping renderer (pandas' HTML
+    E-mail addresses, IBANs, card and phone numbers are masked
+    (:func:`slm_lib.text.mask_pii`), only in the ``n`` comments shown; the text is otherwise
+    verbatim, so display it through an escaping renderer (pandas' HTML
     display escapes; :func:`slm_lib.text.safe_comments` does both steps for raw HTML).
     Scores are compared across survey types on their scale (0 = worst, 1 = best; CES is
     reversed because lower effort is better); ties go to the most recent comment.
@@ -300,9 +301,9 @@ def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
     channel = s["ticket_id"].map(ds.tickets.set_index("ticket_id")["channel"])
     out = pd.DataFrame({"submitted": s["submitted_at"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d"),
                         "type": s["type"].str.upper(), "score": s["score"], "channel": channel.fillna("-"),
-                        "comment": mask_pii_series(s["comment"]), "_rank": satisfaction,
-                        "_when": s["submitted_at"]})
+                        "comment": s["comment"], "_rank": satisfaction, "_when": s["submitted_at"]})
     out = out.sort_values(["_rank", "_when"], ascending=[True, False], kind="stable").head(n)
+    out["comment"] = mask_pii_series(out["comment"])
     return out.drop(columns=["_rank", "_when"]).reset_index(drop=True)
 
 

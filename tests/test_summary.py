@@ -106,8 +106,10 @@ def test_verbatim_comments_worst_first_and_masked(two_months):
     out = verbatim_comments(replace(ds, surveys=surveys), "2026-10")
     # scores: row 10 -> 9, row 11 -> 9, row 15 -> 0: the detractor comes first
     assert out["score"].tolist() == [0, 9, 9]
-    assert out.loc[0, "comment"] == "call +1 *** *** 4567"
-    assert "jane.doe@" not in " ".join(out["comment"]) and "j***@example.com" in " ".join(out["comment"])
+    assert out.loc[0, "comment"] == "call [phone]"
+    assert "jane.doe" not in " ".join(out["comment"]) and "example.com" not in " ".join(out["comment"])
+    assert "Mail me at [email] <script>" in " ".join(out["comment"])
+    assert verbatim_comments(replace(ds, surveys=surveys), "2026-10", n=1)["comment"].tolist() == ["call [phone]"]
     html = out.to_html()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert verbatim_comments(ds, "2026-10").empty
