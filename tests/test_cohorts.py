@@ -184,3 +184,7 @@ def test_logrank_sentence_verdict_follows_p_value():
     assert logrank_sentence(clear, "last_nps_category").startswith("Survival differs by last nps category")
     assert "p < 0.001" in logrank_sentence(clear, "x") and "n = 1,841, 406 churned" in logrank_sentence(clear, "x")
     assert "does not differ" in logrank_sentence(calm, "segment") and "p = 0.75" in logrank_sentence(calm, "segment")
+    nan = clear.copy()
+    nan["p_value"] = float("nan")
+    untested = logrank_sentence(nan, "segment")
+    assert untested.startswith("Whether survival differs by segment could not be tested") and "0.001" not in untested

@@ -237,3 +237,10 @@ def test_global_test_drops_a_combination_without_trend_information():
     test = proportional_hazards_test(churn_hazard_model(df, ["a", "b"], min_events_per_term=1))
     assert test["df"].tolist() == [1, 1, 1]
     assert test["statistic"].to_numpy() == pytest.approx([test.loc[0, "statistic"]] * 3, rel=1e-9)
+
+
+def test_sentences_never_write_a_missing_p_as_small():
+    test = pd.DataFrame({"term": ["x", "global"], "role": ["driver", "global"], "label": ["x", "all terms together"],
+                         "p_value": [float("nan"), float("nan")]})
+    text = " ".join(proportional_hazards_sentences(test))
+    assert "0.001" not in text and "not testable" in text

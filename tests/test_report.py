@@ -258,7 +258,7 @@ def test_format_kpis_display_strings():
     table = format_kpis(KPIS)
     assert table[["metric", "value", "ci", "n", "delta", "p_value"]].values.tolist() == [
         ["NPS", "31.2", "25.0 – 37.4", "1,412", "-2.5", "p < 0.001"],
-        ["<script>alert(1)</script>", "4.6", "—", "20", "+0.2", "p = 0.310"],
+        ["<script>alert(1)</script>", "4.6", "—", "20", "+0.2", "p = 0.31"],
     ]
     assert table["delta_class"].tolist() == ["bad", ""] and table["small_n"].tolist() == [False, True]
     better = format_kpis(KPIS.assign(assessment=["better", "worse"]), decimals=2)
@@ -268,6 +268,15 @@ def test_format_kpis_display_strings():
         ["nps", "—", "", "", ""], ["x", "—", "", "", ""]]
     with pytest.raises(ReportError, match=r"lacks column\(s\) \['n'\]"):
         format_kpis(KPIS.drop(columns="n"))
+
+
+def test_format_kpis_untestable_change_is_not_written_as_a_small_p():
+    untested = KPIS.assign(p_value=[float("nan")] * 2, assessment=["not testable", ""])
+    table = format_kpis(untested)
+    assert table["p_value"].tolist() == ["", "not testable"]  # said once: by the assessment or by p
+    assert "0.001" not in " ".join(table["p_value"])
+    new = format_kpis(KPIS.assign(delta=float("nan"), p_value=float("nan"), assessment="new"))
+    assert new["p_value"].tolist() == ["", ""]  # no previous month: nothing was tested
 
 
 def test_month_index_without_kpis_has_no_kpi_table(tmp_path):

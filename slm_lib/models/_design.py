@@ -19,6 +19,7 @@ from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversio
 
 from slm_lib.errors import ConfigError, ModelFitError
 from slm_lib.stats import z_critical
+from slm_lib.wording import format_p
 
 #: Reference level of known categorical features (treatment coding).
 DEFAULT_REFERENCES: dict[str, str] = {"last_nps_category": "promoter", "segment": "smb"}
@@ -107,7 +108,7 @@ class ModelResult:
             "per": rows["unit"].to_numpy(),
             kind: [fmt(v) for v in rows["effect"]],
             "95% CI": [f"{fmt(lo)} to {fmt(hi)}" for lo, hi in zip(rows["effect_ci_low"], rows["effect_ci_high"])],
-            "p": [("< 0.001" if p < 0.001 else f"{p:.3f}") for p in rows["p_value"]],
+            "p": [format_p(p, bare=True) for p in rows["p_value"]],
         })
         out["n"] = [f"{v:,}" for v in rows["n"]]
         if "events" in rows:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, ReportError
 from slm_lib.periods import check_month
+from slm_lib.wording import format_p
 
 __all__ = [
     "KPI_COLUMNS",
@@ -116,8 +117,11 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
 
     low, high = _numbers(kpis["ci_low"], decimals), _numbers(kpis["ci_high"], decimals)
     p_num = pd.to_numeric(optional("p_value", float("nan")), errors="coerce")
-    p_text = ("p = " + p_num.map("{:.3f}".format)).where(p_num >= 0.001, "p < 0.001").where(p_num.notna(), "")
+    changed = pd.to_numeric(optional("delta", float("nan")), errors="coerce").notna()
     assessment = optional("assessment", "").fillna("").astype("str")
+    # a change without a p-value says it was not testable, once (the assessment may already say so)
+    p_text = pd.Series([format_p(p) for p in p_num], index=kpis.index, dtype="str").where(changed, "")
+    p_text = p_text.where(p_text != assessment, "")
     label = optional("label", "").fillna("").astype("str")
     label = label.where(label != "", kpis["metric"].astype("str"))
     return pd.DataFrame(
