@@ -14,7 +14,6 @@ method and give no per-time covariance, so the sums are recomputed here from the
 """
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import numpy as np
@@ -25,7 +24,7 @@ from statsmodels.duration.hazard_regression import PHRegResults
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import ModelResult, label
+from slm_lib.models._design import ModelResult
 from slm_lib.stats import holm_adjusted
 from slm_lib.wording import format_p
 
@@ -206,7 +205,7 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
     stat = np.r_[z ** 2 / np.diag(schur), np.sum((vec[:, keep].T @ z) ** 2 / lam[keep])]
     df = np.r_[np.ones(len(names)), float(keep.sum())]
     table = model.table.set_index("term").reindex(names)
-    labels = [_term_label(term, unit) for term, unit in zip(names, table["unit"])]
+    labels = table["label"].tolist()
     p_value = _st.chi2.sf(stat, df)
     return pd.DataFrame({
         "term": names + ["global"], "role": table["role"].tolist() + ["global"],
@@ -215,12 +214,6 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
         "transform": transform, "events": int(status.sum()),
     })
 
-
-
-def _term_label(term: str, unit: str) -> str:
-    """Plain words of a design column: the feature's label, plus the level comparison of a category."""
-    source = re.sub(r"\[.*\]$", "", term)
-    return label(source)[0] + (f" {unit}" if source != term else "")
 
 
 def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFIDENCE) -> list[str]:
