@@ -6,18 +6,42 @@ everywhere: p-values (:func:`format_p`; a test that could not be computed says s
 (:func:`format_estimate`), the names of features, model terms, lags and outcomes
 (:func:`feature_label`, :func:`term_label`, :func:`lag_words`, :func:`outcome_label`) and
 the sentence of one model effect (:func:`effect_sentence`: an interval that spans "no
-effect" claims nothing beyond "no clear effect").
+effect" claims nothing beyond "no clear effect"). A sentence returned on its own is
+:class:`Prose`, which a notebook shows as text rather than as a quoted Python string.
 """
 from __future__ import annotations
 
+import html
 import math
 import re
+from typing import Any
 
 from slm_lib.config import CONFIDENCE
 
-__all__ = ["format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate", "is_clear",
+__all__ = ["Prose", "format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate", "is_clear",
            "effect_sentence", "FEATURE_LABELS", "feature_label", "lag_words", "term_label", "OUTCOMES",
            "outcome_label"]
+
+class Prose(str):
+    """A sentence for readers: a ``str`` that Jupyter shows as a paragraph, not as ``'...'``.
+
+    The HTML display escapes the text; ``repr`` stays the ``str`` one.
+
+    Examples
+    --------
+    >>> s = Prose("NPS <b>rose</b>.")
+    >>> s._repr_html_(), s == "NPS <b>rose</b>."
+    ('<p>NPS &lt;b&gt;rose&lt;/b&gt;.</p>', True)
+    """
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self)}</p>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
 
 #: How a p-value that could not be computed (NaN, None) is written.
 NOT_TESTABLE = "not testable"
