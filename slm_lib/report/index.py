@@ -3,7 +3,8 @@
 ``reports/YYYY-MM/index.html`` links each rendered notebook of a month and shows the
 headline KPI table the caller passes in; ``reports/index.html`` lists every month folder
 present, newest first. Pages are self-contained (inline CSS, no scripts, no network) and
-every value is HTML-escaped (Jinja2 autoescape).
+every value is HTML-escaped (Jinja2 autoescape); the package's own stylesheet is the one
+text inserted as is, since CSS inside ``<style>`` is not HTML.
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _css() -> str:
+    """The index pages' stylesheet, inserted unescaped into ``<style>``."""
     return (resources.files("slm_lib.report") / "templates" / "index.css").read_text(encoding="utf-8")
 
 
@@ -159,7 +161,8 @@ def render_month_index(
     kpis : pandas.DataFrame, optional
         Headline KPI table (see :func:`format_kpis`); omitted when None or empty.
     data_dir : str or Path
-        Data directory the report was computed from (shown as provenance).
+        Data directory the report was computed from; only its folder name is shown as
+        provenance (a page never carries a local path such as ``/home/...``).
     generated : datetime, optional
         Generation time (default now, UTC).
     decimals : int
@@ -179,7 +182,7 @@ def render_month_index(
     rows = [] if kpis is None or kpis.empty else format_kpis(kpis, decimals).to_dict("records")
     generated = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M")
     return _environment().get_template("month_index.html.j2").render(
-        month=month, entries=list(entries), kpis=rows, data_dir=str(data_dir), generated=generated, css=_css()
+        month=month, entries=list(entries), kpis=rows, data_dir=Path(data_dir).name, generated=generated, css=_css()
     )
 
 
