@@ -281,6 +281,12 @@ def test_format_kpis_untestable_change_is_not_written_as_a_small_p():
     assert new["p_value"].tolist() == ["", ""]  # no previous month: nothing was tested
 
 
+def test_format_kpis_shows_the_adjusted_p_the_assessment_is_judged_on():
+    judged = format_kpis(KPIS.assign(p_value=[0.015, 0.31], p_adjusted=[0.15, float("nan")],
+                                     assessment=["no clear change", "not testable"]))
+    assert judged["p_value"].tolist() == ["adjusted p = 0.15", ""]
+
+
 class _StyleText(HTMLParser):
     """Collects the text inside <style> elements as the browser reads it (entities decoded)."""
 

@@ -35,7 +35,7 @@ __all__ = [
 #: ``p_value`` (of that change), ``unit`` and ``small_n`` are optional.
 KPI_COLUMNS: tuple[str, ...] = ("metric", "value", "ci_low", "ci_high", "n")
 #: Optional columns of a headline KPI table (those of :func:`slm_lib.summary.headline_kpis`).
-KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("label", "unit", "delta", "p_value", "assessment", "small_n")
+KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("label", "unit", "delta", "p_value", "p_adjusted", "assessment", "small_n")
 
 
 _DASH = "—"
@@ -82,8 +82,10 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     kpis : pandas.DataFrame
         Columns ``metric, value, ci_low, ci_high, n`` and optionally ``label`` (display
         name, shown instead of ``metric``), ``unit``, ``delta`` (change vs the previous
-        month), ``p_value`` (test of that change), ``assessment`` ("better"/"worse" colour
-        the change) and ``small_n`` — the table :func:`slm_lib.summary.headline_kpis` returns.
+        month), ``p_value`` (test of that change), ``p_adjusted`` (the same, adjusted over the
+        month's comparisons; shown instead of ``p_value`` when present, as the assessment is
+        judged on it), ``assessment`` ("better"/"worse" colour the change) and ``small_n`` —
+        the table :func:`slm_lib.summary.headline_kpis` returns.
     decimals : int
         Decimals of value, interval and change (default 1, as ``summary.kpi_display``);
         ``n`` is shown as an integer with thousands separators.
@@ -118,11 +120,15 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
         return kpis[column] if column in kpis.columns else pd.Series(default, index=kpis.index)
 
     low, high = _numbers(kpis["ci_low"], decimals), _numbers(kpis["ci_high"], decimals)
-    p_num = pd.to_numeric(optional("p_value", float("nan")), errors="coerce")
+    adjusted = "p_adjusted" in kpis.columns
+    p_num = pd.to_numeric(kpis["p_adjusted"] if adjusted else optional("p_value", float("nan")), errors="coerce")
     changed = pd.to_numeric(optional("delta", float("nan")), errors="coerce").notna()
     assessment = optional("assessment", "").fillna("").astype("str")
     # a change without a p-value says it was not testable, once (the assessment may already say so)
-    p_text = pd.Series([format_p(p) for p in p_num], index=kpis.index, dtype="str").where(changed, "")
+    p_text = pd.Series([format_p(p) for p in p_num], index=kpis.index, dtype="str")
+    if adjusted:
+        p_text = p_text.where(p_num.isna(), "adjusted " + p_text)
+    p_text = p_text.where(changed, "")
     p_text = p_text.where(p_text != assessment, "")
     label = optional("label", "").fillna("").astype("str")
     label = label.where(label != "", kpis["metric"].astype("str"))
