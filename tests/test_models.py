@@ -326,3 +326,46 @@ def test_sentences_claim_an_effect_only_when_the_interval_excludes_none(churn_da
             assert "_" not in sentence and "[" not in sentence, sentence  # no raw column or term names
             claims.append(spans)
     assert any(claims) and not all(claims)  # both kinds were seen
+
+
+def test_model_result_shows_itself_as_a_captioned_table_in_jupyter():
+    from IPython.core.formatters import DisplayFormatter
+    rng = np.random.default_rng(4)
+    n = 1000
+    df = pd.DataFrame({"median_frt_h": rng.gamma(2.0, 8.0, n), "segment": rng.choice(["smb", "<b>mid</b>"], n)})
+    df["churned"] = rng.random(n) < 0.2 + 0.01 * df["median_frt_h"]
+    df.loc[:4, "median_frt_h"] = np.nan
+    m = churn_model(df, ["median_frt_h"], controls=["segment"], units={"median_frt_h": 10})
+    churned = int(df["churned"].iloc[5:].sum())
+    assert m.caption == (f"Logistic regression of churn: n = 995, {churned:,} churned; drivers below, adjusted for "
+                         "segment; 5 rows left out.")
+    data, _ = DisplayFormatter().format(m)
+    page = data["text/html"]
+    assert page.startswith('<table border="1" class="dataframe">\n<caption>Logistic regression of churn: n = 995')
+    assert "<th>median first response (per +10 h)</th>" in page and "segment" not in page.split("</caption>")[1]
+    assert page == m._repr_html_()  # no random ids: the same every time (nbval compares outputs)
+    assert "<b>mid</b>" not in page  # levels are data: escaped wherever they appear
+    assert data["text/plain"] == repr(m)
+
+
+def test_every_model_result_has_a_tidy_summary_property():
+    from slm_lib.clv import BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, 2000)
+    t = rng.exponential(1 / np.exp(0.5 * x))
+    df = pd.DataFrame({"x": x, "churned": rng.random(2000) < 1 / (1 + np.exp(-x)),
+                       "duration_days": np.minimum(t, 2), "event": (t < 2).astype(int),
+                       "revenue_horizon": 100 * np.exp(0.1 * x + rng.normal(0, 0.2, 2000))})
+    fitted = [churn_model(df, ["x"]), churn_hazard_model(df, ["x"]), clv_model(df, ["x"]),
+              BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+              GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44}),
+              ShiftedBetaGeoModel.from_params({"alpha": 0.668, "beta": 3.806})]
+    for model in fitted:
+        summary = model.summary
+        assert isinstance(summary, pd.DataFrame), type(model).__name__
+        assert {"estimate", "std_error", "ci_low", "ci_high"} <= set(summary.columns), type(model).__name__
+    logit = fitted[0]
+    pd.testing.assert_frame_equal(logit.summary, logit.table)
+    summary = logit.summary
+    summary["estimate"] = 0.0  # a copy: the model's own table is untouched
+    assert logit.table["estimate"].iloc[0] != 0.0

@@ -7,6 +7,7 @@ the column by 10 so its coefficient is "per +10 h"; ``"sd"`` standardises it), o
 """
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -52,7 +53,10 @@ class Design:
 
 @dataclass
 class ModelResult:
-    """A fitted model: the tidy ``table``, the statsmodels ``result`` and notes.
+    """A fitted model: the tidy ``table`` (also ``.summary``), the statsmodels ``result`` and notes.
+
+    In JupyterLab a result shows itself as its :meth:`readable` driver table under a
+    :attr:`caption` (model, outcome, ``n``, events, controls).
 
     ``table`` holds one row per driver/control term with ``term, role, unit, label, estimate,
     std_error, ci_low, ci_high, p_value, effect, effect_ci_low, effect_ci_high, effect_type,
@@ -98,9 +102,43 @@ class ModelResult:
             out["churn probability (pp)"] = [f"{v} ({c})" for v, c in zip(ame, ame_ci)]
         return out.set_index("term")
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The tidy parameter table (a copy of ``table``), under the name every slm model shares.
+
+        CLV models (``BetaGeoModel``, ``GammaGammaModel``, ``ShiftedBetaGeoModel``) expose
+        their parameters as ``.summary`` too: ``estimate, std_error, ci_low, ci_high`` and more.
+        """
+        return self.table.copy()
+
+    @property
+    def caption(self) -> str:
+        """One line naming the model, its outcome, ``n``, events, controls and rows left out."""
+        words = outcome_label(self.outcome)[0]
+        events = ""
+        if "events" in self.table and len(self.table):
+            events = f", {int(self.table['events'].iloc[0]):,} {'churned' if words == 'churn' else 'events'}"
+        controls = self.table.loc[self.table["role"] == "control", "term"].str.replace(r"\[.*\]$", "", regex=True)
+        adjusted = ", ".join(dict.fromkeys(feature_label(c)[0] for c in controls))
+        return (f"{MODEL_WORDS.get(self.kind, self.kind)} of {words}: n = {self.n:,}{events}; drivers below"
+                + (f", adjusted for {adjusted}" if adjusted else "")
+                + (f"; {self.n_dropped:,} rows left out" if self.n_dropped else "") + ".")
+
+    def _repr_html_(self) -> str:
+        """The readable driver table with :attr:`caption` (JupyterLab shows a result this way)."""
+        table = self.readable().to_html()  # escapes labels and levels; no random ids
+        return table.replace(">", f">\n<caption>{html.escape(self.caption)}</caption>", 1)
+
     def __repr__(self) -> str:
         return (f"ModelResult({self.kind}, outcome={self.outcome!r}, n={self.n:,}, "
                 f"dropped={self.n_dropped:,}, terms={len(self.table)})")
+
+
+#: The model behind each ``ModelResult.kind``, for captions.
+MODEL_WORDS: dict[str, str] = {
+    "logit": "Logistic regression", "cox": "Cox proportional-hazards model", "gamma": "Gamma GLM (log link)",
+    "log_ols": "OLS of the log (HC3 errors)", "ols": "OLS (HC3 errors)", "ols_hac": "Distributed-lag OLS (HAC errors)",
+}
 
 
 def _with_interval(values: pd.Series, low: pd.Series, high: pd.Series, signed: bool) -> tuple[list[str], list[str]]:
