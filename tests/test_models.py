@@ -100,7 +100,10 @@ def test_clv_model_percent_effect(method):
     assert row["effect_type"] == "% change"
     assert row["effect"] == pytest.approx(100 * np.expm1(row["estimate"]))
     assert m.dropped_by == {"revenue_horizon <= 0": 10} and m.n == n - 10
-    assert "%" in m.sentences()[0]
+    assert m.sentences()[0].startswith("Each +1 point of mean CSAT changes expected revenue in the following window by +")
+    assert row["label"] == "mean CSAT (per +1 point)"
+    assert clv_model(df.assign(mean_csat=df["mean_csat"] * 10), ["mean_csat"], units={"mean_csat": 10},
+                     method=method).table.loc[0, "label"] == "mean CSAT (per +10 points)"
 
 
 def test_clv_model_ols_levels_hc3():

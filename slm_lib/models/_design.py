@@ -220,7 +220,8 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
             if not (isinstance(u, (int, float)) and u > 0):
                 raise ConfigError(f"model: unit of '{col}' must be a positive number or 'sd', got {u!r}")
             cols[col] = x / float(u)
-            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym}"))
+            one = float(u) == 1.0 and sym.endswith("s")  # "+1 point", "+1 ticket", but "+10 points"
+            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym[:-1] if one else sym}"))
     X = pd.DataFrame(cols, index=data.index)
     check_rank(X)
     y = data[outcome].astype(float) if outcome else pd.Series(dtype=float)
