@@ -57,6 +57,8 @@ _COUNTED: dict[str, tuple[str, str]] = {
 }
 #: Observations each month needs for the change test; the Welch t test of CES needs a standard deviation.
 _TEST_MINIMUM: dict[str, tuple[int, str]] = {"ces": (2, "a Welch t test")}
+
+
 def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
     """Sorted months (``'YYYY-MM'`` in ``tz``) in which tickets were created or surveys submitted.
 

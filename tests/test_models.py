@@ -100,7 +100,8 @@ def test_clv_model_percent_effect(method):
     assert row["effect_type"] == "% change"
     assert row["effect"] == pytest.approx(100 * np.expm1(row["estimate"]))
     assert m.dropped_by == {"revenue_horizon <= 0": 10} and m.n == n - 10
-    assert m.sentences()[0].startswith("Each +1 point of mean CSAT changes expected revenue in the following window by +")
+    assert m.sentences()[0].startswith(
+        "Each +1 point of mean CSAT changes expected revenue in the following window by +")
     assert row["label"] == "mean CSAT (per +1 point)"
     assert clv_model(df.assign(mean_csat=df["mean_csat"] * 10), ["mean_csat"], units={"mean_csat": 10},
                      method=method).table.loc[0, "label"] == "mean CSAT (per +10 points)"
@@ -139,8 +140,8 @@ def test_lagged_effects_known_lags():
     assert (m.readable()["n"] == f"{n - 2}").all()
     with_control = lagged_effects(monthly.assign(staff=np.random.default_rng(1).normal(50, 5, n)), "churn_rate", "frt",
                                   lags=(0, 1), controls=["staff"])
-    assert with_control.readable("all").index.tolist() == ["frt, the same month (per +1)", "frt, 1 month before (per +1)",
-                                                           "staff (per +1)", "frt, all lags summed (per +1)"]
+    assert with_control.readable("all").index.tolist() == [
+        "frt, the same month (per +1)", "frt, 1 month before (per +1)", "staff (per +1)", "frt, all lags summed (per +1)"]
     with pytest.raises(ConfigError, match="consecutive"):
         lagged_effects(monthly.drop(index=5), "churn_rate", "frt")
     with pytest.raises(InsufficientDataError, match="months"):

@@ -317,7 +317,8 @@ def _style_of(page: str) -> str:
 def test_index_pages_carry_the_stylesheet_unescaped(tmp_path):
     stylesheet = (resources.files("slm_lib.report") / "templates" / "index.css").read_text(encoding="utf-8").strip()
     assert '"Segoe UI"' in stylesheet  # quotes that HTML escaping turned into &#34;, so fonts fell back
-    page = write_month_index(tmp_path, MONTH, [ReportEntry("Summary <b>", "01.html", "01.ipynb")], kpis=KPIS).read_text()
+    entries = [ReportEntry("Summary <b>", "01.html", "01.ipynb")]
+    page = write_month_index(tmp_path, MONTH, entries, kpis=KPIS).read_text()
     assert _style_of(page) == stylesheet and "&#34;" not in page.split("</style>")[0]
     assert "Summary &lt;b&gt;" in page and "&lt;script&gt;alert(1)" in page  # user text still escaped
     (tmp_path / "r" / MONTH).mkdir(parents=True)

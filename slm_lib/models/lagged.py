@@ -9,7 +9,8 @@ import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.models._design import Z, ModelResult, Term, build_design, change_in, coef_table, fit_checked
-from slm_lib.wording import effect_sentence, feature_label, format_estimate, is_clear, lag_words, outcome_label, term_label
+from slm_lib.wording import (effect_sentence, feature_label, format_estimate, is_clear, lag_words, outcome_label,
+                              term_label)
 
 __all__ = ["lagged_effects", "newey_west_maxlags"]
 
