@@ -26,6 +26,7 @@ from slm_lib.metrics.tickets import first_response_time, resolution_time
 from slm_lib.periods import check_month, month_labels, observed_days, previous_month
 from slm_lib.stats import holm_adjusted, poisson_rates_test, two_proportion_z
 from slm_lib.text import mask_pii_series
+from slm_lib.wording import NOT_TESTABLE, format_p
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
 #: better, 0 when neither (volume).
@@ -43,10 +44,21 @@ HEADLINE: dict[str, tuple[str, str, int]] = {
 }
 _RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
 _DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
-KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "delta",
-               "p_value", "p_adjusted", "significant", "assessment", "per_day", "previous_per_day"]
-
-
+KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "n_previous", "delta",
+               "p_value", "test_note", "p_adjusted", "significant", "assessment", "per_day", "previous_per_day"]
+#: What each headline metric's ``n`` counts (one, several), for "the previous month had 1 CES answer".
+_COUNTED: dict[str, tuple[str, str]] = {
+    "nps": ("NPS answer", "NPS answers"), "csat": ("CSAT answer", "CSAT answers"),
+    "ces": ("CES answer", "CES answers"), "tickets": ("ticket", "tickets"),
+    "frt_median": ("ticket with a first response", "tickets with a first response"),
+    "resolution_median": ("resolved ticket", "resolved tickets"),
+    "sla_first_response": ("ticket judged against its first-response SLA",
+                           "tickets judged against their first-response SLA"),
+    "sla_resolution": ("ticket judged against its resolution SLA", "tickets judged against their resolution SLA"),
+    "fcr": ("resolved ticket", "resolved tickets"), "reopen_rate": ("resolved ticket", "resolved tickets"),
+}
+#: Observations each month needs for the change test; the Welch t test of CES needs a standard deviation.
+_TEST_MINIMUM: dict[str, tuple[int, str]] = {"ces": (2, "a Welch t test")}
 
 
 def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
@@ -121,6 +133,19 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
     return float(_st.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
+def _untested_reason(metric: str, n_now: float, n_before: float) -> str:
+    """Why the change of ``metric`` could not be tested, from each month's ``n``."""
+    if not np.isfinite(n_before):
+        return "no previous month"
+    least, test = _TEST_MINIMUM.get(metric, (1, "the test"))
+    one, many = _COUNTED.get(metric, ("observation", "observations"))
+    short = [f"{when} had {int(n):,} {one if n == 1 else many}"
+             for when, n in (("the previous month", n_before), ("this month", n_now)) if n < least]
+    if not short:
+        return "the test statistic is undefined for these data"
+    return f"{' and '.join(short)}; {test} needs at least {least} in each month"
+
+
 def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None,
                   sla: Mapping[str, Mapping[str, float]] | None = None,
                   table: pd.DataFrame | None = None, as_of: Any = None) -> pd.DataFrame:
@@ -188,12 +213,16 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
         rows.append({"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
                      "ci_high": now["ci_high"], "n": int(now["n"]),
                      "previous": np.nan if before is None else before["value"],
+                     "n_previous": np.nan if before is None else before["n"],
                      "delta": np.nan if before is None else now["value"] - before["value"],
                      "p_value": np.nan if before is None else _change_test(ds, metric, month, prev, now, before, tz,
                                                                            calendar, days),
                      "per_day": _per_day(now, days[1]) if per_day else np.nan,
                      "previous_per_day": _per_day(before, days[0]) if per_day else np.nan})
     kpis = pd.DataFrame(rows, columns=KPI_COLUMNS)
+    untested = ~np.isfinite(kpis["p_value"].to_numpy(float))
+    kpis["test_note"] = [_untested_reason(m, n, b) if u else ""
+                         for m, n, b, u in zip(kpis["metric"], kpis["n"], kpis["n_previous"].astype(float), untested)]
     return _judge(kpis)
 
 
@@ -212,8 +241,9 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     direction = kpis["metric"].map({m: d for m, (_, _, d) in HEADLINE.items()}).fillna(0)
     significant = adjusted < 1.0 - CONFIDENCE
     better = np.sign(kpis["delta"]) == direction
-    assessment = np.select([~tested, ~significant, direction == 0, better],
-                           ["new", "no clear change", np.where(kpis["delta"] > 0, "up", "down"), "better"], "worse")
+    assessment = np.select([kpis["previous"].isna(), ~tested, ~significant, direction == 0, better],
+                           ["new", NOT_TESTABLE, "no clear change", np.where(kpis["delta"] > 0, "up", "down"),
+                            "better"], "worse")
     return kpis.assign(p_adjusted=adjusted, significant=significant.to_numpy(bool), assessment=assessment)
 
 
@@ -249,15 +279,16 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
     if np.isfinite(row.get("per_day", np.nan)) and np.isfinite(row.get("previous_per_day", np.nan)):
         change += f", {row['per_day']:,.1f} a day against {row['previous_per_day']:,.1f}"
+    if not np.isfinite(row["p_value"]):
+        note = row.get("test_note") or ""
+        return f"{change}: {NOT_TESTABLE}{', ' + note if note else ''}."
     p_adj = row.get("p_adjusted", row["p_value"])
-    p = (f"p = {p_adj:.2g}" if p_adj >= 0.001 else "p < 0.001") + (
-        " adjusted for the month's comparisons" if "p_adjusted" in row else "")
+    p = format_p(p_adj) + (" adjusted for the month's comparisons" if "p_adjusted" in row else "")
     if row["significant"]:
         judged = f"{row['assessment']}, and " if row["assessment"] in ("better", "worse") else ""
         return f"{change}: {judged}unlikely to be noise ({p})."
     if "p_adjusted" in row and row["p_value"] < 1.0 - CONFIDENCE:
-        raw = f"{row['p_value']:.2g}" if row["p_value"] >= 0.001 else "< 0.001"
-        return f"{change}: a signal to watch, not yet clear (p = {raw} on its own; {p})."
+        return f"{change}: a signal to watch, not yet clear ({format_p(row['p_value'])} on its own; {p})."
     return f"{change}: within normal month-to-month variation ({p})."
 
 
@@ -354,7 +385,7 @@ def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
 def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
     """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-values."""
     ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
-    fmt = lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")  # noqa: E731
+    fmt = lambda v: format_p(v, bare=True)  # noqa: E731
     return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
                          "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
                          "change": kpis["delta"].round(1), "p": kpis["p_value"].map(fmt),

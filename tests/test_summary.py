@@ -238,3 +238,36 @@ def test_ticket_count_in_a_partly_observed_month_hand_computed():
     whole = headline_kpis(Dataset(tickets=tickets), "2026-10", as_of="2026-11-01").set_index("metric")
     from scipy.stats import binomtest
     assert whole.loc["tickets", "p_value"] == pytest.approx(binomtest(3, 6, 31 / 61).pvalue)
+
+
+@pytest.fixture()
+def one_ces_answer_before(two_months):
+    """September has one CES answer (score 2), October three (3, 4, 5): Welch t cannot be computed."""
+    from dataclasses import replace
+    ces = pd.DataFrame({
+        "response_id": ["c0", "c1", "c2", "c3"], "customer_id": ["c1"] * 4, "ticket_id": [np.nan] * 4,
+        "submitted_at": _ts(["2026-09-20T12:00:00Z"] + ["2026-10-20T12:00:00Z"] * 3),
+        "type": ["ces"] * 4, "score": [2, 3, 4, 5], "comment": pd.Series([np.nan] * 4, dtype="str")})
+    return replace(two_months, surveys=pd.concat([two_months.surveys, ces], ignore_index=True))
+
+
+def test_untestable_change_says_so_and_why(one_ces_answer_before):
+    k = headline_kpis(one_ces_answer_before, "2026-10")
+    ces = k.set_index("metric").loc["ces"]
+    assert ces["previous"] == 2.0 and ces["value"] == pytest.approx(4.0) and ces["n_previous"] == 1
+    assert np.isnan(ces["p_value"]) and not ces["significant"] and ces["assessment"] == "not testable"
+    assert ces["test_note"] == "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month"
+    sentence = kpi_sentence(ces.to_dict() | {"metric": "ces"})
+    assert "0.001" not in sentence and "variation" not in sentence
+    assert sentence == ("CES rose from 2.0 to 4.0 score 1-7 (95% CI 1.5 to 6.5, n = 3): not testable, "
+                        "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month.")
+    from slm_lib.summary import kpi_display
+    shown = kpi_display(k)
+    assert shown.loc["CES", "p"] == "not testable" and shown.loc["CES", "p (adjusted)"] == "not testable"
+    # every other row keeps its reason empty: it was tested
+    assert (k.loc[k["metric"] != "ces", "test_note"] == "").all()
+
+
+def test_first_month_rows_say_there_is_nothing_to_compare(two_months):
+    k = headline_kpis(two_months, "2026-09")
+    assert (k["test_note"] == "no previous month").all() and k["n_previous"].isna().all()

@@ -9,7 +9,8 @@ import statsmodels.api as sm
 
 from slm_lib.errors import ModelFitError
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
-                                    describe_term, fit_checked, model_values, outcome_words)
+                                    describe_term, fit_checked, model_values)
+from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
 
 __all__ = ["churn_model", "churn_hazard_model"]
 
@@ -82,12 +83,14 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     table["n"] = len(y)
     table["events"] = int(y.sum())
 
+    word = outcome_label(outcome)[0]
+
     def sentence(r: pd.Series) -> str:
-        verb = "raises" if r["effect"] >= 1 else "lowers"
-        word = outcome_words(outcome)
-        return (f"{describe_term(r, design.terms)} {verb} the odds of {word} {r['effect']:.2f}x "
-                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}x), about {r['ame_pp']:+.1f} pp "
-                f"{word} probability (95% CI {r['ame_ci_low']:+.1f} to {r['ame_ci_high']:+.1f} pp).")
+        odds = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], signed=False)
+        ame = format_estimate(r["ame_pp"], r["ame_ci_low"], r["ame_ci_high"], "pp")
+        return effect_sentence(describe_term(r, design.terms), f"multiplies the odds of {word} by", word,
+                               f"{odds}; {word} probability {ame}",
+                               is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0), "odds ratio")
 
     return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence)
 
@@ -164,7 +167,9 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     table["events"] = events
 
     def sentence(r: pd.Series) -> str:
-        return (f"{describe_term(r, design.terms)} multiplies the hazard of churn by {r['effect']:.2f} "
-                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}).")
+        ratio = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], signed=False)
+        return effect_sentence(describe_term(r, design.terms), "multiplies the hazard of churn by",
+                               "the hazard of churn", ratio, is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0),
+                               "hazard ratio")
 
     return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence)
