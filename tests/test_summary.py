@@ -7,7 +7,8 @@ from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.periods import check_month, previous_month
-from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences, verbatim_comments,
+from slm_lib.nb import verbatim_comments
+from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences,
                              select_segment)
 
 
@@ -116,7 +117,7 @@ def test_verbatim_comments_worst_first_and_masked(two_months):
 
 
 def test_findings_actions_display_and_recent(two_months):
-    from slm_lib.summary import findings_markdown, kpi_display, recent_periods, suggested_actions
+    from slm_lib.nb import findings_markdown, kpi_display, recent_periods, suggested_actions
     k = headline_kpis(two_months, "2026-10")
     worse = k.assign(assessment=["worse"] + ["no clear change"] * (len(k) - 1), significant=[True] + [False] * (len(k) - 1))
     actions = suggested_actions(worse)
@@ -149,7 +150,7 @@ def test_significance_is_holm_adjusted_over_the_months_tests(two_months):
 
 
 def test_findings_list_changes_to_watch(two_months):
-    from slm_lib.summary import findings_markdown
+    from slm_lib.nb import findings_markdown
     k = headline_kpis(two_months, "2026-10")
     k = k.assign(p_value=[0.01] + [0.6] * (len(k) - 1), p_adjusted=[0.1] + [1.0] * (len(k) - 1), significant=False,
                  assessment="no clear change")
@@ -261,7 +262,7 @@ def test_untestable_change_says_so_and_why(one_ces_answer_before):
     assert "0.001" not in sentence and "variation" not in sentence
     assert sentence == ("CES rose from 2.0 to 4.0 score 1-7 (95% CI 1.5 to 6.5, n = 3): not testable, "
                         "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month.")
-    from slm_lib.summary import kpi_display
+    from slm_lib.nb import kpi_display
     shown = kpi_display(k)
     assert shown.loc["CES", "p"] == "not testable" and shown.loc["CES", "p (adjusted)"] == "not testable"
     # every other row keeps its reason empty: it was tested

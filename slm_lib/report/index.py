@@ -87,7 +87,7 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
         judged on it), ``assessment`` ("better"/"worse" colour the change) and ``small_n`` —
         the table :func:`slm_lib.summary.headline_kpis` returns.
     decimals : int
-        Decimals of value, interval and change (default 1, as ``summary.kpi_display``);
+        Decimals of value, interval and change (default 1, as ``nb.kpi_display``);
         ``n`` is shown as an integer with thousands separators.
 
     Returns
