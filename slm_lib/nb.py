@@ -22,17 +22,17 @@ from typing import Any
 
 import pandas as pd
 
-from slm_lib.config import CONFIDENCE
+from slm_lib.config import CONFIDENCE, csat_cutoffs
 from slm_lib.errors import SlmError
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.load import load_data
 from slm_lib.periods import check_month, month_bounds, month_labels, utc_instant
 from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subset, select_segment
 from slm_lib.text import mask_pii_series
-from slm_lib.wording import format_p
+from slm_lib.wording import format_kpi, format_p
 
 __all__ = ["report_data", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
-           "kpi_sentences", "month_subset", "recent_periods", "select_segment", "suggested_actions",
+           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "select_segment", "suggested_actions",
            "verbatim_comments"]
 
 
@@ -250,13 +250,40 @@ def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
 
 
 def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
-    """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-values."""
-    ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
+    """The KPI table as a reader sees it (indexed by KPI): figures as text (counts whole, the rest to 0.1),
+    intervals as text, change with its p-values.
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"label": ["Tickets created"], "unit": ["tickets"], "value": [1725.0], "ci_low": [1644.5],
+    ...     "ci_high": [1808.4], "n": [1725], "previous": [1662.0], "delta": [63.0], "p_value": [0.9],
+    ...     "p_adjusted": [1.0], "assessment": ["no clear change"]})
+    >>> kpi_display(k).iloc[0, [0, 1, 2, 4, 5]].tolist()
+    ['tickets', '1,725', '1,644 to 1,808', '1,662', '+63']
+    """
+    def shown(column: str, signed: bool = False) -> list[str]:
+        return [format_kpi(v, u, signed) for v, u in zip(kpis[column], kpis["unit"])]
+
+    ci = [f"{lo} to {hi}" for lo, hi in zip(shown("ci_low"), shown("ci_high"))]
     fmt = lambda v: format_p(v, bare=True)  # noqa: E731
-    return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
-                         "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
-                         "change": kpis["delta"].round(1), "p": kpis["p_value"].map(fmt),
+    return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": shown("value"),
+                         "95% CI": ci, "n": kpis["n"], "previous": shown("previous"),
+                         "change": shown("delta", signed=True), "p": kpis["p_value"].map(fmt),
                          "p (adjusted)": kpis["p_adjusted"].map(fmt), "assessment": kpis["assessment"]}).set_index("KPI")
+
+
+def scale_note(ds: Dataset) -> str:
+    """How to read the survey figures on the data's own scales (Markdown), for the KPI table.
+
+    Examples
+    --------
+    >>> scale_note(Dataset(scales={"csat": (1, 7)}))
+    'NPS runs from -100 to 100; CSAT is the share of 6-7 answers on a 1-7 scale; CES is effort on a 1-7 scale (lower is better); times are calendar hours.'
+    """
+    (c_low, c_high), (e_low, e_high) = ds.scales["csat"], ds.scales["ces"]
+    top2 = csat_cutoffs((c_low, c_high))[0]
+    return (f"NPS runs from -100 to 100; CSAT is the share of {top2}-{c_high} answers on a {c_low}-{c_high} scale; "
+            f"CES is effort on a {e_low}-{e_high} scale (lower is better); times are calendar hours.")
 
 
 def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:

@@ -25,14 +25,14 @@ from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
 from slm_lib.periods import check_month, month_labels, observed_days, previous_month
 from slm_lib.stats import holm_adjusted, poisson_rates_test, two_proportion_z
-from slm_lib.wording import NOT_TESTABLE, format_p
+from slm_lib.wording import NOT_TESTABLE, format_kpi, format_p
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
 #: better, 0 when neither (volume).
 HEADLINE: dict[str, tuple[str, str, int]] = {
     "nps": ("NPS", "points", +1),
     "csat": ("CSAT", "%", +1),
-    "ces": ("CES", "score {low}-{high}", -1),   # the data set's CES scale
+    "ces": ("CES", "on a {low}-{high} scale", -1),   # the data set's CES scale
     "tickets": ("Tickets created", "tickets", 0),
     "frt_median": ("Median first response", "h", -1),
     "resolution_median": ("Median resolution time", "h", -1),
@@ -246,10 +246,6 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     return kpis.assign(p_adjusted=adjusted, significant=significant.to_numpy(bool), assessment=assessment)
 
 
-def _num(x: float, unit: str) -> str:
-    return f"{x:,.0f}" if unit == "tickets" else f"{x:.1f}"
-
-
 def kpi_sentence(row: Mapping[str, Any]) -> str:
     """One plain-words sentence for one row of :func:`headline_kpis`.
 
@@ -268,14 +264,14 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     'Tickets created rose from 2,800 to 3,100 (95% CI 2,992 to 3,211, n = 3,100), 100.0 a day against 100.0: within normal month-to-month variation (p = 1).'
     """
     unit = "" if row["unit"] == "tickets" else (row["unit"] if row["unit"] == "%" else f" {row['unit']}")
-    value = f"{_num(row['value'], row['unit'])}{unit}"
-    ci = (f"95% CI {_num(row['ci_low'], row['unit'])} to {_num(row['ci_high'], row['unit'])}, "
+    value = f"{format_kpi(row['value'], row['unit'])}{unit}"
+    ci = (f"95% CI {format_kpi(row['ci_low'], row['unit'])} to {format_kpi(row['ci_high'], row['unit'])}, "
           if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]) else "")
     where = f"({ci}n = {row['n']:,})"
     if not np.isfinite(row["previous"]):
         return f"{row['label']} was {value} {where}; no previous month to compare with."
     verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
-    change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
+    change = f"{row['label']} {verb} from {format_kpi(row['previous'], row['unit'])} to {value} {where}"
     if np.isfinite(row.get("per_day", np.nan)) and np.isfinite(row.get("previous_per_day", np.nan)):
         change += f", {row['per_day']:,.1f} a day against {row['previous_per_day']:,.1f}"
     if not np.isfinite(row["p_value"]):

@@ -110,6 +110,17 @@ def format_number(x: float, decimals: int, signed: bool = False) -> str:
     return f"{value:{'+' if signed else ''},.{max(decimals, 0)}f}"
 
 
+def format_kpi(x: float, unit: str, signed: bool = False) -> str:
+    """A headline KPI figure as reports show it: counts (unit ``tickets``) whole, everything else to 0.1.
+
+    Examples
+    --------
+    >>> format_kpi(1725.0, "tickets"), format_kpi(63.2449, "%"), format_kpi(-3.0, "points", signed=True)
+    ('1,725', '63.2', '-3.0')
+    """
+    return format_number(x, 0 if unit == "tickets" else 1, signed)
+
+
 def format_estimate(value: float, low: float, high: float, unit: str = "", signed: bool = True) -> str:
     """An estimate with its interval: ``-0.16 pp (95% CI -0.39 to +0.07)``.
 

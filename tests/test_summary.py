@@ -129,7 +129,7 @@ def test_findings_actions_display_and_recent(two_months):
     shown = kpi_display(k)
     assert list(shown.columns) == ["unit", "value", "95% CI", "n", "previous", "change", "p", "p (adjusted)",
                                    "assessment"]
-    assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == -60.0
+    assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == "-60.0"
     t = pd.DataFrame({"period": ["2025-12", "2026-01", "2026-02"]})
     assert recent_periods(t, "2026-02", 2)["period"].tolist() == ["2026-01", "2026-02"]
 
@@ -177,7 +177,7 @@ def test_a_seven_point_csat_scale_is_used_by_every_figure():
         pd.testing.assert_frame_equal(five_t, seven_t)   # top-2-box and neutral map one to one
     k5, k7 = (headline_kpis(d, month).set_index("metric") for d in (base, seven))
     pd.testing.assert_series_equal(k5.loc["csat"], k7.loc["csat"])
-    assert k7.loc["ces", "unit"] == "score 1-7"
+    assert k7.loc["ces", "unit"] == "on a 1-7 scale"
     c5, c7 = (slm.changes_by_group(d, month, by="segment", metrics=("csat",)) for d in (base, seven))
     pd.testing.assert_frame_equal(c5, c7)
     v7 = verbatim_comments(seven, month, n=50)
@@ -260,7 +260,7 @@ def test_untestable_change_says_so_and_why(one_ces_answer_before):
     assert ces["test_note"] == "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month"
     sentence = kpi_sentence(ces.to_dict() | {"metric": "ces"})
     assert "0.001" not in sentence and "variation" not in sentence
-    assert sentence == ("CES rose from 2.0 to 4.0 score 1-7 (95% CI 1.5 to 6.5, n = 3): not testable, "
+    assert sentence == ("CES rose from 2.0 to 4.0 on a 1-7 scale (95% CI 1.5 to 6.5, n = 3): not testable, "
                         "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month.")
     from slm_lib.nb import kpi_display
     shown = kpi_display(k)

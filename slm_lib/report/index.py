@@ -88,7 +88,7 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
         the table :func:`slm_lib.summary.headline_kpis` returns.
     decimals : int
         Decimals of value, interval and change (default 1, as ``nb.kpi_display``);
-        ``n`` is shown as an integer with thousands separators.
+        counts (unit ``tickets``) and ``n`` are shown as integers with thousands separators.
 
     Returns
     -------
@@ -107,6 +107,10 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     ...                      "ci_high": [37.4], "n": [1412], "delta": [-2.5], "assessment": ["worse"]})
     >>> format_kpis(kpis).loc[0, ["metric", "value", "ci", "n", "delta", "delta_class"]].tolist()
     ['NPS', '31.2', '25.0 – 37.4', '1,412', '-2.5', 'bad']
+    >>> tickets = pd.DataFrame({"metric": ["tickets"], "unit": ["tickets"], "value": [1725.0], "ci_low": [1644.5],
+    ...                         "ci_high": [1808.4], "n": [1725], "delta": [63.0]})
+    >>> format_kpis(tickets).loc[0, ["value", "ci", "delta"]].tolist()
+    ['1,725', '1,644 – 1,808', '+63']
     """
     missing = [c for c in KPI_COLUMNS if c not in kpis.columns]
     if missing:
@@ -119,7 +123,12 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     def optional(column: str, default: object) -> pd.Series:
         return kpis[column] if column in kpis.columns else pd.Series(default, index=kpis.index)
 
-    low, high = _numbers(kpis["ci_low"], decimals), _numbers(kpis["ci_high"], decimals)
+    counts = optional("unit", "").eq("tickets").to_numpy()
+
+    def shown(values: pd.Series, signed: bool = False) -> pd.Series:  # counts whole (wording.format_kpi's rule)
+        return _numbers(values, decimals, signed).where(~counts, _numbers(values, 0, signed))
+
+    low, high = shown(kpis["ci_low"]), shown(kpis["ci_high"])
     adjusted = "p_adjusted" in kpis.columns
     p_num = pd.to_numeric(kpis["p_adjusted"] if adjusted else optional("p_value", float("nan")), errors="coerce")
     changed = pd.to_numeric(optional("delta", float("nan")), errors="coerce").notna()
@@ -135,11 +144,11 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "metric": label,
-            "value": _numbers(kpis["value"], decimals),
+            "value": shown(kpis["value"]),
             "unit": optional("unit", "").fillna("").astype("str"),
             "ci": (low + " – " + high).where((low != _DASH) & (high != _DASH), _DASH),
             "n": _numbers(kpis["n"], 0),
-            "delta": _numbers(optional("delta", float("nan")), decimals, signed=True),
+            "delta": shown(optional("delta", float("nan")), signed=True),
             "delta_class": assessment.map({"better": "good", "worse": "bad"}).fillna(""),
             "p_value": p_text,
             "assessment": assessment,
