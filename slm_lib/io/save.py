@@ -61,9 +61,10 @@ def _csv_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv") -> list[Path]:
-    """Write the four canonical tables of ``ds`` to ``directory`` (created if needed).
+    """Write the canonical tables of ``ds`` to ``directory`` (created if needed).
 
-    Files are ``tickets.<ext>``, ``surveys.<ext>``, ``customers.<ext>``, ``revenue.<ext>``.
+    Files are ``tickets.<ext>``, ``surveys.<ext>``, ``customers.<ext>``, ``revenue.<ext>``,
+    ``ticket_events.<ext>``.
     Columns are in canonical order and rows in the frame's order. In CSV, timestamps are
     ISO 8601 UTC with ``Z`` (seconds precision), missing values are empty fields,
     floats use Python's shortest round-trip representation (so ``load_data`` reads back
@@ -97,7 +98,7 @@ def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv") ->
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
     ...     [p.name for p in save_data(Dataset(), d)]
-    ['tickets.csv', 'surveys.csv', 'customers.csv', 'revenue.csv']
+    ['tickets.csv', 'surveys.csv', 'customers.csv', 'revenue.csv', 'ticket_events.csv']
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
