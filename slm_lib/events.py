@@ -114,7 +114,8 @@ def event_history(tickets: pd.DataFrame, events: pd.DataFrame, through: int | No
     >>> t = pd.DataFrame({"ticket_id": ["a", "b"]})
     >>> e = pd.DataFrame({"ticket_id": ["b", "a", "a", "z"], "kind": ["status", "status", "public_reply", "status"],
     ...     "actor": ["agent"] * 4, "status": ["open", "solved", None, "open"],
-    ...     "at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 09:00", "2024-01-01 09:00", "2024-01-01 00:00"], utc=True)})
+    ...     "at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 09:00", "2024-01-01 09:00", "2024-01-01 00:00"],
+    ...                          utc=True)})
     >>> h = event_history(t, e)
     >>> h.ticket.tolist(), h.row.tolist()
     ([0, 0, 1], [2, 1, 0])
@@ -128,8 +129,9 @@ def event_history(tickets: pd.DataFrame, events: pd.DataFrame, through: int | No
     row = np.flatnonzero(keep)
     row = row[_time_order(ticket[row], at[row], _RANK[kind[row]])]
     status = np.where(kind[row] == KIND["status"], _codes(events["status"], EVENT_STATUSES)[row], -1)
-    return EventHistory(ticket=ticket[row], at=at[row], kind=kind[row], actor=_codes(events["actor"], EVENT_ACTORS)[row],
-                        status=status.astype(np.int8), row=row, n_tickets=len(tickets))
+    actor = _codes(events["actor"], EVENT_ACTORS)[row]
+    return EventHistory(ticket=ticket[row], at=at[row], kind=kind[row], actor=actor, status=status.astype(np.int8),
+                        row=row, n_tickets=len(tickets))
 
 
 def run_starts(ticket: np.ndarray) -> np.ndarray:
@@ -192,7 +194,8 @@ def status_changes(h: EventHistory) -> StatusChanges:
     --------
     >>> e = pd.DataFrame({"ticket_id": ["a"] * 4, "kind": ["status"] * 4, "actor": ["agent"] * 4,
     ...     "status": ["open", "solved", "open", "closed"],
-    ...     "at": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 10:00", "2024-01-02 09:00", "2024-01-03 09:00"], utc=True)})
+    ...     "at": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 10:00", "2024-01-02 09:00", "2024-01-03 09:00"],
+    ...                          utc=True)})
     >>> c = status_changes(event_history(pd.DataFrame({"ticket_id": ["a"]}), e))
     >>> c.resolves.tolist(), c.reopens.tolist()
     ([False, True, False, True], [False, False, True, False])
@@ -277,8 +280,8 @@ def event_disagreements(tickets: pd.DataFrame, events: pd.DataFrame) -> tuple[li
     >>> e = pd.DataFrame({"ticket_id": ["a"], "kind": ["public_reply"], "actor": ["agent"], "status": [None],
     ...     "at": pd.to_datetime(["2024-01-01 09:00:00.5"], utc=True)})
     >>> found, unchecked = event_disagreements(t, e)
-    >>> [v.rule for v in found]
-    ["replies disagrees with ticket_events (the number of agent public_reply events) on 1 ticket(s), e.g. ticket_id 'a'"]
+    >>> [v.rule[:60] for v in found], found[0].rule.endswith("on 1 ticket(s), e.g. ticket_id 'a'")
+    (['replies disagrees with ticket_events (the number of agent pu'], True)
     """
     implied = implied_fields(event_history(tickets, events))
     has = implied["has_events"]

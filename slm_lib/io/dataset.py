@@ -51,7 +51,8 @@ def _rewound(tickets: pd.DataFrame, events: pd.DataFrame, end: int,
     """Tickets' counts without the events at or after ``end`` (ns), and their resolution in force at ``end``."""
     history = event_history(tickets, events)
     now, then = implied_fields(history), implied_fields(history, before=end)
-    counts = {c: np.maximum(tickets[c].to_numpy(dtype=np.int64) - (now[c] - then[c]), 0) for c in ("replies", "reopens")}
+    counts = {c: np.maximum(tickets[c].to_numpy(dtype=np.int64) - (now[c] - then[c]), 0)
+              for c in ("replies", "reopens")}
     later = (epoch_ns(tickets["resolved_at"]) >= end) & now["has_events"]
     shown = np.where(later, then["resolved_at"], epoch_ns(resolved_at))
     shown = pd.Series(pd.to_datetime(shown.view("datetime64[ns]"), utc=True), index=tickets.index).astype(TS)
