@@ -83,19 +83,43 @@ def _codes(values: pd.Series, domain: tuple[str, ...]) -> np.ndarray:
     return lookup_positions(pd.Series(domain, dtype="str"), values).astype(np.int8)
 
 
+def stable_order(key: np.ndarray) -> np.ndarray | None:
+    """Stable argsort of non-negative int64 keys that fit beside the row number in 63 bits, else None.
+
+    Each key is packed with its row number into one int64 and sorted by value
+    (numpy's vectorised sort of plain integers, several times faster than an argsort);
+    the row numbers come back in stable order.
+
+    Examples
+    --------
+    >>> stable_order(np.array([5, 3, 5, 4])).tolist()
+    [1, 3, 0, 2]
+    """
+    shift = max(int(len(key) - 1).bit_length(), 1)
+    if len(key) and int(key.max()).bit_length() + shift > 63:
+        return None
+    packed = (key.astype(np.int64) << shift) | np.arange(len(key), dtype=np.int64)
+    return np.sort(packed) & ((1 << shift) - 1)
+
+
 def _time_order(ticket: np.ndarray, at: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Stable permutation sorting by (ticket, at, rank).
 
-    Whole-second instants (the usual case) pack into one int64 key and one stable sort
-    (linear on input that is already in order); otherwise a three-key ``np.lexsort``.
+    Whole-second instants (the usual case) take two packed sorts, least significant
+    digit first: (time, kind rank), then the ticket; otherwise a three-key ``np.lexsort``.
     """
     if not len(at):
         return np.zeros(0, dtype=np.int64)
-    low = int(at.min())
-    span = (int(at.max()) - low) // _SECOND + 1
-    if (int(ticket.max()) + 1) * span * 8 < 2**62 and not (at % _SECOND).any():
-        key = (ticket * span + (at - low) // _SECOND) * 8 + rank
-        return np.argsort(key, kind="stable")
+    seconds, fraction = np.divmod(at, _SECOND)
+    if not fraction.any():
+        seconds -= seconds.min()
+        seconds *= 8
+        seconds += rank
+        by_time = stable_order(seconds)
+        if by_time is not None:
+            by_ticket = stable_order(ticket[by_time])
+            if by_ticket is not None:
+                return by_time[by_ticket]
     return np.lexsort((rank, at, ticket))
 
 
@@ -126,8 +150,11 @@ def event_history(tickets: pd.DataFrame, events: pd.DataFrame, through: int | No
     keep = (ticket >= 0) & (at != NAT_NS) & (kind >= 0)
     if through is not None:
         keep &= at <= through
-    row = np.flatnonzero(keep)
-    row = row[_time_order(ticket[row], at[row], _RANK[kind[row]])]
+    if keep.all():
+        row = _time_order(ticket, at, _RANK[kind])
+    else:
+        row = np.flatnonzero(keep)
+        row = row[_time_order(ticket[row], at[row], _RANK[kind[row]])]
     status = np.where(kind[row] == KIND["status"], _codes(events["status"], EVENT_STATUSES)[row], -1)
     actor = _codes(events["actor"], EVENT_ACTORS)[row]
     return EventHistory(ticket=ticket[row], at=at[row], kind=kind[row], actor=actor, status=status.astype(np.int8),

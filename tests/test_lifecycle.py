@@ -245,3 +245,37 @@ def test_as_of_truncation_equals_recomputing_on_the_events_up_to_as_of(data, cut
     # what an export taken just after as_of holds gives the same figures
     pd.testing.assert_frame_equal(ticket_lifecycle(data.until(as_of + pd.Timedelta("1ns")), calendar=cal, as_of=as_of),
                                   ticket_lifecycle(known, calendar=cal, as_of=as_of))
+
+
+# --------------------------------------------------------------------------- DuckDB cross-check
+def _bench():
+    """The benchmark module: its data generator and its SQL are the ones checked here."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lifecycle.py"
+    spec = importlib.util.spec_from_file_location("bench_lifecycle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("as_of", ["2024-07-01 12:00", None])
+def test_lifecycle_matches_the_duckdb_sql_of_the_benchmark(as_of):
+    bench = _bench()
+    ds = bench.make_dataset(3000, seed=5)
+    assert not (validate(ds).quality["action"] == "flagged").any()   # the generated events agree with the tickets
+    as_of = ds.observation_end() if as_of is None else pd.Timestamp(as_of, tz=UTC)
+    ours = ticket_lifecycle(ds, as_of=as_of).set_index("ticket_id")
+    sql = bench.duckdb_connection(ds).execute(bench.lifecycle_sql(as_of.isoformat())).df().set_index("ticket_id")
+    assert len(ours) > 1000 and sorted(ours.index) == sorted(sql.index)
+    sql = sql.reindex(ours.index)
+    assert (ours["status"] == sql["status"]).all() and ours["status"].isin(["open", "pending"]).any()
+    for column in ("requester_wait_h", "agent_wait_h", "on_hold_h", "first_resolution_h", "full_resolution_h",
+                   "next_reply_h_median"):
+        np.testing.assert_allclose(ours[column], sql[column].astype(float), rtol=1e-9, atol=1e-9, equal_nan=True,
+                                   err_msg=column)
+    for column in ("next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations",
+                   "handoffs", "one_touch"):
+        assert (ours[column].to_numpy() == sql[column].to_numpy()).all(), column
+    reopened = pd.to_datetime(sql["first_reopened_at"], utc=True).astype("datetime64[ns, UTC]")
+    assert ours["first_reopened_at"].equals(reopened) and ours["reopens"].gt(0).any() and ours["handoffs"].gt(0).any()

@@ -288,3 +288,28 @@ def test_planted_revenue_effect_is_recovered(large, panel):
     fit = sm.OLS(np.log(rows["amount"]), X).fit(cov_type="HC3")
     low, high = fit.conf_int(0.05).loc["csat"]
     assert low <= TRUE_EFFECTS["revenue_csat_per_point"]["value"] <= high
+
+
+# --- ticket events ---------------------------------------------------------------------
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_ticket_events_agree_with_the_tickets_and_end_before_the_data(small, seed):
+    from dataclasses import replace
+
+    from slm_lib.events import event_disagreements, event_history
+    from slm_lib.synth.events import ticket_events
+    end = pd.Timestamp("2025-05-01", tz="UTC")
+    events = ticket_events(small.tickets, np.random.default_rng(seed), end=end)
+    assert event_disagreements(small.tickets, events)[0] == []
+    assert events["at"].max() < end and (events["at"].astype("int64") % 10**9 == 0).all()
+    checked = validate(replace(small, ticket_events=events))
+    assert not (checked.quality["action"] == "flagged").any() and len(checked.ticket_events) == len(events)
+    assert set(events["kind"]) == {"status", "public_reply", "customer_message", "internal_note", "assignment",
+                                   "priority"}
+    assert set(events["status"].dropna()) == {"new", "open", "pending", "on_hold", "solved", "closed"}
+    history = event_history(small.tickets, events)           # written by ticket (in the tickets' order), then time
+    written = np.lexsort((events["at"].to_numpy(dtype="int64"), history.ticket[np.argsort(history.row)]))
+    assert (written == np.arange(len(events))).all()
+    again = ticket_events(small.tickets, np.random.default_rng(seed), end=end)
+    pd.testing.assert_frame_equal(events, again)
