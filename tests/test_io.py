@@ -646,3 +646,14 @@ def test_until_cuts_events_and_the_counts_they_carry(tmp_path):
     assert (t1.replies, t1.first_response_at, pd.isna(t1.resolved_at)) == (1, pd.Timestamp("2026-10-01T09:30Z"), True)
     assert validate(cut).quality.empty         # an earlier export agrees with its own events
     assert ds.observation_end() == pd.Timestamp("2026-10-07T09:00:00Z")
+
+
+def test_save_writes_events_only_when_there_are_some_or_were_before(tmp_path):
+    ds = load_data(write(tmp_path / "in"))
+    save_data(ds, tmp_path / "out")
+    assert (tmp_path / "out" / "ticket_events.csv").read_bytes() == (tmp_path / "in" / "ticket_events.csv").read_bytes()
+    save_data(Dataset(tickets=ds.tickets), tmp_path / "out")          # no events now: the old file is emptied
+    assert (tmp_path / "out" / "ticket_events.csv").read_text() == ",".join(COLUMNS["ticket_events"]) + "\n"
+    assert load_data(tmp_path / "out").ticket_events.empty
+    save_data(Dataset(tickets=ds.tickets), tmp_path / "plain")
+    assert not (tmp_path / "plain" / "ticket_events.csv").exists()

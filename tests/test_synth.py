@@ -313,3 +313,13 @@ def test_ticket_events_agree_with_the_tickets_and_end_before_the_data(small, see
     assert (written == np.arange(len(events))).all()
     again = ticket_events(small.tickets, np.random.default_rng(seed), end=end)
     pd.testing.assert_frame_equal(events, again)
+
+
+def test_generate_with_events_leaves_the_other_tables_as_they_are(small):
+    with_events = generate(customers=300, months=6, seed=11, start=START, events=True)
+    for name, frame in small.tables().items():
+        if name != "ticket_events":
+            pd.testing.assert_frame_equal(frame, with_events.tables()[name], check_exact=True)
+    assert small.ticket_events.empty and len(with_events.ticket_events) > 10 * len(small.tickets)
+    checked = validate(with_events)
+    assert checked.quality.empty and with_events.ticket_events["at"].max() < with_events.as_of
