@@ -15,10 +15,11 @@ def _arrow(values: pd.Series) -> pa.Array:
 def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
     """Row position in ``keys`` (unique ids) of each ``query`` value, -1 when absent or missing.
 
-    Hash join with the query side as the build side (it is the small one: survey ids
-    against tickets): the distinct query values are hashed once (Arrow dictionary
-    encoding) and every key probes them (``pyarrow.compute.index_in``). Falls back to one
-    ``pandas.factorize`` of both columns when Arrow cannot compare the two types.
+    Hash join built on the smaller side. A short query (survey ids against tickets) is
+    hashed once (Arrow dictionary encoding) and every key probes it; a long one (ticket
+    events against tickets) probes a hash of the keys (``pyarrow.compute.index_in`` both
+    ways). Falls back to one ``pandas.factorize`` of both columns when Arrow cannot
+    compare the two types.
 
     Examples
     --------
@@ -27,6 +28,9 @@ def lookup_positions(keys: pd.Series, query: pd.Series) -> np.ndarray:
     """
     try:
         ka, qa = _arrow(keys), _arrow(query)
+        if len(query) > len(keys):
+            found = pc.index_in(qa.cast(ka.type), value_set=ka, skip_nulls=True)
+            return found.fill_null(-1).to_numpy().astype(np.int64)
         encoded = qa.cast(ka.type).dictionary_encode()
         hit = pc.index_in(ka, value_set=encoded.dictionary)
     except (pa.ArrowException, TypeError):  # types Arrow cannot compare: fall back to factorize

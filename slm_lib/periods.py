@@ -133,6 +133,34 @@ def period_labels(ordinals: np.ndarray, freq: str = "M") -> np.ndarray:
     return labels.astype(object)
 
 
+def period_starts(ordinals: np.ndarray, freq: str = "M", tz: str = "UTC") -> pd.DatetimeIndex:
+    """The UTC instants where the periods of :func:`period_ordinals` start (local midnight in ``tz``).
+
+    Period ``k`` holds the instants in ``[period_starts(k), period_starts(k + 1))``. A
+    midnight that a DST change skips moves to the first valid instant.
+
+    Examples
+    --------
+    >>> [str(t) for t in period_starts(np.array([674, 675]), "M", tz="Europe/Berlin")]
+    ['2026-02-28 23:00:00+00:00', '2026-03-31 22:00:00+00:00']
+    >>> str(period_starts(np.array([2817]), "W")[0])
+    '2023-12-25 00:00:00+00:00'
+    """
+    freq = check_freq(freq)
+    k = np.asarray(ordinals, dtype=np.int64)
+    if freq in ("M", "Q"):
+        days = (k * 3 if freq == "Q" else k).astype("datetime64[M]").astype("datetime64[D]")
+    elif freq == "Y":
+        days = k.astype("datetime64[Y]").astype("datetime64[D]")
+    else:
+        days = (k * 7 - 3 if freq == "W" else k).astype("datetime64[D]")
+    local = pd.DatetimeIndex(days.astype("datetime64[ns]"))
+    if str(tz).upper() == "UTC":
+        return local.tz_localize("UTC")
+    local = local.tz_localize(tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
+    return local.tz_convert("UTC")
+
+
 def period_codes(ts: pd.Series, freq: str = "M", tz: str = "UTC") -> tuple[np.ndarray, pd.Index]:
     """Dense integer period codes (-1 for NaT) and their labels, in time zone ``tz``.
 

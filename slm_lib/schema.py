@@ -67,6 +67,18 @@ COLUMNS: dict[str, dict[str, str]] = {
         "amount": "float64",
         "order_id": STR,
     },
+    "ticket_events": {
+        "event_id": STR,
+        "ticket_id": STR,
+        "at": TS,
+        "kind": STR,
+        "actor": STR,
+        "status": STR,
+        "agent_id": STR,
+        "team": STR,
+        "priority": STR,
+        "body": STR,
+    },
 }
 
 TABLES: tuple[str, ...] = tuple(COLUMNS)
@@ -74,6 +86,14 @@ REQUIRED_TABLES: tuple[str, ...] = ("tickets",)
 CHANNELS: tuple[str, ...] = ("email", "chat", "phone", "web", "social", "other")
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 SURVEY_TYPES: tuple[str, ...] = ("csat", "nps", "ces")
+EVENT_KINDS: tuple[str, ...] = ("status", "public_reply", "customer_message", "internal_note", "assignment",
+                                "priority")
+EVENT_ACTORS: tuple[str, ...] = ("agent", "customer", "system")
+#: Ticket statuses (Zendesk's): the requester waits in new, open and on_hold; the agent in pending.
+EVENT_STATUSES: tuple[str, ...] = ("new", "open", "pending", "on_hold", "solved", "closed")
+#: Optional tables whose absence is the usual case (most exports carry no event history): a
+#: missing file gives an empty table without a ``missing table`` row in the quality table.
+QUIET_TABLES: tuple[str, ...] = ("ticket_events",)
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -93,10 +113,12 @@ NULLABLE: dict[str, frozenset[str]] = {
     "surveys": frozenset({"ticket_id", "comment"}),
     "customers": frozenset({"region", "churned_at"}),
     "revenue": frozenset({"order_id"}),
+    "ticket_events": frozenset({"status", "agent_id", "team", "priority", "body"}),
 }
 
 #: The id column of a table that must be unique.
-UNIQUE: dict[str, str] = {"tickets": "ticket_id", "surveys": "response_id", "customers": "customer_id"}
+UNIQUE: dict[str, str] = {"tickets": "ticket_id", "surveys": "response_id", "customers": "customer_id",
+                          "ticket_events": "event_id"}
 
 #: Integer columns that must be >= 0.
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {"tickets": ("replies", "reopens")}
@@ -107,11 +129,16 @@ ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("churned_at", "signup_at"),),
 }
 
-#: Closed sets of allowed values (after normalisation).
+#: Closed sets of allowed values (after normalisation: stripped and lower-cased).
 DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
     "tickets": {"channel": CHANNELS, "priority": PRIORITIES},
     "surveys": {"type": SURVEY_TYPES},
+    "ticket_events": {"kind": EVENT_KINDS, "actor": EVENT_ACTORS, "status": EVENT_STATUSES, "priority": PRIORITIES},
 }
+
+#: (column, other column, value): ``column`` is required on the rows where ``other column``
+#: equals ``value`` (a status event must say which status).
+REQUIRED_WHEN: dict[str, tuple[tuple[str, str, str], ...]] = {"ticket_events": (("status", "kind", "status"),)}
 
 #: (table, column, referenced table, referenced column): every non-missing value of
 #: ``column`` must exist in the referenced table (checked when that table has rows).
@@ -120,16 +147,18 @@ REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("surveys", "customer_id", "customers", "customer_id"),
     ("surveys", "ticket_id", "tickets", "ticket_id"),
     ("revenue", "customer_id", "customers", "customer_id"),
+    ("ticket_events", "ticket_id", "tickets", "ticket_id"),
 )
 
 #: (table, column, referenced table, key, referenced column): a row's ``column`` must not
 #: precede ``referenced column`` of the row it refers to (a survey answered before its ticket).
 CROSS_ORDER: tuple[tuple[str, str, str, str, str], ...] = (
     ("surveys", "submitted_at", "tickets", "ticket_id", "created_at"),
+    ("ticket_events", "at", "tickets", "ticket_id", "created_at"),
 )
 
 #: Tables in the order their references need them (a referenced table comes first).
-DEPENDENCY_ORDER: tuple[str, ...] = ("customers", "tickets", "surveys", "revenue")
+DEPENDENCY_ORDER: tuple[str, ...] = ("customers", "tickets", "ticket_events", "surveys", "revenue")
 
 #: Priority given to tickets whose priority is missing.
 DEFAULT_PRIORITY: str = "normal"
@@ -145,7 +174,7 @@ CHANNEL_SYNONYMS: dict[str, str] = {
 }
 
 #: Columns kept verbatim (not stripped) when normalising strings.
-VERBATIM: frozenset[str] = frozenset({"comment"})
+VERBATIM: frozenset[str] = frozenset({"comment", "body"})
 
 
 @dataclass(frozen=True)
@@ -206,7 +235,7 @@ def normalise_channel(values: pd.Series) -> pd.Series:
 
 
 def normalise_category(values: pd.Series) -> pd.Series:
-    """Lower-case and strip (priority, survey type).
+    """Lower-case and strip (the columns with a closed set of values: priority, survey type, event kind...).
 
     Examples
     --------
@@ -281,6 +310,11 @@ def row_violations(table: str, frame: pd.DataFrame, *,
             if bad.any():
                 add(column, f"unknown value(s) {_examples(values, bad)} "
                             f"(allowed: {', '.join(allowed)})", bad)
+    for column, other, value in REQUIRED_WHEN.get(table, ()):
+        if column in frame.columns and other in frame.columns:
+            skip = unparsed.get(column, np.zeros(len(frame), dtype=bool))
+            add(column, f"missing value where {other} is {value!r}",
+                frame[column].isna().to_numpy() & (frame[other] == value).to_numpy(dtype=bool, na_value=False) & ~skip)
     for later, earlier in ORDER.get(table, ()):
         if later in frame.columns and earlier in frame.columns:
             add(later, f"{later} before {earlier}", (frame[later] < frame[earlier]).to_numpy())

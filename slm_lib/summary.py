@@ -80,6 +80,8 @@ def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
 def select_segment(ds: Dataset, segment: str | None) -> Dataset:
     """The part of ``ds`` that belongs to customers of one segment (``None`` keeps all).
 
+    Their tickets, surveys and payments, and the events of those tickets.
+
     Raises
     ------
     ConfigError
@@ -92,7 +94,9 @@ def select_segment(ds: Dataset, segment: str | None) -> Dataset:
         raise ConfigError(f"segment {segment!r} not found in customers.segment; segments are {sorted(known)}")
     ids = ds.customers.loc[ds.customers["segment"] == segment, "customer_id"]
     keep = {name: frame[frame["customer_id"].isin(ids)].reset_index(drop=True)
-            for name, frame in ds.tables().items()}
+            for name, frame in ds.tables().items() if "customer_id" in frame.columns}
+    events = ds.ticket_events
+    keep["ticket_events"] = events[events["ticket_id"].isin(keep["tickets"]["ticket_id"])].reset_index(drop=True)
     return replace(ds, **keep)
 
 

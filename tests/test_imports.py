@@ -205,6 +205,17 @@ def test_newer_export_updates_tickets_by_id(tmp_path):
     assert t.loc["103", "priority"] == "high" and t.loc["103", "replies"] == 4
 
 
+def test_import_keeps_the_ticket_events_the_directory_holds(tmp_path):
+    out = tmp_path / "data"
+    import_exports("zendesk", files("zendesk"), out)
+    first = load_data(out).tickets.iloc[0]
+    (out / "ticket_events.csv").write_text("event_id,ticket_id,at,kind,actor,status,agent_id,team,priority,body\n"
+                                           f"e1,{first.ticket_id},{first.created_at:%Y-%m-%dT%H:%M:%SZ},"
+                                           "internal_note,agent,,,,,looked at it\n")
+    import_exports("zendesk", files("zendesk"), out)
+    assert load_data(out).ticket_events["body"].tolist() == ["looked at it"]
+
+
 # --------------------------------------------------------------------------- errors, nothing written
 def write_yaml(tmp_path: Path, mapping: dict) -> Path:
     path = tmp_path / "mine.yaml"

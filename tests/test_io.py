@@ -41,6 +41,25 @@ c1,2026-01-01T00:00:00Z,19.99,o1
 c2,2026-02-01T00:00:00Z,-5.0,
 c3,2026-03-01T00:00:00Z,100.0,o3
 """,
+    # agrees with the tickets: first agent public reply, last solve while solved, replies, reopens
+    "ticket_events": """event_id,ticket_id,at,kind,actor,status,agent_id,team,priority,body
+e1,t1,2026-10-01T09:00:00Z,status,system,new,,,,
+e2,t1,2026-10-01T09:00:00Z,customer_message,customer,,,,,"Hello, I ""can't"" log in"
+e3,t1,2026-10-01T09:10:00Z,assignment,system,,a1,blue,,
+e4,t1,2026-10-01T09:30:00Z,public_reply,agent,,a1,blue,,Try this
+e5,t1,2026-10-01T09:30:00Z,status,agent,pending,a1,blue,,
+e6,t1,2026-10-01T11:00:00Z,customer_message,customer,,,,,Works
+e7,t1,2026-10-01T11:00:00Z,status,system,open,,,,
+e8,t1,2026-10-01T12:00:00Z,public_reply,agent,,a1,blue,,  Great
+e9,t1,2026-10-01T12:00:00Z,status,agent,solved,a1,blue,,
+e10,t2,2026-10-02T10:00:00Z,status,system,new,,,,
+e11,t3,2026-10-03T11:05:00Z,public_reply,agent,,a2,red,,Done
+e12,t3,2026-10-03T11:05:00Z,status,agent,solved,a2,red,,
+e13,t3,2026-10-03T15:00:00Z,status,customer,open,,,,
+e14,t3,2026-10-04T11:00:00Z,status,agent,solved,a2,red,urgent,
+e15,t4,2026-10-04T13:00:00Z,public_reply,agent,,a1,blue,,On it
+e16,t4,2026-10-04T13:00:00Z,priority,agent,,,,low,
+""",
 }
 
 
@@ -174,6 +193,17 @@ RULES = [
     ("revenue", "amount", [0], "inf", "not a finite number"),
     ("revenue", "customer_id", [2], "c99", "customer_id not in customers"),
     ("revenue", "paid_at", [0], "", "missing value"),
+    ("ticket_events", "ticket_id", [3, 5], "t99", "ticket_id not in tickets"),
+    ("ticket_events", "at", [10], "2026-10-03T10:59:59Z", "at before the ticket's created_at"),
+    ("ticket_events", "kind", [2], "reassigned", "unknown value(s) 'reassigned' (allowed: status, public_reply, "
+                                                 "customer_message, internal_note, assignment, priority)"),
+    ("ticket_events", "status", [4], "waiting", "unknown value(s) 'waiting' (allowed: new, open, pending, on_hold, "
+                                                "solved, closed)"),
+    ("ticket_events", "status", [9], "", "missing value where kind is 'status'"),
+    ("ticket_events", "actor", [1], "bot", "unknown value(s) 'bot' (allowed: agent, customer, system)"),
+    ("ticket_events", "priority", [15], "p1", "unknown value(s) 'p1'"),
+    ("ticket_events", "event_id", [7], "e3", "duplicate event_id"),
+    ("ticket_events", "at", [0], "", "missing value"),
 ]
 
 
@@ -538,3 +568,91 @@ def test_scales_are_carried_from_load_to_every_copy(tmp_path):
         check_scales({"nps": (1, 5)})
     with pytest.raises(ConfigError, match="unknown survey type"):
         Dataset(scales={"effort": (1, 5)})
+
+
+# ----------------------------------------------------------------------------- ticket_events
+def test_ticket_events_are_normalised_and_a_missing_events_file_is_quiet(tmp_path):
+    events = raw("ticket_events")
+    events.loc[3, ["kind", "actor"]] = [" Public_Reply", "AGENT"]
+    events.loc[15, "priority"] = "Low"
+    ds = load_data(write(tmp_path, ticket_events=events))
+    assert ds.ticket_events.loc[3, ["kind", "actor"]].tolist() == ["public_reply", "agent"]
+    assert ds.ticket_events.loc[15, "priority"] == "low" and ds.ticket_events["priority"].isna().sum() == 14
+    assert ds.ticket_events.loc[7, "body"] == "  Great"
+    assert ds.ticket_events.loc[1, "body"] == 'Hello, I "can\'t" log in'
+    assert ds.quality.empty
+    quiet = load_data(write(tmp_path / "none", ticket_events=None))
+    assert quiet.ticket_events.empty and quiet.quality.empty
+    assert list(quiet.ticket_events.columns) == list(COLUMNS["ticket_events"])
+
+
+def test_ticket_fields_that_disagree_with_events_are_flagged_not_resolved(tmp_path):
+    tickets = raw("tickets")
+    tickets.loc[0, "replies"] = "3"                                    # events: 2 agent replies
+    tickets.loc[0, "resolved_at"] = "2026-10-01T12:00:01Z"             # events: solved at 12:00:00
+    tickets.loc[2, "reopens"] = "0"                                    # events: solved -> open once
+    tickets.loc[3, "first_response_at"] = "2026-10-04T13:00:00.900Z"   # under a second apart: agrees
+    events = raw("ticket_events")
+    events = events[events.ticket_id != "t2"]
+    ds = load_data(write(tmp_path, tickets=tickets, ticket_events=events))
+    flagged = ds.quality[ds.quality.action == "flagged"].set_index("column")
+    assert sorted(flagged.index) == ["reopens", "replies", "resolved_at"]
+    assert flagged.loc["replies", "rule"] == ("replies disagrees with ticket_events (the number of agent public_reply "
+                                              "events) on 1 ticket(s), e.g. ticket_id 't1'")
+    assert (flagged.loc["resolved_at", "n_rows"], flagged.loc["resolved_at", "example_rows"]) == (1, "1")
+    assert "e.g. ticket_id 't3'" in flagged.loc["reopens", "rule"]
+    assert flagged["file"].str.endswith("tickets.csv").all()
+    # both sides kept as they are
+    assert ds.tickets["replies"].tolist() == [3, 0, 1, 1] and len(ds.ticket_events) == len(events)
+    (info,) = ds.quality[ds.quality.action == "info"].itertuples()
+    assert (info.n_rows, info.example_rows) == (1, "2") and info.rule.startswith("no ticket_events")
+
+
+def test_cli_validate_shows_flagged_disagreements(tmp_path, capsys):
+    from slm_lib.cli import main
+    write(tmp_path, tickets=corrupt("tickets", "reopens", [2], "0"))
+    assert main(["validate", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "flagged" in out and "reopens disagrees with ticket_events" in out and "'t3'" in out
+
+
+def test_drop_mode_drops_and_counts_bad_events_and_events_of_dropped_tickets(tmp_path):
+    events = corrupt("ticket_events", "kind", [2], "reassigned")
+    events.loc[10, "at"] = "2026-10-03T10:00:00Z"                     # t3's reply before t3 was created
+    write(tmp_path, tickets=corrupt("tickets", "replies", [3], "-1"), ticket_events=events)   # t4 invalid
+    ds = load_data(tmp_path, errors="drop")
+    dropped = ds.quality[(ds.quality.action == "dropped") & (ds.quality.table == "ticket_events")].set_index("column")
+    assert dropped.loc["kind", ["n_rows", "example_rows"]].tolist() == [1, "3"]
+    assert dropped.loc["at", ["n_rows", "example_rows"]].tolist() == [1, "11"]
+    assert dropped.loc["ticket_id", ["n_rows", "example_rows"]].tolist() == [2, "15, 16"]
+    assert "e3" not in ds.ticket_events["event_id"].tolist() and len(ds.ticket_events) == 12
+    flagged = ds.quality[ds.quality.action == "flagged"]
+    # t3's reply went
+    assert flagged[["column", "n_rows"]].values.tolist() == [["first_response_at", 1], ["replies", 1]]
+    validate(ds, errors="drop")
+
+
+def test_until_cuts_events_and_the_counts_they_carry(tmp_path):
+    ds = load_data(write(tmp_path))
+    cut = ds.until("2026-10-03T16:00:00Z")     # t3: replied and solved, reopened at 15:00, solved again next day
+    assert cut.ticket_events["at"].max() < pd.Timestamp("2026-10-03T16:00:00Z")
+    assert cut.ticket_events["event_id"].tolist() == [f"e{i}" for i in range(1, 14)]
+    t3 = cut.tickets.set_index("ticket_id").loc["t3"]
+    assert (t3.replies, t3.reopens, pd.isna(t3.resolved_at)) == (1, 1, True)
+    before_reopen = ds.until("2026-10-03T12:00:00Z").tickets.set_index("ticket_id").loc["t3"]
+    assert (before_reopen.reopens, before_reopen.resolved_at) == (0, pd.Timestamp("2026-10-03T11:05:00Z"))
+    t1 = ds.until("2026-10-01T10:00:00Z").tickets.set_index("ticket_id").loc["t1"]
+    assert (t1.replies, t1.first_response_at, pd.isna(t1.resolved_at)) == (1, pd.Timestamp("2026-10-01T09:30Z"), True)
+    assert validate(cut).quality.empty         # an earlier export agrees with its own events
+    assert ds.observation_end() == pd.Timestamp("2026-10-07T09:00:00Z")
+
+
+def test_save_writes_events_only_when_there_are_some_or_were_before(tmp_path):
+    ds = load_data(write(tmp_path / "in"))
+    save_data(ds, tmp_path / "out")
+    assert (tmp_path / "out" / "ticket_events.csv").read_bytes() == (tmp_path / "in" / "ticket_events.csv").read_bytes()
+    save_data(Dataset(tickets=ds.tickets), tmp_path / "out")          # no events now: the old file is emptied
+    assert (tmp_path / "out" / "ticket_events.csv").read_text() == ",".join(COLUMNS["ticket_events"]) + "\n"
+    assert load_data(tmp_path / "out").ticket_events.empty
+    save_data(Dataset(tickets=ds.tickets), tmp_path / "plain")
+    assert not (tmp_path / "plain" / "ticket_events.csv").exists()

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.periods import (NAT_NS, check_freq, epoch_ns, latest_timestamp, month_bounds, month_labels, month_starts,
-                             period_codes, period_labels, period_ordinals, utc_instant)
+                             period_codes, period_labels, period_ordinals, period_starts, utc_instant)
 
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
@@ -79,3 +81,14 @@ def test_latest_timestamp_ignores_missing_and_empty_columns():
     a = pd.Series(pd.to_datetime(["2024-01-01", None], utc=True))
     assert latest_timestamp(a, pd.Series([], dtype="datetime64[ns, UTC]")) == pd.Timestamp("2024-01-01", tz="UTC")
     assert latest_timestamp(pd.Series([pd.NaT])) is pd.NaT
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2 * 10**9), st.sampled_from(["D", "W", "M", "Q", "Y"]),
+       st.sampled_from(["UTC", "Europe/Berlin", "America/Sao_Paulo", "Asia/Kolkata"]))
+def test_period_starts_bound_the_period_of_each_instant(seconds, freq, tz):
+    ts = pd.Series([pd.Timestamp(seconds, unit="s", tz="UTC")])
+    k = period_ordinals(ts, freq, tz)[0]
+    start, end = period_starts(np.array([k, k + 1]), freq, tz)
+    assert start <= ts.iloc[0] < end
+    assert period_starts(np.array([k]), freq, tz)[0].tz_convert(tz).hour in (0, 1)   # local midnight (or DST shift)

@@ -133,3 +133,15 @@ def test_domain_violation_count_equals_unknown_values(values):
     found = [v for v in row_violations("tickets", frame) if v.column == "priority"]
     n_unknown = sum(v not in DOMAINS["tickets"]["priority"] for v in values)
     assert sum(v.n_rows for v in found) == n_unknown
+
+
+def test_event_rules_status_required_for_status_events_and_not_before_the_ticket():
+    from slm_lib.schema import cross_order_violations
+    events = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "ticket_id": ["t1", "t1", "t2"], "kind": [
+        "status", "public_reply", "status"], "actor": ["agent"] * 3, "status": [None, None, "Open".lower()],
+        "at": pd.to_datetime(["2026-10-01T10:00Z", "2026-10-01T08:59Z", "2026-10-01T10:00Z"], utc=True)})
+    (v,) = row_violations("ticket_events", events)
+    assert (v.column, v.rule, v.mask.tolist()) == ("status", "missing value where kind is 'status'",
+                                                   [True, False, False])
+    (v,) = cross_order_violations("ticket_events", events, {"tickets": tickets()})
+    assert (v.column, v.rule, v.mask.tolist()) == ("at", "at before the ticket's created_at", [False, True, False])

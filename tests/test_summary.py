@@ -92,6 +92,12 @@ def test_sentences_name_direction_interval_and_n(two_months):
 def test_select_segment(two_months):
     sub = select_segment(two_months, "smb")
     assert set(sub.tickets["customer_id"]) == {"c1"} and set(sub.surveys["customer_id"]) == {"c1"}
+    events = pd.DataFrame({"event_id": ["e0", "e2", "e4"], "ticket_id": ["t0", "t2", "t4"],
+                           "at": two_months.tickets["created_at"].iloc[[0, 2, 4]].to_numpy(),
+                           "kind": "status", "actor": "system", "status": "new"})
+    with_events = select_segment(Dataset(tickets=two_months.tickets, customers=two_months.customers,
+                                         ticket_events=events), "smb")
+    assert with_events.ticket_events["event_id"].tolist() == ["e0", "e4"]   # t2 is c2's (enterprise)
     assert select_segment(two_months, None) is two_months
     with pytest.raises(ConfigError, match="segments are"):
         select_segment(two_months, "gold")

@@ -77,7 +77,7 @@ def test_columns_and_dtypes_are_canonical(small):
     for name, frame in small.tables().items():
         assert list(frame.columns) == list(COLUMNS[name])
         assert {c: str(t) for c, t in frame.dtypes.items()} == COLUMNS[name]
-        assert len(frame) > 0
+        assert len(frame) > 0 or name == "ticket_events"   # events only with generate(events=True)
 
 
 def test_passes_validation_without_problems(small):
@@ -287,3 +287,38 @@ def test_planted_revenue_effect_is_recovered(large, panel):
     fit = sm.OLS(np.log(rows["amount"]), X).fit(cov_type="HC3")
     low, high = fit.conf_int(0.05).loc["csat"]
     assert low <= TRUE_EFFECTS["revenue_csat_per_point"]["value"] <= high
+
+
+# --- ticket events ---------------------------------------------------------------------
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_ticket_events_agree_with_the_tickets_and_end_before_the_data(small, seed):
+    from dataclasses import replace
+
+    from slm_lib.events import event_disagreements, event_history
+    from slm_lib.synth.events import ticket_events
+    end = pd.Timestamp("2025-05-01", tz="UTC")
+    events = ticket_events(small.tickets, np.random.default_rng(seed), end=end)
+    assert event_disagreements(small.tickets, events)[0] == []
+    assert events["at"].max() < end and (events["at"].astype("int64") % 10**9 == 0).all()
+    checked = validate(replace(small, ticket_events=events))
+    assert not (checked.quality["action"] == "flagged").any() and len(checked.ticket_events) == len(events)
+    assert set(events["kind"]) == {"status", "public_reply", "customer_message", "internal_note", "assignment",
+                                   "priority"}
+    assert set(events["status"].dropna()) == {"new", "open", "pending", "on_hold", "solved", "closed"}
+    history = event_history(small.tickets, events)           # written by ticket (in the tickets' order), then time
+    written = np.lexsort((events["at"].to_numpy(dtype="int64"), history.ticket[np.argsort(history.row)]))
+    assert (written == np.arange(len(events))).all()
+    again = ticket_events(small.tickets, np.random.default_rng(seed), end=end)
+    pd.testing.assert_frame_equal(events, again)
+
+
+def test_generate_with_events_leaves_the_other_tables_as_they_are(small):
+    with_events = generate(customers=300, months=6, seed=11, start=START, events=True)
+    for name, frame in small.tables().items():
+        if name != "ticket_events":
+            pd.testing.assert_frame_equal(frame, with_events.tables()[name], check_exact=True)
+    assert small.ticket_events.empty and len(with_events.ticket_events) > 10 * len(small.tickets)
+    checked = validate(with_events)
+    assert checked.quality.empty and with_events.ticket_events["at"].max() < with_events.as_of

@@ -1,22 +1,25 @@
-"""The Dataset: the four canonical tables, the data-quality table, the survey scales the
+"""The Dataset: the canonical tables, the data-quality table, the survey scales the
 scores are on and the instant the data were observed at."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import InsufficientDataError
-from slm_lib.periods import latest_timestamp, utc_instant
-from slm_lib.schema import empty_frame
+from slm_lib.events import event_history, implied_fields
+from slm_lib.periods import epoch_ns, latest_timestamp, utc_instant
+from slm_lib.schema import TABLES, TS, empty_frame
 
 QUALITY_COLUMNS = ["table", "file", "column", "rule", "n_rows", "example_rows", "action"]
 
 
 #: Values of the quality table's ``action`` column.
-QUALITY_ACTIONS: tuple[str, ...] = ("dropped", "info", "filled", "missing table")
+#: ``flagged``: rows kept as they are, but two tables disagree and neither is assumed right.
+QUALITY_ACTIONS: tuple[str, ...] = ("dropped", "info", "filled", "missing table", "flagged")
 
 
 def empty_quality() -> pd.DataFrame:
@@ -43,13 +46,26 @@ def make_quality(records: list[dict]) -> pd.DataFrame:
     return frame.astype({c: "int64" if c == "n_rows" else "str" for c in QUALITY_COLUMNS})
 
 
+def _rewound(tickets: pd.DataFrame, events: pd.DataFrame, end: int,
+             resolved_at: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """Tickets' counts without the events at or after ``end`` (ns), and their resolution in force at ``end``."""
+    history = event_history(tickets, events)
+    now, then = implied_fields(history), implied_fields(history, before=end)
+    counts = {c: np.maximum(tickets[c].to_numpy(dtype=np.int64) - (now[c] - then[c]), 0)
+              for c in ("replies", "reopens")}
+    later = (epoch_ns(tickets["resolved_at"]) >= end) & now["has_events"]
+    shown = np.where(later, then["resolved_at"], epoch_ns(resolved_at))
+    shown = pd.Series(pd.to_datetime(shown.view("datetime64[ns]"), utc=True), index=tickets.index).astype(TS)
+    return tickets.assign(**counts), shown
+
+
 @dataclass
 class Dataset:
     """The canonical tables of SPEC §3.
 
     Attributes
     ----------
-    tickets, surveys, customers, revenue : pandas.DataFrame
+    tickets, surveys, customers, revenue, ticket_events : pandas.DataFrame
         Canonical columns and dtypes (``slm_lib.schema.COLUMNS``); a missing optional
         table is an empty frame with the canonical columns.
     quality : pandas.DataFrame
@@ -69,6 +85,7 @@ class Dataset:
     surveys: pd.DataFrame = field(default_factory=lambda: empty_frame("surveys"))
     customers: pd.DataFrame = field(default_factory=lambda: empty_frame("customers"))
     revenue: pd.DataFrame = field(default_factory=lambda: empty_frame("revenue"))
+    ticket_events: pd.DataFrame = field(default_factory=lambda: empty_frame("ticket_events"))
     quality: pd.DataFrame = field(default_factory=empty_quality)
     source: str | None = None
     scales: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SCALES))
@@ -80,9 +97,8 @@ class Dataset:
             self.as_of = utc_instant(self.as_of, "Dataset.as_of")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The four canonical tables by name."""
-        return {"tickets": self.tickets, "surveys": self.surveys,
-                "customers": self.customers, "revenue": self.revenue}
+        """The canonical tables by name (:data:`slm_lib.schema.TABLES`)."""
+        return {table: getattr(self, table) for table in TABLES}
 
     def observation_end(self) -> pd.Timestamp:
         """The instant the data describe the world at: :attr:`as_of`, else the latest timestamp in any table.
@@ -107,7 +123,7 @@ class Dataset:
             return self.as_of
         t, s, c, r = self.tickets, self.surveys, self.customers, self.revenue
         end = latest_timestamp(t["created_at"], t["first_response_at"], t["resolved_at"], s["submitted_at"],
-                               c["signup_at"], c["churned_at"], r["paid_at"])
+                               c["signup_at"], c["churned_at"], r["paid_at"], self.ticket_events["at"])
         if pd.isna(end):
             raise InsufficientDataError("the data set holds no timestamps, so it has no observation end")
         return end
@@ -119,8 +135,12 @@ class Dataset:
         submitted, customers signed up and payments made before it; a first response,
         resolution or churn at or after ``end`` had not happened yet and becomes missing
         (the ticket was still open, the customer still active). ``as_of`` becomes ``end``
-        (or the earlier known ``as_of``). Counts without timestamps (``replies``,
-        ``reopens``) are kept as recorded. The data-quality table is kept as loaded.
+        (or the earlier known ``as_of``). Ticket events at or after ``end`` go; a ticket
+        with events loses the agent replies and reopens that came at or after ``end``
+        from its ``replies`` and ``reopens``, and a resolution recorded at or after
+        ``end`` becomes the one its events show in force at ``end`` (if any). Tickets
+        without events keep their counts as recorded (they carry no timestamps). The
+        data-quality table is kept as loaded.
 
         Examples
         --------
@@ -133,16 +153,20 @@ class Dataset:
         end = utc_instant(end, "end")
         if self.as_of is not None:
             end = min(end, self.as_of)
-        t, s, c, r = self.tickets, self.surveys, self.customers, self.revenue
+        t, s, c, r, e = self.tickets, self.surveys, self.customers, self.revenue, self.ticket_events
         t = t.loc[(t["created_at"] < end).to_numpy()]
+        resolved_at = t["resolved_at"].where(t["resolved_at"] < end)
+        if len(e):
+            t, resolved_at = _rewound(t, e, end.value, resolved_at)
         t = t.assign(first_response_at=t["first_response_at"].where(t["first_response_at"] < end),
-                     resolved_at=t["resolved_at"].where(t["resolved_at"] < end))
+                     resolved_at=resolved_at)
         c = c.loc[(c["signup_at"] < end).to_numpy()]
         c = c.assign(churned_at=c["churned_at"].where(c["churned_at"] < end))
         return replace(self, tickets=t.reset_index(drop=True),
                        surveys=s.loc[(s["submitted_at"] < end).to_numpy()].reset_index(drop=True),
                        customers=c.reset_index(drop=True),
-                       revenue=r.loc[(r["paid_at"] < end).to_numpy()].reset_index(drop=True), as_of=end)
+                       revenue=r.loc[(r["paid_at"] < end).to_numpy()].reset_index(drop=True),
+                       ticket_events=e.loc[(e["at"] < end).to_numpy()].reset_index(drop=True), as_of=end)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables().items())

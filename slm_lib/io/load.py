@@ -21,7 +21,12 @@ Decisions where SPEC §3 is silent:
   in memory, the first row of the frame). Problems about a whole file (missing, empty,
   unreadable) name the column ``'*'``.
 * Blank strings count as missing; ids and categories are stripped of surrounding spaces,
-  comments are kept verbatim.
+  comments and event bodies are kept verbatim.
+* When ``ticket_events`` has rows, each ticket's first_response_at, resolved_at, replies
+  and reopens are compared with what its events imply (:mod:`slm_lib.events`). The rows
+  are valid on their own, so nothing is dropped and nothing raises: each field that
+  disagrees is one ``quality`` row (action ``"flagged"``) naming the field, the number of
+  tickets and example ticket ids, and tickets without any event are counted (``"info"``).
 """
 from __future__ import annotations
 
@@ -35,11 +40,12 @@ import pandas as pd
 
 from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
+from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
-from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, NULLABLE, REQUIRED_TABLES,
-                            REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation, cross_order_violations,
-                            empty_frame, normalise_category, normalise_channel, reference_violations,
-                            row_violations)
+from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, NULLABLE, QUIET_TABLES,
+                            REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation,
+                            cross_order_violations, empty_frame, normalise_category, normalise_channel,
+                            reference_violations, row_violations)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
 _TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
@@ -120,9 +126,9 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
     failures: list[Violation] = []
     for column, dtype in COLUMNS[table].items():
         if column not in frame.columns:
-            fillable = column in NULLABLE[table] or column == "priority"
-            if errors == "drop" and fillable:
-                fill = DEFAULT_PRIORITY if column == "priority" else None
+            defaulted = table == "tickets" and column == "priority"
+            if errors == "drop" and (column in NULLABLE[table] or defaulted):
+                fill = DEFAULT_PRIORITY if defaulted else None
                 out[column] = empty_frame(table)[column].reindex(range(n), fill_value=fill)
                 quality.append(_record(Problem(file, column, f"missing column, filled with {fill!r}",
                                                n, (), table), "filled"))
@@ -140,9 +146,9 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
             parsed, bad = _text(values, verbatim=column in VERBATIM), np.zeros(n, dtype=bool)
             if column == "channel":
                 parsed = normalise_channel(parsed)
-            elif column in ("priority", "type"):
+            elif column in DOMAINS.get(table, {}):
                 parsed = normalise_category(parsed)
-            if column == "priority":
+            if table == "tickets" and column == "priority":
                 missing = parsed.isna().to_numpy()
                 if missing.any():
                     quality.append(_record(Problem(file, column, f"missing priority set to {DEFAULT_PRIORITY!r}",
@@ -157,6 +163,17 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
 def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Canonical column order and dtypes (call only on valid rows)."""
     return pd.DataFrame({c: frame[c].astype(t) for c, t in COLUMNS[table].items()}).reset_index(drop=True)
+
+
+def _event_checks(tickets: pd.DataFrame, events: pd.DataFrame, file: str) -> list[dict]:
+    """Quality records: ticket fields that disagree with the events (kept, flagged), tickets without events."""
+    found, unchecked = event_disagreements(tickets, events)
+    records = [_record(_problem(v, file), "flagged") for v in found]
+    if unchecked.any():
+        records.append(_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
+                                                  "reopens not checked against events", int(unchecked.sum()),
+                                       _examples(unchecked), "tickets"), "info"))
+    return records
 
 
 def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], errors: str,
@@ -203,6 +220,8 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
     tables = {t: _finalise(t, parsed[t]) for t in parsed}
+    if len(tables.get("ticket_events", ())) and "tickets" in tables:
+        quality.extend(_event_checks(tables["tickets"], tables["ticket_events"], files["tickets"]))
     return Dataset(**tables, quality=make_quality(quality), source=source, scales=scales, as_of=as_of)
 
 
@@ -270,7 +289,7 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         ``"drop"``: drop invalid rows (and rows referencing dropped or unknown rows) and
         record each rule and count in ``quality`` (action ``"dropped"``).
     tables : iterable of str, optional
-        Tables to load (default all four); the others are empty and not checked.
+        Tables to load (default all of :data:`slm_lib.schema.TABLES`); the others are empty and not checked.
     scales : mapping, optional
         Survey score scales ``{type: (low, high)}``, default :data:`slm_lib.config.SCALES`
         (types not given keep their default). The Dataset carries them: every metric and
@@ -283,7 +302,10 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     -------
     Dataset
         Canonical dtypes; a missing optional table is an empty frame, reported in
-        ``quality`` with action ``"missing table"``.
+        ``quality`` with action ``"missing table"`` (not ``ticket_events``: most exports have
+        none, see :data:`slm_lib.schema.QUIET_TABLES`). When ``ticket_events`` has rows, the
+        tickets' first_response_at, resolved_at, replies and reopens are checked against them;
+        a disagreement keeps both and is listed in ``quality`` with action ``"flagged"``.
 
     Raises
     ------
@@ -319,8 +341,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
             if table in REQUIRED_TABLES:
                 raise MissingTableError(f"{directory}: required table {table!r} not found "
                                         f"(expected {candidates[0].name} or {candidates[1].name})")
-            quality.append(_record(Problem(files[table], "*", f"missing table (no {candidates[0].name} "
-                                           f"or {candidates[1].name})", 0, (), table), "missing table"))
+            if table not in QUIET_TABLES:
+                quality.append(_record(Problem(files[table], "*", f"missing table (no {candidates[0].name} "
+                                               f"or {candidates[1].name})", 0, (), table), "missing table"))
             continue
         if len(present) > 1:
             fatal.append(Problem(files[table], "*", f"both {candidates[0].name} and "

@@ -13,7 +13,7 @@ import pandas as pd
 
 from slm_lib.errors import DataValidationError
 from slm_lib.io.dataset import Dataset
-from slm_lib.schema import COLUMNS, TABLES, TS
+from slm_lib.schema import COLUMNS, QUIET_TABLES, TABLES, TS
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -61,13 +61,16 @@ def _csv_frame(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv") -> list[Path]:
-    """Write the four canonical tables of ``ds`` to ``directory`` (created if needed).
+    """Write the canonical tables of ``ds`` to ``directory`` (created if needed).
 
-    Files are ``tickets.<ext>``, ``surveys.<ext>``, ``customers.<ext>``, ``revenue.<ext>``.
+    Files are ``tickets.<ext>``, ``surveys.<ext>``, ``customers.<ext>``, ``revenue.<ext>``
+    and ``ticket_events.<ext>`` when it has rows or the directory holds one already (its
+    absence is the usual case, :data:`slm_lib.schema.QUIET_TABLES`; an old file is emptied,
+    never left beside tickets it no longer describes).
     Columns are in canonical order and rows in the frame's order. In CSV, timestamps are
     ISO 8601 UTC with ``Z`` (seconds precision), missing values are empty fields,
     floats use Python's shortest round-trip representation (so ``load_data`` reads back
-    exactly the same values), lines end with ``\\n`` and the encoding is UTF-8. Empty
+    exactly the same values), lines end with ``\\n`` and the encoding is UTF-8. Other empty
     optional tables are written too (header only). The quality table is not written.
 
     Parameters
@@ -105,8 +108,10 @@ def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv") ->
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for table in TABLES:
-        frame = _canonical(getattr(ds, table), table)
         path = target / f"{table}.{format}"
+        if table in QUIET_TABLES and getattr(ds, table).empty and not path.exists():
+            continue
+        frame = _canonical(getattr(ds, table), table)
         if format == "csv":
             _csv_frame(frame, table).to_csv(path, index=False, lineterminator="\n",
                                             encoding="utf-8", na_rep="")

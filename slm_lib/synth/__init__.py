@@ -1,7 +1,8 @@
 """Synthetic service data with planted, documented effects (SPEC §6, §9).
 
 ``generate(customers, months, seed, start)`` returns a :class:`slm_lib.io.dataset.Dataset`
-with the four canonical tables; :data:`TRUE_EFFECTS` documents every planted value.
+with the four canonical tables (and, with ``events=True``, ticket_events); :data:`TRUE_EFFECTS`
+documents every planted value.
 The same seed always gives the same frames (``numpy.random.default_rng(seed)``; rows
 sorted by time, ids numbered in that order).
 
@@ -76,6 +77,11 @@ Everything else (not a driver of churn or revenue)
   number, ~1 in 200 contains HTML (``<b>``, ``<script>`` ...).
 - Censoring: replies, resolutions and answers after the end of the last month are null
   or absent, as in an export taken at that instant.
+- Ticket events (``events=True``): each ticket's history drawn from its own fields by
+  :func:`slm_lib.synth.events.ticket_events` (statuses, replies, follow-ups, holds,
+  reassignments, reopens, closes; all before the end of the data), so they agree with the
+  tickets. They come from a random stream of their own (seed ``[seed, 1]``): the other
+  tables are the same with or without them. No churn or revenue effect runs through them.
 
 Examples
 --------
@@ -87,15 +93,25 @@ Examples
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from slm_lib.io.dataset import Dataset
 from slm_lib.synth.assemble import to_dataset
 from slm_lib.synth.effects import TRUE_EFFECTS
+from slm_lib.synth.events import ticket_events
 from slm_lib.synth.generator import simulate
 
 __all__ = ["TRUE_EFFECTS", "generate"]
 
 
-def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str = "2024-11-01") -> Dataset:
+#: Second entry of the seed of the ticket events' random stream (``[seed, EVENTS_STREAM]``).
+EVENTS_STREAM: int = 1
+
+
+def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str = "2024-11-01",
+             events: bool = False) -> Dataset:
     """Generate a synthetic Dataset with the planted effects of :data:`TRUE_EFFECTS`.
 
     Parameters
@@ -109,12 +125,15 @@ def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str 
         Seed of ``numpy.random.default_rng``; the same seed gives identical frames.
     start : str
         First month (``"YYYY-MM"`` or ``"YYYY-MM-01"``), UTC.
+    events : bool
+        Also draw ticket_events that agree with the tickets (about 14 per ticket); the
+        other tables do not change.
 
     Returns
     -------
     Dataset
-        ``tickets, surveys, customers, revenue`` with the canonical columns and dtypes
-        (``slm_lib.schema.COLUMNS``), ``source="synthetic"``.
+        ``tickets, surveys, customers, revenue`` (and ``ticket_events``) with the canonical
+        columns and dtypes (``slm_lib.schema.COLUMNS``), ``source="synthetic"``.
 
     Raises
     ------
@@ -127,4 +146,8 @@ def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str 
     >>> str(ds.tickets["created_at"].min()) >= "2025-01-01"
     True
     """
-    return to_dataset(simulate(int(customers), int(months), int(seed), start))
+    ds = to_dataset(simulate(int(customers), int(months), int(seed), start))
+    if not events:
+        return ds
+    drawn = ticket_events(ds.tickets, np.random.default_rng([int(seed), EVENTS_STREAM]), end=ds.as_of)
+    return replace(ds, ticket_events=drawn)

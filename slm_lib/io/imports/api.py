@@ -237,7 +237,7 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     present = [t for t in TABLES if _has_rows(target / f"{t}.csv")]
     existing = load_data(target, tables=present) if present else Dataset()
     merged = Dataset(**{t: combine(getattr(existing, t), getattr(imported, t), t)
-                        for t in ("tickets", "surveys", "revenue")}, source=str(target))
+                        for t in ("tickets", "surveys", "revenue", "ticket_events")}, source=str(target))
     inferred = seen_customers(merged.tables())
     merged.customers = merge_customers(existing.customers, exported_customers, inferred)
     merged, unlinked = _unlink_unknown_tickets(merged)

@@ -2,8 +2,9 @@
 
 Several sources combine in one directory (tickets from the help desk, NPS from the survey
 tool, payments from billing). Rows are identified by their id: tickets by ``ticket_id``,
-surveys by ``response_id``, customers by ``customer_id``, revenue by ``order_id`` or, when
-a payment has none, by a hash of (customer_id, paid_at, amount). The newer import wins
+surveys by ``response_id``, customers by ``customer_id``, ticket events by ``event_id``,
+revenue by ``order_id`` or, when a payment has none, by a hash of (customer_id, paid_at,
+amount). The newer import wins
 (last write wins by id), so importing the same export twice adds nothing and a newer export
 of the same tickets updates them. Output rows are sorted, so the files are deterministic.
 """
@@ -18,6 +19,7 @@ SORT_KEYS: dict[str, list[str]] = {
     "surveys": ["submitted_at", "response_id"],
     "customers": ["customer_id"],
     "revenue": ["paid_at", "customer_id", "order_id", "amount"],
+    "ticket_events": ["ticket_id", "at", "event_id"],
 }
 
 
@@ -37,6 +39,8 @@ def row_keys(frame: pd.DataFrame, table: str) -> pd.Series:
         return frame["response_id"].astype("str")
     if table == "customers":
         return frame["customer_id"].astype("str")
+    if table == "ticket_events":
+        return frame["event_id"].astype("str")
     content = pd.DataFrame({"customer_id": frame["customer_id"].astype("str"),
                             "paid_at": pd.to_datetime(frame["paid_at"], utc=True).astype(TS),
                             "amount": frame["amount"].astype("float64")})
