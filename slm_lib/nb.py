@@ -84,7 +84,10 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
 
 
 def coverage_note(ds: Dataset, month: str, tz: str = "UTC") -> str:
-    """A Markdown warning when the data end inside ``month`` (empty when the month is complete).
+    """A Markdown warning when the data end more than a day before the end of ``month`` (else empty).
+
+    An export taken at the month's end stops at its last event, minutes before midnight:
+    that month is complete for every purpose.
 
     Examples
     --------
@@ -93,7 +96,7 @@ def coverage_note(ds: Dataset, month: str, tz: str = "UTC") -> str:
     """
     start, end = month_bounds(month, tz)
     observed = ds.observation_end()
-    if observed >= end:
+    if observed >= end - pd.Timedelta(days=1):
         return ""
     covered = max((observed - start) / pd.Timedelta(days=1), 0.0)
     days = (end - start) / pd.Timedelta(days=1)

@@ -187,3 +187,8 @@ def test_team_scorecard_and_delivery_gap_agree_on_csat():
         assert csat.loc[team, "value"] == pytest.approx(row["csat"]) and csat.loc[team, "n"] == row["csat_n"]
     with pytest.raises(slm.errors.ConfigError, match="takes a Dataset"):
         slm.agent_table(ds.tickets, by="team", month=PAST)
+
+
+def test_coverage_note_is_silent_for_an_export_taken_at_the_month_end():
+    assert slm.nb.coverage_note(slm.Dataset(as_of="2026-10-31T23:40"), "2026-10") == ""
+    assert "covered for 29.0 of its 31 days" in slm.nb.coverage_note(slm.Dataset(as_of="2026-10-30"), "2026-10")
