@@ -80,7 +80,10 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
     ds = select_segment(ds if as_of is None else replace(ds, as_of=as_of), segment or None)
     end = month_bounds(month, tz)[1]
     now = pd.Timestamp.now(tz="UTC") if now is None else utc_instant(now, "now")
-    return ds.until(min(end, now, ds.observation_end()))
+    stop, observed = min(end, now), ds.observation_end()
+    if observed < stop:  # the data end first: keep everything they hold, the last instant included
+        stop = observed + pd.Timedelta(1, "ns")
+    return ds.until(stop)
 
 
 def coverage_note(ds: Dataset, month: str, tz: str = "UTC") -> str:

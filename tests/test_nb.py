@@ -111,7 +111,7 @@ def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
     from dataclasses import replace
     export = replace(slm.synth.generate(customers=600, months=14, seed=3).until("2025-10-11T12:00"), as_of=None)
     ds = report_data(export, "2025-10")
-    assert ds.as_of == export.observation_end() < pd.Timestamp("2025-10-11T12:00", tz="UTC")
+    assert ds.as_of == export.observation_end() + pd.Timedelta(1, "ns") < pd.Timestamp("2025-10-11T12:00", tz="UTC")
     k = slm.headline_kpis(ds, "2025-10").set_index("metric")
     assert k.loc["tickets", "per_day"] == pytest.approx(k.loc["tickets", "value"] / ((ds.as_of - pd.Timestamp(
         "2025-10-01", tz="UTC")) / pd.Timedelta(days=1)))
@@ -192,3 +192,13 @@ def test_team_scorecard_and_delivery_gap_agree_on_csat():
 def test_coverage_note_is_silent_for_an_export_taken_at_the_month_end():
     assert slm.nb.coverage_note(slm.Dataset(as_of="2026-10-31T23:40"), "2026-10") == ""
     assert "covered for 29.0 of its 31 days" in slm.nb.coverage_note(slm.Dataset(as_of="2026-10-30"), "2026-10")
+
+
+def test_the_last_event_of_data_that_end_inside_the_month_is_kept():
+    """The data's latest timestamp is an event they hold: a cut there must not drop it."""
+    ds = slm.synth.generate(customers=200, months=3, seed=2)
+    last = ds.surveys["submitted_at"].max()
+    export = slm.Dataset(**ds.tables(), as_of=None).until(last + pd.Timedelta(1, "ns"))
+    export = slm.Dataset(**export.tables())                       # an export whose time is unknown
+    cut = report_data(export, f"{last:%Y-%m}")
+    assert cut.surveys["submitted_at"].max() == last and len(cut.surveys) == len(export.surveys)
