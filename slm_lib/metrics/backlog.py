@@ -28,7 +28,7 @@ import pandas as pd
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.events import RESOLVED, event_history, first_per_ticket, status_changes
 from slm_lib.metrics.lifecycle import lifecycle_as_of
-from slm_lib.metrics.table import _by_codes, _by_list, _combine
+from slm_lib.metrics.grouping import by_codes, by_list, combine_codes
 from slm_lib.periods import NAT_NS, epoch_ns, period_labels, period_ordinals, period_starts
 from slm_lib.schema import empty_frame
 
@@ -121,7 +121,7 @@ def backlog(ds: Any, freq: str = "D", by: str | Sequence[str] | None = None,
     [[2, 0], [0, 2], [0, 1]]
     """
     labels = age_bucket_labels(age_buckets)
-    by = _by_list(by)
+    by = by_list(by)
     end = lifecycle_as_of(ds, as_of)
     created = ds.tickets["created_at"]
     if not created.notna().any():
@@ -133,8 +133,8 @@ def backlog(ds: Any, freq: str = "D", by: str | Sequence[str] | None = None,
     ends = period_starts(np.arange(first + 1, last + 2), freq, tz).asi8
     n_ends = len(ends)
 
-    codes, names, _ = _by_codes(by, ds.tickets, empty_frame("surveys"), ds.customers)
-    group, keys = _combine(codes, names, by) if by else (np.zeros(len(ds.tickets), np.int64), pd.DataFrame(index=[0]))
+    codes, names, _ = by_codes(by, ds.tickets, empty_frame("surveys"), ds.customers)
+    group, keys = combine_codes(codes, names, by) if by else (np.zeros(len(ds.tickets), np.int64), pd.DataFrame(index=[0]))
     n_groups = len(keys)
 
     rows, start, stop = _open_intervals(ds)

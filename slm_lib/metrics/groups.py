@@ -9,7 +9,7 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, SCALES
 from slm_lib.metrics.survey import compare_periods
-from slm_lib.metrics.table import survey_groups
+from slm_lib.metrics.grouping import survey_groups
 from slm_lib.periods import month_labels, previous_month
 from slm_lib.stats import mean_from_moments, share_from_counts
 

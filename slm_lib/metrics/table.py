@@ -32,8 +32,7 @@ metrics; the numpy and Arrow kernels release the GIL.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -42,10 +41,10 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError
+from slm_lib.metrics.grouping import by_codes, by_list, combine_codes
 from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes, tickets_as_of
 from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
-from slm_lib.keys import lookup_positions
 from slm_lib.periods import NAT_NS, epoch_ns, period_codes
 from slm_lib.schema import empty_frame
 from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval, share_from_counts
@@ -57,110 +56,6 @@ TICKET_METRICS: tuple[str, ...] = (
 SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
 METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS
 Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # metric -> n, value, lo, hi
-
-
-# ----------------------------------------------------------------------------- group keys
-def _key_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Factorised codes with missing values as their own last code, and the labels."""
-    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
-    k = len(uniques)
-    codes = np.where(codes < 0, k, codes).astype(np.int64)
-    return codes, pd.Index(uniques).insert(k, np.nan)  # keeps the column's dtype
-
-
-def _by_codes(by: Sequence[str], tickets: pd.DataFrame, surveys: pd.DataFrame,
-              customers: pd.DataFrame) -> tuple[list[np.ndarray], list[pd.Index], Callable[[], list[np.ndarray]]]:
-    """Codes of each ``by`` column for tickets, their labels, and a function giving the surveys' codes.
-
-    The survey side (a hash join of survey ticket ids against every ticket) is deferred so
-    the caller can run it beside the ticket metrics.
-    """
-    t_codes, labels, pickers = [], [], []
-    t_pos = None
-    for col in by:
-        if col in tickets.columns:
-            codes, lab = _key_codes(tickets[col])
-            t_codes.append(codes)
-            pickers.append(("ticket", codes, lab))
-        elif col in customers.columns:
-            codes, lab = _key_codes(customers[col])
-            if t_pos is None:
-                t_pos = lookup_positions(customers["customer_id"], tickets["customer_id"])
-            t_codes.append(_pick(codes, lab, t_pos))
-            pickers.append(("customer", codes, lab))
-        else:
-            raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
-        labels.append(lab)
-
-    def survey_codes() -> list[np.ndarray]:
-        positions: dict[str, np.ndarray] = {}
-        out = []
-        for source, codes, lab in pickers:
-            if source not in positions:
-                keys, key = (tickets, "ticket_id") if source == "ticket" else (customers, "customer_id")
-                positions[source] = lookup_positions(keys[key], surveys[key])
-            out.append(_pick(codes, lab, positions[source]))
-        return out
-
-    return t_codes, labels, survey_codes
-
-
-def _pick(codes: np.ndarray, labels: pd.Index, positions: np.ndarray) -> np.ndarray:
-    """The code of the referenced row for each position (-1 = no row: the missing-value label)."""
-    picked = codes[np.maximum(positions, 0)] if len(codes) else 0
-    return np.asarray(np.where(positions >= 0, picked, len(labels) - 1), dtype=np.int64)
-
-
-def survey_groups(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: str) -> pd.Series:
-    """The ``by`` value of each survey exactly as :func:`metric_table` assigns it.
-
-    From the ticket it answers for a tickets column, from its customer for a customers
-    column; NaN when there is none.
-
-    Examples
-    --------
-    >>> from slm_lib.schema import empty_frame
-    >>> t = pd.DataFrame({"ticket_id": ["t1"], "channel": ["chat"]})
-    >>> s = pd.DataFrame({"ticket_id": ["t1", None], "customer_id": ["c", "c"]})
-    >>> survey_groups(t, s, empty_frame("customers"), "channel").tolist()
-    ['chat', nan]
-    """
-    _, labels, survey_codes = _by_codes([by], tickets, surveys, customers)
-    return pd.Series(np.asarray(labels[0], dtype=object)[survey_codes()[0]], index=surveys.index, name=by)
-
-
-def _combine(codes: list[np.ndarray], labels: list[pd.Index],
-             names: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Mixed-radix group codes (dense over observed groups; -1 if any key is -1) and labels."""
-    sizes = [max(len(lab), 1) for lab in labels]
-    if math.prod(sizes) >= 2**62:
-        raise ConfigError(f"metric_table: too many group combinations for {names} ({math.prod(sizes):.3g})")
-    n = len(codes[0]) if codes else 0
-    combined = np.zeros(n, dtype=np.int64)
-    bad = np.zeros(n, dtype=bool)
-    for c, size in zip(codes, sizes):  # in place: these are full-length arrays
-        combined *= size
-        combined += c
-        if len(c) and c.min() < 0:
-            bad |= c < 0
-    any_bad = bool(bad.any())
-    if any_bad:
-        combined[bad] = 0
-    total = math.prod(sizes)
-    if total <= max(4 * n, 1 << 20):  # dense remap in O(n)
-        used = np.flatnonzero(np.bincount(combined[~bad] if any_bad else combined, minlength=total))
-        remap = np.full(total, -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        out = remap[combined]
-    else:
-        used, group = np.unique(combined[~bad], return_inverse=True)
-        out = np.full(n, -1, dtype=np.int64)
-        out[~bad] = group
-    if any_bad:
-        out[bad] = -1
-    parts = np.unravel_index(used, sizes) if codes else ()
-    frame = pd.DataFrame({name: lab.take(p) for name, lab, p in zip(names, labels, parts)})
-    return out, frame
 
 
 # ----------------------------------------------------------------------------- engines
@@ -304,7 +199,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
-    t_by, by_labels, survey_codes = _by_codes(by, tickets, surveys, customers)
+    t_by, by_labels, survey_codes = by_codes(by, tickets, surveys, customers)
     names = (["period"] if freq else []) + list(by)
     columns = names + ["metric", "n", "value", "ci_low", "ci_high", "small_n"]
 
@@ -312,7 +207,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
         labels = list(by_labels)
         if period is not None:
             keys, labels = [period[0]] + keys, [period[1]] + labels
-        group, label_frame = _combine(keys or [np.zeros(len(table), np.int64)], labels or [pd.Index([None])],
+        group, label_frame = combine_codes(keys or [np.zeros(len(table), np.int64)], labels or [pd.Index([None])],
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
@@ -341,10 +236,6 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
     order = pd.Categorical(out["metric"], categories=list(METRICS), ordered=True)
     out = out.assign(_m=order).sort_values(names + ["_m"], kind="stable", na_position="last")
     return out.drop(columns="_m").reset_index(drop=True)[columns]
-
-
-def _by_list(by: str | Sequence[str] | None) -> list[str]:
-    return [] if by is None else [by] if isinstance(by, str) else list(by)
 
 
 # ----------------------------------------------------------------------------- public
@@ -395,7 +286,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     """
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
-                    _by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
+                    by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
                     exclude_neutral, getattr(ds, "scales", SCALES))
 
 
@@ -440,5 +331,5 @@ def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DE
     if not isinstance(data, pd.DataFrame):
         surveys = data.surveys if surveys is None else surveys
     return _grouped(tickets, surveys if surveys is not None else empty_frame("surveys"),
-                    empty_frame("customers"), _by_list(by), None, "UTC", calendar, sla, as_of, min_n,
+                    empty_frame("customers"), by_list(by), None, "UTC", calendar, sla, as_of, min_n,
                     csat_threshold, exclude_neutral, getattr(data, "scales", SCALES))
