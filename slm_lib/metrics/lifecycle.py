@@ -42,23 +42,28 @@ Choices where the sources differ or are silent:
   resolution exception and dbt_zendesk's ``coalesce(solved, closed)``.
 * A ticket created by an agent's public comment is not special-cased (Zendesk then waits
   for the second agent comment): an import should record that comment as the customer's.
-* Hours are exact (Zendesk rounds to minutes). Business hours are differences of one
-  clock ``F(t) = calendar.hours_between(as_of, t)``, so a ticket's waits add up exactly.
+* Hours are exact (Zendesk rounds to minutes): calendar time is summed in integer
+  nanoseconds and divided by 3.6e12 once, as every other calendar duration of slm.
+  Business hours are differences of one clock ``F(t) = calendar.hours_between(as_of, t)``,
+  so a ticket's waits add up exactly.
 
 Vectorised over all events: one sort by (ticket, time, kind), then segment reductions
 (``np.bincount``, first/last of each ticket's run, the next reply found with a reversed
-running minimum); medians by :func:`slm_lib.stats.grouped_quantiles`.
+running minimum); medians by :func:`slm_lib.stats.grouped_quantiles`. :func:`lifecycle`
+returns these per-ticket arrays with the history they came from (for ``metric_table`` and
+the SLA clocks of :mod:`slm_lib.metrics.sla_events`); :func:`ticket_lifecycle` makes the table.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from slm_lib.errors import InsufficientDataError
-from slm_lib.events import (KIND, RESOLVED, STATUS, event_history, first_per_ticket, last_per_ticket,
-                            status_changes)
+from slm_lib.events import (KIND, RESOLVED, STATUS, EventHistory, StatusChanges, event_history, first_per_ticket,
+                            last_per_ticket, run_starts, status_changes)
 from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
 from slm_lib.schema import EVENT_STATUSES, TS
 from slm_lib.stats import grouped_quantiles
@@ -67,6 +72,11 @@ LIFECYCLE_COLUMNS: tuple[str, ...] = (
     "ticket_id", "status", "requester_wait_h", "agent_wait_h", "on_hold_h", "first_resolution_h",
     "full_resolution_h", "next_reply_h_median", "next_reply_count", "agent_replies", "reopens",
     "first_reopened_at", "assignee_stations", "group_stations", "handoffs", "one_touch")
+#: Durations of :attr:`Lifecycle.per_ticket` -> their column in hours.
+_DURATIONS = {"requester_wait": "requester_wait_h", "agent_wait": "agent_wait_h", "on_hold": "on_hold_h",
+              "first_resolution": "first_resolution_h", "full_resolution": "full_resolution_h",
+              "next_reply_median": "next_reply_h_median"}
+_COUNTS = ("next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations", "handoffs")
 _REQUESTER = np.array([STATUS["new"], STATUS["open"], STATUS["on_hold"]], dtype=np.int8)
 _NS_PER_HOUR = 3.6e12
 
@@ -84,17 +94,25 @@ def lifecycle_as_of(ds: Any, as_of: Any) -> pd.Timestamp:
 
 
 def _clock(ns: np.ndarray, origin: int, calendar: Any) -> np.ndarray:
-    """Hours from ``origin`` to each instant (int64 ns): calendar hours, or the calendar's business hours.
+    """Time from ``origin`` to each instant (int64 ns) in clock units (:attr:`Lifecycle.unit`).
 
-    Business hours are computed once per run of equal instants (a reply and the status it
-    sets share one), which halves the calendar's work on a sorted history.
+    Calendar time as exact int64 nanoseconds (sums and differences stay exact; hours are
+    ``ns / 3.6e12`` as :func:`slm_lib.metrics.tickets.elapsed_hours` computes them), or the
+    calendar's business hours as float. Business hours are computed once per run of equal
+    instants (a reply and the status it sets share one), which halves the calendar's work
+    on a sorted history.
     """
     if calendar is None:
-        return (ns - origin) / _NS_PER_HOUR
+        return ns - origin
     fresh = np.ones(len(ns), dtype=bool)
     fresh[1:] = ns[1:] != ns[:-1]
     hours = calendar.hours_between(np.datetime64(origin, "ns"), ns[fresh].view("datetime64[ns]"))
     return np.asarray(hours, dtype=np.float64)[np.cumsum(fresh) - 1]
+
+
+def _span(start: np.ndarray, stop: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """``stop - start`` as float clock units, NaN where ``has`` is False (differences of int64 stay exact)."""
+    return np.where(has, (stop - start).astype(np.float64), np.nan)
 
 
 def _distinct_per_ticket(ticket: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
@@ -120,23 +138,162 @@ def _stations(events: pd.DataFrame, rows: np.ndarray, ticket: np.ndarray, n: int
             "handoffs": np.bincount(t[change], minlength=n)}
 
 
-def _next_replies(ticket: np.ndarray, clock: np.ndarray, is_reply: np.ndarray,
-                  n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median hours and count of answered next-reply clocks per ticket, from the conversation events."""
+def next_reply_clocks(ticket: np.ndarray, stops: np.ndarray, replies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Next-reply clocks in a ticket-sorted stream of customer messages and the events that stop them.
+
+    A clock starts at a customer message (``~stops``) that follows a stop of the same ticket
+    (so the oldest message since the last stop starts it) once the ticket has had an agent
+    reply (``replies``, a subset of ``stops``); it stops at the next stop of the ticket.
+
+    Returns
+    -------
+    (start, stop) : int64 arrays
+        Stream positions of each clock's first message and of its stop (-1: still running).
+
+    Examples
+    --------
+    >>> ticket = np.array([0, 0, 0, 0, 0, 1, 1])      # t0: message, reply, message, message, reply
+    >>> reply = np.array([0, 1, 0, 0, 1, 1, 0], dtype=bool)   # t1: reply, message (unanswered)
+    >>> [x.tolist() for x in next_reply_clocks(ticket, reply, reply)]
+    [[2, 6], [4, -1]]
+    """
     m = len(ticket)
-    same = np.zeros(m, dtype=bool)
-    same[1:] = ticket[1:] == ticket[:-1]
-    after_reply = np.zeros(m, dtype=bool)
-    after_reply[1:] = is_reply[:-1] & same[1:]
-    opens = ~is_reply & after_reply                       # the oldest message since the last agent reply
-    upcoming = np.where(is_reply, np.arange(m), m)
-    answer = np.minimum.accumulate(upcoming[::-1])[::-1]  # the next agent reply at or after each event
-    opens &= answer < m
-    start = np.flatnonzero(opens)
-    start = start[ticket[answer[start]] == ticket[start]]
-    waits, group = clock[answer[start]] - clock[start], ticket[start]
-    median = grouped_quantiles(waits, group, n, (0.5,))[0.5][0]
-    return median, np.bincount(group, minlength=n)
+    first = run_starts(ticket)
+    prior_stop = np.zeros(m, dtype=bool)
+    prior_stop[1:] = stops[:-1] & ~first[1:]
+    before = np.cumsum(replies) - replies                     # replies earlier in the stream
+    answered = before > before[first][np.cumsum(first) - 1]   # ... and in the same ticket
+    start = np.flatnonzero(~stops & prior_stop & answered)
+    upcoming = np.where(stops, np.arange(m), m)
+    stop = np.minimum.accumulate(upcoming[::-1])[::-1][start] if m else start  # the next stop at or after
+    running = stop >= m
+    running[~running] = ticket[stop[~running]] != ticket[start[~running]]
+    return start, np.where(running, -1, stop)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What :func:`ticket_lifecycle` computes, before it becomes a table.
+
+    :func:`slm_lib.metrics.table.metric_table` and the SLA clocks of
+    :mod:`slm_lib.metrics.sla_events` read it directly: one value per ticket row, in
+    clock units, with the event history it came from.
+
+    Attributes
+    ----------
+    keep : bool array
+        Per ticket row: it has a lifecycle row (created by ``as_of``, an event by then).
+    unit : float
+        Clock units per hour: ``3.6e12`` (calendar time in int64 nanoseconds, exact) or
+        ``1.0`` (business hours).
+    per_ticket : dict of arrays
+        One value per ticket row (meaningful where ``keep``): the durations of
+        :data:`LIFECYCLE_COLUMNS` without ``_h`` (``requester_wait``, ``agent_wait``,
+        ``on_hold``, ``first_resolution``, ``full_resolution``, ``next_reply_median``) in
+        clock units (NaN when not happened), the counts, ``first_reopened_at`` (int64 ns),
+        ``status`` (code in ``EVENT_STATUSES``) and ``resolved`` / ``one_touch`` (bool).
+    history : EventHistory
+        The events up to ``as_of`` in order (:func:`slm_lib.events.event_history`).
+    clock : array
+        Per history event: its time relative to ``as_of`` in clock units (``as_of`` is 0).
+    changes : StatusChanges
+        The status events of ``history`` (:func:`slm_lib.events.status_changes`).
+    """
+
+    keep: np.ndarray
+    unit: float
+    per_ticket: dict[str, np.ndarray]
+    history: EventHistory
+    clock: np.ndarray
+    changes: StatusChanges
+
+    def hours(self, name: str) -> np.ndarray:
+        """A duration of :attr:`per_ticket` in hours (calendar or business)."""
+        return self.per_ticket[name] / self.unit
+
+
+def lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> Lifecycle:
+    """The per-ticket lifecycle arrays behind :func:`ticket_lifecycle` (same arguments).
+
+    Raises
+    ------
+    InsufficientDataError
+        The data set has no ticket_events.
+
+    Examples
+    --------
+    >>> from slm_lib.io.dataset import Dataset
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> t = pd.DataFrame({"ticket_id": ["t1", "t2"], "created_at": at("2024-01-01 09:00", "2024-01-01 09:00")})
+    >>> e = pd.DataFrame({"event_id": ["e1"], "ticket_id": "t2", "status": ["solved"], "at": at("2024-01-01 11:00"),
+    ...     "kind": ["status"], "actor": ["agent"], "agent_id": None, "team": None})
+    >>> lc = lifecycle(Dataset(tickets=t, ticket_events=e), as_of="2024-01-02")
+    >>> lc.keep.tolist(), lc.hours("requester_wait").tolist()[1], lc.unit
+    ([False, True], 2.0, 3600000000000.0)
+    """
+    tickets, events = ds.tickets, ds.ticket_events
+    if events.empty:
+        raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
+                                    "without it only the tickets' own fields are known)")
+    end = lifecycle_as_of(ds, as_of).value
+    h = event_history(tickets, events, through=end)
+    n = h.n_tickets
+    created = epoch_ns(tickets["created_at"])
+    keep = (np.bincount(h.ticket, minlength=n) > 0) & (created != NAT_NS) & (created <= end)
+    clock = _clock(h.at, end, calendar)                   # time to as_of; as_of itself is 0
+    if calendar is None:
+        born = np.where(keep, created - end, 0)
+    else:
+        born = np.full(n, np.nan)
+        born[keep] = _clock(created[keep], end, calendar)
+
+    changes = status_changes(h)
+    st, status = h.ticket[changes.index], changes.status
+    begin = clock[changes.index]
+    finish = np.zeros_like(begin)                         # the last status of a ticket runs to as_of
+    follows = np.zeros(len(st), dtype=bool)
+    follows[:-1] = st[1:] == st[:-1]
+    finish[follows] = begin[1:][follows[:-1]]
+    spent = (finish - begin).astype(np.float64)
+
+    def time_in(codes: np.ndarray) -> np.ndarray:
+        counted = np.zeros(len(EVENT_STATUSES), dtype=bool)
+        counted[codes] = True
+        return np.bincount(st, weights=np.where(counted[status], spent, 0.0), minlength=n)
+
+    before_first = _span(born, first_per_ticket(st, begin, n, 0), keep)   # new until the first status event
+    now = last_per_ticket(st, status, n, STATUS["new"])
+    resolved = np.isin(now, RESOLVED)
+    res_ticket, res_clock = st[changes.resolves], begin[changes.resolves]
+    ever = np.bincount(res_ticket, minlength=n) > 0
+    reopened_at = first_per_ticket(st[changes.reopens], h.at[changes.index][changes.reopens], n, NAT_NS)
+
+    reply = h.agent_replies()
+    conversation = np.flatnonzero(reply | (h.kind == KIND["customer_message"]))
+    c_ticket, c_reply = h.ticket[conversation], reply[conversation]
+    start, stop = next_reply_clocks(c_ticket, c_reply, c_reply)
+    start, stop = start[stop >= 0], stop[stop >= 0]
+    waits = clock[conversation[stop]] - clock[conversation[start]]
+    assignment = np.flatnonzero(h.kind == KIND["assignment"])
+    replies = np.bincount(h.ticket[reply], minlength=n)
+    per_ticket = {
+        "status": now.astype(np.int8),
+        "requester_wait": time_in(_REQUESTER) + before_first,
+        "agent_wait": time_in(np.array([STATUS["pending"]])),
+        "on_hold": time_in(np.array([STATUS["on_hold"]])),
+        "first_resolution": _span(born, first_per_ticket(res_ticket, res_clock, n, 0), ever),
+        "full_resolution": _span(born, last_per_ticket(res_ticket, res_clock, n, 0), resolved & ever),
+        "next_reply_median": grouped_quantiles(waits, c_ticket[start], n, (0.5,))[0.5][0],
+        "next_reply_count": np.bincount(c_ticket[start], minlength=n),
+        "agent_replies": replies,
+        "reopens": np.bincount(st[changes.reopens], minlength=n),
+        "first_reopened_at": reopened_at,
+        **_stations(events, h.row[assignment], h.ticket[assignment], n),
+        "resolved": resolved,
+        "one_touch": resolved & (replies <= 1),
+    }
+    return Lifecycle(keep=keep, unit=_NS_PER_HOUR if calendar is None else 1.0, per_ticket=per_ticket,
+                     history=h, clock=clock, changes=changes)
 
 
 def ticket_lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> pd.DataFrame:
@@ -178,64 +335,15 @@ def ticket_lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> pd.Dat
     >>> row["requester_wait_h"], row["agent_wait_h"], row["full_resolution_h"], row["status"]
     (np.float64(1.0), np.float64(2.5), np.float64(3.5), 'solved')
     """
-    tickets, events = ds.tickets, ds.ticket_events
-    if events.empty:
-        raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
-                                    "without it only the tickets' own fields are known)")
-    end = lifecycle_as_of(ds, as_of).value
-    h = event_history(tickets, events, through=end)
-    n = h.n_tickets
-    created = epoch_ns(tickets["created_at"])
-    keep = (np.bincount(h.ticket, minlength=n) > 0) & (created != NAT_NS) & (created <= end)
-    clock = _clock(h.at, end, calendar)                   # hours to as_of; as_of itself is 0
-    born = np.full(n, np.nan)
-    born[keep] = _clock(created[keep], end, calendar)
-
-    changes = status_changes(h)
-    st, status = h.ticket[changes.index], changes.status
-    begin = clock[changes.index]
-    finish = np.zeros(len(begin))                         # the last status of a ticket runs to as_of
-    follows = np.zeros(len(st), dtype=bool)
-    follows[:-1] = st[1:] == st[:-1]
-    finish[follows] = begin[1:][follows[:-1]]
-    spent = finish - begin
-
-    def time_in(codes: np.ndarray) -> np.ndarray:
-        counted = np.zeros(len(EVENT_STATUSES), dtype=bool)
-        counted[codes] = True
-        return np.bincount(st, weights=np.where(counted[status], spent, 0.0), minlength=n)
-
-    before_first = first_per_ticket(st, begin, n, 0.0) - born   # new until the first status event
-    now = last_per_ticket(st, status, n, STATUS["new"])
-    resolved = np.isin(now, RESOLVED)
-    first_resolution = first_per_ticket(st[changes.resolves], begin[changes.resolves], n, np.nan)
-    last_resolution = last_per_ticket(st[changes.resolves], begin[changes.resolves], n, np.nan)
-    reopened_at = first_per_ticket(st[changes.reopens], h.at[changes.index][changes.reopens], n, NAT_NS)
-
-    reply = h.agent_replies()
-    conversation = np.flatnonzero(reply | (h.kind == KIND["customer_message"]))
-    next_median, next_count = _next_replies(h.ticket[conversation], clock[conversation], reply[conversation], n)
-    assignment = np.flatnonzero(h.kind == KIND["assignment"])
-    stations = _stations(events, h.row[assignment], h.ticket[assignment], n)
-    replies = np.bincount(h.ticket[reply], minlength=n)
-
-    sel = np.flatnonzero(keep)
-    columns = {
-        "ticket_id": tickets["ticket_id"].iloc[sel].reset_index(drop=True),
-        "status": pd.Categorical.from_codes(now[sel], categories=list(EVENT_STATUSES)),
-        "requester_wait_h": (time_in(_REQUESTER) + before_first)[sel],
-        "agent_wait_h": time_in(np.array([STATUS["pending"]]))[sel],
-        "on_hold_h": time_in(np.array([STATUS["on_hold"]]))[sel],
-        "first_resolution_h": (first_resolution - born)[sel],
-        "full_resolution_h": np.where(resolved, last_resolution - born, np.nan)[sel],
-        "next_reply_h_median": next_median[sel],
-        "next_reply_count": next_count[sel],
-        "agent_replies": replies[sel],
-        "reopens": np.bincount(st[changes.reopens], minlength=n)[sel],
-        "first_reopened_at": pd.to_datetime(reopened_at[sel].view("datetime64[ns]"), utc=True),
-        **{k: v[sel] for k, v in stations.items()},
-        "one_touch": (resolved & (replies <= 1))[sel],
-    }
-    out = pd.DataFrame(columns)
-    ints = ["next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations", "handoffs"]
-    return out.astype({"ticket_id": "str", "status": "str", "first_reopened_at": TS, **dict.fromkeys(ints, "int64")})
+    lc = lifecycle(ds, calendar, as_of)
+    sel, values = np.flatnonzero(lc.keep), lc.per_ticket
+    durations = {column: lc.hours(name)[sel] for name, column in _DURATIONS.items()}
+    counts = {name: values[name][sel] for name in _COUNTS}
+    out = pd.DataFrame({
+        "ticket_id": ds.tickets["ticket_id"].iloc[sel].reset_index(drop=True),
+        "status": pd.Categorical.from_codes(values["status"][sel], categories=list(EVENT_STATUSES)),
+        **durations, **counts,
+        "first_reopened_at": pd.to_datetime(values["first_reopened_at"][sel].view("datetime64[ns]"), utc=True),
+        "one_touch": values["one_touch"][sel],
+    })[list(LIFECYCLE_COLUMNS)]
+    return out.astype({"ticket_id": "str", "status": "str", "first_reopened_at": TS, **dict.fromkeys(_COUNTS, "int64")})
