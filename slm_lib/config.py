@@ -9,9 +9,14 @@ from collections.abc import Mapping
 from slm_lib.errors import ConfigError
 
 #: SLA targets in hours per priority (calendar hours unless a BusinessCalendar is given).
+#: ``next_reply`` and ``requester_wait`` are timed by ticket events (judged only when a data
+#: set has them): a next reply as fast as a first one; requester wait (time in new, open and
+#: on_hold) half of the resolution target, the rest left to time waiting on the customer.
 DEFAULT_SLA_TARGETS: dict[str, dict[str, float]] = {
     "first_response": {"urgent": 1.0, "high": 4.0, "normal": 8.0, "low": 24.0},
     "resolution": {"urgent": 8.0, "high": 24.0, "normal": 72.0, "low": 168.0},
+    "next_reply": {"urgent": 1.0, "high": 4.0, "normal": 8.0, "low": 24.0},
+    "requester_wait": {"urgent": 4.0, "high": 12.0, "normal": 36.0, "low": 84.0},
 }
 
 #: Survey score scales (inclusive bounds).
