@@ -55,6 +55,16 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "replies_per_ticket": ("Replies per resolved ticket", "replies"),
     "sla_first_response": ("SLA compliance, first response", "% achieved"),
     "sla_resolution": ("SLA compliance, resolution", "% achieved"),
+    "sla_next_reply": ("SLA compliance, next reply", "% of replies achieved"),
+    "sla_requester_wait": ("SLA compliance, requester wait", "% achieved"),
+    "sla_agent_work": ("SLA compliance, agent work", "% achieved"),
+    "requester_wait_median": ("Median requester wait", "hours, solved tickets"),
+    "agent_wait_median": ("Median agent wait (pending)", "hours, solved tickets"),
+    "on_hold_median": ("Median on-hold time", "hours, solved tickets"),
+    "full_resolution_median": ("Median full resolution time", "hours, solved tickets"),
+    "next_reply_median": ("Median next reply time", "hours, per-ticket medians"),
+    "one_touch_rate": ("One-touch resolution", "% of solved tickets"),
+    "handoff_rate": ("Handed-off tickets", "% of solved tickets"),
 }
 
 _FIGSIZE = (8.0, 4.5)

@@ -12,8 +12,9 @@ from slm_lib.errors import ConfigError
 def read_sla_targets(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """SLA targets in hours from a YAML file, in the shape ``metric_table(sla=...)`` takes.
 
-    The file holds ``first_response`` and/or ``resolution``, each mapping a priority to
-    hours; the values are checked where they are used (``metrics.sla.validate_targets``).
+    The file holds any of ``first_response``, ``resolution``, ``next_reply``,
+    ``requester_wait`` and ``agent_work`` (the last three need ticket events), each mapping
+    a priority to hours; the values are checked where they are used (``metrics.sla.validate_targets``).
 
     Examples
     --------
@@ -31,6 +32,6 @@ def read_sla_targets(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise ConfigError(f"{path}: expected 'first_response:' and/or 'resolution:', each mapping priority -> hours, "
-                          f"e.g. 'first_response: {{urgent: 1, high: 4}}'")
+        raise ConfigError(f"{path}: expected targets such as 'first_response:' and 'resolution:', each mapping "
+                          f"priority -> hours, e.g. 'first_response: {{urgent: 1, high: 4}}'")
     return {str(target): {str(k): v for k, v in hours.items()} for target, hours in data.items()}

@@ -20,6 +20,14 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   ``tickets``: value = n = the count, interval exact Poisson (Garwood).
 * SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: the data set's
   :meth:`~slm_lib.io.dataset.Dataset.observation_end`); their ``n`` is achieved + breached.
+* With ticket events (a Dataset whose ``ticket_events`` has rows) the table gains
+  ``sla_next_reply``, ``sla_requester_wait`` (``sla_agent_work`` when targeted),
+  ``requester_wait_median``, ``agent_wait_median``, ``on_hold_median``,
+  ``full_resolution_median``, ``next_reply_median``, ``one_touch_rate`` and
+  ``handoff_rate``, and ``reopen_rate`` is read from the events; definitions in
+  :mod:`slm_lib.metrics.lifecycle_table`, all from one ticket lifecycle at ``as_of``, and
+  the SLA clocks take the priority in force when each started. Without events these rows
+  are absent.
 * CSAT thresholds come from the data set's CSAT scale (``Dataset.scales``): top-2-box and
   the middle point as neutral (:func:`slm_lib.config.csat_cutoffs`).
 * ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
@@ -42,7 +50,9 @@ import pandas as pd
 from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.grouping import by_codes, by_list, combine_codes
-from slm_lib.metrics.sla import ACHIEVED, BREACHED, sla_status_codes, tickets_as_of
+from slm_lib.metrics.lifecycle_table import EVENT_METRICS, lifecycle_group_metrics
+from slm_lib.metrics.sla import ACHIEVED, BREACHED, event_sla_codes, sla_status_codes, tickets_as_of
+from slm_lib.metrics.sla_events import events_lifecycle
 from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.tickets import elapsed_hours, require_columns, ticket_flags
 from slm_lib.periods import NAT_NS, epoch_ns, period_codes
@@ -54,7 +64,7 @@ TICKET_METRICS: tuple[str, ...] = (
     "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket",
     "sla_first_response", "sla_resolution")
 SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
-METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS
+METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS + EVENT_METRICS
 Result = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # metric -> n, value, lo, hi
 
 
@@ -100,16 +110,26 @@ def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
-                         sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None) -> Result:
-    """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high)."""
+                         sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
+                         data: Any = None) -> Result:
+    """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high).
+
+    ``data``: the Dataset ``tickets`` belong to; with ticket events it adds the rows of
+    :mod:`slm_lib.metrics.lifecycle_table` and its SLA clocks take the priority in force.
+    """
     out: Result = {}
+    flags = ticket_flags(tickets)
+    lc = events_lifecycle(data, calendar, as_of)
+    priority, judged = (None, {}) if lc is None else event_sla_codes(lc, tickets, data.ticket_events, sla, calendar)
     events = {"frt": "first_response_at", "resolution": "resolved_at"}
     # business hours are the costly part: computed once per event, shared with the SLA clocks
     hours = {c: elapsed_hours(tickets["created_at"], tickets[c], calendar) for c in events.values()} \
         if calendar is not None else {}
     for prefix, column in events.items():
         out.update(_durations(prefix, tickets, column, hours.get(column), group, size))
-    _counted_metrics(tickets, group, size, calendar, sla, as_of, out, hours)
+    _counted_metrics(tickets, group, size, calendar, sla, as_of, out, flags, hours, priority)
+    if lc is not None:
+        out.update(lifecycle_group_metrics(lc, judged, group, size, flags))
     return out
 
 
@@ -123,17 +143,17 @@ def _cross_counts(group: np.ndarray, size: int, code: np.ndarray, n_codes: int) 
 
 
 def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any, sla: Any, as_of: Any,
-                     out: Result, event_hours: Mapping[str, np.ndarray] | None = None) -> None:
+                     out: Result, f: Mapping[str, np.ndarray], event_hours: Mapping[str, np.ndarray] | None = None,
+                     priority: np.ndarray | None = None) -> None:
     """Volume, rates, replies and SLA compliance per group (the metrics built from counts).
 
     One bincount over every ticket: bits 0-2 of the cell code are the flags (1 resolved,
     2 first-contact resolved, 4 reopened), then two bits per SLA target (status code + 1).
     """
-    f = ticket_flags(tickets)
     cell = f["resolved"].astype(np.int16)
     cell += 2 * f["fcr"]
     cell += 4 * f["reopened"]
-    statuses = sla_status_codes(tickets, sla, as_of, calendar, event_hours)
+    statuses = sla_status_codes(tickets, sla, as_of, calendar, event_hours, priority)
     for i, code in enumerate(statuses.values()):
         cell += (code + 1).astype(np.int16) << (3 + 2 * i)
     cells = _cross_counts(group, size, cell, 8 << 2 * len(statuses))
@@ -195,7 +215,7 @@ def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present
 def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
              freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
              csat_threshold: int | None, exclude_neutral: bool,
-             scales: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
+             scales: Mapping[str, tuple[int, int]], data: Any = None) -> pd.DataFrame:
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
@@ -211,9 +231,9 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
-            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of)
+            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of, data)
             present = {m: np.ones(size, dtype=bool) for m in res}
-            metrics = TICKET_METRICS
+            metrics = TICKET_METRICS + EVENT_METRICS
         else:
             res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
             present = {m: res[m][0] > 0 for m in res}
@@ -262,7 +282,8 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     min_n : int
         Rows with ``n < min_n`` get ``small_n = True``.
     as_of : timestamp, optional
-        Clock reference for open tickets in SLA metrics; default ``ds.observation_end()``.
+        Clock reference for open tickets in SLA metrics and for the ticket lifecycle (events
+        after it are ignored); default ``ds.observation_end()``.
     csat_threshold, exclude_neutral
         As in :func:`slm_lib.metrics.survey.csat`, on the CSAT scale of ``ds.scales``.
 
@@ -270,7 +291,8 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     -------
     pandas.DataFrame
         ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``, sorted by period,
-        group and metric (order of :data:`METRICS`).
+        group and metric (order of :data:`METRICS`; the rows from ticket events only when
+        ``ds.ticket_events`` has rows).
 
     Examples
     --------
@@ -287,7 +309,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
-                    exclude_neutral, getattr(ds, "scales", SCALES))
+                    exclude_neutral, getattr(ds, "scales", SCALES), ds)
 
 
 def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
@@ -332,4 +354,4 @@ def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DE
         surveys = data.surveys if surveys is None else surveys
     return _grouped(tickets, surveys if surveys is not None else empty_frame("surveys"),
                     empty_frame("customers"), by_list(by), None, "UTC", calendar, sla, as_of, min_n,
-                    csat_threshold, exclude_neutral, getattr(data, "scales", SCALES))
+                    csat_threshold, exclude_neutral, getattr(data, "scales", SCALES), data)
