@@ -13,9 +13,20 @@ The only module that windows time. At an instant ``as_of``:
     (breached = answered late, or unanswered at ``as_of`` with its clock past the target;
     achieved = answered in time before ``as_of``; pending excluded), breached / (breached +
     achieved); NaN if none decided. Targets default to ``config.DEFAULT_SLA_TARGETS``;
-  - ``reopen_share``: tickets created in W and resolved before ``as_of`` with ``reopens > 0``,
-    over those tickets (``reopens`` is a count without timestamps, so reopens after ``as_of``
-    of a ticket resolved before it cannot be told apart: the one feature that can lag);
+  - ``reopen_share``: tickets created in W and resolved at ``as_of`` that had been reopened
+    before it, over those tickets. With ticket events both come from the events before
+    ``as_of`` (the status in force and the reopen timestamps, :mod:`slm_lib.metrics.lifecycle`),
+    so a reopen after ``as_of`` is unknown, as it should be. A ticket without events falls
+    back on its own fields: resolved_at before ``as_of`` and ``reopens > 0`` (a count without
+    timestamps: the one place a later reopen can leak in);
+  - ``median_requester_wait_h``: median requester wait (time in new, open and on_hold, in
+    hours, business hours with a calendar) of the tickets created in W, from their events
+    before ``as_of``; an open ticket's wait so far (its clock runs to ``as_of``). NaN without
+    ticket events;
+  - ``handoff_share``: tickets created in W that had been handed off (assigned to a different
+    agent after the first assignment) before ``as_of``, over the tickets created in W with
+    events, whatever their status (being passed around while waiting counts). NaN without
+    ticket events;
   - ``mean_csat``, ``mean_ces``: mean score of surveys submitted in W; ``last_nps_category``:
     promoter (9-10) / passive (7-8) / detractor (0-6) of the latest NPS answer in W, "none"
     if there is none;
@@ -40,6 +51,7 @@ import pandas as pd
 from slm_lib.config import DEFAULT_SLA_TARGETS, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.lifecycle import lifecycle
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
 from slm_lib.metrics.survey import nps_category
 from slm_lib.metrics.tickets import elapsed_hours
@@ -49,7 +61,7 @@ __all__ = ["customer_features", "historical_clv", "window_offset", "monthly_serv
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "customer_id", "as_of", "segment", "tenure_days", "tenure_years", "tickets", "median_frt_h",
-    "sla_breach_share", "reopen_share", "mean_csat", "last_nps_category", "mean_ces", "historical_clv",
+    "sla_breach_share", "reopen_share", "median_requester_wait_h", "handoff_share", "mean_csat", "last_nps_category", "mean_ces", "historical_clv",
     "churned", "revenue_horizon", "duration_days", "event")
 
 _CALENDAR = re.compile(r"^\s*(\d*)\s*(M|MS|ME|Y|YS|YE|A)\s*$", re.IGNORECASE)
@@ -159,6 +171,27 @@ def _by_customer(frame: pd.DataFrame, value: str, how: str, index: np.ndarray) -
     return frame.groupby("_pos", sort=False)[value].agg(how).reindex(index)
 
 
+def _event_features(events: pd.DataFrame, tk: pd.DataFrame, as_of: pd.Timestamp,
+                    calendar: Any) -> dict[str, np.ndarray]:
+    """Per ticket of ``tk`` (created in the window): resolved and reopened by ``as_of``, requester wait, handed off.
+
+    From the events strictly before ``as_of`` for the tickets that have some (module
+    docstring); a ticket without events keeps its fields' resolution and reopens, and NaN.
+    """
+    resolved = (tk["resolved_at"] < as_of).to_numpy()
+    out = {"resolved": resolved, "reopened": resolved & (tk["reopens"] > 0).to_numpy(),
+           "requester_wait_h": np.full(len(tk), np.nan), "handed_off": np.full(len(tk), np.nan)}
+    known = events.loc[(events["at"] < as_of).to_numpy()] if len(events) else events
+    if len(known) and len(tk):
+        lc = lifecycle(Dataset(tickets=tk, ticket_events=known), calendar, as_of)
+        has, values = lc.keep, lc.per_ticket
+        out["resolved"] = np.where(has, values["resolved"], resolved)
+        out["reopened"] = np.where(has, values["resolved"] & (values["reopens"] > 0), out["reopened"])
+        out["requester_wait_h"] = np.where(has, lc.hours("requester_wait"), np.nan)
+        out["handed_off"] = np.where(has, values["handoffs"] > 0, np.nan)
+    return {name: value.astype(float) for name, value in out.items()}
+
+
 def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, targets: dict,
                calendar: Any) -> pd.DataFrame:
     """Features at one instant; ``ds`` tables carry ``_pos``, the row of their customer in ``ds.customers``."""
@@ -178,18 +211,18 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
         frt_h=np.where(answered, elapsed_hours(tk["created_at"], tk["first_response_at"].where(answered), calendar),
                        np.nan),
         # judged an instant before as_of so that an event stamped exactly at as_of is not yet known
-        sla=sla_status_codes(tk, {"first_response": targets["first_response"]}, as_of - _NS, calendar)["first_response"],
-        resolved=tk["resolved_at"] < as_of)
+        sla=sla_status_codes(tk, {"first_response": targets["first_response"]}, as_of - _NS, calendar)["first_response"])
     tk = tk.assign(breached=(tk["sla"] == BREACHED).astype(float),
                    decided=np.isin(tk["sla"], (BREACHED, ACHIEVED)).astype(float),
-                   reopened=(tk["resolved"] & (tk["reopens"] > 0)).astype(float),
-                   resolved=tk["resolved"].astype(float))
+                   **_event_features(ds.ticket_events, tk, as_of, calendar))
     sums = tk.groupby("_pos", sort=False)[["breached", "decided", "reopened", "resolved"]].sum().reindex(ids)
     out["tickets"] = tk.groupby("_pos", sort=False).size().reindex(ids, fill_value=0).to_numpy()
     out["median_frt_h"] = _by_customer(tk, "frt_h", "median", ids).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["sla_breach_share"] = (sums["breached"] / sums["decided"].where(sums["decided"] > 0)).to_numpy()
         out["reopen_share"] = (sums["reopened"] / sums["resolved"].where(sums["resolved"] > 0)).to_numpy()
+    out["median_requester_wait_h"] = _by_customer(tk, "requester_wait_h", "median", ids).to_numpy()
+    out["handoff_share"] = _by_customer(tk, "handed_off", "mean", ids).to_numpy()
 
     sv = ds.surveys
     sv = sv.loc[(sv["submitted_at"] >= start) & (sv["submitted_at"] < as_of) & mine(sv)]
@@ -223,7 +256,7 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     Parameters
     ----------
     ds : Dataset
-        Canonical tables (customers, tickets, surveys, revenue).
+        Canonical tables (customers, tickets, surveys, revenue; ticket_events when present).
     as_of : timestamp or sequence of timestamps
         The instant(s). A sequence gives a stacked panel (one row per customer and ``as_of``,
         e.g. month starts for a discrete-time hazard model). Naive values are UTC; calendar
@@ -234,14 +267,15 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     sla_targets : dict, optional
         ``{"first_response": {priority: hours}}``; default ``config.DEFAULT_SLA_TARGETS``.
     calendar : BusinessCalendar, optional
-        Measure FRT and SLA clocks in business hours instead of calendar hours.
+        Measure FRT, SLA clocks and requester waits in business hours instead of calendar hours.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
-        tickets, median_frt_h, sla_breach_share, reopen_share, mean_csat, last_nps_category,
-        mean_ces, historical_clv, churned, revenue_horizon, duration_days, event.
+        tickets, median_frt_h, sla_breach_share, reopen_share, median_requester_wait_h,
+        handoff_share, mean_csat, last_nps_category, mean_ces, historical_clv, churned,
+        revenue_horizon, duration_days, event.
 
     Examples
     --------
@@ -268,7 +302,8 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     keyed = Dataset(tickets=ds.tickets.assign(_pos=where.get_indexer(ds.tickets["customer_id"])),
                     surveys=ds.surveys.assign(_pos=where.get_indexer(ds.surveys["customer_id"])),
                     customers=ds.customers,
-                    revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])))
+                    revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])),
+                    ticket_events=ds.ticket_events)
     frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar) for a in instants]  # one per instant
     return pd.concat(frames, ignore_index=True)
 

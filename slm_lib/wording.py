@@ -192,6 +192,8 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "median_frt_h": ("median first response", " h"),
     "sla_breach_share": ("SLA breach share", ""),
     "reopen_share": ("reopen share", ""),
+    "median_requester_wait_h": ("median requester wait", " h"),
+    "handoff_share": ("handoff share", ""),
     "mean_csat": ("mean CSAT", " points"),
     "mean_ces": ("mean CES", " points"),
     "nps": ("NPS", " points"),

@@ -80,6 +80,7 @@ def test_features_by_hand(hand):
     assert c1["tenure_days"] == (AS_OF - pd.Timestamp("2023-06-01", tz="UTC")).days
     assert c1["tenure_years"] == pytest.approx(c1["tenure_days"] / 365.25)
     assert not c1["churned"] and c1["event"] == 0 and c1["duration_days"] == 30
+    assert np.isnan(f["median_requester_wait_h"]).all() and np.isnan(f["handoff_share"]).all()   # no events
     c2 = f.loc["c2"]
     assert c2["tickets"] == 0 and np.isnan(c2["median_frt_h"]) and np.isnan(c2["sla_breach_share"])
     assert c2["last_nps_category"] == "none" and np.isnan(c2["mean_csat"])
@@ -225,3 +226,72 @@ def test_calendar_windows_run_on_the_wall_clock_of_the_as_of_zone():
     assert customer_features(Dataset(customers=later), start, lookback="3M", horizon="1M")["churned"].tolist() == [True]
     assert customer_features(Dataset(customers=later), start.tz_convert("UTC").tz_localize(None), lookback="3M",
                              horizon="1M")["churned"].tolist() == [False]   # naive: UTC months
+
+
+# --------------------------------------------------------------------------- with ticket events
+# c1's tickets in the window before 1 April. (ticket, at, kind, actor, status, agent_id)
+K1 = [("k1", "2024-03-01 09:00", "status", "system", "new", None),                # solved on 1 March,
+      ("k1", "2024-03-01 09:00", "customer_message", "customer", None, None),     # reopened on 5 April
+      ("k1", "2024-03-01 10:00", "public_reply", "agent", None, "a1"),
+      ("k1", "2024-03-01 10:00", "status", "agent", "pending", "a1"),
+      ("k1", "2024-03-01 11:00", "status", "agent", "solved", "a1"),
+      ("k1", "2024-04-05 09:00", "customer_message", "customer", None, None),
+      ("k1", "2024-04-05 09:00", "status", "customer", "open", None)]
+K2 = [("k2", "2024-03-10 09:00", "status", "system", "new", None),                # handed off, reopened and
+      ("k2", "2024-03-10 09:00", "customer_message", "customer", None, None),     # solved again in March
+      ("k2", "2024-03-10 09:05", "assignment", "system", None, "a1"),
+      ("k2", "2024-03-10 10:00", "public_reply", "agent", None, "a1"),
+      ("k2", "2024-03-10 10:00", "status", "agent", "pending", "a1"),
+      ("k2", "2024-03-10 12:00", "customer_message", "customer", None, None),
+      ("k2", "2024-03-10 12:00", "status", "customer", "open", None),
+      ("k2", "2024-03-10 12:30", "assignment", "agent", None, "a2"),
+      ("k2", "2024-03-10 13:00", "public_reply", "agent", None, "a2"),
+      ("k2", "2024-03-10 13:00", "status", "agent", "solved", "a2"),
+      ("k2", "2024-03-11 09:00", "customer_message", "customer", None, None),
+      ("k2", "2024-03-11 09:00", "status", "customer", "open", None),
+      ("k2", "2024-03-11 10:00", "status", "agent", "solved", "a2")]
+K3 = [("k3", "2024-03-31 20:00", "status", "system", "new", None),                # waiting at as_of
+      ("k3", "2024-03-31 20:00", "customer_message", "customer", None, None)]
+
+
+@pytest.fixture()
+def with_events() -> Dataset:
+    customers = pd.DataFrame({"customer_id": ["c1", "c2"], "signup_at": utc("2023-01-01", "2023-01-01"),
+                              "segment": ["smb", "smb"], "region": [None] * 2, "churned_at": utc(None, None)})
+    tickets = tickets_frame([   # as exported on 6 April: k1 reopened and open again; k9 has no events
+        ("k1", "c1", "2024-03-01 09:00", "2024-03-01 10:00", None, "normal", 1),
+        ("k2", "c1", "2024-03-10 09:00", "2024-03-10 10:00", "2024-03-11 10:00", "normal", 1),
+        ("k3", "c1", "2024-03-31 20:00", None, None, "normal", 0),
+        ("k9", "c2", "2024-03-05 09:00", "2024-03-05 10:00", "2024-03-06 09:00", "normal", 1)])
+    events = pd.DataFrame(K1 + K2 + K3, columns=["ticket_id", "at", "kind", "actor", "status", "agent_id"])
+    events = events.assign(event_id=[f"e{i}" for i in range(len(events))], at=utc(*events["at"]), team=None,
+                           priority=None, body=None)
+    return Dataset(tickets=tickets, customers=customers, ticket_events=events)
+
+
+def test_event_features_by_hand(with_events):
+    f = customer_features(with_events, AS_OF, lookback="3M", horizon="1M").set_index("customer_id")
+    c1 = f.loc["c1"]
+    # k1 was solved at as_of (its reopen on 5 April is not known yet) and k2 had been reopened: 1 of 2.
+    # Its own fields (resolved_at missing, reopens 1) would have left k1 out and counted k2 only (1 of 1).
+    assert c1["reopen_share"] == 0.5
+    assert c1["median_requester_wait_h"] == 3.0   # k1 1 h new; k2 1 + 1 + 1 h; k3 4 h so far
+    assert c1["handoff_share"] == pytest.approx(1 / 3)   # k2 went from a1 to a2
+    c2 = f.loc["c2"]   # k9 has no events: its fields give the reopen, and no wait or handoff is known
+    assert c2["reopen_share"] == 1.0 and np.isnan(c2["median_requester_wait_h"]) and np.isnan(c2["handoff_share"])
+    later = customer_features(with_events, "2024-04-06", lookback="3M", horizon="1M").set_index("customer_id")
+    assert later.loc["c1", "reopen_share"] == 1.0   # by 6 April k1 is open again: k2 is the only solved one
+
+
+def test_event_features_do_not_leak():
+    """The features at as_of are those of the data as exported at as_of (events rewound with them)."""
+    from slm_lib.synth import generate
+
+    ds = generate(customers=400, months=8, seed=5, events=True)
+    as_of = pd.Timestamp("2025-03-01", tz="UTC")
+    features = [col for col in FEATURE_COLUMNS if col not in OUTCOMES]
+    now = customer_features(ds, as_of, lookback="3M", horizon="2M")
+    then = customer_features(ds.until(as_of), as_of, lookback="3M", horizon="2M")
+    pd.testing.assert_frame_equal(now[features], then[features])
+    assert now["median_requester_wait_h"].notna().sum() > 100 and now["handoff_share"].gt(0).any()
+    assert now["reopen_share"].gt(0).any()
