@@ -3,8 +3,10 @@
 Modules: :mod:`~slm_lib.metrics.survey` (nps, csat, ces, compare_periods),
 :mod:`~slm_lib.metrics.tickets` (durations, FCR, reopens, resolution rate, volume),
 :mod:`~slm_lib.metrics.sla` (per-ticket status and compliance),
-:mod:`~slm_lib.metrics.table` (metric_table, agent_table),
+:mod:`~slm_lib.metrics.sla_events` (SLA clocks timed by ticket events: next reply, requester wait),
+:mod:`~slm_lib.metrics.table` (metric_table, agent_table), :mod:`~slm_lib.metrics.grouping` (their group keys),
 :mod:`~slm_lib.metrics.lifecycle` (ticket_lifecycle: waits, holds, next replies from ticket events),
+:mod:`~slm_lib.metrics.lifecycle_table` (the rows metric_table gains from ticket events),
 :mod:`~slm_lib.metrics.backlog` (the open backlog by age at each period end).
 
 One empty-input rule for all of them: NaN scores are ignored; a function returning a bare

@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.events import KIND, last_per_ticket, run_starts
-from slm_lib.keys import lookup_positions
 from slm_lib.metrics.lifecycle import Lifecycle, lifecycle, next_reply_clocks
 from slm_lib.periods import epoch_ns
 from slm_lib.schema import DEFAULT_PRIORITY, PRIORITIES
@@ -77,8 +76,9 @@ def priority_codes(values: pd.Series) -> np.ndarray:
     >>> priority_codes(pd.Series(["urgent", None, "p1", "low"])).tolist()
     [3, 1, -1, 0]
     """
-    filled = values.astype(object).where(values.notna(), DEFAULT_PRIORITY)
-    return lookup_positions(pd.Series(PRIORITIES, dtype="str"), filled.astype("str"))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)   # a handful of distinct labels
+    known = [PRIORITIES.index(u) if u in PRIORITIES else -1 for u in uniques]
+    return np.array([*known, PRIORITIES.index(DEFAULT_PRIORITY)], dtype=np.int64)[codes]   # -1 (missing): last
 
 
 def events_lifecycle(data: Any, calendar: Any = None, as_of: Any = None) -> Lifecycle | None:
