@@ -251,8 +251,12 @@ def test_as_of_truncation_equals_recomputing_on_the_events_up_to_as_of(data, cut
 def _bench():
     """The benchmark module: its data generator and its SQL are the ones checked here."""
     import importlib.util
+    import sys
     from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lifecycle.py"
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:   # the benchmarks import their shared helpers (_memory) as scripts do
+        sys.path.append(str(folder))
+    path = folder / "bench_lifecycle.py"
     spec = importlib.util.spec_from_file_location("bench_lifecycle", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
