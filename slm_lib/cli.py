@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--month", help="report month YYYY-MM (default: the latest month with data)")
     p.add_argument("--out", default="reports", help="reports folder (default reports/)")
-    p.add_argument("--notebooks", nargs="+", help="notebooks to run (default notebooks/0*.ipynb)")
+    p.add_argument("--notebooks", nargs="+", help="notebooks to run (default: the report notebooks 01_…05_ "
+                   "of the source checkout, else those installed with slm)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
     p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
     p.add_argument("--segment", help="only customers of this segment (written to OUT/segment-NAME/)")

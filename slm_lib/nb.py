@@ -22,15 +22,17 @@ from typing import Any
 
 import pandas as pd
 
+from slm_lib.config import CONFIDENCE, csat_cutoffs
 from slm_lib.errors import SlmError
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.load import load_data
-from slm_lib.periods import month_bounds, utc_instant
-from slm_lib.summary import (data_months, findings_markdown, kpi_display, kpi_sentences, month_subset,
-                             recent_periods, select_segment, suggested_actions, verbatim_comments)
+from slm_lib.periods import check_month, month_bounds, month_labels, utc_instant
+from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subset, select_segment
+from slm_lib.text import mask_pii_series
+from slm_lib.wording import format_kpi, format_p
 
 __all__ = ["report_data", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
-           "kpi_sentences", "month_subset", "recent_periods", "select_segment", "suggested_actions",
+           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "select_segment", "suggested_actions",
            "verbatim_comments"]
 
 
@@ -162,3 +164,138 @@ def bullets(lines: Iterable[str] | Unavailable) -> Bullets | Unavailable:
     - CSAT fell.
     """
     return lines if isinstance(lines, Unavailable) else Bullets(lines)
+
+
+# ----------------------------------------------------------------------------- the monthly summary's display
+def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
+                      types: tuple[str, ...] = ("nps", "csat", "ces")) -> pd.DataFrame:
+    """The month's survey comments, least satisfied first, with personal data masked.
+
+    E-mail addresses, IBANs, card and phone numbers are masked
+    (:func:`slm_lib.text.mask_pii`), only in the ``n`` comments shown; the text is otherwise
+    verbatim, so display it through an escaping renderer (pandas' HTML
+    display escapes; :func:`slm_lib.text.safe_comments` does both steps for raw HTML).
+    Scores are compared across survey types on their scale (0 = worst, 1 = best; CES is
+    reversed because lower effort is better); ties go to the most recent comment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``submitted, type, score, channel, comment``, at most ``n`` rows.
+
+    Examples
+    --------
+    >>> import slm_lib.synth as synth
+    >>> c = verbatim_comments(synth.generate(customers=300, months=2, seed=3), "2024-12", n=3)
+    >>> list(c.columns)
+    ['submitted', 'type', 'score', 'channel', 'comment']
+    """
+    s = ds.surveys
+    s = s[s["type"].isin(types) & s["comment"].notna() & (month_labels(s["submitted_at"], tz) == month)]
+    low = s["type"].map({t: lo for t, (lo, _) in ds.scales.items()}).astype(float)
+    high = s["type"].map({t: hi for t, (_, hi) in ds.scales.items()}).astype(float)
+    satisfaction = (s["score"] - low) / (high - low)
+    satisfaction = satisfaction.where(s["type"] != "ces", 1.0 - satisfaction)
+    channel = s["ticket_id"].map(ds.tickets.set_index("ticket_id")["channel"])
+    out = pd.DataFrame({"submitted": s["submitted_at"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d"),
+                        "type": s["type"].str.upper(), "score": s["score"], "channel": channel.fillna("-"),
+                        "comment": s["comment"], "_rank": satisfaction, "_when": s["submitted_at"]})
+    out = out.sort_values(["_rank", "_when"], ascending=[True, False], kind="stable").head(n)
+    out["comment"] = mask_pii_series(out["comment"])
+    return out.drop(columns=["_rank", "_when"]).reset_index(drop=True)
+
+
+#: What a service director can do when a KPI got clearly worse (SPEC §1: "what to do").
+ACTIONS: dict[str, str] = {
+    "nps": "read this month's detractor comments (Experience trends) and check which channel or segment moved",
+    "csat": "look at the delivery-gap table (Service operations): a team meeting SLAs with low CSAT needs coaching, not speed",
+    "ces": "review the categories with many replies and reopens: customers had to work harder to get help",
+    "frt_median": "check staffing against arrivals by weekday and hour; first response is the strongest churn driver we track",
+    "resolution_median": "review the oldest open tickets and hand-offs between teams",
+    "sla_first_response": "rebalance queues or add cover for the priorities that breached (Service operations, SLA table)",
+    "sla_resolution": "review escalation paths for the priorities that breached",
+    "fcr": "look at categories that need several replies; a better first answer saves a contact",
+    "reopen_rate": "sample reopened tickets: closing too early costs satisfaction later",
+}
+
+
+def suggested_actions(kpis: pd.DataFrame) -> list[str]:
+    """One action per KPI that got clearly worse (significant change in the bad direction).
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"metric": ["fcr"], "label": ["First contact resolution"], "assessment": ["worse"]})
+    >>> suggested_actions(k)[0].startswith("First contact resolution got worse")
+    True
+    """
+    worse = kpis[kpis["assessment"] == "worse"]
+    return [f"{r.label} got worse: {ACTIONS[r.metric]}." for r in worse.itertuples() if r.metric in ACTIONS]
+
+
+def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
+    """Markdown for the top of the monthly report: clear changes, changes to watch, then actions."""
+    clear = kpi_sentences(kpis, only_significant=True)
+    lines = [f"**{month}: {len(clear)} of {len(kpis)} headline figures changed more than chance would explain** "
+             "(Holm-adjusted p < 0.05 over the month's comparisons).", ""]
+    lines += [f"- {s}" for s in clear] or ["- No headline figure moved beyond month-to-month noise."]
+    watch = kpis[(kpis["p_value"] < 1.0 - CONFIDENCE) & ~kpis["significant"]]
+    if len(watch):
+        lines += ["", "**To watch**: these would count as real changes on their own (p < 0.05) but not once the "
+                      "month's comparisons are taken together; if they persist next month, they are real.", ""]
+        lines += [f"- {kpi_sentence(r)}" for r in watch.sort_values("p_value").to_dict("records")]
+    actions = suggested_actions(kpis)
+    if actions:
+        lines += ["", "**What to do**", ""] + [f"- {a}" for a in actions]
+    return "\n".join(lines)
+
+
+def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table as a reader sees it (indexed by KPI): figures as text (counts whole, the rest to 0.1),
+    intervals as text, change with its p-values.
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"label": ["Tickets created"], "unit": ["tickets"], "value": [1725.0], "ci_low": [1644.5],
+    ...     "ci_high": [1808.4], "n": [1725], "previous": [1662.0], "delta": [63.0], "p_value": [0.9],
+    ...     "p_adjusted": [1.0], "assessment": ["no clear change"]})
+    >>> kpi_display(k).iloc[0, [0, 1, 2, 4, 5]].tolist()
+    ['tickets', '1,725', '1,644 to 1,808', '1,662', '+63']
+    """
+    def shown(column: str, signed: bool = False) -> list[str]:
+        return [format_kpi(v, u, signed) for v, u in zip(kpis[column], kpis["unit"])]
+
+    ci = [f"{lo} to {hi}" for lo, hi in zip(shown("ci_low"), shown("ci_high"))]
+    fmt = lambda v: format_p(v, bare=True)  # noqa: E731
+    return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": shown("value"),
+                         "95% CI": ci, "n": kpis["n"], "previous": shown("previous"),
+                         "change": shown("delta", signed=True), "p": kpis["p_value"].map(fmt),
+                         "p (adjusted)": kpis["p_adjusted"].map(fmt), "assessment": kpis["assessment"]}).set_index("KPI")
+
+
+def scale_note(ds: Dataset) -> str:
+    """How to read the survey figures on the data's own scales (Markdown), for the KPI table.
+
+    Examples
+    --------
+    >>> scale_note(Dataset(scales={"csat": (1, 7)}))
+    'NPS runs from -100 to 100; CSAT is the share of 6-7 answers on a 1-7 scale; CES is effort on a 1-7 scale (lower is better); times are calendar hours.'
+    """
+    (c_low, c_high), (e_low, e_high) = ds.scales["csat"], ds.scales["ces"]
+    top2 = csat_cutoffs((c_low, c_high))[0]
+    return (f"NPS runs from -100 to 100; CSAT is the share of {top2}-{c_high} answers on a {c_low}-{c_high} scale; "
+            f"CES is effort on a {e_low}-{e_high} scale (lower is better); times are calendar hours.")
+
+
+def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:
+    """Rows of a monthly metric table in the ``months_back`` months up to and including ``month``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10", "2026-11"]})
+    >>> recent_periods(t, "2026-10", 2)["period"].tolist()
+    ['2026-09', '2026-10']
+    """
+    last = check_month(month)
+    first = last - (months_back - 1)
+    keep = (table["period"] >= str(first)) & (table["period"] <= str(last))
+    return table[keep].reset_index(drop=True)

@@ -210,6 +210,29 @@ def month_bounds(month: str, tz: str = "UTC") -> tuple[pd.Timestamp, pd.Timestam
     return tuple((p.to_timestamp().tz_localize(tz)) for p in (period, period + 1))
 
 
+def observed_days(month: str, start: object, end: object, tz: str = "UTC") -> float:
+    """Days of ``month`` that lie between the instants ``start`` and ``end``, on the wall clock of ``tz``.
+
+    A month observed throughout counts its calendar days whatever its hours: a March with
+    the change to summer time has 743 hours but 31 days, and volumes are per day. A month
+    the data enter or leave part-way counts the days (and fractions of days) they cover;
+    a month outside ``[start, end]`` counts 0.
+
+    Examples
+    --------
+    >>> observed_days("2026-03", "2026-01-01", "2026-06-01", "Europe/Berlin")
+    31.0
+    >>> observed_days("2026-10", "2026-01-01", "2026-10-11T12:00", "UTC")
+    10.5
+    """
+    period = check_month(month)
+    first, after = period.start_time, (period + 1).start_time  # naive: the wall clock of tz
+    since = utc_instant(start, "start").tz_convert(tz).tz_localize(None)
+    until = utc_instant(end, "end").tz_convert(tz).tz_localize(None)
+    covered = min(after, until) - max(first, since)
+    return max(covered / pd.Timedelta(days=1), 0.0)
+
+
 def month_starts(month: str, months_back: int = 12, tz: str = "UTC") -> list[pd.Timestamp]:
     """Starts (local midnight in ``tz``) of the ``months_back`` months ending with ``month``, oldest first.
 

@@ -266,10 +266,16 @@ def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
     Ratios (``effect_type`` containing "ratio") use a log axis. Several effect types give
     one panel each.
 
+    Terms are labelled by the table's ``label`` column when it has one (a model's ``.table``
+    does: "median first response (per +10 h)", the labels of ``ModelResult.readable()``),
+    else by ``term``. The title states the effect types, ``n`` and, for churn models, the
+    churned customers (``events``).
+
     Parameters
     ----------
     table : pandas.DataFrame
-        Model table: ``term, effect, effect_ci_low, effect_ci_high, effect_type`` (and ``n``).
+        Model table: ``term, effect, effect_ci_low, effect_ci_high, effect_type`` (and ``n``,
+        optionally ``label`` and ``events``).
     n : int, optional
         Observations of the model; default ``table["n"]``.
 
@@ -301,7 +307,7 @@ def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
         ax.hlines(y, rows["effect_ci_low"].astype(float), rows["effect_ci_high"].astype(float),
                   color=PALETTE[0], linewidth=2)
         ax.plot(rows["effect"].astype(float), y, "o", color=PALETTE[0])
-        ax.set_yticks(y, rows["term"].astype("str"))
+        ax.set_yticks(y, rows["label" if "label" in rows else "term"].astype("str"))
         if ratio:
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -309,7 +315,8 @@ def forest_plot(table: pd.DataFrame, n: int | None = None) -> Figure:
             ax.xaxis.set_minor_formatter(mticker.NullFormatter())
         ax.set_xlabel(f"{kind} (log scale; 1 = no effect)" if ratio else f"{kind} (0 = no effect)")
         ax.set_ylabel("Term")
-    axes[0].set_title(f"Estimated effects with 95% intervals ({', '.join(kinds)}), n = {n:,}")
+    events = f", {int(table['events'].max()):,} churned" if "events" in table and table["events"].notna().any() else ""
+    axes[0].set_title(f"Estimated effects with 95% intervals ({', '.join(kinds)}), n = {n:,}{events}")
     return fig
 
 

@@ -82,23 +82,45 @@ def t_critical(df: ArrayLike, confidence: float = CONFIDENCE) -> FloatArray:
         return np.where(d > 0, _st.t.ppf(0.5 + confidence / 2.0, np.where(d > 0, d, 1.0)), np.nan)
 
 
-def mean_t_interval(mean: ArrayLike, sd: ArrayLike, n: ArrayLike,
-                    confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
-    """t interval for a mean from its sample standard deviation (ddof=1).
+def mean_t_interval(mean: ArrayLike, sd: ArrayLike, n: ArrayLike, confidence: float = CONFIDENCE,
+                    skewness: ArrayLike = 0.0) -> tuple[FloatArray, FloatArray]:
+    """t interval for a mean from its sample standard deviation (ddof=1), skewness-corrected.
 
-    ``n < 2`` gives NaN bounds.
+    With ``skewness`` (the sample's, ``m3 / m2**1.5``) the interval is Hall's (1992)
+    transformation of the t statistic: ``T = sqrt(n) (mean - mu) / sd`` is skewed opposite
+    to the data, and ``g(T) = T + a T² + a² T³ / 3 + b`` with ``a = skewness / (3 sqrt(n))``,
+    ``b = skewness / (6 sqrt(n))`` removes that skewness to second order; the interval is
+    ``mean - sd / sqrt(n) * g⁻¹(±t)``, with the Student t quantile so that symmetric data
+    (skewness 0) give the plain t interval. On skewed scores it pulls the coverage back to
+    95%: the plain t interval covers 88% of the time at n = 30 when four in five CES answers
+    are 1 (P. Hall, "On the removal of skewness by transformation", J. R. Statist. Soc. B 54
+    (1992) 221-228). ``g`` is monotone and its inverse has a closed form, so this stays
+    vectorised. Below about 10 observations of strongly skewed data both intervals are
+    poor and Hall's can be very wide (such groups are flagged ``small_n``). ``n < 2`` gives
+    NaN bounds.
 
     Examples
     --------
     >>> lo, hi = mean_t_interval(2.0, 1.0, 4)
     >>> round(float(lo), 3), round(float(hi), 3)
     (0.409, 3.591)
+    >>> lo, hi = mean_t_interval(2.0, 1.0, 30, skewness=1.0)  # right-skewed: reaches further up
+    >>> round(float(lo), 3), round(float(hi), 3)
+    (1.67, 2.44)
     """
-    m, s, n = _f(mean), _f(sd), _f(n)
+    m, s, n, g = _f(mean), _f(sd), _f(n), _f(skewness)
+    t = t_critical(n - 1.0, confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
-        half = t_critical(n - 1.0, confidence) * s / np.sqrt(n)
+        root_n = np.sqrt(n)
+        a, b = g / (3.0 * root_n), g / (6.0 * root_n)
+
+        def g_inverse(x: FloatArray) -> FloatArray:  # ((1 + 3a(x - b))^(1/3) - 1) / a, stable as a -> 0
+            c = np.cbrt(1.0 + 3.0 * a * (x - b))
+            return 3.0 * (x - b) / (c * c + c + 1.0)
+
+        low, high = m - s / root_n * g_inverse(t), m - s / root_n * g_inverse(-t)
     ok = n >= 2
-    return np.where(ok, m - half, np.nan), np.where(ok, m + half, np.nan)
+    return np.where(ok, low, np.nan), np.where(ok, high, np.nan)
 
 
 def nps_se(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike) -> FloatArray:
@@ -116,21 +138,42 @@ def nps_se(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike) -> FloatAr
         return np.where(n > 0, 100.0 * np.sqrt(var), np.nan)
 
 
+#: Pseudo-answers the NPS interval adds: (promoters, passives, detractors), Rocks (2016).
+NPS_PSEUDO_ANSWERS: tuple[float, float, float] = (0.75, 1.5, 0.75)
+
+
 def nps_interval(promoters: ArrayLike, detractors: ArrayLike, n: ArrayLike,
                  confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray]:
-    """Normal interval for NPS using :func:`nps_se`, clipped to [-100, 100].
+    """Adjusted Wald interval for NPS (Rocks 2016), clipped to [-100, 100]; ``n = 0`` gives NaN.
+
+    The normal interval with the SPEC §4 standard error (:func:`nps_se`), computed after
+    adding 3 pseudo-answers: 3/4 promoter, 3/2 passive, 3/4 detractor
+    (:data:`NPS_PSEUDO_ANSWERS`). The plain interval ``NPS ± z·se`` undercovers at small n
+    when most answers fall in one category (about 84% coverage at n = 30 with nine in ten
+    promoters; all promoters gives a zero-width interval at 100); the adjusted one stays
+    within 95% ± 2% from n = 30 (B. Rocks, "Interval estimation for the 'net promoter
+    score'", The American Statistician 70 (2016) 365-372, who finds it the best of the
+    simple methods; see ``tests/test_survey_metrics.py`` for the coverage checks). The
+    interval is centred on the adjusted score (3/(n + 3) of the way to 0); the reported NPS
+    stays the plain one, and the interval contains it (widened to it for n = 1, the only
+    size where the shift puts it outside).
 
     Examples
     --------
     >>> lo, hi = nps_interval(50, 20, 100)
     >>> round(float(lo), 2), round(float(hi), 2)
-    (14.69, 45.31)
+    (14.05, 44.2)
+    >>> lo, hi = nps_interval(30, 0, 30)  # all promoters: 100, but not surely
+    >>> round(float(lo), 2), float(hi)
+    (78.7, 100.0)
     """
     pr, de, n = _f(promoters), _f(detractors), _f(n)
+    add_p, add_passive, add_d = NPS_PSEUDO_ANSWERS
+    pr_a, de_a, total = pr + add_p, de + add_d, n + add_p + add_passive + add_d
+    low, high = normal_interval(100.0 * (pr_a - de_a) / total, nps_se(pr_a, de_a, total), confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = 100.0 * (pr - de) / n
-    low, high = normal_interval(value, nps_se(pr, de, n), confidence)
-    return np.clip(low, -100.0, 100.0), np.clip(high, -100.0, 100.0)
+        value = np.where(n > 0, 100.0 * (pr - de) / n, np.nan)
+    return np.clip(np.minimum(low, value), -100.0, 100.0), np.clip(np.maximum(high, value), -100.0, 100.0)
 
 
 def normal_interval(estimate: ArrayLike, se: ArrayLike,
@@ -244,6 +287,35 @@ def poisson_interval(count: ArrayLike,
     low = np.where(k > 0, _st.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
     high = _st.chi2.ppf(1 - a / 2, 2 * (k + 1)) / 2
     return low, high
+
+
+def _binomial_test_p(k: float, n: float, share: float) -> float:
+    if not (np.isfinite(share) and 0.0 < share < 1.0) or n <= 0:
+        return float("nan")
+    return float(_st.binomtest(int(k), int(n), share).pvalue)
+
+
+def poisson_rates_test(count1: ArrayLike, exposure1: ArrayLike, count2: ArrayLike,
+                       exposure2: ArrayLike) -> FloatArray:
+    """Two-sided p-value of equal Poisson rates, counts observed over different exposures.
+
+    The exact conditional test: given the total ``k1 + k2``, ``k2`` is binomial with share
+    ``exposure2 / (exposure1 + exposure2)`` when the rates are equal (e.g. tickets per day
+    in a 28-day February and a 31-day March), tested with scipy's exact binomial test.
+    No events at all, or an exposure that is not positive, gives NaN. Element-wise over
+    broadcast arrays (the exact test has no closed form to vectorise).
+
+    Examples
+    --------
+    >>> round(float(poisson_rates_test(2800, 28, 3100, 31)), 3)  # 100 a day in both months
+    1.0
+    >>> round(float(poisson_rates_test(0, 28, 4, 31)), 4)  # (28^4 + 31^4) / 59^4
+    0.1269
+    """
+    k1, e1, k2, e2 = np.broadcast_arrays(*map(_f, (count1, exposure1, count2, exposure2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where((e1 > 0) & (e2 > 0), e2 / (e1 + e2), np.nan)
+    return np.vectorize(_binomial_test_p, otypes=[np.float64])(k2, k1 + k2, share)
 
 
 def quantile_ci_ranks(n: ArrayLike, q: float,
@@ -463,21 +535,38 @@ def share_from_counts(successes: ArrayLike,
     return value, 100.0 * low, 100.0 * high
 
 
-def mean_from_moments(total: ArrayLike, sum_sq_dev: ArrayLike,
-                      n: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, t interval and sd from sum and sum of squared deviations about the mean.
+def mean_from_moments(total: ArrayLike, sum_sq_dev: ArrayLike, n: ArrayLike,
+                      sum_cubed_dev: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, skewness-corrected t interval and sd from the sums of values and of their
+    squared and cubed deviations about the mean (:func:`mean_t_interval`).
 
     Returns ``(mean, ci_low, ci_high, sd)``; ``n = 0`` gives NaN, ``n = 1`` a NaN interval.
 
     Examples
     --------
-    >>> m, lo, hi, sd = mean_from_moments(6.0, 2.0, 3)  # scores 1, 2, 3
-    >>> float(m), float(sd)
-    (2.0, 1.0)
+    >>> m, lo, hi, sd = mean_from_moments(6.0, 2.0, 3, 0.0)  # scores 1, 2, 3
+    >>> float(m), float(sd), round(float(lo), 3)
+    (2.0, 1.0, -0.484)
     """
-    s, ss, n = (np.asarray(v, dtype=np.float64) for v in (total, sum_sq_dev, n))
+    s, ss, s3, n = (np.asarray(v, dtype=np.float64) for v in (total, sum_sq_dev, sum_cubed_dev, n))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, s / n, np.nan)
         sd = np.where(n > 1, np.sqrt(np.maximum(ss, 0.0) / (n - 1)), np.nan)
-    low, high = mean_t_interval(mean, sd, n)
+        m2 = np.maximum(ss, 0.0) / n
+        skewness = np.where(m2 > 0, (s3 / n) / m2 ** 1.5, 0.0)  # all values equal: no skew
+    low, high = mean_t_interval(mean, sd, n, skewness=skewness)
     return mean, low, high, sd
+
+
+def mean_from_values(values: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mean_from_moments` of one sample (NaN values must be removed by the caller).
+
+    Examples
+    --------
+    >>> m, lo, hi, sd = mean_from_values([1.0, 2.0, 3.0])
+    >>> float(m), round(float(lo), 3), round(float(hi), 3)
+    (2.0, -0.484, 4.484)
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    dev = x - (x.mean() if x.size else np.nan)
+    return mean_from_moments(x.sum(), (dev ** 2).sum(), x.size, (dev ** 3).sum())

@@ -3,7 +3,8 @@
 The monthly summary notebook and the report index show these: each KPI with its 95%
 interval, ``n``, the change against the previous month and the p-value of a test of that
 change (two-sample z for NPS and CSAT and every rate, Welch t for CES, Mann–Whitney for
-median durations, an exact conditional test for the ticket count).
+median durations, and for the ticket count an exact conditional test of the two months' daily
+rates: a 31-day month at the same daily volume as a 28-day one is no change).
 """
 from __future__ import annotations
 
@@ -18,19 +19,20 @@ from scipy import stats as _st
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
-from slm_lib.periods import check_month, month_labels, previous_month
-from slm_lib.stats import holm_adjusted, two_proportion_z
-from slm_lib.text import mask_pii_series
+from slm_lib.periods import check_month, month_labels, observed_days, previous_month
+from slm_lib.stats import holm_adjusted, poisson_rates_test, two_proportion_z
+from slm_lib.wording import NOT_TESTABLE, format_kpi, format_p
 
 #: metric -> (label, unit, direction): direction +1 when higher is better, -1 when lower is
 #: better, 0 when neither (volume).
 HEADLINE: dict[str, tuple[str, str, int]] = {
     "nps": ("NPS", "points", +1),
     "csat": ("CSAT", "%", +1),
-    "ces": ("CES", "score {low}-{high}", -1),   # the data set's CES scale
+    "ces": ("CES", "on a {low}-{high} scale", -1),   # the data set's CES scale
     "tickets": ("Tickets created", "tickets", 0),
     "frt_median": ("Median first response", "h", -1),
     "resolution_median": ("Median resolution time", "h", -1),
@@ -41,10 +43,21 @@ HEADLINE: dict[str, tuple[str, str, int]] = {
 }
 _RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
 _DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
-KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "delta",
-               "p_value", "p_adjusted", "significant", "assessment"]
-
-
+KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "n_previous", "delta",
+               "p_value", "test_note", "p_adjusted", "significant", "assessment", "per_day", "previous_per_day"]
+#: What each headline metric's ``n`` counts (one, several), for "the previous month had 1 CES answer".
+_COUNTED: dict[str, tuple[str, str]] = {
+    "nps": ("NPS answer", "NPS answers"), "csat": ("CSAT answer", "CSAT answers"),
+    "ces": ("CES answer", "CES answers"), "tickets": ("ticket", "tickets"),
+    "frt_median": ("ticket with a first response", "tickets with a first response"),
+    "resolution_median": ("resolved ticket", "resolved tickets"),
+    "sla_first_response": ("ticket judged against its first-response SLA",
+                           "tickets judged against their first-response SLA"),
+    "sla_resolution": ("ticket judged against its resolution SLA", "tickets judged against their resolution SLA"),
+    "fcr": ("resolved ticket", "resolved tickets"), "reopen_rate": ("resolved ticket", "resolved tickets"),
+}
+#: Observations each month needs for the change test; the Welch t test of CES needs a standard deviation.
+_TEST_MINIMUM: dict[str, tuple[int, str]] = {"ces": (2, "a Welch t test")}
 
 
 def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
@@ -102,8 +115,8 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC") -> Dataset:
 
 
 def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series, before: pd.Series,
-                 tz: str, calendar: Any) -> float:
-    """p-value of the change of one headline metric between two months."""
+                 tz: str, calendar: Any, days: tuple[float, float]) -> float:
+    """p-value of the change of one headline metric between two months (``days`` observed in each)."""
     if metric in ("nps", "csat", "ces"):
         s = ds.surveys[ds.surveys["type"] == metric]
         m = month_labels(s["submitted_at"], tz)
@@ -113,8 +126,7 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
         x1, x2 = np.round(before["value"] * before["n"] / 100.0), np.round(now["value"] * now["n"] / 100.0)
         return float(two_proportion_z(x1, before["n"], x2, now["n"])[1])
     if metric == "tickets":
-        k1, k2 = int(before["value"]), int(now["value"])
-        return float(_st.binomtest(k2, k1 + k2, 0.5).pvalue) if k1 + k2 else float("nan")
+        return float(poisson_rates_test(before["value"], days[0], now["value"], days[1]))
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin([prev, month]).to_numpy()]
     hours = _DURATIONS[metric](tickets, calendar=calendar)
     created = month_labels(tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
@@ -124,10 +136,30 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
     return float(_st.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
+def _untested_reason(metric: str, n_now: float, n_before: float) -> str:
+    """Why the change of ``metric`` could not be tested, from each month's ``n``."""
+    if not np.isfinite(n_before):
+        return "no previous month"
+    least, test = _TEST_MINIMUM.get(metric, (1, "the test"))
+    one, many = _COUNTED.get(metric, ("observation", "observations"))
+    short = [f"{when} had {int(n):,} {one if n == 1 else many}"
+             for when, n in (("the previous month", n_before), ("this month", n_now)) if n < least]
+    if not short:
+        return "the test statistic is undefined for these data"
+    return f"{' and '.join(short)}; {test} needs at least {least} in each month"
+
+
 def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None,
                   sla: Mapping[str, Mapping[str, float]] | None = None,
-                  table: pd.DataFrame | None = None) -> pd.DataFrame:
+                  table: pd.DataFrame | None = None, as_of: Any = None) -> pd.DataFrame:
     """The headline KPIs of ``month`` with interval, ``n``, change and its p-value.
+
+    The ticket count is compared per day: months differ in length, and the data may
+    begin or end part-way through a month. Each month counts the days of it the ticket
+    data cover, from the first ticket created to ``as_of`` (on the wall clock of ``tz``,
+    :func:`slm_lib.periods.observed_days`). Ends read from the data fall on average one gap
+    between tickets inside the true ones: about one ticket's worth of days, far below the
+    count's own noise (its square root).
 
     Parameters
     ----------
@@ -137,14 +169,19 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     tz, calendar, sla
         As in :func:`slm_lib.metrics.table.metric_table`.
     table : DataFrame, optional
-        A precomputed ``metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)``.
+        A precomputed ``metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla, as_of=as_of)``.
+    as_of : timestamp, optional
+        When the data end (the export time); default ``ds.observation_end()``, the clock of
+        the SLA figures (the end of the report month for :func:`slm_lib.nb.report_data`).
 
     Returns
     -------
     pandas.DataFrame
         One row per metric of :data:`HEADLINE`: ``metric, label, unit, value, ci_low,
-        ci_high, n, previous, delta, p_value, significant, assessment`` where
-        ``assessment`` is ``"better"``, ``"worse"``, ``"no clear change"`` or ``"new"``.
+        ci_high, n, previous, delta, p_value, p_adjusted, significant, assessment,
+        per_day, previous_per_day`` where ``assessment`` is ``"better"``, ``"worse"``,
+        ``"no clear change"`` or ``"new"``, and ``per_day`` / ``previous_per_day`` are the
+        tickets created per observed day (NaN for the other metrics).
 
     Examples
     --------
@@ -160,8 +197,14 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
                                     f"data cover {', '.join(months[:1] + months[-1:]) or 'nothing'}")
     prev = previous_month(month)
     if table is None:
-        table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla)
+        table = metric_table(ds, freq="M", tz=tz, calendar=calendar, sla=sla, as_of=as_of)
     overall = table.set_index(["period", "metric"])
+    if len(ds.tickets):
+        start = ds.tickets["created_at"].min()
+        end = tickets_as_of(ds, as_of)[1]
+        days = (observed_days(prev, start, end, tz), observed_days(month, start, end, tz))
+    else:
+        days = (np.nan, np.nan)
     rows = []
     for metric, (label, unit, _) in HEADLINE.items():
         if (month, metric) not in overall.index:
@@ -169,14 +212,25 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
         now = overall.loc[(month, metric)]
         before = overall.loc[(prev, metric)] if (prev, metric) in overall.index else None
         unit = unit.format(low=ds.scales["ces"][0], high=ds.scales["ces"][1])
+        per_day = metric == "tickets"
         rows.append({"metric": metric, "label": label, "unit": unit, "value": now["value"], "ci_low": now["ci_low"],
                      "ci_high": now["ci_high"], "n": int(now["n"]),
                      "previous": np.nan if before is None else before["value"],
+                     "n_previous": np.nan if before is None else before["n"],
                      "delta": np.nan if before is None else now["value"] - before["value"],
                      "p_value": np.nan if before is None else _change_test(ds, metric, month, prev, now, before, tz,
-                                                                           calendar)})
+                                                                           calendar, days),
+                     "per_day": _per_day(now, days[1]) if per_day else np.nan,
+                     "previous_per_day": _per_day(before, days[0]) if per_day else np.nan})
     kpis = pd.DataFrame(rows, columns=KPI_COLUMNS)
+    untested = ~np.isfinite(kpis["p_value"].to_numpy(float))
+    kpis["test_note"] = [_untested_reason(m, n, b) if u else ""
+                         for m, n, b, u in zip(kpis["metric"], kpis["n"], kpis["n_previous"].astype(float), untested)]
     return _judge(kpis)
+
+
+def _per_day(row: pd.Series | None, days: float) -> float:
+    return float(row["value"]) / days if row is not None and days > 0 else float("nan")
 
 
 def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -190,13 +244,10 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     direction = kpis["metric"].map({m: d for m, (_, _, d) in HEADLINE.items()}).fillna(0)
     significant = adjusted < 1.0 - CONFIDENCE
     better = np.sign(kpis["delta"]) == direction
-    assessment = np.select([~tested, ~significant, direction == 0, better],
-                           ["new", "no clear change", np.where(kpis["delta"] > 0, "up", "down"), "better"], "worse")
+    assessment = np.select([kpis["previous"].isna(), ~tested, ~significant, direction == 0, better],
+                           ["new", NOT_TESTABLE, "no clear change", np.where(kpis["delta"] > 0, "up", "down"),
+                            "better"], "worse")
     return kpis.assign(p_adjusted=adjusted, significant=significant.to_numpy(bool), assessment=assessment)
-
-
-def _num(x: float, unit: str) -> str:
-    return f"{x:,.0f}" if unit == "tickets" else f"{x:.1f}"
 
 
 def kpi_sentence(row: Mapping[str, Any]) -> str:
@@ -208,25 +259,35 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     ...     "ci_high": 36.0, "n": 410, "previous": 38.5, "delta": -7.5, "p_value": 0.03,
     ...     "significant": True, "assessment": "worse"})
     'NPS fell from 38.5 to 31.0 points (95% CI 26.0 to 36.0, n = 410): worse, and unlikely to be noise (p = 0.03).'
+
+    The ticket count also gives its daily rates, which the test compares (months differ in length):
+
+    >>> kpi_sentence({"label": "Tickets created", "unit": "tickets", "value": 3100.0, "ci_low": 2992.0,
+    ...     "ci_high": 3211.0, "n": 3100, "previous": 2800.0, "delta": 300.0, "p_value": 1.0,
+    ...     "significant": False, "assessment": "no clear change", "per_day": 100.0, "previous_per_day": 100.0})
+    'Tickets created rose from 2,800 to 3,100 (95% CI 2,992 to 3,211, n = 3,100), 100.0 a day against 100.0: within normal month-to-month variation (p = 1).'
     """
     unit = "" if row["unit"] == "tickets" else (row["unit"] if row["unit"] == "%" else f" {row['unit']}")
-    value = f"{_num(row['value'], row['unit'])}{unit}"
-    ci = (f"95% CI {_num(row['ci_low'], row['unit'])} to {_num(row['ci_high'], row['unit'])}, "
+    value = f"{format_kpi(row['value'], row['unit'])}{unit}"
+    ci = (f"95% CI {format_kpi(row['ci_low'], row['unit'])} to {format_kpi(row['ci_high'], row['unit'])}, "
           if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]) else "")
     where = f"({ci}n = {row['n']:,})"
     if not np.isfinite(row["previous"]):
         return f"{row['label']} was {value} {where}; no previous month to compare with."
     verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
-    change = f"{row['label']} {verb} from {_num(row['previous'], row['unit'])} to {value} {where}"
+    change = f"{row['label']} {verb} from {format_kpi(row['previous'], row['unit'])} to {value} {where}"
+    if np.isfinite(row.get("per_day", np.nan)) and np.isfinite(row.get("previous_per_day", np.nan)):
+        change += f", {row['per_day']:,.1f} a day against {row['previous_per_day']:,.1f}"
+    if not np.isfinite(row["p_value"]):
+        note = row.get("test_note") or ""
+        return f"{change}: {NOT_TESTABLE}{', ' + note if note else ''}."
     p_adj = row.get("p_adjusted", row["p_value"])
-    p = (f"p = {p_adj:.2g}" if p_adj >= 0.001 else "p < 0.001") + (
-        " adjusted for the month's comparisons" if "p_adjusted" in row else "")
+    p = format_p(p_adj) + (" adjusted for the month's comparisons" if "p_adjusted" in row else "")
     if row["significant"]:
         judged = f"{row['assessment']}, and " if row["assessment"] in ("better", "worse") else ""
         return f"{change}: {judged}unlikely to be noise ({p})."
     if "p_adjusted" in row and row["p_value"] < 1.0 - CONFIDENCE:
-        raw = f"{row['p_value']:.2g}" if row["p_value"] >= 0.001 else "< 0.001"
-        return f"{change}: a signal to watch, not yet clear (p = {raw} on its own; {p})."
+        return f"{change}: a signal to watch, not yet clear ({format_p(row['p_value'])} on its own; {p})."
     return f"{change}: within normal month-to-month variation ({p})."
 
 
@@ -236,109 +297,3 @@ def kpi_sentences(kpis: pd.DataFrame, only_significant: bool = False) -> list[st
     if only_significant:
         ordered = ordered[ordered["significant"]]
     return [kpi_sentence(r) for r in ordered.to_dict("records")]
-
-
-def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
-                      types: tuple[str, ...] = ("nps", "csat", "ces")) -> pd.DataFrame:
-    """The month's survey comments, least satisfied first, with personal data masked.
-
-    E-mail addresses and phone numbers are masked (:func:`slm_lib.text.mask_pii`); the text
-    is otherwise verbatim, so display it through an escaping renderer (pandas' HTML
-    display escapes; :func:`slm_lib.text.safe_comments` does both steps for raw HTML).
-    Scores are compared across survey types on their scale (0 = worst, 1 = best; CES is
-    reversed because lower effort is better); ties go to the most recent comment.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``submitted, type, score, channel, comment``, at most ``n`` rows.
-
-    Examples
-    --------
-    >>> import slm_lib.synth as synth
-    >>> c = verbatim_comments(synth.generate(customers=300, months=2, seed=3), "2024-12", n=3)
-    >>> list(c.columns)
-    ['submitted', 'type', 'score', 'channel', 'comment']
-    """
-    s = ds.surveys
-    s = s[s["type"].isin(types) & s["comment"].notna() & (month_labels(s["submitted_at"], tz) == month)]
-    low = s["type"].map({t: lo for t, (lo, _) in ds.scales.items()}).astype(float)
-    high = s["type"].map({t: hi for t, (_, hi) in ds.scales.items()}).astype(float)
-    satisfaction = (s["score"] - low) / (high - low)
-    satisfaction = satisfaction.where(s["type"] != "ces", 1.0 - satisfaction)
-    channel = s["ticket_id"].map(ds.tickets.set_index("ticket_id")["channel"])
-    out = pd.DataFrame({"submitted": s["submitted_at"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d"),
-                        "type": s["type"].str.upper(), "score": s["score"], "channel": channel.fillna("-"),
-                        "comment": mask_pii_series(s["comment"]), "_rank": satisfaction,
-                        "_when": s["submitted_at"]})
-    out = out.sort_values(["_rank", "_when"], ascending=[True, False], kind="stable").head(n)
-    return out.drop(columns=["_rank", "_when"]).reset_index(drop=True)
-
-
-#: What a service director can do when a KPI got clearly worse (SPEC §1: "what to do").
-ACTIONS: dict[str, str] = {
-    "nps": "read this month's detractor comments (Experience trends) and check which channel or segment moved",
-    "csat": "look at the delivery-gap table (Service operations): a team meeting SLAs with low CSAT needs coaching, not speed",
-    "ces": "review the categories with many replies and reopens: customers had to work harder to get help",
-    "frt_median": "check staffing against arrivals by weekday and hour; first response is the strongest churn driver we track",
-    "resolution_median": "review the oldest open tickets and hand-offs between teams",
-    "sla_first_response": "rebalance queues or add cover for the priorities that breached (Service operations, SLA table)",
-    "sla_resolution": "review escalation paths for the priorities that breached",
-    "fcr": "look at categories that need several replies; a better first answer saves a contact",
-    "reopen_rate": "sample reopened tickets: closing too early costs satisfaction later",
-}
-
-
-def suggested_actions(kpis: pd.DataFrame) -> list[str]:
-    """One action per KPI that got clearly worse (significant change in the bad direction).
-
-    Examples
-    --------
-    >>> k = pd.DataFrame({"metric": ["fcr"], "label": ["First contact resolution"], "assessment": ["worse"]})
-    >>> suggested_actions(k)[0].startswith("First contact resolution got worse")
-    True
-    """
-    worse = kpis[kpis["assessment"] == "worse"]
-    return [f"{r.label} got worse: {ACTIONS[r.metric]}." for r in worse.itertuples() if r.metric in ACTIONS]
-
-
-def findings_markdown(kpis: pd.DataFrame, month: str) -> str:
-    """Markdown for the top of the monthly report: clear changes, changes to watch, then actions."""
-    clear = kpi_sentences(kpis, only_significant=True)
-    lines = [f"**{month}: {len(clear)} of {len(kpis)} headline figures changed more than chance would explain** "
-             "(Holm-adjusted p < 0.05 over the month's comparisons).", ""]
-    lines += [f"- {s}" for s in clear] or ["- No headline figure moved beyond month-to-month noise."]
-    watch = kpis[(kpis["p_value"] < 1.0 - CONFIDENCE) & ~kpis["significant"]]
-    if len(watch):
-        lines += ["", "**To watch**: these would count as real changes on their own (p < 0.05) but not once the "
-                      "month's comparisons are taken together; if they persist next month, they are real.", ""]
-        lines += [f"- {kpi_sentence(r)}" for r in watch.sort_values("p_value").to_dict("records")]
-    actions = suggested_actions(kpis)
-    if actions:
-        lines += ["", "**What to do**", ""] + [f"- {a}" for a in actions]
-    return "\n".join(lines)
-
-
-def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
-    """The KPI table as a reader sees it (indexed by KPI): rounded, intervals as text, change with its p-values."""
-    ci = kpis["ci_low"].round(1).astype(str) + " to " + kpis["ci_high"].round(1).astype(str)
-    fmt = lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")  # noqa: E731
-    return pd.DataFrame({"KPI": kpis["label"], "unit": kpis["unit"], "value": kpis["value"].round(1),
-                         "95% CI": ci, "n": kpis["n"], "previous": kpis["previous"].round(1),
-                         "change": kpis["delta"].round(1), "p": kpis["p_value"].map(fmt),
-                         "p (adjusted)": kpis["p_adjusted"].map(fmt), "assessment": kpis["assessment"]}).set_index("KPI")
-
-
-def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:
-    """Rows of a monthly metric table in the ``months_back`` months up to and including ``month``.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10", "2026-11"]})
-    >>> recent_periods(t, "2026-10", 2)["period"].tolist()
-    ['2026-09', '2026-10']
-    """
-    last = check_month(month)
-    first = last - (months_back - 1)
-    keep = (table["period"] >= str(first)) & (table["period"] <= str(last))
-    return table[keep].reset_index(drop=True)

@@ -18,6 +18,7 @@ from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.periods import utc_instant
 from slm_lib.stats import z_critical
+from slm_lib.wording import Prose, format_p
 
 __all__ = ["churn_durations", "survival_curves", "logrank_test", "logrank_sentence"]
 
@@ -164,16 +165,21 @@ def logrank_test(data: pd.DataFrame, group: str, duration: str | None = None, ev
                       "n": float(len(df)), "events": float(df[event].sum())})
 
 
-def logrank_sentence(test: pd.Series, group: str) -> str:
-    """Plain words for a :func:`logrank_test` result.
+def logrank_sentence(test: pd.Series, group: str) -> Prose:
+    """Plain words for a :func:`logrank_test` result (a ``str`` a notebook shows as a paragraph).
 
     Examples
     --------
-    >>> logrank_sentence(pd.Series({"statistic": 12.3, "df": 2.0, "p_value": 0.002, "n": 900, "events": 120}), "segment")
-    'Survival differs by segment more than chance would explain (log-rank chi-square 12.3 on 2 df, p = 0.002; n = 900, 120 churned).'
+    >>> print(logrank_sentence(pd.Series({"statistic": 12.3, "df": 2.0, "p_value": 0.002, "n": 900, "events": 120}),
+    ...                        "segment"))
+    Survival differs by segment more than chance would explain (log-rank chi-square 12.3 on 2 df, p = 0.002; n = 900, 120 churned).
     """
-    p = "p < 0.001" if test["p_value"] < 0.001 else f"p = {test['p_value']:.3g}"
-    verdict = ("differs by {g} more than chance would explain" if test["p_value"] < 1 - CONFIDENCE
-               else "does not differ by {g} beyond what chance would explain").format(g=group.replace("_", " "))
-    return (f"Survival {verdict} (log-rank chi-square {test['statistic']:.1f} on {int(test['df'])} df, {p}; "
-            f"n = {int(test['n']):,}, {int(test['events']):,} churned).")
+    counts = f"n = {int(test['n']):,}, {int(test['events']):,} churned"
+    words = group.replace("_", " ")
+    if not np.isfinite(test["p_value"]):
+        return Prose(f"Whether survival differs by {words} could not be tested (log-rank test {format_p(None)}; "
+                     f"{counts}).")
+    verdict = (f"differs by {words} more than chance would explain" if test["p_value"] < 1 - CONFIDENCE
+               else f"does not differ by {words} beyond what chance would explain")
+    return Prose(f"Survival {verdict} (log-rank chi-square {test['statistic']:.1f} on {int(test['df'])} df, "
+                 f"{format_p(test['p_value'])}; {counts}).")

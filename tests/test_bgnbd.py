@@ -190,7 +190,7 @@ def test_mle_engine_exponential_mean_and_se():
     res = fit_positive_mle(lambda p: np.sum(np.log(p[0]) + x / p[0]), [1.0], ["mean"], "exp", len(x))
     assert res.params["mean"] == pytest.approx(x.mean(), rel=1e-6)
     # observed information of the exponential mean: n / mean^2 -> se = mean / sqrt(n)
-    assert res.summary()["std_error"].iloc[0] == pytest.approx(x.mean() / np.sqrt(len(x)), rel=1e-4)
+    assert res.summary["std_error"].iloc[0] == pytest.approx(x.mean() / np.sqrt(len(x)), rel=1e-4)
     draws = res.draw(4000, seed=1)
     assert draws.shape == (4000, 1) and (draws > 0).all()
     assert np.std(np.log(draws)) == pytest.approx(np.sqrt(res.cov_log[0, 0]), rel=0.05)

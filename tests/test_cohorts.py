@@ -185,6 +185,25 @@ def test_logrank_sentence_verdict_follows_p_value():
     assert logrank_sentence(clear, "last_nps_category").startswith("Survival differs by last nps category")
     assert "p < 0.001" in logrank_sentence(clear, "x") and "n = 1,841, 406 churned" in logrank_sentence(clear, "x")
     assert "does not differ" in logrank_sentence(calm, "segment") and "p = 0.75" in logrank_sentence(calm, "segment")
+    nan = clear.copy()
+    nan["p_value"] = float("nan")
+    untested = logrank_sentence(nan, "segment")
+    assert untested.startswith("Whether survival differs by segment could not be tested") and "0.001" not in untested
+
+
+def test_logrank_sentence_displays_as_prose_in_jupyter():
+    from IPython.core.formatters import DisplayFormatter
+
+    from slm_lib.nb import attempt
+    from slm_lib.survival import logrank_sentence
+    test = pd.Series({"statistic": 12.3, "df": 2.0, "p_value": 0.002, "n": 900, "events": 120})
+    shown = attempt(logrank_sentence, test, "last NPS answer <b>")  # as notebook 04 calls it
+    data, _ = DisplayFormatter().format(shown)
+    text = ("Survival differs by last NPS answer <b> more than chance would explain (log-rank chi-square 12.3 on "
+            "2 df, p = 0.002; n = 900, 120 churned).")
+    assert data["text/plain"] == text  # no quotes
+    assert data["text/html"] == f"<p>{text.replace('<b>', '&lt;b&gt;')}</p>"
+    assert shown == text and isinstance(shown, str)
 
 
 def test_cohorts_and_ages_follow_the_report_time_zone():

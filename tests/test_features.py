@@ -122,7 +122,6 @@ def test_no_leakage_after_as_of():
     ds = generate(customers=600, months=8, seed=3)
     as_of = pd.Timestamp("2025-03-01", tz="UTC")
     before = customer_features(ds, as_of, lookback="3M", horizon="2M")
-    rng = np.random.default_rng(0)
 
     t = ds.tickets.copy()
     late_fr = t["first_response_at"] >= as_of

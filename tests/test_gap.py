@@ -58,3 +58,10 @@ def test_gap_sentences():
     assert len(text) == 1 and text[0].startswith("Team A met the first-response SLA on 100% of tickets (overall 50%)")
     assert "n = 40" in text[0]
     assert gap_sentences(gap[~gap["gap"]])[0].startswith("No team meets SLAs")
+
+
+def test_gap_sentences_name_the_grouping_in_words():
+    from slm_lib.metrics.gap import gap_sentences
+    gap = delivery_gap(_dataset(), "2026-10", by="team")
+    assert gap_sentences(gap[~gap["gap"]], by="agent_id") == [
+        "No agent meets SLAs while leaving customers clearly less satisfied than average."]

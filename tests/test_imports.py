@@ -108,6 +108,56 @@ def test_stripe_exact_rows_refunds_negative_failed_dropped():
     assert set(r["currency"]) == {"usd"}
 
 
+def rows(revenue: pd.DataFrame) -> list[tuple]:
+    """Canonical revenue rows as (customer_id, paid_at UTC text, amount, order_id)."""
+    return list(zip(revenue["customer_id"], revenue["paid_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+                    revenue["amount"], revenue["order_id"]))
+
+
+def test_stripe_without_refund_date_dates_refunds_by_payment():
+    """An export whose column selection leaves out 'Refunded date (UTC)' (the mapping lists it with
+    'Created date (UTC)' as fallback): refunds take the payment date, and the quality table says so."""
+    ds = read_export("stripe", files("stripe_no_refund_date"), key="email")
+    assert rows(ds.revenue) == [
+        ("pat@example.com", "2024-04-01 08:00:05", 29.0, "ch_3PaA"),
+        ("quinn@example.com", "2024-04-02 10:30:00", 120.0, "ch_3PaB"),
+        ("quinn@example.com", "2024-04-02 10:30:00", -20.0, "ch_3PaB:refund"),   # partial refund, payment date
+        ("pat@example.com", "2024-04-04 12:00:00", 59.0, "ch_3PaD"),
+        ("pat@example.com", "2024-04-04 12:00:00", -59.0, "ch_3PaD:refund"),
+        ("rae@example.com", "2024-04-05 13:15:00", 1050.0, "ch_3PaE")]          # ch_3PaC failed
+    notes = ds.quality.query("action == 'info' and table == 'revenue'")
+    assert notes[["column", "rule", "n_rows"]].values.tolist() == [
+        ["Refunded date (UTC)", "column not in the file: paid_at read from 'Created date (UTC)'", 2]]
+
+
+def test_stripe_older_payments_export_with_created_utc(tmp_path):
+    """The older Dashboard payments export names the payment time 'Created (UTC)' and has no refund date."""
+    r = read_export("stripe", files("stripe_legacy")).revenue
+    assert rows(r) == [
+        ("cus_L1", "2019-06-03 09:12:00", 15.0, "ch_1ELa"),
+        ("cus_L2", "2019-06-04 17:45:00", 45.0, "ch_1ELb"),
+        ("cus_L2", "2019-06-04 17:45:00", -45.0, "ch_1ELb:refund"),
+        ("cus_L1", "2019-06-06 12:30:00", 80.0, "ch_1ELd"),
+        ("cus_L1", "2019-06-06 12:30:00", -30.0, "ch_1ELd:refund")]               # ch_1ELc failed
+    assert set(r["currency"]) == {"eur"}
+    summary = import_exports("stripe", files("stripe_legacy"), tmp_path)
+    assert summary[["part", "rows_read", "rows_kept", "dropped_failed"]].values.tolist() == [
+        ["payments", 4, 3, 1], ["refunds", 2, 2, 0]]
+    assert summary["columns_not_in_file"].tolist() == ["Created date (UTC)", "Refunded date (UTC), Created date (UTC)"]
+    assert load_data(tmp_path, tables=["revenue"]).revenue["amount"].sum() == pytest.approx(15 + 45 + 80 - 45 - 30)
+
+
+def test_stripe_without_any_created_column_names_file_alternatives_and_closest(tmp_path):
+    path = tmp_path / "unified_payments.csv"
+    path.write_text((EXPORTS / "stripe" / "unified_payments.csv").read_text().replace("Created date (UTC)", "Created"))
+    with pytest.raises(MappingError) as err:
+        read_export("stripe", [path])
+    message = str(err.value)
+    assert message.startswith("unified_payments.csv: columns 'Created date (UTC)' or 'Created (UTC)' named "
+                              "by the mapping are not in the file; closest columns: ")
+    assert "'Created'" in message.split("closest columns: ")[1]
+
+
 # --------------------------------------------------------------------------- directory imports
 def run_three(out: Path, salt: str | None = "pepper") -> list[pd.DataFrame]:
     return [import_exports(v, files(v), out, key="email", hash_salt=salt)
@@ -205,6 +255,56 @@ def test_missing_column_names_file_column_and_closest(tmp_path):
 def test_bad_mapping_is_rejected(change, match):
     with pytest.raises(MappingError, match=match):
         validate_mapping({"name": "bad", **change})
+
+
+OPTIONAL_MAPPING = {"name": "opt", "tables": {"tickets": {
+    "files": "t*.csv", "identity": {"email": ["Email", "Requester email"]},
+    "drop": [{"column": "Spam", "equals": True, "reason": "spam", "optional": True}],
+    "fields": {"ticket_id": "Id", "created_at": ["Created", "Opened"],
+               "category": {"column": "Type", "optional": True},
+               "agent_id": {"column": "Agent", "only_if": {"column": "Agent", "not_in": ["no agent"]},
+                            "optional": True}}}}}
+
+
+def test_optional_columns_and_fallbacks_when_the_file_lacks_them(tmp_path):
+    (tmp_path / "t.csv").write_text("Id,Opened,Requester email\n1,2024-03-01T09:00Z,A@x.io\n2,2024-03-02T09:00Z,b@x.io\n")
+    ds = read_export(write_yaml(tmp_path, OPTIONAL_MAPPING), [tmp_path / "t.csv"], key="email")
+    t = ds.tickets
+    assert t["ticket_id"].tolist() == ["1", "2"] and t["customer_id"].tolist() == ["a@x.io", "b@x.io"]
+    assert t["created_at"].tolist() == utc("2024-03-01 09:00", "2024-03-02 09:00")
+    assert t["category"].isna().all() and t["agent_id"].isna().all()
+    notes = ds.quality.query("action == 'info' and table == 'tickets'").set_index("column")["rule"].to_dict()
+    assert notes == {"Spam": "optional column not in the file: read as missing (drop filter 'spam')",
+                     "Email": "column not in the file: customer_id read from 'Requester email'",
+                     "Created": "column not in the file: created_at read from 'Opened'",
+                     "Type": "optional column not in the file: read as missing (category)",
+                     "Agent": "optional column not in the file: read as missing (agent_id)"}
+
+
+def test_optional_columns_and_fallbacks_present_are_read_per_row(tmp_path):
+    (tmp_path / "t.csv").write_text("Id,Created,Opened,Email,Requester email,Spam,Type,Agent\n"
+                                    "1,2024-03-01T09:00Z,2024-01-01T00:00Z,,c@x.io,false,question,No Agent\n"
+                                    "2,,2024-03-02T09:00Z,d@x.io,e@x.io,true,incident,Jo\n"
+                                    "3,2024-03-03T09:00Z,,f@x.io,,false,,Jo\n")
+    ds = read_export(write_yaml(tmp_path, OPTIONAL_MAPPING), [tmp_path / "t.csv"], key="email")
+    t = ds.tickets
+    assert t["ticket_id"].tolist() == ["1", "3"]                                    # 2 dropped as spam
+    assert t["customer_id"].tolist() == ["c@x.io", "f@x.io"]                        # first non-empty per row
+    assert t["created_at"].tolist() == utc("2024-03-01 09:00", "2024-03-03 09:00")
+    assert t["category"].fillna("-").tolist() == ["question", "-"]
+    assert t["agent_id"].fillna("-").tolist() == ["-", "Jo"]
+    assert ds.quality.query("action == 'info' and table == 'tickets'").empty
+
+
+def test_optional_does_not_excuse_a_required_column_or_a_bad_flag(tmp_path):
+    (tmp_path / "t.csv").write_text("Id,Requester email\n1,a@x.io\n")
+    with pytest.raises(MappingError, match=r"t.csv: columns 'Created' or 'Opened' named by the mapping are not in "
+                                           r"the file; closest columns: none \(2 columns in the file\)"):
+        read_export(write_yaml(tmp_path, OPTIONAL_MAPPING), [tmp_path / "t.csv"], key="email")
+    bad = {"name": "bad", "tables": {"revenue": {"files": "p.csv", "identity": {"id": "c"}, "fields": {
+        "paid_at": "d", "amount": {"column": "a", "optional": "yes"}}}}}
+    with pytest.raises(MappingError, match=r"fields.amount: 'optional' must be true or false, got 'yes'"):
+        validate_mapping(bad)
 
 
 def test_unknown_builtin_suggests_closest():

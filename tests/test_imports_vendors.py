@@ -2,6 +2,7 @@
 are in test_imports.py), and the vendor-layout checks of docs/imports.md (e.g. Delighted survey types)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +59,50 @@ def test_freshdesk_ratings_both_scales():
     assert column(s, "ticket_id") == ["1", "2", "5", "4"]
 
 
+def without_columns(path: Path, columns: list[str], out: Path) -> Path:
+    """A copy of a CSV export with ``columns`` left out, as an export dialog with them unticked writes it."""
+    target = out / path.name
+    pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=columns).to_csv(target, index=False)
+    return target
+
+
+def test_freshdesk_export_without_optional_columns(tmp_path):
+    """The dialog preselects few fields (freshconsult's EXPORT_FIELDS); Agent, Group, Type, Closed time and the
+    business-hours durations (SLA management only) may be left out: those fields are missing, nothing fails."""
+    narrow = without_columns(EXPORTS / "freshdesk" / "tickets.csv", [
+        "Type", "Agent", "Group", "Closed time", "First response time (in hrs)", "Resolution time (in hrs)"], tmp_path)
+    ds = read_export("freshdesk", [narrow], tz="America/New_York", key="email")
+    t = ds.tickets
+    assert column(t, "ticket_id") == ["1", "2", "4", "5"]
+    assert t["resolved_at"].tolist() == utc("2024-03-01 20:30", "2024-03-05 16:00", None, "2024-03-12 19:00")
+    assert t[["agent_id", "team", "category", "vendor_frt_business_h", "vendor_resolution_business_h"]].isna().all().all()
+    assert column(t, "replies") == [2, 1, 0, 3] and column(t, "priority") == ["high", "normal", "urgent", "low"]
+    notes = ds.quality.query("action == 'info' and table == 'tickets'").set_index("column")["rule"].to_dict()
+    assert notes == {"Agent": "optional column not in the file: read as missing (agent_id)",
+                     "Group": "optional column not in the file: read as missing (team)",
+                     "Type": "optional column not in the file: read as missing (category)",
+                     "First response time (in hrs)": "optional column not in the file: read as missing "
+                                                     "(vendor_frt_business_h)",
+                     "Resolution time (in hrs)": "optional column not in the file: read as missing "
+                                                 "(vendor_resolution_business_h)"}
+
+
+def test_freshdesk_closed_time_is_the_fallback_of_resolved_time(tmp_path):
+    narrow = without_columns(EXPORTS / "freshdesk" / "tickets.csv", ["Resolved time"], tmp_path)
+    ds = read_export("freshdesk", [narrow], tz="America/New_York", key="email")
+    # ticket 2 is Resolved but not closed: without 'Resolved time' it has no resolution time
+    assert ds.tickets["resolved_at"].tolist() == utc("2024-03-02 20:30", None, None, "2024-03-12 19:00")
+    assert ds.quality.query("column == 'Resolved time'")["rule"].tolist() == [
+        "column not in the file: resolved_at read from 'Closed time'"]
+
+
+@pytest.mark.parametrize("left_out", ["Priority", "Initial response time", "Agent interactions"])
+def test_freshdesk_columns_metrics_depend_on_stay_required(tmp_path, left_out):
+    narrow = without_columns(EXPORTS / "freshdesk" / "tickets.csv", [left_out], tmp_path)
+    with pytest.raises(MappingError, match=rf"tickets.csv: column '{left_out}' named by the mapping is not in the file"):
+        read_export("freshdesk", [narrow], tz="America/New_York", key="email")
+
+
 def test_intercom_exact_rows():
     ds = read_export("intercom", files("intercom"))
     t, s = ds.tickets, ds.surveys
@@ -76,6 +121,33 @@ def test_intercom_exact_rows():
     assert column(s, "response_id") == ["1911149811:rating", "1911149812:rating"]
     assert column(s, "score") == [5, 2]
     assert s["submitted_at"].tolist() == utc("2024-03-01 11:01", "2024-03-02 11:01")
+
+
+def test_intercom_page_without_any_rating_gives_no_surveys(tmp_path):
+    """conversation_rating is null on unrated conversations; a page with none rated has no rating columns."""
+    doc = json.loads((EXPORTS / "intercom" / "conversations.json").read_text())
+    for conversation in doc["conversations"]:
+        conversation["conversation_rating"] = None
+    (tmp_path / "conversations.json").write_text(json.dumps(doc))
+    ds = read_export("intercom", [tmp_path / "conversations.json"])
+    assert column(ds.tickets, "ticket_id") == ["1911149811", "1911149812", "1911149813"]
+    assert ds.surveys.empty
+    quality = ds.quality.query("table == 'surveys'").set_index("column")["rule"].to_dict()
+    assert quality == {"": "filtered by mapping: unanswered",
+                       "conversation_rating.rating": "optional column not in the file: read as missing "
+                                                     "(drop filter 'unanswered')",
+                       "conversation_rating.created_at": "optional column not in the file: read as missing "
+                                                         "(submitted_at)",
+                       "conversation_rating.remark": "optional column not in the file: read as missing (comment)"}
+
+
+def test_intercom_ratings_without_remarks(tmp_path):
+    doc = json.loads((EXPORTS / "intercom" / "conversations.json").read_text())
+    for conversation in doc["conversations"]:
+        (conversation["conversation_rating"] or {}).pop("remark", None)
+    (tmp_path / "conversations.json").write_text(json.dumps(doc))
+    s = read_export("intercom", [tmp_path / "conversations.json"]).surveys
+    assert column(s, "score") == [5, 2] and column(s, "comment") == [None, None]
 
 
 def test_hubspot_exact_rows():

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slm_lib.errors import DataValidationError, MissingTableError
+from slm_lib.config import check_scales
+from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.load import load_data, validate
 from slm_lib.io.save import save_data
@@ -514,8 +515,6 @@ def test_header_only_customers_file_is_reported_not_silent(tmp_path):
 
 
 # ----------------------------------------------------------------------------- Dataset: scales, as_of, until
-from slm_lib.config import check_scales  # noqa: E402
-from slm_lib.errors import ConfigError, InsufficientDataError  # noqa: E402
 
 
 def _utc(*values):

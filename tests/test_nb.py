@@ -2,9 +2,11 @@
 import pandas as pd
 import pytest
 
+import slm_lib as slm
 from slm_lib.errors import InsufficientDataError
 from slm_lib.metrics.survey import nps
-from slm_lib.nb import Unavailable, attempt, bullets
+from slm_lib.nb import Unavailable, attempt, bullets, month_subset, report_data
+from slm_lib.periods import month_bounds, month_starts
 
 
 def test_attempt_returns_result_or_note_and_absorbs_dependent_steps():
@@ -35,11 +37,7 @@ def test_notes_and_bullets_render_escaped_html_once():
 
 
 # ----------------------------------------------------------------------------- report_data: no future data
-import numpy as np  # noqa: E402
 
-import slm_lib as slm  # noqa: E402
-from slm_lib.nb import month_subset, report_data  # noqa: E402
-from slm_lib.periods import month_bounds, month_starts  # noqa: E402
 
 SAMPLE = "data_samples"
 PAST = "2025-09"

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slm_lib.errors import ConfigError, DataValidationError
-from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
+from slm_lib.periods import (NAT_NS, check_freq, epoch_ns, latest_timestamp, month_bounds, month_labels, month_starts,
+                             period_codes, period_labels, period_ordinals, period_starts, utc_instant)
 
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
@@ -37,8 +38,6 @@ def test_dates_beyond_nanosecond_range_are_a_data_error_naming_column_and_rows()
 
 
 # ----------------------------------------------------------------------------- periods, one home
-from slm_lib.periods import (check_freq, latest_timestamp, month_bounds, month_labels, month_starts,  # noqa: E402
-                             period_codes, period_labels, period_ordinals, period_starts)
 
 
 @pytest.mark.parametrize("freq, expected", [

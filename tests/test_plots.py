@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from slm_lib import plots
 from slm_lib.errors import DataValidationError
+from slm_lib.models import churn_model
 
 
 def _assert_readable(fig: Figure) -> None:
@@ -121,6 +122,21 @@ def test_forest_plot_reference_line_per_effect_type():
     assert ratio_ax.get_xscale() == "log" and diff_ax.get_xscale() == "linear"
     assert ratio_ax.lines[0].get_xdata()[0] == 1.0 and diff_ax.lines[0].get_xdata()[0] == 0.0
     assert [t.get_text() for t in ratio_ax.get_yticklabels()] == ["sla_breach_share", "median_frt_h"]
+
+
+def test_forest_plot_labels_terms_as_the_tables_do():
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame({"median_frt_h": rng.gamma(2.0, 8.0, 600),
+                             "last_nps_category": rng.choice(["promoter", "detractor"], 600)})
+    features["churned"] = rng.random(600) < 0.2 + 0.2 * (features["last_nps_category"] == "detractor")
+    model = churn_model(features, ["median_frt_h", "last_nps_category"], units={"median_frt_h": 10})
+    fig = plots.forest_plot(model.table, n=model.n)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [  # drawn bottom-up
+        "last NPS answer: detractor (vs promoter)", "median first response (per +10 h)"]
+    assert list(model.readable().index[::-1]) == [t.get_text() for t in ax.get_yticklabels()]
+    churned = int(features["churned"].sum())
+    assert ax.get_title() == f"Estimated effects with 95% intervals (odds ratio), n = 600, {churned:,} churned"
 
 
 def test_forest_plot_needs_n():

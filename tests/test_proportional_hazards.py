@@ -116,7 +116,7 @@ def test_matches_direct_implementation(transform, ties):
     assert test["term"].tolist() == ["x", "segment[mid]", "global"]
     assert test["statistic"].to_numpy() == pytest.approx(expected, abs=1e-8)
     assert test["df"].tolist() == [1, 1, 2]
-    assert test["label"].tolist() == ["x", "segment mid vs smb", "all terms together"]
+    assert test["label"].tolist() == ["x (per +1)", "segment: mid (vs smb)", "all terms together"]
 
 
 def proportional(seed: int, n: int) -> pd.DataFrame:
@@ -158,7 +158,7 @@ def test_time_varying_effect_detected():
         assert test.loc["x", "p_value"] < 0.001 and test.loc["global", "p_value"] < 0.001
         assert test.loc["segment[mid]", "p_value"] > 0.01
     (sentence,) = proportional_hazards_sentences(proportional_hazards_test(m))
-    assert sentence.startswith("The effect of x changes over time (p < 0.001; ") and "Holm" in sentence
+    assert sentence.startswith("The effect of x (per +1) changes over time (p < 0.001; ") and "Holm" in sentence
     assert (proportional_hazards_test(m)["p_adjusted"] >= proportional_hazards_test(m)["p_value"]).all()
 
 
@@ -237,3 +237,10 @@ def test_global_test_drops_a_combination_without_trend_information():
     test = proportional_hazards_test(churn_hazard_model(df, ["a", "b"], min_events_per_term=1))
     assert test["df"].tolist() == [1, 1, 1]
     assert test["statistic"].to_numpy() == pytest.approx([test.loc[0, "statistic"]] * 3, rel=1e-9)
+
+
+def test_sentences_never_write_a_missing_p_as_small():
+    test = pd.DataFrame({"term": ["x", "global"], "role": ["driver", "global"], "label": ["x", "all terms together"],
+                         "p_value": [float("nan"), float("nan")]})
+    text = " ".join(proportional_hazards_sentences(test))
+    assert "0.001" not in text and "not testable" in text

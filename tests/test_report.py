@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import sys
+from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import nbformat
@@ -21,11 +23,13 @@ from slm_lib.report import (
     notebook_title,
     progress_enabled,
     render_notebook_html,
+    report_notebooks,
     run_report,
     validate_month,
     write_month_index,
     write_root_index,
 )
+from slm_lib.report import runner
 from slm_lib.report.runner import _swap_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -209,6 +213,37 @@ def test_invalid_arguments_are_rejected_before_anything_runs(tmp_path, data_dir,
     assert not out.exists()
 
 
+def _notebook_folders(tmp_path, monkeypatch, checkout: list[str], packaged: list[str]) -> tuple[Path, Path]:
+    """A fake checkout and installed package holding the given notebook names."""
+    root, installed = tmp_path / "checkout", tmp_path / "installed"
+    for folder, names in ((root / "notebooks", checkout), (installed, packaged)):
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / name).write_text("{}")
+    monkeypatch.setattr(runner, "_PROJECT_ROOT", root)
+    monkeypatch.setattr(runner, "_PACKAGED_NOTEBOOKS", installed)
+    return root / "notebooks", installed
+
+
+def test_report_notebooks_given_then_checkout_then_installed(tmp_path, monkeypatch):
+    checkout, installed = _notebook_folders(
+        tmp_path, monkeypatch, ["02_b.ipynb", "01_a.ipynb", "notes.ipynb"], ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
+    )
+    assert report_notebooks() == [checkout / "01_a.ipynb", checkout / "02_b.ipynb"]
+    assert report_notebooks([installed / "03_c.ipynb"]) == [installed / "03_c.ipynb"]
+    for path in checkout.glob("0*.ipynb"):  # a wheel install: no checkout beside slm_lib
+        path.unlink()
+    assert report_notebooks() == [installed / "01_a.ipynb", installed / "02_b.ipynb", installed / "03_c.ipynb"]
+
+
+def test_no_report_notebooks_anywhere_names_both_folders(tmp_path, data_dir, monkeypatch):
+    checkout, installed = _notebook_folders(tmp_path, monkeypatch, ["notes.ipynb"], [])
+    message = f"no report notebooks (0*.ipynb) in {checkout} (source checkout) nor in {installed} (installed package)"
+    with pytest.raises(ReportError, match=re.escape(message)):
+        run_report(MONTH, data_dir, tmp_path / "reports", progress=False)
+    assert not (tmp_path / "reports").exists()
+
+
 def test_swap_restores_the_previous_report_when_the_move_fails(tmp_path):
     month_dir = _previous_report(tmp_path)
     before = _snapshot(month_dir)
@@ -258,7 +293,7 @@ def test_format_kpis_display_strings():
     table = format_kpis(KPIS)
     assert table[["metric", "value", "ci", "n", "delta", "p_value"]].values.tolist() == [
         ["NPS", "31.2", "25.0 – 37.4", "1,412", "-2.5", "p < 0.001"],
-        ["<script>alert(1)</script>", "4.6", "—", "20", "+0.2", "p = 0.310"],
+        ["<script>alert(1)</script>", "4.6", "—", "20", "+0.2", "p = 0.31"],
     ]
     assert table["delta_class"].tolist() == ["bad", ""] and table["small_n"].tolist() == [False, True]
     better = format_kpis(KPIS.assign(assessment=["better", "worse"]), decimals=2)
@@ -268,6 +303,68 @@ def test_format_kpis_display_strings():
         ["nps", "—", "", "", ""], ["x", "—", "", "", ""]]
     with pytest.raises(ReportError, match=r"lacks column\(s\) \['n'\]"):
         format_kpis(KPIS.drop(columns="n"))
+
+
+def test_format_kpis_untestable_change_is_not_written_as_a_small_p():
+    untested = KPIS.assign(p_value=[float("nan")] * 2, assessment=["not testable", ""])
+    table = format_kpis(untested)
+    assert table["p_value"].tolist() == ["", "not testable"]  # said once: by the assessment or by p
+    assert "0.001" not in " ".join(table["p_value"])
+    new = format_kpis(KPIS.assign(delta=float("nan"), p_value=float("nan"), assessment="new"))
+    assert new["p_value"].tolist() == ["", ""]  # no previous month: nothing was tested
+
+
+def test_format_kpis_shows_the_adjusted_p_the_assessment_is_judged_on():
+    judged = format_kpis(KPIS.assign(p_value=[0.015, 0.31], p_adjusted=[0.15, float("nan")],
+                                     assessment=["no clear change", "not testable"]))
+    assert judged["p_value"].tolist() == ["adjusted p = 0.15", ""]
+
+
+class _StyleText(HTMLParser):
+    """Collects the text inside <style> elements as the browser reads it (entities decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.inside, self.styles = False, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "style":
+            self.inside = True
+            self.styles.append("")
+
+    def handle_endtag(self, tag):
+        self.inside = self.inside and tag != "style"
+
+    def handle_data(self, data):
+        if self.inside:
+            self.styles[-1] += data
+
+
+def _style_of(page: str) -> str:
+    parser = _StyleText()
+    parser.feed(page)
+    (style,) = parser.styles
+    return style.strip()
+
+
+def test_index_pages_carry_the_stylesheet_unescaped(tmp_path):
+    stylesheet = (resources.files("slm_lib.report") / "templates" / "index.css").read_text(encoding="utf-8").strip()
+    assert '"Segoe UI"' in stylesheet  # quotes that HTML escaping turned into &#34;, so fonts fell back
+    entries = [ReportEntry("Summary <b>", "01.html", "01.ipynb")]
+    page = write_month_index(tmp_path, MONTH, entries, kpis=KPIS).read_text()
+    assert _style_of(page) == stylesheet and "&#34;" not in page.split("</style>")[0]
+    assert "Summary &lt;b&gt;" in page and "&lt;script&gt;alert(1)" in page  # user text still escaped
+    (tmp_path / "r" / MONTH).mkdir(parents=True)
+    (tmp_path / "r" / MONTH / "index.html").write_text("x")
+    assert _style_of(write_root_index(tmp_path / "r").read_text()) == stylesheet
+
+
+def test_month_index_shows_the_data_folder_name_not_its_local_path(tmp_path):
+    local = tmp_path / "home" / "analyst" / "exports" / "data_samples"
+    page = write_month_index(tmp_path, MONTH, [ReportEntry("Summary", "01.html", "01.ipynb")],
+                             data_dir=local).read_text()
+    assert "from <code>data_samples</code>" in page
+    assert str(local.parent) not in page and "/home/" not in page and "analyst" not in page
 
 
 def test_month_index_without_kpis_has_no_kpi_table(tmp_path):

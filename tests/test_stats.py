@@ -37,17 +37,62 @@ def test_mean_t_interval_matches_scipy():
 def test_nps_se_hand_computed():
     # pP = .5, pD = .2: 100 * sqrt((0.7 - 0.09) / 100) = 10 * sqrt(0.61)
     assert float(stats.nps_se(50, 20, 100)) == pytest.approx(10 * math.sqrt(0.61))
+
+
+def test_nps_interval_adjusted_wald_hand_computed():
+    # Rocks (2016): 3/4 promoter, 3/2 passive, 3/4 detractor added: 50.75 P and 20.75 D of 103,
+    # centre 100 * 30 / 103 = 29.13, se = 100 * sqrt((pP + pD - (pP - pD)^2) / 103) = 7.69
     lo, hi = stats.nps_interval(50, 20, 100)
+    pp, pd_ = 50.75 / 103, 20.75 / 103
+    se = 100 * math.sqrt((pp + pd_ - (pp - pd_) ** 2) / 103)
     z = sst.norm.ppf(0.975)
-    assert float(lo) == pytest.approx(30 - z * 10 * math.sqrt(0.61))
-    assert float(hi) == pytest.approx(30 + z * 10 * math.sqrt(0.61))
+    assert se == pytest.approx(7.6915, abs=1e-4)
+    assert float(lo) == pytest.approx(3000 / 103 - z * se) and float(hi) == pytest.approx(3000 / 103 + z * se)
 
 
-def test_nps_interval_clipped_and_degenerate():
-    lo, hi = stats.nps_interval(10, 0, 10)  # all promoters: se 0
-    assert float(lo) == 100.0 and float(hi) == 100.0
+def test_nps_interval_all_promoters_is_not_certain():
+    # 10 promoters of 10: the plain interval was [100, 100]. Adjusted: 10.75 P, 0.75 D of 13,
+    # centre 76.92, se = 100 * sqrt((11.5/13 - (10/13)^2) / 13) = 15.01 -> 47.50 to 106.3, clipped to 100
+    lo, hi = stats.nps_interval(10, 0, 10)
+    se = 100 * math.sqrt((11.5 / 13 - (10 / 13) ** 2) / 13)
+    assert float(lo) == pytest.approx(1000 / 13 - sst.norm.ppf(0.975) * se)
+    assert float(lo) == pytest.approx(47.50, abs=0.01)
+    assert float(hi) == 100.0
     lo, hi = stats.nps_interval(0, 0, 0)
     assert np.isnan(lo) and np.isnan(hi)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 400), st.data())
+def test_nps_interval_contains_estimate_within_bounds(n, data):
+    promoters = data.draw(st.integers(0, n))
+    detractors = data.draw(st.integers(0, n - promoters))
+    lo, hi = stats.nps_interval(promoters, detractors, n)
+    assert -100.0 <= float(lo) <= 100.0 * (promoters - detractors) / n <= float(hi) <= 100.0
+
+
+def test_skewness_corrected_t_interval_hand_computed():
+    # Hall (1992), n = 30, mean 2, sd 1, skewness 1: a = 1/(3 sqrt 30) = 0.060858, b = a/2,
+    # t(29) = 2.045230; g^-1(x) = ((1 + 3a(x - b))^(1/3) - 1)/a gives 1.80834 and -2.41253,
+    # so the interval is 2 - 0.182574 * (1.80834, -2.41253) = (1.66982, 2.44047); plain t: 2 -+ 0.37341
+    lo, hi = stats.mean_t_interval(2.0, 1.0, 30, skewness=1.0)
+    assert (float(lo), float(hi)) == pytest.approx((1.66982, 2.44047), abs=2e-5)
+    lo, hi = stats.mean_t_interval(2.0, 1.0, 30, skewness=-1.0)  # mirrored: 2 - 0.44047, 2 + 0.33018
+    assert (float(lo), float(hi)) == pytest.approx((1.55953, 2.33018), abs=2e-5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 7), min_size=2, max_size=300))
+def test_skewness_corrected_interval_contains_mean_and_is_t_when_symmetric(scores):
+    x = np.array(scores, dtype=float)
+    mean, lo, hi, sd = stats.mean_from_values(x)
+    assert float(lo) <= float(mean) <= float(hi)
+    mirrored = stats.mean_from_values(8.0 - x)  # mirror the scale: the interval mirrors
+    assert float(mirrored[1]) == pytest.approx(8.0 - float(hi))
+    assert float(mirrored[2]) == pytest.approx(8.0 - float(lo))
+    both = stats.mean_from_values(np.concatenate([x, 8.0 - x]))  # symmetric sample: plain t
+    t_lo, t_hi = stats.mean_t_interval(both[0], both[3], 2 * len(x))
+    assert (float(both[1]), float(both[2])) == pytest.approx((float(t_lo), float(t_hi)))
 
 
 def test_two_sample_z_hand_and_zero_se():

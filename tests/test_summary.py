@@ -7,7 +7,8 @@ from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.periods import check_month, previous_month
-from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences, verbatim_comments,
+from slm_lib.nb import verbatim_comments
+from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences,
                              select_segment)
 
 
@@ -55,9 +56,15 @@ def test_headline_kpis_hand_computed(two_months):
     expected_p = compare_periods([10] * 5 + [8] * 3 + [3] * 2, [9] * 2 + [7] * 3 + [0] * 5)["p_value"]
     assert k.loc["nps", "p_value"] == pytest.approx(expected_p)
     assert k.loc["nps", "n"] == 10
-    # tickets 3 -> 2; exact conditional test: binomial(2 of 5, 0.5) two-sided p = 1.0
+    # tickets 3 -> 2, compared per day: the data run from the first ticket (1 Sep 10:00) to the
+    # data set's observation end, its latest timestamp (the October surveys, 15 Oct 12:00), so
+    # September is observed 29 14/24 days and October 14 12/24
     assert k.loc["tickets", "value"] == 2 and k.loc["tickets", "previous"] == 3
-    assert k.loc["tickets", "p_value"] == pytest.approx(1.0)
+    sep, oct_ = 30 - 10 / 24, 14 + 12 / 24
+    assert k.loc["tickets", "per_day"] == pytest.approx(2 / oct_)
+    assert k.loc["tickets", "previous_per_day"] == pytest.approx(3 / sep)
+    from scipy.stats import binomtest
+    assert k.loc["tickets", "p_value"] == pytest.approx(binomtest(2, 5, oct_ / (sep + oct_)).pvalue)
     # median FRT: September 1, 2, 3 h -> 2 h; October 10 h and 24 h -> 17 h
     assert k.loc["frt_median", "previous"] == pytest.approx(2.0)
     assert k.loc["frt_median", "value"] == pytest.approx(17.0)
@@ -106,15 +113,17 @@ def test_verbatim_comments_worst_first_and_masked(two_months):
     out = verbatim_comments(replace(ds, surveys=surveys), "2026-10")
     # scores: row 10 -> 9, row 11 -> 9, row 15 -> 0: the detractor comes first
     assert out["score"].tolist() == [0, 9, 9]
-    assert out.loc[0, "comment"] == "call +1 *** *** 4567"
-    assert "jane.doe@" not in " ".join(out["comment"]) and "j***@example.com" in " ".join(out["comment"])
+    assert out.loc[0, "comment"] == "call [phone]"
+    assert "jane.doe" not in " ".join(out["comment"]) and "example.com" not in " ".join(out["comment"])
+    assert "Mail me at [email] <script>" in " ".join(out["comment"])
+    assert verbatim_comments(replace(ds, surveys=surveys), "2026-10", n=1)["comment"].tolist() == ["call [phone]"]
     html = out.to_html()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert verbatim_comments(ds, "2026-10").empty
 
 
 def test_findings_actions_display_and_recent(two_months):
-    from slm_lib.summary import findings_markdown, kpi_display, recent_periods, suggested_actions
+    from slm_lib.nb import findings_markdown, kpi_display, recent_periods, suggested_actions
     k = headline_kpis(two_months, "2026-10")
     worse = k.assign(assessment=["worse"] + ["no clear change"] * (len(k) - 1), significant=[True] + [False] * (len(k) - 1))
     actions = suggested_actions(worse)
@@ -126,7 +135,7 @@ def test_findings_actions_display_and_recent(two_months):
     shown = kpi_display(k)
     assert list(shown.columns) == ["unit", "value", "95% CI", "n", "previous", "change", "p", "p (adjusted)",
                                    "assessment"]
-    assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == -60.0
+    assert shown.index[0] == "NPS" and shown.loc["NPS", "change"] == "-60.0"
     t = pd.DataFrame({"period": ["2025-12", "2026-01", "2026-02"]})
     assert recent_periods(t, "2026-02", 2)["period"].tolist() == ["2026-01", "2026-02"]
 
@@ -147,7 +156,7 @@ def test_significance_is_holm_adjusted_over_the_months_tests(two_months):
 
 
 def test_findings_list_changes_to_watch(two_months):
-    from slm_lib.summary import findings_markdown
+    from slm_lib.nb import findings_markdown
     k = headline_kpis(two_months, "2026-10")
     k = k.assign(p_value=[0.01] + [0.6] * (len(k) - 1), p_adjusted=[0.1] + [1.0] * (len(k) - 1), significant=False,
                  assessment="no clear change")
@@ -174,7 +183,7 @@ def test_a_seven_point_csat_scale_is_used_by_every_figure():
         pd.testing.assert_frame_equal(five_t, seven_t)   # top-2-box and neutral map one to one
     k5, k7 = (headline_kpis(d, month).set_index("metric") for d in (base, seven))
     pd.testing.assert_series_equal(k5.loc["csat"], k7.loc["csat"])
-    assert k7.loc["ces", "unit"] == "score 1-7"
+    assert k7.loc["ces", "unit"] == "on a 1-7 scale"
     c5, c7 = (slm.changes_by_group(d, month, by="segment", metrics=("csat",)) for d in (base, seven))
     pd.testing.assert_frame_equal(c5, c7)
     v7 = verbatim_comments(seven, month, n=50)
@@ -183,3 +192,89 @@ def test_a_seven_point_csat_scale_is_used_by_every_figure():
     assert compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat", scale=(1, 7))["diff"] == pytest.approx(25.0)
     with pytest.raises(Exception, match="outside the scale 1-5"):
         compare_periods([6, 6, 5, 5], [7, 7, 7, 5], metric="csat")
+
+
+def _tickets_created(created) -> pd.DataFrame:
+    """Resolved one-reply tickets created at the given instants (a UTC Series)."""
+    n = len(created)
+    return pd.DataFrame({
+        "ticket_id": [f"t{i}" for i in range(n)], "customer_id": ["c1"] * n, "created_at": created,
+        "first_response_at": created + pd.Timedelta(hours=1), "resolved_at": created + pd.Timedelta(hours=2),
+        "channel": ["email"] * n, "priority": ["normal"] * n, "agent_id": ["a"] * n, "team": ["t"] * n,
+        "replies": [1] * n, "reopens": [0] * n, "category": ["x"] * n})
+
+
+def _daily(first_day: str, days: int, per_day: int, tz: str) -> pd.Series:
+    """``per_day`` tickets on each of ``days`` local days, 10:00-19:54 on the wall clock of ``tz``."""
+    day = pd.date_range(first_day, periods=days, freq="D", tz=tz)
+    at = [d + pd.Timedelta(minutes=600 + 6 * j) for d in day for j in range(per_day)]
+    return pd.Series(pd.DatetimeIndex(at).tz_convert("UTC")).astype("datetime64[ns, UTC]")
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_ticket_count_compared_per_day_february_to_march(tz):
+    # 100 tickets a day: 2,800 in February, 3,100 in March (Berlin's March has 743 hours but 31 days).
+    # Per day nothing changed: k2 = 3,100 is the mode of Binomial(5,900, 31/59), so p = 1 exactly.
+    # The old test of an even split, binomial(3,100 of 5,900, 0.5), gave p = 9.9e-5: a clear "rise".
+    created = pd.concat([_ts(["2026-01-15T12:00:00Z"]), _daily("2026-02-01", 28, 100, tz),
+                         _daily("2026-03-01", 31, 100, tz)], ignore_index=True)
+    ds = Dataset(tickets=_tickets_created(created))
+    k = headline_kpis(ds, "2026-03", tz=tz, as_of=pd.Timestamp("2026-04-01", tz=tz)).set_index("metric")
+    row = k.loc["tickets"]
+    assert (row["previous"], row["value"]) == (2800, 3100)
+    assert row["per_day"] == pytest.approx(100.0) and row["previous_per_day"] == pytest.approx(100.0)
+    assert row["p_value"] == pytest.approx(1.0, abs=1e-12)
+    assert row["assessment"] == "no clear change"
+    assert ", 100.0 a day against 100.0:" in kpi_sentence(row.to_dict() | {"label": "Tickets created"})
+
+
+def test_ticket_count_in_a_partly_observed_month_hand_computed():
+    # 3 tickets in September (30 days from the first ticket at 1 Sep 00:00), 3 in the 10 days of
+    # October before the data end (the last resolution, 11 Oct 00:00): the daily rate tripled.
+    # Given 6 tickets, October's number is Binomial(6, 10/40) if the rate held: P(k) = C(6,k) 3^(6-k) / 4^6
+    # = 729, 1458, 1215, 540, 135, 18, 1 (/4096); two-sided p = P(3) + P(4) + P(5) + P(6) = 694/4096.
+    created = _ts(["2026-09-01T00:00:00Z", "2026-09-12T09:00:00Z", "2026-09-25T17:00:00Z",
+                   "2026-10-02T08:00:00Z", "2026-10-05T08:00:00Z", "2026-10-10T20:00:00Z"])
+    tickets = _tickets_created(created)
+    tickets.loc[5, "resolved_at"] = pd.Timestamp("2026-10-11T00:00:00Z")
+    k = headline_kpis(Dataset(tickets=tickets), "2026-10").set_index("metric")
+    assert k.loc["tickets", "p_value"] == pytest.approx(694 / 4096)
+    assert k.loc["tickets", "per_day"] == pytest.approx(0.3)
+    assert k.loc["tickets", "previous_per_day"] == pytest.approx(0.1)
+    # an export taken at the end of October observes the whole month: 3 in 31 days against 3 in 30
+    whole = headline_kpis(Dataset(tickets=tickets), "2026-10", as_of="2026-11-01").set_index("metric")
+    from scipy.stats import binomtest
+    assert whole.loc["tickets", "p_value"] == pytest.approx(binomtest(3, 6, 31 / 61).pvalue)
+
+
+@pytest.fixture()
+def one_ces_answer_before(two_months):
+    """September has one CES answer (score 2), October three (3, 4, 5): Welch t cannot be computed."""
+    from dataclasses import replace
+    ces = pd.DataFrame({
+        "response_id": ["c0", "c1", "c2", "c3"], "customer_id": ["c1"] * 4, "ticket_id": [np.nan] * 4,
+        "submitted_at": _ts(["2026-09-20T12:00:00Z"] + ["2026-10-20T12:00:00Z"] * 3),
+        "type": ["ces"] * 4, "score": [2, 3, 4, 5], "comment": pd.Series([np.nan] * 4, dtype="str")})
+    return replace(two_months, surveys=pd.concat([two_months.surveys, ces], ignore_index=True))
+
+
+def test_untestable_change_says_so_and_why(one_ces_answer_before):
+    k = headline_kpis(one_ces_answer_before, "2026-10")
+    ces = k.set_index("metric").loc["ces"]
+    assert ces["previous"] == 2.0 and ces["value"] == pytest.approx(4.0) and ces["n_previous"] == 1
+    assert np.isnan(ces["p_value"]) and not ces["significant"] and ces["assessment"] == "not testable"
+    assert ces["test_note"] == "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month"
+    sentence = kpi_sentence(ces.to_dict() | {"metric": "ces"})
+    assert "0.001" not in sentence and "variation" not in sentence
+    assert sentence == ("CES rose from 2.0 to 4.0 on a 1-7 scale (95% CI 1.5 to 6.5, n = 3): not testable, "
+                        "the previous month had 1 CES answer; a Welch t test needs at least 2 in each month.")
+    from slm_lib.nb import kpi_display
+    shown = kpi_display(k)
+    assert shown.loc["CES", "p"] == "not testable" and shown.loc["CES", "p (adjusted)"] == "not testable"
+    # every other row keeps its reason empty: it was tested
+    assert (k.loc[k["metric"] != "ces", "test_note"] == "").all()
+
+
+def test_first_month_rows_say_there_is_nothing_to_compare(two_months):
+    k = headline_kpis(two_months, "2026-09")
+    assert (k["test_note"] == "no previous month").all() and k["n_previous"].isna().all()

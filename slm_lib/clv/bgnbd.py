@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import betaln, gammaln, hyp2f1, roots_jacobi
 
 from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle

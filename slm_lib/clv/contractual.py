@@ -36,6 +36,7 @@ from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
 from slm_lib.io.dataset import Dataset
 from slm_lib.periods import check_freq, period_labels, period_ordinals, utc_instant
+from slm_lib.wording import feature_label, format_estimate, format_number, interval_decimals
 
 __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 
@@ -311,15 +312,26 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
 def contractual_sentences(table: pd.DataFrame) -> list[str]:
     """One plain-words sentence per group of :func:`contractual_clv`.
 
+    Values are rounded to what their interval supports (:func:`slm_lib.wording.format_estimate`);
+    a group without active customers or without a CLV says why.
+
     Examples
     --------
     >>> t = pd.DataFrame({"segment": ["smb"], "n_customers": [1172], "retention_next": [0.977], "clv": [1680.0],
     ...                   "clv_low": [1547.0], "clv_high": [2035.0], "total_clv": [1.97e6]})
     >>> contractual_sentences(t)[0]
-    'smb: 1,172 active customers, 97.7% expected to renew next month; each is worth about 1,680 from here on (95% CI 1,547 to 2,035), 1,970,000 for the group.'
+    'Segment smb: 1,172 active customers, 97.7% expected to renew next month; each is worth about 1,680 (95% CI 1,550 to 2,040) from here on, about 1,970,000 for the group.'
     """
     group = table.columns[0]
-    return [f"{r[group]}: {r['n_customers']:,} active customers, {r['retention_next']:.1%} expected to renew next "
-            f"month; each is worth about {r['clv']:,.0f} from here on (95% CI {r['clv_low']:,.0f} to "
-            f"{r['clv_high']:,.0f}), {r['total_clv']:,.0f} for the group."
-            for r in table.to_dict("records")]
+    out = []
+    for r in table.to_dict("records"):
+        who = "All customers" if group == "group" else f"{feature_label(group)[0].capitalize()} {r[group]}"
+        if not (r["n_customers"] > 0 and np.isfinite(r["clv"])):
+            out.append(f"{who}: no CLV estimate ({r.get('note') or 'no active customers'}).")
+            continue
+        n = r["n_customers"]
+        total = format_number(r["total_clv"], interval_decimals(n * r["clv_low"], n * r["clv_high"]))
+        out.append(f"{who}: {n:,} active customers, {r['retention_next']:.1%} expected to renew next month; each is "
+                   f"worth about {format_estimate(r['clv'], r['clv_low'], r['clv_high'], signed=False)} from here "
+                   f"on, about {total} for the group.")
+    return out

@@ -112,6 +112,7 @@ class MLEResult:
         p = np.exp(self.log_params)
         return self.cov_log * np.outer(p, p)
 
+    @property
     def summary(self) -> pd.DataFrame:
         """Tidy table: parameter, estimate, std_error, ci_low, ci_high (log-scale Wald interval)."""
         se_log = np.sqrt(np.diag(self.cov_log))
@@ -296,4 +297,4 @@ class PositiveMLEModel:
     @property
     def summary(self) -> pd.DataFrame:
         """parameter, estimate, std_error, ci_low, ci_high (observed information)."""
-        return self._fitted().summary()
+        return self._fitted().summary

@@ -11,6 +11,7 @@ from slm_lib.config import DEFAULT_MIN_N
 from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.table import metric_table
 from slm_lib.periods import month_labels
+from slm_lib.wording import feature_label
 
 GAP_COLUMNS = ["group", "tickets", "sla_first_response", "sla_resolution", "csat", "csat_ci_low", "csat_ci_high",
                "csat_n", "small_n", "gap"]
@@ -88,9 +89,10 @@ def gap_sentences(gap: pd.DataFrame, by: str = "team") -> list[str]:
     'Team north met the first-response SLA on 91% of tickets (ove'
     """
     ref = gap.attrs.get("overall", {})
-    out = [f"{by.replace('_', ' ').capitalize()} {r.group} met the first-response SLA on {r.sla_first_response:.0f}% of "
+    words = feature_label(by)[0]
+    out = [f"{words.capitalize()} {r.group} met the first-response SLA on {r.sla_first_response:.0f}% of "
            f"tickets (overall {ref.get('sla_first_response', np.nan):.0f}%), yet only {r.csat:.0f}% of its surveyed "
            f"customers were satisfied (95% CI {r.csat_ci_low:.0f}-{r.csat_ci_high:.0f}%, n = {r.csat_n}; overall "
            f"{ref.get('csat', np.nan):.0f}%): speed is not its problem; look at answer quality and reopens."
            for r in gap[gap["gap"]].itertuples()]
-    return out or [f"No {by.replace('_', ' ')} meets SLAs while leaving customers clearly less satisfied than average."]
+    return out or [f"No {words} meets SLAs while leaving customers clearly less satisfied than average."]

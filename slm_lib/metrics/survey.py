@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
-from slm_lib.stats import (mean_from_moments, normal_interval, nps_interval, nps_se, proportion_diff_se,
+from slm_lib.stats import (mean_from_values, normal_interval, nps_interval, nps_se, proportion_diff_se,
                            share_from_counts, two_proportion_z, two_sample_z, welch_t)
 
 SUMMARY_INDEX = ["n", "value", "ci_low", "ci_high"]
@@ -103,13 +103,14 @@ def nps(scores: ArrayLike) -> float:
 
 
 def nps_summary(scores: ArrayLike) -> pd.Series:
-    """NPS with its n and SPEC §4 normal interval: Series ``n, value, ci_low, ci_high``.
+    """NPS with its n and adjusted Wald interval (:func:`slm_lib.stats.nps_interval`):
+    Series ``n, value, ci_low, ci_high``.
 
     Examples
     --------
     >>> s = nps_summary([10] * 50 + [8] * 30 + [3] * 20)
     >>> int(s["n"]), float(s["value"]), round(float(s["ci_low"]), 2)
-    (100, 30.0, 14.69)
+    (100, 30.0, 14.05)
     """
     arr = _scores(scores, "nps")
     v, lo, hi = nps_from_counts((arr >= NPS_PROMOTER_MIN).sum(), (arr <= NPS_DETRACTOR_MAX).sum(), arr.size)
@@ -199,7 +200,8 @@ def ces(scores: ArrayLike, scale: tuple[int, int] | None = None) -> float:
 
 
 def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.Series:
-    """CES with n and t interval: Series ``n, value, ci_low, ci_high``.
+    """CES with n and t interval (skewness-corrected, :func:`slm_lib.stats.mean_t_interval`):
+    Series ``n, value, ci_low, ci_high``.
 
     Examples
     --------
@@ -208,8 +210,7 @@ def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.S
     (3.0, 1.037)
     """
     arr = _scores(scores, "ces", scale)
-    m = arr.mean() if arr.size else np.nan
-    v, lo, hi, _ = mean_from_moments(arr.sum(), ((arr - m) ** 2).sum(), arr.size)
+    v, lo, hi, _ = mean_from_values(arr)
     return _summary(arr.size, v, lo, hi)
 
 
@@ -218,17 +219,73 @@ COMPARE_INDEX = ["diff", "statistic", "p_value", "n_before", "n_after", "ci_low"
                  "before", "after"]
 
 
+def nps_change_from_counts(promoters_before: ArrayLike, detractors_before: ArrayLike, n_before: ArrayLike,
+                           promoters_after: ArrayLike, detractors_after: ArrayLike,
+                           n_after: ArrayLike) -> dict[str, np.ndarray]:
+    """Change of NPS (after - before) with its two-sample z test, from counts (arrays).
+
+    The z statistic and the interval of the difference use the SPEC §4 standard errors,
+    ``se = sqrt(se_before² + se_after²)``.
+
+    Returns
+    -------
+    dict of float arrays: ``diff, statistic, p_value, ci_low, ci_high, before, after``.
+
+    Examples
+    --------
+    >>> r = nps_change_from_counts(40, 20, 100, 50, 20, 100)
+    >>> float(r["diff"]), round(float(r["p_value"]), 3)
+    (10.0, 0.355)
+    """
+    before, _, _ = nps_from_counts(promoters_before, detractors_before, n_before)
+    after, _, _ = nps_from_counts(promoters_after, detractors_after, n_after)
+    diff = after - before
+    se = np.sqrt(nps_se(promoters_before, detractors_before, n_before) ** 2
+                 + nps_se(promoters_after, detractors_after, n_after) ** 2)
+    stat, p = two_sample_z(diff, se)
+    low, high = normal_interval(diff, se)
+    return {"diff": diff, "statistic": stat, "p_value": p, "ci_low": low, "ci_high": high,
+            "before": before, "after": after}
+
+
+def csat_change_from_counts(satisfied_before: ArrayLike, n_before: ArrayLike, satisfied_after: ArrayLike,
+                            n_after: ArrayLike) -> dict[str, np.ndarray]:
+    """Change of CSAT (after - before, percentage points) with its pooled two-proportion z test.
+
+    The interval of the difference uses the unpooled standard error.
+
+    Returns
+    -------
+    dict of float arrays: ``diff, statistic, p_value, ci_low, ci_high, before, after``.
+
+    Examples
+    --------
+    >>> r = csat_change_from_counts(40, 100, 55, 120)
+    >>> round(float(r["diff"]), 2), round(float(r["p_value"]), 4)
+    (5.83, 0.3844)
+    """
+    before, _, _ = share_from_counts(satisfied_before, n_before)
+    after, _, _ = share_from_counts(satisfied_after, n_after)
+    diff = after - before
+    stat, p = two_proportion_z(satisfied_before, n_before, satisfied_after, n_after)
+    low, high = normal_interval(diff, 100.0 * proportion_diff_se(satisfied_before, n_before, satisfied_after,
+                                                                 n_after))
+    return {"diff": diff, "statistic": stat, "p_value": p, "ci_low": low, "ci_high": high,
+            "before": before, "after": after}
+
+
 def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
                     threshold: int | None = None, exclude_neutral: bool = False,
                     scale: tuple[int, int] | None = None) -> pd.Series:
     """Test the change of NPS, CSAT or CES between two periods; ``diff = after - before``.
 
-    NPS: two-sample z with the SPEC §4 standard errors (se = sqrt(se_b² + se_a²)).
-    CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs.
-    CES: Welch t test. Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units
-    of the metric (NPS points, CSAT percentage points, CES score points). An empty side
-    gives NaN with its ``n = 0``. ``threshold``, ``exclude_neutral`` and ``scale`` are as in
-    :func:`csat` (``scale`` also bounds CES scores).
+    NPS: two-sample z with the SPEC §4 standard errors (:func:`nps_change_from_counts`).
+    CSAT: pooled two-proportion z test; interval of the difference from unpooled SEs
+    (:func:`csat_change_from_counts`). CES: Welch t test (:func:`slm_lib.stats.welch_t`).
+    Intervals are 95% (``slm_lib.config.CONFIDENCE``) and in the units of the metric (NPS
+    points, CSAT percentage points, CES score points). An empty side gives NaN with its
+    ``n = 0``. ``threshold``, ``exclude_neutral`` and ``scale`` are as in :func:`csat`
+    (``scale`` also bounds CES scores).
 
     Returns
     -------
@@ -246,27 +303,16 @@ def compare_periods(before: ArrayLike, after: ArrayLike, metric: Metric = "nps",
     b, a = _scores(before, metric, scale), _scores(after, metric, scale)
     nb, na = b.size, a.size
     if metric == "nps":
-        pb, db = (b >= NPS_PROMOTER_MIN).sum(), (b <= NPS_DETRACTOR_MAX).sum()
-        pa, da = (a >= NPS_PROMOTER_MIN).sum(), (a <= NPS_DETRACTOR_MAX).sum()
-        vb, _, _ = nps_from_counts(pb, db, nb)
-        va, _, _ = nps_from_counts(pa, da, na)
-        diff = va - vb
-        se = np.sqrt(nps_se(pb, db, nb) ** 2 + nps_se(pa, da, na) ** 2)
-        stat, p = two_sample_z(diff, se)
-        low, high = normal_interval(diff, se)
+        r = nps_change_from_counts((b >= NPS_PROMOTER_MIN).sum(), (b <= NPS_DETRACTOR_MAX).sum(), nb,
+                                   (a >= NPS_PROMOTER_MIN).sum(), (a <= NPS_DETRACTOR_MAX).sum(), na)
     elif metric == "csat":
         xb, nb = _csat_counts(b, threshold, exclude_neutral, scale)  # n without dropped neutrals
         xa, na = _csat_counts(a, threshold, exclude_neutral, scale)
-        vb, _, _ = share_from_counts(xb, nb)
-        va, _, _ = share_from_counts(xa, na)
-        diff = va - vb
-        stat, p = two_proportion_z(xb, nb, xa, na)
-        low, high = normal_interval(diff, 100.0 * proportion_diff_se(xb, nb, xa, na))
+        r = csat_change_from_counts(xb, nb, xa, na)
     else:
         vb = b.mean() if nb else np.nan
         va = a.mean() if na else np.nan
         r = welch_t(vb, b.std(ddof=1) if nb > 1 else np.nan, nb,
-                    va, a.std(ddof=1) if na > 1 else np.nan, na)
-        diff, stat, p, low, high = r["diff"], r["statistic"], r["p_value"], r["ci_low"], r["ci_high"]
-    values = [float(diff), float(stat), float(p), nb, na, float(low), float(high), float(vb), float(va)]
-    return pd.Series(values, index=COMPARE_INDEX, dtype=np.float64, name=metric)
+                    va, a.std(ddof=1) if na > 1 else np.nan, na) | {"before": vb, "after": va}
+    values = [r["diff"], r["statistic"], r["p_value"], nb, na, r["ci_low"], r["ci_high"], r["before"], r["after"]]
+    return pd.Series([float(v) for v in values], index=COMPARE_INDEX, dtype=np.float64, name=metric)

@@ -13,8 +13,10 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   missing group value (e.g. a survey without ticket_id) is its own group with NaN label.
 * Rows: ticket metrics for every group with at least one ticket, survey metrics for every
   group with at least one survey of that type; ``n`` may be 0 (value NaN), e.g. no
-  resolved ticket yet. Rates are in percent (Wilson), means carry t intervals, medians and
-  p90 distribution-free order-statistic intervals, NPS the SPEC §4 normal interval.
+  resolved ticket yet. Rates are in percent (Wilson), means carry skewness-corrected t
+  intervals (:func:`slm_lib.stats.mean_t_interval`), medians and p90 distribution-free
+  order-statistic intervals, NPS the adjusted Wald interval with the SPEC §4 standard error
+  (:func:`slm_lib.stats.nps_interval`).
   ``tickets``: value = n = the count, interval exact Poisson (Garwood).
 * SLA rows use :mod:`slm_lib.metrics.sla` (``as_of`` default: the data set's
   :meth:`~slm_lib.io.dataset.Dataset.observation_end`); their ``n`` is achieved + breached.
@@ -167,8 +169,9 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, .
     total = np.bincount(g, weights=x, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
-    ssd = np.bincount(g, weights=(x - mean[g]) ** 2, minlength=size)
-    value, low, high, _ = mean_from_moments(total, ssd, n)
+    dev = x - mean[g]
+    ssd = np.bincount(g, weights=dev ** 2, minlength=size)
+    value, low, high, _ = mean_from_moments(total, ssd, n, np.bincount(g, weights=dev ** 3, minlength=size))
     return n, value, low, high
 
 

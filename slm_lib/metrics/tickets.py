@@ -19,7 +19,7 @@ import pandas as pd
 
 from slm_lib.errors import DataValidationError
 from slm_lib.metrics.survey import SUMMARY_INDEX
-from slm_lib.stats import mean_from_moments, share_from_counts, wilson_interval
+from slm_lib.stats import mean_from_values, share_from_counts, wilson_interval
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str = "tickets") -> None:
@@ -180,7 +180,7 @@ def resolution_rate(tickets: pd.DataFrame) -> pd.Series:
 
 
 def replies_per_ticket(tickets: pd.DataFrame) -> pd.Series:
-    """Mean public replies over resolved tickets, with a t interval.
+    """Mean public replies over resolved tickets, with a (skewness-corrected) t interval.
 
     Examples
     --------
@@ -191,8 +191,7 @@ def replies_per_ticket(tickets: pd.DataFrame) -> pd.Series:
     """
     f = ticket_flags(tickets)
     r = tickets["replies"].to_numpy(dtype=np.float64)[f["resolved"]]
-    m = r.mean() if r.size else np.nan
-    value, low, high, _ = mean_from_moments(r.sum(), ((r - m) ** 2).sum(), r.size)
+    value, low, high, _ = mean_from_values(r)
     return pd.Series([r.size, value, low, high], index=SUMMARY_INDEX, dtype=np.float64)
 
 

@@ -1,7 +1,9 @@
 """Models linking service experience to churn and value (SPEC §6).
 
-Each model returns a :class:`ModelResult` with a tidy ``.table`` (term, role, unit, estimate,
-std_error, ci_low, ci_high, p_value, effect in business units) and the statsmodels ``.result``.
+Each model returns a :class:`ModelResult` with a tidy ``.table`` (term, role, unit, label,
+estimate, std_error, ci_low, ci_high, p_value, effect in business units; also ``.summary``, the
+name the CLV models share) and the statsmodels ``.result``; in JupyterLab a result shows itself
+as a captioned table.
 """
 from slm_lib.models._design import DEFAULT_REFERENCES, ModelResult
 from slm_lib.models.churn import churn_hazard_model, churn_model

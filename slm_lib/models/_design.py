@@ -7,7 +7,7 @@ the column by 10 so its coefficient is "per +10 h"; ``"sd"`` standardises it), o
 """
 from __future__ import annotations
 
-import re
+import html
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -19,23 +19,10 @@ from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversio
 
 from slm_lib.errors import ConfigError, ModelFitError
 from slm_lib.stats import z_critical
+from slm_lib.wording import feature_label, format_number, format_p, interval_decimals, outcome_label, term_label
 
 #: Reference level of known categorical features (treatment coding).
 DEFAULT_REFERENCES: dict[str, str] = {"last_nps_category": "promoter", "segment": "smb"}
-
-#: Plain-words label and unit symbol of known feature columns, for tables and sentences.
-LABELS: dict[str, tuple[str, str]] = {
-    "median_frt_h": ("median first response", " h"),
-    "sla_breach_share": ("SLA breach share", ""),
-    "reopen_share": ("reopen share", ""),
-    "mean_csat": ("mean CSAT", " points"),
-    "mean_ces": ("mean CES", " points"),
-    "tickets": ("tickets", " tickets"),
-    "tenure_years": ("tenure", " years"),
-    "tenure_days": ("tenure", " days"),
-    "last_nps_category": ("last NPS category", ""),
-    "segment": ("segment", ""),
-}
 
 Z = z_critical()
 
@@ -49,6 +36,7 @@ class Term:
     role: str          # "driver" or "control"
     unit: str          # e.g. "+10 h", "detractor vs promoter", "+1 SD (12.3)"
     level: str | None = None
+    reference: str | None = None  # the reference level of a categorical term
 
 
 @dataclass
@@ -65,11 +53,15 @@ class Design:
 
 @dataclass
 class ModelResult:
-    """A fitted model: the tidy ``table``, the statsmodels ``result`` and notes.
+    """A fitted model: the tidy ``table`` (also ``.summary``), the statsmodels ``result`` and notes.
 
-    ``table`` holds one row per driver/control term with ``term, role, unit, estimate,
+    In JupyterLab a result shows itself as its :meth:`readable` driver table under a
+    :attr:`caption` (model, outcome, ``n``, events, controls).
+
+    ``table`` holds one row per driver/control term with ``term, role, unit, label, estimate,
     std_error, ci_low, ci_high, p_value, effect, effect_ci_low, effect_ci_high, effect_type,
-    n, events`` (plus model-specific columns such as ``ame_pp``). ``n_dropped`` rows had a
+    n, events`` (plus model-specific columns such as ``ame_pp``); ``label`` is the term in
+    plain words (:func:`slm_lib.wording.term_label`). ``n_dropped`` rows had a
     missing value in a model column (``dropped_by`` counts them per column).
     """
 
@@ -90,47 +82,70 @@ class ModelResult:
     def readable(self, role: str = "driver") -> pd.DataFrame:
         """The table as a reader sees it: one row per term, the effect in business units and its interval.
 
-        Columns ``per`` (the stated change), ``effect`` (its type in the header, e.g. "odds
-        ratio"), ``95% CI``, ``p``, ``n`` (rows fitted) and ``events`` (churned customers, for
-        churn models) and, for Logit, the average marginal effect in percentage points; indexed
-        by the plain-words driver name (with the lag for lagged models).
+        Indexed by the term's label (:func:`slm_lib.wording.term_label`, as the forest plot
+        and the sentences: "median first response (per +10 h)", "last NPS answer: detractor
+        (vs promoter)", with the lag for lagged models). Columns: the effect (its type in the
+        header, e.g. "odds ratio"), ``95% CI``, ``p``, ``n`` (rows fitted), ``events``
+        (churned customers, for churn models) and, for Logit, the average marginal effect in
+        percentage points. Numbers are rounded to what their interval supports.
         """
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
         kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
-        fmt = (lambda v: f"{v:.2f}") if "ratio" in kind else (lambda v: f"{v:+.2f}")  # noqa: E731
-        names = [label(re.sub(r"\[.*\]$", "", t))[0] for t in rows["term"]]
-        if "lag" in rows:  # lagged models: the driver once per lag and summed (controls have no lag)
-            names = [f"{label(re.sub(r'_cumulative$', '', t))[0]} ({_lag_words(k)})" if role == "driver" else n
-                     for n, t, k, role in zip(names, rows["term"], rows["lag"], rows["role"])]
-        out = pd.DataFrame({
-            "driver": names,
-            "per": rows["unit"].to_numpy(),
-            kind: [fmt(v) for v in rows["effect"]],
-            "95% CI": [f"{fmt(lo)} to {fmt(hi)}" for lo, hi in zip(rows["effect_ci_low"], rows["effect_ci_high"])],
-            "p": [("< 0.001" if p < 0.001 else f"{p:.3f}") for p in rows["p_value"]],
-        })
+        effect, ci = _with_interval(rows["effect"], rows["effect_ci_low"], rows["effect_ci_high"], "ratio" not in kind)
+        out = pd.DataFrame({"term": rows["label"].to_numpy(), kind: effect, "95% CI": ci,
+                            "p": [format_p(p, bare=True) for p in rows["p_value"]]})
         out["n"] = [f"{v:,}" for v in rows["n"]]
         if "events" in rows:
             out["events"] = [f"{v:,}" for v in rows["events"]]
         if "ame_pp" in rows:
-            out["churn probability (pp)"] = [f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
-                                            zip(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"])]
-        return out.set_index("driver")
+            ame, ame_ci = _with_interval(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"], True)
+            out["churn probability (pp)"] = [f"{v} ({c})" for v, c in zip(ame, ame_ci)]
+        return out.set_index("term")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The tidy parameter table (a copy of ``table``), under the name every slm model shares.
+
+        CLV models (``BetaGeoModel``, ``GammaGammaModel``, ``ShiftedBetaGeoModel``) expose
+        their parameters as ``.summary`` too: ``estimate, std_error, ci_low, ci_high`` and more.
+        """
+        return self.table.copy()
+
+    @property
+    def caption(self) -> str:
+        """One line naming the model, its outcome, ``n``, events, controls and rows left out."""
+        words = outcome_label(self.outcome)[0]
+        events = ""
+        if "events" in self.table and len(self.table):
+            events = f", {int(self.table['events'].iloc[0]):,} {'churned' if words == 'churn' else 'events'}"
+        controls = self.table.loc[self.table["role"] == "control", "term"].str.replace(r"\[.*\]$", "", regex=True)
+        adjusted = ", ".join(dict.fromkeys(feature_label(c)[0] for c in controls))
+        return (f"{MODEL_WORDS.get(self.kind, self.kind)} of {words}: n = {self.n:,}{events}; drivers below"
+                + (f", adjusted for {adjusted}" if adjusted else "")
+                + (f"; {self.n_dropped:,} rows left out" if self.n_dropped else "") + ".")
+
+    def _repr_html_(self) -> str:
+        """The readable driver table with :attr:`caption` (JupyterLab shows a result this way)."""
+        table = self.readable().to_html()  # escapes labels and levels; no random ids
+        return table.replace(">", f">\n<caption>{html.escape(self.caption)}</caption>", 1)
 
     def __repr__(self) -> str:
         return (f"ModelResult({self.kind}, outcome={self.outcome!r}, n={self.n:,}, "
                 f"dropped={self.n_dropped:,}, terms={len(self.table)})")
 
 
-def label(source: str) -> tuple[str, str]:
-    """Plain-words label and unit symbol of a feature column (the column name when unknown)."""
-    base = re.sub(r"_lag\d+$", "", source)
-    return LABELS.get(base, (base.replace("_", " "), ""))
+#: The model behind each ``ModelResult.kind``, for captions.
+MODEL_WORDS: dict[str, str] = {
+    "logit": "Logistic regression", "cox": "Cox proportional-hazards model", "gamma": "Gamma GLM (log link)",
+    "log_ols": "OLS of the log (HC3 errors)", "ols": "OLS (HC3 errors)", "ols_hac": "Distributed-lag OLS (HAC errors)",
+}
 
 
-def _lag_words(lag: float) -> str:
-    """How far back a lagged driver is measured, in words (NaN = the effect summed over lags)."""
-    return "all lags summed" if pd.isna(lag) else "same month" if lag == 0 else f"{int(lag)} month{'s' if lag > 1 else ''} earlier"
+def _with_interval(values: pd.Series, low: pd.Series, high: pd.Series, signed: bool) -> tuple[list[str], list[str]]:
+    """Estimates and "low to high" texts, each row rounded to what its interval supports."""
+    texts = [[format_number(x, interval_decimals(lo, hi), signed) for x in (v, lo, hi)]
+             for v, lo, hi in zip(values, low, high)]
+    return [t[0] for t in texts], [f"{t[1]} to {t[2]}" for t in texts]
 
 
 def _fmt(x: float) -> str:
@@ -143,12 +158,13 @@ def _is_categorical(s: pd.Series) -> bool:
 
 def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str], outcome: str | None,
                  units: Mapping[str, float | str] | None = None, references: Mapping[str, str] | None = None,
-                 extra: Iterable[str] = (), intercept: bool = True) -> Design:
+                 extra: Iterable[str] = (), intercept: bool = True, binary_outcome: bool = False) -> Design:
     """Select, clean and encode the model columns.
 
     Rows with a missing value in any used column are dropped and counted. Raises
     :class:`ConfigError` for unknown columns and :class:`ModelFitError` for a driver or control
-    that is constant (or has a single level) after dropping.
+    that is constant (or has a single level) after dropping, and for an outcome that is not
+    numeric (not 0/1 or bool when ``binary_outcome``).
     """
     drivers, controls, extra = list(drivers), list(controls), list(extra)
     if not drivers:
@@ -189,7 +205,7 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
             for lev in sorted(levels.index.drop(ref)):
                 name = f"{col}[{lev}]"
                 cols[name] = (s == lev).to_numpy(float)
-                terms.append(Term(name, col, role, f"{lev} vs {ref}", lev))
+                terms.append(Term(name, col, role, f"{lev} vs {ref}", lev, ref))
             continue
         x = s.to_numpy(float)
         sd = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
@@ -197,7 +213,7 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
             raise ModelFitError(f"model: {role} '{col}' is constant ({x[0] if len(x) else 'no rows'}) "
                                 f"in the {len(x):,} usable rows; it cannot be estimated")
         u = units.get(col, 1.0)
-        sym = label(col)[1]
+        sym = feature_label(col)[1]
         if u == "sd":
             cols[col] = x / sd
             terms.append(Term(col, col, role, f"+1 SD ({_fmt(round(sd, 4))}{sym})"))
@@ -205,11 +221,39 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
             if not (isinstance(u, (int, float)) and u > 0):
                 raise ConfigError(f"model: unit of '{col}' must be a positive number or 'sd', got {u!r}")
             cols[col] = x / float(u)
-            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym}"))
+            one = float(u) == 1.0 and sym.endswith("s")  # "+1 point", "+1 ticket", but "+10 points"
+            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym[:-1] if one else sym}"))
     X = pd.DataFrame(cols, index=data.index)
     check_rank(X)
-    y = data[outcome].astype(float) if outcome else pd.Series(dtype=float)
+    y = model_values(data[outcome], "outcome", "model", binary_outcome) if outcome else pd.Series(dtype=float)
     return Design(y, X, terms, int((~keep).sum()), dropped_by, data[extra])
+
+
+def model_values(values: pd.Series, role: str, what: str, binary: bool = False) -> pd.Series:
+    """A model column as floats: numbers (bool as 0/1), or only 0/1 and bool when ``binary``.
+
+    Raises :class:`ModelFitError` naming the column, how many rows hold other values and
+    (up to three of) those values.
+
+    Examples
+    --------
+    >>> model_values(pd.Series([True, False], name="churned"), "outcome", "churn_model", binary=True).tolist()
+    [1.0, 0.0]
+    >>> model_values(pd.Series(["yes", "no", "1"], name="churned"), "outcome", "m")
+    Traceback (most recent call last):
+    ...
+    slm_lib.errors.ModelFitError: m: outcome 'churned' must be numeric; 2 of 3 rows hold other values ('no', 'yes')
+    """
+    numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+    number = values.astype(float) if numeric else pd.to_numeric(values, errors="coerce").astype(float)
+    bad = number.isna() & values.notna()
+    if binary:
+        bad |= number.notna() & ~number.isin([0.0, 1.0])
+    if bad.any():
+        shown = ", ".join(sorted({repr(v) if isinstance(v, str) else str(v) for v in values[bad].unique()})[:3])
+        raise ModelFitError(f"{what}: {role} '{values.name}' must be {'0/1 or bool' if binary else 'numeric'}; "
+                            f"{int(bad.sum()):,} of {len(values):,} rows hold other values ({shown})")
+    return number
 
 
 def check_rank(X: pd.DataFrame) -> None:
@@ -263,7 +307,7 @@ def fit_checked(fit: Callable[[], object], what: str, design: Design) -> object:
         warnings.simplefilter("always")
         try:
             res = fit()
-        except (PerfectSeparationError, np.linalg.LinAlgError) as err:
+        except (PerfectSeparationError, np.linalg.LinAlgError, ValueError) as err:  # ValueError: e.g. no covariance
             raise ModelFitError(f"{what}: fit failed ({err}); terms {list(design.X.columns)}") from err
     kinds = {type(w.message) for w in caught}
     if PerfectSeparationWarning in kinds:
@@ -280,7 +324,7 @@ def fit_checked(fit: Callable[[], object], what: str, design: Design) -> object:
 
 
 def coef_table(res: object, design: Design, names: list[str] | None = None) -> pd.DataFrame:
-    """Tidy rows term, role, unit, estimate, std_error, ci_low, ci_high, p_value for the design terms."""
+    """Tidy rows term, role, unit, label, estimate, std_error, ci_low, ci_high, p_value for the design terms."""
     params = pd.Series(np.asarray(res.params), index=getattr(res.params, "index", design.X.columns))
     bse = pd.Series(np.asarray(res.bse), index=params.index)
     pv = pd.Series(np.asarray(res.pvalues), index=params.index)
@@ -289,33 +333,28 @@ def coef_table(res: object, design: Design, names: list[str] | None = None) -> p
     est, se = params[idx].to_numpy(), bse[idx].to_numpy()
     return pd.DataFrame({
         "term": idx, "role": [t.role for t in terms], "unit": [t.unit for t in terms],
+        "label": [term_label(t.source, "" if t.level is not None else t.unit, t.level, t.reference) for t in terms],
         "estimate": est, "std_error": se, "ci_low": est - Z * se, "ci_high": est + Z * se,
         "p_value": pv[idx].to_numpy(),
     })
 
 
-def outcome_words(outcome: str) -> str:
-    """Plain words for an outcome column in sentences ("churned" -> "churn").
+def change_in(outcome: str) -> str:
+    """The effect type of a model whose effect is a change of ``outcome`` in its own units.
 
     Examples
     --------
-    >>> outcome_words("churn_rate"), outcome_words("my_metric")
-    ('the monthly churn rate (percentage points)', 'my metric')
+    >>> change_in("churn_rate"), change_in("historical_clv")
+    ('change in the monthly churn rate (pp)', 'change in historical CLV')
     """
-    return OUTCOME_WORDS.get(outcome, outcome.replace("_", " "))
-
-
-#: Sentence wording of the outcome columns slm's models use.
-OUTCOME_WORDS: dict[str, str] = {
-    "churned": "churn", "event": "churn", "churn_rate": "the monthly churn rate (percentage points)",
-    "revenue_horizon": "revenue in the following window", "historical_clv": "historical CLV",
-}
+    words, unit = outcome_label(outcome)
+    return f"change in {words}" + (f" ({unit})" if unit else "")
 
 
 def describe_term(row: pd.Series, terms: list[Term]) -> str:
-    """Plain words for "one stated unit of this term", e.g. "Each +10 h of median first response"."""
+    """The subject of a term's sentence: "Each +10 h of median first response", "Segment mid (vs smb)"."""
     term = next(t for t in terms if t.name == row["term"])
+    words = feature_label(term.source)[0]
     if term.level is not None:
-        words = label(term.source)[0]
-        return f"{words[:1].upper()}{words[1:]} {term.unit}"
-    return f"Each {term.unit} of {label(term.source)[0]}"
+        return f"{words[:1].upper()}{words[1:]} {term.level} (vs {term.reference})"
+    return f"Each {term.unit} of {words}"

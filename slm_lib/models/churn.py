@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from slm_lib.errors import ModelFitError
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
-                                    describe_term, fit_checked, outcome_words)
+                                    describe_term, fit_checked, model_values)
+from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
 
 __all__ = ["churn_model", "churn_hazard_model"]
 
@@ -48,7 +50,8 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     ------
     ModelFitError
         Perfect separation, constant driver, too few events, singular design, no convergence;
-        the message names the term.
+        the message names the term. An outcome that is not 0/1 or bool; the message names the
+        column, how many rows and which values.
 
     Examples
     --------
@@ -60,10 +63,8 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     '+10 h'
     """
     what = "churn_model"
-    design = build_design(features, drivers, controls, outcome, units, references)
+    design = build_design(features, drivers, controls, outcome, units, references, binary_outcome=True)
     y = design.y
-    if not set(np.unique(y)) <= {0.0, 1.0}:
-        raise ModelFitError(f"{what}: outcome '{outcome}' must be 0/1 or bool")
     events = int(min(y.sum(), len(y) - y.sum()))
     check_events(events, len(design.terms), min_events_per_term, what)
     check_separation(design, what)
@@ -82,12 +83,14 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
     table["n"] = len(y)
     table["events"] = int(y.sum())
 
+    word = outcome_label(outcome)[0]
+
     def sentence(r: pd.Series) -> str:
-        verb = "raises" if r["effect"] >= 1 else "lowers"
-        word = outcome_words(outcome)
-        return (f"{describe_term(r, design.terms)} {verb} the odds of {word} {r['effect']:.2f}x "
-                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}x), about {r['ame_pp']:+.1f} pp "
-                f"{word} probability (95% CI {r['ame_ci_low']:+.1f} to {r['ame_ci_high']:+.1f} pp).")
+        odds = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], signed=False)
+        ame = format_estimate(r["ame_pp"], r["ame_ci_low"], r["ame_ci_high"], "pp")
+        return effect_sentence(describe_term(r, design.terms), f"multiplies the odds of {word} by", word,
+                               f"{odds}; {word} probability {ame}",
+                               is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0), "odds ratio")
 
     return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence)
 
@@ -114,6 +117,12 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
         ``table``: ``term, role, unit, estimate, std_error, ci_low, ci_high, p_value`` (log hazard),
         ``effect`` = hazard ratio per stated unit with its interval, ``effect_type``, ``n``, ``events``.
 
+    Raises
+    ------
+    ModelFitError
+        As in :func:`churn_model`; also a non-numeric or negative ``duration``, an ``event`` that
+        is not 0/1 or bool, and a fit that fails or gives non-finite estimates.
+
     Examples
     --------
     >>> rng = np.random.default_rng(1)
@@ -127,7 +136,8 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     what = "churn_hazard_model"
     design = build_design(features, drivers, controls, None, units, references, extra=[duration, event],
                           intercept=False)
-    time, status = design.extra[duration].to_numpy(float), design.extra[event].to_numpy(float)
+    time = model_values(design.extra[duration], "duration", what).to_numpy()
+    status = model_values(design.extra[event], "event", what, binary=True).to_numpy()
     if (time < 0).any():
         raise ModelFitError(f"{what}: {int((time < 0).sum())} negative value(s) in duration '{duration}'")
     events = int(status.sum())
@@ -157,7 +167,9 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     table["events"] = events
 
     def sentence(r: pd.Series) -> str:
-        return (f"{describe_term(r, design.terms)} multiplies the hazard of churn by {r['effect']:.2f} "
-                f"(95% CI {r['effect_ci_low']:.2f}-{r['effect_ci_high']:.2f}).")
+        ratio = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], signed=False)
+        return effect_sentence(describe_term(r, design.terms), "multiplies the hazard of churn by",
+                               "the hazard of churn", ratio, is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0),
+                               "hazard ratio")
 
     return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence)

@@ -8,8 +8,9 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import (Z, ModelResult, Term, build_design, coef_table, fit_checked, label,
-                                    outcome_words)
+from slm_lib.models._design import Z, ModelResult, Term, build_design, change_in, coef_table, fit_checked
+from slm_lib.wording import (effect_sentence, feature_label, format_estimate, is_clear, lag_words, outcome_label,
+                              term_label)
 
 __all__ = ["lagged_effects", "newey_west_maxlags"]
 
@@ -117,16 +118,23 @@ def lagged_effects(monthly: pd.DataFrame, outcome: str, driver: str, lags: Itera
     table.insert(3, "lag", [int(t.rsplit("lag", 1)[1]) if "_lag" in t else np.nan
                             for t in table["term"]])  # one label per term
     table.loc[table["term"] == cum_name, "lag"] = np.nan
+    drivers = table["role"] == "driver"
+    table.loc[drivers, "label"] = [term_label(driver, u, lag=k) for u, k in zip(table.loc[drivers, "unit"],
+                                                                                table.loc[drivers, "lag"])]
     table["effect"], table["effect_ci_low"], table["effect_ci_high"] = (
         table["estimate"], table["ci_low"], table["ci_high"])
-    table["effect_type"] = f"change in {outcome}"
+    table["effect_type"] = change_in(outcome)
     table["n"] = n
     table["maxlags"] = bw
 
+    words, outcome_unit = outcome_label(outcome)
+    in_total = f"in total over lags of {lags[0]} to {lags[-1]} months"
+
     def sentence(r: pd.Series) -> str:
-        when = "summed over all lags" if pd.isna(r["lag"]) else f"{int(r['lag'])} month(s) later"
-        return (f"Each {r['unit']} of monthly {label(driver)[0]} changes {outcome} {when} by "
-                f"{r['effect']:+.3g} (95% CI {r['effect_ci_low']:+.3g} to {r['effect_ci_high']:+.3g}).")
+        when = in_total if pd.isna(r["lag"]) else lag_words(r["lag"])
+        change = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], outcome_unit)
+        return effect_sentence(f"Each {r['unit']} of monthly {feature_label(driver)[0]}", f"changes {words} {when} by",
+                               f"{words} {when}", change, is_clear(r["effect_ci_low"], r["effect_ci_high"]))
 
     return ModelResult(table, res, "ols_hac", outcome, n, design.n_dropped + max(lags),
                        {**design.dropped_by, "first months (lags)": max(lags)}, sentence)

@@ -14,7 +14,6 @@ method and give no per-time covariance, so the sums are recomputed here from the
 """
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import numpy as np
@@ -25,8 +24,9 @@ from statsmodels.duration.hazard_regression import PHRegResults
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import ModelResult, label
+from slm_lib.models._design import ModelResult
 from slm_lib.stats import holm_adjusted
+from slm_lib.wording import format_p
 
 __all__ = ["proportional_hazards_test", "proportional_hazards_sentences"]
 
@@ -205,7 +205,7 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
     stat = np.r_[z ** 2 / np.diag(schur), np.sum((vec[:, keep].T @ z) ** 2 / lam[keep])]
     df = np.r_[np.ones(len(names)), float(keep.sum())]
     table = model.table.set_index("term").reindex(names)
-    labels = [_term_label(term, unit) for term, unit in zip(names, table["unit"])]
+    labels = table["label"].tolist()
     p_value = _st.chi2.sf(stat, df)
     return pd.DataFrame({
         "term": names + ["global"], "role": table["role"].tolist() + ["global"],
@@ -214,16 +214,6 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
         "transform": transform, "events": int(status.sum()),
     })
 
-
-
-def _term_label(term: str, unit: str) -> str:
-    """Plain words of a design column: the feature's label, plus the level comparison of a category."""
-    source = re.sub(r"\[.*\]$", "", term)
-    return label(source)[0] + (f" {unit}" if source != term else "")
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
 
 
 def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFIDENCE) -> list[str]:
@@ -257,7 +247,7 @@ def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFI
     k = len(terms)
     out = []
     for _, r in clear.iterrows():
-        p = f"{_p(r['p_value'])}; {r['_adj']:.2g} after a Holm adjustment over {k} terms"
+        p = f"{format_p(r['p_value'])}; {format_p(r['_adj'], bare=True)} after a Holm adjustment over {k} terms"
         if r["role"] == "driver":
             out.append(f"The effect of {r['label']} changes over time ({p}): read its hazard "
                        "ratio as an average over the follow-up, not a constant effect.")
@@ -265,13 +255,15 @@ def proportional_hazards_sentences(test: pd.DataFrame, confidence: float = CONFI
             out.append(f"The effect of the control {r['label']} changes over time ({p}): the "
                        "driver hazard ratios are adjusted for its average effect only.")
     if len(drivers) and not (drivers["_adj"] < alpha).any():
+        smallest = drivers["p_value"].min()  # NaN only when no driver could be tested
         out.insert(0, f"No driver shows a clear change of its hazard ratio over time "
-                      f"(smallest {_p(drivers['p_value'].min())}; {k} terms tested).")
+                      f"({'smallest ' if np.isfinite(smallest) else ''}{format_p(smallest)}; {k} terms tested).")
     if len(watch):
-        names = ", ".join(f"{r['label']} ({_p(r['p_value'])}, {r['_adj']:.2g} adjusted)" for _, r in watch.iterrows())
+        names = ", ".join(f"{r['label']} ({format_p(r['p_value'])}, {format_p(r['_adj'], bare=True)} adjusted)"
+                          for _, r in watch.iterrows())
         out.append(f"A sign to watch, not clear once the {k} terms are adjusted for multiple testing: {names}.")
     glob = test.loc[test["role"] == "global", "p_value"]
     if clear.empty and len(glob) and glob.iloc[0] < alpha:
-        out.append(f"Taken together the hazard ratios drift over time ({_p(glob.iloc[0])}, global test) although "
+        out.append(f"Taken together the hazard ratios drift over time ({format_p(glob.iloc[0])}, global test) although "
                    "no single one does clearly: read them as averages over the follow-up.")
     return out

@@ -8,8 +8,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.models._design import (ModelResult, build_design, coef_table, describe_term, fit_checked,
-                                    outcome_words)
+from slm_lib.models._design import ModelResult, build_design, change_in, coef_table, describe_term, fit_checked
+from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
 
 __all__ = ["clv_model"]
 
@@ -81,18 +81,19 @@ def clv_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable
     if method == "ols":
         table["effect"], table["effect_ci_low"], table["effect_ci_high"] = (
             table["estimate"], table["ci_low"], table["ci_high"])
-        table["effect_type"] = f"change in {outcome}"
+        table["effect_type"] = change_in(outcome)
     else:
         for src, dst in (("estimate", "effect"), ("ci_low", "effect_ci_low"), ("ci_high", "effect_ci_high")):
             table[dst] = 100 * np.expm1(table[src])
         table["effect_type"] = "% change"
     table["n"] = len(y)
 
+    words, unit = outcome_label(outcome)
+    words, unit = (words, unit) if method == "ols" else (f"expected {words}", "%")
+
     def sentence(r: pd.Series) -> str:
-        if method == "ols":
-            return (f"{describe_term(r, design.terms)} changes {outcome_words(outcome)} by {r['effect']:+,.2f} "
-                    f"(95% CI {r['effect_ci_low']:+,.2f} to {r['effect_ci_high']:+,.2f}).")
-        return (f"{describe_term(r, design.terms)} changes expected {outcome_words(outcome)} by {r['effect']:+.1f}% "
-                f"(95% CI {r['effect_ci_low']:+.1f}% to {r['effect_ci_high']:+.1f}%).")
+        change = format_estimate(r["effect"], r["effect_ci_low"], r["effect_ci_high"], unit)
+        return effect_sentence(describe_term(r, design.terms), f"changes {words} by", words, change,
+                               is_clear(r["effect_ci_low"], r["effect_ci_high"]))
 
     return ModelResult(table, res, method, outcome, len(y), n_dropped, dropped_by, sentence)

@@ -11,12 +11,12 @@ from slm_lib.report.index import (
     write_root_index,
 )
 from slm_lib.report.render import notebook_title, render_notebook_html, write_notebook_html
-from slm_lib.report.runner import NotebookFailure, default_notebooks, progress_enabled, run_report, validate_month
+from slm_lib.report.runner import NotebookFailure, progress_enabled, report_notebooks, run_report, validate_month
 
 __all__ = [
     "run_report",
     "validate_month",
-    "default_notebooks",
+    "report_notebooks",
     "progress_enabled",
     "NotebookFailure",
     "ReportEntry",

@@ -3,7 +3,8 @@
 ``reports/YYYY-MM/index.html`` links each rendered notebook of a month and shows the
 headline KPI table the caller passes in; ``reports/index.html`` lists every month folder
 present, newest first. Pages are self-contained (inline CSS, no scripts, no network) and
-every value is HTML-escaped (Jinja2 autoescape).
+every value is HTML-escaped (Jinja2 autoescape); the package's own stylesheet is the one
+text inserted as is, since CSS inside ``<style>`` is not HTML.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, ReportError
 from slm_lib.periods import check_month
+from slm_lib.wording import format_p
 
 __all__ = [
     "KPI_COLUMNS",
@@ -33,7 +35,7 @@ __all__ = [
 #: ``p_value`` (of that change), ``unit`` and ``small_n`` are optional.
 KPI_COLUMNS: tuple[str, ...] = ("metric", "value", "ci_low", "ci_high", "n")
 #: Optional columns of a headline KPI table (those of :func:`slm_lib.summary.headline_kpis`).
-KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("label", "unit", "delta", "p_value", "assessment", "small_n")
+KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("label", "unit", "delta", "p_value", "p_adjusted", "assessment", "small_n")
 
 
 _DASH = "—"
@@ -61,6 +63,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _css() -> str:
+    """The index pages' stylesheet, inserted unescaped into ``<style>``."""
     return (resources.files("slm_lib.report") / "templates" / "index.css").read_text(encoding="utf-8")
 
 
@@ -79,11 +82,13 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     kpis : pandas.DataFrame
         Columns ``metric, value, ci_low, ci_high, n`` and optionally ``label`` (display
         name, shown instead of ``metric``), ``unit``, ``delta`` (change vs the previous
-        month), ``p_value`` (test of that change), ``assessment`` ("better"/"worse" colour
-        the change) and ``small_n`` — the table :func:`slm_lib.summary.headline_kpis` returns.
+        month), ``p_value`` (test of that change), ``p_adjusted`` (the same, adjusted over the
+        month's comparisons; shown instead of ``p_value`` when present, as the assessment is
+        judged on it), ``assessment`` ("better"/"worse" colour the change) and ``small_n`` —
+        the table :func:`slm_lib.summary.headline_kpis` returns.
     decimals : int
-        Decimals of value, interval and change (default 1, as ``summary.kpi_display``);
-        ``n`` is shown as an integer with thousands separators.
+        Decimals of value, interval and change (default 1, as ``nb.kpi_display``);
+        counts (unit ``tickets``) and ``n`` are shown as integers with thousands separators.
 
     Returns
     -------
@@ -102,6 +107,10 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     ...                      "ci_high": [37.4], "n": [1412], "delta": [-2.5], "assessment": ["worse"]})
     >>> format_kpis(kpis).loc[0, ["metric", "value", "ci", "n", "delta", "delta_class"]].tolist()
     ['NPS', '31.2', '25.0 – 37.4', '1,412', '-2.5', 'bad']
+    >>> tickets = pd.DataFrame({"metric": ["tickets"], "unit": ["tickets"], "value": [1725.0], "ci_low": [1644.5],
+    ...                         "ci_high": [1808.4], "n": [1725], "delta": [63.0]})
+    >>> format_kpis(tickets).loc[0, ["value", "ci", "delta"]].tolist()
+    ['1,725', '1,644 – 1,808', '+63']
     """
     missing = [c for c in KPI_COLUMNS if c not in kpis.columns]
     if missing:
@@ -114,20 +123,32 @@ def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
     def optional(column: str, default: object) -> pd.Series:
         return kpis[column] if column in kpis.columns else pd.Series(default, index=kpis.index)
 
-    low, high = _numbers(kpis["ci_low"], decimals), _numbers(kpis["ci_high"], decimals)
-    p_num = pd.to_numeric(optional("p_value", float("nan")), errors="coerce")
-    p_text = ("p = " + p_num.map("{:.3f}".format)).where(p_num >= 0.001, "p < 0.001").where(p_num.notna(), "")
+    counts = optional("unit", "").eq("tickets").to_numpy()
+
+    def shown(values: pd.Series, signed: bool = False) -> pd.Series:  # counts whole (wording.format_kpi's rule)
+        return _numbers(values, decimals, signed).where(~counts, _numbers(values, 0, signed))
+
+    low, high = shown(kpis["ci_low"]), shown(kpis["ci_high"])
+    adjusted = "p_adjusted" in kpis.columns
+    p_num = pd.to_numeric(kpis["p_adjusted"] if adjusted else optional("p_value", float("nan")), errors="coerce")
+    changed = pd.to_numeric(optional("delta", float("nan")), errors="coerce").notna()
     assessment = optional("assessment", "").fillna("").astype("str")
+    # a change without a p-value says it was not testable, once (the assessment may already say so)
+    p_text = pd.Series([format_p(p) for p in p_num], index=kpis.index, dtype="str")
+    if adjusted:
+        p_text = p_text.where(p_num.isna(), "adjusted " + p_text)
+    p_text = p_text.where(changed, "")
+    p_text = p_text.where(p_text != assessment, "")
     label = optional("label", "").fillna("").astype("str")
     label = label.where(label != "", kpis["metric"].astype("str"))
     return pd.DataFrame(
         {
             "metric": label,
-            "value": _numbers(kpis["value"], decimals),
+            "value": shown(kpis["value"]),
             "unit": optional("unit", "").fillna("").astype("str"),
             "ci": (low + " – " + high).where((low != _DASH) & (high != _DASH), _DASH),
             "n": _numbers(kpis["n"], 0),
-            "delta": _numbers(optional("delta", float("nan")), decimals, signed=True),
+            "delta": shown(optional("delta", float("nan")), signed=True),
             "delta_class": assessment.map({"better": "good", "worse": "bad"}).fillna(""),
             "p_value": p_text,
             "assessment": assessment,
@@ -155,7 +176,8 @@ def render_month_index(
     kpis : pandas.DataFrame, optional
         Headline KPI table (see :func:`format_kpis`); omitted when None or empty.
     data_dir : str or Path
-        Data directory the report was computed from (shown as provenance).
+        Data directory the report was computed from; only its folder name is shown as
+        provenance (a page never carries a local path such as ``/home/...``).
     generated : datetime, optional
         Generation time (default now, UTC).
     decimals : int
@@ -175,7 +197,7 @@ def render_month_index(
     rows = [] if kpis is None or kpis.empty else format_kpis(kpis, decimals).to_dict("records")
     generated = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M")
     return _environment().get_template("month_index.html.j2").render(
-        month=month, entries=list(entries), kpis=rows, data_dir=str(data_dir), generated=generated, css=_css()
+        month=month, entries=list(entries), kpis=rows, data_dir=Path(data_dir).name, generated=generated, css=_css()
     )
 
 

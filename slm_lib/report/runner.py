@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,13 @@ from slm_lib.periods import check_month
 from slm_lib.report.index import ReportEntry, write_month_index, write_root_index
 from slm_lib.report.render import write_notebook_html
 
-__all__ = ["run_report", "validate_month", "default_notebooks", "progress_enabled", "NotebookFailure"]
+__all__ = ["run_report", "validate_month", "report_notebooks", "progress_enabled", "NotebookFailure"]
 
 #: Folder under ``out_dir`` that keeps executed notebooks of failed runs.
 FAILED_DIR = "_failed"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The report notebooks inside an installed wheel (see ``setup.py``).
+_PACKAGED_NOTEBOOKS = Path(str(resources.files("slm_lib.report") / "report_notebooks"))
 _RESERVED_PARAMETERS = ("data_dir", "month")
 
 
@@ -103,36 +106,61 @@ def validate_month(month: str, available_months: Iterable[Any] | None = None) ->
     return month
 
 
-def default_notebooks(project_root: str | Path | None = None) -> list[Path]:
-    """The report notebooks ``notebooks/0*.ipynb`` of the project, in name order.
+def report_notebooks(notebooks: Sequence[str | Path] | None = None) -> list[Path]:
+    """The notebooks a report runs: those given, else the checkout's, else the installed copy.
 
-    The project root is the folder holding the ``slm_lib`` package (a source checkout or an
-    editable install). A regular wheel install ships no notebooks: pass them explicitly.
+    Without ``notebooks``, the report notebooks ``0*.ipynb`` (in name order) come from the
+    first of these folders that has them:
+
+    1. ``notebooks/`` beside the ``slm_lib`` package: the source checkout, or the checkout an
+       editable install points to (an edited notebook runs as it is);
+    2. ``slm_lib/report/report_notebooks/``: the copy a wheel carries (``setup.py`` copies
+       ``notebooks/0*.ipynb`` there at build time), so ``pip install`` is enough for scheduled
+       runs.
 
     Parameters
     ----------
-    project_root : str or Path, optional
-        Folder holding ``notebooks/``; default the checkout ``slm_lib`` was imported from.
+    notebooks : sequence of paths, optional
+        Notebooks to run in report order (``slm report --notebooks``); they take precedence.
 
     Returns
     -------
     list of Path
+        Absolute paths.
 
     Raises
     ------
     ConfigError
-        No notebook matches.
+        A given notebook does not exist, the given list is empty, or two share a name.
+    ReportError
+        No notebook given and neither folder has any: the message names both folders.
 
     Examples
     --------
-    >>> [p.name for p in default_notebooks()][:1]  # doctest: +SKIP
+    >>> [p.name for p in report_notebooks()][:1]
     ['01_monthly_summary.ipynb']
     """
-    folder = Path(project_root or _PROJECT_ROOT) / "notebooks"
-    found = sorted(folder.glob("0*.ipynb"))
-    if not found:
-        raise ConfigError(f"no report notebooks (0*.ipynb) in {folder}; pass the notebooks to run explicitly")
-    return found
+    if notebooks is None:
+        folders = [_PROJECT_ROOT / "notebooks", _PACKAGED_NOTEBOOKS]
+        for folder in folders:
+            found = sorted(folder.glob("0*.ipynb"))
+            if found:
+                return found
+        raise ReportError(
+            f"no report notebooks (0*.ipynb) in {folders[0]} (source checkout) nor in {folders[1]} "
+            "(installed package): reinstall slm, or pass the notebooks to run (--notebooks)"
+        )
+    paths = [Path(p).resolve() for p in notebooks]
+    if not paths:
+        raise ConfigError("no notebooks to run: the notebooks list is empty")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"notebook file(s) not found: {', '.join(missing)}")
+    stems = pd.Series([p.stem for p in paths])
+    if stems.duplicated().any():
+        repeated = sorted(set(stems[stems.duplicated()]))
+        raise ConfigError(f"notebook names must be unique in a report, repeated: {repeated}")
+    return paths
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
@@ -158,16 +186,7 @@ def _check_inputs(
     data_path = Path(data_dir).resolve()
     if not data_path.is_dir():
         raise ConfigError(f"data directory {data_dir} does not exist or is not a directory")
-    paths = default_notebooks() if notebooks is None else [Path(p).resolve() for p in notebooks]
-    if not paths:
-        raise ConfigError("no notebooks to run: the notebooks list is empty")
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ConfigError(f"notebook file(s) not found: {', '.join(missing)}")
-    stems = pd.Series([p.stem for p in paths])
-    if stems.duplicated().any():
-        repeated = sorted(set(stems[stems.duplicated()]))
-        raise ConfigError(f"notebook names must be unique in a report, repeated: {repeated}")
+    paths = report_notebooks(notebooks)
     if not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be a positive integer, got {jobs!r}")
     clash = sorted(set(extra_parameters or {}) & set(_RESERVED_PARAMETERS))
@@ -398,7 +417,8 @@ def run_report(
     out_dir : str or Path
         Reports folder (created if missing).
     notebooks : sequence of paths, optional
-        Notebooks in report order; default :func:`default_notebooks`.
+        Notebooks in report order; default: the report notebooks found by
+        :func:`report_notebooks` (the checkout's, else those installed with slm).
     jobs : int
         Notebooks executed at the same time (each in its own kernel).
     progress : bool, optional
@@ -430,7 +450,8 @@ def run_report(
     ReportError
         A notebook failed: the message names notebook, cell (number, ``In [k]``, first
         source line) and error, and where the executed notebook was kept. The previous
-        report of the month is untouched and no temporary folder is left behind.
+        report of the month is untouched and no temporary folder is left behind. Also when
+        no ``notebooks`` are given and :func:`report_notebooks` finds none.
 
     Examples
     --------

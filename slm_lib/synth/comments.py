@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+
 COMMENT_SHARE: float = 0.30
 CONTACT_SHARE: float = 0.06
 HTML_SHARE: float = 0.005
@@ -64,7 +66,7 @@ def sentiment(types: np.ndarray, scores: np.ndarray) -> np.ndarray:
     [2, 1, 0]
     """
     csat = np.where(scores <= 2, 0, np.where(scores == 3, 1, 2))
-    nps = np.where(scores <= 6, 0, np.where(scores <= 8, 1, 2))
+    nps = np.where(scores <= NPS_DETRACTOR_MAX, 0, np.where(scores < NPS_PROMOTER_MIN, 1, 2))
     ces = np.where(scores >= 5, 0, np.where(scores == 4, 1, 2))
     return np.select([types == 0, types == 1], [csat, nps], ces).astype(np.int8)
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+
 #: Sentinel time meaning "never" (no first response, not resolved, not churned).
 NEVER: int = np.iinfo(np.int64).max
 
@@ -87,7 +89,8 @@ def nps_category(scores: np.ndarray) -> np.ndarray:
     >>> nps_category(np.array([10, 8, 3])).tolist()
     [0, 1, 2]
     """
-    return np.where(scores >= 9, PROMOTER, np.where(scores >= 7, PASSIVE, DETRACTOR)).astype(np.int8)
+    return np.where(scores >= NPS_PROMOTER_MIN, PROMOTER,
+                    np.where(scores > NPS_DETRACTOR_MAX, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
 def window_features(

@@ -79,7 +79,10 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
         quality += [{"table": r.table, "file": r.file, "column": "", "rule": f"filtered by mapping: {k[8:]}",
                      "n_rows": v, "example_rows": "", "action": "dropped"}
                     for k, v in r.counts.items() if k.startswith("dropped_") and v]
-        rows.append({"table": r.table, "part": r.part, "file": r.file, **counts, "rows_kept": len(kept)})
+        quality += [{"table": r.table, "file": r.file, "column": column, "rule": rule, "n_rows": len(r.frame),
+                     "example_rows": "", "action": "info"} for column, rule in r.notes.items()]
+        rows.append({"table": r.table, "part": r.part, "file": r.file, **counts, "rows_kept": len(kept),
+                     "columns_not_in_file": ", ".join(r.notes)})
         frames[r.table].append(kept.drop(columns=["_file", "_row"]))
     tables = {}
     for table in TABLES:
@@ -99,7 +102,8 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
         raise MappingError(f"none of the files given is read by mapping '{mapping['name']}'")
     drops = sorted(c for c in summary.columns if c.startswith("dropped_"))
     summary[drops] = summary[drops].fillna(0).astype("int64")
-    summary = summary[["table", "part", "file", "rows_read", "rows_kept", *drops]]
+    absent = ["columns_not_in_file"] if summary["columns_not_in_file"].ne("").any() else []
+    summary = summary[["table", "part", "file", "rows_read", "rows_kept", *drops, *absent]]
     if not has_customers:
         quality.append({"table": "customers", "file": "", "column": "customer_id",
                         "rule": "customers inferred from keys seen (signup_at = first seen, segment unknown)",
@@ -138,7 +142,8 @@ def read_export(source: str | os.PathLike, paths: Paths, tz: str | None = None, 
     Dataset
         Canonical tables (vendor figures kept by the mapping follow as extra columns,
         e.g. ``vendor_frt_business_h``); ``customers`` is inferred from the keys seen
-        when the export has no customer file; ``quality`` lists filtered and invalid rows.
+        when the export has no customer file; ``quality`` lists filtered and invalid rows,
+        and (``action`` "info") optional or preferred fallback columns a file lacks.
 
     Raises
     ------
@@ -215,7 +220,8 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
         One row per (table, mapping block, file): ``table``, ``part`` (the block's
         description, e.g. Stripe ``payments`` / ``refunds``), ``file``, ``rows_read``
         (after ``where``), ``rows_kept``, ``dropped_<reason>``..., ``dropped_invalid``
-        (``errors="drop"``), ``unlinked_ticket``.
+        (``errors="drop"``), ``columns_not_in_file`` (only when a file lacks optional or
+        preferred fallback columns of the mapping: their names), ``unlinked_ticket``.
 
     Examples
     --------

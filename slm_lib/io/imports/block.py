@@ -37,6 +37,7 @@ class BlockResult:
     problems: list[Problem] = field(default_factory=list)
     bad: pd.Series | None = None
     part: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def matches(path: str | Path, patterns: list[str]) -> bool:
@@ -51,22 +52,50 @@ def matches(path: str | Path, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, p.lower()) for p in patterns)
 
 
-def _column(frame: pd.DataFrame, name: str, file: str) -> pd.Series:
-    values = column_at(frame, name)
-    if values is None:
-        columns = [c for c in frame.columns if c not in ("_file", "_row")]
-        close = difflib.get_close_matches(name, columns, n=3, cutoff=0.4)
-        raise MappingError(f"{file}: column '{name}' named by the mapping is not in the file; closest columns: "
-                           + (", ".join(repr(c) for c in close) if close else "none")
-                           + f" ({len(columns)} columns in the file)")
-    return values
+def _not_in_file(frame: pd.DataFrame, names: list[str], file: str) -> MappingError:
+    columns = [c for c in frame.columns if c not in ("_file", "_row")]
+    score = {c: max(difflib.SequenceMatcher(None, n, str(c)).ratio() for n in names) for c in columns}
+    close = sorted((c for c in columns if score[c] >= 0.4), key=lambda c: -score[c])
+    what = (f"column '{names[0]}' named by the mapping is" if len(names) == 1 else
+            "columns " + " or ".join(f"'{n}'" for n in names) + " named by the mapping are")
+    return MappingError(f"{file}: {what} not in the file; closest columns: "
+                        + (", ".join(repr(c) for c in close[:3]) if close else "none")
+                        + f" ({len(columns)} columns in the file)")
 
 
-def _first_present(frame: pd.DataFrame, names: list[str], file: str) -> pd.Series:
-    columns = [_column(frame, n, file) for n in names]
-    out = columns[0]
-    for other in columns[1:]:
-        out = out.where(to_text(out).notna(), other)
+def read_columns(frame: pd.DataFrame, names: list[str], file: str, optional: bool = False,
+                 notes: dict[str, str] | None = None, field: str = "") -> pd.Series:
+    """Per row, the first non-empty value among the columns ``names`` (a column and its fallbacks).
+
+    Columns the file lacks are skipped; when none is in the file, the values are all missing
+    if ``optional``, else a :class:`MappingError` names the file, the columns and the closest
+    columns that exist. Preferred columns the file lacks (those listed before the first one
+    present, or all of an optional field's) are recorded in ``notes`` (column -> what was read
+    instead) for the quality table.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"Created (UTC)": ["2019-06-03 09:12"]})
+    >>> notes = {}
+    >>> read_columns(f, ["Created date (UTC)", "Created (UTC)"], "p.csv", notes=notes, field="paid_at").tolist()
+    ['2019-06-03 09:12']
+    >>> notes
+    {'Created date (UTC)': "column not in the file: paid_at read from 'Created (UTC)'"}
+    """
+    found = {n: column_at(frame, n) for n in names}
+    present = [n for n in names if found[n] is not None]
+    if not present and not optional:
+        raise _not_in_file(frame, names, file)
+    if notes is not None:
+        note = (f"column not in the file: {field} read from '{present[0]}'" if present
+                else f"optional column not in the file: read as missing ({field})")
+        for name in names[:names.index(present[0])] if present else names:
+            notes.setdefault(name, note)
+    if not present:
+        return pd.Series(pd.NA, index=frame.index, dtype=object)
+    out = found[present[0]]
+    for other in present[1:]:
+        out = out.where(to_text(out).notna(), found[other])
     return out
 
 
@@ -90,18 +119,21 @@ def _join(frame: pd.DataFrame, join: dict, paths: list[Path], file: str) -> pd.D
     right["_key"] = to_text(column_at(right, join["right_on"]))
     right = right.drop_duplicates("_key", keep="last").set_index("_key")
     right.columns = [f"{join['prefix']}.{c}" for c in right.columns]
-    left_key = to_text(_column(frame, join["left_on"], file))
+    left_key = to_text(read_columns(frame, [join["left_on"]], file))
     joined = right.reindex(left_key.to_numpy())
     joined.index = frame.index
     return pd.concat([frame, joined], axis=1)
 
 
-def filter_mask(frame: pd.DataFrame, spec: dict, file: str) -> pd.Series:
+def filter_mask(frame: pd.DataFrame, spec: dict, file: str, notes: dict[str, str] | None = None,
+                field: str = "") -> pd.Series:
     """Rows matching one filter (``in``, ``not_in``, ``contains``, ``empty``, ``nonempty``,
     ``gt``, ``lt``, ``equals``); text is compared stripped and lower-cased.
 
     ``contains`` looks for a token in list values (JSON ``tags``) or in comma/space
-    separated text (CSV ``Tags``).
+    separated text (CSV ``Tags``). The column of an ``optional`` filter may be missing from
+    the file: its values are then all missing (``empty`` matches every row, the other
+    operators none) and ``notes`` records it for ``field`` (default: the drop reason).
 
     Examples
     --------
@@ -109,7 +141,8 @@ def filter_mask(frame: pd.DataFrame, spec: dict, file: str) -> pd.Series:
     >>> filter_mask(f, {"column": "tags", "contains": "closed_by_merge"}, "t.json").tolist()
     [True, False]
     """
-    raw = _column(frame, spec["column"], file)
+    label = field or (f"drop filter '{spec['reason']}'" if spec.get("reason") else "row filter")
+    raw = read_columns(frame, [spec["column"]], file, bool(spec.get("optional")), notes, label)
     text = to_text(raw).str.lower() if raw.dtype != object or not raw.map(type).eq(list).any() else None
     if "contains" in spec:
         tokens = to_text(raw.explode()).str.lower().str.split(r"[,\s]+", regex=True).explode()
@@ -146,15 +179,17 @@ def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.Dat
              problems: _Problems) -> pd.Series:
     """One canonical (or extra) field from its spec."""
     file, source = ctx["file"], ", ".join(spec.get("column", [spec.get("duration", name)]))
+    optional, notes = bool(spec.get("optional")), ctx["notes"]
     if "only_if" in spec:
-        keep = filter_mask(frame, spec["only_if"], file)
+        keep = filter_mask(frame, spec["only_if"], file, notes, name)
         frame = frame.loc[keep].reindex(frame.index)
     if "base" in spec:
-        hours, bad = parse_hours(_column(frame, spec["duration"], file), spec.get("unit", "minutes"))
+        duration = read_columns(frame, [spec["duration"]], file, optional, notes, name)
+        hours, bad = parse_hours(duration, spec.get("unit", "minutes"))
         problems.add(spec["duration"], f"cannot read as a duration in {spec.get('unit', 'minutes')}", bad)
         return out[spec["base"]] + pd.to_timedelta((hours * 3_600_000).round(), unit="ms")
     raw = (pd.Series(spec["value"], index=frame.index, dtype=object) if "value" in spec
-           else _first_present(frame, spec["column"], file))
+           else read_columns(frame, spec["column"], file, optional, notes, name))
     if "map" in spec:
         raw, bad, unknown = map_values(raw, spec["map"], spec.get("default"))
         problems.add(source, f"value(s) not in the mapping's map: {', '.join(map(repr, unknown))}", bad)
@@ -192,28 +227,31 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
 
     ``ctx`` holds ``tz`` (source time zone or None), ``key`` ("id"/"email"), ``salt`` and
     ``mapping`` (the mapping's name). Returns the rows (canonical columns, extras,
-    ``_file``, ``_row``), the counts by reason and the conversion problems.
+    ``_file``, ``_row``), the counts by reason, the conversion problems and the notes on
+    optional or fallback columns the file lacks (see :func:`read_columns`).
 
     Raises
     ------
     MappingError
-        A referenced column is missing (message names the file, the column and the closest
-        columns), a local time has no time zone, or the chosen key is not in the mapping.
+        A referenced column is missing and neither optional nor replaced by one of its
+        fallbacks (message names the file, the column and the closest columns), a local
+        time has no time zone, or the chosen key is not in the mapping.
     """
     file = path.name
     frame = read_file(path, block["format"], block.get("records"), block["header_rows"])
     for join in block["joins"]:
         frame = _join(frame, join, paths, file)
+    notes: dict[str, str] = {}
     for spec in block["where"]:
-        frame = frame[filter_mask(frame, spec, file)]
+        frame = frame[filter_mask(frame, spec, file, notes)]
     counts = {"rows_read": len(frame)}
     for spec in block["drop"]:
-        hit = filter_mask(frame, spec, file)
+        hit = filter_mask(frame, spec, file, notes)
         reason = f"dropped_{spec['reason']}"
         counts[reason] = counts.get(reason, 0) + int(hit.sum())
         frame = frame[~hit]
     frame = frame.reset_index(drop=True)
-    ctx = {**ctx, "file": file, "timestamp": block["timestamp"]}
+    ctx = {**ctx, "file": file, "timestamp": block["timestamp"], "notes": notes}
     problems = _Problems(table, file, frame["_row"])
     out = pd.DataFrame(index=frame.index)
     if block["identity"]:
@@ -221,7 +259,8 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
             raise MappingError(f"mapping '{ctx['mapping']}' table {table}: no '{ctx['key']}' customer key; "
                                f"available: {', '.join(block['identity'])} (use --key)")
         names = block["identity"][ctx["key"]]
-        out["customer_id"] = customer_keys([_column(frame, n, file) for n in names], ctx["key"], ctx["salt"])
+        out["customer_id"] = customer_keys([read_columns(frame, names, file, notes=notes, field="customer_id")],
+                                           ctx["key"], ctx["salt"])
         problems.add(", ".join(names), f"missing customer key ({ctx['key']})", out["customer_id"].isna())
     fields = block["fields"]
     order = sorted(fields, key=lambda f: "base" in fields[f])
@@ -243,7 +282,7 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
     out = cast_canonical(out, table)
     out["_file"], out["_row"] = frame["_file"], frame["_row"]
     bad = problems.bad if problems.bad is not None else pd.Series(False, index=frame.index)
-    return BlockResult(table, file, out, counts, problems.items, bad, str(block.get("description") or ""))
+    return BlockResult(table, file, out, counts, problems.items, bad, str(block.get("description") or ""), notes)
 
 
 def cast_canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -27,7 +27,7 @@ BLOCK_KEYS = {"description", "files", "format", "records", "header_rows", "joins
 JOIN_KEYS = {"files", "format", "records", "header_rows", "left_on", "right_on", "prefix", "required", "where"}
 FILTER_OPS = {"in", "not_in", "contains", "empty", "nonempty", "gt", "lt", "equals"}
 FIELD_KEYS = {"column", "value", "map", "default", "timestamp", "base", "duration", "unit", "scale",
-              "suffix", "only_if", "description"}
+              "suffix", "only_if", "description", "optional"}
 #: Units of duration columns: how many of the unit make one hour.
 UNITS = {"ms": 3_600_000.0, "seconds": 3600.0, "minutes": 60.0, "hours": 1.0, "days": 1 / 24}
 IDENTITY_KEYS = ("id", "email")
@@ -69,8 +69,17 @@ def _check_timestamp(fmt: Any, where: str) -> None:
                            "or a strptime pattern such as '%d/%m/%Y %H:%M'")
 
 
+def _optional(spec: dict, where: str) -> None:
+    if not isinstance(spec.get("optional", False), bool):
+        raise MappingError(f"{where}: 'optional' must be true or false, got {spec['optional']!r}")
+
+
 def _field(spec: Any, where: str) -> dict:
-    """Normalise one field spec: a column name (str), a list (first non-empty), or a dict."""
+    """Normalise one field spec: a column name (str), a list (a column and its fallbacks), or a dict.
+
+    ``optional: true`` lets the file lack the column (and the ``duration`` and ``only_if``
+    columns of the spec): the values are then missing.
+    """
     if isinstance(spec, (str, list)):
         spec = {"column": spec}
     if not isinstance(spec, dict):
@@ -89,17 +98,22 @@ def _field(spec: Any, where: str) -> dict:
         if not isinstance(spec["map"], dict):
             raise MappingError(f"{where}: 'map' must be a mapping of vendor value -> value")
         spec["map"] = {str(k).strip().lower(): v for k, v in spec["map"].items()}
+    _optional(spec, where)
     if "column" in spec:
         spec["column"] = [str(c) for c in _as_list(spec["column"])]
     if "only_if" in spec:
         spec["only_if"] = _filter(spec["only_if"], f"{where}.only_if", False)
+        if spec.get("optional"):
+            spec["only_if"].setdefault("optional", True)
     return spec
 
 
 def _filter(spec: Any, where: str, need_reason: bool) -> dict:
     if not isinstance(spec, dict):
         raise MappingError(f"{where}: a filter must be a mapping with 'column' and one operator")
-    _unknown(spec, FILTER_OPS | {"column", "reason"}, where)
+    _unknown(spec, FILTER_OPS | {"column", "reason", "optional"}, where)
+    _optional(spec, where)
+    spec = dict(spec)
     ops = [k for k in spec if k in FILTER_OPS]
     if "column" not in spec or len(ops) != 1:
         raise MappingError(f"{where}: a filter needs 'column' and exactly one of {', '.join(sorted(FILTER_OPS))}")
