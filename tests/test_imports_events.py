@@ -13,10 +13,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slm_lib.errors import MappingError
-from slm_lib.io.imports import read_export
+from slm_lib.errors import DataValidationError, MappingError
+from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.imports.mapping import validate_mapping
 from slm_lib.io.imports.readers import explode_records
+from slm_lib.io.load import load_data, validate
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"
 ZENDESK = sorted((EXPORTS / "zendesk").iterdir())
@@ -39,6 +40,121 @@ def compact(events: pd.DataFrame) -> list[str]:
                  f"team={r.team}" if pd.notna(r.team) else None]
         lines.append(" ".join(p for p in parts if p))
     return lines
+
+
+# --------------------------------------------------------------------------- Zendesk
+ZENDESK_EVENTS = [
+    # 101: email from Ann; Agent One asks, waits (pending), Ann answers (open), solved with a private note
+    "2001 101 03-01 09:00:00 customer_message customer",
+    "2002 101 03-01 09:00:00 status customer new",
+    "2003 101 03-01 09:00:00 priority customer high",
+    "2005 101 03-01 09:00:00 assignment customer team=20",
+    "2007 101 03-01 10:30:00 public_reply agent agent=501",
+    "2008 101 03-01 10:30:00 assignment agent agent=501",
+    "2009 101 03-01 10:30:00 status agent pending",
+    "2010 101 03-01 15:00:40 customer_message customer",
+    "2011 101 03-01 15:00:40 status customer open",
+    "2012 101 03-02 10:00:00 internal_note agent agent=501",
+    "2013 101 03-02 10:00:00 status agent solved",
+    # 102: on hold (Zendesk "hold") waiting for a vendor, solved, closed by an automation (author -1)
+    "2014 102 03-02 14:30:00 customer_message customer",
+    "2015 102 03-02 14:30:00 status customer new",
+    "2016 102 03-02 14:30:00 assignment customer team=21",
+    "2018 102 03-02 15:00:00 public_reply agent agent=502",
+    "2019 102 03-02 15:00:00 assignment agent agent=502",
+    "2020 102 03-02 15:00:00 status agent on_hold",
+    "2021 102 03-02 16:00:00 public_reply agent agent=502",
+    "2022 102 03-02 16:00:00 status agent open",
+    "2023 102 03-02 16:30:00 status agent solved",
+    "2024 102 03-06 17:00:00 status system closed",
+    "2025 103 03-03 10:00:00 customer_message customer",
+    "2026 103 03-03 10:00:00 status customer new",
+    "2027 103 03-03 10:00:00 priority customer urgent",
+    "2028 103 03-03 10:00:00 assignment customer team=20",
+    "2029 103 03-03 10:05:00 internal_note agent agent=501",
+    "2030 103 03-03 10:05:00 status agent open",
+    # 105 was merged into 102: its history is read, and dropped when imported into a directory
+    "2031 105 03-03 12:00:00 customer_message customer",
+    "2032 105 03-03 12:00:00 status customer new",
+    "2033 105 03-03 12:30:00 internal_note agent agent=502",
+    "2034 105 03-03 12:30:00 status agent closed",
+    # 106: a call logged by Agent One, so the opening comment is the customer's request; solved,
+    # reopened by Cy, handed to Agent Two / group 21 with priority high, back to Agent One, solved
+    "2035 106 03-04 08:00:00 customer_message customer",
+    "2036 106 03-04 08:00:00 status agent new",
+    "2037 106 03-04 08:00:00 priority agent low",
+    "2038 106 03-04 08:00:00 assignment agent agent=501",
+    "2039 106 03-04 08:00:00 assignment agent team=20",
+    "2040 106 03-04 08:45:00 public_reply agent agent=501",
+    "2041 106 03-04 08:45:00 status agent solved",
+    "2042 106 03-04 12:00:00 customer_message customer",
+    "2043 106 03-04 12:00:00 status customer open",
+    "2044 106 03-04 13:00:00 public_reply agent agent=501",
+    "2045 106 03-04 13:00:00 status agent pending",
+    "2046 106 03-04 13:00:00 assignment agent agent=502",
+    "2047 106 03-04 13:00:00 assignment agent team=21",
+    "2054 106 03-04 13:00:00 priority agent high",
+    "2048 106 03-04 16:00:00 customer_message customer",
+    "2049 106 03-04 16:00:00 status customer open",
+    "2050 106 03-05 08:00:00 public_reply agent agent=502",
+    "2051 106 03-05 08:00:00 assignment agent agent=501",
+    "2052 106 03-05 08:00:00 assignment agent team=20",
+    "2053 106 03-05 08:00:00 status agent solved",
+    "2055 106 03-05 08:00:00 priority agent low",
+    "2056 107 03-05 12:00:00 customer_message customer",
+    "2057 107 03-05 12:00:00 status customer new",
+    "2058 107 03-05 12:00:00 assignment customer team=21",
+    "2059 107 03-05 12:00:00 priority customer normal",
+    "2060 107 03-05 12:15:00 public_reply agent agent=502",
+    "2061 107 03-05 12:15:00 assignment agent agent=502",
+    "2062 107 03-05 12:15:00 status agent pending",
+]
+
+
+def test_zendesk_audits_exact_events():
+    ev = read_export("zendesk", ZENDESK + [AUDITS]).ticket_events
+    assert compact(ev) == ZENDESK_EVENTS     # subject, tags and notification events give no row
+    body = ev.set_index("event_id")["body"]
+    assert body["2010"] == "It is INV-2024-0211." and body["2012"] == "Credit note issued in the billing system."
+    assert ev.loc[ev["kind"].isin(["status", "assignment", "priority"]), "body"].isna().all()
+    assert ev.loc[ev["kind"] != "priority", "priority"].isna().all()   # not the tickets' default "normal"
+
+
+def test_zendesk_incremental_events_equal_the_audits_of_the_same_history():
+    """The Incremental Ticket Event Export (child_events carrying the field they set, comments side-loaded
+    with include=comment_events, users from the incremental user export) gives the same rows."""
+    audits = read_export("zendesk", ZENDESK + [AUDITS]).ticket_events
+    incremental = read_export("zendesk", ZENDESK + INCREMENTAL).ticket_events
+    pd.testing.assert_frame_equal(incremental, audits)
+    both = read_export("zendesk", ZENDESK + [AUDITS] + INCREMENTAL)
+    pd.testing.assert_frame_equal(both.ticket_events, audits)      # same ids: importing both adds nothing
+
+
+def test_zendesk_users_may_come_from_a_users_file(tmp_path):
+    doc = json.loads(AUDITS.read_text())
+    users = {"users": doc.pop("users")}
+    (tmp_path / "ticket_audits.json").write_text(json.dumps(doc))
+    (tmp_path / "users.json").write_text(json.dumps(users))
+    apart = read_export("zendesk", ZENDESK + [tmp_path / "ticket_audits.json", tmp_path / "users.json"])
+    pd.testing.assert_frame_equal(apart.ticket_events, read_export("zendesk", ZENDESK + [AUDITS]).ticket_events)
+    with pytest.raises(MappingError, match=r"ticket_audits.json: no 'users' records with 'id' to join on"):
+        read_export("zendesk", ZENDESK + [tmp_path / "ticket_audits.json"])
+    users["users"] = [u for u in users["users"] if u["id"] != 502]
+    (tmp_path / "users.json").write_text(json.dumps(users))
+    with pytest.raises(DataValidationError, match=r"value\(s\) not in the mapping's map: '502'"):
+        read_export("zendesk", ZENDESK + [tmp_path / "ticket_audits.json", tmp_path / "users.json"])
+
+
+def test_zendesk_import_validates_and_agrees_with_the_tickets(tmp_path):
+    summary = import_exports("zendesk", ZENDESK + [AUDITS], tmp_path).set_index("part")
+    # the merged-away ticket 105: 2 field changes, 1 request, 1 note dropped with it
+    assert summary.loc[summary["table"].eq("ticket_events"), "dropped_unknown_ticket"].to_dict() == {
+        "audits, field changes": 2, "audits, public comments": 0, "audits, requests": 1, "audits, internal notes": 1}
+    ds = load_data(tmp_path)
+    assert len(ds.ticket_events) == len(ZENDESK_EVENTS) - 4
+    assert ds.quality.empty      # first reply, resolution, replies and reopens all agree with the metrics
+    import_exports("zendesk", ZENDESK + INCREMENTAL, tmp_path)
+    pd.testing.assert_frame_equal(load_data(tmp_path).ticket_events, ds.ticket_events)
 
 
 # --------------------------------------------------------------------------- engine
@@ -106,3 +222,9 @@ def test_explode_of_a_missing_list_names_the_file_and_closest_columns(tmp_path):
         read_export(tmp_path / "mine.yaml", [tmp_path / "hist.json"])
 
 
+
+def test_imported_events_pass_the_contract_checks():
+    """validate() of an import: unknown kinds/statuses cannot come out of the mappings (their maps name them)."""
+    ds = validate(read_export("zendesk", ZENDESK + [AUDITS]), errors="drop")
+    dropped = ds.quality.query("action == 'dropped' and table == 'ticket_events'")
+    assert dropped["rule"].str.contains("ticket_id").all() and dropped["n_rows"].sum() == 4     # ticket 105 only
