@@ -157,6 +157,54 @@ def test_zendesk_import_validates_and_agrees_with_the_tickets(tmp_path):
     pd.testing.assert_frame_equal(load_data(tmp_path).ticket_events, ds.ticket_events)
 
 
+# --------------------------------------------------------------------------- Intercom
+INTERCOM_EVENTS = [
+    "2001:source 2001 03-01 09:00:00 customer_message customer",
+    "7001:assignment 2001 03-01 09:00:30 assignment system team=5017691",     # Fin routes it to a team
+    "7002:assignment 2001 03-01 09:14:00 assignment agent agent=814860",
+    "7003 2001 03-01 09:15:00 public_reply agent agent=814860",
+    "7004:status 2001 03-01 09:16:00 status agent pending",                   # snoozed
+    "7005 2001 03-01 09:40:00 customer_message customer",
+    "7005:status 2001 03-01 09:40:00 status customer open",                   # her reply unsnoozes it
+    "7006 2001 03-01 09:50:00 internal_note agent agent=814860",
+    "7007 2001 03-01 10:00:00 public_reply agent agent=814860",
+    "7008:status 2001 03-01 11:00:00 status agent solved",
+    "2002:source 2002 03-02 09:00:00 customer_message customer",
+    "7101 2002 03-02 10:00:00 public_reply agent agent=814861",
+    "7102:status 2002 03-02 11:00:00 status agent solved",
+    "7103 2002 03-02 12:00:00 customer_message customer",
+    "7103:status 2002 03-02 12:00:00 status customer open",                   # his reply reopens it
+    "7104:assignment 2002 03-02 12:05:00 assignment agent agent=814861",      # assign_and_reopen: two rows
+    "7104:status 2002 03-02 12:05:00 status agent open",
+    "7105 2002 03-02 13:00:00 public_reply agent agent=814861",
+    "2003:source 2003 03-03 09:00:00 customer_message customer",
+    "7201 2003 03-03 09:00:05 public_reply system",                           # the bot answers, not an agent
+    "7202 2003 03-03 09:01:00 customer_message customer",
+    "7202:status 2003 03-03 09:01:00 status customer open",
+    "7203:status 2003 03-03 09:02:00 status system solved",
+]
+
+
+def test_intercom_conversation_parts_exact_events(tmp_path):
+    ev = read_export("intercom", INTERCOM).ticket_events
+    assert compact(ev) == INTERCOM_EVENTS
+    assert ev.set_index("event_id").loc["7005", "body"] == "<p>Visa ending 4242.</p>"
+    import_exports("intercom", INTERCOM, tmp_path)
+    ds = load_data(tmp_path)
+    assert len(ds.ticket_events) == len(INTERCOM_EVENTS)
+    # first reply, resolution and reopens agree; Intercom's API has no reply count (tickets.replies 0)
+    flagged = ds.quality.query("action == 'flagged'")
+    assert flagged["column"].tolist() == ["replies"] and flagged["n_rows"].tolist() == [2]
+
+
+def test_intercom_conversations_without_parts_give_no_events():
+    """The list endpoint leaves conversation_parts out: no partial history, and the summary says why."""
+    ds = read_export("intercom", sorted((EXPORTS / "intercom").iterdir()))
+    assert ds.ticket_events.empty and len(ds.tickets) == 3
+    notes = ds.quality.query("table == 'ticket_events'")["column"]
+    assert set(notes) == {"conversation_parts.conversation_parts", "conversation_parts.total_count", "source.body"}
+
+
 # --------------------------------------------------------------------------- engine
 def test_explode_nested_lists_keeps_record_columns_and_numbers():
     issues = pd.DataFrame({"key": ["A-1", "A-2", "A-3"], "_row": [1, 2, 3],
