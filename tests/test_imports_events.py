@@ -205,6 +205,55 @@ def test_intercom_conversations_without_parts_give_no_events():
     assert set(notes) == {"conversation_parts.conversation_parts", "conversation_parts.total_count", "source.body"}
 
 
+# --------------------------------------------------------------------------- Jira
+JIRA_EVENTS = [
+    "HELP-1:request HELP-1 03-01 09:00:00 customer_message customer",
+    "30001:assignee HELP-1 03-01 09:05:00 assignment agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "30001:priority HELP-1 03-01 09:05:00 priority agent high",
+    "30001:status HELP-1 03-01 09:05:00 status agent open",                   # In Progress
+    "20001:comment HELP-1 03-01 10:00:00 public_reply agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "30002:status HELP-1 03-01 10:00:00 status agent pending",                # Waiting for customer
+    "20002:comment HELP-1 03-01 12:00:00 customer_message customer",
+    "30003:status HELP-1 03-01 12:00:00 status system open",                  # Automation for Jira
+    "20003:comment HELP-1 03-01 14:00:00 internal_note agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "20004:comment HELP-1 03-01 15:00:00 public_reply agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "30004:status HELP-1 03-01 15:00:00 status agent solved",
+    "20005:comment HELP-1 03-02 09:00:00 customer_message customer",
+    "30005:status HELP-1 03-02 09:00:00 status system open",
+    "30006:assignee HELP-1 03-02 09:30:00 assignment agent agent=5b10ac8d82e05b22cc7d4ef6",
+    "20006:comment HELP-1 03-02 11:00:00 public_reply agent agent=5b10ac8d82e05b22cc7d4ef6",
+    "30007:status HELP-1 03-02 11:00:00 status agent solved",
+    "HELP-2:request HELP-2 03-02 09:00:00 customer_message customer",
+    "20007:comment HELP-2 03-02 09:30:00 customer_message customer",   # the reporter has an Atlassian account
+    "20008:comment HELP-2 03-02 10:00:00 customer_message customer",   # another portal customer
+    "HELP-3:request HELP-3 03-03 09:00:00 customer_message customer",
+    "20009:comment HELP-3 03-03 09:10:00 public_reply agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "30008:assignee HELP-3 03-03 09:10:00 assignment agent agent=5b10ac8d82e05b22cc7d4ef5",
+    "30008:status HELP-3 03-03 09:10:00 status agent closed",                 # Declined
+]
+
+
+def test_jira_changelog_and_comments_exact_events(tmp_path):
+    ev = read_export("jira", JIRA).ticket_events
+    assert compact(ev) == JIRA_EVENTS
+    summary = import_exports("jira", JIRA, tmp_path)
+    assert summary["dropped_unknown_ticket"].sum() == 4        # the declined HELP-3 is not a ticket
+    ds = load_data(tmp_path)
+    assert compact(ds.ticket_events) == JIRA_EVENTS[:-4]
+    # the SLA cycles give the same first reply and resolution; the request API counts no replies or reopens
+    flagged = ds.quality.query("action == 'flagged'")
+    assert flagged["column"].tolist() == ["replies", "reopens"] and flagged["n_rows"].tolist() == [1, 1]
+
+
+def test_jira_status_outside_the_default_workflows_is_named(tmp_path):
+    doc = json.loads((EXPORTS / "jira_events" / "issues.json").read_text())
+    doc["issues"][0]["changelog"]["histories"][1]["items"][0]["toString"] = "Awaiting Vendor"
+    (tmp_path / "issues.json").write_text(json.dumps(doc))
+    with pytest.raises(DataValidationError, match=r"issues.json: column 'changelog.histories.items.toString': "
+                                                  r"value\(s\) not in the mapping's map: 'awaiting vendor'.*row\(s\) \(e.g. rows 1\)"):
+        read_export("jira", [tmp_path / "issues.json"])
+
+
 # --------------------------------------------------------------------------- engine
 def test_explode_nested_lists_keeps_record_columns_and_numbers():
     issues = pd.DataFrame({"key": ["A-1", "A-2", "A-3"], "_row": [1, 2, 3],
