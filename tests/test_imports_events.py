@@ -254,6 +254,37 @@ def test_jira_status_outside_the_default_workflows_is_named(tmp_path):
         read_export("jira", [tmp_path / "issues.json"])
 
 
+# --------------------------------------------------------------------------- Freshdesk
+FRESHDESK_EVENTS = [
+    "9001 1 03-01 15:00:00 public_reply agent agent=43000000101",
+    "9002 1 03-01 16:00:00 internal_note agent agent=43000000101",
+    "1:solved 1 03-01 20:30:00 status system solved",        # Resolved time 15:30 EST of the ticket export
+    "9003 1 03-01 20:30:00 public_reply agent agent=43000000101",
+    "1:solved:closed 1 03-02 20:30:00 status system closed",
+    "9004 2 03-04 16:20:00 public_reply agent agent=43000000102",
+    "9005 2 03-04 18:00:00 customer_message customer",
+    "2:solved 2 03-05 16:00:00 status system solved",
+    "9006 3 03-06 10:00:00 internal_note agent agent=43000000101",   # ticket 3 is not in the export
+    "9007 5 03-12 18:05:00 public_reply agent agent=43000000101",
+    "9008 5 03-12 18:20:00 customer_message customer",
+    "9009 5 03-12 18:30:00 public_reply agent agent=43000000101",    # a public note is a response
+    "5:solved 5 03-12 19:00:00 status system solved",
+    "5:solved:closed 5 03-12 19:00:00 status system closed",
+    "9010 5 03-12 19:00:00 public_reply agent agent=43000000101",
+]
+
+
+def test_freshdesk_conversations_exact_events(tmp_path):
+    ev = read_export("freshdesk", FRESHDESK, tz="America/New_York").ticket_events
+    assert compact(ev) == FRESHDESK_EVENTS
+    summary = import_exports("freshdesk", FRESHDESK, tmp_path, tz="America/New_York")
+    assert summary["dropped_unknown_ticket"].sum() == 1
+    ds = load_data(tmp_path)
+    assert compact(ds.ticket_events) == [e for e in FRESHDESK_EVENTS if not e.startswith("9006")]
+    # replies (Agent interactions) and resolutions agree; ticket 4 has no conversation yet
+    assert ds.quality["action"].tolist() == ["info"] and ds.quality["example_rows"].tolist() == ["3"]
+
+
 # --------------------------------------------------------------------------- engine
 def test_explode_nested_lists_keeps_record_columns_and_numbers():
     issues = pd.DataFrame({"key": ["A-1", "A-2", "A-3"], "_row": [1, 2, 3],
