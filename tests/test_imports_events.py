@@ -356,3 +356,11 @@ def test_imported_events_pass_the_contract_checks():
     ds = validate(read_export("zendesk", ZENDESK + [AUDITS]), errors="drop")
     dropped = ds.quality.query("action == 'dropped' and table == 'ticket_events'")
     assert dropped["rule"].str.contains("ticket_id").all() and dropped["n_rows"].sum() == 4     # ticket 105 only
+
+
+def test_documented_events_mapping_is_valid():
+    text = (Path(__file__).parents[1] / "docs" / "imports.md").read_text()
+    block = text.split("```yaml\n  ticket_events:\n", 1)[1].split("```", 1)[0]
+    mapping = validate_mapping({"name": "doc", "tables": yaml.safe_load("ticket_events:\n" + block)}, "docs/imports.md")
+    assert mapping["tables"]["ticket_events"][0]["explode"] == [
+        {"column": "changelog.histories", "optional": False}, {"column": "changelog.histories.items", "optional": False}]
