@@ -247,7 +247,7 @@ def load_mapping(source: str | os.PathLike) -> dict:
     """
     text_source = str(source)
     path = Path(text_source)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    if not (path.suffix in (".yaml", ".yml") or path.is_file()):
         path = MAPPINGS_DIR / f"{text_source.lower()}.yaml"
         if not path.exists():
             close = difflib.get_close_matches(text_source.lower(), builtin_mappings(), n=3)
