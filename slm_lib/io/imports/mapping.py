@@ -4,8 +4,9 @@ A mapping is data, not code: per canonical table one or more *blocks*, each nami
 files it reads (basename globs), their format, nested lists to explode into rows
 (``explode``: one row per audit event, conversation part or changelog item), optional
 joins with side files, row selection (``where``), drop filters counted by reason
-(``drop``), the customer identity columns, and one spec per canonical field. ``docs/imports.md`` documents the format; the
-built-in mappings live in ``slm_lib/io/mappings/<name>.yaml``.
+(``drop``), the customer identity columns, and one spec per canonical field.
+``docs/imports.md`` documents the format; the built-in mappings live in
+``slm_lib/io/mappings/<name>.yaml``.
 """
 from __future__ import annotations
 
