@@ -2,9 +2,9 @@
 
 Read the file, explode nested lists into rows (``explode``), join side files, select rows
 (``where``), drop filtered rows counted by reason (``drop``), check every referenced
-column exists, then build the canonical fields
-with the converters of :mod:`slm_lib.io.imports.convert`. Rows that cannot be converted
-become :class:`slm_lib.errors.Problem` entries (file, column, rule, count, example rows).
+column exists, then build the canonical fields with the converters of
+:mod:`slm_lib.io.imports.convert`. Rows that cannot be converted become
+:class:`slm_lib.errors.Problem` entries (file, column, rule, count, example rows).
 """
 from __future__ import annotations
 
