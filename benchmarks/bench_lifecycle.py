@@ -17,9 +17,7 @@ Run: ``.venv/bin/python benchmarks/bench_lifecycle.py [--tickets 1000000 --repea
 from __future__ import annotations
 
 import argparse
-import resource
 import time
-import tracemalloc
 
 import duckdb
 import numpy as np
@@ -33,6 +31,8 @@ from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.periods import epoch_ns
 from slm_lib.schema import CHANNELS, PRIORITIES, empty_frame
 from slm_lib.synth.events import ticket_events
+
+from _memory import print_peak_memory
 
 START = np.datetime64("2024-01-01T00:00:00", "s")
 YEAR_S = 365 * 86_400
@@ -195,12 +195,7 @@ def main() -> None:
     print(f"slm ticket_lifecycle (business hours, Europe/Berlin): {min(times):.2f}s "
           f"(runs: {', '.join(f'{t:.2f}' for t in times)}; target < 10 s)")
 
-    tracemalloc.start()
-    ticket_lifecycle(ds, as_of=as_of)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"peak memory: ticket_lifecycle numpy/pandas allocations {peak / 2**30:.2f} GiB (tracemalloc); "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print_peak_memory("ticket_lifecycle", lambda: ticket_lifecycle(ds, as_of=as_of))
 
 
 if __name__ == "__main__":

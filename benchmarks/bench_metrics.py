@@ -14,9 +14,7 @@ Run: ``.venv/bin/python benchmarks/bench_metrics.py [--tickets 10000000 --survey
 from __future__ import annotations
 
 import argparse
-import resource
 import time
-import tracemalloc
 
 import duckdb
 import numpy as np
@@ -29,6 +27,8 @@ from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.table import metric_table
 from slm_lib.schema import CHANNELS, PRIORITIES, empty_frame
+
+from _memory import print_peak_memory
 
 START = np.datetime64("2024-01-01T00:00:00", "ns")
 SPAN_NS = np.int64(365 * 24 * 3600) * 10**9
@@ -171,12 +171,7 @@ def main() -> None:
     metric_table(ds, freq="M", by="channel", calendar=calendar, tz="Europe/Berlin")
     print(f"slm metric_table, business hours (Europe/Berlin): {time.perf_counter() - t0:.2f}s (one run)")
 
-    tracemalloc.start()
-    metric_table(ds, freq="M", by="channel")
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"peak memory: metric_table numpy/pandas allocations {peak / 2**30:.2f} GiB (tracemalloc); "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print_peak_memory("metric_table", lambda: metric_table(ds, freq="M", by="channel"))
 
 
 if __name__ == "__main__":

@@ -126,8 +126,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise InsufficientDataError(f"{args.data}: no tickets or surveys, nothing to report")
     check_month(month)
     # the index shows what the notebooks show: the month as seen at its end
-    kpis = headline_kpis(report_data(ds, month, tz=args.tz), month, tz=args.tz) if month in months else None
-    extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or ""}
+    kpis = (headline_kpis(report_data(ds, month, tz=args.tz, as_of=args.as_of), month, tz=args.tz)
+            if month in months else None)
+    extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or "", "as_of": args.as_of or ""}
     # a segment's report lives beside the whole-business one, never in its place
     out = Path(args.out) / f"segment-{args.segment}" if args.segment else Path(args.out)
     index = run_report(month, args.data, out, notebooks=args.notebooks or None, jobs=args.jobs,
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
     p.add_argument("--segment", help="only customers of this segment (written to OUT/segment-NAME/)")
     p.add_argument("--months-back", type=int, default=12, help="months of history in trend figures")
+    p.add_argument("--as-of", help="when the data were exported (ISO time; default: the latest timestamp in "
+                   "them); a month the export ends in is reported as partial")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("latest-month", help="print the latest month with data (YYYY-MM)")

@@ -43,7 +43,7 @@ from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
 from slm_lib.metrics.survey import nps_category
 from slm_lib.metrics.tickets import elapsed_hours
-from slm_lib.periods import period_ordinals, utc_instant
+from slm_lib.periods import NAT_NS, epoch_ns, period_ordinals, period_starts, utc_instant
 
 __all__ = ["customer_features", "historical_clv", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
 
@@ -135,10 +135,23 @@ def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "custo
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch of tz-aware timestamps; NaT -> int64 max ("never")."""
-    arr = pd.to_datetime(ts, utc=True).dt.as_unit("ns").array.asi8.copy()
-    arr[pd.isna(ts).to_numpy()] = np.iinfo("int64").max
+    """:func:`slm_lib.periods.epoch_ns` with a missing instant read as "never" (int64 max)."""
+    arr = epoch_ns(ts).copy()
+    arr[arr == NAT_NS] = np.iinfo("int64").max
     return arr
+
+
+def _windows(as_of: Any, lookback: Any, horizon: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """``(as_of, as_of - lookback, as_of + horizon)`` as UTC instants.
+
+    Calendar offsets (``"3M"``) are applied on the wall clock of an aware ``as_of``'s time
+    zone (a Berlin month start plus one month is the next Berlin month start), naive values
+    in UTC.
+    """
+    instant = utc_instant(as_of)
+    given = pd.Timestamp(as_of)
+    local = instant.tz_convert(given.tz) if given.tzinfo is not None else instant
+    return instant, (local - lookback).tz_convert("UTC"), (local + horizon).tz_convert("UTC")
 
 
 def _by_customer(frame: pd.DataFrame, value: str, how: str, index: np.ndarray) -> pd.Series:
@@ -146,14 +159,13 @@ def _by_customer(frame: pd.DataFrame, value: str, how: str, index: np.ndarray) -
     return frame.groupby("_pos", sort=False)[value].agg(how).reindex(index)
 
 
-def _one_as_of(ds: Dataset, as_of: pd.Timestamp, lookback: Any, horizon: Any, targets: dict,
+def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, targets: dict,
                calendar: Any) -> pd.DataFrame:
     """Features at one instant; ``ds`` tables carry ``_pos``, the row of their customer in ``ds.customers``."""
     cust = ds.customers
     active = ((cust["signup_at"] < as_of) & ~(cust["churned_at"] <= as_of)).to_numpy()
     ids = np.flatnonzero(active)
     out = cust.loc[active, ["customer_id", "segment", "signup_at", "churned_at"]].reset_index(drop=True)
-    start, end = as_of - lookback, as_of + horizon
 
     def mine(frame: pd.DataFrame) -> np.ndarray:
         pos = frame["_pos"].to_numpy()
@@ -214,7 +226,9 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
         Canonical tables (customers, tickets, surveys, revenue).
     as_of : timestamp or sequence of timestamps
         The instant(s). A sequence gives a stacked panel (one row per customer and ``as_of``,
-        e.g. month starts for a discrete-time hazard model). Naive values are UTC.
+        e.g. month starts for a discrete-time hazard model). Naive values are UTC; calendar
+        windows of an aware value run on its zone's wall clock (``slm.month_starts(month, tz=tz)``
+        gives local month starts, and ``"1M"`` then ends at the next local month start).
     lookback, horizon : str, DateOffset or Timedelta
         Window lengths (see the module docstring; ``"3M"`` = three calendar months).
     sla_targets : dict, optional
@@ -255,7 +269,7 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
                     surveys=ds.surveys.assign(_pos=where.get_indexer(ds.surveys["customer_id"])),
                     customers=ds.customers,
                     revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])))
-    frames = [_one_as_of(keyed, utc_instant(a), lookback, horizon, targets, calendar) for a in instants]  # one per instant
+    frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar) for a in instants]  # one per instant
     return pd.concat(frames, ignore_index=True)
 
 
@@ -302,8 +316,8 @@ def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_
     else:
         index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
     n = len(index)
-    s0 = _ns(pd.Series(index.to_timestamp().tz_localize(tz).tz_convert("UTC")))
-    s1 = _ns(pd.Series((index + 1).to_timestamp().tz_localize(tz).tz_convert("UTC")))
+    s0 = _ns(pd.Series(period_starts(index.asi8, "M", tz)))
+    s1 = _ns(pd.Series(period_starts(index.asi8 + 1, "M", tz)))
 
     signup, churn = _ns(ds.customers["signup_at"]), _ns(ds.customers["churned_at"])
     active = np.searchsorted(np.sort(signup), s0, "left") - np.searchsorted(np.sort(churn), s0, "right")

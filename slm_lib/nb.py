@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -31,21 +32,26 @@ from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subs
 from slm_lib.text import mask_pii_series
 from slm_lib.wording import format_kpi, format_p
 
-__all__ = ["report_data", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
-           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "select_segment", "suggested_actions",
+__all__ = ["report_data", "coverage_note", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
+           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "suggested_actions",
            "verbatim_comments"]
 
 
 def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: str = "UTC",
-                now: object = None) -> Dataset:
+                as_of: object = None, now: object = None) -> Dataset:
     """What the report of ``month`` may see: the data (of one segment) as observed at the end of the month.
 
-    Every figure of month M's report is computed from this, so the report of M is the same
-    whether it runs the day after M ends or years later on data that run on: tickets,
-    surveys, signups and payments after M do not exist yet, and responses, resolutions and
-    churn after M have not happened yet (:meth:`Dataset.until`). SLA clocks, cohorts and
-    monthly panels end at the end of M (``ds.as_of``). A month that has not ended yet is
-    cut at ``now`` (default the current time) instead.
+    Every figure of month M's report is computed from this, so the report of a finished
+    month M is the same whether it runs the day after M ends or years later on data that
+    run on: tickets, surveys, signups and payments after M do not exist yet, and
+    responses, resolutions and churn after M have not happened yet (:meth:`Dataset.until`;
+    one limit: without ``ticket_events``, a ticket reopened after M and solved again has
+    no record of its solve in M, and counts as open — the data-quality table counts them).
+    SLA clocks, cohorts and monthly panels end at the end of M (``ds.as_of``).
+
+    Data that end inside M (an export taken mid-month) are cut where they end: at
+    ``as_of`` when the export time is known, else at the latest timestamp in the data,
+    and never after ``now``. :func:`coverage_note` says so in the report.
 
     Parameters
     ----------
@@ -57,8 +63,11 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
         Keep one customer segment (empty or None: all customers).
     tz : str
         Time zone of the report's calendar.
+    as_of : timestamp, optional
+        When the data were exported (``Dataset.as_of``); default what the data say (a
+        Dataset's own ``as_of``, else its latest timestamp).
     now : timestamp, optional
-        The current instant (for tests of an unfinished month).
+        The current instant (default the clock; for tests of an unfinished month).
 
     Examples
     --------
@@ -68,10 +77,35 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
     ('2025-01-01 00:00:00+00:00', 'True')
     """
     ds = data if isinstance(data, Dataset) else load_data(data, errors="drop")
-    ds = select_segment(ds, segment or None)
+    ds = select_segment(ds if as_of is None else replace(ds, as_of=as_of), segment or None)
     end = month_bounds(month, tz)[1]
     now = pd.Timestamp.now(tz="UTC") if now is None else utc_instant(now, "now")
-    return ds.until(min(end, now))
+    stop, observed = min(end, now), ds.observation_end()
+    if observed < stop:  # the data end first: keep everything they hold, the last instant included
+        stop = observed + pd.Timedelta(1, "ns")
+    return ds.until(stop)
+
+
+def coverage_note(ds: Dataset, month: str, tz: str = "UTC") -> str:
+    """A Markdown warning when the data end more than a day before the end of ``month`` (else empty).
+
+    An export taken at the month's end stops at its last event, minutes before midnight:
+    that month is complete for every purpose.
+
+    Examples
+    --------
+    >>> print(coverage_note(Dataset(as_of="2026-10-11T12:00"), "2026-10").strip())
+    **Partial month:** the data end on 2026-10-11 12:00 (UTC), so 2026-10 is covered for 10.5 of its 31 days; its counts are not comparable with whole months yet, and tickets still open are judged at that instant.
+    """
+    start, end = month_bounds(month, tz)
+    observed = ds.observation_end()
+    if observed >= end - pd.Timedelta(days=1):
+        return ""
+    covered = max((observed - start) / pd.Timedelta(days=1), 0.0)
+    days = (end - start) / pd.Timedelta(days=1)
+    return (f"**Partial month:** the data end on {observed.tz_convert(tz):%Y-%m-%d %H:%M} ({tz}), so {month} is "
+            f"covered for {covered:.1f} of its {days:.0f} days; its counts are not comparable with whole months "
+            "yet, and tickets still open are judged at that instant.\n\n")
 
 
 class Unavailable:
@@ -270,6 +304,28 @@ def kpi_display(kpis: pd.DataFrame) -> pd.DataFrame:
                          "95% CI": ci, "n": kpis["n"], "previous": shown("previous"),
                          "change": shown("delta", signed=True), "p": kpis["p_value"].map(fmt),
                          "p (adjusted)": kpis["p_adjusted"].map(fmt), "assessment": kpis["assessment"]}).set_index("KPI")
+
+
+def score_bands(values: pd.Series, scale: tuple[int, int]) -> pd.Series:
+    """Mean scores binned to the nearest answer of their scale, the answers below its middle merged.
+
+    On 1-5: ``1-2``, ``3``, ``4``, ``5`` (bins (0, 2.5], (2.5, 3.5], (3.5, 4.5], (4.5, 5]); on
+    1-7: ``1-3``, ``4`` ... ``7``. Missing means stay missing.
+
+    Examples
+    --------
+    >>> score_bands(pd.Series([1.5, 3.0, 4.6, 6.0]), (1, 7)).astype(str).tolist()
+    ['1-3', '1-3', '5', '6']
+    >>> score_bands(pd.Series([2.5, 2.6, 5.0]), (1, 5)).astype(str).tolist()
+    ['1-2', '3', '5']
+    """
+    low, high = scale
+    neutral = csat_cutoffs(scale)[1]
+    middle = neutral if neutral is not None else (low + high) // 2
+    points = list(range(middle, high + 1))
+    edges = [low - 1] + [p - 0.5 for p in points] + [high]
+    bottom = f"{low}-{middle - 1}" if middle - 1 > low else str(low)
+    return pd.cut(values, edges, labels=[bottom] + [str(p) for p in points])
 
 
 def scale_note(ds: Dataset) -> str:

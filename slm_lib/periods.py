@@ -206,8 +206,9 @@ def month_bounds(month: str, tz: str = "UTC") -> tuple[pd.Timestamp, pd.Timestam
     >>> [str(t) for t in month_bounds("2026-03", "Europe/Berlin")]
     ['2026-03-01 00:00:00+01:00', '2026-04-01 00:00:00+02:00']
     """
-    period = check_month(month)
-    return tuple((p.to_timestamp().tz_localize(tz)) for p in (period, period + 1))
+    ordinal = check_month(month).ordinal
+    start, end = period_starts(np.array([ordinal, ordinal + 1]), "M", tz).tz_convert(tz)
+    return start, end
 
 
 def observed_days(month: str, start: object, end: object, tz: str = "UTC") -> float:
@@ -245,8 +246,8 @@ def month_starts(month: str, months_back: int = 12, tz: str = "UTC") -> list[pd.
     >>> str(month_starts("2026-10", 1, tz="America/New_York")[0])
     '2026-10-01 00:00:00-04:00'
     """
-    last = check_month(month)
-    return [(last - k).to_timestamp().tz_localize(tz) for k in range(months_back - 1, -1, -1)]
+    last = check_month(month).ordinal
+    return list(period_starts(np.arange(last - months_back + 1, last + 1), "M", tz).tz_convert(tz))
 
 
 def latest_timestamp(*columns: pd.Series) -> pd.Timestamp:

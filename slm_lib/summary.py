@@ -73,10 +73,6 @@ def data_months(ds: Dataset, tz: str = "UTC") -> list[str]:
     return sorted(months.dropna().unique().tolist())
 
 
-
-
-
-
 def select_segment(ds: Dataset, segment: str | None) -> Dataset:
     """The part of ``ds`` that belongs to customers of one segment (``None`` keeps all).
 

@@ -1,4 +1,4 @@
-"""Tests of slm_lib.clv.rfm (rfm_summary, validate_rfm) and slm_lib.clv.historical."""
+"""Tests of slm_lib.clv.rfm (rfm_summary, validate_rfm) and slm_lib.features.historical_clv."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -209,3 +209,19 @@ def test_as_of_may_be_a_datetime_a_numpy_datetime_or_a_list_of_them(hand):
         pd.testing.assert_frame_equal(customer_features(hand, as_of, lookback="3M", horizon="1M"), expected)
     panel = customer_features(hand, [datetime(2024, 3, 1), datetime(2024, 4, 1)], lookback="3M", horizon="1M")
     assert panel["as_of"].nunique() == 2
+
+
+def test_calendar_windows_run_on_the_wall_clock_of_the_as_of_zone():
+    """A Berlin month start plus one month is the next Berlin month start, not 28 Mar 23:00 UTC + 1M."""
+    from slm_lib.periods import month_starts
+    c = pd.DataFrame({"customer_id": ["a"], "signup_at": utc("2025-01-01"), "segment": ["smb"], "region": [None],
+                      "churned_at": utc("2026-03-30 12:00")})
+    start = month_starts("2026-03", 1, tz="Europe/Berlin")[0]          # 2026-02-28 23:00 UTC
+    f = customer_features(Dataset(customers=c), start, lookback="3M", horizon="1M")
+    assert f["churned"].tolist() == [True]
+    assert f["duration_days"].iloc[0] == pytest.approx((pd.Timestamp("2026-03-30 12:00", tz="UTC") - start) / pd.Timedelta(days=1))
+    # the horizon ends at the Berlin start of April (31 March 22:00 UTC), not three days early
+    later = c.assign(churned_at=utc("2026-03-31 21:00"))
+    assert customer_features(Dataset(customers=later), start, lookback="3M", horizon="1M")["churned"].tolist() == [True]
+    assert customer_features(Dataset(customers=later), start.tz_convert("UTC").tz_localize(None), lookback="3M",
+                             horizon="1M")["churned"].tolist() == [False]   # naive: UTC months

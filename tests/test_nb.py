@@ -72,7 +72,7 @@ def _report_figures(ds, month: str, tz: str = "UTC") -> dict:
         "by_channel": slm.metric_table(ds, by="channel", tz=tz),
         "kpis": slm.headline_kpis(ds, month, tz=tz),
         "sla": slm.sla_compliance(this_month),
-        "teams": slm.agent_table(this_month, by="team"),
+        "teams": slm.agent_table(ds, by="team", month=month, tz=tz),
         "gap": slm.delivery_gap(ds, month, by="team", tz=tz),
         "changes": slm.changes_by_group(ds, month, by="segment", tz=tz),
         "comments": slm.nb.verbatim_comments(ds, month, tz=tz),
@@ -86,10 +86,12 @@ def _report_figures(ds, month: str, tz: str = "UTC") -> dict:
     }
 
 
-def test_past_month_report_is_the_same_on_data_that_run_on_and_on_data_cut_at_its_end(tmp_path):
-    end = str(month_bounds(PAST)[1])
-    full = _report_figures(report_data(SAMPLE, PAST), PAST)
-    cut = _report_figures(report_data(_cut_export(tmp_path, end), PAST), PAST)
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_past_month_report_is_the_same_on_data_that_run_on_and_on_data_cut_at_its_end(tmp_path, tz):
+    end = month_bounds(PAST, tz)[1]
+    full = _report_figures(report_data(SAMPLE, PAST, tz=tz), PAST, tz)
+    # an export taken at the month's end, its time known (as an Airflow run would pass it)
+    cut = _report_figures(report_data(_cut_export(tmp_path, str(end.tz_convert("UTC"))), PAST, tz=tz, as_of=end), PAST, tz)
     for name in full:
         pd.testing.assert_frame_equal(full[name], cut[name], check_exact=False, rtol=1e-12, obj=name)
     # and nothing of the report looks past the month: the latest month anywhere is the report month
@@ -102,6 +104,42 @@ def test_without_the_cut_a_past_month_report_sees_later_data():
     ds = slm.load_data(SAMPLE, errors="drop")
     assert slm.monthly_service_panel(ds)["month"].iloc[-1] > PAST
     assert slm.cohort_retention(ds).index[-1] > PAST
+
+
+def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
+    """An export taken on 11 October: October is 10.5 days long, not 31 (review finding: a fall of 70%)."""
+    from dataclasses import replace
+    export = replace(slm.synth.generate(customers=600, months=14, seed=3).until("2025-10-11T12:00"), as_of=None)
+    ds = report_data(export, "2025-10")
+    assert ds.as_of == export.observation_end() + pd.Timedelta(1, "ns") < pd.Timestamp("2025-10-11T12:00", tz="UTC")
+    k = slm.headline_kpis(ds, "2025-10").set_index("metric")
+    assert k.loc["tickets", "per_day"] == pytest.approx(k.loc["tickets", "value"] / ((ds.as_of - pd.Timestamp(
+        "2025-10-01", tz="UTC")) / pd.Timedelta(days=1)))
+    assert k.loc["tickets", "assessment"] == "no clear change"
+    assert "covered for 10.5 of its 31 days" in slm.nb.coverage_note(ds, "2025-10")
+    assert slm.nb.coverage_note(report_data(export, "2025-09"), "2025-09") == ""
+    # told the export time, the cut is there
+    assert report_data(export, "2025-10", as_of="2025-10-11T12:00").as_of == pd.Timestamp("2025-10-11T12:00", tz="UTC")
+
+
+def test_the_cut_drops_what_a_load_of_the_export_would_refuse_and_flags_unknown_reopens():
+    utc = lambda *v: pd.to_datetime(list(v), utc=True)  # noqa: E731
+    customers = pd.DataFrame({"customer_id": ["c1", "late"], "signup_at": utc("2025-01-01", "2025-07-15"),
+                              "segment": "smb", "region": None, "churned_at": utc(None, None)})
+    tickets = pd.DataFrame({"ticket_id": ["t1", "t2", "t3"], "customer_id": ["c1", "late", "c1"],
+                            "created_at": utc("2025-06-02", "2025-06-03", "2025-06-10"),
+                            "first_response_at": utc("2025-06-02 01:00", "2025-06-03 01:00", "2025-06-10 01:00"),
+                            "resolved_at": utc("2025-06-05", "2025-06-04", "2025-07-03"), "channel": "email",
+                            "priority": "normal", "agent_id": None, "team": None, "replies": 1,
+                            "reopens": [0, 0, 1], "category": None})
+    surveys = pd.DataFrame({"response_id": ["r1"], "customer_id": ["late"], "ticket_id": ["t2"],
+                            "submitted_at": utc("2025-06-05"), "type": "csat", "score": [5], "comment": None})
+    cut = slm.Dataset(tickets=tickets, customers=customers, surveys=surveys).until("2025-07-01")
+    assert cut.tickets["ticket_id"].tolist() == ["t1", "t3"] and cut.surveys.empty
+    q = cut.quality.set_index(["table", "action"])
+    assert q.loc[("tickets", "dropped"), "n_rows"] == 1 and q.loc[("surveys", "dropped"), "n_rows"] == 1
+    assert q.loc[("tickets", "info"), "n_rows"] == 1 and "unknown without ticket_events" in q.loc[
+        ("tickets", "info"), "rule"]
 
 
 def test_report_data_of_an_unfinished_month_is_cut_at_now():
@@ -136,3 +174,31 @@ def test_sla_by_priority_agrees_with_the_headline_for_a_past_month():
     bare = slm.sla_compliance(t, {"first_response": {"urgent": 1}}).set_index("priority")
     assert judged.loc["all", ["achieved", "breached"]].tolist() == [1, 1]   # b waited 4 h by the month's end
     assert bare.loc["all", ["achieved", "breached", "pending"]].tolist() == [1, 0, 1]
+
+
+def test_team_scorecard_and_delivery_gap_agree_on_csat():
+    """Surveys of this month about last month's tickets count for their team in both (review finding)."""
+    ds = report_data(SAMPLE, PAST)
+    teams = slm.agent_table(ds, by="team", month=PAST)
+    csat = teams[teams["metric"] == "csat"].set_index("team")
+    gap = slm.delivery_gap(ds, PAST, by="team").set_index("group")
+    assert len(gap) > 1
+    for team, row in gap.iterrows():
+        assert csat.loc[team, "value"] == pytest.approx(row["csat"]) and csat.loc[team, "n"] == row["csat_n"]
+    with pytest.raises(slm.errors.ConfigError, match="takes a Dataset"):
+        slm.agent_table(ds.tickets, by="team", month=PAST)
+
+
+def test_coverage_note_is_silent_for_an_export_taken_at_the_month_end():
+    assert slm.nb.coverage_note(slm.Dataset(as_of="2026-10-31T23:40"), "2026-10") == ""
+    assert "covered for 29.0 of its 31 days" in slm.nb.coverage_note(slm.Dataset(as_of="2026-10-30"), "2026-10")
+
+
+def test_the_last_event_of_data_that_end_inside_the_month_is_kept():
+    """The data's latest timestamp is an event they hold: a cut there must not drop it."""
+    ds = slm.synth.generate(customers=200, months=3, seed=2)
+    last = ds.surveys["submitted_at"].max()
+    export = slm.Dataset(**ds.tables(), as_of=None).until(last + pd.Timedelta(1, "ns"))
+    export = slm.Dataset(**export.tables())                       # an export whose time is unknown
+    cut = report_data(export, f"{last:%Y-%m}")
+    assert cut.surveys["submitted_at"].max() == last and len(cut.surveys) == len(export.surveys)

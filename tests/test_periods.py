@@ -92,3 +92,11 @@ def test_period_starts_bound_the_period_of_each_instant(seconds, freq, tz):
     start, end = period_starts(np.array([k, k + 1]), freq, tz)
     assert start <= ts.iloc[0] < end
     assert period_starts(np.array([k]), freq, tz)[0].tz_convert(tz).hour in (0, 1)   # local midnight (or DST shift)
+
+
+def test_month_starts_where_midnight_does_not_exist_or_repeats():
+    # Havana and Asuncion change clocks at midnight: the month start is the first valid instant
+    start, end = month_bounds("2026-10", "America/Havana")
+    assert end - start == pd.Timedelta(days=31) + (end.utcoffset() - start.utcoffset()) * -1
+    starts = month_starts("2023-10", 2, tz="America/Asuncion")
+    assert starts[1] == pd.Timestamp("2023-10-01 04:00", tz="UTC")    # 01:00 local, the skipped midnight

@@ -330,3 +330,13 @@ def test_intervals_cover_95_percent(metric, name, n):
     # two-ended answers points back at the centre. Conservative, so the band opens upwards there.
     upper = 0.98 if (metric, name, n) == ("ces", "polarised", 30) else 0.97
     assert 0.93 <= coverage <= upper, coverage
+
+
+def test_ces_interval_never_leaves_the_scale():
+    """The skewness-corrected interval of a tiny skewed sample reaches past the scale; it is clipped to it."""
+    from slm_lib.metrics.survey import ces_summary
+    for scores, scale in (([1, 1, 1, 1, 7], None), ([7, 7, 7, 7, 1], None), ([1] * 19 + [5], None),
+                          ([1, 1, 1, 5], (1, 5))):
+        s = ces_summary(scores, scale=scale)
+        low, high = scale or (1, 7)
+        assert low <= s["ci_low"] <= s["value"] <= s["ci_high"] <= high

@@ -77,7 +77,7 @@ def test_columns_and_dtypes_are_canonical(small):
     for name, frame in small.tables().items():
         assert list(frame.columns) == list(COLUMNS[name])
         assert {c: str(t) for c, t in frame.dtypes.items()} == COLUMNS[name]
-        assert len(frame) > 0
+        assert len(frame) > 0 or name == "ticket_events"   # events only with generate(events=True)
 
 
 def test_passes_validation_without_problems(small):

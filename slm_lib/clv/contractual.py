@@ -35,7 +35,7 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
 from slm_lib.io.dataset import Dataset
-from slm_lib.periods import check_freq, period_labels, period_ordinals, utc_instant
+from slm_lib.periods import check_freq, period_labels, period_ordinals, period_starts, utc_instant
 from slm_lib.wording import feature_label, format_estimate, format_number, interval_decimals
 
 __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
@@ -62,7 +62,12 @@ def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
     first = min(found) if found else ds.customers["signup_at"].min()
     if pd.isna(first):
         raise InsufficientDataError("observation_start: the data set holds no timestamps")
-    return first.tz_convert(tz).tz_localize(None).to_period("M").to_timestamp().tz_localize(tz)
+    return _month_start(first, tz)
+
+
+def _month_start(instant: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """The start (in ``tz``) of the calendar month in ``tz`` holding ``instant``."""
+    return period_starts(period_ordinals(pd.Series([instant]), "M", tz), "M", tz).tz_convert(tz)[0]
 
 
 def _customers(ds: Dataset, by: str | None) -> pd.DataFrame:
@@ -174,7 +179,7 @@ def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None, tz: str) -> pd.Dat
 
 def _monthly_margin(ds: Dataset, active: pd.DataFrame, as_of: pd.Timestamp, tz: str) -> pd.Series:
     """Net revenue per customer-month of the active customers, over the MARGIN_MONTHS months before as_of."""
-    month_start = as_of.tz_convert(tz).tz_localize(None).to_period("M").to_timestamp().tz_localize(tz)
+    month_start = _month_start(as_of, tz)
     lo = month_start - pd.DateOffset(months=MARGIN_MONTHS)
     pay = ds.revenue.loc[(ds.revenue["paid_at"] >= lo) & (ds.revenue["paid_at"] < month_start)]
     paid = pay.groupby("customer_id")["amount"].sum()

@@ -46,6 +46,26 @@ def make_quality(records: list[dict]) -> pd.DataFrame:
     return frame.astype({c: "int64" if c == "n_rows" else "str" for c in QUALITY_COLUMNS})
 
 
+def _note(table: str, column: str, rule: str, mask: np.ndarray, action: str) -> dict:
+    """A data-quality record for the rows of ``mask`` (1-based example positions)."""
+    rows = np.flatnonzero(mask)
+    return {"table": table, "file": "", "column": column, "rule": rule, "n_rows": int(rows.size),
+            "example_rows": ", ".join(str(i + 1) for i in rows[:5]), "action": action}
+
+
+def _reopen_note(tickets: pd.DataFrame, events: pd.DataFrame, resolved_at: pd.Series,
+                 end: pd.Timestamp) -> list[dict]:
+    """An ``info`` record for tickets without events whose state at ``end`` is not known."""
+    later = (tickets["resolved_at"] >= end) & (tickets["reopens"] > 0) & resolved_at.isna()
+    if len(events):
+        later &= ~tickets["ticket_id"].isin(events["ticket_id"])
+    mask = later.to_numpy()
+    if not mask.any():
+        return []
+    return [_note("tickets", "resolved_at", "reopened and last resolved after the cut: whether it was solved "
+                  "before the cut is unknown without ticket_events, so it counts as open", mask, "info")]
+
+
 def _rewound(tickets: pd.DataFrame, events: pd.DataFrame, end: int,
              resolved_at: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     """Tickets' counts without the events at or after ``end`` (ns), and their resolution in force at ``end``."""
@@ -139,8 +159,13 @@ class Dataset:
         with events loses the agent replies and reopens that came at or after ``end``
         from its ``replies`` and ``reopens``, and a resolution recorded at or after
         ``end`` becomes the one its events show in force at ``end`` (if any). Tickets
-        without events keep their counts as recorded (they carry no timestamps). The
-        data-quality table is kept as loaded.
+        without events keep their counts as recorded (they carry no timestamps); one
+        whose last resolution came at or after ``end`` after a reopen may have been
+        solved before ``end`` too, which only events can tell: it counts as open and the
+        data-quality table says how many such tickets there are (``info``). As a load of
+        such an export would, rows of customers who had not signed up by ``end`` are
+        dropped (tickets, their surveys and events, surveys, payments), and counted in
+        the data-quality table; the rest of that table is kept as loaded.
 
         Examples
         --------
@@ -156,17 +181,30 @@ class Dataset:
         t, s, c, r, e = self.tickets, self.surveys, self.customers, self.revenue, self.ticket_events
         t = t.loc[(t["created_at"] < end).to_numpy()]
         resolved_at = t["resolved_at"].where(t["resolved_at"] < end)
+        notes = _reopen_note(t, e, resolved_at, end)
         if len(e):
             t, resolved_at = _rewound(t, e, end.value, resolved_at)
         t = t.assign(first_response_at=t["first_response_at"].where(t["first_response_at"] < end),
                      resolved_at=resolved_at)
         c = c.loc[(c["signup_at"] < end).to_numpy()]
         c = c.assign(churned_at=c["churned_at"].where(c["churned_at"] < end))
-        return replace(self, tickets=t.reset_index(drop=True),
-                       surveys=s.loc[(s["submitted_at"] < end).to_numpy()].reset_index(drop=True),
-                       customers=c.reset_index(drop=True),
-                       revenue=r.loc[(r["paid_at"] < end).to_numpy()].reset_index(drop=True),
-                       ticket_events=e.loc[(e["at"] < end).to_numpy()].reset_index(drop=True), as_of=end)
+        s = s.loc[(s["submitted_at"] < end).to_numpy()]
+        r = r.loc[(r["paid_at"] < end).to_numpy()]
+        e = e.loc[(e["at"] < end).to_numpy()]
+        if len(self.customers):  # what a load of the export would refuse: customers not yet signed up
+            known = c["customer_id"]
+            orphan = {"tickets": ~t["customer_id"].isin(known).to_numpy(), "revenue": ~r["customer_id"].isin(known).to_numpy()}
+            gone = t.loc[orphan["tickets"], "ticket_id"]
+            orphan["surveys"] = (~s["customer_id"].isin(known) | s["ticket_id"].isin(gone)).to_numpy()
+            orphan["ticket_events"] = e["ticket_id"].isin(gone).to_numpy()
+            notes += [_note(name, "customer_id", f"customer not signed up by {end:%Y-%m-%d %H:%M} UTC (cut)", mask,
+                            "dropped") for name, mask in orphan.items() if mask.any()]
+            t, r, s, e = t.loc[~orphan["tickets"]], r.loc[~orphan["revenue"]], s.loc[~orphan["surveys"]], \
+                e.loc[~orphan["ticket_events"]]
+        quality = pd.concat([self.quality, make_quality(notes)], ignore_index=True) if notes else self.quality
+        return replace(self, tickets=t.reset_index(drop=True), surveys=s.reset_index(drop=True),
+                       customers=c.reset_index(drop=True), revenue=r.reset_index(drop=True),
+                       ticket_events=e.reset_index(drop=True), quality=quality, as_of=end)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables().items())

@@ -221,8 +221,8 @@ def ticket_lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> pd.Dat
 
     sel = np.flatnonzero(keep)
     columns = {
-        "ticket_id": tickets["ticket_id"].iloc[sel].to_numpy(),
-        "status": np.asarray(EVENT_STATUSES, dtype=object)[now[sel]],
+        "ticket_id": tickets["ticket_id"].iloc[sel].reset_index(drop=True),
+        "status": pd.Categorical.from_codes(now[sel], categories=list(EVENT_STATUSES)),
         "requester_wait_h": (time_in(_REQUESTER) + before_first)[sel],
         "agent_wait_h": time_in(np.array([STATUS["pending"]]))[sel],
         "on_hold_h": time_in(np.array([STATUS["on_hold"]]))[sel],

@@ -211,7 +211,8 @@ def ces_summary(scores: ArrayLike, scale: tuple[int, int] | None = None) -> pd.S
     """
     arr = _scores(scores, "ces", scale)
     v, lo, hi, _ = mean_from_values(arr)
-    return _summary(arr.size, v, lo, hi)
+    low, high = scale if scale is not None else SCALES["ces"]
+    return _summary(arr.size, v, *np.clip([lo, hi], low, high))   # an interval never leaves the scale
 
 
 # ----------------------------------------------------------------------------- comparison

@@ -164,15 +164,19 @@ def _combine(codes: list[np.ndarray], labels: list[pd.Index],
 
 
 # ----------------------------------------------------------------------------- engines
-def _mean_metric(x: np.ndarray, g: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+def _mean_metric(x: np.ndarray, g: np.ndarray, size: int,
+                 bounds: tuple[float, float] = (0.0, np.inf)) -> tuple[np.ndarray, ...]:
+    """n, mean and its interval per group; the interval is clipped to the values' possible range."""
     n = np.bincount(g, minlength=size)
     total = np.bincount(g, weights=x, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
     dev = x - mean[g]
-    ssd = np.bincount(g, weights=dev ** 2, minlength=size)
-    value, low, high, _ = mean_from_moments(total, ssd, n, np.bincount(g, weights=dev ** 3, minlength=size))
-    return n, value, low, high
+    square = dev * dev   # products, not ** (numpy's power of 3 is a slow general pow)
+    ssd = np.bincount(g, weights=square, minlength=size)
+    square *= dev
+    value, low, high, _ = mean_from_moments(total, ssd, n, np.bincount(g, weights=square, minlength=size))
+    return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
 def _durations(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None, group: np.ndarray,
@@ -255,7 +259,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
 
 
 def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
-                         exclude_neutral: bool, scale: tuple[int, int]) -> Result:
+                         exclude_neutral: bool, scales: Mapping[str, tuple[int, int]]) -> Result:
     """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
     score = surveys["score"].to_numpy(dtype=np.float64)
     ok = (group >= 0) & ~np.isnan(score)
@@ -267,11 +271,11 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
     n = count(is_nps)
     out["nps"] = (n, *nps_from_counts(count(is_nps & (score >= NPS_PROMOTER_MIN)),
                                       count(is_nps & (score <= NPS_DETRACTOR_MAX)), n))
-    top2, neutral = csat_cutoffs(scale)
+    top2, neutral = csat_cutoffs(scales["csat"])
     csat_in = is_csat & ~(exclude_neutral & (score == neutral)) if neutral is not None else is_csat
     out["csat"] = _share(count(csat_in & (score >= (top2 if threshold is None else threshold))), count(csat_in))
     m = is_ces & ok
-    out["ces"] = _mean_metric(score[m], group[m], size)
+    out["ces"] = _mean_metric(score[m], group[m], size, scales["ces"])
     return out
 
 
@@ -295,7 +299,8 @@ def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present
 
 def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
              freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
-             csat_threshold: int | None, exclude_neutral: bool, csat_scale: tuple[int, int]) -> pd.DataFrame:
+             csat_threshold: int | None, exclude_neutral: bool,
+             scales: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
@@ -315,7 +320,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
             present = {m: np.ones(size, dtype=bool) for m in res}
             metrics = TICKET_METRICS
         else:
-            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, csat_scale)
+            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
             present = {m: res[m][0] > 0 for m in res}
             metrics = SURVEY_METRICS
         return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
@@ -391,19 +396,24 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     _by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
-                    exclude_neutral, getattr(ds, "scales", SCALES)["csat"])
+                    exclude_neutral, getattr(ds, "scales", SCALES))
 
 
 def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
                 calendar: Any = None, sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
                 surveys: pd.DataFrame | None = None, csat_threshold: int | None = None,
-                exclude_neutral: bool = False) -> pd.DataFrame:
+                exclude_neutral: bool = False, month: str | None = None, tz: str = "UTC") -> pd.DataFrame:
     """Every ticket metric (and, with surveys, NPS/CSAT/CES) per agent or team, flagged small_n.
 
     ``data`` is a Dataset (its tickets and surveys, CSAT scale and observation end are
     used) or a tickets frame (then ``surveys`` optional, default scales, SLA clocks judged
     at the latest ticket timestamp). Surveys count for the agent/team of the ticket they
     answer (via ticket_id).
+
+    With ``month`` (a Dataset only), the rows of that month of :func:`metric_table` by the
+    same groups: tickets created in the month, surveys submitted in it whatever month their
+    ticket was created in. A team's scorecard then agrees with its row of
+    :func:`slm_lib.metrics.gap.delivery_gap`.
 
     Returns
     -------
@@ -420,9 +430,15 @@ def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DE
     >>> at.loc[at.metric == "frt_mean", ["agent_id", "n", "small_n"]].values.tolist()
     [['x', 1, True], ['y', 0, True]]
     """
+    if month is not None:
+        if isinstance(data, pd.DataFrame) or surveys is not None:
+            raise ConfigError("agent_table(month=...) takes a Dataset (its surveys attach to tickets of any month)")
+        table = metric_table(data, freq="M", by=by, calendar=calendar, sla=sla, tz=tz, min_n=min_n, as_of=as_of,
+                             csat_threshold=csat_threshold, exclude_neutral=exclude_neutral)
+        return table[table["period"] == month].drop(columns="period").reset_index(drop=True)
     tickets, as_of = tickets_as_of(data, as_of)
     if not isinstance(data, pd.DataFrame):
         surveys = data.surveys if surveys is None else surveys
     return _grouped(tickets, surveys if surveys is not None else empty_frame("surveys"),
                     empty_frame("customers"), _by_list(by), None, "UTC", calendar, sla, as_of, min_n,
-                    csat_threshold, exclude_neutral, getattr(data, "scales", SCALES)["csat"])
+                    csat_threshold, exclude_neutral, getattr(data, "scales", SCALES))

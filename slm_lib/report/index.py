@@ -41,7 +41,6 @@ KPI_OPTIONAL_COLUMNS: tuple[str, ...] = ("label", "unit", "delta", "p_value", "p
 _DASH = "—"
 
 
-
 @dataclass(frozen=True)
 class ReportEntry:
     """One rendered notebook of a month: its title and file names relative to the month folder."""

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from slm_lib.periods import NAT_NS, epoch_ns
 from slm_lib.schema import COLUMNS, EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES
-from slm_lib.synth.assemble import make_ids
+from slm_lib.synth.assemble import _labels, make_ids
 
 _S = 10**9
 _K = {k: i for i, k in enumerate(EVENT_KINDS)}
@@ -52,12 +51,6 @@ HOLD_SHARE, FOLLOW_UP_SHARE = 0.15, 0.2
 CLOSE_AFTER_S: int = 4 * 86_400
 #: How long the rounds of an unresolved ticket go on after its first reply, at most.
 OPEN_SPAN_S: int = 14 * 86_400
-
-
-def _codes_to_str(codes: np.ndarray, names: tuple[str, ...]) -> pd.Series:
-    """int codes (-1 = missing) as a ``str`` Series through an Arrow dictionary."""
-    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(list(names)))
-    return pd.Series(arr.cast(pa.large_string()), dtype="str")
 
 
 def ticket_events(tickets: pd.DataFrame, rng: np.random.Generator, end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -161,9 +154,9 @@ def ticket_events(tickets: pd.DataFrame, rng: np.random.Generator, end: pd.Times
         "event_id": pd.Series(make_ids("E", len(ticket), 7), dtype="str"),
         "ticket_id": tickets["ticket_id"].take(ticket).reset_index(drop=True),
         "at": pd.Series(pd.to_datetime(at.view("datetime64[ns]"), utc=True)),
-        "kind": _codes_to_str(kind, EVENT_KINDS),
-        "actor": _codes_to_str(actor, EVENT_ACTORS),
-        "status": _codes_to_str(status, EVENT_STATUSES),
+        "kind": _labels(EVENT_KINDS, kind),
+        "actor": _labels(EVENT_ACTORS, actor),
+        "status": _labels(EVENT_STATUSES, status),
         "agent_id": pd.Series(np.where(speaks | (kind == _K["assignment"]), agent_of, None), dtype="str"),
         "team": tickets["team"].take(ticket).reset_index(drop=True).where(kind == _K["assignment"]),
         "priority": tickets["priority"].take(ticket).reset_index(drop=True).where(kind == _K["priority"]),
