@@ -56,10 +56,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if len(ds.quality):
         print(ds.quality.to_string(index=False))
     vendor = read_vendor_durations(args.data)
-    if len(vendor.columns) > 1:
-        table = reconcile_business_hours(ds, _calendar(args, default=True), vendor=vendor)
+    table = reconcile_business_hours(ds, _calendar(args, default=True), vendor=vendor)
+    if len(table):
         print("\nBusiness hours: our calendar against the help desk's own figures (minutes):")
         print(table.to_string(index=False))
+    if len(ds.ticket_events):
+        from slm_lib.metrics.reconcile import TOLERANCE_MIN, lifecycle_differences, reconcile_lifecycle
+
+        table = reconcile_lifecycle(ds, vendor=vendor)
+        if len(table):
+            print(f"\nLifecycle from ticket_events against the help desk's own figures (calendar minutes; "
+                  f"share of tickets within {TOLERANCE_MIN:g} min, %):")
+            print(table.round(2).to_string(index=False))
+            worst = lifecycle_differences(ds, vendor=vendor, beyond_min=TOLERANCE_MIN, top=5)
+            if len(worst):
+                print("\nWorst cases (ours minus theirs, minutes):")
+                print(worst.round(2).to_string(index=False))
     return 0
 
 

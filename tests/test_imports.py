@@ -312,6 +312,13 @@ def test_unknown_builtin_suggests_closest():
         read_export("zendesks", files("zendesk"))
 
 
+def test_builtin_name_beside_a_folder_of_that_name(tmp_path, monkeypatch):
+    """Exports kept in a folder named after the tool (cd exports; slm import --from zendesk zendesk/...)."""
+    (tmp_path / "zendesk").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert len(read_export("zendesk", files("zendesk")).tickets) == 5
+
+
 def test_unparseable_timestamp_reported_with_rows_nothing_written(tmp_path):
     (tmp_path / "pay.csv").write_text("cust,date,amount,order\nc1,2024-01-01T00:00Z,5,o1\n"
                                       "c2,yesterday,5,o2\nc3,2024-13-45T00:00Z,5,o3\n")

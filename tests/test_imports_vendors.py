@@ -92,7 +92,7 @@ def test_freshdesk_closed_time_is_the_fallback_of_resolved_time(tmp_path):
     ds = read_export("freshdesk", [narrow], tz="America/New_York", key="email")
     # ticket 2 is Resolved but not closed: without 'Resolved time' it has no resolution time
     assert ds.tickets["resolved_at"].tolist() == utc("2024-03-02 20:30", None, None, "2024-03-12 19:00")
-    assert ds.quality.query("column == 'Resolved time'")["rule"].tolist() == [
+    assert ds.quality.query("column == 'Resolved time' and table == 'tickets'")["rule"].tolist() == [
         "column not in the file: resolved_at read from 'Closed time'"]
 
 

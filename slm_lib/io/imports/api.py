@@ -48,8 +48,9 @@ def _check_files(mapping: dict, paths: list[Path]) -> None:
 
 
 def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash_salt: str | None,
-         errors: str) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
-    """Run a mapping: the Dataset, the per-file summary and the customers the export itself holds."""
+         errors: str) -> tuple[Dataset, pd.DataFrame, pd.DataFrame, list[pd.Series | None]]:
+    """Run a mapping: the Dataset, the per-file summary, the customers the export itself holds
+    and, per summary row of ticket_events, the ticket ids of its events (None for other rows)."""
     if key not in KEYS:
         raise ConfigError(f"key must be one of {', '.join(KEYS)}, got {key!r}")
     if errors not in ERRORS:
@@ -66,7 +67,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
     problems = [p for r in results for p in r.problems]
     if problems and errors == "raise":
         raise DataValidationError(problems)
-    quality, rows = [], []
+    quality, rows, event_tickets = [], [], []
     frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     for r in results:
         counts = dict(r.counts)
@@ -83,6 +84,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
                      "example_rows": "", "action": "info"} for column, rule in r.notes.items()]
         rows.append({"table": r.table, "part": r.part, "file": r.file, **counts, "rows_kept": len(kept),
                      "columns_not_in_file": ", ".join(r.notes)})
+        event_tickets.append(kept["ticket_id"] if r.table == "ticket_events" else None)
         frames[r.table].append(kept.drop(columns=["_file", "_row"]))
     tables = {}
     for table in TABLES:
@@ -109,7 +111,7 @@ def _run(source: str | os.PathLike, paths: Paths, tz: str | None, key: str, hash
                         "rule": "customers inferred from keys seen (signup_at = first seen, segment unknown)",
                         "n_rows": len(tables["customers"]), "example_rows": "", "action": "info"})
     ds = Dataset(**tables, quality=make_quality(quality), source=f"import:{mapping['name']}")
-    return ds, summary, exported
+    return ds, summary, exported, event_tickets
 
 
 def read_export(source: str | os.PathLike, paths: Paths, tz: str | None = None, key: str = "id",
@@ -205,7 +207,11 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     The merged tables are validated (:func:`slm_lib.io.load.validate`) and written to a
     temporary directory first, then renamed into place: nothing is written when anything
     fails. A survey whose ticket is not in the directory (e.g. a rating of a merged or
-    deleted ticket) is kept with ``ticket_id`` cleared, counted as ``unlinked_ticket``.
+    deleted ticket) is kept with ``ticket_id`` cleared, counted as ``unlinked_ticket``; a
+    ticket event whose ticket is not in the directory (the history of a deleted or merged
+    ticket, or of a ticket not exported) is dropped, counted as ``dropped_unknown_ticket``.
+    Vendor figures kept as ``vendor_*`` ticket columns go to ``vendor_durations.csv``
+    (:func:`slm_lib.io.imports.reconcile.read_vendor_durations`).
 
     Parameters
     ----------
@@ -220,8 +226,9 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
         One row per (table, mapping block, file): ``table``, ``part`` (the block's
         description, e.g. Stripe ``payments`` / ``refunds``), ``file``, ``rows_read``
         (after ``where``), ``rows_kept``, ``dropped_<reason>``..., ``dropped_invalid``
-        (``errors="drop"``), ``columns_not_in_file`` (only when a file lacks optional or
-        preferred fallback columns of the mapping: their names), ``unlinked_ticket``.
+        (``errors="drop"``), ``dropped_unknown_ticket`` (ticket events, only when some were
+        dropped), ``columns_not_in_file`` (only when a file lacks optional or preferred
+        fallback columns of the mapping: their names), ``unlinked_ticket``.
 
     Examples
     --------
@@ -230,7 +237,7 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     from slm_lib.io.load import load_data, validate
     from slm_lib.io.save import save_data
 
-    imported, summary, exported_customers = _run(source, paths, tz, key, hash_salt, errors)
+    imported, summary, exported_customers, event_tickets = _run(source, paths, tz, key, hash_salt, errors)
     target = Path(out_dir)
     if list(target.glob("*.parquet")):
         raise MappingError(f"{target}: holds Parquet tables; imports merge into CSV directories only")
@@ -241,6 +248,11 @@ def import_exports(source: str | os.PathLike, paths: Paths, out_dir: str | os.Pa
     inferred = seen_customers(merged.tables())
     merged.customers = merge_customers(existing.customers, exported_customers, inferred)
     merged, unlinked = _unlink_unknown_tickets(merged)
+    known = merged.tickets["ticket_id"]
+    unknown = [0 if ids is None else int((~ids.isin(known)).sum()) for ids in event_tickets]
+    if any(unknown):
+        summary.insert(summary.columns.get_loc("rows_kept") + 1, "dropped_unknown_ticket", unknown)
+    merged.ticket_events = merged.ticket_events[merged.ticket_events["ticket_id"].isin(known)]
     summary["unlinked_ticket"] = 0
     if unlinked:
         first = summary.index[summary["table"].eq("surveys")]

@@ -1,9 +1,10 @@
 """Applying one mapping block to one export file (SPEC §10).
 
-Read the file, join side files, select rows (``where``), drop filtered rows counted by
-reason (``drop``), check every referenced column exists, then build the canonical fields
-with the converters of :mod:`slm_lib.io.imports.convert`. Rows that cannot be converted
-become :class:`slm_lib.errors.Problem` entries (file, column, rule, count, example rows).
+Read the file, explode nested lists into rows (``explode``), join side files, select rows
+(``where``), drop filtered rows counted by reason (``drop``), check every referenced
+column exists, then build the canonical fields with the converters of
+:mod:`slm_lib.io.imports.convert`. Rows that cannot be converted become
+:class:`slm_lib.errors.Problem` entries (file, column, rule, count, example rows).
 """
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ import pandas as pd
 from slm_lib.errors import MappingError, Problem
 from slm_lib.io.imports.convert import map_values, parse_hours, parse_timestamps, to_number
 from slm_lib.io.imports.identity import customer_keys, hash_keys, to_text
-from slm_lib.io.imports.mapping import REQUIRED_FIELDS
-from slm_lib.io.imports.readers import column_at, read_file
-from slm_lib.schema import CHANNELS, COLUMNS, PRIORITIES, SURVEY_TYPES, TS
+from slm_lib.io.imports.mapping import PLACEHOLDER, REQUIRED_FIELDS
+from slm_lib.io.imports.readers import column_at, explode_records, read_file
+from slm_lib.schema import (CHANNELS, COLUMNS, EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES, PRIORITIES, SURVEY_TYPES,
+                            TS)
 
-#: Canonical fields a block may leave unmapped, and the value they take then.
-UNMAPPED_DEFAULTS = {"priority": "normal", "channel": "other", "replies": 0, "reopens": 0, "segment": "unknown"}
-VOCABULARY = {"channel": CHANNELS, "priority": PRIORITIES, "type": SURVEY_TYPES}
+#: Per table, canonical fields a block may leave unmapped and the value they take then (others: missing).
+UNMAPPED_DEFAULTS: dict[str, dict[str, object]] = {
+    "tickets": {"priority": "normal", "channel": "other", "replies": 0, "reopens": 0},
+    "customers": {"segment": "unknown"},
+}
+VOCABULARY = {"channel": CHANNELS, "priority": PRIORITIES, "type": SURVEY_TYPES, "kind": EVENT_KINDS,
+              "actor": EVENT_ACTORS, "status": EVENT_STATUSES}
 
 
 @dataclass
@@ -106,12 +112,15 @@ def _join(frame: pd.DataFrame, join: dict, paths: list[Path], file: str) -> pd.D
             raise MappingError(f"{file}: the mapping joins records from a file matching "
                                f"{' or '.join(join['files'])}, but none was given")
         return frame
-    right = pd.concat([read_file(p, join["format"], join["records"], join["header_rows"], join["required"])
+    # a required join needs its records in one of the files, not in each (Zendesk users may be
+    # side-loaded in the export itself or come in a users file of their own)
+    right = pd.concat([read_file(p, join["format"], join["records"], join["header_rows"], False)
                        for p in sides], ignore_index=True)
     right_key = column_at(right, join["right_on"])
     if right.empty or right_key is None:
         if join["required"]:
-            raise MappingError(f"{', '.join(p.name for p in sides)}: no '{join['right_on']}' to join on")
+            what = f"'{join['records']}' records with " if join["records"] else ""
+            raise MappingError(f"{', '.join(p.name for p in sides)}: no {what}'{join['right_on']}' to join on")
         return frame
     for spec in join["where"]:
         right = right[filter_mask(right, spec, ", ".join(p.name for p in sides))]
@@ -128,8 +137,12 @@ def _join(frame: pd.DataFrame, join: dict, paths: list[Path], file: str) -> pd.D
 def filter_mask(frame: pd.DataFrame, spec: dict, file: str, notes: dict[str, str] | None = None,
                 field: str = "") -> pd.Series:
     """Rows matching one filter (``in``, ``not_in``, ``contains``, ``empty``, ``nonempty``,
-    ``gt``, ``lt``, ``equals``); text is compared stripped and lower-cased.
+    ``gt``, ``lt``, ``equals``, ``same_as``, ``not_same_as``); text is compared stripped and
+    lower-cased.
 
+    ``same_as`` / ``not_same_as`` compare with another column of the same row (a comment's
+    author and the ticket's reporter); ``not_same_as`` matches a present value whenever the
+    other column differs or is missing.
     ``contains`` looks for a token in list values (JSON ``tags``) or in comma/space
     separated text (CSV ``Tags``). The column of an ``optional`` filter may be missing from
     the file: its values are then all missing (``empty`` matches every row, the other
@@ -156,6 +169,11 @@ def filter_mask(frame: pd.DataFrame, spec: dict, file: str, notes: dict[str, str
         return hit if "in" in spec else text.notna() & ~hit
     if "equals" in spec:
         return text.eq(str(spec["equals"]).lower()).fillna(False).astype(bool)
+    if "same_as" in spec or "not_same_as" in spec:
+        other_name = spec.get("same_as") or spec["not_same_as"]
+        other = to_text(read_columns(frame, [other_name], file, bool(spec.get("optional")), notes, label)).str.lower()
+        same = (text == other).fillna(False).astype(bool)
+        return same if "same_as" in spec else text.notna() & ~same
     if "empty" in spec or "nonempty" in spec:
         want_empty = bool(spec.get("empty", not spec.get("nonempty")))
         return text.isna() if want_empty else text.notna()
@@ -178,7 +196,8 @@ class _Problems:
 def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.DataFrame, ctx: dict,
              problems: _Problems) -> pd.Series:
     """One canonical (or extra) field from its spec."""
-    file, source = ctx["file"], ", ".join(spec.get("column", [spec.get("duration", name)]))
+    file = ctx["file"]
+    source = spec["template"] if "template" in spec else ", ".join(spec.get("column", [spec.get("duration", name)]))
     optional, notes = bool(spec.get("optional")), ctx["notes"]
     if "only_if" in spec:
         keep = filter_mask(frame, spec["only_if"], file, notes, name)
@@ -188,8 +207,12 @@ def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.Dat
         hours, bad = parse_hours(duration, spec.get("unit", "minutes"))
         problems.add(spec["duration"], f"cannot read as a duration in {spec.get('unit', 'minutes')}", bad)
         return out[spec["base"]] + pd.to_timedelta((hours * 3_600_000).round(), unit="ms")
-    raw = (pd.Series(spec["value"], index=frame.index, dtype=object) if "value" in spec
-           else read_columns(frame, spec["column"], file, optional, notes, name))
+    if "value" in spec:
+        raw = pd.Series(spec["value"], index=frame.index, dtype=object)
+    elif "template" in spec:
+        raw = fill_template(frame, spec["template"], file, optional, notes, name)
+    else:
+        raw = read_columns(frame, spec["column"], file, optional, notes, name)
     if "map" in spec:
         raw, bad, unknown = map_values(raw, spec["map"], spec.get("default"))
         problems.add(source, f"value(s) not in the mapping's map: {', '.join(map(repr, unknown))}", bad)
@@ -222,6 +245,36 @@ def _convert(name: str, dtype: str, spec: dict, frame: pd.DataFrame, out: pd.Dat
     return text
 
 
+def fill_template(frame: pd.DataFrame, template: str, file: str, optional: bool = False,
+                  notes: dict[str, str] | None = None, field: str = "") -> pd.Series:
+    """Per row, ``template`` with each ``{column}`` replaced by that column's text; missing
+    when one of the columns is (ids built from several columns, e.g. a changelog item's
+    history id and field).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": [10, 11], "field": ["status", None]})
+    >>> fill_template(f, "{id}:{field}", "t.json").tolist()
+    ['10:status', nan]
+    """
+    parts = PLACEHOLDER.split(template)   # literal, column, literal, column, ..., literal
+    out = pd.Series(parts[0], index=frame.index, dtype="str")
+    for i in range(1, len(parts), 2):
+        out = out + to_text(read_columns(frame, [parts[i]], file, optional, notes, field)) + parts[i + 1]
+    return out
+
+
+def _exploded(frame: pd.DataFrame, spec: dict, file: str, notes: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with the list column of one ``explode`` spec turned into rows."""
+    out = explode_records(frame, spec["column"])
+    if out is not None:
+        return out
+    if not spec["optional"]:
+        raise _not_in_file(frame, [spec["column"]], file)
+    notes.setdefault(spec["column"], "optional column not in the file: no rows (explode)")
+    return frame.iloc[:0]
+
+
 def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dict) -> BlockResult:
     """Canonical rows of ``table`` from one export file through one mapping block.
 
@@ -239,9 +292,16 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
     """
     file = path.name
     frame = read_file(path, block["format"], block.get("records"), block["header_rows"])
+    notes: dict[str, str] = {}
+    for spec in block["explode"]:
+        frame = _exploded(frame, spec, file, notes)
+    if block["explode"] and frame.empty:   # no elements at all: nothing to map (and no columns to check)
+        out = cast_canonical(pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS[table]}), table)
+        out["_file"], out["_row"] = pd.Series(dtype="str"), pd.Series(dtype="int64")
+        return BlockResult(table, file, out, {"rows_read": 0}, [], pd.Series(False, index=out.index, dtype=bool),
+                           str(block.get("description") or ""), notes)
     for join in block["joins"]:
         frame = _join(frame, join, paths, file)
-    notes: dict[str, str] = {}
     for spec in block["where"]:
         frame = frame[filter_mask(frame, spec, file, notes)]
     counts = {"rows_read": len(frame)}
@@ -275,7 +335,7 @@ def apply_block(block: dict, table: str, path: Path, paths: list[Path], ctx: dic
                          out[name].isna() & ~already)
     for name in COLUMNS[table]:
         if name not in out:
-            default = UNMAPPED_DEFAULTS.get(name)
+            default = UNMAPPED_DEFAULTS.get(table, {}).get(name)
             out[name] = pd.Series(default if default is not None else pd.NA, index=frame.index)
     for name, spec in block["extras"].items():
         out[name] = _convert(name, TS if "timestamp" in spec else "str", spec, frame, out, ctx, problems)

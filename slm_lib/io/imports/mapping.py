@@ -1,15 +1,18 @@
 """Import mappings (SPEC §10): load a YAML mapping and check it before any file is read.
 
 A mapping is data, not code: per canonical table one or more *blocks*, each naming the
-files it reads (basename globs), their format, optional joins with side files, row
-selection (``where``), drop filters counted by reason (``drop``), the customer identity
-columns, and one spec per canonical field. ``docs/imports.md`` documents the format; the
-built-in mappings live in ``slm_lib/io/mappings/<name>.yaml``.
+files it reads (basename globs), their format, nested lists to explode into rows
+(``explode``: one row per audit event, conversation part or changelog item), optional
+joins with side files, row selection (``where``), drop filters counted by reason
+(``drop``), the customer identity columns, and one spec per canonical field.
+``docs/imports.md`` documents the format; the built-in mappings live in
+``slm_lib/io/mappings/<name>.yaml``.
 """
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,14 @@ from slm_lib.schema import COLUMNS, TS
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 TOP_KEYS = {"name", "description", "tz", "tables"}
-BLOCK_KEYS = {"description", "files", "format", "records", "header_rows", "joins", "where", "drop",
+BLOCK_KEYS = {"description", "files", "format", "records", "header_rows", "explode", "joins", "where", "drop",
               "identity", "fields", "extras", "timestamp"}
 JOIN_KEYS = {"files", "format", "records", "header_rows", "left_on", "right_on", "prefix", "required", "where"}
-FILTER_OPS = {"in", "not_in", "contains", "empty", "nonempty", "gt", "lt", "equals"}
-FIELD_KEYS = {"column", "value", "map", "default", "timestamp", "base", "duration", "unit", "scale",
+FILTER_OPS = {"in", "not_in", "contains", "empty", "nonempty", "gt", "lt", "equals", "same_as", "not_same_as"}
+FIELD_KEYS = {"column", "value", "template", "map", "default", "timestamp", "base", "duration", "unit", "scale",
               "suffix", "only_if", "description", "optional"}
+#: ``{column}`` placeholders of a ``template`` field.
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 #: Units of duration columns: how many of the unit make one hour.
 UNITS = {"ms": 3_600_000.0, "seconds": 3600.0, "minutes": 60.0, "hours": 1.0, "days": 1 / 24}
 IDENTITY_KEYS = ("id", "email")
@@ -37,6 +42,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "surveys": ("response_id", "customer_id", "submitted_at", "type", "score"),
     "customers": ("customer_id", "signup_at"),
     "revenue": ("customer_id", "paid_at", "amount"),
+    "ticket_events": ("event_id", "ticket_id", "at", "kind", "actor"),
 }
 
 
@@ -78,16 +84,21 @@ def _field(spec: Any, where: str) -> dict:
     """Normalise one field spec: a column name (str), a list (a column and its fallbacks), or a dict.
 
     ``optional: true`` lets the file lack the column (and the ``duration`` and ``only_if``
-    columns of the spec): the values are then missing.
+    columns of the spec): the values are then missing. ``template: "{a}:{b}"`` joins the
+    text of several columns (missing when one of them is).
     """
     if isinstance(spec, (str, list)):
         spec = {"column": spec}
     if not isinstance(spec, dict):
         raise MappingError(f"{where}: a field spec must be a column name or a mapping, got {spec!r}")
     _unknown(spec, FIELD_KEYS, where)
-    kinds = [k for k in ("column", "value", "base") if k in spec]
+    spec = dict(spec)  # YAML aliases share one dict between blocks: never normalise it in place
+    kinds = [k for k in ("column", "value", "template", "base") if k in spec]
     if len(kinds) != 1:
-        raise MappingError(f"{where}: give exactly one of 'column', 'value' or 'base'+'duration'")
+        raise MappingError(f"{where}: give exactly one of 'column', 'value', 'template' or 'base'+'duration'")
+    if "template" in spec and not (isinstance(spec["template"], str) and PLACEHOLDER.search(spec["template"])):
+        raise MappingError(f"{where}: a template is text naming columns in braces, e.g. '{{id}}:{{field}}', "
+                           f"got {spec['template']!r}")
     if "base" in spec and "duration" not in spec:
         raise MappingError(f"{where}: a derived field needs 'duration' (a column) besides 'base'")
     if "unit" in spec and spec["unit"] not in UNITS:
@@ -117,9 +128,21 @@ def _filter(spec: Any, where: str, need_reason: bool) -> dict:
     ops = [k for k in spec if k in FILTER_OPS]
     if "column" not in spec or len(ops) != 1:
         raise MappingError(f"{where}: a filter needs 'column' and exactly one of {', '.join(sorted(FILTER_OPS))}")
+    if ops[0] in ("same_as", "not_same_as") and not isinstance(spec[ops[0]], str):
+        raise MappingError(f"{where}: '{ops[0]}' names another column, got {spec[ops[0]]!r}")
     if need_reason and not spec.get("reason"):
         raise MappingError(f"{where}: a drop filter needs a 'reason' (it names the dropped_<reason> count)")
     return spec
+
+
+def _explode(spec: Any, where: str) -> dict:
+    """One list column to explode: its dotted path, or ``{column: path, optional: true}``."""
+    spec = {"column": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+        raise MappingError(f"{where}: explode names a list column, e.g. 'events' or {{column: events, optional: true}}")
+    _unknown(spec, {"column", "optional"}, where)
+    _optional(spec, where)
+    return {"column": spec["column"], "optional": bool(spec.get("optional"))}
 
 
 def _block(block: Any, table: str, where: str) -> dict:
@@ -138,6 +161,8 @@ def _block(block: Any, table: str, where: str) -> dict:
         raise MappingError(f"{where}: header_rows must be an integer >= 1")
     block.setdefault("timestamp", "iso")
     _check_timestamp(block["timestamp"], where)
+    block["explode"] = [_explode(e, f"{where}.explode[{i}]")
+                        for i, e in enumerate(_as_list(block.get("explode", [])))]
     joins = []
     for i, join in enumerate(_as_list(block.get("joins", []))):
         jwhere = f"{where}.joins[{i}]"
@@ -223,7 +248,7 @@ def load_mapping(source: str | os.PathLike) -> dict:
     """
     text_source = str(source)
     path = Path(text_source)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    if not (path.suffix in (".yaml", ".yml") or path.is_file()):
         path = MAPPINGS_DIR / f"{text_source.lower()}.yaml"
         if not path.exists():
             close = difflib.get_close_matches(text_source.lower(), builtin_mappings(), n=3)

@@ -6,8 +6,10 @@ JSON (the records under a dotted ``records`` path, e.g. ``"tickets"``; the whole
 when it is a list) and JSON lines. Nested objects are flattened to dotted column names
 (``via.channel``, ``statistics.first_admin_reply_at``). Two selectors reach into lists:
 ``contacts.contacts[0].id`` (by position) and ``sla.values[name=Time to first response]``
-(the first element whose ``name`` equals the value). Every frame carries ``_file`` and
-``_row`` (the 1-based data row or record number a user sees in the file).
+(the first element whose ``name`` equals the value). :func:`explode_records` turns a list
+column into rows (one per audit event, conversation part or changelog item). Every frame
+carries ``_file`` and ``_row`` (the 1-based data row or record number a user sees in the
+file; exploded rows keep the number of the record they come from).
 """
 from __future__ import annotations
 
@@ -167,3 +169,29 @@ def column_at(frame: pd.DataFrame, path: str) -> pd.Series | None:
         sub = _flat(picked)
         return column_at(sub, rest) if not sub.empty else pd.Series(pd.NA, index=frame.index, dtype=object)
     return None
+
+
+def explode_records(frame: pd.DataFrame, path: str) -> pd.DataFrame | None:
+    """One row per element of the list column ``path`` (None when the frame has no such column).
+
+    Each element's fields become dotted columns under ``path`` (``events.type``,
+    ``events.author_id``); the record's own columns are repeated on each of its rows, the
+    list column itself included (so ``events[type=Create].id`` still sees the whole list).
+    Records whose list is empty or missing give no row. Nested lists stay lists: explode
+    them in turn (``changelog.histories``, then ``changelog.histories.items``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": [1, 2], "events": [[{"type": "Comment"}, {"type": "Change"}], []]})
+    >>> explode_records(f, "events")[["id", "events.type"]].values.tolist()
+    [[1, 'Comment'], [1, 'Change']]
+    """
+    values = column_at(frame, path)
+    if values is None:
+        return None
+    items = values.explode()
+    items = items[items.map(type).eq(dict)]
+    parent = frame.loc[items.index].reset_index(drop=True)
+    inner = _flat(items.reset_index(drop=True))
+    inner.columns = [f"{path}.{c}" for c in inner.columns]
+    return pd.concat([parent.drop(columns=[c for c in inner.columns if c in parent.columns]), inner], axis=1)

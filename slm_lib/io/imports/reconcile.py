@@ -1,11 +1,15 @@
-"""Reconciling vendor business-hours durations with our BusinessCalendar (SPEC §10 item 4).
+"""The help desk's own per-ticket figures, and their business hours against our calendar (SPEC §10).
 
-Help desks report their own business-hours figures (Zendesk ``reply_time_in_minutes.business``
-and ``full_resolution_time_in_minutes.business``, Freshdesk "(in hrs)" columns). The
-mappings keep them as extra ticket columns ``vendor_frt_business_h`` and
-``vendor_resolution_business_h``. Comparing them with the same durations measured by a
-:class:`slm_lib.calendar.BusinessCalendar` shows whether the calendar configuration (working
-days, opening hours, holidays, time zone) matches the tool's schedule.
+Help desks report their own figures per ticket: business-hours durations (Zendesk
+``reply_time_in_minutes.business`` and ``full_resolution_time_in_minutes.business``,
+Freshdesk "(in hrs)" columns) and Zendesk's lifecycle metrics (requester and agent wait,
+on-hold, first and full resolution). The mappings keep them as extra ticket columns named
+``vendor_*`` (hours); :func:`vendor_durations` collects them and an import writes them to
+``vendor_durations.csv`` beside the canonical tables. Comparing the business-hours figures
+with the same durations measured by a :class:`slm_lib.calendar.BusinessCalendar` shows
+whether the calendar configuration (working days, opening hours, holidays, time zone)
+matches the tool's schedule; :func:`slm_lib.metrics.reconcile.reconcile_lifecycle` compares
+the lifecycle figures with the ones slm computes from ticket_events.
 """
 from __future__ import annotations
 
@@ -23,12 +27,14 @@ VENDOR_DURATIONS: dict[str, tuple[str, str]] = {
 }
 #: Side file of an imported data directory holding the vendor figures by ticket_id.
 VENDOR_FILE = "vendor_durations.csv"
+#: Prefix of the extra ticket columns that hold the vendor's own figures (hours).
+VENDOR_PREFIX = "vendor_"
 COLUMNS = ["measure", "vendor_column", "n", "median_abs_diff_min", "mean_diff_min", "share_within_5min"]
 TOLERANCE_MIN = 5.0
 
 
 def vendor_durations(tickets: pd.DataFrame) -> pd.DataFrame:
-    """The vendor business-hours columns of ``tickets`` with ``ticket_id`` (rows with a figure).
+    """The vendor figures of ``tickets`` (columns ``vendor_*``) with ``ticket_id``, rows with a figure.
 
     Examples
     --------
@@ -36,7 +42,7 @@ def vendor_durations(tickets: pd.DataFrame) -> pd.DataFrame:
     >>> vendor_durations(t)["ticket_id"].tolist()
     ['1']
     """
-    columns = [c for c in VENDOR_DURATIONS if c in tickets.columns]
+    columns = [c for c in tickets.columns if str(c).startswith(VENDOR_PREFIX)]
     frame = tickets[["ticket_id", *columns]]
     return frame[frame[columns].notna().any(axis=1)].reset_index(drop=True) if columns else frame.iloc[:0]
 
@@ -53,7 +59,7 @@ def read_vendor_durations(directory: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame({"ticket_id": pd.Series(dtype="str")})
     frame = pd.read_csv(path, dtype={"ticket_id": "str"}, keep_default_na=False, na_values=[""])
-    return frame.astype({c: "float64" for c in frame.columns if c in VENDOR_DURATIONS})
+    return frame.astype({c: "float64" for c in frame.columns if c.startswith(VENDOR_PREFIX)})
 
 
 def reconcile_business_hours(ds: Any, calendar: Any, tolerance_min: float = TOLERANCE_MIN,
