@@ -100,8 +100,11 @@ Where a national phone format and such a text collide, the number is masked: a b
 reference number after words other than a reference word (``order number is
 1234567890``) or written with ``00`` first reads as international; all become
 ``[phone]``. A bare 13-digit EAN is not told apart by its check digit, which one number in
-ten passes by chance: a reference word before it is what keeps it. Not caught: two card
-numbers written one after the other with single spaces only (one run of 32 digits).
+ten passes by chance: a reference word before it is what keeps it. Not caught: a card
+number run on into more digits with single separators, so that the run holds more than 19
+(two card numbers in a row, ``4111 1111 1111 1111 5555 5555 5555 4444``), unless a phone
+number found in that run is masked and frees it (``4111 1111 1111 1111 0301234567`` ->
+``[card] [phone]``).
 """
 from __future__ import annotations
 
@@ -157,11 +160,19 @@ class _FoldTable(dict[int, int]):
 
 
 _FOLD = _FoldTable()
+#: letters and punctuation of common scripts that the fold keeps (Latin-1 and Latin
+#: Extended-A letters, Greek, Cyrillic, curly quotes, CJK punctuation, kana, CJK
+#: ideographs, Hangul): runs of other non-ASCII characters are all it has to translate
+_FOLD_KEEPS = ("\u00c0-\u017e\u0388-\u03ce\u0400-\u04ff\u2018-\u201f\u3001\u3002\u3008-\u3011"
+               "\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff\uac00-\ud7a3")
+#: a run of characters that the fold may change (Python and RE2)
+_TO_FOLD_RE2 = rf"[^\x00-\x7f{_FOLD_KEEPS}]+"
+_TO_FOLD_RE = re.compile(_TO_FOLD_RE2)
 
 
 def _fold(text: str) -> str:
     """``text`` as the detectors read it (:class:`_FoldTable`); ASCII text is its own fold."""
-    return text if text.isascii() else text.translate(_FOLD)
+    return text if text.isascii() else _TO_FOLD_RE.sub(lambda run: run.group(0).translate(_FOLD), text)
 
 
 def _replaced(text: str, spans: Iterable[tuple[int, int]], token: str) -> str:
@@ -366,6 +377,8 @@ def _phone_spans(text: str, regions: tuple[str, ...], clean: set[str]) -> list[t
     of its digits lies in a number found or the regions run out. Runs in ``clean`` are
     known to hold no number and are skipped; runs found to hold none are added to it.
     """
+    if not _PHONE_WINDOW_RE.search(text):  # hiding only takes digits away
+        return []
     hidden, after_phone_word = _hide_protected(text)
     spans = []
     for window in _PHONE_WINDOW_RE.finditer(hidden):
@@ -390,23 +403,22 @@ def _phone_spans(text: str, regions: tuple[str, ...], clean: set[str]) -> list[t
     return sorted(spans)
 
 
-def _mask_phones(text: str, regions: tuple[str, ...]) -> str:
-    """Phone numbers masked, repeated until no run of digits left over holds one.
+def _mask_numbers(text: str, regions: tuple[str, ...]) -> str:
+    """IBANs, then cards, then phone numbers masked in one text, repeated until none is found.
 
-    What is left of a run beside a number found in it is a new run, read again as the
-    next call of :func:`mask_pii` would read it: so masking is idempotent. Numbers found
-    in two regions may overlap: they get one mask for their union.
+    What is left of a run beside a number masked in it is a new run (the rest of a run
+    beside a phone number, a card no longer inside a run of more than 19 digits), read
+    again as the next call of :func:`mask_pii` would read it: so masking is idempotent.
+    Phone numbers found in two regions may overlap: they get one mask for their union.
+    Runs found to hold no phone number are not given to the matcher again.
     """
     clean: set[str] = set()
-    while spans := _phone_spans(_fold(text), regions, clean):
-        text = _replaced(text, spans, PHONE_MASK)
-    return text
-
-
-def _mask_numbers(text: str, regions: tuple[str, ...]) -> str:
-    """IBANs, then cards, then phone numbers masked in one text."""
-    text = _masked(_masked(text, _iban_spans, IBAN_MASK), _card_spans, CARD_MASK)
-    return _mask_phones(text, regions)
+    while True:
+        masked = _masked(_masked(text, _iban_spans, IBAN_MASK), _card_spans, CARD_MASK)
+        masked = _replaced(masked, _phone_spans(_fold(masked), regions, clean), PHONE_MASK)
+        if masked == text:
+            return text
+        text = masked
 
 
 def _check_text(text: Any, where: str) -> bool:
@@ -491,12 +503,12 @@ def _as_str_series(series: pd.Series, where: str) -> pd.Series:
 
 
 def _folded_series(s: pd.Series) -> pd.Series:
-    """``s`` as the detectors read it: its non-ASCII texts folded (:func:`_fold`)."""
-    wide = s.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
-    if not wide.any():
+    """``s`` as the detectors read it: the texts that the fold may change folded (:func:`_fold`)."""
+    rows = s.str.contains(_TO_FOLD_RE2, regex=True, na=False)
+    if not rows.any():
         return s
     folded = s.copy()
-    folded[wide] = s[wide].map(_fold)
+    folded[rows] = [_fold(text) for text in s[rows]]
     return folded
 
 
@@ -514,8 +526,12 @@ def mask_pii_series(series: pd.Series, *, regions: Iterable[str] = PHONE_REGIONS
     """
     regions = _phone_regions(regions)
     s = _as_str_series(series, "mask_pii_series")
-    for hint, mask in ((_EMAIL_HINT_RE2, _mask_emails), (_NUMBER_HINT_RE2, partial(_mask_numbers, regions=regions))):
-        rows = _folded_series(s).str.contains(hint, regex=True, na=False)
+    folded = _folded_series(s)
+    # both pre-filters read the unmasked texts: masking an address only takes characters
+    # away, so a text whose numbers need masking afterwards was picked before it
+    picked = [(folded.str.contains(hint, regex=True, na=False), mask) for hint, mask in
+              ((_EMAIL_HINT_RE2, _mask_emails), (_NUMBER_HINT_RE2, partial(_mask_numbers, regions=regions)))]
+    for rows, mask in picked:
         if rows.any():
             s[rows] = s[rows].map(mask)
     return s
