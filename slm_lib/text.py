@@ -18,7 +18,10 @@ Masking formats
 A detected item is replaced whole by its token; nothing of it is kept (no first letter,
 no domain, no country code, no last digits, no length). The detectors run in this
 order, each on the output of the one before, so a longer structured identifier wins and
-is never cut into by a later mask (an IBAN never gets a phone mask inside it).
+is never cut into by a later mask (an IBAN never gets a phone mask inside it). IBANs,
+cards and phone numbers are looked for again until none is found, so what one mask frees
+(a card in a run of digits that also held a phone number) is masked in the same call, and
+masking a masked text changes nothing.
 
 The detectors read a *folded* copy of the text: each character whose compatibility
 (NFKC) form is one character becomes that form (fullwidth ``０３－１２３４`` and ``＠``,
