@@ -506,13 +506,13 @@ def _as_str_series(series: pd.Series, where: str) -> pd.Series:
 
 
 def _folded_series(s: pd.Series) -> pd.Series:
-    """``s`` as the detectors read it: the texts that the fold may change folded (:func:`_fold`)."""
-    rows = s.str.contains(_TO_FOLD_RE2, regex=True, na=False)
+    """The texts of ``s`` as the detectors read them (:func:`_fold`), on a fresh 0..n-1 index."""
+    flat = s.reset_index(drop=True)
+    rows = flat.str.contains(_TO_FOLD_RE2, regex=True, na=False)
     if not rows.any():
-        return s
-    folded = s.copy()
-    folded[rows] = [_fold(text) for text in s[rows]]
-    return folded
+        return flat
+    picked = flat[rows]
+    return flat.mask(rows, pd.Series([_fold(text) for text in picked.tolist()], index=picked.index, dtype=flat.dtype))
 
 
 def mask_pii_series(series: pd.Series, *, regions: Iterable[str] = PHONE_REGIONS) -> pd.Series:
@@ -532,7 +532,7 @@ def mask_pii_series(series: pd.Series, *, regions: Iterable[str] = PHONE_REGIONS
     folded = _folded_series(s)
     # both pre-filters read the unmasked texts: masking an address only takes characters
     # away, so a text whose numbers need masking afterwards was picked before it
-    picked = [(folded.str.contains(hint, regex=True, na=False), mask) for hint, mask in
+    picked = [(folded.str.contains(hint, regex=True, na=False).to_numpy(), mask) for hint, mask in
               ((_EMAIL_HINT_RE2, _mask_emails), (_NUMBER_HINT_RE2, partial(_mask_numbers, regions=regions)))]
     for rows, mask in picked:
         if rows.any():

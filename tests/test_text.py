@@ -250,6 +250,8 @@ def test_series_preserves_missing_index_and_name() -> None:
     assert got.isna().tolist() == [False, True, False, True]
     assert mask_pii_series(pd.Series(["ann@x.org"])).iloc[0] == "[email]"
     assert escape_html_series(pd.Series(["<"])).iloc[0] == "&lt;"
+    twice = pd.Series(["ｊｏ＠ｘ．ｏｒｇ", "tel ０３－１２３４－５６７８", "keep"], index=[7, 7, 7])  # folded rows, one label
+    assert mask_pii_series(twice).tolist() == ["[email]", "tel [phone]", "keep"]
     default_dtype = pd.Series(["x@y.z", None])  # pandas' own string dtype
     assert safe_comments(default_dtype).iloc[0] == "[email]" and safe_comments(default_dtype).isna().iloc[1]
 
