@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from slm_lib import text as text_module
 from slm_lib.errors import ConfigError
 from slm_lib.text import escape_html, escape_html_series, mask_pii, mask_pii_series, safe_comment, safe_comments
 
@@ -93,6 +95,54 @@ def test_email_corpus_masked_whole(address: str) -> None:
     assert not {p for p in parts if p in out.replace("[email]", "").lower()}
 
 
+def _fullwidth(text: str) -> str:
+    """``text`` with ASCII letters, digits, punctuation and spaces in their fullwidth forms."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
+
+
+@pytest.mark.parametrize(("item", "token"), [(n, "[phone]") for _, n in PHONES] + [(n, "[card]") for n in CARDS]
+                         + [(n, "[iban]") for n in IBANS] + [(a, "[email]") for a in EMAILS])
+def test_corpus_in_fullwidth_characters_masked_whole(item: str, token: str) -> None:
+    # Japanese and Chinese keyboards type fullwidth digits, letters, @, hyphens and spaces
+    assert mask_pii(f"Note: {_fullwidth(item)}, thanks") == f"Note: {token}, thanks"
+
+
+#: (text, what it becomes): formats a review found leaking; the masks keep the customer's own characters
+LEAKS = [
+    ("０３－１２３４－５６７８", "[phone]"),                    # fullwidth digits and hyphen (U+FF0D)
+    ("０９０ー１２３４ー５６７８", "[phone]"),                  # katakana prolonged sound mark as a dash
+    ("電話：０３－１２３４－５６７８（平日）", "電話：[phone]（平日）"),
+    ("+49\u201130\u20111234567", "[phone]"),                    # non-breaking hyphens
+    ("phone #5551234567", "phone #[phone]"), ("Tel #030 1234567", "Tel #[phone]"), ("ph#555-123-4567", "ph#[phone]"),
+    ("FAX-030-1234567", "FAX-[phone]"), ("TEL-03-1234-5678", "TEL-[phone]"), ("Tel.-Nr. 030 1234567", "Tel.-Nr. [phone]"),
+    ("card 4111.1111.1111.1111", "card [card]"), ("card 4111_1111_1111_1111", "card [card]"),
+    ("card 378282246310006", "card [card]"), ("card 3782 822463 10006", "card [card]"),  # 15 digits, Luhn fails
+    ("jane＠example.com", "[email]"), ("ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", "[email]"),
+    ("IBAN: DE 89 3704 0044 0532 0130 00", "IBAN: [iban]"), ("GB 82 WEST 1234 5698 7654 32", "[iban]"),
+    ("de 89 3704 0044 0532 0130 00", "[iban]"),
+    ("card ٤١١١ ١١١١ ١١١١ ١١١١", "card [card]"),            # Arabic-Indic digits
+    ("tel. 512 345 678", "tel. [phone]"), ("Telefonnummer: 0301234567", "Telefonnummer: [phone]"),  # PL, DE
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LEAKS)
+def test_reviewed_leaks_masked_whole(text: str, expected: str) -> None:
+    out = mask_pii(text)
+    assert out == expected
+    assert not [run for run in re.findall(r"\d{4,}", text) if run in out]  # \d: fullwidth digits too
+    if "＠" in text:  # no part of an address
+        assert not [part for part in re.split(r"\W+", text) if len(part) > 2 and part in out]
+
+
+def test_fold_translates_every_character_it_changes() -> None:
+    # the fold translates only runs outside _FOLD_KEEPS: none of those may change when read
+    keeps = [range(ord(a), ord(b) + 1) for a, b in re.findall(r"(.)-(.)", text_module._FOLD_KEEPS)]
+    keeps += [[ord(c)] for c in re.sub(r".-.", "", text_module._FOLD_KEEPS)]
+    changed = [hex(code) for r in keeps for code in r if chr(code).translate(text_module._FOLD) != chr(code)]
+    assert changed == []
+    assert text_module._fold("Ａé－ー€") == "Aé--€"
+
+
 def test_corpus_size() -> None:
     assert len(PHONES) >= 40 and len({c for c, _ in PHONES}) >= 12
     assert len(PHONES) + len(CARDS) + len(IBANS) + len(EMAILS) >= 100
@@ -106,6 +156,11 @@ KEEP = [
     "open 0900-1700", "0900 - 1700 Mon-Fri", "version 2.10.1234", "192.168.0.1", "order 1234567",
     "invoice 20261001", "@mention stays", "thanks @john", "I was at amazon.com", "meet at 10 dot 30", "3 x 1500 = 4500",
     "Case 00123 closed", "2026-10-01 2026-10-02 2026-10-03", "score 9/10, 100% happy",
+    # a reference word right before a number: order, invoice, case, product and tracking numbers
+    "invoice inv-2024-000123", "inv-2024-000123", "case 01234567", "reference 9876543210", "ref 1234567890",
+    "order 2024-001234", "Order no. 0301234567", "Bestellnummer: 0301234567", "SKU 0123456789012 (EAN)",
+    "USPS 9400 1000 0000 0000 0000 00", "tracking 9400 1000 0000 0000 0000 00",  # 22 digits: no card inside
+    "受付時間：１０：３０～１８：００", "ｺｰﾋｰ ２杯",
 ]
 
 
@@ -125,6 +180,12 @@ def test_texts_that_stay_untouched(text: str) -> None:
         ("card 4111 1111 1111 1111 12/27, tel 0612345678/0712345678", "card [card] 12/27, tel [phone]/[phone]"),
         ("call +49 30 1234567 on 2026-10-01 at 10:30", "call [phone] on 2026-10-01 at 10:30"),
         ("+1 555 123 4567@x.com", "[phone] [email]"),
+        ("12 4111 1111 1111 1111 and 4111.1111.1111.1111", "12 [card] and [card]"),
+        ("+491234567890123 or 4111 1111 1111 1111 5555", "[phone] or 4111 1111 1111 1111 5555"),  # 20 digits: no card
+        # a phone number masked in a longer run frees the card before it, in the same call
+        ("4111 1111 1111 1111 0301234567", "[card] [phone]"), ("100000000000000 0100000", "[card] [phone]"),
+        ("call 2026-10-01 at 10:30, tel 0900-1700", "call 2026-10-01 at 10:30, tel 0900-1700"),
+        ("お問い合わせ：０９０ー１２３４ー５６７８　ｊｏ＠ｅｘａｍｐｌｅ．ｊｐ", "お問い合わせ：[phone]　[email]"),
         ("http://user:secret@host/path", "http://user:[email]/path"),
         ("two: a@b.com;cd@e.com", "two: [email];[email]"),
         ("<ann@y.de>", "<[email]>"),
@@ -132,13 +193,19 @@ def test_texts_that_stay_untouched(text: str) -> None:
 )
 def test_mixed_texts(text: str, expected: str) -> None:
     assert mask_pii(text) == expected
+    assert mask_pii(expected) == expected
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("order 2024-001234", "order [phone]"),       # a valid Chinese/US number: privacy first
-        ("ref 1234567890", "ref [phone]"),            # a valid Indian/Brazilian mobile number
+        ("2024-001234", "[phone]"),                   # a valid Chinese/US number: privacy first
+        ("1234567890", "[phone]"),                    # a valid Indian/Brazilian mobile number
+        ("order number is 1234567890", "order number is [phone]"),  # the reference word is not right before
+        ("order +1 555 123 4567", "order [phone]"),   # written internationally: a phone number after any word
+        ("ref 0049 30 1234567", "ref [phone]"),
+        ("order 3782 822463 10005", "order [card]"),  # a reference word never hides a card
+        ("call 1234567", "call [phone]"),             # a phone word right before: 7 to 15 digits are a number
         ("order 1234 5678 9012 3456", "order [card]"),  # 16 digits in card groups, Luhn or not
         ("4111 1111 1111 1112", "[card]"),
     ],
@@ -148,8 +215,9 @@ def test_collisions_mask_on_the_privacy_side(text: str, expected: str) -> None:
 
 
 def test_regions_keyword() -> None:
-    assert mask_pii("tel 06 12 34 56 78", regions=["US"]) == "tel 06 12 34 56 78"
-    assert mask_pii("tel 06 12 34 56 78", regions=["fr"]) == "tel [phone]"
+    assert mask_pii("reach me on 06 12 34 56 78", regions=["US"]) == "reach me on 06 12 34 56 78"
+    assert mask_pii("reach me on 06 12 34 56 78", regions=["fr"]) == "reach me on [phone]"
+    assert mask_pii("tel 06 12 34 56 78", regions=["US"]) == "tel [phone]"  # a phone word: any region
     assert mask_pii("tel +33 6 12 34 56 78", regions=[]) == "tel [phone]"  # international needs no region
     got = safe_comments(pd.Series(["06 12 34 56 78"]), regions=("US",))
     assert got.iloc[0] == "06 12 34 56 78"
@@ -182,6 +250,8 @@ def test_series_preserves_missing_index_and_name() -> None:
     assert got.isna().tolist() == [False, True, False, True]
     assert mask_pii_series(pd.Series(["ann@x.org"])).iloc[0] == "[email]"
     assert escape_html_series(pd.Series(["<"])).iloc[0] == "&lt;"
+    twice = pd.Series(["ｊｏ＠ｘ．ｏｒｇ", "tel ０３－１２３４－５６７８", "keep"], index=[7, 7, 7])  # folded rows, one label
+    assert mask_pii_series(twice).tolist() == ["[email]", "tel [phone]", "keep"]
     default_dtype = pd.Series(["x@y.z", None])  # pandas' own string dtype
     assert safe_comments(default_dtype).iloc[0] == "[email]" and safe_comments(default_dtype).isna().iloc[1]
 
@@ -196,14 +266,20 @@ def test_scalar_missing_and_wrong_types() -> None:
 
 
 # --- properties ---------------------------------------------------------------------------
-TRICKY = st.text(alphabet=st.sampled_from(list("abtDE.@+-()/[] 0123456789<>&'\"*#:;,\n")), max_size=60)
+TRICKY = st.text(alphabet=st.sampled_from(list("abtDE.@+-()/[] 0123456789<>&'\"*#:;,\n_０３－ー＠")), max_size=60)
 #: pieces of addresses, IBANs, cards, phone numbers, dates and ids, glued in any order
 PIECES = st.lists(st.sampled_from(["jane", "doe", " at ", " dot ", "(at)", "[dot]", ".", "@", "com", "DE89", "3704",
                                    "0044", "4111", "1111", "+44", "06", "12", "34", " ", "-", "/", "#", "ORD-", "2026",
-                                   "10:30", "(0)", "<b>", "&", "'"]), max_size=12).map("".join)
+                                   "10:30", "(0)", "<b>", "&", "'", "tel", "#", "order ", "５５５", "ー", "＠", "."]),
+                  max_size=12).map("".join)
 TEXTS = st.one_of(st.text(max_size=60), TRICKY, PIECES)
 #: characters that delimit an address's local part when reading leftwards from '@'
 DELIMITERS = set('()<>[]{}:;,"@\\')
+
+
+def as_read(text: str) -> str:
+    """``text`` as the masks read it: each character in its NFKC form where that is one character."""
+    return "".join(n if len(n := unicodedata.normalize("NFKC", c)) == 1 else c for c in text)
 
 
 def local_part_before(text: str, at: int) -> str:
@@ -218,8 +294,8 @@ def local_part_before(text: str, at: int) -> str:
 def test_output_is_inert_and_addresses_hidden(text: str) -> None:
     out = safe_comment(text)
     assert not set(out) & set("<>\"'")
-    masked = html.unescape(out)
-    assert masked == mask_pii(text)
+    masked = as_read(html.unescape(out))  # a fullwidth ＠ or ： reads as @ or :
+    assert html.unescape(out) == mask_pii(text)
     for match in re.finditer("@", masked):
         assert local_part_before(masked, match.start()) == ""
 
@@ -237,6 +313,16 @@ def test_series_matches_scalar(values: list[str | None]) -> None:
 def test_masking_is_idempotent(text: str) -> None:
     once = mask_pii(text)
     assert mask_pii(once) == once
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXTS.map(lambda t: "".join(c for c in t if c.isascii())))
+def test_fullwidth_text_masked_like_its_ascii_form(text: str) -> None:
+    # the detectors read fullwidth characters as their ASCII forms; what is kept stays fullwidth
+    tokens = r"(\[(?:email|iban|card|phone)\])"
+    assume(not re.search(tokens, text))
+    expected = "".join(part if i % 2 else _fullwidth(part) for i, part in enumerate(re.split(tokens, mask_pii(text))))
+    assert mask_pii(_fullwidth(text)) == expected
 
 
 NUMBERS = [n for _, n in PHONES] + CARDS + IBANS
