@@ -15,18 +15,13 @@ from slm_lib.metrics.lifecycle_table import EVENT_METRICS
 from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.schema import empty_frame
 from slm_lib.stats import share_from_counts
-from test_lifecycle import T1, T2, T3, T4, _bench, _events, _tickets
+from test_lifecycle import T1, T2, T3, T4, TICKET_ROWS, _bench, _events, _tickets
 
 
 @pytest.fixture(scope="module")
 def ds() -> Dataset:
     """test_lifecycle's hand-computed tickets t1-t4 (t5 has no events); observed until t4's solve on 3 April."""
-    tickets = _tickets([
-        ("t1", "2024-03-04 09:00", "2024-03-04 11:00", "2024-03-05 12:00", 3, 1),
-        ("t2", "2024-03-29 15:00", "2024-04-01 07:30", "2024-04-01 10:00", 2, 0),
-        ("t3", "2024-03-06 09:30", "2024-03-06 10:00", "2024-03-06 10:00", 1, 0),
-        ("t4", "2024-04-01 09:00", "2024-04-01 10:00", "2024-04-03 10:00", 1, 0),
-        ("t5", "2024-03-10 09:00", None, None, 0, 0)])
+    tickets = _tickets(TICKET_ROWS)
     return validate(Dataset(tickets=tickets, ticket_events=_events(T1 + T2 + T3 + T4)))
 
 
