@@ -132,13 +132,19 @@ def test_clv_model_ols_levels_hc3():
         clv_model(df, ["x"], outcome="historical_clv", method="poisson")
 
 
-def test_lagged_effects_known_lags():
+def _lagged_monthly(driver: str) -> pd.DataFrame:
+    """120 months where churn_rate = 2 + 0.04 x driver one month earlier + 0.02 x two months earlier + noise."""
     rng = np.random.default_rng(5)
     n = 120
     frt = rng.normal(10, 3, n)
     churn = 2 + 0.04 * np.r_[np.nan, frt[:-1]] + 0.02 * np.r_[np.nan, np.nan, frt[:-2]] + rng.normal(0, 0.05, n)
-    monthly = pd.DataFrame({"month": pd.period_range("2015-01", periods=n, freq="M").strftime("%Y-%m"),
-                            "frt": frt, "churn_rate": churn})
+    return pd.DataFrame({"month": pd.period_range("2015-01", periods=n, freq="M").strftime("%Y-%m"),
+                         driver: frt, "churn_rate": churn})
+
+
+def test_lagged_effects_known_lags():
+    monthly = _lagged_monthly("frt")
+    n = len(monthly)
     shuffled = monthly.sample(frac=1, random_state=0)  # sorted by month inside
     m = lagged_effects(shuffled, "churn_rate", "frt", lags=(0, 1, 2), units={"frt": 10})
     t = m.table.set_index("term")
@@ -368,12 +374,7 @@ def test_readable_table_states_effect_interval_and_pp(churn_data):
 
 
 def test_lag_sentences_use_words_units_and_sensible_rounding():
-    rng = np.random.default_rng(5)
-    n = 120
-    frt = rng.normal(10, 3, n)
-    churn = 2 + 0.04 * np.r_[np.nan, frt[:-1]] + 0.02 * np.r_[np.nan, np.nan, frt[:-2]] + rng.normal(0, 0.05, n)
-    monthly = pd.DataFrame({"month": pd.period_range("2015-01", periods=n, freq="M").strftime("%Y-%m"),
-                            "median_frt_h": frt, "churn_rate": churn})
+    monthly = _lagged_monthly("median_frt_h")
     m = lagged_effects(monthly, "churn_rate", "median_frt_h", lags=(0, 1, 2), units={"median_frt_h": 10})
     same, one, _, total = m.sentences()
     # lag 0: -0.011882 (-0.042762 to 0.018998), width 0.06 -> 3 decimals; spans 0 -> no claim
