@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -645,6 +646,12 @@ def test_until_cuts_events_and_the_counts_they_carry(tmp_path):
     assert (t1.replies, t1.first_response_at, pd.isna(t1.resolved_at)) == (1, pd.Timestamp("2026-10-01T09:30Z"), True)
     assert validate(cut).quality.empty         # an earlier export agrees with its own events
     assert ds.observation_end() == pd.Timestamp("2026-10-07T09:00:00Z")
+    # t3 still open after its reopen (no second solve yet): before the reopen it was solved all the same
+    still_open = replace(ds, tickets=ds.tickets.assign(resolved_at=ds.tickets["resolved_at"].where(
+        ds.tickets["ticket_id"] != "t3")), ticket_events=ds.ticket_events[ds.ticket_events["event_id"] != "e14"])
+    assert validate(still_open).quality.empty
+    t3 = still_open.until("2026-10-03T12:00:00Z").tickets.set_index("ticket_id").loc["t3"]
+    assert (t3.reopens, t3.resolved_at) == (0, pd.Timestamp("2026-10-03T11:05:00Z"))
 
 
 def test_save_writes_events_only_when_there_are_some_or_were_before(tmp_path):

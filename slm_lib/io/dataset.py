@@ -11,7 +11,7 @@ import pandas as pd
 from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import InsufficientDataError
 from slm_lib.events import event_history, implied_fields
-from slm_lib.periods import epoch_ns, latest_timestamp, utc_instant
+from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
 from slm_lib.schema import TABLES, TS, empty_frame
 
 QUALITY_COLUMNS = ["table", "file", "column", "rule", "n_rows", "example_rows", "action"]
@@ -53,16 +53,15 @@ def _note(table: str, column: str, rule: str, mask: np.ndarray, action: str) -> 
             "example_rows": ", ".join(str(i + 1) for i in rows[:5]), "action": action}
 
 
-def _reopen_note(tickets: pd.DataFrame, events: pd.DataFrame, resolved_at: pd.Series,
-                 end: pd.Timestamp) -> list[dict]:
+def _reopen_note(tickets: pd.DataFrame, events: pd.DataFrame, resolved_at: pd.Series) -> list[dict]:
     """An ``info`` record for tickets without events whose state at ``end`` is not known."""
-    later = (tickets["resolved_at"] >= end) & (tickets["reopens"] > 0) & resolved_at.isna()
+    later = (tickets["reopens"] > 0) & resolved_at.isna()   # solved once, when is unknown
     if len(events):
         later &= ~tickets["ticket_id"].isin(events["ticket_id"])
     mask = later.to_numpy()
     if not mask.any():
         return []
-    return [_note("tickets", "resolved_at", "reopened and last resolved after the cut: whether it was solved "
+    return [_note("tickets", "resolved_at", "reopened, and not resolved before the cut: whether it was solved "
                   "before the cut is unknown without ticket_events, so it counts as open", mask, "info")]
 
 
@@ -73,7 +72,9 @@ def _rewound(tickets: pd.DataFrame, events: pd.DataFrame, end: int,
     now, then = implied_fields(history), implied_fields(history, before=end)
     counts = {c: np.maximum(tickets[c].to_numpy(dtype=np.int64) - (now[c] - then[c]), 0)
               for c in ("replies", "reopens")}
-    later = (epoch_ns(tickets["resolved_at"]) >= end) & now["has_events"]
+    recorded = epoch_ns(tickets["resolved_at"])
+    # resolved at or after end, or not at all (reopened later and still open): the events tell the state at end
+    later = ((recorded >= end) | (recorded == NAT_NS)) & now["has_events"]
     shown = np.where(later, then["resolved_at"], epoch_ns(resolved_at))
     shown = pd.Series(pd.to_datetime(shown.view("datetime64[ns]"), utc=True), index=tickets.index).astype(TS)
     return tickets.assign(**counts), shown
@@ -158,11 +159,11 @@ class Dataset:
         (or the earlier known ``as_of``). Ticket events at or after ``end`` go; a ticket
         with events loses the agent replies and reopens that came at or after ``end``
         from its ``replies`` and ``reopens``, and a resolution recorded at or after
-        ``end`` becomes the one its events show in force at ``end`` (if any). Tickets
-        without events keep their counts as recorded (they carry no timestamps); one
-        whose last resolution came at or after ``end`` after a reopen may have been
-        solved before ``end`` too, which only events can tell: it counts as open and the
-        data-quality table says how many such tickets there are (``info``). As a load of
+        ``end`` or none at all (reopened later and still open) becomes the one its events
+        show in force at ``end`` (if any). Tickets without events keep their counts as
+        recorded (they carry no timestamps); one reopened and not resolved before ``end``
+        may have been solved at ``end``, which only events can tell: it counts as open and
+        the data-quality table says how many such tickets there are (``info``). As a load of
         such an export would, rows of customers who had not signed up by ``end`` are
         dropped (tickets, their surveys and events, surveys, payments), and counted in
         the data-quality table; the rest of that table is kept as loaded.
@@ -181,7 +182,7 @@ class Dataset:
         t, s, c, r, e = self.tickets, self.surveys, self.customers, self.revenue, self.ticket_events
         t = t.loc[(t["created_at"] < end).to_numpy()]
         resolved_at = t["resolved_at"].where(t["resolved_at"] < end)
-        notes = _reopen_note(t, e, resolved_at, end)
+        notes = _reopen_note(t, e, resolved_at)
         if len(e):
             t, resolved_at = _rewound(t, e, end.value, resolved_at)
         t = t.assign(first_response_at=t["first_response_at"].where(t["first_response_at"] < end),
