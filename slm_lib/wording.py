@@ -103,10 +103,17 @@ def format_number(x: float, decimals: int, signed: bool = False) -> str:
     --------
     >>> format_number(-0.15901, 2, signed=True), format_number(1968960.5, -4), format_number(0.0, 1, signed=True)
     ('-0.16', '1,970,000', '+0.0')
+
+    Rounded as the binary value really is, whatever the float type (numpy's ``round``
+    would scale by 10 first and show 3.15 as 3.2):
+
+    >>> import numpy as np
+    >>> format_number(np.float64(3.15), 1), format_number(3.15, 1)
+    ('3.1', '3.1')
     """
     if not math.isfinite(x):
         return "n/a"
-    value = round(x, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    value = round(float(x), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
     return f"{value:{'+' if signed else ''},.{max(decimals, 0)}f}"
 
 

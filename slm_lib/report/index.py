@@ -19,7 +19,7 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, ReportError
 from slm_lib.periods import check_month
-from slm_lib.wording import format_p
+from slm_lib.wording import format_number, format_p
 
 __all__ = [
     "KPI_COLUMNS",
@@ -69,8 +69,7 @@ def _css() -> str:
 def _numbers(values: pd.Series, decimals: int, signed: bool = False) -> pd.Series:
     """Format a numeric column for display; missing values become a dash."""
     numeric = pd.to_numeric(values, errors="coerce").astype("float64")
-    spec = "{:" + ("+" if signed else "") + f",.{decimals}f}}"
-    return numeric.map(spec.format).where(numeric.notna(), _DASH)
+    return numeric.map(lambda x: format_number(x, decimals, signed)).where(numeric.notna(), _DASH)
 
 
 def format_kpis(kpis: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
