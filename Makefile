@@ -27,7 +27,7 @@ report: $(STAMP)
 	$(BIN)/slm report --data $(DATA) --out $(REPORTS) --jobs 2 $(if $(MONTH),--month $(MONTH))
 
 samples: $(STAMP)
-	$(BIN)/slm generate --out $(DATA) --customers 3000 --months 24 --start 2024-11 --seed 7
+	$(BIN)/slm generate --out $(DATA) --customers 3000 --months 24 --start 2024-11 --seed 7 --events --events-format parquet
 
 # Re-execute the committed notebooks in place on data_samples/ (their default parameters).
 notebooks: $(STAMP)

@@ -22,7 +22,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from slm_lib.synth import generate
 
     ds = generate(customers=args.customers, months=args.months, seed=args.seed, start=args.start, events=args.events)
-    save_data(ds, args.out, format=args.format)
+    save_data(ds, args.out, format=args.format, formats={"ticket_events": args.events_format or args.format})
     print(f"wrote {ds!r} to {args.out}")
     return 0
 
@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("--events", action="store_true", help="also write ticket_events (about 14 per ticket)")
+    p.add_argument("--events", action="store_true",
+                   help="also write ticket_events (about 14 per ticket; their requester wait drives churn)")
+    p.add_argument("--events-format", choices=("csv", "parquet"), help="format of ticket_events (default: --format)")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("validate", help="check a data directory against the data contract")

@@ -294,7 +294,7 @@ def synth_panel():
     from slm_lib.features import customer_features, monthly_service_panel
     from slm_lib.synth import generate
 
-    ds = generate(customers=20_000, months=24, seed=0)
+    ds = generate(customers=20_000, months=24, seed=0, events=True)   # events: the requester-wait effect too
     month_starts = pd.date_range("2024-11-01", periods=24, freq="MS", tz="UTC")
     panel = customer_features(ds, month_starts, lookback="3M", horizon="1M")
     panel["tenure_years_capped"] = np.minimum(panel["tenure_years"], 5.0)
@@ -305,9 +305,10 @@ def test_recovers_planted_churn_effects(synth_panel):
     from slm_lib.synth import TRUE_EFFECTS
 
     panel, _ = synth_panel
-    m = churn_model(panel, ["median_frt_h", "sla_breach_share", "last_nps_category"],
-                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10})
-    expected = {"median_frt_h": "churn_frt_per_10h", "sla_breach_share": "churn_sla_breach_share",
+    m = churn_model(panel, ["median_frt_h", "median_requester_wait_h", "sla_breach_share", "last_nps_category"],
+                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10, "median_requester_wait_h": 10})
+    expected = {"median_frt_h": "churn_frt_per_10h", "median_requester_wait_h": "churn_requester_wait_per_10h",
+                "sla_breach_share": "churn_sla_breach_share",
                 "last_nps_category[detractor]": "churn_detractor_vs_promoter",
                 "last_nps_category[passive]": "churn_passive_vs_promoter",
                 "last_nps_category[none]": "churn_nps_none_vs_promoter",
@@ -317,6 +318,9 @@ def test_recovers_planted_churn_effects(synth_panel):
     assert all(abs(v) < 3 for v in z.values()), z
     t = m.table.set_index("term")
     assert all(np.sign(t.loc[term, "estimate"]) == np.sign(value) for term, value in truth.items())
+    # the wait planted with the events (issue 12): inside its own 95% interval, and not zero
+    assert covers(m.table, "median_requester_wait_h", truth["median_requester_wait_h"])
+    assert t.loc["median_requester_wait_h", "ci_low"] > 0
 
 
 def test_hazard_model_planted_directions(synth_panel):

@@ -43,21 +43,44 @@ SAMPLE = "data_samples"
 PAST = "2025-09"
 
 
+def _fields_at_the_cut(events: pd.DataFrame) -> pd.DataFrame:
+    """Per ticket, the fields its events (those before the cut, by ticket and time) imply, in plain pandas:
+    first agent reply, agent replies, reopens (solved/closed -> another status) and the resolution in
+    force (the last change into solved/closed, if the ticket is solved or closed at the cut)."""
+    done = ("solved", "closed")
+    reply = events[(events["kind"] == "public_reply") & (events["actor"] == "agent")].groupby("ticket_id")["at"]
+    st = events[events["kind"] == "status"]
+    before = st.groupby("ticket_id")["status"].shift().fillna("new")
+    enters, leaves = st["status"].isin(done) & ~before.isin(done), ~st["status"].isin(done) & before.isin(done)
+    in_force = st.groupby("ticket_id")["status"].last().isin(done)
+    resolved = st[enters].groupby("ticket_id")["at"].last()
+    return pd.DataFrame({"first_response_at": reply.min(), "replies": reply.size(),
+                         "reopens": leaves.groupby(st["ticket_id"]).sum(),
+                         "resolved_at": resolved.where(in_force.reindex(resolved.index))})
+
+
 def _cut_export(tmp_path, end: str):
-    """The sample as an export taken at ``end`` would hold it, written independently of slm with plain pandas."""
+    """The sample as an export taken at ``end`` would hold it, written independently of slm with plain pandas
+    (ticket fields from the events known at ``end``, as a help desk's export would show them)."""
     end = pd.Timestamp(end, tz="UTC")
     when = lambda col: pd.to_datetime(col, utc=True, format="ISO8601")  # noqa: E731
     raw = {t: pd.read_csv(f"{SAMPLE}/{t}.csv", dtype=str) for t in ("tickets", "surveys", "customers", "revenue")}
     t, s, c, r = raw["tickets"], raw["surveys"], raw["customers"], raw["revenue"]
-    t = t[when(t["created_at"]) < end].copy()
+    e = pd.read_parquet(f"{SAMPLE}/ticket_events.parquet")
+    e = e[e["at"] < end]
+    t = t[when(t["created_at"]) < end].set_index("ticket_id")
+    implied = _fields_at_the_cut(e).reindex(t.index)
+    assert implied["first_response_at"].notna().sum() > 0.9 * len(t)   # the sample's tickets all have events
+    t["replies"], t["reopens"] = implied["replies"].fillna(0).astype(int), implied["reopens"].fillna(0).astype(int)
     for col in ("first_response_at", "resolved_at"):
-        t.loc[~(when(t[col]) < end), col] = None
+        t[col] = implied[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     c = c[when(c["signup_at"]) < end].copy()
     c.loc[~(when(c["churned_at"]) < end), "churned_at"] = None
-    cut = {"tickets": t, "surveys": s[when(s["submitted_at"]) < end], "customers": c,
+    cut = {"tickets": t.reset_index(), "surveys": s[when(s["submitted_at"]) < end], "customers": c,
            "revenue": r[when(r["paid_at"]) < end]}
     for name, frame in cut.items():
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    e.to_parquet(tmp_path / "ticket_events.parquet", index=False)
     return tmp_path
 
 

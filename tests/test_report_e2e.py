@@ -24,7 +24,7 @@ HOSTILE = "Terrible! <script>alert(1)</script> write to jane.doe@example.com or 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    for f in (ROOT / "data_samples").glob("*.csv"):
+    for f in [*(ROOT / "data_samples").glob("*.csv"), *(ROOT / "data_samples").glob("*.parquet")]:
         shutil.copy(f, data / f.name)
     surveys = pd.read_csv(data / "surveys.csv", dtype=str, keep_default_na=False)
     # an NPS answer of the month made a 0 with a hostile comment at the month's last minute:

@@ -62,12 +62,12 @@ def test_saved_files_are_byte_identical(tmp_path):
 
 
 def test_committed_sample_is_current(tmp_path):
-    """data_samples/ is exactly what `make samples` writes (generate(3000, 24, seed 7) + save_data)."""
+    """data_samples/ is exactly what `make samples` writes (generate(3000, 24, seed 7, events) + save_data)."""
     sample = Path(__file__).resolve().parents[1] / "data_samples"
-    ds = generate(customers=3000, months=24, seed=7, start=START)
+    ds = generate(customers=3000, months=24, seed=7, start=START, events=True)
     assert 30_000 < len(ds.tickets) < 45_000
-    save_data(ds, tmp_path)
-    names = ["customers.csv", "tickets.csv", "surveys.csv", "revenue.csv"]
+    save_data(ds, tmp_path, formats={"ticket_events": "parquet"})
+    names = ["customers.csv", "tickets.csv", "surveys.csv", "revenue.csv", "ticket_events.parquet"]
     match, mismatch, errors = filecmp.cmpfiles(sample, tmp_path, names, shallow=False)
     assert sorted(match) == sorted(names), f"stale data_samples/: {mismatch + errors}; run `make samples`"
 
@@ -198,7 +198,7 @@ def test_group_median_matches_pandas(pairs):
 
 def test_true_effects_document_every_planted_value():
     required = {"churn_frt_per_10h", "churn_sla_breach_share", "churn_detractor_vs_promoter",
-                "churn_passive_vs_promoter", "churn_tenure_per_year", "revenue_csat_per_point",
+                "churn_passive_vs_promoter", "churn_tenure_per_year", "churn_requester_wait_per_10h", "revenue_csat_per_point",
                 "lag_months", "staffing_bad_months"}
     assert required <= set(TRUE_EFFECTS)
     for effect in TRUE_EFFECTS.values():
@@ -314,11 +314,44 @@ def test_ticket_events_agree_with_the_tickets_and_end_before_the_data(small, see
     pd.testing.assert_frame_equal(events, again)
 
 
-def test_generate_with_events_leaves_the_other_tables_as_they_are(small):
+def test_generate_with_events_agrees_and_only_churn_feels_them(small):
+    """The events pass validation and agree with the tickets; the first month (no window yet) is the
+    same as without events, later months differ only because the planted wait changes who churns."""
+    from slm_lib.events import event_disagreements
+
     with_events = generate(customers=300, months=6, seed=11, start=START, events=True)
-    for name, frame in small.tables().items():
-        if name != "ticket_events":
-            pd.testing.assert_frame_equal(frame, with_events.tables()[name], check_exact=True)
-    assert small.ticket_events.empty and len(with_events.ticket_events) > 10 * len(small.tickets)
+    assert small.ticket_events.empty and len(with_events.ticket_events) > 10 * len(with_events.tickets)
     checked = validate(with_events)
     assert checked.quality.empty and with_events.ticket_events["at"].max() < with_events.as_of
+    assert event_disagreements(with_events.tickets, with_events.ticket_events)[0] == []
+    first = pd.Timestamp(START, tz="UTC") + pd.DateOffset(months=1)
+    for ds in (small, with_events):   # churn in the first month has no window: the same customers leave
+        assert (ds.customers["churned_at"] < first).sum() == (small.customers["churned_at"] < first).sum()
+    pd.testing.assert_frame_equal(small.customers.drop(columns="churned_at"),
+                                  with_events.customers.drop(columns="churned_at"), check_exact=True)
+    assert not small.customers["churned_at"].equals(with_events.customers["churned_at"])
+
+
+@pytest.mark.parametrize("month", [3, 5])
+def test_planted_requester_wait_is_the_one_customer_features_computes(month):
+    """The generator's churn reads median_requester_wait_h as slm.customer_features computes it."""
+    from slm_lib.features import customer_features
+    from slm_lib.synth import generator
+
+    seen = {}
+
+    def spy(n, as_of, *args):
+        seen[as_of] = generator_window(n, as_of, *args)
+        return seen[as_of]
+
+    generator_window = generator.window_features
+    try:
+        generator.window_features = spy
+        ds = generate(customers=800, months=6, seed=4, start=START, events=True)
+    finally:
+        generator.window_features = generator_window
+    as_of = pd.Timestamp(START, tz="UTC") + pd.DateOffset(months=month)
+    f = customer_features(ds, as_of, lookback="3M", horizon="1M")
+    planted = seen[as_of.value // 10**9].median_requester_wait_h[f["customer_id"].str[1:].astype(int) - 1]
+    np.testing.assert_allclose(planted, f["median_requester_wait_h"], rtol=1e-12, equal_nan=True)
+    assert f["median_requester_wait_h"].notna().sum() > 200

@@ -36,12 +36,19 @@ inside the month) with probability p, features at as_of = start of month m::
             + b_frt * median_frt_h / 10      (0 when NaN) + b_no_ticket * [no ticket in W]
             + b_sla * sla_breach_share       (0 when NaN)
             + b_detractor * [detractor] + b_passive * [passive] + b_nps_none * [none]
+            + b_wait * median_requester_wait_h / 10   (with ticket events only; 0 when NaN)
 
 with b_frt = +0.20 per +10 h, b_sla = +1.0 per share 0 -> 1 (+0.10 per +10 points),
 b_detractor = +0.90, b_passive = +0.35, b_nps_none = +0.30 (promoter is the reference),
 b_no_ticket = 0.0, b_tenure = -0.15 per year, b0 = smb -4.0, mid -4.3, enterprise -4.7
-(monthly churn about 2 %). Experience in month t therefore moves churn in months
-t+1..t+3 (the lag) and nothing else does.
+(monthly churn about 2 %). With ``events=True``, b_wait = +0.15 per +10 h of median requester
+wait: time in new, open and on_hold of the tickets created in W, from their events before
+as_of (an open ticket's wait runs to as_of), as ``slm.customer_features`` computes
+``median_requester_wait_h``; monthly churn is then about 2.8 % (a ticket left waiting for
+weeks makes its customer's churn nearly certain). Since the wait includes the wait for the
+first reply, a churn model holding median FRT fixed reads it as the wait beyond the first
+reply. Experience in month t therefore moves churn in months t+1..t+3 (the lag) and
+nothing else does.
 
 Revenue. Customers pay once a month on their signup day of month (the last day if the
 month is shorter), in the signup month too, and not after churning; in month m
@@ -77,11 +84,12 @@ Everything else (not a driver of churn or revenue)
   number, ~1 in 200 contains HTML (``<b>``, ``<script>`` ...).
 - Censoring: replies, resolutions and answers after the end of the last month are null
   or absent, as in an export taken at that instant.
-- Ticket events (``events=True``): each ticket's history drawn from its own fields by
-  :func:`slm_lib.synth.events.ticket_events` (statuses, replies, follow-ups, holds,
-  reassignments, reopens, closes; all before the end of the data), so they agree with the
-  tickets. They come from a random stream of their own (seed ``[seed, 1]``): the other
-  tables are the same with or without them. No churn or revenue effect runs through them.
+- Ticket events (``events=True``): each ticket's history drawn from its own fields (as
+  exported at the end of the data) by :func:`slm_lib.synth.events.event_arrays` as soon as
+  the ticket is created (statuses, replies, follow-ups, holds, reassignments, reopens,
+  closes; all before the end of the data), so they agree with the tickets. They come from a
+  random stream of their own (seed ``[seed, 1]``); the other tables differ from those
+  generated without events only through the churn the requester wait adds.
 
 Examples
 --------
@@ -93,21 +101,12 @@ Examples
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-import numpy as np
-
 from slm_lib.io.dataset import Dataset
 from slm_lib.synth.assemble import to_dataset
 from slm_lib.synth.effects import TRUE_EFFECTS
-from slm_lib.synth.events import ticket_events
 from slm_lib.synth.generator import simulate
 
 __all__ = ["TRUE_EFFECTS", "generate"]
-
-
-#: Second entry of the seed of the ticket events' random stream (``[seed, EVENTS_STREAM]``).
-EVENTS_STREAM: int = 1
 
 
 def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str = "2024-11-01",
@@ -126,8 +125,8 @@ def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str 
     start : str
         First month (``"YYYY-MM"`` or ``"YYYY-MM-01"``), UTC.
     events : bool
-        Also draw ticket_events that agree with the tickets (about 14 per ticket); the
-        other tables do not change.
+        Also draw ticket_events that agree with the tickets (about 14 per ticket), and let
+        the requester wait they imply drive churn (``churn_requester_wait_per_10h``).
 
     Returns
     -------
@@ -146,8 +145,4 @@ def generate(customers: int = 3000, months: int = 24, seed: int = 0, start: str 
     >>> str(ds.tickets["created_at"].min()) >= "2025-01-01"
     True
     """
-    ds = to_dataset(simulate(int(customers), int(months), int(seed), start))
-    if not events:
-        return ds
-    drawn = ticket_events(ds.tickets, np.random.default_rng([int(seed), EVENTS_STREAM]), end=ds.as_of)
-    return replace(ds, ticket_events=drawn)
+    return to_dataset(simulate(int(customers), int(months), int(seed), start, events=bool(events)))

@@ -16,11 +16,14 @@ import pandas as pd
 import pyarrow as pa
 
 from slm_lib.io.dataset import Dataset
-from slm_lib.schema import COLUMNS
+from slm_lib.schema import COLUMNS, EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES
 from slm_lib.synth.customers import REGIONS, SEGMENTS
 from slm_lib.synth.surveys import SURVEY_TYPES
 from slm_lib.synth.tickets import AGENTS_PER_TEAM, CATEGORIES, CHANNELS, PRIORITIES, TEAMS
 from slm_lib.synth.window import NEVER
+
+_ASSIGNMENT, _PRIORITY = EVENT_KINDS.index("assignment"), EVENT_KINDS.index("priority")
+_AGENT = EVENT_ACTORS.index("agent")
 
 
 def make_ids(prefix: str, n: int, min_width: int) -> pa.Array:
@@ -92,6 +95,33 @@ def _frame(table: str, columns: dict[str, pd.Series]) -> pd.DataFrame:
     return frame.astype(COLUMNS[table])
 
 
+def event_frame(tickets: pd.DataFrame, drawn: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Canonical ``ticket_events`` of :func:`event_arrays` output whose ``ticket`` are rows of ``tickets``.
+
+    Agents and teams come from the tickets; an assignment to someone else names one of the
+    tickets' agents (chosen by ``pick``). Ids ``E0000001``... in the order of ``drawn``.
+    """
+    ticket, kind, actor, own = drawn["ticket"], drawn["kind"], drawn["actor"], drawn["own"]
+    agents = tickets["agent_id"].to_numpy(dtype=object, na_value=None)
+    pool = np.unique(tickets["agent_id"].dropna().to_numpy(dtype=object))
+    other = pool[(drawn["pick"] * len(pool)).astype(np.int64)] if len(pool) else np.full(len(ticket), None)
+    agent_of = np.where(own, agents[ticket], np.where(kind == _ASSIGNMENT, other, None))
+    speaks = actor == _AGENT
+    frame = pd.DataFrame({
+        "event_id": pd.Series(make_ids("E", len(ticket), 7), dtype="str"),
+        "ticket_id": tickets["ticket_id"].take(ticket).reset_index(drop=True),
+        "at": pd.Series(pd.to_datetime(drawn["at"].view("datetime64[ns]"), utc=True)),
+        "kind": _labels(EVENT_KINDS, kind),
+        "actor": _labels(EVENT_ACTORS, actor),
+        "status": _labels(EVENT_STATUSES, drawn["status"]),
+        "agent_id": pd.Series(np.where(speaks | (kind == _ASSIGNMENT), agent_of, None), dtype="str"),
+        "team": tickets["team"].take(ticket).reset_index(drop=True).where(kind == _ASSIGNMENT),
+        "priority": tickets["priority"].take(ticket).reset_index(drop=True).where(kind == _PRIORITY),
+        "body": pd.Series(None, index=range(len(ticket)), dtype="str"),
+    })
+    return frame.astype(COLUMNS["ticket_events"])
+
+
 def to_dataset(raw: dict) -> Dataset:
     """The canonical Dataset of a :func:`slm_lib.synth.generator.simulate` result.
 
@@ -134,6 +164,12 @@ def to_dataset(raw: dict) -> Dataset:
         "reopens": pd.Series(np.where(no_reply, 0, column("reopens")).astype(np.int64)),
         "category": _labels(CATEGORIES, column("category"))})
     del agent, resolved, order
+    optional = {}
+    if "events" in raw:   # by ticket (in the tickets' new order), then time, as ticket_events writes them
+        e = raw.pop("events")
+        e["ticket"] = new_position[e["ticket"]]
+        by_ticket = np.argsort(e["ticket"], kind="stable")
+        optional["ticket_events"] = event_frame(tickets, {k: v[by_ticket] for k, v in e.items()})
 
     s = raw.pop("surveys")
     keep = np.flatnonzero(s["submitted"] < end)
@@ -161,4 +197,5 @@ def to_dataset(raw: dict) -> Dataset:
         "customer_id": _take(customer_ids, r["customer"]), "paid_at": _ts(r["paid"]),
         "amount": pd.Series(r["amount"].astype(np.float64)), "order_id": _take(order_ids, number[r["order"]])})
     return Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue,
-                   source="synthetic", as_of=_ts(np.array([end])).iloc[0])  # observed at the end of the last month
+                   **optional, source="synthetic",
+                   as_of=_ts(np.array([end])).iloc[0])  # observed at the end of the last month

@@ -30,6 +30,8 @@ B_DETRACTOR: float = 0.90      # last NPS category detractor vs promoter
 B_PASSIVE: float = 0.35        # passive vs promoter
 B_NPS_NONE: float = 0.30       # no NPS response in the window vs promoter
 B_NO_TICKET: float = 0.0       # no ticket in the window
+B_WAIT: float = 0.15           # per WAIT_SCALE_H hours of median requester wait (data with ticket events only)
+WAIT_SCALE_H: float = 10.0
 
 # --- revenue ------------------------------------------------------------------------
 #: Monthly fee per segment before the CSAT effect and the noise.
@@ -58,6 +60,16 @@ TRUE_EFFECTS: dict[str, dict[str, Any]] = {
         "feature": "median_frt_h", "model": _CHURN_MODEL,
         "description": "Monthly churn log-odds rise by 0.20 per +10 calendar hours of the customer's "
                        "median FRT over the 3 months before the month start (term 0 without tickets).",
+    },
+    "churn_requester_wait_per_10h": {
+        "value": B_WAIT, "scale": "log-odds", "per": "+10 h median requester wait, at the same median FRT",
+        "feature": "median_requester_wait_h", "model": _CHURN_MODEL,
+        "description": "Only in data generated with ticket events (generate(events=True)): monthly churn "
+                       "log-odds rise by 0.15 per +10 hours of the customer's median requester wait (time "
+                       "in new, open and on_hold, from the events before the month start) over the 3 months "
+                       "before it, on top of the FRT effect; term 0 without tickets. Since the wait "
+                       "includes the wait for the first reply, the churn model must hold median FRT fixed "
+                       "to read it as the wait beyond the first reply.",
     },
     "churn_sla_breach_share": {
         "value": B_SLA, "scale": "log-odds", "per": "SLA breach share 0 -> 1 (+0.10 per +10 points)",

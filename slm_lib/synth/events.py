@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.periods import NAT_NS, epoch_ns
-from slm_lib.schema import COLUMNS, EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES
-from slm_lib.synth.assemble import _labels, make_ids
+from slm_lib.schema import EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES
+from slm_lib.synth.assemble import event_frame
 
 _S = 10**9
 _K = {k: i for i, k in enumerate(EVENT_KINDS)}
@@ -73,15 +73,53 @@ def ticket_events(tickets: pd.DataFrame, rng: np.random.Generator, end: pd.Times
         Canonical ``ticket_events``, by ticket (in the tickets' order) and time; ids
         ``E0000001``... in that order.
     """
-    n = len(tickets)
     created, first, resolved = (epoch_ns(tickets[c]) for c in ("created_at", "first_response_at", "resolved_at"))
-    answered, done = first != NAT_NS, resolved != NAT_NS
     if end is None:
-        stop = int(max(created.max(), first.max(), resolved.max())) + _S if n else 0
+        stop = int(max(created.max(), first.max(), resolved.max())) + _S if len(tickets) else 0
     else:
         stop = pd.Timestamp(end).value
-    replies = np.where(answered, np.maximum(tickets["replies"].to_numpy(np.int64), 1), 0)
-    reopens = tickets["reopens"].to_numpy(np.int64)
+    drawn = event_arrays(created, first, resolved, tickets["replies"].to_numpy(np.int64),
+                         tickets["reopens"].to_numpy(np.int64), rng, stop)
+    return event_frame(tickets, drawn)
+
+
+def event_arrays(created: np.ndarray, first: np.ndarray, resolved: np.ndarray, replies: np.ndarray,
+                 reopens: np.ndarray, rng: np.random.Generator, stop: int) -> dict[str, np.ndarray]:
+    """The events of tickets given as arrays (nanoseconds since the epoch, ``NAT_NS`` = null).
+
+    The core of :func:`ticket_events`, also run by the generator month by month (whose
+    churn depends on the requester wait these events imply).
+
+    Parameters
+    ----------
+    created, first, resolved : numpy.ndarray
+        Creation, first response and resolution of each ticket (int64 ns; whole seconds).
+    replies, reopens : numpy.ndarray
+        Agent public replies and reopens of each ticket.
+    rng : numpy.random.Generator
+        Source of randomness.
+    stop : int
+        The end of the data (ns): no event at or after it.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One entry per event, by ticket (position in the input) and time: ``ticket``, ``at``
+        (ns), ``kind``, ``actor``, ``status`` (codes of :data:`slm_lib.schema.EVENT_KINDS`
+        ... ; status -1 when not a status event), ``own`` (the ticket's own agent acts) and
+        ``pick`` (a uniform draw choosing the agent of an assignment to someone else).
+
+    Examples
+    --------
+    >>> s = 10**9
+    >>> e = event_arrays(np.array([0]), np.array([3600 * s]), np.array([7200 * s]), np.array([1]),
+    ...                  np.array([0]), np.random.default_rng(0), 10**6 * s)
+    >>> [EVENT_STATUSES[c] for c in e["status"][e["status"] >= 0]]
+    ['new', 'open', 'pending', 'solved', 'closed']
+    """
+    n = created.size
+    answered, done = first != NAT_NS, resolved != NAT_NS
+    replies = np.where(answered, np.maximum(replies, 1), 0)
     base = np.where(answered, first, created)
     until = np.where(done, resolved, np.minimum(stop - _S, base + OPEN_SPAN_S * _S))
     span = np.maximum(until - base, 0)
@@ -143,23 +181,6 @@ def ticket_events(tickets: pd.DataFrame, rng: np.random.Generator, end: pd.Times
     add(c, last + 1, resolved[c] + CLOSE_AFTER_S * _S, _K["status"], _A["system"], _ST["closed"])
 
     ticket, steps, at, kind, actor, status, own = (np.concatenate(col) for col in zip(*parts))
-    order = np.argsort(ticket * (int(steps.max()) + 1) + steps, kind="stable")
-    ticket, at, kind, actor, status, own = (x[order] for x in (ticket, at, kind, actor, status, own))
-    agents = tickets["agent_id"].to_numpy(dtype=object, na_value=None)
-    pool = np.unique(tickets["agent_id"].dropna().to_numpy(dtype=object))
-    other = pool[rng.integers(0, max(len(pool), 1), len(ticket))] if len(pool) else np.full(len(ticket), None)
-    agent_of = np.where(own, agents[ticket], np.where(kind == _K["assignment"], other, None))
-    speaks = actor == _A["agent"]
-    frame = pd.DataFrame({
-        "event_id": pd.Series(make_ids("E", len(ticket), 7), dtype="str"),
-        "ticket_id": tickets["ticket_id"].take(ticket).reset_index(drop=True),
-        "at": pd.Series(pd.to_datetime(at.view("datetime64[ns]"), utc=True)),
-        "kind": _labels(EVENT_KINDS, kind),
-        "actor": _labels(EVENT_ACTORS, actor),
-        "status": _labels(EVENT_STATUSES, status),
-        "agent_id": pd.Series(np.where(speaks | (kind == _K["assignment"]), agent_of, None), dtype="str"),
-        "team": tickets["team"].take(ticket).reset_index(drop=True).where(kind == _K["assignment"]),
-        "priority": tickets["priority"].take(ticket).reset_index(drop=True).where(kind == _K["priority"]),
-        "body": pd.Series(None, index=range(len(ticket)), dtype="str"),
-    })
-    return frame.astype(COLUMNS["ticket_events"])
+    order = np.argsort(ticket * (int(steps.max(initial=0)) + 1) + steps, kind="stable")
+    return {"ticket": ticket[order], "at": at[order], "kind": kind[order], "actor": actor[order],
+            "status": status[order], "own": own[order], "pick": rng.random(order.size)}

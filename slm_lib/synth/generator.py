@@ -20,17 +20,25 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError
 from slm_lib.synth import effects as fx
+from slm_lib.periods import NAT_NS
+from slm_lib.schema import EVENT_KINDS
 from slm_lib.synth.comments import make_comments
 from slm_lib.synth.customers import SEGMENTS, make_customers
+from slm_lib.synth.events import event_arrays
 from slm_lib.synth.surveys import nps_surveys, ticket_surveys
 from slm_lib.synth.tickets import AGENTS_PER_TEAM, SLA_TARGET_H, TEAMS, month_tickets
 from slm_lib.synth.window import NEVER, churn_logit, window_features
 
 _COEF = {"tenure": fx.B_TENURE, "tenure_cap": fx.TENURE_CAP_YEARS, "frt": fx.B_FRT,
          "frt_scale_h": fx.FRT_SCALE_H, "sla": fx.B_SLA, "detractor": fx.B_DETRACTOR,
-         "passive": fx.B_PASSIVE, "nps_none": fx.B_NPS_NONE, "no_ticket": fx.B_NO_TICKET}
+         "passive": fx.B_PASSIVE, "nps_none": fx.B_NPS_NONE, "no_ticket": fx.B_NO_TICKET,
+         "wait": fx.B_WAIT, "wait_scale_h": fx.WAIT_SCALE_H}
 _YEAR_S = 365.25 * 86400
 _DAY_S = 86400
+_NS = 10**9
+_STATUS_KIND = EVENT_KINDS.index("status")
+#: Second entry of the seed of the ticket events' random stream (``[seed, EVENTS_STREAM]``).
+EVENTS_STREAM: int = 1
 
 
 def month_bounds(start: str | pd.Timestamp, months: int) -> np.ndarray:
@@ -95,19 +103,48 @@ def _refunds(rng: np.random.Generator, pay: dict[str, np.ndarray], order: np.nda
             "amount": -np.round(pay["amount"][k] * share, 2)}
 
 
-def simulate(customers: int, months: int, seed: int, start: str) -> dict:
+def _month_events(rng: np.random.Generator, tickets: dict[str, np.ndarray], end: int) -> dict[str, np.ndarray]:
+    """The events of a month's tickets as exported at ``end`` (the end of the data).
+
+    Replies, resolutions and counts after ``end`` are censored first, as
+    :func:`slm_lib.synth.assemble.to_dataset` censors the tickets, so that the events agree
+    with the tickets of the export. Times in ns (:func:`slm_lib.synth.events.event_arrays`).
+    """
+    replied = tickets["first_response"] < end
+    ns = lambda s: np.where(s < end, s * _NS, NAT_NS)  # noqa: E731
+    return event_arrays(tickets["created"] * _NS, ns(tickets["first_response"]), ns(tickets["resolved"]),
+                        np.where(replied, tickets["replies"], 0), np.where(replied, tickets["reopens"], 0),
+                        rng, end * _NS)
+
+
+def _status_window(parts: list[dict[str, np.ndarray]], sizes: list[int]) -> dict[str, np.ndarray]:
+    """Status events of consecutive months' tickets, ticket positions into their concatenation, times in s."""
+    offsets = np.cumsum([0, *sizes[:-1]])
+    keep = [p["kind"] == _STATUS_KIND for p in parts]
+    return {"ticket": np.concatenate([p["ticket"][k] + o for p, k, o in zip(parts, keep, offsets)] or [np.zeros(0, int)]),
+            "at": np.concatenate([p["at"][k] // _NS for p, k in zip(parts, keep)] or [np.zeros(0, int)]),
+            "status": np.concatenate([p["status"][k] for p, k in zip(parts, keep)] or [np.zeros(0, int)])}
+
+
+def simulate(customers: int, months: int, seed: int, start: str, events: bool = False) -> dict:
     """Run the monthly simulation; raw arrays (codes, int seconds, ``NEVER`` = null).
+
+    With ``events``, each month's tickets get their ticket events right away (from the random
+    stream ``[seed, EVENTS_STREAM]``), and churn feels the planted requester-wait effect.
 
     Examples
     --------
     >>> raw = simulate(30, 2, 0, "2024-11")
     >>> sorted(raw)
     ['customers', 'end', 'revenue', 'start', 'surveys', 'tickets']
+    >>> sorted(simulate(30, 2, 0, "2024-11", events=True)["events"])
+    ['actor', 'at', 'kind', 'own', 'pick', 'status', 'ticket']
     """
     if customers < 1 or months < 1:
         raise ConfigError(f"synth.generate: customers and months must be >= 1, got {customers}, {months}")
     bounds = month_bounds(start, months)
     rng = np.random.default_rng(seed)
+    event_rng = np.random.default_rng([seed, EVENTS_STREAM]) if events else None
     cust = make_customers(rng, customers, bounds)
     n = customers
     churned = np.full(n, NEVER, dtype=np.int64)
@@ -118,6 +155,7 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
     ticket_months: list[dict[str, np.ndarray]] = []
     survey_by_month: list[list[dict[str, np.ndarray]]] = [[] for _ in range(months)]
     payments: list[dict[str, np.ndarray]] = []
+    event_months: list[dict[str, np.ndarray]] = []
     n_tickets = 0
     t_keys = ("customer", "created", "first_response", "priority")
     s_keys = ("customer", "ticket", "submitted", "type", "score")
@@ -129,9 +167,10 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
         answers = _concat([p for parts in survey_by_month[w0:m] for p in parts]
                           or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys)
         is_csat, is_nps = answers["type"] == 0, answers["type"] == 1
+        status = _status_window(event_months[w0:m], [p["customer"].size for p in ticket_months[w0:m]]) if events else None
         feats = window_features(n, begin, window_tickets,
                                 {k: v[is_csat] for k, v in answers.items()},
-                                {k: v[is_nps] for k, v in answers.items()})
+                                {k: v[is_nps] for k, v in answers.items()}, status)
 
         active = np.flatnonzero((cust["signup"] < begin) & (churned == NEVER))
         tenure = (begin - cust["signup"][active]) / _YEAR_S
@@ -143,6 +182,8 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
         payments.append(_payments(rng, begin, end, present, cust, churned, feats.mean_csat))
         tickets = month_tickets(rng, begin, end, cust, churned, present, float(staffing[m]), agent_skill)
         ticket_months.append(tickets)
+        if events:
+            event_months.append(_month_events(event_rng, tickets, int(bounds[-1])))
         answered = ticket_surveys(rng, tickets, n_tickets, cust["mood"])
         n_tickets += tickets["customer"].size
         nps = nps_surveys(rng, begin, end, present, cust["signup"], churned, cust["mood"],
@@ -158,7 +199,7 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
     surveys = _concat([p for parts in survey_by_month for p in parts]
                       or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys)
     surveys["comment"] = make_comments(rng, surveys["type"], surveys["score"])
-    return {"customers": {**cust, "churned": churned},
+    raw = {"customers": {**cust, "churned": churned},
             "tickets": _concat(ticket_months, tuple(ticket_months[0])),
             "surveys": surveys,
             "revenue": {"customer": np.concatenate([pay["customer"], refunds["customer"]]),
@@ -166,3 +207,8 @@ def simulate(customers: int, months: int, seed: int, start: str) -> dict:
                         "amount": np.concatenate([pay["amount"], refunds["amount"]]),
                         "order": np.concatenate([order, refunds["order"]])},
             "start": int(bounds[0]), "end": int(bounds[-1])}
+    if events:
+        offsets = np.cumsum([0, *(p["customer"].size for p in ticket_months[:-1])])
+        raw["events"] = {k: np.concatenate([p[k] + o if k == "ticket" else p[k] for p, o in zip(event_months, offsets)])
+                         for k in event_months[0]}
+    return raw

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.schema import EVENT_STATUSES
 
 #: Sentinel time meaning "never" (no first response, not resolved, not churned).
 NEVER: int = np.iinfo(np.int64).max
 
 #: Codes of ``last_nps_category``.
 PROMOTER, PASSIVE, DETRACTOR, NPS_NONE = 0, 1, 2, 3
+#: Status codes (:data:`slm_lib.schema.EVENT_STATUSES`) in which the requester waits.
+_WAITING = np.array([EVENT_STATUSES.index(s) for s in ("new", "open", "on_hold")])
 
 
 @dataclass
@@ -35,11 +38,13 @@ class WindowFeatures:
     sla_breach_share: np.ndarray
     last_nps: np.ndarray
     mean_csat: np.ndarray
+    median_requester_wait_h: np.ndarray
 
     def take(self, idx: np.ndarray) -> WindowFeatures:
         """The features of the customers at positions ``idx``."""
         return WindowFeatures(self.tickets_in_window[idx], self.median_frt_h[idx],
-                              self.sla_breach_share[idx], self.last_nps[idx], self.mean_csat[idx])
+                              self.sla_breach_share[idx], self.last_nps[idx], self.mean_csat[idx],
+                              self.median_requester_wait_h[idx])
 
 
 def group_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -93,12 +98,39 @@ def nps_category(scores: np.ndarray) -> np.ndarray:
                     np.where(scores > NPS_DETRACTOR_MAX, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
+def requester_wait_s(status_events: dict[str, np.ndarray], n_tickets: int, as_of: int) -> np.ndarray:
+    """Seconds each ticket spent in new, open or on_hold before ``as_of`` (its clock runs to ``as_of``).
+
+    ``status_events`` are the tickets' status events (``ticket`` position, ``at`` seconds,
+    ``status`` code), by ticket and then time; only those strictly before ``as_of`` are
+    known, as in ``slm.customer_features``. The generator's histories start with ``new`` at
+    creation, so the time before the first status event is nil. A ticket without a known
+    status event gets -1.
+
+    Examples
+    --------
+    >>> new, opened, pending = (EVENT_STATUSES.index(s) for s in ("new", "open", "pending"))
+    >>> ev = {"ticket": np.array([0, 0, 0, 1]), "at": np.array([0, 600, 4200, 50]),
+    ...       "status": np.array([new, opened, pending, new])}
+    >>> requester_wait_s(ev, 3, 3600).tolist()
+    [3600, 3550, -1]
+    """
+    known = status_events["at"] < as_of
+    ticket, at, status = (status_events[k][known] for k in ("ticket", "at", "status"))
+    following = np.r_[at[1:], as_of]
+    following[:-1][ticket[1:] != ticket[:-1]] = as_of
+    spent = np.where(np.isin(status, _WAITING), following - at, 0)
+    wait = np.bincount(ticket, weights=spent, minlength=n_tickets).astype(np.int64)
+    return np.where(np.bincount(ticket, minlength=n_tickets) > 0, wait, -1)
+
+
 def window_features(
     n_customers: int,
     as_of: int,
     tickets: dict[str, np.ndarray],
     csat: dict[str, np.ndarray],
     nps: dict[str, np.ndarray],
+    status_events: dict[str, np.ndarray] | None = None,
 ) -> WindowFeatures:
     """Features of every customer at ``as_of`` from the records of its lookback window.
 
@@ -113,6 +145,9 @@ def window_features(
         (``NEVER`` when none) and ``target_h`` (first-response SLA target, hours).
     csat, nps : dict
         Survey answers submitted in the window: ``customer``, ``submitted``, ``score``.
+    status_events : dict, optional
+        The status events of those tickets (:func:`requester_wait_s`); without them the
+        median requester wait is NaN (data without ticket events).
 
     Returns
     -------
@@ -124,8 +159,8 @@ def window_features(
     ...      "first_response": np.array([7200]), "target_h": np.array([1.0])}
     >>> e = {"customer": np.array([], int), "submitted": np.array([], int), "score": np.array([], int)}
     >>> f = window_features(2, 36000, t, e, e)
-    >>> f.median_frt_h.tolist(), f.sla_breach_share.tolist()
-    ([2.0, nan], [1.0, nan])
+    >>> f.median_frt_h.tolist(), f.sla_breach_share.tolist(), f.median_requester_wait_h.tolist()
+    ([2.0, nan], [1.0, nan], [nan, nan])
     """
     cust = tickets["customer"]
     count = np.bincount(cust, minlength=n_customers)
@@ -155,7 +190,12 @@ def window_features(
         keys = nps["customer"][order]
         is_last = np.r_[keys[1:] != keys[:-1], True]
         last_nps[keys[is_last]] = nps_category(nps["score"][order][is_last])
-    return WindowFeatures(count, median_frt, breach_share, last_nps, mean_csat)
+    median_wait = np.full(n_customers, np.nan)
+    if status_events is not None:
+        wait = requester_wait_s(status_events, cust.size, as_of)
+        known = wait >= 0
+        median_wait = group_median(cust[known], wait[known], n_customers) / 3600.0
+    return WindowFeatures(count, median_frt, breach_share, last_nps, mean_csat, median_wait)
 
 
 def churn_logit(
@@ -173,7 +213,8 @@ def churn_logit(
         Features at ``as_of`` (same customer order).
     coef : dict
         ``tenure``, ``tenure_cap``, ``frt``, ``frt_scale_h``, ``sla``, ``detractor``,
-        ``passive``, ``nps_none``, ``no_ticket``.
+        ``passive``, ``nps_none``, ``no_ticket``, ``wait`` (per ``wait_scale_h`` hours of
+        median requester wait; term 0 when NaN).
 
     Returns
     -------
@@ -182,17 +223,18 @@ def churn_logit(
     Examples
     --------
     >>> f = WindowFeatures(np.array([0]), np.array([np.nan]), np.array([np.nan]),
-    ...                    np.array([NPS_NONE]), np.array([np.nan]))
+    ...                    np.array([NPS_NONE]), np.array([np.nan]), np.array([np.nan]))
     >>> c = dict(tenure=-0.1, tenure_cap=5, frt=0.2, frt_scale_h=10, sla=1, detractor=0.9,
-    ...          passive=0.3, nps_none=0.3, no_ticket=0.0)
+    ...          passive=0.3, nps_none=0.3, no_ticket=0.0, wait=0.1, wait_scale_h=10)
     >>> float(churn_logit(np.array([-4.0]), np.array([10.0]), f, c)[0])
     -4.2
     """
     frt = np.nan_to_num(features.median_frt_h, nan=0.0) / coef["frt_scale_h"]
+    wait = np.nan_to_num(features.median_requester_wait_h, nan=0.0) / coef["wait_scale_h"]
     sla = np.nan_to_num(features.sla_breach_share, nan=0.0)
     nps = features.last_nps
     return (b0 + coef["tenure"] * np.minimum(tenure_years, coef["tenure_cap"])
-            + coef["frt"] * frt + coef["no_ticket"] * (features.tickets_in_window == 0)
+            + coef["frt"] * frt + coef["wait"] * wait + coef["no_ticket"] * (features.tickets_in_window == 0)
             + coef["sla"] * sla
             + coef["detractor"] * (nps == DETRACTOR) + coef["passive"] * (nps == PASSIVE)
             + coef["nps_none"] * (nps == NPS_NONE))
