@@ -17,6 +17,7 @@ from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.load import load_data, validate
 from slm_lib.io.save import save_data
 from slm_lib.metrics.backlog import backlog
+from slm_lib.metrics.handling import csat_by_handling, handling_sentences
 from slm_lib.metrics.gap import delivery_gap, gap_sentences
 from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.metrics.reconcile import lifecycle_differences, reconcile_lifecycle
@@ -40,7 +41,8 @@ __all__ = [
     "nps", "csat", "ces", "compare_periods",
     "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
-    "ticket_lifecycle", "backlog", "reconcile_lifecycle", "lifecycle_differences",
+    "ticket_lifecycle", "backlog", "csat_by_handling", "handling_sentences", "reconcile_lifecycle",
+    "lifecycle_differences",
     "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test", "logrank_sentence",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",

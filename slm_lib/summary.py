@@ -3,8 +3,11 @@
 The monthly summary notebook and the report index show these: each KPI with its 95%
 interval, ``n``, the change against the previous month and the p-value of a test of that
 change (two-sample z for NPS and CSAT and every rate, Welch t for CES, Mann–Whitney for
-median durations, and for the ticket count an exact conditional test of the two months' daily
+median durations (per ticket, the same tickets the median counts), and for the ticket count an exact conditional test of the two months' daily
 rates: a 31-day month at the same daily volume as a 28-day one is no change).
+The same machinery reports the conversation's figures from ticket events
+(:data:`LIFECYCLE_KPIS`: waits, holds, next replies, one-touch tickets, handoffs) as a
+family of their own.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from scipy import stats as _st
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
+from slm_lib.metrics.lifecycle import ticket_lifecycle
+from slm_lib.metrics.lifecycle_table import LIFECYCLE_MEDIANS
 from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
@@ -41,7 +46,18 @@ HEADLINE: dict[str, tuple[str, str, int]] = {
     "fcr": ("First contact resolution", "%", +1),
     "reopen_rate": ("Reopen rate", "%", -1),
 }
-_RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate")
+#: The conversation's figures (metric_table rows from ticket events), same shape as :data:`HEADLINE`.
+LIFECYCLE_KPIS: dict[str, tuple[str, str, int]] = {
+    "requester_wait_median": ("Median requester wait", "h", -1),
+    "agent_wait_median": ("Median wait on the customer", "h", 0),
+    "on_hold_median": ("Median time on hold", "h", -1),
+    "next_reply_median": ("Median next reply", "h", -1),
+    "full_resolution_median": ("Median full resolution", "h", -1),
+    "one_touch_rate": ("One-touch tickets", "%", +1),
+    "handoff_rate": ("Tickets handed off", "%", -1),
+}
+_DIRECTION = {m: d for m, (_, _, d) in (HEADLINE | LIFECYCLE_KPIS).items()}
+_RATES = ("csat", "sla_first_response", "sla_resolution", "fcr", "reopen_rate", "one_touch_rate", "handoff_rate")
 _DURATIONS = {"frt_median": first_response_time, "resolution_median": resolution_time}
 KPI_COLUMNS = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n", "previous", "n_previous", "delta",
                "p_value", "test_note", "p_adjusted", "significant", "assessment", "per_day", "previous_per_day"]
@@ -55,6 +71,8 @@ _COUNTED: dict[str, tuple[str, str]] = {
                            "tickets judged against their first-response SLA"),
     "sla_resolution": ("ticket judged against its resolution SLA", "tickets judged against their resolution SLA"),
     "fcr": ("resolved ticket", "resolved tickets"), "reopen_rate": ("resolved ticket", "resolved tickets"),
+    **{m: ("solved ticket", "solved tickets") for m in (*LIFECYCLE_MEDIANS, "one_touch_rate", "handoff_rate")},
+    "next_reply_median": ("ticket with an answered next reply", "tickets with an answered next reply"),
 }
 #: Observations each month needs for the change test; the Welch t test of CES needs a standard deviation.
 _TEST_MINIMUM: dict[str, tuple[int, str]] = {"ces": (2, "a Welch t test")}
@@ -110,8 +128,22 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC") -> Dataset:
     return replace(ds, tickets=tickets, surveys=surveys)
 
 
+def _ticket_hours(ds: Dataset, metric: str, calendar: Any, as_of: Any) -> pd.Series:
+    """Per ticket (index ticket_id), the hours the median ``metric`` of ``metric_table`` counts; NaN if it does not.
+
+    Lifecycle medians count the tickets solved at ``as_of`` (next replies: each ticket's own
+    median over its answered next replies), as :mod:`slm_lib.metrics.lifecycle_table` does.
+    """
+    if metric in _DURATIONS:
+        return _DURATIONS[metric](ds.tickets, calendar=calendar)
+    lc = ticket_lifecycle(ds, calendar=calendar, as_of=as_of).set_index("ticket_id")
+    if metric == "next_reply_median":
+        return lc["next_reply_h_median"].where(lc["next_reply_count"] > 0)
+    return lc[f"{LIFECYCLE_MEDIANS[metric]}_h"].where(lc["status"].isin(["solved", "closed"]))
+
+
 def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series, before: pd.Series,
-                 tz: str, calendar: Any, days: tuple[float, float]) -> float:
+                 tz: str, calendar: Any, days: tuple[float, float], as_of: Any) -> float:
     """p-value of the change of one headline metric between two months (``days`` observed in each)."""
     if metric in ("nps", "csat", "ces"):
         s = ds.surveys[ds.surveys["type"] == metric]
@@ -124,7 +156,8 @@ def _change_test(ds: Dataset, metric: str, month: str, prev: str, now: pd.Series
     if metric == "tickets":
         return float(poisson_rates_test(before["value"], days[0], now["value"], days[1]))
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin([prev, month]).to_numpy()]
-    hours = _DURATIONS[metric](tickets, calendar=calendar)
+    events = ds.ticket_events[ds.ticket_events["ticket_id"].isin(tickets["ticket_id"]).to_numpy()]
+    hours = _ticket_hours(replace(ds, tickets=tickets, ticket_events=events), metric, calendar, as_of)
     created = month_labels(tickets.set_index("ticket_id")["created_at"], tz).reindex(hours.index)
     a, b = hours[created == prev].dropna(), hours[created == month].dropna()
     if len(a) == 0 or len(b) == 0:
@@ -147,7 +180,8 @@ def _untested_reason(metric: str, n_now: float, n_before: float) -> str:
 
 def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None,
                   sla: Mapping[str, Mapping[str, float]] | None = None,
-                  table: pd.DataFrame | None = None, as_of: Any = None) -> pd.DataFrame:
+                  table: pd.DataFrame | None = None, as_of: Any = None,
+                  metrics: Mapping[str, tuple[str, str, int]] | None = None) -> pd.DataFrame:
     """The headline KPIs of ``month`` with interval, ``n``, change and its p-value.
 
     The ticket count is compared per day: months differ in length, and the data may
@@ -169,11 +203,14 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     as_of : timestamp, optional
         When the data end (the export time); default ``ds.observation_end()``, the clock of
         the SLA figures (the end of the report month for :func:`slm_lib.nb.report_data`).
+    metrics : mapping, optional
+        ``{metric: (label, unit, direction)}`` to report instead of :data:`HEADLINE`, e.g.
+        :data:`LIFECYCLE_KPIS`; the Holm adjustment runs over these.
 
     Returns
     -------
     pandas.DataFrame
-        One row per metric of :data:`HEADLINE`: ``metric, label, unit, value, ci_low,
+        One row per metric of :data:`HEADLINE` (or ``metrics``) the table has: ``metric, label, unit, value, ci_low,
         ci_high, n, previous, delta, p_value, p_adjusted, significant, assessment,
         per_day, previous_per_day`` where ``assessment`` is ``"better"``, ``"worse"``,
         ``"no clear change"`` or ``"new"``, and ``per_day`` / ``previous_per_day`` are the
@@ -202,7 +239,7 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
     else:
         days = (np.nan, np.nan)
     rows = []
-    for metric, (label, unit, _) in HEADLINE.items():
+    for metric, (label, unit, _) in (HEADLINE if metrics is None else metrics).items():
         if (month, metric) not in overall.index:
             continue
         now = overall.loc[(month, metric)]
@@ -215,7 +252,7 @@ def headline_kpis(ds: Dataset, month: str, tz: str = "UTC", calendar: Any = None
                      "n_previous": np.nan if before is None else before["n"],
                      "delta": np.nan if before is None else now["value"] - before["value"],
                      "p_value": np.nan if before is None else _change_test(ds, metric, month, prev, now, before, tz,
-                                                                           calendar, days),
+                                                                           calendar, days, as_of),
                      "per_day": _per_day(now, days[1]) if per_day else np.nan,
                      "previous_per_day": _per_day(before, days[0]) if per_day else np.nan})
     kpis = pd.DataFrame(rows, columns=KPI_COLUMNS)
@@ -237,7 +274,7 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     """
     tested = kpis["p_value"].notna() & np.isfinite(kpis["p_value"])
     adjusted = pd.Series(holm_adjusted(kpis["p_value"].to_numpy(dtype=float)), index=kpis.index)
-    direction = kpis["metric"].map({m: d for m, (_, _, d) in HEADLINE.items()}).fillna(0)
+    direction = kpis["metric"].map(_DIRECTION).fillna(0)
     significant = adjusted < 1.0 - CONFIDENCE
     better = np.sign(kpis["delta"]) == direction
     assessment = np.select([kpis["previous"].isna(), ~tested, ~significant, direction == 0, better],
@@ -262,6 +299,13 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     ...     "ci_high": 3211.0, "n": 3100, "previous": 2800.0, "delta": 300.0, "p_value": 1.0,
     ...     "significant": False, "assessment": "no clear change", "per_day": 100.0, "previous_per_day": 100.0})
     'Tickets created rose from 2,800 to 3,100 (95% CI 2,992 to 3,211, n = 3,100), 100.0 a day against 100.0: within normal month-to-month variation (p = 1).'
+
+    No change at all reads as such:
+
+    >>> kpi_sentence({"label": "Median time on hold", "unit": "h", "value": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+    ...     "n": 1480, "previous": 0.0, "delta": 0.0, "p_value": 0.34, "significant": False,
+    ...     "assessment": "no clear change"})
+    'Median time on hold stayed at 0.0 h (95% CI 0.0 to 0.0, n = 1,480): within normal month-to-month variation (p = 0.34).'
     """
     unit = "" if row["unit"] == "tickets" else (row["unit"] if row["unit"] == "%" else f" {row['unit']}")
     value = f"{format_kpi(row['value'], row['unit'])}{unit}"
@@ -270,8 +314,11 @@ def kpi_sentence(row: Mapping[str, Any]) -> str:
     where = f"({ci}n = {row['n']:,})"
     if not np.isfinite(row["previous"]):
         return f"{row['label']} was {value} {where}; no previous month to compare with."
-    verb = "rose" if row["delta"] > 0 else "fell" if row["delta"] < 0 else "stayed"
-    change = f"{row['label']} {verb} from {format_kpi(row['previous'], row['unit'])} to {value} {where}"
+    if row["delta"] == 0:
+        change = f"{row['label']} stayed at {value} {where}"
+    else:
+        verb = "rose" if row["delta"] > 0 else "fell"
+        change = f"{row['label']} {verb} from {format_kpi(row['previous'], row['unit'])} to {value} {where}"
     if np.isfinite(row.get("per_day", np.nan)) and np.isfinite(row.get("previous_per_day", np.nan)):
         change += f", {row['per_day']:,.1f} a day against {row['previous_per_day']:,.1f}"
     if not np.isfinite(row["p_value"]):
