@@ -32,7 +32,7 @@ from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subs
 from slm_lib.text import mask_pii_series
 from slm_lib.wording import format_kpi, format_p
 
-__all__ = ["report_data", "coverage_note", "attempt", "bullets", "Unavailable", "data_months", "findings_markdown", "kpi_display",
+__all__ = ["report_data", "coverage_note", "attempt", "bullets", "churn_drivers", "Unavailable", "data_months", "findings_markdown", "kpi_display",
            "kpi_sentences", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "suggested_actions",
            "verbatim_comments"]
 
@@ -343,15 +343,41 @@ def scale_note(ds: Dataset) -> str:
 
 
 def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd.DataFrame:
-    """Rows of a monthly metric table in the ``months_back`` months up to and including ``month``.
+    """Rows of a table by month (or by day: labels ``YYYY-MM-DD``) in the ``months_back`` months up to ``month``.
 
     Examples
     --------
     >>> t = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10", "2026-11"]})
     >>> recent_periods(t, "2026-10", 2)["period"].tolist()
     ['2026-09', '2026-10']
+    >>> recent_periods(pd.DataFrame({"period": ["2026-08-31", "2026-09-01", "2026-10-31", "2026-11-01"]}),
+    ...                "2026-10", 2)["period"].tolist()
+    ['2026-09-01', '2026-10-31']
     """
     last = check_month(month)
     first = last - (months_back - 1)
-    keep = (table["period"] >= str(first)) & (table["period"] <= str(last))
+    of_month = table["period"].astype("str").str[:7]
+    keep = (of_month >= str(first)) & (of_month <= str(last))
     return table[keep].reset_index(drop=True)
+
+
+def churn_drivers(ds: Dataset) -> tuple[list[str], dict[str, float]]:
+    """The service drivers of the retention models and the units their effects are read in.
+
+    Median first response (per +10 h), SLA breach share (per +10 points) and the last NPS
+    answer; when the data carry ticket events also the median requester wait (per +10 h,
+    read at the same median first response: the wait beyond the first reply) and the share
+    of tickets handed off (per +10 points).
+
+    Examples
+    --------
+    >>> churn_drivers(Dataset())
+    (['median_frt_h', 'sla_breach_share', 'last_nps_category'], {'median_frt_h': 10, 'sla_breach_share': 0.1})
+    """
+    drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
+                                                                                  "sla_breach_share": 0.1}
+    if len(ds.ticket_events):
+        drivers += ["median_requester_wait_h", "handoff_share"]
+        units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
+    return drivers, units
+

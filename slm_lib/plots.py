@@ -25,6 +25,7 @@ __all__ = [
     "METRIC_LABELS",
     "set_theme",
     "trend_plot",
+    "backlog_plot",
     "cohort_heatmap",
     "survival_plot",
     "forest_plot",
@@ -124,7 +125,7 @@ def _period_axis(ax, labels: Sequence[str]) -> None:
     ax.set_xticks(np.arange(len(labels))[::step], [str(x) for x in labels][::step], rotation=45, ha="right")
 
 
-def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figure:
+def trend_plot(table: pd.DataFrame, metric: str | Sequence[str], by: str | None = None) -> Figure:
     """Metric per period with its 95% interval band; small-n points drawn hollow.
 
     Parameters
@@ -132,10 +133,11 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
     table : pandas.DataFrame
         :func:`slm_lib.metrics.table.metric_table` output: ``period, [by], metric, n, value,
         ci_low, ci_high, small_n``.
-    metric : str
-        Metric to draw (one of :data:`METRIC_LABELS` or any name in ``table.metric``).
+    metric : str or list of str
+        Metric to draw (one of :data:`METRIC_LABELS` or any name in ``table.metric``); several
+        metrics of one unit (e.g. the waits of a ticket) are drawn as one line each.
     by : str, optional
-        Group column: one line per group.
+        Group column: one line per group (one metric only).
 
     Returns
     -------
@@ -144,7 +146,7 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
     Raises
     ------
     DataValidationError
-        A column is missing or the metric is absent.
+        A column is missing, a metric is absent, or several metrics do not share a unit.
 
     Examples
     --------
@@ -152,22 +154,37 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
     ...     "value": [30.0, 22.0], "ci_low": [18.0, -5.0], "ci_high": [42.0, 49.0], "small_n": [False, True]})
     >>> trend_plot(t, "nps").axes[0].get_title()
     'NPS by period (score −100 to 100), n = 145'
+    >>> w = t.assign(metric=["requester_wait_median", "agent_wait_median"], period="2026-10")
+    >>> trend_plot(w, ["requester_wait_median", "agent_wait_median"]).axes[0].get_title()
+    'Median requester wait, median agent wait (pending) by period (hours, solved tickets), n = 120'
     """
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    if by and len(metrics) > 1:
+        raise DataValidationError("trend_plot: by= draws one line per group, so give one metric")
     columns = ["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"] + ([by] if by else [])
     _require(table, columns, "trend_plot")
-    rows = table.loc[table["metric"] == metric]
-    if rows.empty:
+    rows = table.loc[table["metric"].isin(metrics)]
+    absent = [m for m in metrics if m not in set(rows["metric"])]
+    if absent:
         known = sorted(table["metric"].unique())
-        raise DataValidationError(f"trend_plot: metric {metric!r} not in table (has {known})")
-    name, unit = METRIC_LABELS.get(metric, (metric, "value"))
+        raise DataValidationError(f"trend_plot: metric {absent[0]!r} not in table (has {known})")
+    labels = {m: METRIC_LABELS.get(m, (m, "value")) for m in metrics}
+    units = {unit for _, unit in labels.values()}
+    if len(units) > 1:
+        raise DataValidationError(f"trend_plot: metrics {metrics} have different units {sorted(units)}; draw them apart")
+    (unit,) = units
+    name = ", ".join(n if i == 0 else n[0].lower() + n[1:] for i, (n, _) in enumerate(labels.values()))
     periods = np.sort(rows["period"].astype("str").unique())
     position = pd.Series(np.arange(len(periods)), index=periods)
     fig, (ax,) = _new_figure()
-    groups = rows.groupby(rows[by].astype("str") if by else pd.Series("all", index=rows.index), sort=True)
-    for i, (label, g) in enumerate(groups):  # one line per group
+    if by:
+        lines = rows.groupby(rows[by].astype("str"), sort=True)
+    else:
+        lines = ((labels[m][0], rows.loc[rows["metric"] == m]) for m in metrics)
+    for i, (label, g) in enumerate(lines):  # one line per group or metric
         g = g.assign(_x=position[g["period"].astype("str")].to_numpy()).sort_values("_x")
         colour = PALETTE[i % len(PALETTE)]
-        legend = f"{label} (n = {_count(g['n'].sum())})" if by else None
+        legend = f"{label} (n = {_count(g['n'].sum())})" if by or len(metrics) > 1 else None
         ax.fill_between(g["_x"], g["ci_low"].astype(float), g["ci_high"].astype(float),
                         color=colour, alpha=0.18, linewidth=0)
         ax.plot(g["_x"], g["value"].astype(float), color=colour, marker="o", markersize=4, label=legend)
@@ -178,10 +195,53 @@ def trend_plot(table: pd.DataFrame, metric: str, by: str | None = None) -> Figur
         ax.scatter([], [], s=60, facecolors="white", edgecolors="0.3", label="small n (flagged)")
     _period_axis(ax, periods)
     ax.set_xlabel("Period")
-    ax.set_ylabel(f"{name} ({unit})")
+    ax.set_ylabel(f"{name if len(metrics) == 1 else 'Value'} ({unit})")
     what = f"{name} by period" + (f" and {by}" if by else "")
-    ax.set_title(f"{what} ({unit}), n = {_count(rows['n'].sum())}")
+    n = rows.loc[rows["metric"] == metrics[0], "n"].sum()   # several metrics describe the same tickets
+    ax.set_title(f"{what} ({unit}), n = {_count(n)}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+def backlog_plot(backlog: pd.DataFrame) -> Figure:
+    """Open tickets at each period end, stacked by age bucket (oldest at the bottom).
+
+    Parameters
+    ----------
+    backlog : pandas.DataFrame
+        :func:`slm_lib.metrics.backlog.backlog` output without ``by``: ``period, age_bucket,
+        open_tickets``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> b = pd.DataFrame({"period": ["2026-10-01"] * 2 + ["2026-10-02"] * 2, "age_bucket": ["0-1d", "1d+"] * 2,
+    ...                   "open_tickets": [5, 2, 3, 6]})
+    >>> backlog_plot(b).axes[0].get_title()
+    'Open tickets at each period end by age (tickets), n = 9 open at the end of 2026-10-02'
+    """
+    _require(backlog, ["period", "age_bucket", "open_tickets"], "backlog_plot")
+    buckets = list(dict.fromkeys(backlog["age_bucket"].astype("str")))   # the table's order: youngest first
+    wide = backlog.assign(period=backlog["period"].astype("str"), age_bucket=backlog["age_bucket"].astype("str")) \
+        .pivot_table(index="period", columns="age_bucket", values="open_tickets", aggfunc="sum", fill_value=0) \
+        .sort_index().reindex(columns=buckets[::-1])
+    if wide.empty:
+        raise DataValidationError("backlog_plot: the backlog table has no rows")
+    fig, (ax,) = _new_figure()
+    x = np.arange(len(wide))
+    colours = dict(zip(buckets, PALETTE))
+    ax.stackplot(x, *(wide[b].to_numpy(float) for b in wide.columns), labels=list(wide.columns),
+                 colors=[colours[b] for b in wide.columns], alpha=0.85, linewidth=0)
+    _period_axis(ax, list(wide.index))
+    ax.set_xlabel("Period end")
+    ax.set_ylabel("Open tickets (count)")
+    last = int(wide.iloc[-1].sum())
+    ax.set_title(f"Open tickets at each period end by age (tickets), n = {last:,} open at the end of {wide.index[-1]}")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], title="Age", loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
 
 

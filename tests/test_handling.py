@@ -61,8 +61,8 @@ def test_csat_by_handling_by_hand():
     t = csat_by_handling(_data(), "2024-03", months=1).set_index("factor")
     # satisfied = 4-5. handed off: k1 (2) vs k2 (5), k3 (4); one touch: k2 vs k1, k3;
     # reopened before the answer: k3 vs k1 (its reopen came after), k2; waited over 24 h: k3 vs k1, k2
-    expected = {"handed off": (1, 0, 2, 2), "one touch": (1, 1, 2, 1), "reopened": (1, 1, 2, 1),
-                "requester wait over 24 h": (1, 1, 2, 1)}
+    expected = {"handed off": (1, 0, 2, 2), "solved in one touch": (1, 1, 2, 1), "reopened": (1, 1, 2, 1),
+                "kept waiting over 24 h": (1, 1, 2, 1)}
     for factor, (n1, x1, n0, x0) in expected.items():
         row = t.loc[factor]
         assert (row["n_with"], row["n_without"]) == (n1, n0)
@@ -75,7 +75,7 @@ def test_csat_by_handling_by_hand():
 
 def test_the_wait_threshold_and_the_months_choose_what_counts():
     t = csat_by_handling(_data(), wait_hours=1.5).set_index("factor")      # k1's 2 h now count as waiting
-    assert t.loc["requester wait over 1.5 h", ["n_with", "n_without"]].tolist() == [2, 1]
+    assert t.loc["kept waiting over 1.5 h", ["n_with", "n_without"]].tolist() == [2, 1]
     with pytest.raises(InsufficientDataError, match="2024-02"):
         csat_by_handling(_data(), "2024-02", months=1)
     with pytest.raises(InsufficientDataError, match="needs ticket_events"):

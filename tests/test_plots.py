@@ -71,6 +71,38 @@ def test_trend_plot_rejects_missing_metric_and_columns(trend_table):
         plots.trend_plot(trend_table.drop(columns="ci_low"), "csat")
 
 
+def test_trend_plot_draws_several_metrics_of_one_unit(trend_table):
+    chat = trend_table.loc[trend_table.channel == "chat"].drop(columns="channel")
+    waits = pd.concat([chat.assign(metric="requester_wait_median"), chat.assign(metric="agent_wait_median",
+                                                                                 value=chat["value"] / 2)])
+    fig = plots.trend_plot(waits, ["requester_wait_median", "agent_wait_median"])
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == ("Median requester wait, median agent wait (pending) by period "
+                              "(hours, solved tickets), n = 402")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "Median requester wait (n = 402)", "Median agent wait (pending) (n = 402)"]
+    assert ax.lines[1].get_ydata().tolist() == (chat["value"] / 2).tolist()
+    with pytest.raises(DataValidationError, match="different units"):
+        plots.trend_plot(pd.concat([waits, chat]), ["requester_wait_median", "csat"])
+    with pytest.raises(DataValidationError, match="give one metric"):
+        plots.trend_plot(trend_table, ["csat", "csat"], by="channel")
+
+
+def test_backlog_plot_stacks_ages_oldest_first_and_names_the_last_count():
+    b = pd.DataFrame({"period": ["2026-10-01"] * 3 + ["2026-10-02"] * 3, "age_bucket": ["0-1d", "1-3d", "3d+"] * 2,
+                      "open_tickets": [5, 2, 0, 3, 4, 1]})
+    fig = plots.backlog_plot(b)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Open tickets at each period end by age (tickets), n = 8 open at the end of 2026-10-02"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0-1d", "1-3d", "3d+"]
+    bottom_layer = ax.collections[0].get_paths()[0].vertices[:, 1]   # the oldest bucket lies at the bottom
+    assert bottom_layer.max() == 1.0
+    with pytest.raises(DataValidationError, match="no rows"):
+        plots.backlog_plot(b.iloc[:0])
+
+
 def test_cohort_heatmap_blank_nan_cells_and_sizes_in_labels():
     matrix = pd.DataFrame(
         {"size": [100, 80, 50], 0: [1.0, 1.0, 1.0], 1: [0.9, 0.85, np.nan], 2: [0.8, np.nan, np.nan]},

@@ -278,3 +278,31 @@ def test_untestable_change_says_so_and_why(one_ces_answer_before):
 def test_first_month_rows_say_there_is_nothing_to_compare(two_months):
     k = headline_kpis(two_months, "2026-09")
     assert (k["test_note"] == "no previous month").all() and k["n_previous"].isna().all()
+
+
+def test_lifecycle_kpis_from_ticket_events_hand_computed():
+    """The conversation's figures: values from metric_table, changes tested on the tickets the median counts."""
+    from scipy.stats import mannwhitneyu
+
+    from slm_lib.metrics.lifecycle import ticket_lifecycle
+    from slm_lib.summary import LIFECYCLE_KPIS
+    from slm_lib.synth import generate
+    from slm_lib.stats import two_proportion_z
+
+    ds = generate(customers=500, months=3, seed=6, events=True)
+    k = headline_kpis(ds, "2025-01", metrics=LIFECYCLE_KPIS).set_index("metric")
+    assert list(k.index) == list(LIFECYCLE_KPIS)
+    assert k.loc["requester_wait_median", "label"] == "Median requester wait" and k.loc["one_touch_rate", "unit"] == "%"
+    lc = ticket_lifecycle(ds).merge(ds.tickets[["ticket_id", "created_at"]], on="ticket_id")
+    month = lc["created_at"].dt.strftime("%Y-%m")
+    solved = lc["status"].isin(["solved", "closed"])
+    for m, when in (("value", "2025-01"), ("previous", "2024-12")):
+        waits = lc.loc[solved & (month == when), "requester_wait_h"]
+        assert k.loc["requester_wait_median", m] == pytest.approx(waits.median())
+    a = lc.loc[solved & (month == "2024-12"), "requester_wait_h"]
+    b = lc.loc[solved & (month == "2025-01"), "requester_wait_h"]
+    assert k.loc["requester_wait_median", "p_value"] == pytest.approx(mannwhitneyu(a, b).pvalue)
+    one = [(lc.loc[solved & (month == w), "one_touch"].sum(), (solved & (month == w)).sum()) for w in ("2024-12", "2025-01")]
+    assert k.loc["one_touch_rate", "p_value"] == pytest.approx(float(two_proportion_z(*one[0], *one[1])[1]))
+    sentences = kpi_sentences(k.reset_index())
+    assert len(sentences) == len(LIFECYCLE_KPIS) and any(s.startswith("Median requester wait") for s in sentences)

@@ -6,9 +6,10 @@ go through :func:`slm_lib.metrics.lifecycle.ticket_lifecycle`, so a reopen or a 
 after the answer cannot explain it. Each answer then falls on one side of four flags:
 
 * ``handed off``: assigned to a different agent after the first assignment (``handoffs > 0``);
-* ``one touch``: solved with at most one agent public reply;
+* ``solved in one touch``: solved with at most one agent public reply;
 * ``reopened``: solved and reopened at least once;
-* ``requester wait over {wait_hours} h``: more than ``wait_hours`` hours in new, open or on hold.
+* ``kept waiting over {wait_hours} h``: more than ``wait_hours`` hours of requester wait (new,
+  open or on hold).
 
 For each flag: CSAT (top-2-box on the data set's scale, SPEC §4) of the answers with and
 without it, each with ``n`` and a Wilson interval; the difference (with - without, in
@@ -74,9 +75,9 @@ def _answers_with_history(ds: Any, month: str | None, months: int, tz: str, cale
     solved = lc["status"].isin(["solved", "closed"]).to_numpy()
     flags = {
         "handed off": lc["handoffs"].to_numpy() > 0,
-        "one touch": solved & lc["one_touch"].fillna(False).to_numpy(bool),
+        "solved in one touch": solved & lc["one_touch"].fillna(False).to_numpy(bool),
         "reopened": lc["reopens"].to_numpy() > 0,
-        f"requester wait over {wait_hours:g} h": lc["requester_wait_h"].to_numpy() > wait_hours,
+        f"kept waiting over {wait_hours:g} h": lc["requester_wait_h"].to_numpy() > wait_hours,
     }
     return pd.DataFrame({"score": s["score"].to_numpy(), **flags})
 
@@ -120,7 +121,7 @@ def csat_by_handling(ds: Any, month: str | None = None, months: int = 3, tz: str
     >>> import slm_lib.synth as synth
     >>> t = csat_by_handling(synth.generate(customers=400, months=4, seed=2, events=True))
     >>> t["factor"].tolist()
-    ['handed off', 'one touch', 'reopened', 'requester wait over 24 h']
+    ['handed off', 'solved in one touch', 'reopened', 'kept waiting over 24 h']
     """
     if not len(ds.ticket_events):
         raise InsufficientDataError("csat_by_handling: needs ticket_events (how each ticket was handled)")
@@ -148,9 +149,10 @@ def handling_sentences(table: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     >>> row = {"factor": "handed off", "n_with": 120, "csat_with": 61.0, "n_without": 900, "csat_without": 74.0,
     ...        "difference": -13.0, "diff_ci_low": -22.2, "diff_ci_high": -3.8, "p_adjusted": 0.02, "small_n": False}
     >>> handling_sentences(pd.DataFrame([row]))[0]
-    'Tickets handed off: CSAT 61.0% (n = 120) against 74.0% (n = 900) for the rest, -13.0 pp (95% CI -22.2 to -3.8), p = 0.02 adjusted over the 1 comparisons.'
+    'Tickets handed off: CSAT 61.0% (n = 120) against 74.0% (n = 900) for the rest, -13 pp (95% CI -22 to -4), p = 0.02.'
     """
     out = []
+    adjusted = f" adjusted over the {len(table)} comparisons" if len(table) > 1 else ""
     for _, r in table.sort_values("p_adjusted", kind="stable").iterrows():
         if not (r["n_with"] and r["n_without"]):
             out.append(f"Tickets {r['factor']}: {'none' if not r['n_with'] else 'all'} of the "
@@ -159,7 +161,7 @@ def handling_sentences(table: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         estimate = format_estimate(r["difference"], r["diff_ci_low"], r["diff_ci_high"], "pp")
         sentence = (f"Tickets {r['factor']}: CSAT {r['csat_with']:.1f}% (n = {r['n_with']:,}) against "
                     f"{r['csat_without']:.1f}% (n = {r['n_without']:,}) for the rest, {estimate}, "
-                    f"{format_p(r['p_adjusted'])} adjusted over the {len(table)} comparisons.")
+                    f"{format_p(r['p_adjusted'])}{adjusted}.")
         if r["small_n"]:
             sentence += " Too few answers on one side to rely on."
         elif r["p_adjusted"] >= alpha:
