@@ -12,6 +12,7 @@ from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, cal
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.cohorts import cohort_retention
 from slm_lib.features import customer_features, historical_clv, monthly_service_panel
+from slm_lib.forecast import VolumeForecast, erlang_c_staffing, forecast_volume
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.load import load_data, validate
@@ -50,5 +51,6 @@ __all__ = [
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",
+    "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",
 ]

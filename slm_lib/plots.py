@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "distribution_plot",
     "holdout_plot",
     "conditional_expectation_plot",
+    "forecast_plot",
 ]
 
 #: Okabe–Ito colour-blind-safe palette, in the order groups are coloured.
@@ -560,4 +562,73 @@ def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> F
     ax.set_ylabel("Mean purchases in holdout (per customer)")
     ax.set_title(f"Holdout purchases by calibration frequency (per customer), n = {n:,} customers")
     ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+#: Columns of a :func:`slm_lib.forecast.forecast_volume` table that are not group keys.
+_FORECAST_COLUMNS = ("period", "part", "tickets", "forecast", "lower_80", "upper_80", "lower_95", "upper_95",
+                     "baseline", "small_n")
+
+
+def forecast_plot(table: pd.DataFrame, history: int | None = None) -> Figure:
+    """Tickets per period: the recent history, the forecast with its 80% and 95% bands and the seasonal naive rule.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``VolumeForecast.forecast`` (:func:`slm_lib.forecast.forecast_volume`): ``period``
+        (day or Monday of a week), group columns, ``part``, ``tickets``, ``forecast``, interval
+        bounds, ``baseline``, ``small_n``. One panel per group.
+    history : int, optional
+        Periods of history drawn before the forecast; default three times the horizon. The
+        title's ``n`` counts every ticket of the history.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2026-10-05", "2026-10-12", "2026-10-19", "2026-10-26"],
+    ...     "part": ["history", "history", "forecast", "forecast"], "tickets": pd.array([400, 420, None, None], "Int64"),
+    ...     "forecast": [np.nan, np.nan, 415.0, 418.0], "lower_80": [np.nan, np.nan, 380.0, 375.0],
+    ...     "upper_80": [np.nan, np.nan, 450.0, 460.0], "lower_95": [np.nan, np.nan, 360.0, 352.0],
+    ...     "upper_95": [np.nan, np.nan, 470.0, 485.0], "baseline": [np.nan, np.nan, 420.0, 420.0], "small_n": False})
+    >>> forecast_plot(t).axes[0].get_title()
+    'Tickets created per week: history and forecast (tickets), n = 820'
+    """
+    _require(table, _FORECAST_COLUMNS, "forecast_plot")
+    by = [c for c in table.columns if c not in _FORECAST_COLUMNS]
+    dates = pd.to_datetime(table["period"].astype("str"))
+    unit = "week" if len(dates.unique()) > 1 and np.diff(np.sort(dates.unique())).min() >= np.timedelta64(7, "D") \
+        else "day"
+    groups = list(table.assign(_date=dates).groupby(by, sort=True, dropna=False)) if by else [((), table.assign(_date=dates))]
+    fig, axes = _new_figure(len(groups), height=_FIGSIZE[1] if len(groups) == 1 else 2.6 * len(groups))
+    total = 0
+    for ax, (keys, g) in zip(axes, groups):
+        past, ahead = g[g["part"] == "history"], g[g["part"] == "forecast"]
+        total += int(past["tickets"].sum())
+        shown = past.tail(3 * len(ahead) if history is None else history)
+        ax.plot(shown["_date"], shown["tickets"].astype(float), color=PALETTE[0], label="tickets created")
+        for level, alpha in ((95, 0.15), (80, 0.3)):
+            ax.fill_between(ahead["_date"], ahead[f"lower_{level}"], ahead[f"upper_{level}"], color=PALETTE[1],
+                            alpha=alpha, linewidth=0, label=f"{level}% interval")
+        ax.plot(ahead["_date"], ahead["forecast"], color=PALETTE[1], label="forecast (mean)")
+        ax.plot(ahead["_date"], ahead["baseline"], color="0.45", linestyle=":", label="seasonal naive")
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        name = ", ".join(f"{c} {k}" for c, k in zip(by, keys))
+        small = " (small n)" if bool(g["small_n"].any()) else ""
+        ax.set_ylabel(f"{name}{small}\n(tickets per {unit})" if by else f"Tickets per {unit}")
+        ax.set_xlabel(f"Period ({unit})")
+        ax.set_ylim(bottom=0)
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    axes[0].set_title(f"Tickets created per {unit}: history and forecast (tickets), n = {total:,}")
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig

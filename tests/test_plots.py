@@ -225,6 +225,37 @@ def test_holdout_plots_actual_vs_predicted():
     assert "n = 2,100 customers" in fig.axes[0].get_title()
 
 
+def _forecast_table(groups: dict[str, int]) -> pd.DataFrame:
+    """A forecast_volume table by channel: 10 days of history with ``count`` a day, then 3 days ahead."""
+    rows = []
+    for channel, count in groups.items():
+        for i, day in enumerate(pd.date_range("2026-10-01", periods=13, freq="D").strftime("%Y-%m-%d")):
+            ahead = i >= 10
+            rows.append({"period": day, "channel": channel, "part": "forecast" if ahead else "history",
+                         "tickets": pd.NA if ahead else count, "forecast": count + 1.0 if ahead else np.nan,
+                         "lower_80": count - 2.0 if ahead else np.nan, "upper_80": count + 4.0 if ahead else np.nan,
+                         "lower_95": count - 3.0 if ahead else np.nan, "upper_95": count + 6.0 if ahead else np.nan,
+                         "baseline": float(count) if ahead else np.nan, "small_n": count < 5})
+    return pd.DataFrame(rows).astype({"tickets": "Int64"})
+
+
+def test_forecast_plot_one_panel_per_group_with_bands_and_title_n():
+    fig = plots.forecast_plot(_forecast_table({"email": 40, "phone": 3}), history=4)
+    _assert_readable(fig)
+    email, phone = fig.axes
+    assert email.get_title() == "Tickets created per day: history and forecast (tickets), n = 430"   # 10 x (40 + 3)
+    assert email.get_ylabel() == "channel email\n(tickets per day)" and "(small n)" in phone.get_ylabel()
+    history, forecast, baseline = email.lines
+    assert history.get_ydata().tolist() == [40.0] * 4                      # the last 4 days of history
+    assert forecast.get_ydata().tolist() == [41.0] * 3 and baseline.get_linestyle() == ":"
+    assert len(email.collections) == 2                                     # the 95% and 80% bands
+
+
+def test_forecast_plot_needs_the_forecast_columns():
+    with pytest.raises(DataValidationError, match="forecast_plot: table lacks column"):
+        plots.forecast_plot(_forecast_table({"email": 40}).drop(columns="baseline"))
+
+
 def test_set_theme_applies_house_palette():
     plots.set_theme()
     cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
