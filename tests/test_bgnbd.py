@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import gammaln
 
-from slm_lib.clv.bgnbd import BetaGeoModel
-from slm_lib.clv.mle import fit_positive_mle, numerical_hessian
+from slm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, bgnbd_score_information
+from slm_lib.clv.mle import MLEResult, by_count, fit_positive_mle, numerical_hessian, unique_rows
 from slm_lib.errors import DataValidationError, ModelFitError
 
 DATA = Path(__file__).parent / "data"
@@ -233,3 +233,90 @@ def test_from_params_builds_a_usable_model_and_checks_its_input(fitted):
         BetaGeoModel.from_params({"r": 1, "alpha": 1, "a": 1})
     with pytest.raises(ModelFitError, match="BG/NBD: parameters must be positive"):
         BetaGeoModel.from_params({"r": 1, "alpha": -1, "a": 1, "b": 1})
+
+
+def central_derivatives(f, p, rel=1e-5):
+    """Gradient of ``f`` at ``p`` by central differences of relative step ``rel`` (a test's own reference)."""
+    p = np.asarray(p, dtype=float)
+    steps = np.diag(rel * p)
+    return np.array([(np.asarray(f(p + e)) - np.asarray(f(p - e))) / (2 * e[i]) for i, e in enumerate(steps)])
+
+
+@pytest.mark.parametrize("params", [
+    (0.243, 4.414, 0.793, 2.426),   # the CDNOW optimum (score about 0)
+    (1.0, 38.9, 1.0, 1.0),          # the default start
+    (0.01, 100.0, 0.05, 30.0),      # almost nobody buys, rare drop-out
+    (5.0, 0.1, 20.0, 0.05),         # heavy buyers, b + x - 1 down to 0.05 for x = 1
+    (50.0, 1e-3, 1e-3, 100.0),      # P(alive) at 0 or 1 for every buyer
+])
+def test_score_and_information_match_numerical_derivatives(cdnow, params):
+    x, tx, T = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    score, info = bgnbd_score_information(params, x, tx, T)
+    total = lambda p: np.sum(bgnbd_loglik(p, x, tx, T))  # noqa: E731
+    scale = np.sqrt(np.abs(np.diag(info)) * np.square(params))    # the score's natural size
+    np.testing.assert_allclose(score * params, central_derivatives(total, params) * params,
+                               rtol=1e-6, atol=1e-6 * scale.max())
+    jac = central_derivatives(lambda p: bgnbd_score_information(p, x, tx, T)[0], params)
+    np.testing.assert_allclose(-info, jac, rtol=1e-5, atol=1e-6 * np.abs(info).max())
+    np.testing.assert_allclose(info, info.T)
+
+
+def test_compressed_likelihood_equals_the_one_of_every_customer(cdnow):
+    x, tx, T = (np.tile(cdnow[c].to_numpy(dtype=float), 3) for c in ("frequency", "recency", "T"))
+    rows, counts, _ = unique_rows(x, tx, T)
+    assert counts.sum() == len(x) and len(counts) < len(cdnow)       # the sample has repeated histories
+    params = (0.3, 5.0, 0.7, 2.0)
+    assert counts @ bgnbd_loglik(params, *rows) == pytest.approx(np.sum(bgnbd_loglik(params, x, tx, T)), rel=1e-12)
+    for mine, every in zip(bgnbd_score_information(params, *rows, counts), bgnbd_score_information(params, x, tx, T)):
+        np.testing.assert_allclose(mine, every, rtol=1e-10)
+    bg = BetaGeoModel().fit(x, tx, T)                               # every customer three times
+    for name, value in PUBLISHED.items():
+        assert round(bg.params_[name], 3) == value, name
+    assert round(bg.log_likelihood_, 1) == round(3 * -9582.43, 1) and bg.result_.n_obs == 3 * 2357
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.5, -1.5]), st.integers(0, 2)),
+                min_size=1, max_size=40))
+def test_unique_rows_rebuilds_every_row_in_order_of_first_appearance(rows):
+    cols = [np.array(c, dtype=float) for c in zip(*rows)]
+    distinct, counts, inverse = unique_rows(*cols)
+    for col, uniq in zip(cols, distinct):
+        np.testing.assert_array_equal(uniq[inverse], col)
+    assert counts.tolist() == np.bincount(inverse).tolist() and counts.sum() == len(rows)
+    assert list(zip(*(d.tolist() for d in distinct))) == list(dict.fromkeys(tuple(map(float, r)) for r in rows))
+
+
+def test_by_count_evaluates_once_per_value():
+    calls = []
+    out = by_count(lambda j: calls.append(j) or gammaln(j + 0.5), np.array([4.0, 0.0, 4.0, 2.0]))
+    np.testing.assert_allclose(out, gammaln(np.array([4.5, 0.5, 4.5, 2.5])))
+    assert len(calls) == 1 and calls[0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert by_count(lambda j: 1 / j, np.array([2, 1, 2])).tolist() == [0.5, 1.0, 0.5]   # no 1 / 0 when min is 1
+    with pytest.raises(DataValidationError, match="counts: must be whole numbers >= 0: 2 value"):
+        by_count(np.sqrt, np.array([1.0, 1.5, -1.0]))
+
+
+def test_engine_rejects_an_optimum_where_the_score_is_not_zero():
+    # a score that does not belong to the likelihood (a wrong derivative) cannot be driven to zero
+    def wrong(p):   # derivatives of (log m - 2)^2, curvature 2 on the log scale, for (log m - 1)^2
+        theta = np.log(p[0])
+        return np.array([-2 * (theta - 2) / p[0]]), np.array([[(2 - 2 * (theta - 2)) / p[0] ** 2]])
+
+    with pytest.raises(ModelFitError, match="toy: the optimiser did not converge"):
+        fit_positive_mle(lambda p: (np.log(p[0]) - 1) ** 2, [1.0], ["m"], "toy", 10, score_information=wrong)
+
+
+def test_delta_method_variance():
+    cov = np.array([[0.04, 0.01], [0.01, 0.09]])
+    res = MLEResult("toy", ("a", "b"), np.log([2.0, 3.0]), cov, 0.0, 100)
+    value, var = res.delta_method(lambda p: np.log(p[0]) + 2 * np.log(p[1]))   # linear in the log scale
+    assert value == pytest.approx(np.log(2) + 2 * np.log(3))
+    assert var == pytest.approx(0.04 + 4 * 0.01 + 4 * 0.09, rel=1e-8)
+    # a product of the parameters per row: the variance against draws from the same normal
+    rows = np.array([1.0, 5.0])
+    value, var = res.delta_method(lambda p: np.log(p[0] * rows + p[1]))
+    sims = np.log(res.draw(200_000, seed=2)[:, :1] * rows + res.draw(200_000, seed=2)[:, 1:])
+    np.testing.assert_allclose(var, sims.var(axis=0), rtol=0.03)
+    zero = MLEResult("toy", ("a", "b"), np.log([2.0, 3.0]), np.zeros((2, 2)), 0.0, 100)
+    assert zero.delta_method(lambda p: p[0] * rows)[1].tolist() == [0.0, 0.0]

@@ -9,10 +9,12 @@ import pytest
 from scipy.special import gammaln
 
 from slm_lib.clv.bgnbd import BetaGeoModel
-from slm_lib.clv.gammagamma import GammaGammaModel
+from slm_lib.clv.gammagamma import GammaGammaModel, gammagamma_loglik, gammagamma_score_information
+from slm_lib.clv.mle import unique_rows
 from slm_lib.clv.predictive import predictive_clv
 from slm_lib.clv.rfm import rfm_summary
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
+from test_bgnbd import central_derivatives
 
 DATA = Path(__file__).parent / "data"
 PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
@@ -63,6 +65,34 @@ def test_standard_errors_match_a_finite_difference_hessian(models, rfm):
     hess = np.array([[(nll(est + ei + ej) - nll(est + ei - ej) - nll(est - ei + ej) + nll(est - ei - ej))
                       / (4 * h[i] * h[j]) for j, ej in enumerate(np.diag(h))] for i, ei in enumerate(np.diag(h))])
     np.testing.assert_allclose(gg.summary["std_error"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(hess))), rtol=0.01)
+
+
+@pytest.mark.parametrize("params", [
+    (6.25, 3.74, 15.44),      # the CDNOW optimum
+    (1.0, 1.0, 1.0),          # the default start
+    (0.05, 50.0, 0.01),       # spend nearly constant across customers
+    (100.0, 1.01, 1000.0),    # q next to 1: mean spend nearly infinite
+])
+def test_score_and_information_match_numerical_derivatives(rfm, params):
+    keep = rfm["frequency"] > 0
+    x, z = rfm.loc[keep, "frequency"].to_numpy(float), rfm.loc[keep, "monetary_value"].to_numpy()
+    score, info = gammagamma_score_information(params, x, z)
+    scale = np.sqrt(np.abs(np.diag(info)) * np.square(params))
+    num = central_derivatives(lambda p: np.sum(gammagamma_loglik(p, x, z)), params)
+    np.testing.assert_allclose(score * params, num * params, rtol=1e-6, atol=1e-6 * scale.max())
+    jac = central_derivatives(lambda p: gammagamma_score_information(p, x, z)[0], params)
+    np.testing.assert_allclose(-info, jac, rtol=1e-5, atol=1e-6 * np.abs(info).max())
+
+
+def test_compressed_likelihood_equals_the_one_of_every_customer():
+    x = np.array([1.0, 2.0, 1.0, 1.0, 3.0, 2.0])
+    z = np.array([10.0, 25.5, 10.0, 12.0, 40.0, 25.5])
+    rows, counts, _ = unique_rows(x, z)
+    assert counts.tolist() == [2, 2, 1, 1]
+    params = (5.0, 3.0, 12.0)
+    assert counts @ gammagamma_loglik(params, *rows) == pytest.approx(np.sum(gammagamma_loglik(params, x, z)), rel=1e-12)
+    for mine, every in zip(gammagamma_score_information(params, *rows, counts), gammagamma_score_information(params, x, z)):
+        np.testing.assert_allclose(mine, every, rtol=1e-12)
 
 
 def test_expected_spend_by_hand():
