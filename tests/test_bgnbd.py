@@ -185,6 +185,14 @@ def test_mle_engine_reports_non_convergence_and_boundaries():
         fit_positive_mle(lambda p: np.nan, [1.0], ["m"], "toy", 10)
 
 
+def test_a_drop_out_probability_shared_by_all_names_a_and_b_as_drifting():
+    # p ~ Beta(2e6, 8e6) is p = 0.2 for everyone: the likelihood keeps rising as a, b grow together
+    x, tx = simulate(2000, 0.5, 6.0, 2e6, 8e6, 39.0, np.random.default_rng(0))
+    with pytest.raises(ModelFitError, match=r"BG/NBD: the optimiser did not converge .*parameter\(s\) a, b drift "
+                                            r"toward 0 or infinity"):
+        BetaGeoModel().fit(x, tx, np.full(2000, 39.0))
+
+
 def test_mle_engine_exponential_mean_and_se():
     x = np.random.default_rng(0).exponential(3.0, 400)
     res = fit_positive_mle(lambda p: np.sum(np.log(p[0]) + x / p[0]), [1.0], ["mean"], "exp", len(x))

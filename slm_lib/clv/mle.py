@@ -37,6 +37,9 @@ from slm_lib.stats import normal_interval
 #: Log-scale bound beyond which a parameter is taken to have run off to 0 or infinity.
 _LOG_BOUND = 18.0
 
+#: A fit that fails with a parameter beyond this on the log scale (22,000-fold) names it as drifting off.
+_LOG_FAR = 10.0
+
 #: The optimum is accepted when the Newton step would raise the log-likelihood by less than this.
 _NEWTON_DECREMENT = 1e-8
 
@@ -369,6 +372,10 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
         raise ModelFitError(f"{model}: parameter(s) {', '.join(off)} ran off to 0 or infinity "
                             f"({dict(zip(names, np.exp(theta).round(6).tolist()))}): the data do not "
                             f"identify the model; {hint}")
+    far = [n for n, t in zip(names, theta) if abs(t) > _LOG_FAR]
+    drift = (f" (parameter(s) {', '.join(far)} drift toward 0 or infinity, "
+             f"{dict(zip(names, np.exp(theta).round(6).tolist()))}: the data may not identify the model)"
+             if far else "")   # a likelihood still rising along a ridge toward the boundary
     grad, hess = at(theta)
     try:
         if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(grad))):
@@ -378,10 +385,10 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
     except np.linalg.LinAlgError as exc:
         raise ModelFitError(f"{model}: the Hessian at the optimum is not positive definite ({exc}), "
                             f"so the optimum is not a proper maximum and standard errors do not "
-                            f"exist; {hint}") from exc
+                            f"exist{drift}; {hint}") from exc
     if not grad @ cov_log @ grad < 2 * _NEWTON_DECREMENT:
         raise ModelFitError(f"{model}: the optimiser did not converge after {res.nit} iterations "
-                            f"(last message: {res.message}); {hint}")
+                            f"(last message: {res.message}){drift}; {hint}")
     return MLEResult(model=model, names=tuple(names), log_params=theta,
                      cov_log=(cov_log + cov_log.T) / 2, log_likelihood=-best, n_obs=int(n_obs))
 
