@@ -33,7 +33,7 @@ from scipy import optimize
 from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv
 from slm_lib.clv.bgnbd import bgnbd_loglik
 from slm_lib.clv.gammagamma import gammagamma_loglik
-from slm_lib.clv.mle import unique_rows
+from slm_lib.clv.compress import unique_rows
 
 from _memory import print_peak_memory
 

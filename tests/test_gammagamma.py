@@ -10,7 +10,7 @@ from scipy.special import gammaln
 
 from slm_lib.clv.bgnbd import BetaGeoModel
 from slm_lib.clv.gammagamma import GammaGammaModel, gammagamma_loglik, gammagamma_score_information
-from slm_lib.clv.mle import unique_rows
+from slm_lib.clv.compress import unique_rows
 from slm_lib.clv.predictive import predictive_clv
 from slm_lib.clv.rfm import rfm_summary
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, polygamma, roots_jacobi
 
-from slm_lib.clv.mle import PositiveMLEModel, by_count, fit_positive_mle, unique_rows, weighted_sum
+from slm_lib.clv.compress import by_count, unique_rows, weighted_sum
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input, validate_rfm
 from slm_lib.errors import ModelFitError
 

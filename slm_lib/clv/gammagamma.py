@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from slm_lib.clv.mle import PositiveMLEModel, by_count, fit_positive_mle, unique_rows, weighted_sum
+from slm_lib.clv.compress import by_count, unique_rows, weighted_sum
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, alive_purchases
 from slm_lib.clv.gammagamma import GammaGammaModel, conditional_expected_spend
-from slm_lib.clv.mle import unique_rows, weighted_sum
+from slm_lib.clv.compress import unique_rows, weighted_sum
 from slm_lib.clv.rfm import TIME_UNITS, unit_days, validate_rfm
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import DataValidationError

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, hyp2f1, polygamma
 
-from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle, weighted_sum
+from slm_lib.clv.compress import weighted_sum
+from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
