@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import gammaln
 
-from slm_lib.clv.bgnbd import BetaGeoModel
-from slm_lib.clv.mle import fit_positive_mle, numerical_hessian
+from slm_lib.clv.bgnbd import BetaGeoModel, bgnbd_loglik, bgnbd_score_information
+from slm_lib.clv.compress import unique_rows
+from slm_lib.clv.mle import MLEResult, fit_positive_mle, numerical_hessian
 from slm_lib.errors import DataValidationError, ModelFitError
 
 DATA = Path(__file__).parent / "data"
@@ -185,6 +186,14 @@ def test_mle_engine_reports_non_convergence_and_boundaries():
         fit_positive_mle(lambda p: np.nan, [1.0], ["m"], "toy", 10)
 
 
+def test_a_drop_out_probability_shared_by_all_names_a_and_b_as_drifting():
+    # p ~ Beta(2e6, 8e6) is p = 0.2 for everyone: the likelihood keeps rising as a, b grow together
+    x, tx = simulate(2000, 0.5, 6.0, 2e6, 8e6, 39.0, np.random.default_rng(0))
+    with pytest.raises(ModelFitError, match=r"BG/NBD: the optimiser did not converge .*parameter\(s\) a, b drift "
+                                            r"toward 0 or infinity"):
+        BetaGeoModel().fit(x, tx, np.full(2000, 39.0))
+
+
 def test_mle_engine_exponential_mean_and_se():
     x = np.random.default_rng(0).exponential(3.0, 400)
     res = fit_positive_mle(lambda p: np.sum(np.log(p[0]) + x / p[0]), [1.0], ["mean"], "exp", len(x))
@@ -233,3 +242,68 @@ def test_from_params_builds_a_usable_model_and_checks_its_input(fitted):
         BetaGeoModel.from_params({"r": 1, "alpha": 1, "a": 1})
     with pytest.raises(ModelFitError, match="BG/NBD: parameters must be positive"):
         BetaGeoModel.from_params({"r": 1, "alpha": -1, "a": 1, "b": 1})
+
+
+def central_derivatives(f, p, rel=1e-5):
+    """Gradient of ``f`` at ``p`` by central differences of relative step ``rel`` (a test's own reference)."""
+    p = np.asarray(p, dtype=float)
+    steps = np.diag(rel * p)
+    return np.array([(np.asarray(f(p + e)) - np.asarray(f(p - e))) / (2 * e[i]) for i, e in enumerate(steps)])
+
+
+@pytest.mark.parametrize("params", [
+    (0.243, 4.414, 0.793, 2.426),   # the CDNOW optimum (score about 0)
+    (1.0, 38.9, 1.0, 1.0),          # the default start
+    (0.01, 100.0, 0.05, 30.0),      # almost nobody buys, rare drop-out
+    (5.0, 0.1, 20.0, 0.05),         # heavy buyers, b + x - 1 down to 0.05 for x = 1
+    (50.0, 1e-3, 1e-3, 100.0),      # P(alive) at 0 or 1 for every buyer
+])
+def test_score_and_information_match_numerical_derivatives(cdnow, params):
+    x, tx, T = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    score, info = bgnbd_score_information(params, x, tx, T)
+    total = lambda p: np.sum(bgnbd_loglik(p, x, tx, T))  # noqa: E731
+    scale = np.sqrt(np.abs(np.diag(info)) * np.square(params))    # the score's natural size
+    np.testing.assert_allclose(score * params, central_derivatives(total, params) * params,
+                               rtol=1e-6, atol=1e-6 * scale.max())
+    jac = central_derivatives(lambda p: bgnbd_score_information(p, x, tx, T)[0], params)
+    np.testing.assert_allclose(-info, jac, rtol=1e-5, atol=1e-6 * np.abs(info).max())
+    np.testing.assert_allclose(info, info.T)
+
+
+def test_compressed_likelihood_equals_the_one_of_every_customer(cdnow):
+    x, tx, T = (np.tile(cdnow[c].to_numpy(dtype=float), 3) for c in ("frequency", "recency", "T"))
+    rows, counts, _ = unique_rows(x, tx, T)
+    assert counts.sum() == len(x) and len(counts) < len(cdnow)       # the sample has repeated histories
+    params = (0.3, 5.0, 0.7, 2.0)
+    assert counts @ bgnbd_loglik(params, *rows) == pytest.approx(np.sum(bgnbd_loglik(params, x, tx, T)), rel=1e-12)
+    for mine, every in zip(bgnbd_score_information(params, *rows, counts), bgnbd_score_information(params, x, tx, T)):
+        np.testing.assert_allclose(mine, every, rtol=1e-10)
+    bg = BetaGeoModel().fit(x, tx, T)                               # every customer three times
+    for name, value in PUBLISHED.items():
+        assert round(bg.params_[name], 3) == value, name
+    assert round(bg.log_likelihood_, 1) == round(3 * -9582.43, 1) and bg.result_.n_obs == 3 * 2357
+
+
+def test_engine_rejects_an_optimum_where_the_score_is_not_zero():
+    # a score that does not belong to the likelihood (a wrong derivative) cannot be driven to zero
+    def wrong(p):   # derivatives of (log m - 2)^2, curvature 2 on the log scale, for (log m - 1)^2
+        theta = np.log(p[0])
+        return np.array([-2 * (theta - 2) / p[0]]), np.array([[(2 - 2 * (theta - 2)) / p[0] ** 2]])
+
+    with pytest.raises(ModelFitError, match="toy: the optimiser did not converge"):
+        fit_positive_mle(lambda p: (np.log(p[0]) - 1) ** 2, [1.0], ["m"], "toy", 10, score_information=wrong)
+
+
+def test_delta_method_variance():
+    cov = np.array([[0.04, 0.01], [0.01, 0.09]])
+    res = MLEResult("toy", ("a", "b"), np.log([2.0, 3.0]), cov, 0.0, 100)
+    value, var = res.delta_method(lambda p: np.log(p[0]) + 2 * np.log(p[1]))   # linear in the log scale
+    assert value == pytest.approx(np.log(2) + 2 * np.log(3))
+    assert var == pytest.approx(0.04 + 4 * 0.01 + 4 * 0.09, rel=1e-8)
+    # a product of the parameters per row: the variance against draws from the same normal
+    rows = np.array([1.0, 5.0])
+    value, var = res.delta_method(lambda p: np.log(p[0] * rows + p[1]))
+    sims = np.log(res.draw(200_000, seed=2)[:, :1] * rows + res.draw(200_000, seed=2)[:, 1:])
+    np.testing.assert_allclose(var, sims.var(axis=0), rtol=0.03)
+    zero = MLEResult("toy", ("a", "b"), np.log([2.0, 3.0]), np.zeros((2, 2)), 0.0, 100)
+    assert zero.delta_method(lambda p: p[0] * rows)[1].tolist() == [0.0, 0.0]

@@ -9,10 +9,12 @@ import pytest
 from scipy.special import gammaln
 
 from slm_lib.clv.bgnbd import BetaGeoModel
-from slm_lib.clv.gammagamma import GammaGammaModel
+from slm_lib.clv.gammagamma import GammaGammaModel, gammagamma_loglik, gammagamma_score_information
+from slm_lib.clv.compress import unique_rows
 from slm_lib.clv.predictive import predictive_clv
 from slm_lib.clv.rfm import rfm_summary
 from slm_lib.errors import DataValidationError, InsufficientDataError, ModelFitError
+from test_bgnbd import central_derivatives
 
 DATA = Path(__file__).parent / "data"
 PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
@@ -65,6 +67,34 @@ def test_standard_errors_match_a_finite_difference_hessian(models, rfm):
     np.testing.assert_allclose(gg.summary["std_error"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(hess))), rtol=0.01)
 
 
+@pytest.mark.parametrize("params", [
+    (6.25, 3.74, 15.44),      # the CDNOW optimum
+    (1.0, 1.0, 1.0),          # the default start
+    (0.05, 50.0, 0.01),       # spend nearly constant across customers
+    (100.0, 1.01, 1000.0),    # q next to 1: mean spend nearly infinite
+])
+def test_score_and_information_match_numerical_derivatives(rfm, params):
+    keep = rfm["frequency"] > 0
+    x, z = rfm.loc[keep, "frequency"].to_numpy(float), rfm.loc[keep, "monetary_value"].to_numpy()
+    score, info = gammagamma_score_information(params, x, z)
+    scale = np.sqrt(np.abs(np.diag(info)) * np.square(params))
+    num = central_derivatives(lambda p: np.sum(gammagamma_loglik(p, x, z)), params)
+    np.testing.assert_allclose(score * params, num * params, rtol=1e-6, atol=1e-6 * scale.max())
+    jac = central_derivatives(lambda p: gammagamma_score_information(p, x, z)[0], params)
+    np.testing.assert_allclose(-info, jac, rtol=1e-5, atol=1e-6 * np.abs(info).max())
+
+
+def test_compressed_likelihood_equals_the_one_of_every_customer():
+    x = np.array([1.0, 2.0, 1.0, 1.0, 3.0, 2.0])
+    z = np.array([10.0, 25.5, 10.0, 12.0, 40.0, 25.5])
+    rows, counts, _ = unique_rows(x, z)
+    assert counts.tolist() == [2, 2, 1, 1]
+    params = (5.0, 3.0, 12.0)
+    assert counts @ gammagamma_loglik(params, *rows) == pytest.approx(np.sum(gammagamma_loglik(params, x, z)), rel=1e-12)
+    for mine, every in zip(gammagamma_score_information(params, *rows, counts), gammagamma_score_information(params, x, z)):
+        np.testing.assert_allclose(mine, every, rtol=1e-12)
+
+
 def test_expected_spend_by_hand():
     gg = GammaGammaModel()
     params = {"p": 6.0, "q": 4.0, "gamma": 15.0}
@@ -100,7 +130,7 @@ def test_invalid_inputs():
 def test_predictive_clv_identities(models, rfm):
     bg, gg = models
     out = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
-                         horizon=52, discount_rate=0.0, n_draws=0)
+                         horizon=52, discount_rate=0.0, interval=False)
     assert out.index.equals(rfm.index)
     assert list(out.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv",
                                  "ci_low", "ci_high"]
@@ -111,22 +141,62 @@ def test_predictive_clv_identities(models, rfm):
     assert out["ci_low"].isna().all()
     # one discount step covering the whole horizon: divide by (1 + d) once
     one = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
-                         horizon=52, discount_rate=0.1, discount_period="Y", time_unit="W", n_draws=0)
+                         horizon=52, discount_rate=0.1, discount_period="Y", time_unit="W", interval=False)
     np.testing.assert_allclose(one["clv"].to_numpy(), expected.to_numpy() / 1.1, rtol=1e-10)
 
 
 def test_predictive_clv_discounting_and_interval(models, rfm):
     bg, gg = models
     args = (bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"])
-    low = predictive_clv(*args, discount_rate=0.01, n_draws=60, seed=5)
-    high = predictive_clv(*args, discount_rate=0.05, n_draws=0)
+    low = predictive_clv(*args, discount_rate=0.01)
+    high = predictive_clv(*args, discount_rate=0.05, interval=False)
     assert (high["clv"] < low["clv"]).all()
-    again = predictive_clv(*args, discount_rate=0.01, n_draws=60, seed=5)
-    pd.testing.assert_frame_equal(low, again)                          # seeded
-    assert (low["ci_low"] <= low["ci_high"]).all()
-    inside = ((low["ci_low"] <= low["clv"]) & (low["clv"] <= low["ci_high"])).mean()
-    assert inside > 0.95
-    assert (low["ci_high"] - low["ci_low"]).gt(0).all()
+    assert (low["ci_low"] < low["clv"]).all() and (low["clv"] < low["ci_high"]).all()
+    # known parameters without uncertainty: the interval collapses to the estimate
+    exact = predictive_clv(BetaGeoModel.from_params(bg.params_), GammaGammaModel.from_params(gg.params_), *args[2:])
+    np.testing.assert_allclose(exact["ci_low"], low["clv"], rtol=1e-12)
+    np.testing.assert_allclose(exact["ci_high"], low["clv"], rtol=1e-12)
+
+
+def _bootstrap_clv_interval(bg, gg, split, n_draws, seed):
+    """The parametric bootstrap slm used before the delta method: CLV recomputed for drawn parameters.
+
+    Every draw is evaluated on every customer (52 weeks, 1% a month, monthly steps), then the
+    central 95% of the draws per customer.
+    """
+    from slm_lib.clv.bgnbd import conditional_expected_purchases
+
+    x, t_x, T = (split[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    zbar = np.where(x > 0, split["monetary_value"].to_numpy(), 0.0)
+    step = 365.25 / 12 / 7
+    edges = np.minimum(np.arange(0, int(np.ceil(52 / step)) + 1) * step, 52)
+    factor = 1.01 ** -np.arange(1, len(edges))[:, None]
+    bg_draws, gg_draws = bg.result_.draw(n_draws, seed), gg.result_.draw(n_draws, seed + 1)
+    sims = np.empty((n_draws, len(x)))
+    for i, ((p, q, g), bg_params) in enumerate(zip(gg_draws, bg_draws)):
+        cum = conditional_expected_purchases(edges[:, None], x, t_x, T, bg_params)
+        sims[i] = np.sum(np.diff(cum, axis=0) * factor, axis=0) * (g + x * zbar) * p / (p * x + q - 1)
+    return np.quantile(sims, [0.025, 0.975], axis=0)
+
+
+def test_predictive_clv_interval_agrees_with_the_parametric_bootstrap(models, rfm):
+    """The delta-method interval against 2,000 bootstrap draws on every 6th CDNOW customer (393).
+
+    Both describe parameter uncertainty. Tolerance, in % of each customer's CLV: the bounds agree
+    within 2.5% for 95% of customers and within 6% for all (measured on all 2,357 customers
+    with 2,000 draws: 95th percentile 1.3% (upper) and 0.9% (lower), maximum 3.8%; the
+    Monte Carlo error of a 2.5% quantile of 2,000 draws is about 1% of the CLV).
+    """
+    bg, gg = models
+    some = rfm.iloc[::6]
+    new = predictive_clv(bg, gg, some["frequency"], some["recency"], some["T"], some["monetary_value"])
+    lo, hi = _bootstrap_clv_interval(bg, gg, some, 2000, seed=3)
+    clv = new["clv"].to_numpy()
+    for ours, theirs in ((new["ci_low"].to_numpy(), lo), (new["ci_high"].to_numpy(), hi)):
+        gap = np.abs(ours - theirs) / clv
+        assert np.quantile(gap, 0.95) < 0.025 and gap.max() < 0.06, (np.quantile(gap, 0.95), gap.max())
+    width = (new["ci_high"] - new["ci_low"]).to_numpy() / (hi - lo)
+    assert 0.95 < np.median(width) < 1.05
 
 
 def test_predictive_clv_rejects_bad_arguments(models):

@@ -101,6 +101,19 @@ def test_churn_hazard_model_known_hazard_ratio():
     assert "multiplies the hazard of churn" in m.sentences()[0]
 
 
+def test_churn_hazard_model_with_distinct_churn_times_of_many_customers():
+    """52,600 customers, no tied times, four terms: statsmodels' PHReg.fit (ncg) did not converge here."""
+    rng = np.random.default_rng(0)
+    n = 52_600
+    frt, csat, seg = rng.normal(10, 5, n), rng.normal(0, 1, n), rng.choice(["smb", "mid", "ent"], n)
+    t = rng.exponential(1 / np.exp(-6 + 0.03 * frt + 0.2 * csat))
+    df = pd.DataFrame({"median_frt_h": frt, "mean_csat": csat, "segment": seg,
+                       "duration_days": np.minimum(t, 365), "event": (t < 365).astype(int)})
+    m = churn_hazard_model(df, ["median_frt_h", "mean_csat"], controls=["segment"])
+    z = z_scores(m.table, {"median_frt_h": 0.03, "mean_csat": 0.2, "segment[ent]": 0.0, "segment[mid]": 0.0})
+    assert all(abs(v) < 3 for v in z.values()), z
+
+
 @pytest.mark.parametrize("method", ["gamma", "log_ols"])
 def test_clv_model_percent_effect(method):
     rng = np.random.default_rng(11)

@@ -170,7 +170,8 @@ def test_survivor_counts_rules():
 from scipy import stats as sps  # noqa: E402
 from scipy.integrate import quad  # noqa: E402
 
-from slm_lib.clv.sbg import as_cohorts, cohort_tallies, sbg_loglik  # noqa: E402
+from slm_lib.clv.sbg import as_cohorts, cohort_tallies, sbg_loglik, tallies_loglik, tallies_score_information  # noqa: E402
+from test_bgnbd import central_derivatives  # noqa: E402
 
 
 def test_joint_fit_of_the_two_fader_hardie_cohorts(survivors, fits):
@@ -211,6 +212,18 @@ def test_splitting_a_cohort_into_a_head_and_a_left_truncated_tail_changes_nothin
     assert fit.result_.n_obs == 1000 + n[3]                # entrants: the tail enters at period 3
 
 
+@pytest.mark.parametrize("params", [(0.704, 1.182), (1.0, 1.0), (0.01, 50.0), (30.0, 0.05)])
+def test_score_and_information_match_numerical_derivatives(params):
+    n = PUBLISHED_SURVIVORS["regular"][:8]   # a whole cohort and a left-truncated one
+    tallies = cohort_tallies([0, 3], [7, 7], np.array(n + n[3:], dtype=float))
+    score, info = tallies_score_information(params, *tallies)
+    scale = np.sqrt(np.abs(np.diag(info)) * np.square(params))
+    num = central_derivatives(lambda p: tallies_loglik(p, *tallies), params)
+    np.testing.assert_allclose(score * params, num * params, rtol=1e-6, atol=1e-6 * scale.max())
+    jac = central_derivatives(lambda p: tallies_score_information(p, *tallies)[0], params)
+    np.testing.assert_allclose(-info, jac, rtol=1e-5, atol=1e-6 * np.abs(info).max())
+
+
 def test_cohort_tallies_by_hand():
     churned, censored, entered = cohort_tallies([0, 2, 0], [3, 4, 1], np.array(
         [10., 8., 5., 5., 7., 6., 3., 4., 1.]))
@@ -247,9 +260,14 @@ def test_several_cohorts_input_rules():
     with pytest.raises(ModelFitError, match="nobody churned"):
         ShiftedBetaGeoModel().fit({"a": [10, 10], "b": [5, 5, 5]})
     seg = frame.assign(segment="x")
-    both = pd.concat([seg, seg.assign(segment="y", survivors=[20, 12, 9, 7])])
-    fit = ShiftedBetaGeoModel().fit(both, cohort_col=["segment", "cohort"])
-    assert len(fit.cohorts_) == 8 and fit.result_.n_obs == 45
+    longer = pd.DataFrame({"cohort": ["a", "a", "a", "b", "b"], "period": [0, 1, 2, 0, 1],
+                           "survivors": [20, 12, 9, 9, 7], "segment": "y"})
+    fit = ShiftedBetaGeoModel().fit(pd.concat([seg, longer]), cohort_col=["segment", "cohort"])
+    assert len(fit.cohorts_) == 9 and fit.result_.n_obs == 45
+    # churn in the first period only identifies alpha / (alpha + beta), not alpha and beta
+    with pytest.raises(ModelFitError, match="sBG: the Hessian at the optimum is not positive definite"):
+        ShiftedBetaGeoModel().fit(pd.concat([seg, seg.assign(segment="y", survivors=[20, 12, 9, 7])]),
+                                  cohort_col=["segment", "cohort"])
     starts = {k: s for k, (s, _) in as_cohorts(frame.assign(period=[3, 4, 0, 1])).items()}
     assert starts == {"a": 3, "b": 0}
 

@@ -8,17 +8,20 @@ after each purchase she drops out with probability ``p ~ Beta(a, b)``. For a cus
       * [ (alpha+T)^-(r+x) + 1{x>0} * a/(b+x-1) * (alpha+t_x)^-(r+x) ]``
 
 written on the log scale with ``gammaln``/``betaln`` and ``logaddexp``. Parameters are
-estimated by maximum likelihood (:mod:`slm_lib.clv.mle`) with observed-information
-standard errors. On the CDNOW sample (calibration to 1997-09-30, weeks) the fit gives the
-published r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4.
+estimated by maximum likelihood (:mod:`slm_lib.clv.mle`) from the distinct
+``(x, t_x, T)`` rows weighted by their counts, with the score and observed information in
+closed form (:func:`bgnbd_score_information`) and observed-information standard errors.
+On the CDNOW sample (calibration to 1997-09-30, weeks) the fit gives the published
+r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1, roots_jacobi
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, polygamma, roots_jacobi
 
+from slm_lib.clv.compress import by_count, unique_rows, weighted_sum
 from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input, validate_rfm
 from slm_lib.errors import ModelFitError
@@ -48,13 +51,75 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     -0.6931
     """
     r, alpha, a, b = params
-    head = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + betaln(a, b + x) - betaln(a, b))
+    head = by_count(lambda j: gammaln(r + j) - gammaln(r) + betaln(a, b + j) - betaln(a, b), x) + r * np.log(alpha)
     stay = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
                         - (r + x) * np.log(alpha + t_x), -np.inf)
     return head + np.logaddexp(stay, drop)
+
+
+def bgnbd_score_information(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                            weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and minus the Hessian of the weighted BG/NBD log-likelihood, natural scale.
+
+    With ``u = -(r+x) log(alpha+T)``, ``v = log a - log(b+x-1) - (r+x) log(alpha+t_x)``
+    (``-inf`` when ``x = 0``) and ``s = 1 / (1 + exp(u - v))`` the share of the likelihood
+    from "dropped out after the last purchase", each customer's log-likelihood is
+    ``head(x) + logaddexp(u, v)``, so its gradient is ``head' + (1-s) u' + s v'`` and its
+    Hessian ``head'' + (1-s) u'' + s v'' + s (1-s) (v'-u')(v'-u')'``, with digamma and
+    trigamma derivatives of the gamma and beta functions in ``head``.
+
+    Parameters
+    ----------
+    params : array-like
+        ``(r, alpha, a, b)``.
+    x, t_x, T : numpy.ndarray
+        Repeat purchases, recency and age.
+    weights : numpy.ndarray, optional
+        Number of customers each row stands for (default 1).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Score (4) and observed information (4 x 4).
+
+    Examples
+    --------
+    >>> x, tx, T = np.array([0., 2.]), np.array([0., 5.]), np.array([10., 10.])
+    >>> score, info = bgnbd_score_information([0.5, 3.0, 0.8, 2.0], x, tx, T)
+    >>> bool(np.allclose(info, info.T))
+    True
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    k = np.asarray(x).astype(np.intp)
+    rep = x > 0
+    bx = np.where(rep, b + x - 1, 1.0)
+    l_big, l_rec = np.log(alpha + T), np.log(alpha + t_x)
+    with np.errstate(divide="ignore"):
+        v = np.where(rep, np.log(a) - np.log(bx) - (r + x) * (l_rec - l_big), -np.inf)   # v - u
+    s = expit(v)
+    big, rec = 1 / (alpha + T), 1 / (alpha + t_x)
+    mix = (1 - s) * big + s * rec                        # d/d alpha of -(u or v) / (r + x)
+    tri_ab = by_count(lambda j: polygamma(1, a + b) - polygamma(1, a + b + j), k)
+    n = w.sum()
+    score = weighted_sum(w, np.column_stack([
+        by_count(lambda j: digamma(r + j), k) - (1 - s) * l_big - s * l_rec,
+        -(r + x) * mix,
+        by_count(lambda j: digamma(a + b) - digamma(a + b + j), k) + s / a,
+        by_count(lambda j: digamma(b + j) - digamma(b) + digamma(a + b) - digamma(a + b + j), k) - s / bx,
+    ])) + n * np.array([np.log(alpha) - digamma(r), r / alpha, 0.0, 0.0])
+    d = np.column_stack([l_big - l_rec, (r + x) * (big - rec), np.full(len(x), 1 / a), -1 / bx])
+    hess = np.einsum("i,ij,ik->jk", w * s * (1 - s), d, d)
+    upper = weighted_sum(w, np.column_stack([      # (0, 0), (0, 1), (1, 1), (2, 2), (2, 3), (3, 3)
+        by_count(lambda j: polygamma(1, r + j) - polygamma(1, r), k), -mix,
+        (r + x) * ((1 - s) * big ** 2 + s * rec ** 2), tri_ab - s / a ** 2, tri_ab,
+        tri_ab + by_count(lambda j: polygamma(1, b + j) - polygamma(1, b), k) + s / bx ** 2,
+    ])) + n * np.array([0.0, 1 / alpha, -r / alpha ** 2, 0.0, 0.0, 0.0])
+    hess[(0, 0, 1, 2, 2, 3), (0, 1, 1, 2, 3, 3)] += upper
+    hess = np.triu(hess) + np.triu(hess, 1).T
+    return score, -hess
 
 
 def purchases_given_alive(t: Any, shape: Any, scale: Any, a: Any, b: Any) -> np.ndarray:
@@ -123,21 +188,36 @@ def alive_probability(x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
         return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700.0))), 1.0)
 
 
+def alive_purchases(t: Any, x: Any, T: Any, params: Any) -> np.ndarray:
+    """``E[Y(t) | alive at T, x, T]``: expected purchases in ``(T, T + t]`` of a customer still alive.
+
+    Given alive, the rate is ``Gamma(r+x, alpha+T)`` and the drop-out probability
+    ``Beta(a, b+x)`` (:func:`purchases_given_alive`); recency does not enter, so customers
+    with one ``(x, T)`` share the value. Arguments broadcast.
+
+    Examples
+    --------
+    >>> round(float(alive_purchases(52.0, 2.0, 39.0, (0.243, 4.414, 0.793, 2.426))), 3)
+    2.14
+    """
+    r, alpha, a, b = params
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    return purchases_given_alive(t, r + x, alpha + T, a, b + x)
+
+
 def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
     """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]``; arguments broadcast.
 
     ``(a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]
-    * P(alive)`` (Fader, Hardie & Lee 2005, eq. 10): given alive, the rate is
-    ``Gamma(r+x, alpha+T)`` and the drop-out probability ``Beta(a, b+x)``.
+    * P(alive)`` (Fader, Hardie & Lee 2005, eq. 10): :func:`alive_purchases` times
+    :func:`alive_probability`.
 
     Examples
     --------
     >>> abs(float(conditional_expected_purchases(0.0, 2.0, 10.0, 20.0, (0.25, 4.0, 0.8, 2.5))))
     0.0
     """
-    r, alpha, a, b = params
-    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    return purchases_given_alive(t, r + x, alpha + T, a, b + x) * alive_probability(x, t_x, T, params)
+    return alive_purchases(t, x, T, params) * alive_probability(x, t_x, T, params)
 
 
 class BetaGeoModel(PositiveMLEModel):
@@ -194,9 +274,11 @@ class BetaGeoModel(PositiveMLEModel):
             raise ModelFitError("BG/NBD: no customer has a repeat purchase (frequency > 0), so the "
                                 "drop-out process cannot be estimated; use a longer calibration period")
         init = {"r": 1.0, "alpha": float(np.mean(big_t)), "a": 1.0, "b": 1.0, **(initial or {})}
+        rows, counts, _ = unique_rows(x, t_x, big_t)   # customers with one history count once, weighted
+        weights = counts.astype(float)
         self.result_ = fit_positive_mle(
-            lambda p: -np.sum(bgnbd_loglik(p, x, t_x, big_t)), [init[k] for k in PARAMS],
-            PARAMS, self.name, len(x),
+            lambda p: -weighted_sum(weights, bgnbd_loglik(p, *rows)), [init[k] for k in PARAMS], PARAMS, self.name,
+            len(x), score_information=lambda p: bgnbd_score_information(p, *rows, weights),
             hint="check that recency and T use the same time unit, try another time unit "
                  "(weeks) or other starting values via initial={...}")
         return self

@@ -3,12 +3,21 @@
 For each customer, the horizon is cut into discount periods (a month by default, the
 ``lifetimes`` convention); the expected purchases in period k,
 ``E[Y(t_k)] - E[Y(t_{k-1})]`` from the BG/NBD conditional expectation, are valued at the
-Gamma-Gamma expected spend and discounted by ``(1 + discount_rate)^k``.
+Gamma-Gamma expected spend and discounted by ``(1 + discount_rate)^k``. The purchases of an
+alive customer depend on her ``(x, T)`` only and her probability of being alive on
+``(x, t_x, T)``, so both are computed once per distinct value (a few thousand for a
+million customers whose times are in days) and looked up for each customer.
 
-Interval: a seeded parametric bootstrap. Parameter vectors of both models are drawn from
-the asymptotic normal of their log-scale maximum-likelihood estimates (observed
-information, :meth:`slm_lib.clv.mle.MLEResult.draw`) and the CLV is recomputed for every
-draw; ``ci_low``/``ci_high`` are the central :data:`slm_lib.config.CONFIDENCE` quantiles.
+Interval: the delta method on the log scale. ``log CLV = log(discounted purchases) +
+log(spend)``; the first depends on the BG/NBD parameters, the second on the Gamma-Gamma
+ones, fitted separately, so ``Var(log CLV)`` is the sum of the two variances, each
+``grad' cov grad`` with the observed-information covariance of the log-scale estimates
+(:meth:`slm_lib.clv.mle.MLEResult.delta_method`). ``ci_low``/``ci_high`` are
+``CLV * exp(-/+ z se)`` at :data:`slm_lib.config.CONFIDENCE`, asymmetric and positive like
+the parameter intervals. On CDNOW they agree with the quantiles of a parametric bootstrap
+(2,000 parameter draws from the same asymptotic normal, CLV recomputed for each): the bounds
+differ by less than 1.3% of the CLV for 95% of customers and by 3.8% at most
+(``tests/test_gammagamma.py``), where the bootstrap took 20 s and the delta method 0.03 s.
 The interval covers parameter uncertainty (how well the population is known), not the
 Poisson noise of one customer's future purchases.
 """
@@ -19,27 +28,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, conditional_expected_purchases
-from slm_lib.clv.gammagamma import GammaGammaModel
+from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, alive_purchases
+from slm_lib.clv.gammagamma import GammaGammaModel, conditional_expected_spend
+from slm_lib.clv.compress import unique_rows, weighted_sum
 from slm_lib.clv.rfm import TIME_UNITS, unit_days, validate_rfm
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import DataValidationError
-
-
-def _discounted_purchases(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, bg_params: Any,
-                          edges: np.ndarray, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Undiscounted and discounted expected purchases in the horizon, per customer."""
-    cum = conditional_expected_purchases(edges[:, None], x[None, :], t_x[None, :], big_t[None, :], bg_params)
-    steps = np.diff(cum, axis=0)                       # periods x customers
-    factor = (1.0 + discount_rate) ** -np.arange(1, len(edges))[:, None]
-    return cum[-1], np.sum(steps * factor, axis=0)
+from slm_lib.stats import normal_interval
 
 
 def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recency: Any, T: Any,
                    monetary_value: Any, horizon: float = 52, discount_rate: float = 0.01,
-                   time_unit: str = "W", discount_period: str = "M", n_draws: int = 200,
-                   seed: int = 0) -> pd.DataFrame:
-    """Expected discounted customer value over a horizon, with a bootstrap interval.
+                   time_unit: str = "W", discount_period: str = "M", interval: bool = True) -> pd.DataFrame:
+    """Expected discounted customer value over a horizon, with a 95% interval.
 
     Parameters
     ----------
@@ -57,10 +58,9 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
         Unit of recency, T and horizon.
     discount_period : str, default "M"
         Length of one discounting step (``"D"``, ``"W"``, ``"M"``, ``"Y"``).
-    n_draws : int, default 200
-        Parametric-bootstrap draws for the interval (0: no interval, columns are NaN).
-    seed : int, default 0
-        Seed of the draws.
+    interval : bool, default True
+        Compute ``ci_low``/``ci_high`` (delta method, parameter uncertainty); False leaves
+        them NaN.
 
     Returns
     -------
@@ -73,9 +73,11 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
     --------
     >>> bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, np.eye(4) * 1e-4)
     >>> gg = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44}, np.eye(3) * 1e-4)
-    >>> out = predictive_clv(bg, gg, [0, 2], [0.0, 30.0], [39.0, 39.0], [0.0, 30.0], n_draws=50)
+    >>> out = predictive_clv(bg, gg, [0, 2], [0.0, 30.0], [39.0, 39.0], [0.0, 30.0])
     >>> out["clv"].round(1).tolist()
     [8.3, 44.9]
+    >>> bool((out["ci_low"] < out["clv"]).all() and (out["clv"] < out["ci_high"]).all())
+    True
     """
     x, t_x, big_t = validate_rfm(frequency, recency, T)
     if horizon <= 0:
@@ -86,24 +88,27 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
         raise DataValidationError(f"discount_period: {discount_period!r} is not one of {sorted(TIME_UNITS)}")
     step = unit_days(discount_period) / unit_days(time_unit)
     edges = np.minimum(np.arange(0, int(np.ceil(horizon / step - 1e-9)) + 1) * step, horizon)
+    factor = (1.0 + discount_rate) ** -np.arange(1, len(edges))
     spend = np.asarray(gg.expected_spend(frequency, monetary_value), dtype=float)
-    bgp = tuple(bg.params_[k] for k in ("r", "alpha", "a", "b"))
-    purchases, discounted = _discounted_purchases(x, t_x, big_t, bgp, edges, discount_rate)
-    clv = discounted * spend
+    (ux, ut_x, u_t), _, row = unique_rows(x, t_x, big_t)      # distinct histories
+    (px, p_t), _, pair = unique_rows(ux, u_t)                   # distinct (x, T) among them
+
+    def purchases(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per distinct history: P(alive), expected purchases in the horizon, discounted ones."""
+        alive = alive_probability(ux, ut_x, u_t, params)
+        cum = alive_purchases(edges[:, None], px, p_t, params)     # edges x distinct (x, T)
+        return alive, alive * cum[-1][pair], alive * weighted_sum(factor, np.diff(cum, axis=0))[pair]
+
+    alive, total, discounted = purchases(np.array([bg.params_[k] for k in bg.param_names]))
+    clv = discounted[row] * spend
     lo = hi = np.full(len(x), np.nan)
-    if n_draws > 0:
-        bg_draws = bg.result_.draw(n_draws, seed)
-        gg_draws = gg.result_.draw(n_draws, np.random.default_rng(seed).integers(2**32))
-        zbar = np.where(x > 0, np.asarray(monetary_value, dtype=float), 0.0)
-        sims = np.empty((n_draws, len(x)))
-        for i in range(n_draws):  # loop over bootstrap draws; each draw is vectorised over customers
-            p, q, g = gg_draws[i]
-            draw_spend = (g + x * zbar) * p / (p * x + q - 1) if q > 1 else np.nan
-            sims[i] = _discounted_purchases(x, t_x, big_t, bg_draws[i], edges, discount_rate)[1] * draw_spend
-        lo, hi = np.nanquantile(sims, [0.5 - CONFIDENCE / 2, 0.5 + CONFIDENCE / 2], axis=0)
+    if interval:
+        zbar = np.asarray(monetary_value, dtype=float)
+        _, var_purchases = bg.result_.delta_method(lambda p: np.log(purchases(p)[2]))
+        _, var_spend = gg.result_.delta_method(lambda p: np.log(conditional_expected_spend(x, zbar, p)))
+        lo, hi = np.exp(normal_interval(np.log(clv), np.sqrt(var_purchases[row] + var_spend), CONFIDENCE))
     index = frequency.index if isinstance(frequency, pd.Series) else pd.RangeIndex(len(x))
     return pd.DataFrame({
-        "probability_alive": alive_probability(x, t_x, big_t, bgp),
-        "expected_purchases": purchases, "expected_spend": spend,
-        "clv": clv, "ci_low": lo, "ci_high": hi,
+        "probability_alive": alive[row], "expected_purchases": total[row],
+        "expected_spend": spend, "clv": clv, "ci_low": lo, "ci_high": hi,
     }, index=index)

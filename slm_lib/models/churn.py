@@ -8,6 +8,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ModelFitError
+from slm_lib.models._cox import fit_cox
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
                                     describe_term, fit_checked, model_values)
 from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
@@ -144,17 +145,11 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
     check_events(events, len(design.terms), min_events_per_term, what)
     design.y = pd.Series(status, index=design.X.index, name=event)
     check_separation(design, what, numeric=False)
-    # Centred covariates (the Cox coefficients do not change) keep exp(x'b) in range. Newton-CG with a
-    # line search (scipy) finds the optimum robustly in a few Hessian evaluations, where plain Newton
-    # can overshoot on large tied data and BFGS needs ~50 gradients (each a Python loop over event
-    # times in statsmodels' Efron code: 16 s instead of 5 s at 50k customers); Newton polishes it.
+    # Centred covariates (the Cox coefficients do not change) keep exp(x'b) in range. The fit is slm's own
+    # vectorised Newton-Raphson (slm_lib.models._cox): statsmodels' PHReg.fit loops in Python over event
+    # times (28 s for 52,600 customers with distinct churn times); the result is statsmodels' PHRegResults.
     model = sm.PHReg(time, design.X - design.X.mean(), status=status, ties=ties)
-
-    def fit() -> object:
-        rough = model.fit(method="ncg", maxiter=200, disp=0)
-        return model.fit(method="newton", start_params=rough.params, maxiter=50, disp=0)
-
-    res = fit_checked(fit, what, design)
+    res = fit_checked(lambda: fit_cox(model), what, design)
     if not np.all(np.isfinite(res.params)) or not np.all(np.isfinite(res.bse)):
         raise ModelFitError(f"{what}: the fit did not converge (non-finite estimates for terms "
                             f"{list(design.X.columns)})")

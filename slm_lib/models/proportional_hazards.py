@@ -18,12 +18,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy import stats as _st
 from statsmodels.duration.hazard_regression import PHRegResults
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.models._cox import RiskSets
 from slm_lib.models._design import ModelResult
 from slm_lib.stats import holm_adjusted
 from slm_lib.wording import format_p
@@ -39,44 +39,9 @@ _TOL = 1e-10
 TRANSFORMS: tuple[str, ...] = ("km", "rank", "identity", "log")
 
 
-def _risk_and_death_sums(time: np.ndarray, status: np.ndarray, X: np.ndarray, risk: np.ndarray) -> dict:
-    """Sums over the risk set and over the deaths at each distinct event time (ascending).
-
-    ``s0, s1, s2``: risk-weighted sums of 1, x and x x' over everyone still at risk at the time;
-    ``d0, d1, d2``: the same over the deaths at the time; ``dx``: unweighted sum of x over them.
-    """
-    n_obs, p = X.shape
-    times = np.unique(time[status > 0])
-    m = len(times)
-    # Everyone with time >= times[k] is at risk at times[k]: bin each row by the last event time it
-    # reaches (0 = none), sum per bin, then cumulate from the last bin back.
-    bins = np.searchsorted(times, time, side="right")
-    iu, ju = np.triu_indices(p)
-    Z = np.column_stack([np.ones(n_obs), X, X[:, iu] * X[:, ju]])
-    rows = np.arange(n_obs)
-
-    def per_bin(weights: np.ndarray) -> np.ndarray:
-        G = sparse.csr_array((weights, (bins, rows)), shape=(m + 1, n_obs))
-        return np.asarray(G @ Z)[1:]
-
-    def square(upper: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(upper), p, p))
-        out[:, iu, ju] = upper
-        out[:, ju, iu] = upper
-        return out
-
-    at_risk = np.cumsum(per_bin(risk)[::-1], axis=0)[::-1]
-    dead = per_bin(risk * status)
-    dead_x = per_bin(status.astype(float))
-    counts = np.cumsum(np.bincount(bins, minlength=m + 1)[1:][::-1])[::-1]
-    return {"times": times, "deaths": np.rint(dead_x[:, 0]).astype(np.int64), "n_risk": counts,
-            "s0": at_risk[:, 0], "s1": at_risk[:, 1:p + 1], "s2": square(at_risk[:, p + 1:]),
-            "d0": dead[:, 0], "d1": dead[:, 1:p + 1], "d2": square(dead[:, p + 1:]), "dx": dead_x[:, 1:p + 1]}
-
-
-def _time_scale(transform: str, time: np.ndarray, sums: dict) -> np.ndarray:
+def _time_scale(transform: str, time: np.ndarray, sets: RiskSets) -> np.ndarray:
     """``g`` at each distinct event time, centred on its mean over the events."""
-    t, d = sums["times"], sums["deaths"]
+    t, d = sets.times, sets.deaths
     if transform == "identity":
         g = t
     elif transform == "log":
@@ -88,34 +53,9 @@ def _time_scale(transform: str, time: np.ndarray, sums: dict) -> np.ndarray:
         ordered = np.sort(time)  # average rank of t among all follow-up times (ties share it)
         g = (np.searchsorted(ordered, t, side="left") + 1 + np.searchsorted(ordered, t, side="right")) / 2
     else:  # km: left-continuous, so a death does not count in its own time's value
-        surv = np.cumprod(1 - d / sums["n_risk"])
+        surv = np.cumprod(1 - d / sets.n_risk)
         g = 1 - np.r_[1.0, surv[:-1]]
     return g - np.sum(d * g) / np.sum(d)
-
-
-def _score_and_information(sums: dict, g: np.ndarray, efron: bool) -> tuple[np.ndarray, ...]:
-    """Score of the ``g(t) x`` columns and the blocks of the information of the extended model.
-
-    Efron's method splits the ``d`` tied deaths at a time into ``d`` steps; step ``j`` removes the
-    fraction ``j / d`` of the deaths from the risk set (Breslow: never).
-    """
-    d = sums["deaths"]
-    k = np.repeat(np.arange(len(d)), d)                       # one row per death (step)
-    step = np.arange(len(k)) - np.repeat(np.cumsum(d) - d, d)
-    f = step / d[k] if efron else np.zeros(len(k))
-    c0 = sums["s0"][k] - f * sums["d0"][k]
-    mean = (sums["s1"][k] - f[:, None] * sums["d1"][k]) / c0[:, None]
-    ge = g[k]
-
-    def info(a: np.ndarray) -> np.ndarray:
-        """sum over steps of a * (weighted covariance of x in the step's risk set)."""
-        w0 = np.bincount(k, weights=a / c0, minlength=len(d))
-        w1 = np.bincount(k, weights=a * f / c0, minlength=len(d))
-        return (np.einsum("k,kij->ij", w0, sums["s2"]) - np.einsum("k,kij->ij", w1, sums["d2"])
-                - np.einsum("e,ei,ej->ij", a, mean, mean))
-
-    score = g @ sums["dx"] - ge @ mean
-    return score, info(np.ones(len(k))), info(ge), info(ge ** 2)
 
 
 def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -> pd.DataFrame:
@@ -178,12 +118,17 @@ def proportional_hazards_test(model: ModelResult, transform: Transform = "km") -
     X = np.asarray(ph.exog, float)
     X = X - X.mean(axis=0)  # covariances do not change; sums stay well conditioned
     eta = X @ np.asarray(res.params, float)
-    sums = _risk_and_death_sums(time, status, X, np.exp(eta - eta.max()))
-    if len(sums["times"]) < 2:
+    sets = RiskSets(time, status, X)
+    if len(sets.times) < 2:
         raise InsufficientDataError(f"{what}: all {int(status.sum())} events happen at one time "
-                                    f"({sums['times'][0]:g}); there is no time trend to test")
-    g = _time_scale(transform, time, sums)
-    score, i11, i12, i22 = _score_and_information(sums, g, ph.ties == "efron")
+                                    f"({sets.times[0]:g}); there is no time trend to test")
+    g = _time_scale(transform, time, sets)
+    # Score of the g(t) x columns and the blocks of the information of the extended model
+    efron, risk = ph.ties == "efron", np.exp(eta - eta.max())
+    c0, mean = sets.steps(risk, efron)
+    ge = g[sets.step_time]
+    score = g @ sets.dx - ge @ mean
+    i11, i12, i22 = (sets.information(risk, a, c0, mean, efron) for a in (np.ones(len(ge)), ge, ge ** 2))
     names = list(ph.exog_names)
     # The model score is zero at the fit, so each test reduces to the Schur complement of the model
     # terms in the information of the extended model; scaled by each term's own trend information
