@@ -104,6 +104,9 @@ def small_surveys() -> pd.DataFrame:
 def test_comparison_and_holm_by_hand():
     t = comment_themes(small_surveys(), n_themes=3, by="nps_category", min_comments=1)
     assert t.n_unassigned == 0
+    assert t.terms.groupby("theme").size().max() <= 8       # fewer terms than n_terms: all of them
+    assert t.readable().columns.tolist() == ["top terms", "comments", "share of comments (%)", "95% CI"]
+    assert "<caption>3 themes in 22 comments" in t._repr_html_()
     # counts: friendly 8/10 promoters vs 1/10 detractors; refund 1/10 vs 5/10; waiting 1/10 vs 4/10
     for word, (x1, x2) in {"agent": (8, 1), "refund": (1, 5), "long": (1, 4)}.items():
         row = t.comparison.loc[t.comparison["label"].str.contains(word)].iloc[0]

@@ -1,7 +1,8 @@
 """What customers say: sentiment and themes of survey comments and customer messages.
 
 Modules: :mod:`~slm_lib.voice.language` (which language a text is in: en, zh or neither),
-:mod:`~slm_lib.voice.vader` (VADER's compound score, vectorised), :mod:`~slm_lib.voice.sentiment` (``sentiment``: VADER for English, SnowNLP for Chinese, NaN
+:mod:`~slm_lib.voice.vader` (VADER's compound score, vectorised),
+:mod:`~slm_lib.voice.sentiment` (``sentiment``: VADER for English, SnowNLP for Chinese, NaN
 with the reason otherwise; ``sentiment_trend``), :mod:`~slm_lib.voice.themes`
 (``comment_themes``: TF-IDF + NMF, shares with intervals, detractors vs promoters).
 

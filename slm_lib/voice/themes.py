@@ -35,6 +35,7 @@ True
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ from slm_lib.stats import (
 )
 from slm_lib.text import mask_pii_series
 from slm_lib.voice.language import readable_text
-from slm_lib.wording import format_estimate, format_p, is_clear
+from slm_lib.wording import format_estimate, format_p, interval_texts, is_clear
 
 __all__ = ["CommentThemes", "comment_themes", "theme_matrix"]
 
@@ -140,6 +141,31 @@ class CommentThemes:
     terms: pd.DataFrame
     n_comments: int
     n_unassigned: int
+
+    @property
+    def caption(self) -> str:
+        """What the themes were found in, in words (shown above :meth:`readable` in a notebook)."""
+        none = f"; {self.n_unassigned:,} with no theme word belong to none" if self.n_unassigned else ""
+        return f"{len(self.table)} themes in {self.n_comments:,} comments (TF-IDF + NMF){none}"
+
+    def readable(self) -> pd.DataFrame:
+        """One row per theme as a reader sees it: top terms, comments, share and its 95% interval.
+
+        Examples
+        --------
+        >>> t = comment_themes(pd.DataFrame({"response_id": ["R1", "R2", "R3", "R4"], "comment": [
+        ...     "refund late", "refund missing", "friendly agent", "agent friendly"]}), n_themes=2, min_comments=1)
+        >>> t.readable().columns.tolist()
+        ['top terms', 'comments', 'share of comments (%)', '95% CI']
+        """
+        share, ci = interval_texts(self.table["share"], self.table["ci_low"], self.table["ci_high"], signed=False)
+        return pd.DataFrame({"top terms": self.table["terms"].to_numpy(), "comments": [f"{v:,}" for v in self.table["n"]],
+                             "share of comments (%)": share, "95% CI": ci},
+                            index=pd.Index(self.table["theme"].to_numpy(), name="theme"))
+
+    def _repr_html_(self) -> str:
+        table = self.readable().to_html()  # escapes the terms
+        return table.replace(">", f">\n<caption>{html.escape(self.caption)}</caption>", 1)
 
     def examples(self, n: int = 3, group: str | None = None) -> pd.DataFrame:
         """The ``n`` distinct texts most typical of each theme (largest ``weight``; ties: first in the data).
@@ -323,8 +349,9 @@ def comment_themes(surveys: pd.DataFrame, n_themes: int = 8, by: str | None = No
     comments = texts.assign(theme=theme.to_numpy(), weight=weight[codes])
     comments = comments[["source", "id", *(["group"] if by else []), "theme", "weight", "text"]]
 
-    top = np.argsort(-model.components_, axis=1, kind="stable")[:, :n_terms]
-    term_rows = pd.DataFrame({"theme": np.repeat(number, n_terms), "rank": np.tile(np.arange(1, n_terms + 1), n_themes),
+    n_top = min(n_terms, len(terms))
+    top = np.argsort(-model.components_, axis=1, kind="stable")[:, :n_top]
+    term_rows = pd.DataFrame({"theme": np.repeat(number, n_top), "rank": np.tile(np.arange(1, n_top + 1), n_themes),
                               "term": terms[top].ravel(), "weight": np.take_along_axis(model.components_, top, 1).ravel()})
     term_rows = term_rows.loc[term_rows["weight"] > 0].sort_values(["theme", "rank"]).reset_index(drop=True)
     words = term_rows.groupby("theme")["term"]
