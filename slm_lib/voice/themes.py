@@ -200,17 +200,36 @@ class CommentThemes:
     def sentences(self) -> list[str]:
         """One plain-words sentence per theme of :attr:`comparison` (largest difference first).
 
-        A theme whose Holm-adjusted p-value is below 5% "comes up more (less) often"; any
-        other theme claims "no clear difference".
+        A theme whose Holm-adjusted p-value is below 5% "comes up more (less) often"; one
+        whose own p-value is below 5% but not its adjusted one is "a signal to watch" (as
+        the monthly summary's changes); any other theme shows "no clear difference".
+
+        Examples
+        --------
+        >>> c = pd.DataFrame({"theme": [1, 2, 3], "label": ["refund", "wait", "invoice"], "reference": "promoter",
+        ...     "compared": "detractor", "share_reference": [2.0, 1.0, 5.0], "share_compared": [20.0, 6.0, 6.0],
+        ...     "n_reference": 100, "n_compared": 200, "diff": [18.0, 5.0, 1.0], "ci_low": [11.0, 1.2, -4.0],
+        ...     "ci_high": [25.0, 8.8, 6.0], "p_value": [0.0001, 0.03, 0.7], "p_adjusted": [0.0003, 0.06, 0.7]})
+        >>> for sentence in CommentThemes(None, None, None, c, None, 300, 0).sentences():
+        ...     print(sentence.split(" — ")[0])
+        Theme 1 (refund): comes up more often
+        Theme 2 (wait): a signal to watch (clear on its own, not over the 3 themes together)
+        Theme 3 (invoice): no clear difference
         """
         if self.comparison is None:
             return []
+        alpha = 1.0 - CONFIDENCE
         out = []
         for _, r in self.comparison.sort_values("diff", key=np.abs, ascending=False, kind="stable").iterrows():
-            clear = r["p_adjusted"] < 1.0 - CONFIDENCE and is_clear(r["ci_low"], r["ci_high"])
+            excludes_zero = is_clear(r["ci_low"], r["ci_high"])
+            if r["p_adjusted"] < alpha and excludes_zero:
+                verb = "comes up more often" if r["diff"] > 0 else "comes up less often"
+            elif r["p_value"] < alpha and excludes_zero:
+                verb = f"a signal to watch (clear on its own, not over the {len(self.comparison)} themes together)"
+            else:
+                verb = "no clear difference"
             shares = (f"{r['share_compared']:.1f}% of {r['compared']} comments (n = {r['n_compared']:,}) vs "
                       f"{r['share_reference']:.1f}% of {r['reference']} comments (n = {r['n_reference']:,})")
-            verb = ("comes up more often" if r["diff"] > 0 else "comes up less often") if clear else "no clear difference"
             out.append(f"Theme {r['theme']} ({r['label']}): {verb} — {shares}; difference "
                        f"{format_estimate(r['diff'], r['ci_low'], r['ci_high'], 'pp')}, "
                        f"{format_p(r['p_adjusted'])} (Holm-adjusted over {len(self.comparison)} themes).")
