@@ -34,6 +34,7 @@ from slm_lib.periods import month_starts
 from slm_lib.summary import headline_kpis
 from slm_lib.survival import churn_durations, logrank_sentence, logrank_test, survival_curves
 from slm_lib.text import mask_pii, safe_comment, safe_comments
+from slm_lib.voice import CommentThemes, comment_themes, sentiment, sentiment_trend
 
 __version__ = "0.1.0"
 
@@ -53,4 +54,5 @@ __all__ = [
     "proportional_hazards_test", "proportional_hazards_sentences",
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",
+    "sentiment", "sentiment_trend", "comment_themes", "CommentThemes",
 ]

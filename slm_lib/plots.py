@@ -61,6 +61,8 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "sla_next_reply": ("SLA compliance, next reply", "% of replies achieved"),
     "sla_requester_wait": ("SLA compliance, requester wait", "% achieved"),
     "sla_agent_work": ("SLA compliance, agent work", "% achieved"),
+    "comment_sentiment": ("Comment sentiment", "mean score −1 to 1"),
+    "negative_comment_share": ("Negative comments", "% of scored comments"),
     "requester_wait_median": ("Median requester wait", "hours, solved tickets"),
     "agent_wait_median": ("Median agent wait (pending)", "hours, solved tickets"),
     "on_hold_median": ("Median on-hold time", "hours, solved tickets"),

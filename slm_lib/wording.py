@@ -14,11 +14,13 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from slm_lib.config import CONFIDENCE
 
-__all__ = ["Prose", "format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate", "is_clear",
+__all__ = ["Prose", "format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate",
+           "interval_texts", "is_clear",
            "effect_sentence", "FEATURE_LABELS", "feature_label", "lag_words", "term_label", "OUTCOMES",
            "outcome_label"]
 
@@ -152,6 +154,21 @@ def format_estimate(value: float, low: float, high: float, unit: str = "", signe
     space = "" if unit in ("", "%", "x") else " "
     return (f"{format_number(value, d, signed)}{space}{unit} ({CONFIDENCE:.0%} CI {format_number(low, d, signed)} "
             f"to {format_number(high, d, signed)})")
+
+
+def interval_texts(values: Iterable[float], low: Iterable[float], high: Iterable[float],
+                   signed: bool) -> tuple[list[str], list[str]]:
+    """Table cells of estimates and their intervals (``"low to high"``), each row rounded to what
+    its interval supports (:func:`interval_decimals`).
+
+    Examples
+    --------
+    >>> interval_texts([12.345, 0.5], [10.1, 0.21], [14.6, 0.79], signed=False)
+    (['12.3', '0.50'], ['10.1 to 14.6', '0.21 to 0.79'])
+    """
+    texts = [[format_number(x, interval_decimals(lo, hi), signed) for x in (v, lo, hi)]
+             for v, lo, hi in zip(values, low, high)]
+    return [t[0] for t in texts], [f"{t[1]} to {t[2]}" for t in texts]
 
 
 def is_clear(low: float, high: float, null: float = 0.0) -> bool:

@@ -17,7 +17,7 @@ from slm_lib.io.load import validate
 from slm_lib.io.save import save_data
 from slm_lib.schema import COLUMNS
 from slm_lib.synth import TRUE_EFFECTS, generate
-from slm_lib.synth.comments import sentiment
+from slm_lib.synth.comments import THEMES, planted_themes, sentiment
 from slm_lib.synth.window import group_median
 
 START = "2024-11-01"
@@ -179,6 +179,29 @@ def test_comments_contain_contacts_and_some_html(medium):
     assert comments.str.contains(r"\+\d", regex=True).sum() > 10
     html = comments.str.contains("<", regex=False).mean()
     assert 0 < html < 0.02
+
+
+def test_every_comment_has_one_planted_theme_tied_to_its_score(medium):
+    s = medium.surveys.dropna(subset=["comment"])
+    themes = planted_themes(s["comment"])
+    assert themes.notna().all() and set(themes) == set(THEMES)
+    nps = s["type"] == "nps"
+    detractor, promoter = themes[nps & (s["score"] <= 6)], themes[nps & (s["score"] >= 9)]
+    negative = ["waiting", "refund", "rude agent", "came back"]
+    assert detractor.isin(negative).mean() > 0.8 > 0.1 > promoter.isin(negative).mean()
+    assert promoter.isin(["fixed fast", "friendly agent"]).mean() > 0.7
+    # unhappy customers comment more often: 60 % / 35 % / 20 % by sentiment
+    answered = medium.surveys[medium.surveys["type"] == "nps"]
+    share = answered["comment"].notna().groupby(answered["score"] <= 6).mean()
+    assert share[True] > 0.5 > 0.3 > share[False]
+
+
+def test_theme_weights_are_probabilities_and_sentences_name_one_theme():
+    weights = np.array([w for w, _ in THEMES.values()])
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+    sentences = [x for _, theme_sentences in THEMES.values() for x in theme_sentences]
+    assert len(sentences) == len(set(sentences))
+    assert planted_themes(pd.Series(sentences)).tolist() == [t for t, (_, ss) in THEMES.items() for _ in ss]
 
 
 def test_sentiment_of_scores():

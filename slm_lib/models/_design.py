@@ -19,7 +19,7 @@ from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversio
 
 from slm_lib.errors import ConfigError, ModelFitError
 from slm_lib.stats import z_critical
-from slm_lib.wording import feature_label, format_number, format_p, interval_decimals, outcome_label, term_label
+from slm_lib.wording import feature_label, format_p, interval_texts, outcome_label, term_label
 
 #: Reference level of known categorical features (treatment coding).
 DEFAULT_REFERENCES: dict[str, str] = {"last_nps_category": "promoter", "segment": "smb"}
@@ -91,14 +91,14 @@ class ModelResult:
         """
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
         kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
-        effect, ci = _with_interval(rows["effect"], rows["effect_ci_low"], rows["effect_ci_high"], "ratio" not in kind)
+        effect, ci = interval_texts(rows["effect"], rows["effect_ci_low"], rows["effect_ci_high"], "ratio" not in kind)
         out = pd.DataFrame({"term": rows["label"].to_numpy(), kind: effect, "95% CI": ci,
                             "p": [format_p(p, bare=True) for p in rows["p_value"]]})
         out["n"] = [f"{v:,}" for v in rows["n"]]
         if "events" in rows:
             out["events"] = [f"{v:,}" for v in rows["events"]]
         if "ame_pp" in rows:
-            ame, ame_ci = _with_interval(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"], True)
+            ame, ame_ci = interval_texts(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"], True)
             out["churn probability (pp)"] = [f"{v} ({c})" for v, c in zip(ame, ame_ci)]
         return out.set_index("term")
 
@@ -139,13 +139,6 @@ MODEL_WORDS: dict[str, str] = {
     "logit": "Logistic regression", "cox": "Cox proportional-hazards model", "gamma": "Gamma GLM (log link)",
     "log_ols": "OLS of the log (HC3 errors)", "ols": "OLS (HC3 errors)", "ols_hac": "Distributed-lag OLS (HAC errors)",
 }
-
-
-def _with_interval(values: pd.Series, low: pd.Series, high: pd.Series, signed: bool) -> tuple[list[str], list[str]]:
-    """Estimates and "low to high" texts, each row rounded to what its interval supports."""
-    texts = [[format_number(x, interval_decimals(lo, hi), signed) for x in (v, lo, hi)]
-             for v, lo, hi in zip(values, low, high)]
-    return [t[0] for t in texts], [f"{t[1]} to {t[2]}" for t in texts]
 
 
 def _fmt(x: float) -> str:

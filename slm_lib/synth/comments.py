@@ -1,24 +1,39 @@
 """Free-text comments on survey answers, built from templates that depend on the score.
 
-About 30 % of answers carry a comment. Some comments contain an e-mail address or a
-phone number (to exercise masking) and about 1 in 200 contains HTML such as ``<b>`` or
-``<script>`` (to exercise escaping). All names, addresses and numbers are fictitious
-(``example.com`` / ``example.org`` domains, 555-01xx style numbers).
+About 30 % of answers carry a comment: 60 % of negative, 35 % of neutral and 20 % of
+positive answers (unhappy customers write more often). A comment is an optional opener of
+the answer's sentiment (``"Very disappointed."``) and one sentence of a planted theme
+(:data:`THEMES`: waiting, refund, rude agent, came back, billing, documentation, fixed fast,
+friendly agent), drawn with weights that depend on the sentiment: a detractor mostly writes
+about waiting, refunds, rudeness or a problem that came back, a promoter about a fast fix
+or a friendly agent. Each theme has six wordings and themes share words, so recovering them
+is not trivial; :func:`planted_themes` reads the theme back from the text, so theme
+recovery can be checked against the truth without a column that the canonical surveys
+table does not have. Some comments contain an e-mail address or a phone number (to
+exercise masking) and about 1 in 200 contains HTML such as ``<b>`` or ``<script>`` (to
+exercise escaping). All names, addresses and numbers are fictitious (``example.com`` /
+``example.org`` domains, 555-01xx style numbers).
 
 Examples
 --------
 >>> import numpy as np
->>> c = make_comments(np.random.default_rng(0), np.zeros(400, np.int8), np.full(400, 5))
->>> bool(0.2 < np.mean([isinstance(x, str) for x in c]) < 0.4)
-True
+>>> c = pd.Series(make_comments(np.random.default_rng(0), np.zeros(400, np.int8), np.full(400, 1)))
+>>> bool(0.5 < c.notna().mean() < 0.7), bool(planted_themes(c.dropna()).notna().all())
+(True, True)
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 
+#: About this share of the generated answers carries a comment (their mix of sentiments).
 COMMENT_SHARE: float = 0.30
+#: Chance that a negative, neutral and positive answer carries a comment.
+COMMENT_SHARE_BY_SENTIMENT: tuple[float, float, float] = (0.60, 0.35, 0.20)
 CONTACT_SHARE: float = 0.06
 HTML_SHARE: float = 0.005
 
@@ -32,20 +47,46 @@ _OPENERS = {
                  "Excellent service.", "Quick and friendly.", "Five stars from me.",
                  "Impressed, as always.", "Super helpful team."],
 }
-_DETAILS = {
-    "negative": ["Nobody answered for days.", "The issue came back after it was closed.",
-                 "I had to explain the problem three times.", "The agent closed my ticket without fixing it.",
-                 "Still waiting for a real answer.", "The reply did not address my question.",
-                 "Billing is still wrong.", "We are considering other vendors."],
-    "neutral": ["The answer took a while but it worked.", "Had to follow up once.",
-                "The documentation link helped a bit.", "Resolved, but the process is clunky.",
-                "The agent was polite.", "Not sure the root cause is fixed.",
-                "It took two replies.", "The form was long."],
-    "positive": ["The agent solved it on the first reply.", "Fixed within the hour.",
-                 "Clear explanation and a quick fix.", "The chat was fast and easy.",
-                 "They followed up without me asking.", "Everything works now.",
-                 "Best support I have had from a vendor.", "Keep it up."],
+#: Planted themes: probability of the theme for a negative, neutral and positive answer (each
+#: column sums to 1) and its sentences. Each sentence belongs to one theme (which is how
+#: :func:`planted_themes` reads the theme back) and themes share words ("agent", "ticket",
+#: "fixed", "problem", "reply", "order", "chat"), as customers' words do.
+THEMES: dict[str, tuple[tuple[float, float, float], tuple[str, ...]]] = {
+    "waiting": ((0.20, 0.10, 0.02), (
+        "Still waiting for a reply after three days.", "Days of waiting for a reply.",
+        "Too much waiting before anyone answered.", "Waiting a whole week for a response is not acceptable.",
+        "I keep waiting and nobody replies.", "Hours of waiting to get a reply on the phone.")),
+    "refund": ((0.20, 0.05, 0.03), (
+        "The refund never arrived.", "My refund is still missing from my account.",
+        "Still no refund for the cancelled order.", "The refund took weeks to process.",
+        "You refused my refund without a reason.", "Where is the refund for my cancelled order?")),
+    "rude agent": ((0.25, 0.10, 0.0), (
+        "The rep was rude and dismissive.", "Rude staff, condescending tone.",
+        "The person on the chat was rude when I asked again.", "Such a rude support agent.",
+        "The rep hung up on me, very rude.", "Sarcastic and rude replies from your staff.")),
+    "came back": ((0.25, 0.10, 0.0), (
+        "The problem came back after the ticket was closed.", "Same problem again a day after you closed the ticket.",
+        "The problem is back again, I had to reopen the ticket.",
+        "It broke again although the ticket was marked as fixed.", "Again the same problem as last week.",
+        "Had to reopen my ticket again.")),
+    "billing": ((0.10, 0.25, 0.05), (
+        "The invoice was higher than agreed.", "Double charge on my invoice.", "Charged twice, the invoice is wrong.",
+        "The invoice shows the wrong plan.", "Confusing invoice and an extra charge.",
+        "Unexpected charge on my last invoice.")),
+    "documentation": ((0.0, 0.30, 0.10), (
+        "The documentation was outdated.", "The article did not cover my case.",
+        "Could not find anything in the documentation.", "The documentation and the FAQ article contradict each other.",
+        "Better documentation would have saved me a ticket.", "The setup article in the documentation only partly helped.")),
+    "fixed fast": ((0.0, 0.05, 0.40), (
+        "Fixed quickly.", "Problem fixed within the hour.", "Fixed quickly with the very first reply.",
+        "Everything fixed the same morning.", "Quickly fixed, no back and forth.", "Fixed in minutes and it works now.")),
+    "friendly agent": ((0.0, 0.05, 0.40), (
+        "The agent was friendly and patient.", "Friendly agent who really knew the product.",
+        "A friendly, polite and clear agent.", "Friendly people on the chat.",
+        "The agent explained everything patiently, very friendly.", "Such a friendly and helpful agent.")),
 }
+#: Share of comments that start with a general opener (``"Very disappointed."``) before the theme sentence.
+OPENER_SHARE: float = 0.75
 _NAMES = np.array(["anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jon",
                    "kim", "lena", "marco", "nora", "omar", "priya"], dtype=object)
 _DOMAINS = np.array(["example.com", "example.org", "mail.example.net"], dtype=object)
@@ -80,8 +121,40 @@ def _pick(rng: np.random.Generator, pools: dict[str, list[str]], mood: np.ndarra
     return out
 
 
+_SENTENCES = np.array([sentences for _, sentences in THEMES.values()], dtype=object)  # theme x sentence
+_CUMULATIVE = np.cumsum([weights for weights, _ in THEMES.values()], axis=0).T  # mood x theme
+
+
+def _theme_sentences(rng: np.random.Generator, mood: np.ndarray) -> np.ndarray:
+    """One theme sentence per comment: the theme drawn with its weights for the mood, then one of its sentences."""
+    theme = np.minimum((rng.random(mood.size)[:, None] >= _CUMULATIVE[mood]).sum(axis=1), len(THEMES) - 1)
+    return _SENTENCES[theme, rng.integers(0, _SENTENCES.shape[1], mood.size)]
+
+
+def planted_themes(comments: pd.Series) -> pd.Series:
+    """The planted theme of each generated comment (the key of :data:`THEMES`), read from its theme sentence.
+
+    A generated comment holds exactly one theme sentence, which belongs to one theme;
+    masking or appended text do not change it. Missing comments and texts
+    that hold no planted predicate give NaN.
+
+    Examples
+    --------
+    >>> planted_themes(pd.Series(["Meh. Days of waiting for a reply.", None, "Fixed quickly."])).tolist()
+    ['waiting', nan, 'fixed fast']
+    """
+    phrase_theme = {phrase: name for name, (_, sentences) in THEMES.items() for phrase in sentences}
+    pattern = "(" + "|".join(re.escape(phrase) for phrase in sorted(phrase_theme, key=len, reverse=True)) + ")"
+    found = comments.astype("str").str.extract(pattern, expand=False)
+    return found.map(phrase_theme).rename("planted_theme")
+
+
 def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """A comment (str) or NaN for each survey answer.
+
+    A comment is an optional general opener of the answer's sentiment followed by one sentence
+    of a planted theme (:data:`THEMES`, drawn with the weights of the answer's sentiment), and
+    sometimes contact details or HTML.
 
     Parameters
     ----------
@@ -103,9 +176,12 @@ def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
     """
     n = scores.size
     out = np.full(n, np.nan, dtype=object)
-    has = np.flatnonzero(rng.random(n) < COMMENT_SHARE)
-    mood = sentiment(types[has], scores[has])
-    text = _pick(rng, _OPENERS, mood) + " " + _pick(rng, _DETAILS, mood)
+    mood = sentiment(types, scores)
+    has = np.flatnonzero(rng.random(n) < np.asarray(COMMENT_SHARE_BY_SENTIMENT)[mood])
+    mood = mood[has]
+    opener = _pick(rng, _OPENERS, mood)
+    sentence = _theme_sentences(rng, mood)
+    text = np.where(rng.random(has.size) < OPENER_SHARE, opener + " " + sentence, sentence)
 
     contact = rng.random(has.size) < CONTACT_SHARE
     phone = rng.random(has.size) < 0.5
