@@ -160,7 +160,7 @@ def trend_plot(table: pd.DataFrame, metric: str | Sequence[str], by: str | None 
     'NPS by period (score −100 to 100), n = 145'
     >>> w = t.assign(metric=["requester_wait_median", "agent_wait_median"], period="2026-10")
     >>> trend_plot(w, ["requester_wait_median", "agent_wait_median"]).axes[0].get_title()
-    'Median requester wait, median agent wait (pending) by period (hours, solved tickets), n = 120'
+    'Median requester wait, median agent wait (pending) by period\\n(hours, solved tickets), n = 120'
     """
     metrics = [metric] if isinstance(metric, str) else list(metric)
     if by and len(metrics) > 1:
@@ -202,7 +202,7 @@ def trend_plot(table: pd.DataFrame, metric: str | Sequence[str], by: str | None 
     ax.set_ylabel(f"{name if len(metrics) == 1 else 'Value'} ({unit})")
     what = f"{name} by period" + (f" and {by}" if by else "")
     n = rows.loc[rows["metric"] == metrics[0], "n"].sum()   # several metrics describe the same tickets
-    ax.set_title(f"{what} ({unit}), n = {_count(n)}")
+    ax.set_title(f"{what}{' ' if len(metrics) == 1 else chr(10)}({unit}), n = {_count(n)}")   # several: two lines
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
 

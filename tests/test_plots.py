@@ -78,7 +78,7 @@ def test_trend_plot_draws_several_metrics_of_one_unit(trend_table):
     fig = plots.trend_plot(waits, ["requester_wait_median", "agent_wait_median"])
     _assert_readable(fig)
     ax = fig.axes[0]
-    assert ax.get_title() == ("Median requester wait, median agent wait (pending) by period "
+    assert ax.get_title() == ("Median requester wait, median agent wait (pending) by period\n"
                               "(hours, solved tickets), n = 402")
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
         "Median requester wait (n = 402)", "Median agent wait (pending) (n = 402)"]
