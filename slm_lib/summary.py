@@ -272,7 +272,8 @@ def _judge(kpis: pd.DataFrame) -> pd.DataFrame:
     Ten figures tested at 5% would flag one change by chance every other month; Holm's
     step-down adjustment keeps the chance of any false alarm in the month at 5%.
     """
-    tested = kpis["p_value"].notna() & np.isfinite(kpis["p_value"])
+    p_values = pd.to_numeric(kpis["p_value"], errors="coerce").astype(float)   # object dtype when no row
+    tested = p_values.notna() & np.isfinite(p_values)
     adjusted = pd.Series(holm_adjusted(kpis["p_value"].to_numpy(dtype=float)), index=kpis.index)
     direction = kpis["metric"].map(_DIRECTION).fillna(0)
     significant = adjusted < 1.0 - CONFIDENCE

@@ -306,3 +306,11 @@ def test_lifecycle_kpis_from_ticket_events_hand_computed():
     assert k.loc["one_touch_rate", "p_value"] == pytest.approx(float(two_proportion_z(*one[0], *one[1])[1]))
     sentences = kpi_sentences(k.reset_index())
     assert len(sentences) == len(LIFECYCLE_KPIS) and any(s.startswith("Median requester wait") for s in sentences)
+
+
+def test_lifecycle_kpis_without_ticket_events_are_an_empty_table(two_months):
+    from slm_lib.summary import LIFECYCLE_KPIS
+
+    k = headline_kpis(two_months, "2026-10", metrics=LIFECYCLE_KPIS)
+    assert k.empty and list(k.columns)[:5] == ["metric", "label", "unit", "value", "ci_low"]
+    assert kpi_sentences(k) == []
