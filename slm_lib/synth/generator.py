@@ -117,13 +117,17 @@ def _month_events(rng: np.random.Generator, tickets: dict[str, np.ndarray], end:
                         rng, end * _NS)
 
 
-def _status_window(parts: list[dict[str, np.ndarray]], sizes: list[int]) -> dict[str, np.ndarray]:
-    """Status events of consecutive months' tickets, ticket positions into their concatenation, times in s."""
+def _status_events(drawn: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The status events of :func:`_month_events` output (``ticket``, ``at`` in s, ``status``)."""
+    keep = drawn["kind"] == _STATUS_KIND
+    return {"ticket": drawn["ticket"][keep], "at": drawn["at"][keep] // _NS, "status": drawn["status"][keep]}
+
+
+def _joined(parts: list[dict[str, np.ndarray]], sizes: list[int], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Consecutive months' event arrays as one, ticket positions shifted into the concatenation of their tickets."""
     offsets = np.cumsum([0, *sizes[:-1]])
-    keep = [p["kind"] == _STATUS_KIND for p in parts]
-    return {"ticket": np.concatenate([p["ticket"][k] + o for p, k, o in zip(parts, keep, offsets)] or [np.zeros(0, int)]),
-            "at": np.concatenate([p["at"][k] // _NS for p, k in zip(parts, keep)] or [np.zeros(0, int)]),
-            "status": np.concatenate([p["status"][k] for p, k in zip(parts, keep)] or [np.zeros(0, int)])}
+    shifted = [{**p, "ticket": p["ticket"] + o} for p, o in zip(parts, offsets)]
+    return _concat(shifted or [{k: np.zeros(0, np.int64) for k in keys}], keys)
 
 
 def simulate(customers: int, months: int, seed: int, start: str, events: bool = False) -> dict:
@@ -156,6 +160,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
     survey_by_month: list[list[dict[str, np.ndarray]]] = [[] for _ in range(months)]
     payments: list[dict[str, np.ndarray]] = []
     event_months: list[dict[str, np.ndarray]] = []
+    status_months: list[dict[str, np.ndarray]] = []   # their status events, for the monthly wait
     n_tickets = 0
     t_keys = ("customer", "created", "first_response", "priority")
     s_keys = ("customer", "ticket", "submitted", "type", "score")
@@ -167,7 +172,8 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
         answers = _concat([p for parts in survey_by_month[w0:m] for p in parts]
                           or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys)
         is_csat, is_nps = answers["type"] == 0, answers["type"] == 1
-        status = _status_window(event_months[w0:m], [p["customer"].size for p in ticket_months[w0:m]]) if events else None
+        status = _joined(status_months[w0:m], [p["customer"].size for p in ticket_months[w0:m]],
+                         ("ticket", "at", "status")) if events else None
         feats = window_features(n, begin, window_tickets,
                                 {k: v[is_csat] for k, v in answers.items()},
                                 {k: v[is_nps] for k, v in answers.items()}, status)
@@ -184,6 +190,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
         ticket_months.append(tickets)
         if events:
             event_months.append(_month_events(event_rng, tickets, int(bounds[-1])))
+            status_months.append(_status_events(event_months[-1]))
         answered = ticket_surveys(rng, tickets, n_tickets, cust["mood"])
         n_tickets += tickets["customer"].size
         nps = nps_surveys(rng, begin, end, present, cust["signup"], churned, cust["mood"],
@@ -208,7 +215,5 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
                         "order": np.concatenate([order, refunds["order"]])},
             "start": int(bounds[0]), "end": int(bounds[-1])}
     if events:
-        offsets = np.cumsum([0, *(p["customer"].size for p in ticket_months[:-1])])
-        raw["events"] = {k: np.concatenate([p[k] + o if k == "ticket" else p[k] for p, o in zip(event_months, offsets)])
-                         for k in event_months[0]}
+        raw["events"] = _joined(event_months, [p["customer"].size for p in ticket_months], tuple(event_months[0]))
     return raw
