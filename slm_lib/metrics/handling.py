@@ -30,7 +30,7 @@ from slm_lib.errors import InsufficientDataError
 from slm_lib.keys import lookup_positions
 from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.metrics.survey import csat_change_from_counts
-from slm_lib.periods import check_month, epoch_ns, month_labels, previous_month
+from slm_lib.periods import epoch_ns, month_bounds, month_starts
 from slm_lib.stats import holm_adjusted, share_from_counts
 from slm_lib.wording import format_estimate, format_p
 
@@ -39,24 +39,14 @@ HANDLING_COLUMNS: list[str] = [
     "ci_high_without", "difference", "diff_ci_low", "diff_ci_high", "p_value", "p_adjusted", "small_n"]
 
 
-def _months(month: str | None, months: int) -> list[str] | None:
-    if month is None:
-        return None
-    check_month(month)
-    chosen = [month]
-    while len(chosen) < months:
-        chosen.append(previous_month(chosen[-1]))
-    return chosen
-
-
 def _answers_with_history(ds: Any, month: str | None, months: int, tz: str, calendar: Any,
                           wait_hours: float) -> pd.DataFrame:
     """CSAT answers on tickets with events, with the flags of their ticket's lifecycle at the answer."""
     s = ds.surveys
     s = s.loc[(s["type"] == "csat").to_numpy() & s["ticket_id"].notna().to_numpy()]
-    chosen = _months(month, months)
-    if chosen is not None:
-        s = s.loc[month_labels(s["submitted_at"], tz).isin(chosen).to_numpy()]
+    if month is not None:
+        start, end = month_starts(month, months, tz)[0], month_bounds(month, tz)[1]
+        s = s.loc[((s["submitted_at"] >= start) & (s["submitted_at"] < end)).to_numpy()]
     s = s.sort_values("submitted_at", kind="stable").drop_duplicates("ticket_id", keep="first").reset_index(drop=True)
     e = ds.ticket_events
     answer = lookup_positions(s["ticket_id"], e["ticket_id"])   # the answer on each event's ticket, -1 if none
@@ -66,7 +56,7 @@ def _answers_with_history(ds: Any, month: str | None, months: int, tz: str, cale
     s = s.loc[np.bincount(answer[known], minlength=len(s)) > 0]
     if not len(s):
         raise InsufficientDataError("csat_by_handling: no CSAT answer on a ticket with ticket_events"
-                                    + (f" in {', '.join(sorted(chosen))} ({tz})" if chosen else ""))
+                                    + (f" in the {months} month(s) to {month} ({tz})" if month else ""))
     rows = lookup_positions(ds.tickets["ticket_id"], s["ticket_id"])
     t = ds.tickets.iloc[rows[rows >= 0]]
     lc = ticket_lifecycle(replace(ds, tickets=t, ticket_events=e), calendar=calendar,
