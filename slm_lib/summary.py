@@ -114,18 +114,28 @@ def select_segment(ds: Dataset, segment: str | None) -> Dataset:
     return replace(ds, **keep)
 
 
-def month_subset(ds: Dataset, month: str, tz: str = "UTC") -> Dataset:
-    """Tickets created and surveys submitted in ``month`` (``tz``); customers and revenue as they are.
+def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> Dataset:
+    """Tickets created and surveys submitted in ``month`` (``tz``), or in the ``months`` months ending with it.
+
+    The kept tickets keep their ticket events; customers and revenue stay as they are.
 
     Examples
     --------
     >>> len(month_subset(Dataset(), "2026-10").tickets)
     0
+    >>> t = pd.DataFrame({"ticket_id": ["T1", "T2", "T3"],
+    ...                   "created_at": pd.to_datetime(["2026-08-31", "2026-09-01", "2026-10-31"], utc=True)})
+    >>> len(month_subset(Dataset(tickets=t), "2026-10", months=2).tickets)
+    2
     """
-    check_month(month)
-    tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz) == month].reset_index(drop=True)
-    surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz) == month].reset_index(drop=True)
-    return replace(ds, tickets=tickets, surveys=surveys)
+    last = check_month(month).ordinal
+    if months < 1:
+        raise ConfigError(f"month_subset: months must be at least 1, not {months}")
+    keep = {str(pd.Period(ordinal=o, freq="M")) for o in range(last - months + 1, last + 1)}
+    tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin(keep)].reset_index(drop=True)
+    surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz).isin(keep)].reset_index(drop=True)
+    events = ds.ticket_events[ds.ticket_events["ticket_id"].isin(tickets["ticket_id"])].reset_index(drop=True)
+    return replace(ds, tickets=tickets, surveys=surveys, ticket_events=events)
 
 
 def _ticket_hours(ds: Dataset, metric: str, calendar: Any, as_of: Any) -> pd.Series:

@@ -1,4 +1,6 @@
 """Headline KPIs and their sentences (slm_lib.summary)."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from slm_lib.metrics.survey import compare_periods
 from slm_lib.periods import check_month, previous_month
 from slm_lib.nb import verbatim_comments
 from slm_lib.summary import (data_months, headline_kpis, kpi_sentence, kpi_sentences,
-                             select_segment)
+                             month_subset, select_segment)
 
 
 def _ts(values):
@@ -46,6 +48,19 @@ def test_month_helpers(two_months):
     for bad in ("2026-13", "2026/10", "Oct 2026", "2026-1", "2026--1", "20-6-10", "2026-00"):
         with pytest.raises(ConfigError, match="YYYY-MM"):
             check_month(bad)
+
+
+def test_month_subset_keeps_the_months_and_their_tickets_events(two_months):
+    events = pd.DataFrame({"event_id": ["e0", "e3", "e4"], "ticket_id": ["t0", "t3", "t4"]})
+    ds = replace(two_months, ticket_events=events)
+    october = month_subset(ds, "2026-10")
+    assert october.tickets["ticket_id"].tolist() == ["t3", "t4"] and len(october.surveys) == 10
+    assert october.ticket_events["event_id"].tolist() == ["e3", "e4"]
+    both = month_subset(ds, "2026-10", months=2)
+    assert len(both.tickets) == 5 and len(both.surveys) == 20 and len(both.ticket_events) == 3
+    assert len(month_subset(ds, "2026-11", months=1).tickets) == 0
+    with pytest.raises(ConfigError, match="at least 1"):
+        month_subset(ds, "2026-10", months=0)
 
 
 def test_headline_kpis_hand_computed(two_months):
