@@ -32,8 +32,8 @@ from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subs
 from slm_lib.text import mask_pii_series
 from slm_lib.wording import format_kpi, format_p
 
-__all__ = ["report_data", "coverage_note", "attempt", "bullets", "churn_drivers", "Unavailable", "data_months", "findings_markdown", "kpi_display",
-           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "suggested_actions",
+__all__ = ["report_data", "coverage_note", "attempt", "bullets", "churn_drivers", "Captioned", "Unavailable", "data_months", "findings_markdown", "kpi_display",
+           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "staffing_table", "suggested_actions",
            "verbatim_comments"]
 
 
@@ -198,6 +198,39 @@ def bullets(lines: Iterable[str] | Unavailable) -> Bullets | Unavailable:
     - CSAT fell.
     """
     return lines if isinstance(lines, Unavailable) else Bullets(lines)
+
+
+class Captioned:
+    """A table shown with a caption above it (HTML escaped; plain text in a console)."""
+
+    def __init__(self, table: pd.DataFrame, caption: str) -> None:
+        self.table, self.caption = table, caption
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html().replace(">", f">\n<caption>{html.escape(self.caption)}</caption>", 1)
+
+    def __repr__(self) -> str:
+        return f"{self.caption}\n{self.table}"
+
+
+def staffing_table(staff: pd.DataFrame, periods: int = 14) -> Captioned:
+    """Agents needed in the first ``periods`` periods, one column per group, captioned with the model's assumptions.
+
+    ``staff`` is :func:`slm_lib.forecast.staffing.erlang_c_staffing` of a forecast indexed by
+    ``period`` and one group column (:meth:`slm_lib.forecast.volume.VolumeForecast.ahead`).
+
+    Examples
+    --------
+    >>> from slm_lib.forecast.staffing import erlang_c_staffing
+    >>> ahead = pd.Series([100.0, 40.0], index=pd.MultiIndex.from_tuples([("2026-11-01", "phone"), ("2026-11-01", "chat")],
+    ...                   names=["period", "channel"]))
+    >>> t = staffing_table(erlang_c_staffing(ahead, handle_time_s=420, period_s=8 * 3600))
+    >>> t.table.to_dict("index"), t.caption.startswith("Erlang C")
+    ({'2026-11-01': {'chat': 2, 'phone': 3}}, True)
+    """
+    groups = [name for name in staff.index.names if name != "period"]
+    agents = staff["agents"].unstack(groups[0]) if groups else staff["agents"].to_frame()
+    return Captioned(agents.head(periods), str(staff["model"].iloc[0]))
 
 
 # ----------------------------------------------------------------------------- the monthly summary's display

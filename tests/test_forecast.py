@@ -164,6 +164,12 @@ def test_by_fits_each_group_and_flags_small_groups():
     assert email.startswith("Channel email: the daily forecast") and "Small n" not in email
     assert re.search(r"Small n: 0\.\d tickets per day on average \(fewer than 5\)", phone)
     assert set(fc.origins["channel"]) == {"email", "phone"}
+    phone_ahead = fc.ahead(channel=["phone"])
+    assert phone_ahead.index.names == ["period", "channel"] and len(phone_ahead) == 14
+    assert phone_ahead.to_numpy().tolist() == ahead.loc[ahead["channel"] == "phone", "forecast"].tolist()
+    assert len(fc.ahead()) == 28
+    with pytest.raises(ConfigError, match="team"):
+        fc.ahead(team=["x"])
 
 
 def test_a_group_without_history_or_without_variation_is_said_so():

@@ -64,6 +64,28 @@ class VolumeForecast:
         """Per group: whether the model beats the seasonal naive rule, and how its intervals covered."""
         return [_sentence(self, keys, rows) for keys, rows in _groups(self.backtest, self.by)]
 
+    def ahead(self, **groups: Sequence[Any]) -> pd.Series:
+        """The mean forecast of the periods ahead, indexed by ``period`` and the ``by`` columns.
+
+        Keyword arguments keep only some groups, e.g. ``channel=["phone", "chat"]`` (a
+        column that is not a ``by`` column is a :class:`~slm_lib.errors.ConfigError`). The
+        Series feeds :func:`slm_lib.forecast.staffing.erlang_c_staffing`.
+
+        Examples
+        --------
+        >>> f = pd.DataFrame({"period": ["d1", "d1", "d2", "d2"], "channel": ["chat", "email"] * 2,
+        ...                   "part": ["history", "history", "forecast", "forecast"], "forecast": [1.0, 2.0, 3.0, 4.0]})
+        >>> VolumeForecast(f, None, None, "D", 1, 7, "ETS", "naive", ["channel"]).ahead(channel=["chat"]).to_dict()
+        {('d2', 'chat'): 3.0}
+        """
+        unknown = sorted(set(groups) - set(self.by))
+        if unknown:
+            raise ConfigError(f"VolumeForecast.ahead: {unknown} not among the forecast's groups {self.by}")
+        keep = self.forecast["part"] == "forecast"
+        for column, values in groups.items():
+            keep &= self.forecast[column].isin(list(values))
+        return self.forecast.loc[keep].set_index(["period", *self.by])["forecast"]
+
 
 def _groups(table: pd.DataFrame, by: list[str]) -> list[tuple[tuple, pd.DataFrame]]:
     if not by:
