@@ -36,7 +36,7 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     Parameters
     ----------
     params : array-like
-        ``(r, alpha, a, b)``, all positive.
+        ``(r, alpha, a, b)``, all positive; ``a`` and ``b`` may be arrays, one value per customer.
     x, t_x, T : numpy.ndarray
         Repeat purchases, recency and age of each customer.
 
@@ -51,7 +51,11 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     -0.6931
     """
     r, alpha, a, b = params
-    head = by_count(lambda j: gammaln(r + j) - gammaln(r) + betaln(a, b + j) - betaln(a, b), x) + r * np.log(alpha)
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        head = by_count(lambda j: gammaln(r + j) - gammaln(r) + betaln(a, b + j) - betaln(a, b), x)
+    else:   # one (a, b) per row (dropout covariates)
+        head = by_count(lambda j: gammaln(r + j) - gammaln(r), x) + betaln(a, b + x) - betaln(a, b)
+    head = head + r * np.log(alpha)
     stay = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
