@@ -33,6 +33,44 @@ _HINT = ("check that the covariates vary and are on a sensible scale (units={col
          "and that recency and T use the same time unit")
 
 
+def _unpack(theta: np.ndarray, dz: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    k = dz.shape[1]
+    return np.exp(theta[0]), np.exp(theta[1]), np.exp(dz @ theta[2:2 + k]), np.exp(dz @ theta[2 + k:])
+
+
+def covariate_loglik(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, dz: np.ndarray,
+                     weights: np.ndarray) -> float:
+    """Weighted BG/NBD log-likelihood with ``theta = (log r, log alpha, log a0, gamma_a, log b0, gamma_b)``.
+
+    ``dz`` is the design with a leading column of ones (``n x (1 + k)``).
+
+    Examples
+    --------
+    >>> x, tx, T = np.array([0., 2.]), np.array([0., 5.]), np.array([10., 10.])
+    >>> theta = np.log([0.5, 3.0, 0.8, 1.0, 2.0, 1.0]) * [1, 1, 1, 0, 1, 0]   # coefficients 0
+    >>> dz = np.column_stack([np.ones(2), [1.0, -1.0]])
+    >>> bool(np.isclose(covariate_loglik(theta, x, tx, T, dz, np.ones(2)),
+    ...                 bgnbd_loglik([0.5, 3.0, 0.8, 2.0], x, tx, T).sum()))
+    True
+    """
+    return float(weighted_sum(weights, bgnbd_loglik(_unpack(theta, dz), x, t_x, T)))
+
+
+def covariate_score_information(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, dz: np.ndarray,
+                                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score and observed information of :func:`covariate_loglik` in ``theta``, closed form."""
+    r, alpha, a, b = _unpack(theta, dz)
+    n = len(x)
+    with np.errstate(all="ignore"):
+        grad, upper, curv, d, (grad_c, upper_c) = bgnbd_row_derivatives((r, alpha, a, b), x, t_x, T)
+    hess = curv[:, None, None] * d[:, :, None] * d[:, None, :]
+    hess[:, _UPPER[0], _UPPER[1]] += upper + upper_c
+    hess[:, (1, 3), (0, 2)] = hess[:, (0, 2), (1, 3)]     # the two off-diagonal direct terms
+    values = np.column_stack([np.full(n, r), np.full(n, alpha), a, b])
+    ones = np.ones((n, 1))
+    return linked_score_information(values, grad + grad_c, hess, [ones, ones, dz, dz], weights)
+
+
 class BetaGeoCovariateModel(PositiveMLEModel):
     """BG/NBD whose drop-out parameters ``a``, ``b`` depend on customer covariates.
 
@@ -109,31 +147,21 @@ class BetaGeoCovariateModel(PositiveMLEModel):
             raise ModelFitError(f"{self.name}: the BG/NBD without covariates does not fit, so neither "
                                 f"can this one: {exc}") from exc
         rows, counts, _ = unique_rows(x, t_x, big_t, *z.T)
-        ux, ut_x, u_t, uz = rows[0], rows[1], rows[2], np.column_stack(rows[3:])
+        ux, ut_x, u_t, dz = rows[0], rows[1], rows[2], np.column_stack([np.ones(len(rows[0])), *rows[3:]])
         w = counts.astype(float)
-        k = uz.shape[1]
-        dz = np.column_stack([np.ones(len(ux)), uz])
-        ones = np.ones((len(ux), 1))
+        k = dz.shape[1] - 1
 
-        def unpack(theta: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-            return (np.exp(theta[0]), np.exp(theta[1]), np.exp(dz @ theta[2:3 + k]), np.exp(dz @ theta[3 + k:]))
+        data = (ux, ut_x, u_t, dz, w)
 
         def objective(theta: np.ndarray) -> float:
             if np.any(np.abs(theta) > 2 * _LOG_BOUND):
                 return np.inf
             with np.errstate(all="ignore"):
-                value = -float(weighted_sum(w, bgnbd_loglik(unpack(theta), ux, ut_x, u_t)))
+                value = -covariate_loglik(theta, *data)
             return value if np.isfinite(value) else np.inf
 
         def derivatives(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            r, alpha, a, b = unpack(theta)
-            with np.errstate(all="ignore"):
-                grad, upper, curv, d, (grad_c, upper_c) = bgnbd_row_derivatives((r, alpha, a, b), ux, ut_x, u_t)
-            hess = curv[:, None, None] * d[:, :, None] * d[:, None, :]
-            hess[:, _UPPER[0], _UPPER[1]] += upper + upper_c
-            hess[:, (1, 3), (0, 2)] = hess[:, (0, 2), (1, 3)]     # the two off-diagonal direct terms
-            values = np.column_stack([np.full(len(ux), r), np.full(len(ux), alpha), a, b])
-            score, info = linked_score_information(values, grad + grad_c, hess, [ones, ones, dz, dz], w)
+            score, info = covariate_score_information(theta, *data)
             return -score, info
 
         names, logs, labels = linked_names(("r", "alpha"), ("a", "b"), design)

@@ -50,6 +50,39 @@ def _validate(renewals: Any, churned: Any, entered: Any) -> tuple[np.ndarray, np
     return n, died, k0
 
 
+def _unpack(theta: np.ndarray, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    k = dz.shape[1]
+    return np.exp(dz @ theta[:k]), np.exp(dz @ theta[k:])
+
+
+def covariate_loglik(theta: np.ndarray, renewals: np.ndarray, churned: np.ndarray, entered: np.ndarray,
+                     dz: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted sBG log-likelihood of customers, ``theta = (log alpha0, gamma_alpha, log beta0, gamma_beta)``.
+
+    ``churned`` is 0/1; ``dz`` the design with a leading column of ones.
+
+    Examples
+    --------
+    >>> from slm_lib.clv.sbg import sbg_loglik
+    >>> n, died = np.array([0., 1., 1.]), np.array([1., 0., 0.])   # 3 customers: one left after period 1
+    >>> one = np.ones((3, 1))
+    >>> bool(np.isclose(covariate_loglik(np.log([0.7, 1.2]), n, died, np.zeros(3), one, np.ones(3)),
+    ...                 sbg_loglik([0.7, 1.2], np.array([3., 2.]))))
+    True
+    """
+    a, b = _unpack(theta, dz)
+    return float(weighted_sum(weights, betaln(a + churned, b + renewals) - betaln(a, b + entered)))
+
+
+def covariate_score_information(theta: np.ndarray, renewals: np.ndarray, churned: np.ndarray, entered: np.ndarray,
+                                dz: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score and observed information of :func:`covariate_loglik` in ``theta``, closed form."""
+    a, b = _unpack(theta, dz)
+    g_out, h_out = betaln_derivatives(a + churned, b + renewals)
+    g_in, h_in = betaln_derivatives(a, b + entered)
+    return linked_score_information(np.column_stack([a, b]), g_out - g_in, h_out - h_in, [dz, dz], weights)
+
+
 class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
     """sBG whose churn-rate distribution ``Beta(alpha, beta)`` depends on customer covariates.
 
@@ -118,22 +151,17 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         w = counts.astype(float)
         k = dz.shape[1] - 1
 
-        def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.exp(dz @ theta[:k + 1]), np.exp(dz @ theta[k + 1:])
+        data = (un, ud, uk, dz, w)
 
         def objective(theta: np.ndarray) -> float:
             if np.any(np.abs(theta) > 2 * _LOG_BOUND):
                 return np.inf
-            a, b = unpack(theta)
             with np.errstate(all="ignore"):
-                value = -float(weighted_sum(w, betaln(a + ud, b + un) - betaln(a, b + uk)))
+                value = -covariate_loglik(theta, *data)
             return value if np.isfinite(value) else np.inf
 
         def derivatives(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            a, b = unpack(theta)
-            g_out, h_out = betaln_derivatives(a + ud, b + un)
-            g_in, h_in = betaln_derivatives(a, b + uk)
-            score, info = linked_score_information(np.column_stack([a, b]), g_out - g_in, h_out - h_in, [dz, dz], w)
+            score, info = covariate_score_information(theta, *data)
             return -score, info
 
         start = {"alpha": 1.0, "beta": 1.0, **(initial or {})}

@@ -1,0 +1,85 @@
+"""sBG with churn covariates: planted-effect recovery, equivalence with the plain sBG, derivatives."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slm_lib.clv.mle import numerical_gradient, numerical_hessian
+from slm_lib.clv.sbg import ShiftedBetaGeoModel, cohort_tallies, tallies_loglik
+from slm_lib.clv.sbg_covariates import (ShiftedBetaGeoCovariateModel, covariate_loglik,
+                                        covariate_score_information)
+from slm_lib.errors import DataValidationError, ModelFitError
+
+
+def lifetimes(alpha, beta, horizon, rng):
+    """Renewals (capped at ``horizon``) and churned flags of customers with churn rate Beta(alpha, beta)."""
+    life = rng.geometric(rng.beta(alpha, beta))    # churns in period life = 1, 2, ...
+    return np.minimum(life - 1, horizon), life <= horizon
+
+
+def test_planted_churn_effects_inside_95_ci():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=8_000)
+    detractor = rng.random(8_000) < 0.3
+    renewals, churned = lifetimes(0.7 * np.exp(0.5 * z + 0.4 * detractor), 1.2 * np.exp(-0.3 * z), 24, rng)
+    frame = pd.DataFrame({"service": z, "detractor": detractor})
+    model = ShiftedBetaGeoCovariateModel(["service", "detractor"]).fit(renewals, churned, frame)
+    truth = {"alpha": 0.7, "alpha:service": 0.5, "alpha:detractor[True]": 0.4, "beta": 1.2,
+             "beta:service": -0.3, "beta:detractor[True]": 0.0}
+    s = model.summary.set_index("parameter")
+    for name, value in truth.items():
+        assert s.loc[name, "ci_low"] < value < s.loc[name, "ci_high"], name
+    eff = model.churn_effects.set_index("term")
+    assert eff.loc["service", "ci_low"] < np.exp(0.8) < eff.loc["service", "ci_high"]
+    assert eff.loc["detractor[True]", "ci_low"] < np.exp(0.4) < eff.loc["detractor[True]", "ci_high"]
+    assert eff["events"].iloc[0] == int(churned.sum()) and eff["n"].iloc[0] == 8_000
+    assert eff.loc["detractor[True]", "label"] == "detractor: True (vs False)"
+
+
+def test_loglik_at_zero_coefficients_is_the_plain_sbg_with_left_truncation():
+    # cohort A from period 0: 10 -> 6 -> 5; cohort B entering at period 1 with 8 -> 7
+    renewals = np.array([0] * 4 + [1] * 1 + [2] * 5 + [1] * 1 + [2] * 7, dtype=float)
+    churned = np.array([1] * 4 + [1] * 1 + [0] * 5 + [1] * 1 + [0] * 7, dtype=float)
+    entered = np.array([0] * 10 + [1] * 8, dtype=float)
+    tallies = cohort_tallies([0, 1], [2, 2], np.array([10.0, 6.0, 5.0, 8.0, 7.0]))
+    one = np.ones((18, 1))
+    for alpha, beta in ((0.7, 1.2), (2.0, 0.5)):
+        ll = covariate_loglik(np.log([alpha, beta]), renewals, churned, entered, one, np.ones(18))
+        assert ll == pytest.approx(tallies_loglik([alpha, beta], *tallies), rel=1e-12)
+
+
+def test_no_effect_covariate_gives_the_plain_sbg_fit():
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=6_000)
+    renewals, churned = lifetimes(np.full(6_000, 0.7), 1.2, 7, rng)
+    model = ShiftedBetaGeoCovariateModel(["service"]).fit(renewals, churned, pd.DataFrame({"service": z}))
+    plain = ShiftedBetaGeoModel().fit([int((renewals >= t).sum()) for t in range(8)]).summary.set_index("parameter")
+    s = model.summary.set_index("parameter")
+    for coef in ("alpha:service", "beta:service"):
+        assert s.loc[coef, "ci_low"] < 0 < s.loc[coef, "ci_high"]
+    for name in ("alpha", "beta"):
+        assert abs(s.loc[name, "estimate"] - plain.loc[name, "estimate"]) < plain.loc[name, "std_error"]
+
+
+def test_closed_form_score_and_information_match_finite_differences():
+    rng = np.random.default_rng(1)
+    renewals = rng.integers(0, 10, 40).astype(float)
+    churned = (rng.random(40) < 0.6).astype(float)
+    entered = np.minimum(rng.integers(0, 3, 40), renewals)
+    dz = np.column_stack([np.ones(40), rng.normal(size=40)])
+    theta, w = np.array([np.log(0.8), 0.3, np.log(1.5), -0.2]), rng.integers(1, 5, 40).astype(float)
+    score, info = covariate_score_information(theta, renewals, churned, entered, dz, w)
+    f = lambda t: covariate_loglik(t, renewals, churned, entered, dz, w)   # noqa: E731
+    np.testing.assert_allclose(score, numerical_gradient(f, theta), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(-info, numerical_hessian(f, theta), rtol=1e-4, atol=1e-4)
+
+
+def test_invalid_inputs_raise():
+    frame = pd.DataFrame({"z": [0.0, 1.0, 2.0]})
+    with pytest.raises(DataValidationError, match="entered <= renewals"):
+        ShiftedBetaGeoCovariateModel(["z"]).fit([1, 2, 0], [True, False, True], frame, entered=[0, 0, 1])
+    with pytest.raises(DataValidationError, match="one value per customer"):
+        ShiftedBetaGeoCovariateModel(["z"]).fit([1, 2, 0], [True, False], frame)
+    with pytest.raises(ModelFitError, match="nobody churned"):
+        ShiftedBetaGeoCovariateModel(["z"]).fit([1, 2, 0], [False, False, False], frame)
