@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, bgnbd_loglik
-from slm_lib.clv.bgnbd_covariates import BetaGeoCovariateModel, covariate_loglik, covariate_score_information
+from slm_lib.clv.bgnbd_covariates import PARAMS, BetaGeoCovariateModel, covariate_loglik, covariate_score_information
+from slm_lib.clv.linked import param_designs
 from slm_lib.clv.mle import numerical_gradient, numerical_hessian
 from slm_lib.errors import DataValidationError, ModelFitError
 
@@ -78,7 +79,7 @@ def test_loglik_at_zero_coefficients_is_the_bgnbd_loglik():
     tx = np.where(x > 0, rng.uniform(1, 30, 50), 0.0)
     dz = np.column_stack([np.ones(50), rng.normal(size=(50, 2))])
     theta = np.r_[np.log([0.4, 4.0, 0.9]), 0.0, 0.0, np.log(2.0), 0.0, 0.0]
-    ll = covariate_loglik(theta, x, tx, np.full(50, 30.0), dz, np.ones(50))
+    ll = covariate_loglik(theta, x, tx, np.full(50, 30.0), param_designs(dz, PARAMS, ('a', 'b')), np.ones(50))
     assert ll == pytest.approx(np.sum(bgnbd_loglik([0.4, 4.0, 0.9, 2.0], x, tx, np.full(50, 30.0))), rel=1e-12)
 
 
@@ -89,10 +90,13 @@ def test_closed_form_score_and_information_match_finite_differences():
     T, w = np.full(60, 30.0), rng.integers(1, 4, 60).astype(float)
     dz = np.column_stack([np.ones(60), rng.normal(size=60), rng.random(60) < 0.4])
     theta = np.array([np.log(0.4), np.log(4.0), np.log(0.9), 0.3, -0.2, np.log(2.0), -0.4, 0.5])
-    score, info = covariate_score_information(theta, x, tx, T, dz, w)
-    f = lambda t: covariate_loglik(t, x, tx, T, dz, w)   # noqa: E731
-    np.testing.assert_allclose(score, numerical_gradient(f, theta), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(-info, numerical_hessian(f, theta), rtol=1e-4, atol=1e-3)
+    for linked, drop in ((("a", "b"), []), (("b",), [3, 4])):
+        designs = param_designs(dz, PARAMS, linked)
+        at = np.delete(theta, drop)
+        score, info = covariate_score_information(at, x, tx, T, designs, w)
+        f = lambda t: covariate_loglik(t, x, tx, T, designs, w)   # noqa: E731
+        np.testing.assert_allclose(score, numerical_gradient(f, at), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(-info, numerical_hessian(f, at), rtol=1e-4, atol=1e-3)
 
 
 def test_predictions_use_each_customers_dropout_parameters(planted):

@@ -7,7 +7,8 @@ import pytest
 
 from slm_lib.clv.mle import numerical_gradient, numerical_hessian
 from slm_lib.clv.sbg import ShiftedBetaGeoModel, cohort_tallies, tallies_loglik
-from slm_lib.clv.sbg_covariates import (ShiftedBetaGeoCovariateModel, covariate_loglik,
+from slm_lib.clv.linked import param_designs
+from slm_lib.clv.sbg_covariates import (PARAMS, ShiftedBetaGeoCovariateModel, covariate_loglik,
                                         covariate_score_information)
 from slm_lib.errors import DataValidationError, ModelFitError
 
@@ -43,7 +44,7 @@ def test_loglik_at_zero_coefficients_is_the_plain_sbg_with_left_truncation():
     churned = np.array([1] * 4 + [1] * 1 + [0] * 5 + [1] * 1 + [0] * 7, dtype=float)
     entered = np.array([0] * 10 + [1] * 8, dtype=float)
     tallies = cohort_tallies([0, 1], [2, 2], np.array([10.0, 6.0, 5.0, 8.0, 7.0]))
-    one = np.ones((18, 1))
+    one = [np.ones((18, 1))] * 2
     for alpha, beta in ((0.7, 1.2), (2.0, 0.5)):
         ll = covariate_loglik(np.log([alpha, beta]), renewals, churned, entered, one, np.ones(18))
         assert ll == pytest.approx(tallies_loglik([alpha, beta], *tallies), rel=1e-12)
@@ -69,10 +70,13 @@ def test_closed_form_score_and_information_match_finite_differences():
     entered = np.minimum(rng.integers(0, 3, 40), renewals)
     dz = np.column_stack([np.ones(40), rng.normal(size=40)])
     theta, w = np.array([np.log(0.8), 0.3, np.log(1.5), -0.2]), rng.integers(1, 5, 40).astype(float)
-    score, info = covariate_score_information(theta, renewals, churned, entered, dz, w)
-    f = lambda t: covariate_loglik(t, renewals, churned, entered, dz, w)   # noqa: E731
-    np.testing.assert_allclose(score, numerical_gradient(f, theta), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(-info, numerical_hessian(f, theta), rtol=1e-4, atol=1e-4)
+    for linked, drop in ((PARAMS, []), (("alpha",), [3])):
+        designs = param_designs(dz, PARAMS, linked)
+        at = np.delete(theta, drop)
+        score, info = covariate_score_information(at, renewals, churned, entered, designs, w)
+        f = lambda t: covariate_loglik(t, renewals, churned, entered, designs, w)   # noqa: E731
+        np.testing.assert_allclose(score, numerical_gradient(f, at), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(-info, numerical_hessian(f, at), rtol=1e-4, atol=1e-4)
 
 
 def test_invalid_inputs_raise():

@@ -24,51 +24,49 @@ from slm_lib.clv.bgnbd import (_UPPER, BetaGeoModel, alive_probability, bgnbd_lo
                                conditional_expected_purchases)
 from slm_lib.clv.compress import unique_rows, weighted_sum
 from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, covariate_matrix, dropout_effects,
-                                linked_names, linked_score_information, term_scales)
+                                linked_names, linked_score_information, param_designs, row_values, term_scales)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import like_input, validate_rfm
-from slm_lib.errors import ModelFitError
+from slm_lib.errors import ConfigError, ModelFitError
 
 _HINT = ("check that the covariates vary and are on a sensible scale (units={column: 10} or 'sd'), "
          "and that recency and T use the same time unit")
 
 
-def _unpack(theta: np.ndarray, dz: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    k = dz.shape[1]
-    return np.exp(theta[0]), np.exp(theta[1]), np.exp(dz @ theta[2:2 + k]), np.exp(dz @ theta[2 + k:])
+PARAMS = ("r", "alpha", "a", "b")
 
 
-def covariate_loglik(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, dz: np.ndarray,
-                     weights: np.ndarray) -> float:
+def covariate_loglik(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                     designs: Sequence[np.ndarray], weights: np.ndarray) -> float:
     """Weighted BG/NBD log-likelihood with ``theta = (log r, log alpha, log a0, gamma_a, log b0, gamma_b)``.
 
-    ``dz`` is the design with a leading column of ones (``n x (1 + k)``).
+    ``designs``: one per parameter (:func:`slm_lib.clv.linked.param_designs`), ones then the
+    covariates for a linked parameter (the coefficients then follow it in ``theta``).
 
     Examples
     --------
     >>> x, tx, T = np.array([0., 2.]), np.array([0., 5.]), np.array([10., 10.])
     >>> theta = np.log([0.5, 3.0, 0.8, 1.0, 2.0, 1.0]) * [1, 1, 1, 0, 1, 0]   # coefficients 0
-    >>> dz = np.column_stack([np.ones(2), [1.0, -1.0]])
-    >>> bool(np.isclose(covariate_loglik(theta, x, tx, T, dz, np.ones(2)),
+    >>> designs = param_designs(np.column_stack([np.ones(2), [1.0, -1.0]]), PARAMS, ("a", "b"))
+    >>> bool(np.isclose(covariate_loglik(theta, x, tx, T, designs, np.ones(2)),
     ...                 bgnbd_loglik([0.5, 3.0, 0.8, 2.0], x, tx, T).sum()))
     True
     """
-    return float(weighted_sum(weights, bgnbd_loglik(_unpack(theta, dz), x, t_x, T)))
+    r, alpha, a, b = row_values(theta, designs)
+    return float(weighted_sum(weights, bgnbd_loglik((r[0], alpha[0], a, b), x, t_x, T)))
 
 
-def covariate_score_information(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, dz: np.ndarray,
-                                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def covariate_score_information(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                                designs: Sequence[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score and observed information of :func:`covariate_loglik` in ``theta``, closed form."""
-    r, alpha, a, b = _unpack(theta, dz)
-    n = len(x)
+    r, alpha, a, b = row_values(theta, designs)
     with np.errstate(all="ignore"):
-        grad, upper, curv, d, (grad_c, upper_c) = bgnbd_row_derivatives((r, alpha, a, b), x, t_x, T)
+        grad, upper, curv, d, (grad_c, upper_c) = bgnbd_row_derivatives((r[0], alpha[0], a, b), x, t_x, T)
     hess = curv[:, None, None] * d[:, :, None] * d[:, None, :]
     hess[:, _UPPER[0], _UPPER[1]] += upper + upper_c
     hess[:, (1, 3), (0, 2)] = hess[:, (0, 2), (1, 3)]     # the two off-diagonal direct terms
-    values = np.column_stack([np.full(n, r), np.full(n, alpha), a, b])
-    ones = np.ones((n, 1))
-    return linked_score_information(values, grad + grad_c, hess, [ones, ones, dz, dz], weights)
+    values = np.column_stack([r, alpha, a, b])
+    return linked_score_information(values, grad + grad_c, hess, designs, weights)
 
 
 class BetaGeoCovariateModel(PositiveMLEModel):
@@ -82,6 +80,8 @@ class BetaGeoCovariateModel(PositiveMLEModel):
         Stated change of numeric covariates (``{"median_frt_h": 10}``: per +10 h; ``"sd"``).
     references : mapping, optional
         Reference level of categorical covariates.
+    linked : tuple of str, default ("a", "b")
+        Drop-out parameters that depend on the covariates; ``("a",)`` keeps ``b`` common.
 
     Attributes (after :meth:`fit`)
     -------------------------------
@@ -108,8 +108,11 @@ class BetaGeoCovariateModel(PositiveMLEModel):
         ".fit(frequency, recency, T, covariates)"
 
     def __init__(self, dropout_covariates: Sequence[str], units: Mapping[str, float | str] | None = None,
-                 references: Mapping[str, str] | None = None) -> None:
+                 references: Mapping[str, str] | None = None, linked: Sequence[str] = ("a", "b")) -> None:
         super().__init__()
+        if not linked or set(linked) - {"a", "b"}:
+            raise ConfigError(f"linked: give 'a', 'b' or both, got {list(linked)}")
+        self.linked = tuple(linked)
         self.dropout_covariates = list(dropout_covariates)
         self.units, self.references = dict(units or {}), dict(references or {})
         self.design_ = None
@@ -151,7 +154,7 @@ class BetaGeoCovariateModel(PositiveMLEModel):
         w = counts.astype(float)
         k = dz.shape[1] - 1
 
-        data = (ux, ut_x, u_t, dz, w)
+        data = (ux, ut_x, u_t, param_designs(dz, PARAMS, self.linked), w)
 
         def objective(theta: np.ndarray) -> float:
             if np.any(np.abs(theta) > 2 * _LOG_BOUND):
@@ -164,8 +167,8 @@ class BetaGeoCovariateModel(PositiveMLEModel):
             score, info = covariate_score_information(theta, *data)
             return -score, info
 
-        names, logs, labels = linked_names(("r", "alpha"), ("a", "b"), design)
-        theta0 = as_theta(self.baseline_.params_, ("r", "alpha"), ("a", "b"), k)
+        names, logs, labels = linked_names(PARAMS, self.linked, design)
+        theta0 = as_theta(self.baseline_.params_, PARAMS, self.linked, k)
         if not np.isfinite(objective(theta0)):
             raise ModelFitError(f"{self.name}: the log-likelihood is not finite at the start; {_HINT}")
         natural = np.where(np.asarray(logs), 1.0, 0.0)
@@ -191,7 +194,7 @@ class BetaGeoCovariateModel(PositiveMLEModel):
         """``(r, alpha, a_i, b_i)`` of each customer (rows of ``covariates``; NaN where a covariate is missing)."""
         p = self._fitted().params
         z = covariate_matrix(covariates, self.design_, self.scales_)
-        a, b = (p[par] * np.exp(z @ np.array([p[f"{par}:{t.name}"] for t in self.design_.terms]))
+        a, b = (p[par] * np.exp(z @ np.array([p.get(f"{par}:{t.name}", 0.0) for t in self.design_.terms]))
                 for par in ("a", "b"))
         return p["r"], p["alpha"], a, b
 

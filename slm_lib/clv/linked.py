@@ -25,7 +25,7 @@ maximises the likelihood with the usual checks. Standard errors are observed-inf
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -223,11 +223,12 @@ def dropout_effects(result: LinkedMLEResult, design: Design, up: str, down: str,
         (and events).
     """
     names = list(result.names)
-    up_at = [names.index(f"{up}:{t.name}") for t in design.terms]
-    down_at = [names.index(f"{down}:{t.name}") for t in design.terms]
-    cov = result.cov_log
-    diff = result.log_params[up_at] - result.log_params[down_at]
-    se = np.sqrt(np.clip(np.diag(cov)[up_at] + np.diag(cov)[down_at] - 2 * cov[up_at, down_at], 0.0, None))
+    theta, cov = np.r_[result.log_params, 0.0], np.pad(result.cov_log, (0, 1))   # last: an unlinked 0
+    at = {p: [names.index(f"{p}:{t.name}") if f"{p}:{t.name}" in names else -1 for t in design.terms]
+          for p in (up, down)}
+    u, v = at[up], at[down]
+    diff = theta[u] - theta[v]
+    se = np.sqrt(np.clip(np.diag(cov)[u] + np.diag(cov)[v] - 2 * cov[u, v], 0.0, None))
     lo, hi = normal_interval(diff, se, CONFIDENCE)
     out = pd.DataFrame({
         "term": [t.name for t in design.terms], "unit": [t.unit for t in design.terms],
@@ -243,25 +244,43 @@ def term_labels(design: Design) -> list[str]:
     return [term_label(t.source, "" if t.level is not None else t.unit, t.level, t.reference) for t in design.terms]
 
 
-def linked_names(fixed: Sequence[str], linked: Sequence[str], design: Design) -> tuple[list[str], list[bool], list[str]]:
-    """Names, log-scale flags and labels of ``theta``: fixed parameters, then each linked one and its coefficients.
+def linked_names(params: Sequence[str], linked: Sequence[str], design: Design) -> tuple[list[str], list[bool], list[str]]:
+    """Names, log-scale flags and labels of ``theta``: each parameter, followed by its coefficients if linked.
 
     Examples
     --------
     >>> d = covariate_design(pd.DataFrame({"x": [0.0, 1.0, 3.0]}), ["x"], 3)
-    >>> linked_names(["r"], ["a"], d)[0]
+    >>> linked_names(["r", "a"], ["a"], d)[0]
     ['r', 'a', 'a:x']
     """
     labels = term_labels(design)
-    names, logs, words = list(fixed), [True] * len(fixed), list(fixed)
-    for p in linked:
-        names += [p] + [f"{p}:{t.name}" for t in design.terms]
-        logs += [True] + [False] * len(design.terms)
-        words += [f"{p} at the reference customer"] + [f"{p}: {label}" for label in labels]
+    names, logs, words = [], [], []
+    for p in params:
+        more = p in linked
+        names += [p] + ([f"{p}:{t.name}" for t in design.terms] if more else [])
+        logs += [True] + [False] * (len(design.terms) if more else 0)
+        words += [f"{p} at the reference customer" if more else p] + ([f"{p}: {w}" for w in labels] if more else [])
     return names, logs, words
 
 
-def as_theta(values: Any, fixed: Sequence[str], linked: Sequence[str], k: int) -> np.ndarray:
-    """Starting ``theta``: logs of the named starting values, coefficients 0."""
-    return np.concatenate([np.log([values[p] for p in fixed])]
-                          + [np.r_[np.log(values[p]), np.zeros(k)] for p in linked])
+def as_theta(values: Mapping[str, float], params: Sequence[str], linked: Sequence[str], k: int) -> np.ndarray:
+    """Starting ``theta`` in :func:`linked_names` order: logs of the starting values, coefficients 0."""
+    return np.concatenate([np.r_[np.log(values[p]), np.zeros(k if p in linked else 0)] for p in params])
+
+
+def param_designs(dz: np.ndarray, params: Sequence[str], linked: Sequence[str]) -> list[np.ndarray]:
+    """Design of each parameter: ``dz`` (ones then covariates) if linked, else its column of ones."""
+    return [dz if p in linked else dz[:, :1] for p in params]
+
+
+def row_values(theta: np.ndarray, designs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each parameter per row, ``exp(D_j theta_j)``, from ``theta`` in :func:`linked_names` order.
+
+    Examples
+    --------
+    >>> dz = np.column_stack([np.ones(2), [0.0, 1.0]])
+    >>> [np.round(v, 3).tolist() for v in row_values(np.array([0.0, 0.0, 0.5]), [dz[:, :1], dz])]
+    [[1.0, 1.0], [1.0, 1.649]]
+    """
+    ends = np.cumsum([d.shape[1] for d in designs])
+    return [np.exp(d @ theta[e - d.shape[1]:e]) for d, e in zip(designs, ends)]

@@ -26,11 +26,11 @@ from scipy.special import betaln
 
 from slm_lib.clv.compress import unique_rows, weighted_sum
 from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, dropout_effects, linked_names,
-                                linked_score_information)
+                                linked_score_information, param_designs, row_values)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import as_array
 from slm_lib.clv.sbg import betaln_derivatives
-from slm_lib.errors import DataValidationError, ModelFitError
+from slm_lib.errors import ConfigError, DataValidationError, ModelFitError
 
 _HINT = ("check that the covariates vary and are on a sensible scale (units={column: 10} or 'sd'), "
          "and that enough customers churned in each covariate group")
@@ -50,37 +50,35 @@ def _validate(renewals: Any, churned: Any, entered: Any) -> tuple[np.ndarray, np
     return n, died, k0
 
 
-def _unpack(theta: np.ndarray, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = dz.shape[1]
-    return np.exp(dz @ theta[:k]), np.exp(dz @ theta[k:])
+PARAMS = ("alpha", "beta")
 
 
 def covariate_loglik(theta: np.ndarray, renewals: np.ndarray, churned: np.ndarray, entered: np.ndarray,
-                     dz: np.ndarray, weights: np.ndarray) -> float:
+                     designs: Sequence[np.ndarray], weights: np.ndarray) -> float:
     """Weighted sBG log-likelihood of customers, ``theta = (log alpha0, gamma_alpha, log beta0, gamma_beta)``.
 
-    ``churned`` is 0/1; ``dz`` the design with a leading column of ones.
+    ``churned`` is 0/1; ``designs`` one per parameter (:func:`slm_lib.clv.linked.param_designs`).
 
     Examples
     --------
     >>> from slm_lib.clv.sbg import sbg_loglik
     >>> n, died = np.array([0., 1., 1.]), np.array([1., 0., 0.])   # 3 customers: one left after period 1
-    >>> one = np.ones((3, 1))
+    >>> one = [np.ones((3, 1))] * 2
     >>> bool(np.isclose(covariate_loglik(np.log([0.7, 1.2]), n, died, np.zeros(3), one, np.ones(3)),
     ...                 sbg_loglik([0.7, 1.2], np.array([3., 2.]))))
     True
     """
-    a, b = _unpack(theta, dz)
+    a, b = row_values(theta, designs)
     return float(weighted_sum(weights, betaln(a + churned, b + renewals) - betaln(a, b + entered)))
 
 
 def covariate_score_information(theta: np.ndarray, renewals: np.ndarray, churned: np.ndarray, entered: np.ndarray,
-                                dz: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                                designs: Sequence[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score and observed information of :func:`covariate_loglik` in ``theta``, closed form."""
-    a, b = _unpack(theta, dz)
+    a, b = row_values(theta, designs)
     g_out, h_out = betaln_derivatives(a + churned, b + renewals)
     g_in, h_in = betaln_derivatives(a, b + entered)
-    return linked_score_information(np.column_stack([a, b]), g_out - g_in, h_out - h_in, [dz, dz], weights)
+    return linked_score_information(np.column_stack([a, b]), g_out - g_in, h_out - h_in, designs, weights)
 
 
 class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
@@ -92,6 +90,11 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         Columns of the ``covariates`` frame given to :meth:`fit`.
     units, references : mapping, optional
         Stated change of numeric covariates (number or ``"sd"``) and reference levels.
+    linked : tuple of str, default ("alpha", "beta")
+        Parameters that depend on the covariates. ``("alpha",)`` keeps ``beta`` common: then
+        the churn probability in period ``t``, ``alpha_i / (alpha_i + beta + t - 2)``, is
+        multiplied by about ``exp(gamma_alpha)`` per unit for long-standing customers (a
+        hazard ratio), with fewer parameters to estimate.
 
     Examples
     --------
@@ -107,8 +110,11 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
     name, param_names, usage = "sBG with churn covariates", ("alpha", "beta"), ".fit(renewals, churned, covariates)"
 
     def __init__(self, churn_covariates: Sequence[str], units: Mapping[str, float | str] | None = None,
-                 references: Mapping[str, str] | None = None) -> None:
+                 references: Mapping[str, str] | None = None, linked: Sequence[str] = PARAMS) -> None:
         super().__init__()
+        if not linked or set(linked) - set(PARAMS):
+            raise ConfigError(f"linked: give 'alpha', 'beta' or both, got {list(linked)}")
+        self.linked = tuple(linked)
         self.churn_covariates = list(churn_covariates)
         self.units, self.references = dict(units or {}), dict(references or {})
         self.design_ = None
@@ -151,7 +157,7 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         w = counts.astype(float)
         k = dz.shape[1] - 1
 
-        data = (un, ud, uk, dz, w)
+        data = (un, ud, uk, param_designs(dz, PARAMS, self.linked), w)
 
         def objective(theta: np.ndarray) -> float:
             if np.any(np.abs(theta) > 2 * _LOG_BOUND):
@@ -165,8 +171,8 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
             return -score, info
 
         start = {"alpha": 1.0, "beta": 1.0, **(initial or {})}
-        names, logs, labels = linked_names((), ("alpha", "beta"), design)
-        theta0 = as_theta(start, (), ("alpha", "beta"), k)
+        names, logs, labels = linked_names(PARAMS, self.linked, design)
+        theta0 = as_theta(start, PARAMS, self.linked, k)
         if not np.isfinite(objective(theta0)):
             raise ModelFitError(f"{self.name}: the log-likelihood is not finite at the start; {_HINT}")
         flags = np.asarray(logs)
