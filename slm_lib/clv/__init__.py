@@ -9,6 +9,7 @@ from slm_lib.clv.bgnbd_covariates import BetaGeoCovariateModel
 from slm_lib.clv.gammagamma import GammaGammaModel
 from slm_lib.clv.holdout import (calibration_holdout_split, conditional_expectations,
                                  holdout_errors, purchase_tracking)
+from slm_lib.clv.matrices import frequency_recency_matrix
 from slm_lib.clv.predictive import clv_by_segment, predictive_clv
 from slm_lib.clv.rfm import rfm_summary
 from slm_lib.clv.sbg import ShiftedBetaGeoModel, survivor_counts
@@ -16,6 +17,6 @@ from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel
 
 __all__ = [
     "BetaGeoModel", "BetaGeoCovariateModel", "GammaGammaModel", "ShiftedBetaGeoCovariateModel", "ShiftedBetaGeoModel", "calibration_holdout_split",
-    "clv_by_segment", "conditional_expectations", "holdout_errors", "predictive_clv",
+    "clv_by_segment", "conditional_expectations", "frequency_recency_matrix", "holdout_errors", "predictive_clv",
     "purchase_tracking", "rfm_summary", "survivor_counts",
 ]
