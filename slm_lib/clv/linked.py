@@ -129,8 +129,9 @@ def term_scales(covariates: pd.DataFrame, design: Design) -> dict[str, float]:
     out = {}
     for t in design.terms:
         if t.level is None:
-            ratio = raw[t.source].to_numpy(float) / design.X[t.name].to_numpy(float)
-            out[t.name] = float(np.nanmedian(ratio[np.isfinite(ratio)]))
+            unit, value = design.X[t.name].to_numpy(float), raw[t.source].to_numpy(float)
+            nonzero = unit != 0                     # a constant column was refused by the design
+            out[t.name] = float(np.median(value[nonzero] / unit[nonzero]))
     return out
 
 
