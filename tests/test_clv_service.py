@@ -5,13 +5,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slm_lib.clv.service import churn_data, dropout_data, dropout_sentences, service_churn, service_dropout
+from slm_lib.clv.service import (
+    churn_data,
+    dropout_data,
+    dropout_sentences,
+    service_churn,
+    service_dropout,
+)
 from slm_lib.errors import InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.synth import generate
 
 AS_OF = pd.Timestamp("2025-01-01", tz="UTC")
-utc = lambda *v: pd.to_datetime(list(v), utc=True)   # noqa: E731
+
+
+def utc(*values):
+    return pd.to_datetime(list(values), utc=True)
 
 
 def _customers(ids, signup, churned):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_gammagamma import models, rfm  # noqa: F401 (CDNOW fixtures)
 
 from slm_lib.clv.bgnbd import BetaGeoModel
 from slm_lib.clv.gammagamma import GammaGammaModel
 from slm_lib.clv.predictive import clv_by_segment, predictive_clv
 from slm_lib.errors import DataValidationError
-from test_gammagamma import models, rfm   # noqa: F401 (CDNOW fixtures)
 
 
 @pytest.fixture(scope="module")

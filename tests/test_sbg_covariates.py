@@ -5,11 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from slm_lib.clv.linked import param_designs
 from slm_lib.clv.mle import numerical_gradient, numerical_hessian
 from slm_lib.clv.sbg import ShiftedBetaGeoModel, cohort_tallies, tallies_loglik
-from slm_lib.clv.linked import param_designs
-from slm_lib.clv.sbg_covariates import (PARAMS, ShiftedBetaGeoCovariateModel, covariate_loglik,
-                                        covariate_score_information)
+from slm_lib.clv.sbg_covariates import (
+    PARAMS,
+    ShiftedBetaGeoCovariateModel,
+    covariate_loglik,
+    covariate_score_information,
+)
 from slm_lib.errors import DataValidationError, ModelFitError
 
 
@@ -74,7 +78,7 @@ def test_closed_form_score_and_information_match_finite_differences():
         designs = param_designs(dz, PARAMS, linked)
         at = np.delete(theta, drop)
         score, info = covariate_score_information(at, renewals, churned, entered, designs, w)
-        f = lambda t: covariate_loglik(t, renewals, churned, entered, designs, w)   # noqa: E731
+        f = lambda t, designs=designs: covariate_loglik(t, renewals, churned, entered, designs, w)
         np.testing.assert_allclose(score, numerical_gradient(f, at), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(-info, numerical_hessian(f, at), rtol=1e-4, atol=1e-4)
 

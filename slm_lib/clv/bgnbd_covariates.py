@@ -15,16 +15,33 @@ With every coefficient 0 the likelihood is the BG/NBD's exactly.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.bgnbd import (_UPPER, BetaGeoModel, alive_probability, bgnbd_loglik, bgnbd_row_derivatives,
-                               conditional_expected_purchases)
+from slm_lib.clv.bgnbd import (
+    _UPPER,
+    BetaGeoModel,
+    alive_probability,
+    bgnbd_loglik,
+    bgnbd_row_derivatives,
+    conditional_expected_purchases,
+)
 from slm_lib.clv.compress import unique_rows, weighted_sum
-from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, covariate_matrix, dropout_effects,
-                                linked_names, linked_score_information, param_designs, row_values, term_scales)
+from slm_lib.clv.linked import (
+    LinkedMLEResult,
+    as_theta,
+    covariate_design,
+    covariate_matrix,
+    dropout_effects,
+    linked_names,
+    linked_score_information,
+    param_designs,
+    row_values,
+    term_scales,
+)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import like_input, validate_rfm
 from slm_lib.errors import ConfigError, ModelFitError
@@ -121,7 +138,7 @@ class BetaGeoCovariateModel(PositiveMLEModel):
         self.baseline_: BetaGeoModel | None = None
 
     def fit(self, frequency: Any, recency: Any, T: Any, covariates: pd.DataFrame,
-            initial: dict[str, float] | None = None) -> "BetaGeoCovariateModel":
+            initial: dict[str, float] | None = None) -> BetaGeoCovariateModel:
         """Fit by maximum likelihood.
 
         Parameters

@@ -24,8 +24,8 @@ maximises the likelihood with the usual checks. Standard errors are observed-inf
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

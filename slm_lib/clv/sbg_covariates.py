@@ -18,15 +18,24 @@ customers' survivor counts.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import betaln
 
 from slm_lib.clv.compress import unique_rows, weighted_sum
-from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, dropout_effects, linked_names,
-                                linked_score_information, param_designs, row_values)
+from slm_lib.clv.linked import (
+    LinkedMLEResult,
+    as_theta,
+    covariate_design,
+    dropout_effects,
+    linked_names,
+    linked_score_information,
+    param_designs,
+    row_values,
+)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import as_array
 from slm_lib.clv.sbg import betaln_derivatives
@@ -122,7 +131,7 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         self.churn_events_ = 0
 
     def fit(self, renewals: Any, churned: Any, covariates: pd.DataFrame, entered: Any = None,
-            initial: dict[str, float] | None = None) -> "ShiftedBetaGeoCovariateModel":
+            initial: dict[str, float] | None = None) -> ShiftedBetaGeoCovariateModel:
         """Fit by maximum likelihood.
 
         Parameters

@@ -22,7 +22,8 @@ are left out of the fit and counted (``n_dropped_``), as in :func:`slm_lib.model
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,10 @@ def churn_data(ds: Dataset, as_of: Any, horizon: str = "6M", lookback: str = "3M
     as_of = utc_instant(as_of, "as_of")
     features = customer_features(ds, as_of, lookback=lookback, horizon=horizon)
     end = as_of + window_offset(horizon)
-    month = lambda ts: period_ordinals(pd.Series(ts).reset_index(drop=True), "M")   # noqa: E731 (UTC months)
+
+    def month(ts: Any) -> np.ndarray:   # UTC calendar months
+        return period_ordinals(pd.Series(ts).reset_index(drop=True), "M")
+
     customers = ds.customers.set_index("customer_id").reindex(features["customer_id"])
     cohort = month(customers["signup_at"])
     last = np.where(features["churned"], month(customers["churned_at"]), month([end])[0])
