@@ -11,6 +11,7 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel, cohort_tallies, tallies_loglik
 from slm_lib.clv.sbg_covariates import (
     PARAMS,
     ShiftedBetaGeoCovariateModel,
+    cohort_lifetimes,
     covariate_loglik,
     covariate_score_information,
 )
@@ -91,3 +92,36 @@ def test_invalid_inputs_raise():
         ShiftedBetaGeoCovariateModel(["z"]).fit([1, 2, 0], [True, False], frame)
     with pytest.raises(ModelFitError, match="nobody churned"):
         ShiftedBetaGeoCovariateModel(["z"]).fit([1, 2, 0], [False, False, False], frame)
+
+
+def test_a_cohort_level_covariate_reproduces_fader_hardie_2007_for_both_cohorts():
+    """Regular and high-end cohorts, years 0-7, as weighted rows with a 0/1 covariate linked to alpha and beta.
+
+    Two groups and four parameters: the fit is the two separate sBG fits, so it must give the
+    published alpha = 0.704, beta = 1.182 (regular), 0.668 and 3.806 (high end), LL -1680.27 - 1611.16.
+    """
+    survivors = pd.DataFrame({
+        "cohort": ["regular"] * 8 + ["highend"] * 8, "period": list(range(8)) * 2,
+        "survivors": [1000, 631, 468, 382, 326, 289, 262, 241, 1000, 869, 743, 653, 593, 551, 517, 491]})
+    rows = cohort_lifetimes(survivors)
+    assert rows.groupby("cohort")["customers"].sum().tolist() == [1000, 1000]
+    model = ShiftedBetaGeoCovariateModel(["high_end"], references={"high_end": "False"}).fit(
+        rows["renewals"], rows["churned"], rows.assign(high_end=rows["cohort"] == "highend"), rows["entered"],
+        weights=rows["customers"])
+    p = model.params_
+    assert round(p["alpha"], 3) == 0.704 and round(p["beta"], 3) == 1.182
+    assert round(p["alpha"] * np.exp(p["alpha:high_end[True]"]), 3) == 0.668
+    assert round(p["beta"] * np.exp(p["beta:high_end[True]"]), 3) == 3.806
+    assert model.log_likelihood_ == pytest.approx(-1680.27 - 1611.16, abs=0.01)   # each published to 0.01
+    assert model.result_.n_obs == 2000 and model.churn_events_ == 759 + 509
+
+
+def test_cohort_lifetimes_keeps_left_truncated_cohorts_and_group_keys():
+    s = pd.DataFrame({"segment": ["smb"] * 3 + ["mid"] * 2, "cohort": ["2024-01"] * 3 + ["2024-02"] * 2,
+                      "period": [0, 1, 2, 1, 2], "survivors": [10, 6, 6, 8, 7]})
+    out = cohort_lifetimes(s, ["segment", "cohort"])
+    assert out.columns.tolist() == ["segment", "cohort", "renewals", "churned", "entered", "customers"]
+    mid = out[out["segment"] == "mid"]
+    assert mid[["renewals", "churned", "entered", "customers"]].values.tolist() == [[1, True, 1, 1], [2, False, 1, 7]]
+    smb = out[out["segment"] == "smb"]                   # no churn between periods 1 and 2: no such row
+    assert smb[["renewals", "churned", "customers"]].values.tolist() == [[0, True, 4], [2, False, 6]]

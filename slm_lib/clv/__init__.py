@@ -13,10 +13,10 @@ from slm_lib.clv.matrices import frequency_recency_matrix
 from slm_lib.clv.predictive import clv_by_segment, predictive_clv
 from slm_lib.clv.rfm import rfm_summary
 from slm_lib.clv.sbg import ShiftedBetaGeoModel, survivor_counts
-from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel
+from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel, cohort_lifetimes
 
 __all__ = [
     "BetaGeoModel", "BetaGeoCovariateModel", "GammaGammaModel", "ShiftedBetaGeoCovariateModel", "ShiftedBetaGeoModel", "calibration_holdout_split",
-    "clv_by_segment", "conditional_expectations", "frequency_recency_matrix", "holdout_errors", "predictive_clv",
+    "clv_by_segment", "cohort_lifetimes", "conditional_expectations", "frequency_recency_matrix", "holdout_errors", "predictive_clv",
     "purchase_tracking", "rfm_summary", "survivor_counts",
 ]

@@ -10,7 +10,8 @@ probability ``alpha_i / beta_i`` move by ``exp(gamma_alpha - gamma_beta)`` per s
 Data are per customer: ``renewals`` ``n`` (alive at the start of periods 0..n), whether she
 churned before the start of period ``n + 1`` (else she is censored, still a customer), and
 the period ``k0`` at which she entered the data (0 unless left-truncated, e.g. followed from
-an ``as_of`` date). Her log-likelihood, in the notation of :mod:`slm_lib.clv.sbg`, is
+an ``as_of`` date). Cohort survivor counts with cohort- or group-level covariates (segment,
+plan, the cohort's onboarding experience) enter as weighted rows (:func:`cohort_lifetimes`). Her log-likelihood, in the notation of :mod:`slm_lib.clv.sbg`, is
 ``log P(T = n + 1) - log S(k0)`` if she churned and ``log S(n) - log S(k0)`` if not, i.e.
 ``betaln(alpha + 1, beta + n) - betaln(alpha, beta + k0)`` or ``betaln(alpha, beta + n) -
 betaln(alpha, beta + k0)``. With every coefficient 0 this is the sBG fitted to the same
@@ -38,25 +39,68 @@ from slm_lib.clv.linked import (
 )
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import as_array
-from slm_lib.clv.sbg import betaln_derivatives
+from slm_lib.clv.sbg import as_cohorts, betaln_derivatives
 from slm_lib.errors import ConfigError, DataValidationError, ModelFitError
 
 _HINT = ("check that the covariates vary and are on a sensible scale (units={column: 10} or 'sd'), "
          "and that enough customers churned in each covariate group")
 
 
-def _validate(renewals: Any, churned: Any, entered: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _validate(renewals: Any, churned: Any, entered: Any,
+              weights: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = as_array(renewals, "renewals")
-    died = np.asarray(churned, dtype=bool)
+    died = np.asarray(churned, dtype=bool).reshape(-1)
     k0 = np.zeros(len(n)) if entered is None else as_array(entered, "entered")
-    if len(died) != len(n) or len(k0) != len(n):
-        raise DataValidationError(f"renewals, churned, entered: need one value per customer, got "
-                                  f"{len(n):,}, {len(died):,}, {len(k0):,}")
-    bad = (n < 0) | (n != np.round(n)) | (k0 < 0) | (k0 != np.round(k0)) | (k0 > n)
+    cnt = np.ones(len(n)) if weights is None else as_array(weights, "weights")
+    if not len(died) == len(k0) == len(cnt) == len(n):
+        raise DataValidationError(f"renewals, churned, entered, weights: need one value per customer, got "
+                                  f"{len(n):,}, {len(died):,}, {len(k0):,}, {len(cnt):,}")
+    bad = (n < 0) | (n != np.round(n)) | (k0 < 0) | (k0 != np.round(k0)) | (k0 > n) | (cnt < 0)
     if bad.any():
-        raise DataValidationError(f"renewals/entered: must be whole periods with 0 <= entered <= renewals: "
-                                  f"{int(bad.sum()):,} customer(s) (e.g. rows {(np.flatnonzero(bad)[:5] + 1).tolist()})")
-    return n, died, k0
+        raise DataValidationError(f"renewals/entered/weights: need whole periods with 0 <= entered <= renewals and "
+                                  f"weights >= 0: {int(bad.sum()):,} row(s) (e.g. rows "
+                                  f"{(np.flatnonzero(bad)[:5] + 1).tolist()})")
+    return n, died, k0, cnt
+
+
+def cohort_lifetimes(survivors: pd.DataFrame, cohort_col: str | list[str] = "cohort") -> pd.DataFrame:
+    """Survivor counts of cohorts as weighted customer rows: the input of a fit with cohort-level covariates.
+
+    A cohort first observed at period ``k0`` with survivors ``n_k0, ..., n_L`` gives
+    ``n_{t-1} - n_t`` customers who churned with ``t - 1`` renewals (t = k0+1..L) and
+    ``n_L`` still customers with ``L`` renewals, all ``entered`` at ``k0``; the likelihood is
+    the sBG's of the counts (:func:`slm_lib.clv.sbg.tallies_loglik`).
+
+    Parameters
+    ----------
+    survivors : pandas.DataFrame
+        Tidy ``<cohort_col>, period, survivors`` (:func:`slm_lib.clv.contractual.cohort_survivors`,
+        :func:`slm_lib.clv.sbg.survivor_counts`).
+    cohort_col : str or list of str, default "cohort"
+        Column(s) identifying a cohort (e.g. ``["segment", "cohort"]``), kept in the output
+        so that cohort- or group-level covariates can be joined.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<cohort_col>, renewals, churned, entered, customers`` (the weight of each row).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"cohort": ["a"] * 3, "period": [0, 1, 2], "survivors": [10, 6, 5]})
+    >>> cohort_lifetimes(s).drop(columns="cohort").values.tolist()
+    [[0, True, 0, 4], [1, True, 0, 1], [2, False, 0, 5]]
+    """
+    keys = [cohort_col] if isinstance(cohort_col, str) else list(cohort_col)
+    rows = []
+    for name, (start, counts) in as_cohorts(survivors, cohort_col).items():   # one per cohort, not per customer
+        last = start + len(counts) - 1
+        key = name if isinstance(name, tuple) else (name,)
+        rows += [(*key, t - 1, True, start, counts[t - 1 - start] - counts[t - start]) for t in range(start + 1, last + 1)]
+        rows.append((*key, last, False, start, counts[-1]))
+    out = pd.DataFrame(rows, columns=[*keys, "renewals", "churned", "entered", "customers"])
+    out = out[out["customers"] > 0].reset_index(drop=True)
+    return out.astype({"renewals": "int64", "entered": "int64", "customers": "int64"})
 
 
 PARAMS = ("alpha", "beta")
@@ -131,7 +175,7 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         self.churn_events_ = 0
 
     def fit(self, renewals: Any, churned: Any, covariates: pd.DataFrame, entered: Any = None,
-            initial: dict[str, float] | None = None) -> ShiftedBetaGeoCovariateModel:
+            weights: Any = None, initial: dict[str, float] | None = None) -> ShiftedBetaGeoCovariateModel:
         """Fit by maximum likelihood.
 
         Parameters
@@ -144,6 +188,9 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
             One row per customer in the same order, holding ``churn_covariates``.
         entered : array-like of int, optional
             Period at which each customer entered the data (left truncation; default 0).
+        weights : array-like, optional
+            Customers each row stands for (default 1), e.g. ``customers`` of
+            :func:`cohort_lifetimes` for cohort- or group-level covariates.
         initial : dict, optional
             Starting ``alpha``, ``beta`` (default 1, 1); coefficients start at 0.
 
@@ -154,16 +201,16 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         ModelFitError
             Nobody churned, a constant or collinear covariate, or no convergence.
         """
-        n, died, k0 = _validate(renewals, churned, entered)
+        n, died, k0, cnt = _validate(renewals, churned, entered, weights)
         design = covariate_design(covariates, self.churn_covariates, len(n), self.units, self.references)
         keep = design.X.index.to_numpy()
-        n, died, k0, z = n[keep], died[keep], k0[keep], design.X.to_numpy(float)
-        if not died.any():
+        n, died, k0, cnt, z = n[keep], died[keep], k0[keep], cnt[keep], design.X.to_numpy(float)
+        if not cnt[died].sum() > 0:
             raise ModelFitError(f"{self.name}: nobody churned, so the churn-rate distribution cannot be estimated")
-        rows, counts, _ = unique_rows(n, died.astype(float), k0, *z.T)
+        rows, _, inverse = unique_rows(n, died.astype(float), k0, *z.T)
         un, ud, uk = rows[0], rows[1], rows[2]
         dz = np.column_stack([np.ones(len(un)), *rows[3:]])
-        w = counts.astype(float)
+        w = np.bincount(inverse, weights=cnt, minlength=len(un))
         k = dz.shape[1] - 1
 
         data = (un, ud, uk, param_designs(dz, PARAMS, self.linked), w)
@@ -187,9 +234,9 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         flags = np.asarray(logs)
         theta, cov, best = newton_minimise(objective, derivatives, theta0, names, self.name, _HINT,
                                            lambda t: np.where(flags, np.exp(t), t))
-        self.result_ = LinkedMLEResult(self.name, tuple(names), theta, cov, -best, len(n),
+        self.result_ = LinkedMLEResult(self.name, tuple(names), theta, cov, -best, int(round(cnt.sum())),
                                        log_scale=tuple(logs), labels=tuple(labels))
-        self.design_, self.n_dropped_, self.churn_events_ = design, design.n_dropped, int(died.sum())
+        self.design_, self.n_dropped_, self.churn_events_ = design, design.n_dropped, int(round(cnt[died].sum()))
         return self
 
     @property
