@@ -234,9 +234,9 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         flags = np.asarray(logs)
         theta, cov, best = newton_minimise(objective, derivatives, theta0, names, self.name, _HINT,
                                            lambda t: np.where(flags, np.exp(t), t))
-        self.result_ = LinkedMLEResult(self.name, tuple(names), theta, cov, -best, int(round(cnt.sum())),
+        self.result_ = LinkedMLEResult(self.name, tuple(names), theta, cov, -best, round(float(cnt.sum())),
                                        log_scale=tuple(logs), labels=tuple(labels))
-        self.design_, self.n_dropped_, self.churn_events_ = design, design.n_dropped, int(round(cnt[died].sum()))
+        self.design_, self.n_dropped_, self.churn_events_ = design, design.n_dropped, round(float(cnt[died].sum()))
         return self
 
     @property
