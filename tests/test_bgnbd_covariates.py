@@ -6,12 +6,8 @@ import pandas as pd
 import pytest
 
 from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, bgnbd_loglik
-from slm_lib.clv.bgnbd_covariates import (
-    PARAMS,
-    BetaGeoCovariateModel,
-    covariate_loglik,
-    covariate_score_information,
-)
+from slm_lib.clv.bgnbd_covariates import (PARAMS, BetaGeoCovariateModel, covariate_loglik,
+                                          covariate_score_information)
 from slm_lib.clv.linked import param_designs
 from slm_lib.clv.mle import numerical_gradient, numerical_hessian
 from slm_lib.errors import DataValidationError, ModelFitError

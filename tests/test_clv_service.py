@@ -5,13 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slm_lib.clv.service import (
-    churn_data,
-    dropout_data,
-    dropout_sentences,
-    service_churn,
-    service_dropout,
-)
+from slm_lib.clv.service import (churn_data, dropout_data, dropout_sentences, service_churn, service_dropout)
 from slm_lib.errors import InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.synth import generate

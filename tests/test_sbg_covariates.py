@@ -8,13 +8,8 @@ import pytest
 from slm_lib.clv.linked import param_designs
 from slm_lib.clv.mle import numerical_gradient, numerical_hessian
 from slm_lib.clv.sbg import ShiftedBetaGeoModel, cohort_tallies, tallies_loglik
-from slm_lib.clv.sbg_covariates import (
-    PARAMS,
-    ShiftedBetaGeoCovariateModel,
-    cohort_lifetimes,
-    covariate_loglik,
-    covariate_score_information,
-)
+from slm_lib.clv.sbg_covariates import (PARAMS, ShiftedBetaGeoCovariateModel, cohort_lifetimes,
+                                        covariate_loglik, covariate_score_information)
 from slm_lib.errors import DataValidationError, ModelFitError
 
 
@@ -125,3 +120,26 @@ def test_cohort_lifetimes_keeps_left_truncated_cohorts_and_group_keys():
     assert mid[["renewals", "churned", "entered", "customers"]].values.tolist() == [[1, True, 1, 1], [2, False, 1, 7]]
     smb = out[out["segment"] == "smb"]                   # no churn between periods 1 and 2: no such row
     assert smb[["renewals", "churned", "customers"]].values.tolist() == [[0, True, 4], [2, False, 6]]
+
+
+def test_customer_predictions_use_each_customers_alpha_and_beta():
+    rng = np.random.default_rng(9)
+    frt = rng.gamma(2.0, 10.0, 4_000)
+    renewals, churned = lifetimes(0.8 * np.exp(0.3 * frt / 10), 3.0, 24, rng)
+    model = ShiftedBetaGeoCovariateModel(["median_frt_h"], units={"median_frt_h": 10}, linked=("alpha",)).fit(
+        renewals, churned, pd.DataFrame({"median_frt_h": frt}))
+    p = model.params_
+    new = pd.DataFrame({"median_frt_h": [0.0, 20.0, np.nan]})
+    params = model.customer_params(new)
+    np.testing.assert_allclose(params["alpha"][:2], p["alpha"] * np.exp(p["alpha:median_frt_h"] * np.array([0, 2])))
+    assert np.isnan(params["alpha"][2]) and np.isnan(params["beta"][2]) and (params["beta"][:2] == p["beta"]).all()
+    plain = ShiftedBetaGeoModel()
+    for i in range(2):
+        one = {"alpha": params["alpha"][i], "beta": p["beta"]}
+        assert model.retention_rate(3, new)[i] == pytest.approx(plain.retention_rate(3, params=one))
+        assert model.derl(0.01, new, n=13)[i] == pytest.approx(plain.derl(0.01, 13, params=one))
+    assert model.derl(0.01, new, n=13)[0] > model.derl(0.01, new, n=13)[1]   # slower answers, shorter lives
+    assert "beta:median_frt_h" not in p
+    eff = model.churn_effects.iloc[0]                                     # only alpha linked: OR = exp(gamma_alpha)
+    assert eff["odds_ratio"] == pytest.approx(np.exp(p["alpha:median_frt_h"]))
+    assert eff["ci_low"] < np.exp(0.3) < eff["ci_high"]

@@ -1,8 +1,9 @@
 """Customer lifetime value (SPEC §5): RFM summaries, BG/NBD, Gamma-Gamma, sBG, validation.
 
-Dropout (BG/NBD) and churn (sBG) may depend on customer covariates such as the service
-received (:mod:`slm_lib.clv.linked`, :mod:`slm_lib.clv.service`). All the models are fitted by one maximum-likelihood engine (:mod:`slm_lib.clv.mle`)
-that also gives observed-information standard errors and 95% intervals (``.summary``).
+All the models are fitted by one maximum-likelihood engine (:mod:`slm_lib.clv.mle`) that
+also gives observed-information standard errors and 95% intervals (``.summary``). Drop-out
+(BG/NBD) and churn (sBG) may depend on customer covariates such as the service received
+(:mod:`slm_lib.clv.linked`, :mod:`slm_lib.clv.service`).
 """
 from slm_lib.clv.bgnbd import BetaGeoModel
 from slm_lib.clv.bgnbd_covariates import BetaGeoCovariateModel
@@ -16,7 +17,8 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel, survivor_counts
 from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel, cohort_lifetimes
 
 __all__ = [
-    "BetaGeoModel", "BetaGeoCovariateModel", "GammaGammaModel", "ShiftedBetaGeoCovariateModel", "ShiftedBetaGeoModel", "calibration_holdout_split",
-    "clv_by_segment", "cohort_lifetimes", "conditional_expectations", "frequency_recency_matrix", "holdout_errors", "predictive_clv",
+    "BetaGeoModel", "BetaGeoCovariateModel", "GammaGammaModel", "ShiftedBetaGeoCovariateModel",
+    "ShiftedBetaGeoModel", "calibration_holdout_split", "clv_by_segment", "cohort_lifetimes",
+    "conditional_expectations", "frequency_recency_matrix", "holdout_errors", "predictive_clv",
     "purchase_tracking", "rfm_summary", "survivor_counts",
 ]

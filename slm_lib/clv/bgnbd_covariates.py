@@ -21,27 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.bgnbd import (
-    _UPPER,
-    BetaGeoModel,
-    alive_probability,
-    bgnbd_loglik,
-    bgnbd_row_derivatives,
-    conditional_expected_purchases,
-)
+from slm_lib.clv.bgnbd import (_UPPER, BetaGeoModel, alive_probability, bgnbd_loglik, bgnbd_row_derivatives,
+                               conditional_expected_purchases)
 from slm_lib.clv.compress import unique_rows, weighted_sum
-from slm_lib.clv.linked import (
-    LinkedMLEResult,
-    as_theta,
-    covariate_design,
-    covariate_matrix,
-    dropout_effects,
-    linked_names,
-    linked_score_information,
-    param_designs,
-    row_values,
-    term_scales,
-)
+from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, customer_values, dropout_effects,
+                                linked_names, linked_score_information, param_designs, row_values,
+                                term_scales)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import like_input, validate_rfm
 from slm_lib.errors import ConfigError, ModelFitError
@@ -210,9 +195,7 @@ class BetaGeoCovariateModel(PositiveMLEModel):
     def customer_params(self, covariates: pd.DataFrame) -> tuple[float, float, np.ndarray, np.ndarray]:
         """``(r, alpha, a_i, b_i)`` of each customer (rows of ``covariates``; NaN where a covariate is missing)."""
         p = self._fitted().params
-        z = covariate_matrix(covariates, self.design_, self.scales_)
-        a, b = (p[par] * np.exp(z @ np.array([p.get(f"{par}:{t.name}", 0.0) for t in self.design_.terms]))
-                for par in ("a", "b"))
+        a, b = customer_values(p, ("a", "b"), self.design_, self.scales_, covariates)
         return p["r"], p["alpha"], a, b
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any, covariates: pd.DataFrame) -> Any:

@@ -156,6 +156,23 @@ def covariate_matrix(covariates: pd.DataFrame, design: Design, scales: Mapping[s
     return np.column_stack(cols) if cols else np.zeros((len(covariates), 0))
 
 
+def customer_values(params: Mapping[str, float], names: Sequence[str], design: Design,
+                    scales: Mapping[str, float], covariates: pd.DataFrame) -> list[np.ndarray]:
+    """Each named parameter per customer, ``p0 exp(z_i' gamma_p)``, from fitted ``params`` (NaN where z is missing).
+
+    Examples
+    --------
+    >>> fit = pd.DataFrame({"x": [0.0, 2.0]})
+    >>> d = covariate_design(fit, ["x"], 2)
+    >>> [v.round(3).tolist() for v in customer_values({"a": 1.0, "a:x": 0.5, "b": 2.0}, ["a", "b"], d,
+    ...                                              term_scales(fit, d), pd.DataFrame({"x": [0.0, 1.0]}))]
+    [[1.0, 1.649], [2.0, 2.0]]
+    """
+    z = covariate_matrix(covariates, design, scales)
+    return [params[p] * np.exp(z @ np.array([params.get(f"{p}:{t.name}", 0.0) for t in design.terms]))
+            for p in names]
+
+
 def linked_score_information(values: np.ndarray, grad: np.ndarray, hess: np.ndarray,
                              designs: Sequence[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score and observed information in ``theta`` from each row's derivatives in its natural parameters.
@@ -245,7 +262,8 @@ def term_labels(design: Design) -> list[str]:
     return [term_label(t.source, "" if t.level is not None else t.unit, t.level, t.reference) for t in design.terms]
 
 
-def linked_names(params: Sequence[str], linked: Sequence[str], design: Design) -> tuple[list[str], list[bool], list[str]]:
+def linked_names(params: Sequence[str], linked: Sequence[str],
+                 design: Design) -> tuple[list[str], list[bool], list[str]]:
     """Names, log-scale flags and labels of ``theta``: each parameter, followed by its coefficients if linked.
 
     Examples

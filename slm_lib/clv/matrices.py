@@ -11,11 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.bgnbd import (
-    BetaGeoModel,
-    alive_probability,
-    conditional_expected_purchases,
-)
+from slm_lib.clv.bgnbd import (BetaGeoModel, alive_probability, conditional_expected_purchases)
 from slm_lib.errors import DataValidationError
 
 

@@ -10,12 +10,13 @@ probability ``alpha_i / beta_i`` move by ``exp(gamma_alpha - gamma_beta)`` per s
 Data are per customer: ``renewals`` ``n`` (alive at the start of periods 0..n), whether she
 churned before the start of period ``n + 1`` (else she is censored, still a customer), and
 the period ``k0`` at which she entered the data (0 unless left-truncated, e.g. followed from
-an ``as_of`` date). Cohort survivor counts with cohort- or group-level covariates (segment,
-plan, the cohort's onboarding experience) enter as weighted rows (:func:`cohort_lifetimes`). Her log-likelihood, in the notation of :mod:`slm_lib.clv.sbg`, is
+an ``as_of`` date). Her log-likelihood, in the notation of :mod:`slm_lib.clv.sbg`, is
 ``log P(T = n + 1) - log S(k0)`` if she churned and ``log S(n) - log S(k0)`` if not, i.e.
 ``betaln(alpha + 1, beta + n) - betaln(alpha, beta + k0)`` or ``betaln(alpha, beta + n) -
 betaln(alpha, beta + k0)``. With every coefficient 0 this is the sBG fitted to the same
-customers' survivor counts.
+customers' survivor counts. Cohort survivor counts with cohort- or group-level covariates
+(segment, plan, the cohort's onboarding experience) enter as weighted rows
+(:func:`cohort_lifetimes`).
 """
 from __future__ import annotations
 
@@ -27,19 +28,12 @@ import pandas as pd
 from scipy.special import betaln
 
 from slm_lib.clv.compress import unique_rows, weighted_sum
-from slm_lib.clv.linked import (
-    LinkedMLEResult,
-    as_theta,
-    covariate_design,
-    dropout_effects,
-    linked_names,
-    linked_score_information,
-    param_designs,
-    row_values,
-)
+from slm_lib.clv.linked import (LinkedMLEResult, as_theta, covariate_design, customer_values, dropout_effects,
+                                linked_names, linked_score_information, param_designs, row_values,
+                                term_scales)
 from slm_lib.clv.mle import _LOG_BOUND, PositiveMLEModel, newton_minimise
 from slm_lib.clv.rfm import as_array
-from slm_lib.clv.sbg import as_cohorts, betaln_derivatives
+from slm_lib.clv.sbg import ShiftedBetaGeoModel, as_cohorts, betaln_derivatives
 from slm_lib.errors import ConfigError, DataValidationError, ModelFitError
 
 _HINT = ("check that the covariates vary and are on a sensible scale (units={column: 10} or 'sd'), "
@@ -96,7 +90,8 @@ def cohort_lifetimes(survivors: pd.DataFrame, cohort_col: str | list[str] = "coh
     for name, (start, counts) in as_cohorts(survivors, cohort_col).items():   # one per cohort, not per customer
         last = start + len(counts) - 1
         key = name if isinstance(name, tuple) else (name,)
-        rows += [(*key, t - 1, True, start, counts[t - 1 - start] - counts[t - start]) for t in range(start + 1, last + 1)]
+        rows += [(*key, t - 1, True, start, counts[t - 1 - start] - counts[t - start])
+                 for t in range(start + 1, last + 1)]
         rows.append((*key, last, False, start, counts[-1]))
     out = pd.DataFrame(rows, columns=[*keys, "renewals", "churned", "entered", "customers"])
     out = out[out["customers"] > 0].reset_index(drop=True)
@@ -173,6 +168,7 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         self.design_ = None
         self.n_dropped_ = 0
         self.churn_events_ = 0
+        self.scales_: dict[str, float] = {}
 
     def fit(self, renewals: Any, churned: Any, covariates: pd.DataFrame, entered: Any = None,
             weights: Any = None, initial: dict[str, float] | None = None) -> ShiftedBetaGeoCovariateModel:
@@ -237,6 +233,7 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         self.result_ = LinkedMLEResult(self.name, tuple(names), theta, cov, -best, round(float(cnt.sum())),
                                        log_scale=tuple(logs), labels=tuple(labels))
         self.design_, self.n_dropped_, self.churn_events_ = design, design.n_dropped, round(float(cnt[died].sum()))
+        self.scales_ = term_scales(covariates, design)
         return self
 
     @property
@@ -248,3 +245,32 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         """
         result = self._fitted()
         return dropout_effects(result, self.design_, "alpha", "beta", result.n_obs, self.churn_events_)
+
+    def customer_params(self, covariates: pd.DataFrame) -> dict[str, np.ndarray]:
+        """``{"alpha": alpha_i, "beta": beta_i}`` of each row of ``covariates`` (NaN where a covariate is missing)."""
+        alpha, beta = customer_values(self._fitted().params, PARAMS, self.design_, self.scales_, covariates)
+        return {"alpha": alpha, "beta": beta}
+
+    def retention_rate(self, t: Any, covariates: pd.DataFrame) -> np.ndarray:
+        """Probability of each customer alive at the start of period ``t - 1`` still being one at ``t`` (t >= 1)."""
+        return ShiftedBetaGeoModel().retention_rate(t, params=self.customer_params(covariates))
+
+    def derl(self, discount_rate: float, covariates: pd.DataFrame, n: Any = 1) -> np.ndarray:
+        """Discounted expected residual lifetime of each customer after ``n - 1`` renewals (F&H 2010).
+
+        As :meth:`slm_lib.clv.sbg.ShiftedBetaGeoModel.derl` with each customer's ``alpha_i``,
+        ``beta_i``: times a monthly margin, the value of a customer with her service record, so
+        the value of better service is the difference between two covariate frames.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> z = pd.DataFrame({"median_frt_h": rng.gamma(2.0, 10.0, 3000)})
+        >>> life = rng.geometric(rng.beta(0.8 * np.exp(0.3 * z["median_frt_h"] / 10), 3.0))
+        >>> m = ShiftedBetaGeoCovariateModel(["median_frt_h"], units={"median_frt_h": 10}, linked=("alpha",))
+        >>> m = m.fit(np.minimum(life - 1, 24), life <= 24, z)
+        >>> fast, slow = m.derl(0.01, pd.DataFrame({"median_frt_h": [5.0, 40.0]}), n=13)
+        >>> bool(fast > slow)
+        True
+        """
+        return ShiftedBetaGeoModel().derl(discount_rate, n, params=self.customer_params(covariates))
