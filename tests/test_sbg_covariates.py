@@ -139,6 +139,9 @@ def test_customer_predictions_use_each_customers_alpha_and_beta():
         assert model.retention_rate(3, new)[i] == pytest.approx(plain.retention_rate(3, params=one))
         assert model.derl(0.01, new, n=13)[i] == pytest.approx(plain.derl(0.01, 13, params=one))
     assert model.derl(0.01, new, n=13)[0] > model.derl(0.01, new, n=13)[1]   # slower answers, shorter lives
+    named = new.set_axis(["fast", "slow", "unknown"])
+    assert model.derl(0.01, named, n=13).index.tolist() == ["fast", "slow", "unknown"]
+    assert model.retention_rate(3, named).name == "retention_rate"
     assert "beta:median_frt_h" not in p
     eff = model.churn_effects.iloc[0]                                     # only alpha linked: OR = exp(gamma_alpha)
     assert eff["odds_ratio"] == pytest.approx(np.exp(p["alpha:median_frt_h"]))

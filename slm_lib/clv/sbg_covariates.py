@@ -251,16 +251,21 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         alpha, beta = customer_values(self._fitted().params, PARAMS, self.design_, self.scales_, covariates)
         return {"alpha": alpha, "beta": beta}
 
-    def retention_rate(self, t: Any, covariates: pd.DataFrame) -> np.ndarray:
-        """Probability of each customer alive at the start of period ``t - 1`` still being one at ``t`` (t >= 1)."""
-        return ShiftedBetaGeoModel().retention_rate(t, params=self.customer_params(covariates))
+    def retention_rate(self, t: Any, covariates: pd.DataFrame) -> pd.Series:
+        """Probability of each customer alive at the start of period ``t - 1`` still being one at ``t`` (t >= 1).
 
-    def derl(self, discount_rate: float, covariates: pd.DataFrame, n: Any = 1) -> np.ndarray:
+        A Series on the index of ``covariates`` (one value per row).
+        """
+        rate = ShiftedBetaGeoModel().retention_rate(t, params=self.customer_params(covariates))
+        return pd.Series(rate, index=covariates.index, name="retention_rate")
+
+    def derl(self, discount_rate: float, covariates: pd.DataFrame, n: Any = 1) -> pd.Series:
         """Discounted expected residual lifetime of each customer after ``n - 1`` renewals (F&H 2010).
 
         As :meth:`slm_lib.clv.sbg.ShiftedBetaGeoModel.derl` with each customer's ``alpha_i``,
         ``beta_i``: times a monthly margin, the value of a customer with her service record, so
-        the value of better service is the difference between two covariate frames.
+        the value of better service is the difference between two covariate frames. A Series
+        on the index of ``covariates``.
 
         Examples
         --------
@@ -273,4 +278,5 @@ class ShiftedBetaGeoCovariateModel(PositiveMLEModel):
         >>> bool(fast > slow)
         True
         """
-        return ShiftedBetaGeoModel().derl(discount_rate, n, params=self.customer_params(covariates))
+        value = ShiftedBetaGeoModel().derl(discount_rate, n, params=self.customer_params(covariates))
+        return pd.Series(value, index=covariates.index, name="derl")
