@@ -16,7 +16,7 @@ from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataErr
 from slm_lib.synth import generate
 from slm_lib.synth.comments import planted_themes
 from slm_lib.voice import comment_themes
-from slm_lib.voice.themes import TOKEN_PATTERN, theme_matrix
+from slm_lib.voice.tfidf import TOKEN_PATTERN, theme_matrix
 
 
 @settings(max_examples=60, deadline=None)
@@ -25,7 +25,7 @@ from slm_lib.voice.themes import TOKEN_PATTERN, theme_matrix
                 min_size=1, max_size=20), st.integers(1, 3))
 def test_theme_matrix_equals_scikit_learn_tfidf_over_all_texts(texts, min_df):
     codes, distinct = pd.factorize(pd.Series(texts))
-    matrix, terms = theme_matrix(pd.Series(distinct), np.bincount(codes), min_df)
+    matrix, terms, _ = theme_matrix(pd.Series(distinct), np.bincount(codes), min_df)
     try:
         expected = TfidfVectorizer(token_pattern=TOKEN_PATTERN, stop_words="english", min_df=min_df,
                                    sublinear_tf=True)
