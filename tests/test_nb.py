@@ -130,7 +130,7 @@ def test_without_the_cut_a_past_month_report_sees_later_data():
 
 
 def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
-    """An export taken on 11 October: October is 10.5 days long, not 31 (review finding: a fall of 70%)."""
+    """An export taken on 11 October: October is about 10.4 days long, not 31 (review finding: a fall of 70%)."""
     from dataclasses import replace
     export = replace(slm.synth.generate(customers=600, months=14, seed=3).until("2025-10-11T12:00"), as_of=None)
     ds = report_data(export, "2025-10")
@@ -139,7 +139,7 @@ def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
     assert k.loc["tickets", "per_day"] == pytest.approx(k.loc["tickets", "value"] / ((ds.as_of - pd.Timestamp(
         "2025-10-01", tz="UTC")) / pd.Timedelta(days=1)))
     assert k.loc["tickets", "assessment"] == "no clear change"
-    assert "covered for 10.5 of its 31 days" in slm.nb.coverage_note(ds, "2025-10")
+    assert "covered for 10.4 of its 31 days" in slm.nb.coverage_note(ds, "2025-10")   # the last record 10:13
     assert slm.nb.coverage_note(report_data(export, "2025-09"), "2025-09") == ""
     # told the export time, the cut is there
     assert report_data(export, "2025-10", as_of="2025-10-11T12:00").as_of == pd.Timestamp("2025-10-11T12:00", tz="UTC")

@@ -184,7 +184,8 @@ def comment_draws(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
     Examples
     --------
     >>> text, theme = comment_draws(np.random.default_rng(3), np.array([0] * 50), np.array([1] * 50))
-    >>> bool((planted_themes(pd.Series(text)).map(list(THEMES).index).fillna(-1) == theme).all())
+    >>> planted = planted_themes(pd.Series(text)).map({name: k for k, name in enumerate(THEMES)})
+    >>> bool((planted.fillna(-1) == theme).all())
     True
     """
     n = scores.size
