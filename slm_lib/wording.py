@@ -228,20 +228,28 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "segment": ("segment", ""),
     "agent_id": ("agent", ""),
     "historical_clv": ("historical CLV", ""),
+    "comments": ("comments", " comments"),
+    "mean_comment_sentiment": ("mean comment sentiment", ""),
 }
 
 
 def feature_label(column: str) -> tuple[str, str]:
     """Plain-words label and unit symbol of a feature column (a lag suffix ``_lag<k>`` is dropped).
 
-    Unknown columns read as their name with spaces.
+    A comment theme's share (``theme_<name>_share``) reads "share of comments about <name>";
+    other unknown columns read as their name with spaces.
 
     Examples
     --------
     >>> feature_label("median_frt_h_lag2"), feature_label("staff_count")
     (('median first response', ' h'), ('staff count', ''))
+    >>> feature_label("theme_rude_agent_share")
+    ('share of comments about rude agent', '')
     """
     base = re.sub(r"_lag\d+$", "", column)
+    theme = re.fullmatch(r"theme_(.+)_share", base)
+    if theme and base not in FEATURE_LABELS:
+        return f"share of comments about {theme.group(1).replace('_', ' ')}", ""
     return FEATURE_LABELS.get(base, (base.replace("_", " "), ""))
 
 

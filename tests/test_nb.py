@@ -225,3 +225,16 @@ def test_the_last_event_of_data_that_end_inside_the_month_is_kept():
     export = slm.Dataset(**export.tables())                       # an export whose time is unknown
     cut = report_data(export, f"{last:%Y-%m}")
     assert cut.surveys["submitted_at"].max() == last and len(cut.surveys) == len(export.surveys)
+
+
+def test_churn_drivers_add_the_events_and_the_comment_themes_of_the_features():
+    from slm_lib.io.dataset import Dataset
+    from slm_lib.nb import churn_drivers
+
+    base, units = churn_drivers(Dataset())
+    features = pd.DataFrame(columns=["median_frt_h", "comments", "mean_comment_sentiment", "theme_refund_share",
+                                     "theme_rude_agent_share"])
+    drivers, with_themes = churn_drivers(Dataset(), features)
+    assert drivers == base + ["theme_refund_share", "theme_rude_agent_share"]
+    assert with_themes == units | {"theme_refund_share": 0.1, "theme_rude_agent_share": 0.1}
+    assert churn_drivers(Dataset(), features[["median_frt_h"]]) == (base, units)
