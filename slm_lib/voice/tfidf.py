@@ -48,7 +48,7 @@ def _rows(n_texts: int, doc: np.ndarray, column: np.ndarray, count: np.ndarray, 
     use = column >= 0
     tf = sparse.csr_matrix(((1.0 + np.log(count[use])) * idf[column[use]], (doc[use], column[use])),
                            shape=(n_texts, idf.size))
-    return normalize(tf).tocsr() if idf.size else tf
+    return normalize(tf).tocsr() if idf.size and n_texts else tf
 
 
 def theme_matrix(texts: pd.Series, repeats: np.ndarray,
