@@ -74,7 +74,7 @@ def test_sdist_has_the_report_notebooks(dists):
 
 def test_wheel_has_the_notebooks_and_every_tracked_package_file(dists):
     names = set(zipfile.ZipFile(dists[1]).namelist())
-    assert len(REPORT_NOTEBOOKS) == 5
+    assert len(REPORT_NOTEBOOKS) == 6
     assert {f"{PACKAGED}/{n}" for n in REPORT_NOTEBOOKS} == {n for n in names if n.startswith(PACKAGED)}
     tracked = _run(["git", "ls-files", "slm_lib"], cwd=ROOT).stdout.split()
     runtime = [f for f in tracked if not f.endswith(".py")]

@@ -41,7 +41,7 @@ def test_month_folder_has_executed_notebooks_and_html(report):
     _, out = report
     month = out / MONTH
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
-    assert len(names) == 5
+    assert len(names) == 6
     for name in names:
         assert (month / f"{name}.ipynb").is_file() and (month / f"{name}.html").is_file()
     assert (month / "index.html").is_file() and (out / "index.html").is_file()
