@@ -343,6 +343,22 @@ def test_recovers_planted_churn_effects(synth_panel):
     assert t.loc["theme_refund_share", "ci_low"] > 0
 
 
+def test_every_comment_theme_together_only_refunds_move_churn(synth_panel):
+    """One share per planted theme (0 without a comment: read against customers who wrote nothing): the refund
+    theme carries its planted effect and the seven others none, although they too come from unhappy answers."""
+    from slm_lib.synth import TRUE_EFFECTS
+
+    panel, _ = synth_panel
+    shares = [c for c in panel.columns if c.startswith("theme_")]
+    assert len(shares) == 8
+    m = churn_model(panel.fillna(dict.fromkeys(shares, 0.0)),
+                    ["median_frt_h", "median_requester_wait_h", "sla_breach_share", "last_nps_category", *shares],
+                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10, "median_requester_wait_h": 10})
+    truth = dict.fromkeys(shares, 0.0) | {"theme_refund_share": TRUE_EFFECTS["churn_refund_theme_share"]["value"]}
+    z = z_scores(m.table, truth)
+    assert all(abs(v) < 3 for v in z.values()), z
+
+
 def test_recovers_planted_theme_effect_with_fitted_themes():
     """The committed sample's size: themes fitted on the comments of the first six months (no refund
     column is given), the panel after them; the fitted refund theme carries the planted effect."""
