@@ -28,8 +28,8 @@ Where the themes come from (``themes=``); none of them reads a comment from afte
 
 Names: fitted themes are named by their top term (:attr:`slm_lib.voice.CommentThemes.names`:
 ``theme_refund_share``, ``theme_agent_friendly_share`` when two themes share a top term);
-a function's names are lower-cased with ``_`` for anything but letters and digits
-(``"rude agent"`` -> ``theme_rude_agent_share``). The same themes and names hold for every
+a function's names as column words (:func:`slm_lib.wording.column_word`: ``"rude agent"`` ->
+``theme_rude_agent_share``). The same themes and names hold for every
 ``as_of`` of a panel.
 
 Examples
@@ -43,7 +43,6 @@ Examples
 """
 from __future__ import annotations
 
-import re
 from typing import Callable, Union
 
 import numpy as np
@@ -51,6 +50,7 @@ import pandas as pd
 
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.voice import CommentThemes, comment_themes, sentiment
+from slm_lib.wording import column_word
 
 __all__ = ["DEFAULT_THEMES", "ThemeSource", "CommentFeatures"]
 
@@ -58,10 +58,6 @@ __all__ = ["DEFAULT_THEMES", "ThemeSource", "CommentFeatures"]
 DEFAULT_THEMES: int = 8
 #: What ``themes=`` accepts: a number of themes to fit, fitted themes, or a rule text -> theme name.
 ThemeSource = Union[int, CommentThemes, Callable[[pd.Series], pd.Series]]
-
-
-def _column_name(name: object) -> str:
-    return re.sub(r"\W+", "_", str(name).lower()).strip("_")
 
 
 class CommentFeatures:
@@ -97,7 +93,7 @@ class CommentFeatures:
             names = (list(found.cat.categories) if isinstance(found.dtype, pd.CategoricalDtype)
                      else sorted(found.dropna().unique()))
             self.rule = pd.Series(pd.Index(names).get_indexer(found), index=known.index)
-            names = [_column_name(n) for n in names]
+            names = [column_word(n) for n in names]
             if len(set(names)) < len(names):
                 raise ConfigError(f"customer_features: theme names {names} clash once made column names")
         else:

@@ -21,7 +21,7 @@ from slm_lib.config import CONFIDENCE
 
 __all__ = ["Prose", "format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate",
            "interval_texts", "is_clear",
-           "effect_sentence", "FEATURE_LABELS", "feature_label", "lag_words", "term_label", "OUTCOMES",
+           "effect_sentence", "FEATURE_LABELS", "feature_label", "column_word", "lag_words", "term_label", "OUTCOMES",
            "outcome_label"]
 
 class Prose(str):
@@ -251,6 +251,17 @@ def feature_label(column: str) -> tuple[str, str]:
     if theme and base not in FEATURE_LABELS:
         return f"share of comments about {theme.group(1).replace('_', ' ')}", ""
     return FEATURE_LABELS.get(base, (base.replace("_", " "), ""))
+
+
+def column_word(name: object) -> str:
+    """A name as a part of a column name: lower case, ``_`` for each run of anything but letters and digits.
+
+    Examples
+    --------
+    >>> column_word("Rude agent!"), column_word("Über-Bad")
+    ('rude_agent', 'über_bad')
+    """
+    return re.sub(r"[\W_]+", "_", str(name).lower()).strip("_")
 
 
 def lag_words(lag: float, after: bool = True) -> str:

@@ -36,7 +36,6 @@ True
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +56,7 @@ from slm_lib.stats import (
 from slm_lib.text import mask_pii_series
 from slm_lib.voice.language import readable_text
 from slm_lib.voice.tfidf import theme_matrix, tfidf_rows
-from slm_lib.wording import format_estimate, format_p, interval_texts, is_clear
+from slm_lib.wording import column_word, format_estimate, format_p, interval_texts, is_clear
 
 __all__ = ["CommentThemes", "comment_themes"]
 
@@ -121,7 +120,7 @@ class CommentThemes:
 
     @property
     def names(self) -> pd.Series:
-        """A short name per theme (index ``theme``): its top term, lower case, ``_`` for anything but letters and digits.
+        """A short name per theme (index ``theme``): its top term as a column word (:func:`slm_lib.wording.column_word`).
 
         Two themes with the same top term are named by their two top terms (``agent_friendly``,
         ``agent_rude``); a name still shared gets the theme number (``reply_3``). Names are
@@ -129,13 +128,13 @@ class CommentThemes:
 
         Examples
         --------
-        >>> t = comment_themes(pd.Series(["refund late", "refund missing", "friendly agent", "agent friendly"],
-        ...     name="comment").to_frame().assign(response_id=list("abcd")), n_themes=2, min_comments=1)
+        >>> t = comment_themes(pd.DataFrame({"response_id": list("abcd"), "comment": ["refund late",
+        ...     "refund missing", "friendly agent", "agent friendly"]}), n_themes=2, min_comments=1)
         >>> t.names.tolist()
         ['agent', 'refund']
         """
         words = self.terms.groupby("theme")["term"].agg(list).reindex(self.table["theme"])
-        words = words.map(lambda w: [re.sub(r"\W+", "_", t.lower()) for t in w] if isinstance(w, list) else [])
+        words = words.map(lambda w: [column_word(t) for t in w] if isinstance(w, list) else [])
         names = words.map(lambda w: w[0] if w else "")
         shared = names.duplicated(keep=False) | (names == "")
         names[shared] = words[shared].map(lambda w: "_".join(w[:2]))
