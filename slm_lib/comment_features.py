@@ -89,7 +89,11 @@ class CommentFeatures:
             self._check_fit(themes, surveys, first)
             self.fitted, names = themes, themes.names.tolist()
         elif callable(themes):
-            found = pd.Series(themes(known["comment"]), index=known.index)
+            found = themes(known["comment"])
+            if len(found) != len(known):
+                raise ConfigError(f"customer_features: the themes function gave {len(found):,} names for "
+                                  f"{len(known):,} texts; give one name (or NaN) per text")
+            found = found.set_axis(known.index) if isinstance(found, pd.Series) else pd.Series(found, index=known.index)
             names = (list(found.cat.categories) if isinstance(found.dtype, pd.CategoricalDtype)
                      else sorted(found.dropna().unique()))
             self.rule = pd.Series(pd.Index(names).get_indexer(found), index=known.index)

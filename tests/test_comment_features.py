@@ -58,6 +58,18 @@ def test_hand_computed_sentiment_and_shares(hand):
     np.testing.assert_allclose(f["theme_rude_agent_share"], [1 / 4, np.nan, 0.0])
 
 
+def test_a_rule_may_give_names_as_a_list_or_categories_on_any_index(hand):
+    expected = customer_features(hand, AS_OF, lookback="90D", themes=keyword_themes)
+    as_list = customer_features(hand, AS_OF, lookback="90D", themes=lambda t: keyword_themes(t).tolist())
+    pd.testing.assert_frame_equal(as_list, expected)
+    categories = pd.CategoricalDtype(["rude agent", "refund", "billing"])
+    as_categories = customer_features(hand, AS_OF, lookback="90D",
+                                      themes=lambda t: keyword_themes(t).astype(categories).reset_index(drop=True))
+    assert as_categories.filter(like="theme_").columns.tolist() == [
+        "theme_rude_agent_share", "theme_refund_share", "theme_billing_share"]       # every category, in its order
+    pd.testing.assert_frame_equal(as_categories[expected.columns], expected)
+
+
 def test_default_has_no_text_columns_and_the_same_values(hand):
     plain = customer_features(hand, AS_OF)
     assert plain.columns.tolist() == list(FEATURE_COLUMNS)
@@ -117,6 +129,8 @@ def test_errors(synthetic):
         customer_features(synthetic, pd.Timestamp("2024-11-15", tz="UTC"), themes=8)
     with pytest.raises(ConfigError, match="themes must be"):
         customer_features(synthetic, pd.Timestamp("2025-06-01", tz="UTC"), themes="refund")
+    with pytest.raises(ConfigError, match="one name .* per text"):
+        customer_features(synthetic, pd.Timestamp("2025-06-01", tz="UTC"), themes=lambda t: t.dropna().head(3))
     with pytest.raises(ConfigError, match="clash"):
         customer_features(synthetic, pd.Timestamp("2025-06-01", tz="UTC"),
                           themes=lambda t: pd.Series(np.where(t.str.len() % 2, "Refund", "refund"), index=t.index))
