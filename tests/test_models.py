@@ -9,6 +9,7 @@ import pytest
 
 from slm_lib.errors import ConfigError, InsufficientDataError, ModelFitError
 from slm_lib.models import churn_hazard_model, churn_model, clv_model, lagged_effects, newey_west_maxlags
+from slm_lib.wording import format_p
 
 LOGIT_COLUMNS = ["term", "role", "unit", "label", "estimate", "std_error", "ci_low", "ci_high", "p_value", "effect",
                  "effect_ci_low", "effect_ci_high", "effect_type", "ame_pp", "ame_ci_low", "ame_ci_high",
@@ -432,6 +433,13 @@ def test_readable_table_states_effect_interval_and_pp(churn_data):
     assert first["95% CI"] == f"{row['effect_ci_low']:.3f} to {row['effect_ci_high']:.3f}"
     assert first["churn probability (pp)"].startswith(f"{row['ame_pp']:+.2f} (")
     assert r.index.tolist() == m.table.loc[m.table["role"] == "driver", "label"].tolist()
+    nps = m.readable(terms="last_nps_category", adjust=True)
+    assert nps.index.tolist() == r.index.tolist()[1:] and list(nps.columns[2:4]) == ["p", "p (Holm)"]
+    raw = m.table.loc[m.table["term"].str.startswith("last_nps_category"), "p_value"].to_numpy()
+    order = np.argsort(raw)   # Holm by hand over the three NPS terms
+    holm = np.maximum.accumulate(np.minimum(1, raw[order] * np.array([3, 2, 1])))[np.argsort(order)]
+    assert nps["p (Holm)"].tolist() == [format_p(p, bare=True) for p in holm]
+    assert len(m.sentences(terms="last_nps_category")) == 3 and len(m.sentences(terms="nothing")) == 0
 
 
 def test_lag_sentences_use_words_units_and_sensible_rounding():

@@ -18,7 +18,7 @@ from statsmodels.tools.sm_exceptions import (ConvergenceWarning, HessianInversio
                                              PerfectSeparationError, PerfectSeparationWarning)
 
 from slm_lib.errors import ConfigError, ModelFitError
-from slm_lib.stats import z_critical
+from slm_lib.stats import holm_adjusted, z_critical
 from slm_lib.wording import feature_label, format_p, interval_texts, outcome_label, term_label
 
 #: Reference level of known categorical features (treatment coding).
@@ -74,12 +74,18 @@ class ModelResult:
     dropped_by: dict[str, int]
     _sentence: Callable[[pd.Series], str] | None = None
 
-    def sentences(self, role: str = "driver") -> list[str]:
-        """One plain-words sentence per term of ``role`` (``"driver"``, ``"control"`` or ``"all"``)."""
+    def _rows(self, role: str, terms: str | None) -> pd.DataFrame:
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
-        return [self._sentence(r) for _, r in rows.iterrows()] if self._sentence else []
+        return rows if terms is None else rows.loc[rows["term"].str.startswith(terms)]
 
-    def readable(self, role: str = "driver") -> pd.DataFrame:
+    def sentences(self, role: str = "driver", terms: str | None = None) -> list[str]:
+        """One plain-words sentence per term of ``role`` (``"driver"``, ``"control"`` or ``"all"``).
+
+        ``terms`` keeps the terms whose name starts with it (e.g. ``"theme_"``).
+        """
+        return [self._sentence(r) for _, r in self._rows(role, terms).iterrows()] if self._sentence else []
+
+    def readable(self, role: str = "driver", terms: str | None = None, adjust: bool = False) -> pd.DataFrame:
         """The table as a reader sees it: one row per term, the effect in business units and its interval.
 
         Indexed by the term's label (:func:`slm_lib.wording.term_label`, as the forest plot
@@ -88,8 +94,12 @@ class ModelResult:
         header, e.g. "odds ratio"), ``95% CI``, ``p``, ``n`` (rows fitted), ``events``
         (churned customers, for churn models) and, for Logit, the average marginal effect in
         percentage points. Numbers are rounded to what their interval supports.
+
+        ``terms`` keeps the terms whose name starts with it; ``adjust=True`` adds ``p (Holm)``,
+        the p-values adjusted for testing the shown terms together (Holm), to judge a family
+        of terms such as one share per comment theme.
         """
-        rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
+        rows = self._rows(role, terms)
         kind = rows["effect_type"].iloc[0] if len(rows) else "effect"
         effect, ci = interval_texts(rows["effect"], rows["effect_ci_low"], rows["effect_ci_high"], "ratio" not in kind)
         out = pd.DataFrame({"term": rows["label"].to_numpy(), kind: effect, "95% CI": ci,
@@ -100,6 +110,9 @@ class ModelResult:
         if "ame_pp" in rows:
             ame, ame_ci = interval_texts(rows["ame_pp"], rows["ame_ci_low"], rows["ame_ci_high"], True)
             out["churn probability (pp)"] = [f"{v} ({c})" for v, c in zip(ame, ame_ci)]
+        if adjust:
+            out.insert(out.columns.get_loc("p") + 1, "p (Holm)",
+                       [format_p(p, bare=True) for p in holm_adjusted(rows["p_value"].to_numpy(np.float64))])
         return out.set_index("term")
 
     @property
