@@ -28,6 +28,14 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   :mod:`slm_lib.metrics.lifecycle_table`, all from one ticket lifecycle at ``as_of``, and
   the SLA clocks take the priority in force when each started. Without events these rows
   are absent.
+* ``repeat_contact_rate``: solved tickets whose customer opened a new ticket (any channel)
+  within ``repeat_days`` (default 7) after the solve, over solved tickets whose window
+  ended by ``as_of`` (the honest first-contact resolution). Tickets solved less than
+  ``repeat_days`` before ``as_of`` are censored and left out; with ticket events the solve
+  is the ticket's last one in force at ``as_of`` (:mod:`slm_lib.metrics.contacts`). Like
+  every ticket metric it belongs to the solved ticket's ``created_at`` period and group
+  (``by="channel"``: the channel of the first contact); the next contact may fall in any
+  period, so it needs the whole data set, not one month's subset. Wilson interval.
 * CSAT thresholds come from the data set's CSAT scale (``Dataset.scales``): top-2-box and
   the middle point as neutral (:func:`slm_lib.config.csat_cutoffs`).
 * ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
@@ -49,6 +57,7 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError
+from slm_lib.metrics.contacts import REPEAT_DAYS, observation_end, repeat_flags
 from slm_lib.metrics.grouping import by_codes, by_list, combine_codes
 from slm_lib.metrics.lifecycle_table import EVENT_METRICS, lifecycle_group_metrics
 from slm_lib.metrics.sla import ACHIEVED, BREACHED, event_sla_codes, sla_status_codes, tickets_as_of
@@ -61,7 +70,7 @@ from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval
 
 TICKET_METRICS: tuple[str, ...] = (
     "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",
-    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket",
+    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "repeat_contact_rate", "replies_per_ticket",
     "sla_first_response", "sla_resolution")
 SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
 METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS + EVENT_METRICS
@@ -111,11 +120,12 @@ def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
                          sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
-                         data: Any = None) -> Result:
+                         data: Any = None, repeat_days: float = REPEAT_DAYS) -> Result:
     """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high).
 
     ``data``: the Dataset ``tickets`` belong to; with ticket events it adds the rows of
-    :mod:`slm_lib.metrics.lifecycle_table` and its SLA clocks take the priority in force.
+    :mod:`slm_lib.metrics.lifecycle_table`, its SLA clocks take the priority in force and
+    repeat contacts read solve times from the events.
     """
     out: Result = {}
     flags = ticket_flags(tickets)
@@ -130,6 +140,11 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
     _counted_metrics(tickets, group, size, calendar, sla, as_of, out, flags, hours, priority)
     if lc is not None:
         out.update(lifecycle_group_metrics(lc, judged, group, size, flags))
+    repeat = repeat_flags(tickets, getattr(data, "ticket_events", None), observation_end(tickets, as_of), repeat_days,
+                          None if lc is None else lc.history)
+    counted = repeat.counted & (group >= 0)
+    n = np.bincount(group[counted], minlength=size)
+    out["repeat_contact_rate"] = _share(np.bincount(group[counted & repeat.repeat], minlength=size), n)
     return out
 
 
@@ -215,7 +230,8 @@ def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present
 def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
              freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
              csat_threshold: int | None, exclude_neutral: bool,
-             scales: Mapping[str, tuple[int, int]], data: Any = None) -> pd.DataFrame:
+             scales: Mapping[str, tuple[int, int]], data: Any = None,
+             repeat_days: float = REPEAT_DAYS) -> pd.DataFrame:
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
@@ -231,7 +247,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
-            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of, data)
+            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of, data, repeat_days)
             present = {m: np.ones(size, dtype=bool) for m in res}
             metrics = TICKET_METRICS + EVENT_METRICS
         else:
@@ -262,7 +278,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
 def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None, calendar: Any = None,
                  sla: Mapping[str, Mapping[str, float]] | None = None, tz: str = "UTC",
                  min_n: int = DEFAULT_MIN_N, as_of: Any = None, csat_threshold: int | None = None,
-                 exclude_neutral: bool = False) -> pd.DataFrame:
+                 exclude_neutral: bool = False, repeat_days: float = REPEAT_DAYS) -> pd.DataFrame:
     """One tidy table of every SPEC §4 metric per period (and group).
 
     Parameters
@@ -286,6 +302,8 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
         after it are ignored); default ``ds.observation_end()``.
     csat_threshold, exclude_neutral
         As in :func:`slm_lib.metrics.survey.csat`, on the CSAT scale of ``ds.scales``.
+    repeat_days : float
+        Window of ``repeat_contact_rate`` (module docstring).
 
     Returns
     -------
@@ -309,7 +327,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
-                    exclude_neutral, getattr(ds, "scales", SCALES), ds)
+                    exclude_neutral, getattr(ds, "scales", SCALES), ds, repeat_days)
 
 
 def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,

@@ -1,0 +1,207 @@
+"""A customer's contacts in time order: the next contact after an instant, repeat contacts.
+
+The kernel behind ``repeat_contact_rate`` of :func:`slm_lib.metrics.table.metric_table` and
+the journey functions of :mod:`slm_lib.journeys` (it sits in ``metrics`` because the metric
+table needs it; ``journeys`` builds its tables on it).
+
+* **Solved at** (:func:`solved_instants`): when a ticket counts as solved at ``as_of``. A
+  ticket with events up to ``as_of`` is solved at its last resolution while its latest
+  status is solved or closed (:func:`slm_lib.events.implied_fields`, the rule that checks
+  the tickets' own ``resolved_at``); a ticket reopened and not solved again by ``as_of`` is
+  not solved. A ticket without events is solved at its ``resolved_at`` if that is not after
+  ``as_of``. Nothing after ``as_of`` is read.
+* **Repeat contact** (:func:`repeat_flags`): a solved ticket whose customer opens a new
+  ticket (any channel) in the ``days`` after it was solved, i.e. created in
+  ``(solved_at, solved_at + days]``. Tickets solved less than ``days`` before ``as_of``
+  are **censored** (their window is not over) and left out of the rate, so the rate is not
+  biased low at the data's end.
+
+Vectorised: one sort of the tickets by (customer, creation rank) packed into one int64 key,
+then ``np.searchsorted`` of each query's (customer, rank) key. No Python loop over tickets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slm_lib.events import event_history, implied_fields, stable_order
+from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
+
+#: Default window of a repeat contact and of a channel switch, in days.
+REPEAT_DAYS: float = 7.0
+_NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class ContactIndex:
+    """Tickets sorted by (customer, created_at); the ones without a customer or a time are left out.
+
+    Attributes
+    ----------
+    rows : int64 array
+        Ticket rows in (customer, created_at, row) order.
+    customer : int64 array
+        Customer code of each sorted ticket.
+    created : int64 array
+        Creation instant (ns) of each sorted ticket.
+    times : int64 array
+        Every indexed creation instant, sorted (ranks of query instants are read here).
+    key : int64 array
+        Sorted keys ``customer * width + rank`` (rank = tickets created at or before).
+    width : int
+        ``len(rows) + 1``.
+    """
+
+    rows: np.ndarray
+    customer: np.ndarray
+    created: np.ndarray
+    times: np.ndarray
+    key: np.ndarray
+    width: int
+
+    @classmethod
+    def build(cls, customer: np.ndarray, created: np.ndarray) -> "ContactIndex":
+        """Index tickets given their customer codes (-1: unknown) and creation instants (int64 ns).
+
+        Examples
+        --------
+        >>> ix = ContactIndex.build(np.array([1, 0, 1, 0]), np.array([30, 20, 10, 20]))
+        >>> ix.rows.tolist()
+        [1, 3, 2, 0]
+        """
+        pool = np.flatnonzero((customer >= 0) & (created != NAT_NS))
+        at = created[pool]
+        by_time = stable_order(at - at.min()) if len(at) else np.zeros(0, np.int64)
+        if by_time is None:   # instants too far apart to pack beside the row number
+            by_time = np.argsort(at, kind="stable")
+        times = at[by_time]
+        rank = np.empty(len(pool), dtype=np.int64)
+        rank[by_time] = np.searchsorted(times, times, side="right")   # sorted queries: a linear merge
+        width = len(pool) + 1
+        key = customer[pool].astype(np.int64) * width + rank
+        order = stable_order(key)
+        if order is None:
+            order = np.argsort(key, kind="stable")
+        rows = pool[order]
+        return cls(rows=rows, customer=customer[rows].astype(np.int64), created=created[rows], times=times,
+                   key=key[order], width=width)
+
+    def next_after(self, customer: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Ticket row of each query customer's first ticket created strictly after ``at`` (-1: none).
+
+        Examples
+        --------
+        >>> ix = ContactIndex.build(np.array([0, 0, 1]), np.array([10, 20, 15]))
+        >>> ix.next_after(np.array([0, 0, 1, -1]), np.array([10, 20, 0, 0])).tolist()
+        [1, -1, 2, -1]
+        """
+        ok = (customer >= 0) & (at != NAT_NS)
+        query = np.where(ok, customer, 0).astype(np.int64) * self.width + np.searchsorted(self.times, at, "right")
+        pos = np.searchsorted(self.key, query, side="right")
+        hit = ok & (pos < len(self.key))
+        hit[hit] = self.customer[pos[hit]] == customer[hit]
+        return np.where(hit, self.rows[np.minimum(pos, max(len(self.rows) - 1, 0))], -1) if len(self.rows) \
+            else np.full(len(customer), -1, dtype=np.int64)
+
+    def following(self) -> tuple[np.ndarray, np.ndarray]:
+        """Consecutive contacts of one customer: (row of a ticket, row of the customer's next ticket).
+
+        Tickets created at the same instant follow each other in table order.
+
+        Examples
+        --------
+        >>> ix = ContactIndex.build(np.array([0, 1, 0, 0]), np.array([5, 1, 9, 7]))
+        >>> [a.tolist() for a in ix.following()]
+        [[0, 3], [3, 2]]
+        """
+        same = self.customer[1:] == self.customer[:-1]
+        return self.rows[:-1][same], self.rows[1:][same]
+
+
+def customer_codes(tickets: pd.DataFrame) -> np.ndarray:
+    """Integer code of each ticket's customer (-1: missing)."""
+    return pd.factorize(tickets["customer_id"], use_na_sentinel=True)[0].astype(np.int64)
+
+
+def observation_end(data: Any, as_of: Any = None) -> pd.Timestamp:
+    """``as_of`` as a UTC instant; default the Dataset's observation end or a bare frame's latest ticket time.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"created_at": pd.to_datetime(["2024-01-01"], utc=True), "resolved_at": pd.NaT})
+    >>> observation_end(t)
+    Timestamp('2024-01-01 00:00:00+0000', tz='UTC')
+    """
+    if as_of is not None:
+        return utc_instant(as_of)
+    if hasattr(data, "observation_end"):
+        return data.observation_end()
+    return latest_timestamp(*(data[c] for c in ("created_at", "first_response_at", "resolved_at") if c in data))
+
+
+def solved_instants(tickets: pd.DataFrame, events: pd.DataFrame | None, as_of_ns: int,
+                    history: Any = None) -> np.ndarray:
+    """When each ticket counts as solved at ``as_of_ns`` (int64 ns, :data:`NAT_NS`: not solved; module docstring).
+
+    ``history``: an :class:`~slm_lib.events.EventHistory` of these tickets through ``as_of``
+    when the caller has one (the metric table's lifecycle), else built from ``events``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b"], "created_at": pd.to_datetime(["2024-01-01"] * 2, utc=True),
+    ...     "resolved_at": pd.to_datetime(["2024-01-02", "2024-01-09"], utc=True)})
+    >>> end = pd.Timestamp("2024-01-05", tz="UTC").value
+    >>> solved_instants(t, None, end).tolist() == [pd.Timestamp("2024-01-02", tz="UTC").value, NAT_NS]
+    True
+    """
+    created, own = epoch_ns(tickets["created_at"]), epoch_ns(tickets["resolved_at"])
+    solved = np.where((own != NAT_NS) & (own <= as_of_ns) & (created <= as_of_ns), own, NAT_NS)
+    if history is None and events is not None and len(events):
+        history = event_history(tickets, events, through=as_of_ns)
+    if history is not None:
+        implied = implied_fields(history)
+        solved = np.where(implied["has_events"], implied["resolved_at"], solved)
+    return solved
+
+
+@dataclass(frozen=True)
+class RepeatFlags:
+    """Per ticket row: solved instant, the next contact after it, and whether it counts (module docstring)."""
+
+    solved: np.ndarray      # int64 ns, NAT_NS when not solved at as_of
+    next_row: np.ndarray    # row of the customer's first ticket created after solved (-1: none by as_of)
+    repeat: np.ndarray      # bool: next contact within the window
+    censored: np.ndarray    # bool: solved, but the window ends after as_of
+    counted: np.ndarray     # bool: solved and not censored (the rate's denominator)
+
+
+def repeat_flags(tickets: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp,
+                 days: float = REPEAT_DAYS, history: Any = None) -> RepeatFlags:
+    """Repeat contacts of every solved ticket (module docstring); tickets created after ``as_of`` are ignored.
+
+    Examples
+    --------
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b", "c"], "customer_id": ["x", "x", "x"],
+    ...     "created_at": at("2024-01-01", "2024-01-05", "2024-01-20"),
+    ...     "resolved_at": at("2024-01-02", "2024-01-06", "2024-01-21")})
+    >>> f = repeat_flags(t, None, pd.Timestamp("2024-01-25", tz="UTC"))
+    >>> f.next_row.tolist(), f.repeat.tolist(), f.censored.tolist()
+    ([1, 2, -1], [True, False, False], [False, False, True])
+    """
+    end = int(as_of.value)
+    solved = solved_instants(tickets, events, end, history)
+    created = epoch_ns(tickets["created_at"])
+    code = customer_codes(tickets)
+    index = ContactIndex.build(code, np.where(created <= end, created, NAT_NS))
+    next_row = index.next_after(np.where(solved != NAT_NS, code, -1), solved)
+    window = int(round(days * _NS_PER_DAY))
+    is_solved = solved != NAT_NS
+    gap = np.where(next_row >= 0, created[np.maximum(next_row, 0)] - solved, np.iinfo(np.int64).max)
+    repeat = is_solved & (next_row >= 0) & (gap <= window)
+    censored = is_solved & (solved > end - window)
+    return RepeatFlags(solved=solved, next_row=next_row, repeat=repeat, censored=censored,
+                       counted=is_solved & ~censored & (code >= 0))
