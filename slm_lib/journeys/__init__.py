@@ -1,0 +1,11 @@
+"""Customer journeys across contacts and time (issue 13): repeat contact, channel switching, stages, paths.
+
+Modules: :mod:`~slm_lib.journeys.repeat` (``repeat_contacts``, ``repeat_contact_rate``: a new
+contact within N days of a solved ticket; the kernel, shared with ``metric_table``, is
+:mod:`slm_lib.metrics.contacts`), :mod:`~slm_lib.journeys.switching` (``channel_switching``:
+follow-ups on another channel, the transition matrix).
+"""
+from slm_lib.journeys.repeat import repeat_contact_rate, repeat_contacts
+from slm_lib.journeys.switching import ChannelSwitching, channel_switching
+
+__all__ = ["repeat_contacts", "repeat_contact_rate", "channel_switching", "ChannelSwitching"]
