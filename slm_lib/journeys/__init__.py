@@ -3,9 +3,14 @@
 Modules: :mod:`~slm_lib.journeys.repeat` (``repeat_contacts``, ``repeat_contact_rate``: a new
 contact within N days of a solved ticket; the kernel, shared with ``metric_table``, is
 :mod:`slm_lib.metrics.contacts`), :mod:`~slm_lib.journeys.switching` (``channel_switching``:
-follow-ups on another channel, the transition matrix).
+follow-ups on another channel, the transition matrix), :mod:`~slm_lib.journeys.stage_spec`
+(user stage definitions, checked) and :mod:`~slm_lib.journeys.stages` (``journey_stages``:
+metrics per stage).
 """
 from slm_lib.journeys.repeat import repeat_contact_rate, repeat_contacts
+from slm_lib.journeys.stage_spec import Stage, parse_stages
+from slm_lib.journeys.stages import journey_stages
 from slm_lib.journeys.switching import ChannelSwitching, channel_switching
 
-__all__ = ["repeat_contacts", "repeat_contact_rate", "channel_switching", "ChannelSwitching"]
+__all__ = ["repeat_contacts", "repeat_contact_rate", "channel_switching", "ChannelSwitching", "journey_stages", "parse_stages",
+           "Stage"]

@@ -93,8 +93,8 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int,
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _durations(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None, group: np.ndarray,
-               size: int) -> Result:
+def duration_metrics(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None,
+                     group: np.ndarray, size: int) -> Result:
     """Mean, median and p90 hours from created_at to ``column`` per group (``prefix_mean`` ...).
 
     ``hours``: business hours per ticket (NaN = no event), or None for calendar hours.
@@ -136,7 +136,7 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
     hours = {c: elapsed_hours(tickets["created_at"], tickets[c], calendar) for c in events.values()} \
         if calendar is not None else {}
     for prefix, column in events.items():
-        out.update(_durations(prefix, tickets, column, hours.get(column), group, size))
+        out.update(duration_metrics(prefix, tickets, column, hours.get(column), group, size))
     _counted_metrics(tickets, group, size, calendar, sla, as_of, out, flags, hours, priority)
     if lc is not None:
         out.update(lifecycle_group_metrics(lc, judged, group, size, flags))
@@ -188,7 +188,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
         out[f"sla_{target}"] = _share(achieved, achieved + breached)
 
 
-def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
+def survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
                          exclude_neutral: bool, scales: Mapping[str, tuple[int, int]]) -> Result:
     """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
     score = surveys["score"].to_numpy(dtype=np.float64)
@@ -209,8 +209,9 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
     return out
 
 
-def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
-          min_n: int) -> pd.DataFrame:
+def tidy_metrics(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
+                 min_n: int) -> pd.DataFrame:
+    """Rows ``<labels...>, metric, n, value, ci_low, ci_high, small_n`` of the groups ``present`` per metric."""
     frames = []
     for metric in metrics:
         n, value, low, high = results[metric]
@@ -251,10 +252,10 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
             present = {m: np.ones(size, dtype=bool) for m in res}
             metrics = TICKET_METRICS + EVENT_METRICS
         else:
-            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
+            res = survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
             present = {m: res[m][0] > 0 for m in res}
             metrics = SURVEY_METRICS
-        return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
+        return tidy_metrics(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
 
     def survey_side() -> pd.DataFrame:
         return side(surveys, survey_codes(), period_codes(surveys["submitted_at"], freq, tz) if freq else None)
