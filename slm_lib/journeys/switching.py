@@ -108,8 +108,11 @@ def channel_switching(ds: Any, days: float = REPEAT_DAYS, as_of: Any = None,
     """
     t = ds.tickets
     first, then = follow_ups(t, observation_end(ds, as_of), days)
-    codes, channels = pd.factorize(t["channel"].astype(object).where(t["channel"].notna(), UNKNOWN_CHANNEL),
-                                   sort=True)
+    codes, channels = pd.factorize(t["channel"], sort=True, use_na_sentinel=True)
+    channels = [str(c) for c in channels]
+    if (codes < 0).any():   # no channel: its own last label
+        codes = np.where(codes < 0, len(channels), codes)
+        channels.append(UNKNOWN_CHANNEL)
     k = len(channels)
     src, dst = codes[first], codes[then]
     counts = np.bincount(src * k + dst, minlength=k * k).reshape(k, k)
@@ -117,7 +120,7 @@ def channel_switching(ds: Any, days: float = REPEAT_DAYS, as_of: Any = None,
     switched = row_n - np.diag(counts)
     n_all, sw_all = np.concatenate([[row_n.sum()], row_n]), np.concatenate([[switched.sum()], switched])
     value, low, high = share_from_counts(sw_all, n_all)
-    summary = pd.DataFrame({"from_channel": ["all", *map(str, channels)], "n": n_all, "switched": sw_all,
+    summary = pd.DataFrame({"from_channel": ["all", *channels], "n": n_all, "switched": sw_all,
                             "value": value, "ci_low": low, "ci_high": high, "small_n": n_all < min_n})
     seen = row_n > 0
     src_i, dst_i = np.nonzero(np.broadcast_to(seen[:, None], (k, k)))

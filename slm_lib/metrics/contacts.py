@@ -16,8 +16,9 @@ table needs it; ``journeys`` builds its tables on it).
   are **censored** (their window is not over) and left out of the rate, so the rate is not
   biased low at the data's end.
 
-Vectorised: one sort of the tickets by (customer, creation rank) packed into one int64 key,
-then ``np.searchsorted`` of each query's (customer, rank) key. No Python loop over tickets.
+Vectorised: the tickets sorted by (customer, created_at) with two packed integer sorts, then
+each solve looks forward from its own ticket in its customer's run (a few vectorised steps,
+then a vectorised binary search). No Python loop over tickets; memory read in order.
 """
 from __future__ import annotations
 
@@ -27,84 +28,123 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slm_lib.events import event_history, implied_fields, stable_order
+from slm_lib.events import event_history, implied_fields, run_starts, stable_order
 from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
 
 #: Default window of a repeat contact and of a channel switch, in days.
 REPEAT_DAYS: float = 7.0
 _NS_PER_DAY = 86_400 * 10**9
+_STEPS = 4   # forward steps before the binary search
+
+
+def _time_order(at: np.ndarray) -> np.ndarray:
+    """Stable permutation sorting int64 instants: one packed sort of whole seconds when it fits, else an argsort."""
+    if len(at):
+        seconds, fraction = np.divmod(at - at.min(), 10**9)
+        if not fraction.any():
+            order = stable_order(seconds)
+            if order is not None:
+                return order
+    return np.argsort(at, kind="stable")
+
+
+def _first_after(created: np.ndarray, lo: np.ndarray, hi: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Vectorised binary search: the first position in ``[lo, hi)`` with ``created > at`` (``hi`` if none).
+
+    ``created`` is non-decreasing on each ``[lo, hi)``.
+    """
+    lo, hi = lo.copy(), hi.copy()
+    last = max(len(created) - 1, 0)
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        right = open_ & (created[np.minimum(mid, last)] <= at)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(open_ & ~right, mid, hi)
 
 
 @dataclass(frozen=True)
 class ContactIndex:
-    """Tickets sorted by (customer, created_at); the ones without a customer or a time are left out.
+    """Tickets sorted by (customer, created_at, row); the ones without a customer or a time are left out.
 
     Attributes
     ----------
     rows : int64 array
-        Ticket rows in (customer, created_at, row) order.
-    customer : int64 array
-        Customer code of each sorted ticket.
-    created : int64 array
-        Creation instant (ns) of each sorted ticket.
-    times : int64 array
-        Every indexed creation instant, sorted (ranks of query instants are read here).
-    key : int64 array
-        Sorted keys ``customer * width + rank`` (rank = tickets created at or before).
-    width : int
-        ``len(rows) + 1``.
+        Ticket rows in sorted order.
+    customer, created : int64 arrays
+        Customer code and creation instant (ns) of each sorted ticket.
+    n_tickets : int
+        Rows of the tickets indexed (left-out ones included).
     """
 
     rows: np.ndarray
     customer: np.ndarray
     created: np.ndarray
-    times: np.ndarray
-    key: np.ndarray
-    width: int
+    n_tickets: int
 
     @classmethod
     def build(cls, customer: np.ndarray, created: np.ndarray) -> "ContactIndex":
         """Index tickets given their customer codes (-1: unknown) and creation instants (int64 ns).
 
+        Two packed sorts, least significant key first (:func:`slm_lib.events.stable_order`):
+        by time (whole seconds; an argsort otherwise), then by customer.
+
         Examples
         --------
         >>> ix = ContactIndex.build(np.array([1, 0, 1, 0]), np.array([30, 20, 10, 20]))
-        >>> ix.rows.tolist()
-        [1, 3, 2, 0]
+        >>> ix.rows.tolist(), ix.customer.tolist()
+        ([1, 3, 2, 0], [0, 0, 1, 1])
         """
-        pool = np.flatnonzero((customer >= 0) & (created != NAT_NS))
-        at = created[pool]
-        by_time = stable_order(at - at.min()) if len(at) else np.zeros(0, np.int64)
-        if by_time is None:   # instants too far apart to pack beside the row number
-            by_time = np.argsort(at, kind="stable")
-        times = at[by_time]
-        rank = np.empty(len(pool), dtype=np.int64)
-        rank[by_time] = np.searchsorted(times, times, side="right")   # sorted queries: a linear merge
-        width = len(pool) + 1
-        key = customer[pool].astype(np.int64) * width + rank
-        order = stable_order(key)
-        if order is None:
-            order = np.argsort(key, kind="stable")
-        rows = pool[order]
-        return cls(rows=rows, customer=customer[rows].astype(np.int64), created=created[rows], times=times,
-                   key=key[order], width=width)
+        ok = (customer >= 0) & (created != NAT_NS)
+        everyone = bool(ok.all())
+        pool = None if everyone else np.flatnonzero(ok)
+        at = created if everyone else created[pool]
+        by_time = _time_order(at)
+        code = (customer if everyone else customer[pool]).astype(np.int64)[by_time]
+        by_customer = stable_order(code)
+        if by_customer is None:
+            by_customer = np.argsort(code, kind="stable")
+        order = by_time[by_customer]
+        return cls(rows=order if everyone else pool[order], customer=code[by_customer], created=at[order],
+                   n_tickets=len(customer))
 
-    def next_after(self, customer: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """Ticket row of each query customer's first ticket created strictly after ``at`` (-1: none).
+    def next_after(self, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Row of the first ticket of the same customer created strictly after ``at`` (-1: none).
+
+        ``rows`` are ticket rows and ``at`` instants not before their own ``created_at``
+        (a solve), so the search starts just after each ticket in its customer's run: a
+        few vectorised steps forward (the next ticket usually is the answer), then a
+        vectorised binary search for the queries still open. Memory is read in order.
 
         Examples
         --------
-        >>> ix = ContactIndex.build(np.array([0, 0, 1]), np.array([10, 20, 15]))
-        >>> ix.next_after(np.array([0, 0, 1, -1]), np.array([10, 20, 0, 0])).tolist()
-        [1, -1, 2, -1]
+        >>> ix = ContactIndex.build(np.array([0, 0, 1, 0]), np.array([10, 20, 15, 20]))
+        >>> ix.next_after(np.array([0, 0, 1, 2]), np.array([10, 20, 25, 15])).tolist()
+        [1, -1, -1, -1]
         """
-        ok = (customer >= 0) & (at != NAT_NS)
-        query = np.where(ok, customer, 0).astype(np.int64) * self.width + np.searchsorted(self.times, at, "right")
-        pos = np.searchsorted(self.key, query, side="right")
-        hit = ok & (pos < len(self.key))
-        hit[hit] = self.customer[pos[hit]] == customer[hit]
-        return np.where(hit, self.rows[np.minimum(pos, max(len(self.rows) - 1, 0))], -1) if len(self.rows) \
-            else np.full(len(customer), -1, dtype=np.int64)
+        position = np.full(self.n_tickets, -1, dtype=np.int64)
+        position[self.rows] = np.arange(len(self.rows))
+        starts = run_starts(self.customer)
+        run_end = np.append(np.flatnonzero(starts)[1:], len(self.rows))[np.cumsum(starts) - 1]
+        pos = position[rows]
+        ok = np.flatnonzero((pos >= 0) & (at != NAT_NS))
+        cand, end, when = pos[ok] + 1, run_end[pos[ok]], at[ok]
+        last = max(len(self.created) - 1, 0)
+        todo = np.arange(len(ok))
+        for _ in range(_STEPS):
+            c = cand[todo]
+            todo = todo[(c < end[todo]) & (self.created[np.minimum(c, last)] <= when[todo])]
+            if not len(todo):
+                break
+            cand[todo] += 1
+        if len(todo):
+            cand[todo] = _first_after(self.created, cand[todo], end[todo], when[todo])
+        out = np.full(len(rows), -1, dtype=np.int64)
+        found = cand < end
+        out[ok[found]] = self.rows[cand[found]]
+        return out
 
     def following(self) -> tuple[np.ndarray, np.ndarray]:
         """Consecutive contacts of one customer: (row of a ticket, row of the customer's next ticket).
@@ -197,7 +237,7 @@ def repeat_flags(tickets: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.T
     created = epoch_ns(tickets["created_at"])
     code = customer_codes(tickets)
     index = ContactIndex.build(code, np.where(created <= end, created, NAT_NS))
-    next_row = index.next_after(np.where(solved != NAT_NS, code, -1), solved)
+    next_row = index.next_after(np.arange(len(tickets)), solved)
     window = int(round(days * _NS_PER_DAY))
     is_solved = solved != NAT_NS
     gap = np.where(next_row >= 0, created[np.maximum(next_row, 0)] - solved, np.iinfo(np.int64).max)
