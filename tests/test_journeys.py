@@ -139,6 +139,20 @@ def test_repeat_contact_properties(seed):
     assert by["censored"].sum() == overall["censored"]
 
 
+@pytest.mark.parametrize("steps", [0, 1, 4])
+def test_next_contact_search_forward_steps_and_binary_search_agree(monkeypatch, steps):
+    import slm_lib.metrics.contacts as contacts
+    monkeypatch.setattr(contacts, "_STEPS", steps)
+    # one busy customer: ticket 0 open for 10 h while 12 more arrive each hour; every ticket solved after 3.5 h
+    start = pd.Timestamp("2024-01-01", tz=UTC)
+    rows = [(f"t{i}", "busy", "chat", start + pd.Timedelta(hours=i), start + pd.Timedelta(hours=i + 3.5))
+            for i in range(13)]
+    rows[0] = ("t0", "busy", "chat", start, start + pd.Timedelta(hours=10))
+    r = repeat_contacts(Dataset(tickets=tickets(rows), as_of="2024-02-01")).set_index("ticket_id")
+    assert r.loc["t0", "next_ticket_id"] == "t11"      # the first created after 10:00 is t11 (11:00)
+    assert r.loc["t3", "next_ticket_id"] == "t7" and pd.isna(r.loc["t12", "next_ticket_id"])
+
+
 # ----------------------------------------------------------------------------- channel switching
 def test_channel_switching_hand_computed():
     sw = channel_switching(hand_ds())

@@ -38,14 +38,18 @@ _STEPS = 4   # forward steps before the binary search
 
 
 def _time_order(at: np.ndarray) -> np.ndarray:
-    """Stable permutation sorting int64 instants: one packed sort of whole seconds when it fits, else an argsort."""
-    if len(at):
-        seconds, fraction = np.divmod(at - at.min(), 10**9)
-        if not fraction.any():
-            order = stable_order(seconds)
-            if order is not None:
-                return order
-    return np.argsort(at, kind="stable")
+    """Stable permutation sorting int64 instants (ns).
+
+    Packed integer sorts (:func:`slm_lib.events.stable_order`), least significant digit
+    first: the nanoseconds within the second (skipped when every instant is a whole
+    second), then the seconds; an argsort when the seconds span too much to pack.
+    """
+    if not len(at):
+        return np.zeros(0, dtype=np.int64)
+    seconds, fraction = np.divmod(at - at.min(), 10**9)
+    order = stable_order(fraction) if fraction.any() else np.arange(len(at))
+    by_second = None if order is None else stable_order(seconds[order])
+    return np.argsort(at, kind="stable") if by_second is None else order[by_second]
 
 
 def _first_after(created: np.ndarray, lo: np.ndarray, hi: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -110,40 +114,42 @@ class ContactIndex:
         return cls(rows=order if everyone else pool[order], customer=code[by_customer], created=at[order],
                    n_tickets=len(customer))
 
-    def next_after(self, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
-        """Row of the first ticket of the same customer created strictly after ``at`` (-1: none).
+    def next_after(self, at: np.ndarray) -> np.ndarray:
+        """Per ticket row, the row of its customer's first ticket created strictly after ``at`` (-1: none).
 
-        ``rows`` are ticket rows and ``at`` instants not before their own ``created_at``
-        (a solve), so the search starts just after each ticket in its customer's run: a
-        few vectorised steps forward (the next ticket usually is the answer), then a
-        vectorised binary search for the queries still open. Memory is read in order.
+        ``at`` (int64 ns, one per ticket row; :data:`NAT_NS` = no query) must not be before
+        the ticket's own ``created_at`` (a solve), so each search starts just after the
+        ticket in its customer's run: a few vectorised steps forward (the next ticket
+        usually is the answer), then a vectorised binary search for the queries still
+        open. Queries run in sorted order, so memory is read in order. Tickets left out of
+        the index get -1.
 
         Examples
         --------
         >>> ix = ContactIndex.build(np.array([0, 0, 1, 0]), np.array([10, 20, 15, 20]))
-        >>> ix.next_after(np.array([0, 0, 1, 2]), np.array([10, 20, 25, 15])).tolist()
+        >>> ix.next_after(np.array([10, 20, 25, 20])).tolist()
         [1, -1, -1, -1]
         """
-        position = np.full(self.n_tickets, -1, dtype=np.int64)
-        position[self.rows] = np.arange(len(self.rows))
+        n = len(self.rows)
         starts = run_starts(self.customer)
-        run_end = np.append(np.flatnonzero(starts)[1:], len(self.rows))[np.cumsum(starts) - 1]
-        pos = position[rows]
-        ok = np.flatnonzero((pos >= 0) & (at != NAT_NS))
-        cand, end, when = pos[ok] + 1, run_end[pos[ok]], at[ok]
-        last = max(len(self.created) - 1, 0)
-        todo = np.arange(len(ok))
+        run_end = np.append(np.flatnonzero(starts)[1:], n)[np.cumsum(starts) - 1]
+        when = at[self.rows]
+        cand = np.arange(1, n + 1)                 # the next ticket in the sorted order
+        early = np.zeros(n, dtype=bool)            # ... created at or before the query instant
+        early[:-1] = self.created[1:] <= when[:-1]
+        todo = np.flatnonzero((when != NAT_NS) & (cand < run_end) & early)
+        last = max(n - 1, 0)
         for _ in range(_STEPS):
-            c = cand[todo]
-            todo = todo[(c < end[todo]) & (self.created[np.minimum(c, last)] <= when[todo])]
             if not len(todo):
                 break
             cand[todo] += 1
+            c = cand[todo]
+            todo = todo[(c < run_end[todo]) & (self.created[np.minimum(c, last)] <= when[todo])]
         if len(todo):
-            cand[todo] = _first_after(self.created, cand[todo], end[todo], when[todo])
-        out = np.full(len(rows), -1, dtype=np.int64)
-        found = cand < end
-        out[ok[found]] = self.rows[cand[found]]
+            cand[todo] = _first_after(self.created, cand[todo] + 1, run_end[todo], when[todo])
+        out = np.full(self.n_tickets, -1, dtype=np.int64)
+        found = (when != NAT_NS) & (cand < run_end)
+        out[self.rows[found]] = self.rows[cand[found]]
         return out
 
     def following(self) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +243,7 @@ def repeat_flags(tickets: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.T
     created = epoch_ns(tickets["created_at"])
     code = customer_codes(tickets)
     index = ContactIndex.build(code, np.where(created <= end, created, NAT_NS))
-    next_row = index.next_after(np.arange(len(tickets)), solved)
+    next_row = index.next_after(solved)
     window = int(round(days * _NS_PER_DAY))
     is_solved = solved != NAT_NS
     gap = np.where(next_row >= 0, created[np.maximum(next_row, 0)] - solved, np.iinfo(np.int64).max)
