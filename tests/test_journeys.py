@@ -249,20 +249,22 @@ def test_stage_yaml_errors(tmp_path):
 # ----------------------------------------------------------------------------- paths before churn
 def paths_ds():
     c = customers([("k1", "2024-01-01", "2024-03-01"), ("k2", "2024-01-01", "2024-03-01"),
-                   ("r1", "2024-01-01", None), ("r2", "2023-06-01", None)])
+                   ("r1", "2024-01-01", None), ("r2", "2023-09-01", None)])
     t = tickets([("t1", "k1", "phone", "2024-02-01", "2024-02-02"), ("t2", "k1", "email", "2024-02-10", None),
                  ("t3", "k2", "email", "2024-02-10", None), ("t4", "r1", "chat", "2024-02-05", None),
-                 ("t5", "r2", "chat", "2023-07-20", None), ("t6", "k1", "chat", "2023-10-01", None)])
+                 ("t5", "r2", "chat", "2023-10-20", None), ("t6", "k1", "chat", "2023-10-01", None)])
     r = empty_frame("revenue").reindex(range(2)).assign(customer_id=pd.array(["k1", "r1"], dtype="str"),
                                                          paid_at=ts("2024-02-15", "2024-02-20"), amount=[10.0, -5.0])
     return Dataset(customers=c, tickets=t, revenue=r, as_of="2024-06-01")
 
 
 def test_paths_before_churn_hand_computed():
-    p = paths_before_churn(paths_ds(), window_days=90, length=2, min_n=1)
+    assert paths_before_churn(paths_ds(), window_days=90, length=2, min_n=1).retained == 1   # r2 is too early
+    p = paths_before_churn(paths_ds(), window_days=30, length=2, min_n=1)
     assert (p.churned, p.retained) == (2, 2)
     # every churned tenure is 60 days, so both retained customers are seen 60 days after signup:
-    # r1 at 2024-03-01 (t4, then the refund), r2 at 2023-07-31 (t5)
+    # r1 at 2024-03-01 (t4, then the refund), r2 at 2023-10-31 (t5); the data start 2023-10-01 (t6), so every
+    # reference must be on or after 2023-12-30 when the window is 90 days, and on or after 2023-10-11 for 10 days
     t = p.table.set_index("path")
     assert t.loc["ticket:email > payment", "n_churned"] == 1          # k1: phone, email, payment -> last 2
     assert t.loc["ticket:email", "n_churned"] == 1                    # k2
@@ -272,7 +274,7 @@ def test_paths_before_churn_hand_computed():
     row = t.loc["ticket:email"]
     lift, lo, hi = risk_ratio_interval(1, 2, 0, 2)
     assert row["lift"] == pytest.approx(float(lift)) and row["ci_low"] == pytest.approx(float(lo))
-    again = paths_before_churn(paths_ds(), window_days=90, length=2, min_n=1)
+    again = paths_before_churn(paths_ds(), window_days=30, length=2, min_n=1)
     pd.testing.assert_frame_equal(again.table, p.table)                # deterministic
 
 
@@ -282,7 +284,9 @@ def test_paths_before_churn_needs_churn_and_matches_tenures():
         paths_before_churn(Dataset(customers=ds.customers.assign(churned_at=pd.NaT), as_of="2024-06-01"))
     young = paths_ds()
     young.customers.loc[young.customers.customer_id == "r1", "signup_at"] = pd.Timestamp("2024-05-15", tz=UTC)
-    assert paths_before_churn(young, min_n=1).retained == 1            # r1 is younger than every churned tenure
+    assert paths_before_churn(young, window_days=30, min_n=1).retained == 1   # r1 is younger than every churned tenure
+    with pytest.raises(InsufficientDataError, match="whole window"):       # churn only 60 days after the data start
+        paths_before_churn(ds, window_days=180)
 
 
 def test_risk_ratio_interval_zero_cells_stay_finite():
@@ -294,7 +298,7 @@ def test_risk_ratio_interval_zero_cells_stay_finite():
 def test_journey_sentences_name_small_groups_and_claim_only_clear_lifts():
     ds = hand_ds()
     text = journey_sentences(repeat_contact_rate(ds), repeat_contact_rate(ds, by="channel"), channel_switching(ds),
-                             paths_before_churn(paths_ds(), length=2, min_n=1))
+                             paths_before_churn(paths_ds(), window_days=30, length=2, min_n=1))
     assert text[0].startswith("50% (95% CI") and "of 4 solved tickets" in text[0]
     assert any(s.startswith("Too few solved tickets to judge: chat, email, phone") for s in text)
     assert text[-1].startswith("No path is clearly more common")      # 2 vs 2 customers: nothing is clear

@@ -9,11 +9,14 @@ they go ticket, survey, payment.
 **Reference date and groups.** Churned customers (``churned_at`` by ``as_of``) are seen at
 their churn. Retained customers (not churned by ``as_of``) get a *matched* reference date,
 so that both groups are seen at the same tenures: each retained customer, in customer_id
-order, draws (seeded) one tenure from the churned customers' tenures at churn that is no
-longer than its own observed tenure (``as_of - signup_at``) and is seen at
-``signup_at + tenure``. Retained customers younger than every churned tenure are left out.
-The retained tenures therefore follow the churned ones, truncated where the data are too
-young to show them (the table's ``retained`` count says how many were matched).
+order, draws (seeded) one tenure from the churned customers' tenures at churn among those
+that put its reference date in the observed data, and is seen at ``signup_at + tenure``.
+Observed means the whole window lies in the data: the reference is no later than
+``as_of`` and at least ``window_days`` after the first touchpoint on record (customers
+often signed up long before the help desk and billing exports begin; a window before
+that would look empty). Churned customers whose churn is earlier, and retained ones
+with no such tenure, are left out. The retained tenures therefore follow the churned
+ones where the data can show them (``.churned`` and ``.retained`` count who was kept).
 
 **Paths.** The last ``length`` touchpoints in the ``window_days`` before the reference
 (``(reference - window_days, reference]``), oldest first, joined by ``" > "``; a customer
@@ -93,18 +96,22 @@ def _touchpoints(ds: Any, customer_ids: pd.Series) -> tuple[np.ndarray, np.ndarr
     return customer, at, token, names
 
 
-def _matched_references(signup: np.ndarray, churned: np.ndarray, order: np.ndarray, end: int,
+def _matched_references(signup: np.ndarray, churned: np.ndarray, order: np.ndarray, earliest: int, end: int,
                         seed: int) -> np.ndarray:
-    """Reference instants: churn for churned customers, a matched tenure for retained ones (module docstring)."""
-    is_churned = (churned != NAT_NS) & (churned <= end)
+    """Reference instants (module docstring): churn for churned customers, a matched tenure for retained ones.
+
+    Only references in ``[earliest, end]`` are kept (``earliest`` = data start + window).
+    """
     ok = signup != NAT_NS
-    tenures = np.sort((churned - signup)[is_churned & ok])
-    ref = np.where(is_churned & ok, churned, NAT_NS)
-    retained = order[(~is_churned & ok)[order]]           # customer_id order: independent of row order
-    eligible = np.searchsorted(tenures, end - signup[retained], side="right")
+    is_churned = ok & (churned != NAT_NS) & (churned <= end)
+    ref = np.where(is_churned & (churned >= earliest), churned, NAT_NS)
+    tenures = np.sort((ref - signup)[ref != NAT_NS])
+    retained = order[(ok & ~is_churned)[order]]           # customer_id order: independent of row order
+    low = np.searchsorted(tenures, earliest - signup[retained], side="left")
+    high = np.searchsorted(tenures, end - signup[retained], side="right")
     draw = np.random.default_rng(seed).random(len(retained))
-    pick = np.minimum((draw * eligible).astype(np.int64), np.maximum(eligible - 1, 0))
-    matched = eligible > 0
+    pick = np.minimum(low + (draw * (high - low)).astype(np.int64), np.maximum(high - 1, 0))
+    matched = high > low
     ref[retained[matched]] = signup[retained[matched]] + tenures[pick[matched]]
     return ref
 
@@ -142,10 +149,10 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
     --------
     >>> from slm_lib.io.dataset import Dataset
     >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
-    >>> c = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": at("2024-01-01", "2024-01-01"),
+    >>> c = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": at("2023-10-01", "2023-10-01"),
     ...                   "churned_at": at("2024-03-01", None)})
-    >>> t = pd.DataFrame({"ticket_id": ["t1", "t2"], "customer_id": ["a", "b"], "channel": ["phone", "chat"],
-    ...                   "created_at": at("2024-02-20", "2024-02-20")})
+    >>> t = pd.DataFrame({"ticket_id": ["t0", "t1", "t2"], "customer_id": ["a", "a", "b"],
+    ...                   "channel": ["web", "phone", "chat"], "created_at": at("2023-10-15", "2024-02-20", "2024-02-20")})
     >>> p = paths_before_churn(Dataset(customers=c, tickets=t, as_of="2024-06-01"), min_n=1)
     >>> p.table[["path", "n_churned", "n_retained"]].values.tolist()
     [['ticket:chat', 0, 1], ['ticket:phone', 1, 0]]
@@ -158,11 +165,17 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
     is_churned = (churned != NAT_NS) & (churned <= end)
     if not is_churned.any():
         raise InsufficientDataError("paths_before_churn: no customer churned by as_of, so there is nothing to compare")
-    order = np.argsort(c["customer_id"].astype(str).to_numpy(), kind="stable")
-    ref = _matched_references(signup, churned, order, end, seed)
     customer, at, token, names = _touchpoints(ds, c["customer_id"])
+    window = int(round(window_days * _NS_PER_DAY))
+    known = at[at != NAT_NS]
+    earliest = (int(known.min()) if len(known) else end) + window
+    order = np.argsort(c["customer_id"].astype(str).to_numpy(), kind="stable")
+    ref = _matched_references(signup, churned, order, earliest, end, seed)
+    if not (ref[is_churned] != NAT_NS).any():
+        raise InsufficientDataError("paths_before_churn: no customer churned at least window_days after the first "
+                                    "touchpoint on record, so no churn has a whole window of data before it")
     cref = np.where(customer >= 0, ref[np.maximum(customer, 0)], NAT_NS)
-    keep = (cref != NAT_NS) & (at != NAT_NS) & (at <= cref) & (at > cref - int(round(window_days * _NS_PER_DAY)))
+    keep = (cref != NAT_NS) & (at != NAT_NS) & (at <= cref) & (at > cref - window)
     kept = np.flatnonzero(keep)
     kind_rank = np.array([0 if n.startswith("ticket") else 1 if n.startswith("survey") else 2 for n in names])
     kept = kept[np.lexsort((kind_rank[token[kept]], at[kept], customer[kept]))]
