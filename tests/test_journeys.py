@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slm_lib.errors import InsufficientDataError, JourneySpecError
+from slm_lib.errors import ConfigError, InsufficientDataError, JourneySpecError
 from slm_lib.io.dataset import Dataset
 from slm_lib.journeys import (channel_switching, journey_sentences, journey_stages, parse_stages,
                               paths_before_churn, repeat_contact_rate, repeat_contacts)
@@ -287,6 +287,14 @@ def test_paths_before_churn_needs_churn_and_matches_tenures():
     assert paths_before_churn(young, window_days=30, min_n=1).retained == 1   # r1 is younger than every churned tenure
     with pytest.raises(InsufficientDataError, match="whole window"):       # churn only 60 days after the data start
         paths_before_churn(ds, window_days=180)
+
+
+def test_paths_before_churn_kinds():
+    p = paths_before_churn(paths_ds(), window_days=30, length=2, min_n=1, kinds=("ticket",))
+    assert set(p.table["path"]) == {"ticket:phone > ticket:email", "ticket:email", "ticket:chat"}
+    assert p.table.set_index("path").loc["ticket:chat", "n_retained"] == 2
+    with pytest.raises(ConfigError, match="'calls'"):
+        paths_before_churn(paths_ds(), kinds=("ticket", "calls"))
 
 
 def test_risk_ratio_interval_zero_cells_stay_finite():

@@ -27,6 +27,7 @@ Katz log interval (:func:`slm_lib.stats.risk_ratio_interval`), ``small_n`` when 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, csat_cutoffs
-from slm_lib.errors import InsufficientDataError
+from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.keys import lookup_positions
 from slm_lib.periods import NAT_NS, epoch_ns, utc_instant
 from slm_lib.stats import risk_ratio_interval
@@ -42,6 +43,8 @@ from slm_lib.stats import risk_ratio_interval
 PATH_COLUMNS: tuple[str, ...] = ("path", "n_churned", "share_churned", "n_retained", "share_retained", "lift",
                                  "ci_low", "ci_high", "small_n")
 NO_TOUCHPOINTS = "(none)"
+#: The kinds of touchpoint (module docstring).
+TOUCHPOINT_KINDS: tuple[str, ...] = ("ticket", "survey", "payment")
 _NS_PER_DAY = 86_400 * 10**9
 _SEP = " > "
 
@@ -68,7 +71,7 @@ class PathsBeforeChurn:
 
 
 def _touchpoints(ds: Any, customer_ids: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """All touchpoints: customer position in ``customer_ids``, instant (ns), token code, and the token names."""
+    """Every touchpoint: customer position in ``customer_ids``, instant (ns), token code, and the token names."""
     t, s, r = ds.tickets, ds.surveys, ds.revenue
     names: list[str] = []
     parts = []
@@ -117,7 +120,7 @@ def _matched_references(signup: np.ndarray, churned: np.ndarray, order: np.ndarr
 
 
 def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of: Any = None, seed: int = 0,
-                       min_n: int = DEFAULT_MIN_N) -> PathsBeforeChurn:
+                       min_n: int = DEFAULT_MIN_N, kinds: Sequence[str] = TOUCHPOINT_KINDS) -> PathsBeforeChurn:
     """Most common last touchpoints before churn, against retained customers of the same tenure.
 
     Parameters
@@ -134,6 +137,10 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
         Seed of the retained customers' matched tenures.
     min_n : int
         Paths held by fewer customers (both groups) are ``small_n``.
+    kinds : sequence of str
+        Touchpoints to use, of :data:`TOUCHPOINT_KINDS` (e.g. ``("ticket", "survey")``:
+        service paths without the regular payments). The data start is still the first
+        touchpoint of any kind.
 
     Returns
     -------
@@ -165,8 +172,12 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
     is_churned = (churned != NAT_NS) & (churned <= end)
     if not is_churned.any():
         raise InsufficientDataError("paths_before_churn: no customer churned by as_of, so there is nothing to compare")
-    customer, at, token, names = _touchpoints(ds, c["customer_id"])
+    unknown = set(kinds) - set(TOUCHPOINT_KINDS)
+    if unknown:
+        raise ConfigError(f"paths_before_churn: unknown touchpoint kinds {sorted(unknown)}; "
+                          f"choose from {list(TOUCHPOINT_KINDS)}")
     window = int(round(window_days * _NS_PER_DAY))
+    customer, at, token, names = _touchpoints(ds, c["customer_id"])
     known = at[at != NAT_NS]
     earliest = (int(known.min()) if len(known) else end) + window
     order = np.argsort(c["customer_id"].astype(str).to_numpy(), kind="stable")
@@ -175,10 +186,11 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
         raise InsufficientDataError("paths_before_churn: no customer churned at least window_days after the first "
                                     "touchpoint on record, so no churn has a whole window of data before it")
     cref = np.where(customer >= 0, ref[np.maximum(customer, 0)], NAT_NS)
-    keep = (cref != NAT_NS) & (at != NAT_NS) & (at <= cref) & (at > cref - window)
+    kind = np.array([TOUCHPOINT_KINDS.index(n.split(":")[0]) if ":" in n else 2 for n in names])
+    wanted = np.isin(kind, [TOUCHPOINT_KINDS.index(k) for k in kinds])
+    keep = wanted[token] & (cref != NAT_NS) & (at != NAT_NS) & (at <= cref) & (at > cref - window)
     kept = np.flatnonzero(keep)
-    kind_rank = np.array([0 if n.startswith("ticket") else 1 if n.startswith("survey") else 2 for n in names])
-    kept = kept[np.lexsort((kind_rank[token[kept]], at[kept], customer[kept]))]
+    kept = kept[np.lexsort((kind[token[kept]], at[kept], customer[kept]))]
     cust, tok = customer[kept], token[kept]
     last = np.ones(len(cust), dtype=bool)
     last[:-1] = cust[1:] != cust[:-1]
