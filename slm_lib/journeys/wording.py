@@ -75,8 +75,8 @@ def paths_sentences(paths: PathsBeforeChurn, top: int = 3) -> list[str]:
     ...     "n_retained": [28], "share_retained": [1.5], "lift": [3.54], "ci_low": [2.28], "ci_high": [5.52],
     ...     "small_n": [False]})
     >>> paths_sentences(PathsBeforeChurn(t, churned=1130, retained=1869, window_days=90, length=3))[1]
-    "'ticket:email > payment' ends the last 90 days of 5.3% of churned customers and 1.5% of retained ones: \
-3.5x as often (95% CI 2.3 to 5.5)."
+    "'ticket:email > payment' were the last touchpoints of 5.3% of churned customers in their final 90 days, \
+against 1.5% of retained ones: 3.5x as often (95% CI 2.3 to 5.5)."
     """
     out = [Prose(f"Last {paths.length} touchpoints in the {paths.window_days:g} days before churn of "
                  f"{paths.churned:,} churned customers, against {paths.retained:,} retained customers seen at the "
@@ -85,8 +85,9 @@ def paths_sentences(paths: PathsBeforeChurn, top: int = 3) -> list[str]:
     clear = t[~t["small_n"] & (t["ci_low"] > 1)].sort_values(["lift", "path"], ascending=[False, True]).head(top)
     for _, r in clear.iterrows():
         lift = format_estimate(r["lift"], r["ci_low"], r["ci_high"], "x", signed=False).replace("x (", "x as often (", 1)
-        out.append(Prose(f"'{r['path']}' ends the last {paths.window_days:g} days of {r['share_churned']:.1f}% of "
-                         f"churned customers and {r['share_retained']:.1f}% of retained ones: {lift}."))
+        out.append(Prose(f"'{r['path']}' were the last touchpoints of {r['share_churned']:.1f}% of churned customers "
+                         f"in their final {paths.window_days:g} days, against {r['share_retained']:.1f}% of retained "
+                         f"ones: {lift}."))
     if len(clear) == 0:
         out.append(Prose("No path is clearly more common before churn than among retained customers "
                          "(no lift interval above 1 with enough customers)."))
