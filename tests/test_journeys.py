@@ -134,6 +134,8 @@ def test_repeat_contact_properties(seed):
     assert overall["ci_low"] <= overall["value"] <= overall["ci_high"] or overall["n"] == 0
     shuffled = repeat_contact_rate(Dataset(tickets=t.sample(frac=1, random_state=seed), as_of="2024-03-05"))
     pd.testing.assert_frame_equal(shuffled, repeat_contact_rate(ds))     # row order does not matter
+    in_order = repeat_contact_rate(Dataset(tickets=t.sort_values("created_at"), as_of="2024-03-05"))
+    pd.testing.assert_frame_equal(in_order, repeat_contact_rate(ds))     # (sorted rows skip the time sort)
     by = repeat_contact_rate(ds, by="channel")                               # merging groups: counts add
     assert by["n"].sum() == overall["n"] and by["repeats"].sum() == overall["repeats"]
     assert by["censored"].sum() == overall["censored"]

@@ -40,12 +40,18 @@ _STEPS = 4   # forward steps before the binary search
 def _time_order(at: np.ndarray) -> np.ndarray:
     """Stable permutation sorting int64 instants (ns).
 
-    Packed integer sorts (:func:`slm_lib.events.stable_order`), least significant digit
+    Instants already in order (an export written as it happened) need no sort. Otherwise
+    packed integer sorts (:func:`slm_lib.events.stable_order`), least significant digit
     first: the nanoseconds within the second (skipped when every instant is a whole
     second), then the seconds; an argsort when the seconds span too much to pack.
+
+    Examples
+    --------
+    >>> _time_order(np.array([3_000_000_001, 1_000_000_000, 3_000_000_000])).tolist()
+    [1, 2, 0]
     """
-    if not len(at):
-        return np.zeros(0, dtype=np.int64)
+    if not len(at) or bool((at[1:] >= at[:-1]).all()):
+        return np.arange(len(at))
     seconds, fraction = np.divmod(at - at.min(), 10**9)
     order = stable_order(fraction) if fraction.any() else np.arange(len(at))
     by_second = None if order is None else stable_order(seconds[order])
