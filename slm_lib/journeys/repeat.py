@@ -70,8 +70,10 @@ def repeat_contacts(ds: Any, days: float = REPEAT_DAYS, as_of: Any = None) -> pd
     rows = np.flatnonzero(flags.solved != NAT_NS)
     nxt = flags.next_row[rows]
     has = nxt >= 0
-    pick = lambda column: t[column].iloc[np.maximum(nxt, 0)].where(has).reset_index(drop=True) \
-        if len(t) else pd.Series(dtype=t[column].dtype)  # noqa: E731
+
+    def pick(column: str) -> pd.Series:   # the next contact's value, missing when there is none
+        return t[column].iloc[np.maximum(nxt, 0)].reset_index(drop=True).where(has)
+
     solved = pd.to_datetime(flags.solved[rows].view("datetime64[ns]"), utc=True)
     next_created = pd.to_datetime(pick("created_at"), utc=True)
     out = pd.DataFrame({
