@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N
-from slm_lib.metrics.contacts import REPEAT_DAYS, ContactIndex, customer_codes, observation_end
-from slm_lib.periods import NAT_NS, epoch_ns
+from slm_lib.metrics.contacts import REPEAT_DAYS, ContactIndex, customer_codes, observation_end, until
+from slm_lib.periods import epoch_ns
 from slm_lib.stats import share_from_counts
 
 _NS_PER_DAY = 86_400 * 10**9
@@ -67,7 +67,7 @@ def follow_ups(tickets: pd.DataFrame, as_of: pd.Timestamp, days: float = REPEAT_
     [[0], [1]]
     """
     created = epoch_ns(tickets["created_at"])
-    index = ContactIndex.build(customer_codes(tickets), np.where(created <= as_of.value, created, NAT_NS))
+    index = ContactIndex.build(customer_codes(tickets), until(created, as_of.value))
     first, then = index.following()
     near = created[then] - created[first] <= int(round(days * _NS_PER_DAY))
     return first[near], then[near]

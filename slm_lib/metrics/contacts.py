@@ -52,9 +52,15 @@ def _time_order(at: np.ndarray) -> np.ndarray:
     """
     if not len(at) or bool((at[1:] >= at[:-1]).all()):
         return np.arange(len(at))
-    seconds, fraction = np.divmod(at - at.min(), 10**9)
-    order = stable_order(fraction) if fraction.any() else np.arange(len(at))
-    by_second = None if order is None else stable_order(seconds[order])
+    seconds = at - at.min()
+    fraction = seconds % 10**9
+    order = stable_order(fraction) if fraction.any() else None
+    del fraction
+    seconds //= 10**9
+    if order is None:
+        by_second = stable_order(seconds)
+        return np.argsort(at, kind="stable") if by_second is None else by_second
+    by_second = stable_order(seconds[order])
     return np.argsort(at, kind="stable") if by_second is None else order[by_second]
 
 
@@ -112,7 +118,7 @@ class ContactIndex:
         pool = None if everyone else np.flatnonzero(ok)
         at = created if everyone else created[pool]
         by_time = _time_order(at)
-        code = (customer if everyone else customer[pool]).astype(np.int64)[by_time]
+        code = np.asarray(customer if everyone else customer[pool], dtype=np.int64)[by_time]
         by_customer = stable_order(code)
         if by_customer is None:
             by_customer = np.argsort(code, kind="stable")
@@ -173,9 +179,20 @@ class ContactIndex:
         return self.rows[:-1][same], self.rows[1:][same]
 
 
+def until(created: np.ndarray, end: int) -> np.ndarray:
+    """Creation instants with those after ``end`` made missing (no copy when there are none).
+
+    Examples
+    --------
+    >>> until(np.array([1, 5]), 3).tolist() == [1, NAT_NS]
+    True
+    """
+    return np.where(created <= end, created, NAT_NS) if bool((created > end).any()) else created
+
+
 def customer_codes(tickets: pd.DataFrame) -> np.ndarray:
     """Integer code of each ticket's customer (-1: missing)."""
-    return pd.factorize(tickets["customer_id"], use_na_sentinel=True)[0].astype(np.int64)
+    return np.asarray(pd.factorize(tickets["customer_id"], use_na_sentinel=True)[0], dtype=np.int64)
 
 
 def observation_end(data: Any, as_of: Any = None) -> pd.Timestamp:
@@ -248,7 +265,7 @@ def repeat_flags(tickets: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.T
     solved = solved_instants(tickets, events, end, history)
     created = epoch_ns(tickets["created_at"])
     code = customer_codes(tickets)
-    index = ContactIndex.build(code, np.where(created <= end, created, NAT_NS))
+    index = ContactIndex.build(code, until(created, end))
     next_row = index.next_after(solved)
     window = int(round(days * _NS_PER_DAY))
     is_solved = solved != NAT_NS
