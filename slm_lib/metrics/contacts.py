@@ -159,9 +159,9 @@ class ContactIndex:
             todo = todo[(c < run_end[todo]) & (self.created[np.minimum(c, last)] <= when[todo])]
         if len(todo):
             cand[todo] = _first_after(self.created, cand[todo] + 1, run_end[todo], when[todo])
-        out = np.full(self.n_tickets, -1, dtype=np.int64)
         found = (when != NAT_NS) & (cand < run_end)
-        out[self.rows[found]] = self.rows[cand[found]]
+        out = np.full(self.n_tickets, -1, dtype=np.int64)
+        out[self.rows] = np.where(found, self.rows[np.minimum(cand, last)], -1)   # no boolean indexing
         return out
 
     def following(self) -> tuple[np.ndarray, np.ndarray]:
