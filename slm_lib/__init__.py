@@ -4,7 +4,7 @@
 >>> slm.nps([10, 9, 8, 3])
 25.0
 """
-from slm_lib import errors, nb, plots, synth
+from slm_lib import errors, journeys, nb, plots, synth
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.clv import (BetaGeoCovariateModel, BetaGeoModel, GammaGammaModel, ShiftedBetaGeoCovariateModel,
                          ShiftedBetaGeoModel, calibration_holdout_split, clv_by_segment, conditional_expectations,
@@ -18,6 +18,9 @@ from slm_lib.io.dataset import Dataset
 from slm_lib.io.imports import import_exports, read_export
 from slm_lib.io.load import load_data, validate
 from slm_lib.io.save import save_data
+from slm_lib.journeys import (ChannelSwitching, PathsBeforeChurn, channel_switching, journey_sentences,
+                              journey_stages, paths_before_churn, paths_sentences, repeat_contact_rate,
+                              repeat_contacts, repeat_sentences, switching_sentences)
 from slm_lib.metrics.backlog import backlog
 from slm_lib.metrics.handling import csat_by_handling, handling_sentences
 from slm_lib.metrics.gap import delivery_gap, gap_sentences
@@ -40,7 +43,7 @@ from slm_lib.voice import CommentThemes, comment_themes, sentiment, sentiment_tr
 __version__ = "0.1.0"
 
 __all__ = [
-    "errors", "nb", "plots", "synth", "Dataset", "load_data", "validate", "save_data", "read_export", "import_exports",
+    "errors", "journeys", "nb", "plots", "synth", "Dataset", "load_data", "validate", "save_data", "read_export", "import_exports",
     "nps", "csat", "ces", "compare_periods",
     "first_response_time", "resolution_time", "BusinessCalendar", "sla_compliance", "sla_status",
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
@@ -58,4 +61,7 @@ __all__ = [
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",
     "sentiment", "sentiment_trend", "comment_themes", "CommentThemes",
+    "repeat_contacts", "repeat_contact_rate", "channel_switching", "ChannelSwitching", "journey_stages",
+    "paths_before_churn", "PathsBeforeChurn", "journey_sentences", "repeat_sentences", "switching_sentences",
+    "paths_sentences",
 ]

@@ -61,6 +61,15 @@ class ConfigError(SlmError, ValueError):
     """A configuration value (SLA targets, calendar, parameters) is invalid."""
 
 
+class JourneySpecError(ConfigError):
+    """A journey stage definition is invalid; ``stage`` and ``key`` name where (None when not one stage/key)."""
+
+    def __init__(self, message: str, stage: str | None = None, key: str | None = None):
+        where = ", ".join(f"{what} {name!r}" for what, name in (("stage", stage), ("key", key)) if name is not None)
+        super().__init__(f"journey stages: {where + ': ' if where else ''}{message}")
+        self.stage, self.key = stage, key
+
+
 class InsufficientDataError(SlmError, ValueError):
     """There are too few observations to compute what was asked."""
 

@@ -98,8 +98,12 @@ def stable_order(key: np.ndarray) -> np.ndarray | None:
     shift = max(int(len(key) - 1).bit_length(), 1)
     if len(key) and int(key.max()).bit_length() + shift > 63:
         return None
-    packed = (key.astype(np.int64) << shift) | np.arange(len(key), dtype=np.int64)
-    return np.sort(packed) & ((1 << shift) - 1)
+    packed = key.astype(np.int64)     # a copy: everything below works in place (large arrays are
+    packed <<= shift                  # costly to allocate, each one faulted in page by page)
+    packed |= np.arange(len(key), dtype=np.int64)
+    packed.sort()
+    packed &= (1 << shift) - 1
+    return packed
 
 
 def _time_order(ticket: np.ndarray, at: np.ndarray, rank: np.ndarray) -> np.ndarray:

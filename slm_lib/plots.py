@@ -57,6 +57,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "resolution_rate": ("Resolution rate", "% of created tickets"),
     "fcr": ("First contact resolution", "% of resolved tickets"),
     "reopen_rate": ("Reopen rate", "% of resolved tickets"),
+    "repeat_contact_rate": ("Repeat contact rate", "% of solved tickets, new contact within 7 days"),
     "replies_per_ticket": ("Replies per resolved ticket", "replies"),
     "sla_first_response": ("SLA compliance, first response", "% achieved"),
     "sla_resolution": ("SLA compliance, resolution", "% achieved"),

@@ -191,6 +191,33 @@ def normal_interval(estimate: ArrayLike, se: ArrayLike,
     return e - z * s, e + z * s
 
 
+def risk_ratio_interval(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike,
+                        confidence: float = CONFIDENCE) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Ratio of two shares ``(x1/n1) / (x2/n2)`` with the Katz log interval: ``(ratio, ci_low, ci_high)``.
+
+    ``se(log RR) = sqrt(1/x1 - 1/n1 + 1/x2 - 1/n2)``; when a count is 0 every cell of that
+    comparison gets 0.5 added (Haldane), so the ratio and interval stay finite. ``n1`` or
+    ``n2`` of 0 gives NaN.
+
+    Examples
+    --------
+    >>> rr, lo, hi = risk_ratio_interval(30, 100, 15, 100)
+    >>> float(rr), round(float(lo), 2), round(float(hi), 2)
+    (2.0, 1.15, 3.48)
+    """
+    a, m, b, k = (_f(v) for v in (x1, n1, x2, n2))
+    zero = (a == 0) | (b == 0)
+    a, b = np.where(zero, a + 0.5, a), np.where(zero, b + 0.5, b)
+    m, k = np.where(zero, m + 0.5, m), np.where(zero, k + 0.5, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_rr = np.log(a / m) - np.log(b / k)
+        se = np.sqrt(1 / a - 1 / m + 1 / b - 1 / k)
+        log_rr = np.where((m > 0.5) & (k > 0.5), log_rr, np.nan)
+        ratio = np.where(np.isfinite(log_rr), (a / m) / (b / k), np.nan)
+    low, high = normal_interval(log_rr, se, confidence)
+    return ratio, np.exp(low), np.exp(high)
+
+
 def two_sample_z(diff: ArrayLike, se: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """z statistic and two-sided p-value of a difference with standard error ``se``.
 

@@ -20,7 +20,7 @@ from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate,
                                      resolution_rate, resolution_time)
 from slm_lib.schema import CHANNELS, PRIORITIES
 
-SPEC_METRICS = {"nps", "csat", "ces", "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean",
+SPEC_METRICS = {"nps", "csat", "ces", "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "repeat_contact_rate",
                 "resolution_median", "resolution_p90", "resolution_rate", "fcr", "reopen_rate",
                 "replies_per_ticket", "sla_first_response", "sla_resolution"}
 COLUMNS = ["period", "metric", "n", "value", "ci_low", "ci_high", "small_n"]
@@ -287,6 +287,13 @@ def _duckdb_reference(ds: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     UNION ALL SELECT period, channel, 'sla_resolution', count(*) FILTER (res IS NOT NULL OR clock > t_res),
         100.0 * avg((res IS NOT NULL AND res <= t_res)::INT) FILTER (res IS NOT NULL OR clock > t_res)
         FROM t GROUP BY 1, 2, 3
+    UNION ALL SELECT period, channel, 'repeat_contact_rate', count(*) FILTER (counted),
+        100.0 * avg(coalesce(nxt <= resolved_at + INTERVAL 7 DAY, false)::INT) FILTER (counted)
+        FROM (SELECT strftime(a.created_at AT TIME ZONE 'UTC', '%Y-%m') AS period, a.channel, a.resolved_at,
+                     a.resolved_at <= TIMESTAMPTZ '{as_of.isoformat()}' - INTERVAL 7 DAY AS counted,
+                     b.created_at AS nxt
+              FROM tickets a ASOF LEFT JOIN tickets b
+                ON a.customer_id = b.customer_id AND b.created_at > a.resolved_at) GROUP BY 1, 2, 3
     UNION ALL SELECT strftime(s.submitted_at AT TIME ZONE 'UTC', '%Y-%m'), k.channel, s.type, count(*),
         CASE s.type WHEN 'nps' THEN 100.0 * (avg((s.score >= 9)::INT) - avg((s.score <= 6)::INT))
                     WHEN 'csat' THEN 100.0 * avg((s.score >= 4)::INT) ELSE avg(s.score) END

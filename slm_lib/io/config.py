@@ -1,4 +1,4 @@
-"""Reading configuration files: SLA targets from YAML (SPEC §4 "SLA targets ... from configuration")."""
+"""Reading configuration files: SLA targets (SPEC §4 "SLA targets ... from configuration") and journey stages from YAML."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from slm_lib.errors import ConfigError
+from slm_lib.errors import ConfigError, JourneySpecError
 
 
 def read_sla_targets(path: str | os.PathLike) -> dict[str, dict[str, float]]:
@@ -35,3 +35,27 @@ def read_sla_targets(path: str | os.PathLike) -> dict[str, dict[str, float]]:
         raise ConfigError(f"{path}: expected targets such as 'first_response:' and 'resolution:', each mapping "
                           f"priority -> hours, e.g. 'first_response: {{urgent: 1, high: 4}}'")
     return {str(target): {str(k): v for k, v in hours.items()} for target, hours in data.items()}
+
+
+def read_journey_stages(path: str | os.PathLike) -> dict:
+    """Journey stage definitions from a YAML file, as written (checked by :func:`slm_lib.journeys.stages.parse_stages`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "stages.yaml")
+    >>> _ = Path(path).write_text("onboarding: {from: signup_at, start_days: 0, end_days: 30}\\n")
+    >>> read_journey_stages(path)["onboarding"]["end_days"]
+    30
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JourneySpecError(f"{path}: file not found") from None
+    except yaml.YAMLError as err:
+        raise JourneySpecError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise JourneySpecError(f"{path}: expected stage names mapping to their definitions, e.g. "
+                               f"'onboarding: {{from: signup_at, start_days: 0, end_days: 30}}'")
+    return data

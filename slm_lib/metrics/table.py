@@ -28,6 +28,14 @@ Output columns: ``period, <by...>, metric, n, value, ci_low, ci_high, small_n``
   :mod:`slm_lib.metrics.lifecycle_table`, all from one ticket lifecycle at ``as_of``, and
   the SLA clocks take the priority in force when each started. Without events these rows
   are absent.
+* ``repeat_contact_rate``: solved tickets whose customer opened a new ticket (any channel)
+  within ``repeat_days`` (default 7) after the solve, over solved tickets whose window
+  ended by ``as_of`` (the honest first-contact resolution). Tickets solved less than
+  ``repeat_days`` before ``as_of`` are censored and left out; with ticket events the solve
+  is the ticket's last one in force at ``as_of`` (:mod:`slm_lib.metrics.contacts`). Like
+  every ticket metric it belongs to the solved ticket's ``created_at`` period and group
+  (``by="channel"``: the channel of the first contact); the next contact may fall in any
+  period, so it needs the whole data set, not one month's subset. Wilson interval.
 * CSAT thresholds come from the data set's CSAT scale (``Dataset.scales``): top-2-box and
   the middle point as neutral (:func:`slm_lib.config.csat_cutoffs`).
 * ``small_n`` = n < ``min_n`` (default ``slm_lib.config.DEFAULT_MIN_N``).
@@ -49,6 +57,7 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN, SCALES, csat_cutoffs
 from slm_lib.errors import ConfigError
+from slm_lib.metrics.contacts import REPEAT_DAYS, observation_end, repeat_flags
 from slm_lib.metrics.grouping import by_codes, by_list, combine_codes
 from slm_lib.metrics.lifecycle_table import EVENT_METRICS, lifecycle_group_metrics
 from slm_lib.metrics.sla import ACHIEVED, BREACHED, event_sla_codes, sla_status_codes, tickets_as_of
@@ -61,7 +70,7 @@ from slm_lib.stats import grouped_quantiles, mean_from_moments, poisson_interval
 
 TICKET_METRICS: tuple[str, ...] = (
     "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",
-    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket",
+    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "repeat_contact_rate", "replies_per_ticket",
     "sla_first_response", "sla_resolution")
 SURVEY_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
 METRICS: tuple[str, ...] = SURVEY_METRICS + TICKET_METRICS + EVENT_METRICS
@@ -84,8 +93,8 @@ def _mean_metric(x: np.ndarray, g: np.ndarray, size: int,
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _durations(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None, group: np.ndarray,
-               size: int) -> Result:
+def duration_metrics(prefix: str, tickets: pd.DataFrame, column: str, hours: np.ndarray | None,
+                     group: np.ndarray, size: int) -> Result:
     """Mean, median and p90 hours from created_at to ``column`` per group (``prefix_mean`` ...).
 
     ``hours``: business hours per ticket (NaN = no event), or None for calendar hours.
@@ -111,11 +120,12 @@ def _share(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calendar: Any = None,
                          sla: Mapping[str, Mapping[str, float]] | None = None, as_of: Any = None,
-                         data: Any = None) -> Result:
+                         data: Any = None, repeat_days: float | None = REPEAT_DAYS) -> Result:
     """Every ticket metric per group code (``-1`` = excluded): metric -> (n, value, ci_low, ci_high).
 
     ``data``: the Dataset ``tickets`` belong to; with ticket events it adds the rows of
-    :mod:`slm_lib.metrics.lifecycle_table` and its SLA clocks take the priority in force.
+    :mod:`slm_lib.metrics.lifecycle_table`, its SLA clocks take the priority in force and
+    repeat contacts read solve times from the events.
     """
     out: Result = {}
     flags = ticket_flags(tickets)
@@ -126,10 +136,16 @@ def _ticket_group_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, c
     hours = {c: elapsed_hours(tickets["created_at"], tickets[c], calendar) for c in events.values()} \
         if calendar is not None else {}
     for prefix, column in events.items():
-        out.update(_durations(prefix, tickets, column, hours.get(column), group, size))
+        out.update(duration_metrics(prefix, tickets, column, hours.get(column), group, size))
     _counted_metrics(tickets, group, size, calendar, sla, as_of, out, flags, hours, priority)
     if lc is not None:
         out.update(lifecycle_group_metrics(lc, judged, group, size, flags))
+    if repeat_days is not None:
+        repeat = repeat_flags(tickets, getattr(data, "ticket_events", None), observation_end(tickets, as_of),
+                              repeat_days, None if lc is None else lc.history)
+        counted = repeat.counted & (group >= 0)
+        n = np.bincount(group[counted], minlength=size)
+        out["repeat_contact_rate"] = _share(np.bincount(group[counted & repeat.repeat], minlength=size), n)
     return out
 
 
@@ -173,7 +189,7 @@ def _counted_metrics(tickets: pd.DataFrame, group: np.ndarray, size: int, calend
         out[f"sla_{target}"] = _share(achieved, achieved + breached)
 
 
-def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
+def survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, threshold: int | None,
                          exclude_neutral: bool, scales: Mapping[str, tuple[int, int]]) -> Result:
     """NPS, CSAT and CES per group code: metric -> (n, value, ci_low, ci_high) arrays."""
     score = surveys["score"].to_numpy(dtype=np.float64)
@@ -194,8 +210,9 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
     return out
 
 
-def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
-          min_n: int) -> pd.DataFrame:
+def tidy_metrics(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
+                 min_n: int) -> pd.DataFrame:
+    """Rows ``<labels...>, metric, n, value, ci_low, ci_high, small_n`` of the groups ``present`` per metric."""
     frames = []
     for metric in metrics:
         n, value, low, high = results[metric]
@@ -215,7 +232,8 @@ def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present
 def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFrame, by: Sequence[str],
              freq: str | None, tz: str, calendar: Any, sla: Any, as_of: Any, min_n: int,
              csat_threshold: int | None, exclude_neutral: bool,
-             scales: Mapping[str, tuple[int, int]], data: Any = None) -> pd.DataFrame:
+             scales: Mapping[str, tuple[int, int]], data: Any = None,
+             repeat_days: float | None = REPEAT_DAYS) -> pd.DataFrame:
     require_columns(tickets, ("ticket_id", "customer_id", "created_at", "first_response_at", "resolved_at",
                               "priority", "replies", "reopens"))
     require_columns(surveys, ("ticket_id", "customer_id", "submitted_at", "type", "score"), "surveys")
@@ -231,14 +249,14 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
                                       names or ["_all"])
         size = len(label_frame)
         if table is tickets:
-            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of, data)
+            res = _ticket_group_metrics(tickets, group, size, calendar, sla, as_of, data, repeat_days)
             present = {m: np.ones(size, dtype=bool) for m in res}
             metrics = TICKET_METRICS + EVENT_METRICS
         else:
-            res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
+            res = survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
             present = {m: res[m][0] > 0 for m in res}
             metrics = SURVEY_METRICS
-        return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
+        return tidy_metrics(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
 
     def survey_side() -> pd.DataFrame:
         return side(surveys, survey_codes(), period_codes(surveys["submitted_at"], freq, tz) if freq else None)
@@ -262,7 +280,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
 def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None, calendar: Any = None,
                  sla: Mapping[str, Mapping[str, float]] | None = None, tz: str = "UTC",
                  min_n: int = DEFAULT_MIN_N, as_of: Any = None, csat_threshold: int | None = None,
-                 exclude_neutral: bool = False) -> pd.DataFrame:
+                 exclude_neutral: bool = False, repeat_days: float | None = REPEAT_DAYS) -> pd.DataFrame:
     """One tidy table of every SPEC §4 metric per period (and group).
 
     Parameters
@@ -286,6 +304,9 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
         after it are ignored); default ``ds.observation_end()``.
     csat_threshold, exclude_neutral
         As in :func:`slm_lib.metrics.survey.csat`, on the CSAT scale of ``ds.scales``.
+    repeat_days : float or None
+        Window of ``repeat_contact_rate`` (module docstring); None leaves that row out
+        (it sorts every ticket by customer and time: about 3-5 s of 10M tickets).
 
     Returns
     -------
@@ -309,7 +330,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
-                    exclude_neutral, getattr(ds, "scales", SCALES), ds)
+                    exclude_neutral, getattr(ds, "scales", SCALES), ds, repeat_days)
 
 
 def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DEFAULT_MIN_N,
