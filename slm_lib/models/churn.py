@@ -93,7 +93,7 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
                                f"{odds}; {word} probability {ame}",
                                is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0), "odds ratio")
 
-    return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence)
+    return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence, design)
 
 
 def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
@@ -167,4 +167,4 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
                                "the hazard of churn", ratio, is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0),
                                "hazard ratio")
 
-    return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence)
+    return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence, design)
