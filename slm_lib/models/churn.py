@@ -8,12 +8,13 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ModelFitError
+from slm_lib.io.dataset import Dataset
 from slm_lib.models._cox import fit_cox
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
                                     describe_term, fit_checked, model_values)
 from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
 
-__all__ = ["churn_model", "churn_hazard_model"]
+__all__ = ["churn_model", "churn_hazard_model", "default_churn_drivers"]
 
 
 def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
@@ -168,3 +169,24 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
                                "hazard ratio")
 
     return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence, design)
+
+
+def default_churn_drivers(ds: Dataset) -> tuple[list[str], dict[str, float]]:
+    """The service drivers of the retention models and the units their effects are read in.
+
+    Median first response (per +10 h), SLA breach share (per +10 points) and the last NPS
+    answer; when the data carry ticket events also the median requester wait (per +10 h,
+    read at the same median first response: the wait beyond the first reply) and the share
+    of tickets handed off (per +10 points).
+
+    Examples
+    --------
+    >>> default_churn_drivers(Dataset())
+    (['median_frt_h', 'sla_breach_share', 'last_nps_category'], {'median_frt_h': 10, 'sla_breach_share': 0.1})
+    """
+    drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
+                                                                                  "sla_breach_share": 0.1}
+    if len(ds.ticket_events):
+        drivers += ["median_requester_wait_h", "handoff_share"]
+        units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
+    return drivers, units
