@@ -29,7 +29,7 @@ from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
 from slm_lib.models import (AtRisk, ChurnHoldout, at_risk, brier_score, calibration_table, churn_holdout,
-                            concordance_index, roc_auc, ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
+                            concordance_index, partial_effects, predicted_survival, roc_auc, ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
                             proportional_hazards_sentences, proportional_hazards_test)
 from slm_lib.periods import month_starts
 from slm_lib.summary import headline_kpis
@@ -52,7 +52,7 @@ __all__ = [
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "ModelResult", "churn_model", "churn_hazard_model", "at_risk", "AtRisk", "churn_holdout", "ChurnHoldout",
-    "roc_auc", "concordance_index", "brier_score", "calibration_table", "clv_model", "lagged_effects",
+    "roc_auc", "concordance_index", "brier_score", "calibration_table", "predicted_survival", "partial_effects", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",

@@ -1,16 +1,19 @@
-"""Churn model evaluation: AUC and Harrell's C against brute-force pair counts, Brier, calibration, time-split holdout."""
+"""Churn model evaluation: AUC and Harrell's C against brute-force pair counts, Brier, calibration, time-split
+holdout, and Cox predicted survival curves (coverage of the truth on simulated data, invariants)."""
 from __future__ import annotations
 
 import functools
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import slm_lib.synth as synth
 from slm_lib.errors import DataValidationError
-from slm_lib.models import brier_score, calibration_table, churn_holdout, concordance_index, roc_auc
+from slm_lib.models import (brier_score, calibration_table, churn_hazard_model, churn_holdout, concordance_index,
+                            partial_effects, predicted_survival, roc_auc)
 
 
 def brute_concordance(t, d, r):
@@ -109,3 +112,34 @@ def test_churn_holdout_ranks_better_than_chance_on_planted_data():
     assert cal["observed"].iloc[-1] > cal["observed"].iloc[0]
     assert ho.logit.table["n"].iloc[0] > len(ho.predictions)   # trained on 9 earlier windows
     assert len(ho.sentences()) == 2
+
+
+def simulated_cox(rng, n=400, beta=0.5, base=0.05, end=20.0) -> pd.DataFrame:
+    x = rng.normal(0, 1, n)
+    t = rng.exponential(1 / (base * np.exp(beta * x)))
+    return pd.DataFrame({"x": x, "duration_days": np.minimum(t, end), "event": (t < end).astype(int)})
+
+
+def test_predicted_survival_bands_cover_the_truth():
+    rng = np.random.default_rng(11)
+    hits, total = 0, 0
+    for _ in range(30):
+        m = churn_hazard_model(simulated_cox(rng), ["x"])
+        s = predicted_survival(m, pd.DataFrame({"x": [0.0, 1.0]}), times=[5.0, 15.0])
+        truth = np.exp(-0.05 * s["time"] * np.exp(0.5 * np.array([0.0, 0.0, 1.0, 1.0])))
+        hits += int(((s["ci_low"] <= truth) & (truth <= s["ci_high"])).sum())
+        total += len(s)
+    assert hits / total >= 0.85     # nominal 95%; 120 bands
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.floats(-2, 2))
+def test_predicted_survival_properties(seed, x):
+    m = churn_hazard_model(simulated_cox(np.random.default_rng(seed), n=200), ["x"])
+    s = predicted_survival(m, {"x": x})
+    assert ((s["survival"] >= 0) & (s["survival"] <= 1)).all()
+    assert (np.diff(s["survival"]) <= 1e-12).all()
+    assert ((s["ci_low"] <= s["survival"] + 1e-12) & (s["survival"] <= s["ci_high"] + 1e-12)).all()
+    p = partial_effects(m, "x", [-1.0, 1.0], times=[10.0])
+    slope = m.table["estimate"].iloc[0]
+    assert (p["survival"].iloc[0] - p["survival"].iloc[1]) * slope >= 0   # more x, sooner churn when b > 0
