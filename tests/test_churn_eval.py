@@ -143,3 +143,15 @@ def test_predicted_survival_properties(seed, x):
     p = partial_effects(m, "x", [-1.0, 1.0], times=[10.0])
     slope = m.table["estimate"].iloc[0]
     assert (p["survival"].iloc[0] - p["survival"].iloc[1]) * slope >= 0   # more x, sooner churn when b > 0
+
+
+def test_plots_state_units_and_n():
+    from slm_lib.plots import calibration_plot, predicted_survival_plot
+    rng = np.random.default_rng(3)
+    m = churn_hazard_model(simulated_cox(rng), ["x"])
+    fig = predicted_survival_plot(partial_effects(m, "x", [-1.0, 1.0]))
+    assert "n = 400" in fig.axes[0].get_title() and [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == \
+        ["x = -1.0", "x = 1.0"]
+    p = rng.beta(1, 6, 2000)
+    fig = calibration_plot(calibration_table(rng.random(2000) < p, p))
+    assert "n = 2,000" in fig.axes[0].get_title() and fig.axes[0].get_xlabel().endswith("(%)")
