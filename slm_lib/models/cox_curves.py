@@ -123,7 +123,7 @@ def partial_effects(model: ModelResult, driver: str, values: Iterable[object],
     Returns
     -------
     pandas.DataFrame
-        :func:`predicted_survival` columns, ``profile`` reading e.g. ``"median first response = 24"``,
+        :func:`predicted_survival` columns, ``profile`` reading e.g. ``"median first response = 24 h"``,
         plus ``driver`` and ``value``.
 
     Examples
@@ -142,7 +142,9 @@ def partial_effects(model: ModelResult, driver: str, values: Iterable[object],
     if driver not in sources:
         raise ConfigError(f"partial_effects: '{driver}' is not a term of the model ({sorted(sources)})")
     values = list(values)
-    frame = pd.DataFrame({driver: values}, index=[f"{feature_label(driver)[0]} = {v}" for v in values])
+    words, symbol = feature_label(driver)
+    is_level = any(t.source == driver and t.level is not None for t in model.design.terms)
+    frame = pd.DataFrame({driver: values}, index=[f"{words} = {v}{'' if is_level else symbol}" for v in values])
     out = predicted_survival(model, frame, times)
     out["driver"] = driver
     out["value"] = np.repeat(np.array(values, dtype=object), len(out) // max(len(values), 1))
