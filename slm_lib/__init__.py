@@ -32,7 +32,8 @@ from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
-from slm_lib.models import (ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
+from slm_lib.models import (AtRisk, ChurnHoldout, at_risk, brier_score, calibration_table, churn_holdout,
+                            concordance_index, partial_effects, predicted_survival, roc_auc, ModelResult, churn_hazard_model, churn_model, clv_model, lagged_effects,
                             proportional_hazards_sentences, proportional_hazards_test)
 from slm_lib.periods import month_starts
 from slm_lib.summary import headline_kpis
@@ -56,7 +57,8 @@ __all__ = [
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
     "BetaGeoCovariateModel", "ShiftedBetaGeoCovariateModel", "dropout_data", "churn_data", "service_dropout",
     "service_churn", "dropout_sentences",
-    "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
+    "ModelResult", "churn_model", "churn_hazard_model", "at_risk", "AtRisk", "churn_holdout", "ChurnHoldout",
+    "roc_auc", "concordance_index", "brier_score", "calibration_table", "predicted_survival", "partial_effects", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",

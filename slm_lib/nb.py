@@ -28,6 +28,7 @@ from slm_lib.config import CONFIDENCE, csat_cutoffs
 from slm_lib.errors import SlmError
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.load import load_data
+from slm_lib.models.churn import default_churn_drivers
 from slm_lib.periods import check_month, month_bounds, month_labels, utc_instant
 from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subset, select_segment
 from slm_lib.text import mask_pii_series
@@ -395,31 +396,4 @@ def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd
     return table[keep].reset_index(drop=True)
 
 
-def churn_drivers(ds: Dataset, features: pd.DataFrame | None = None) -> tuple[list[str], dict[str, float]]:
-    """The service drivers of the retention models and the units their effects are read in.
-
-    Median first response (per +10 h), SLA breach share (per +10 points) and the last NPS
-    answer; when the data carry ticket events also the median requester wait (per +10 h,
-    read at the same median first response: the wait beyond the first reply) and the share
-    of tickets handed off (per +10 points); when ``features`` (``slm.customer_features(...,
-    text_features=True)``) carry comment themes, each theme's share of the customer's
-    comments (per +10 points). A share is NaN for a customer without a comment in the
-    window: fill it with 0 to compare with them (the model otherwise keeps only customers
-    who wrote), and read the themes together (several themes, several chances of a false
-    effect).
-
-    Examples
-    --------
-    >>> churn_drivers(Dataset())
-    (['median_frt_h', 'sla_breach_share', 'last_nps_category'], {'median_frt_h': 10, 'sla_breach_share': 0.1})
-    >>> churn_drivers(Dataset(), pd.DataFrame(columns=["comments", "theme_refund_share"]))[0][-1]
-    'theme_refund_share'
-    """
-    drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
-                                                                                  "sla_breach_share": 0.1}
-    if len(ds.ticket_events):
-        drivers += ["median_requester_wait_h", "handoff_share"]
-        units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
-    themes = [c for c in (features.columns if features is not None else []) if re.fullmatch(r"theme_.+_share", c)]
-    return drivers + themes, units | dict.fromkeys(themes, 0.1)
-
+churn_drivers = default_churn_drivers   # the retention models' drivers and units (slm_lib.models.churn)

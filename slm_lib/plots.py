@@ -37,6 +37,8 @@ __all__ = [
     "frequency_recency_heatmap",
     "customer_exposure_plot",
     "forecast_plot",
+    "calibration_plot",
+    "predicted_survival_plot",
 ]
 
 #: Okabe–Ito colour-blind-safe palette, in the order groups are coloured.
@@ -759,4 +761,81 @@ def forecast_plot(table: pd.DataFrame, history: int | None = None) -> Figure:
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes[0].set_title(f"Tickets created per {unit}: history and forecast (tickets), n = {total:,}")
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+def calibration_plot(table: pd.DataFrame) -> Figure:
+    """Observed churn rate (95% Wilson interval) against the mean predicted probability, per risk bin.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`slm_lib.models.calibration_table` output: ``bin, n, predicted, events, observed,
+        ci_low, ci_high`` (shares in [0, 1]).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"bin": [1, 2], "n": [100, 100], "predicted": [0.02, 0.1], "events": [3, 9],
+    ...     "observed": [0.03, 0.09], "ci_low": [0.01, 0.05], "ci_high": [0.08, 0.16]})
+    >>> calibration_plot(t).axes[0].get_title()
+    'Predicted vs observed churn by risk bin (% of customers), n = 200, 12 churned'
+    """
+    _require(table, ["bin", "n", "predicted", "events", "observed", "ci_low", "ci_high"], "calibration_plot")
+    fig, (ax,) = _new_figure()
+    top = float(max(table["ci_high"].max(), table["predicted"].max())) * 1.05
+    ax.plot([0, top], [0, top], color="0.4", linestyle="--", linewidth=1, label="perfect calibration")
+    pred, obs = table["predicted"].astype(float), table["observed"].astype(float)
+    ax.vlines(pred, table["ci_low"].astype(float), table["ci_high"].astype(float), color=PALETTE[0], linewidth=2)
+    ax.plot(pred, obs, "o", color=PALETTE[0], label="risk bin (95% interval)")
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlabel("Mean predicted churn probability (%)")
+    ax.set_ylabel("Observed churn rate (%)")
+    ax.set_title(f"Predicted vs observed churn by risk bin (% of customers), n = {int(table['n'].sum()):,}, "
+                 f"{int(table['events'].sum()):,} churned")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def predicted_survival_plot(curves: pd.DataFrame, time_unit: str = "days") -> Figure:
+    """Cox-model survival curves of covariate profiles with their 95% pointwise bands.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        :func:`slm_lib.models.predicted_survival` or :func:`slm_lib.models.partial_effects`
+        output: ``profile, time, survival, ci_low, ci_high, n``.
+    time_unit : str
+        Unit of ``time`` for the axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"profile": "reference", "time": [10.0, 20.0], "survival": [0.9, 0.8],
+    ...     "ci_low": [0.85, 0.7], "ci_high": [0.95, 0.88], "n": 500, "events": 40})
+    >>> predicted_survival_plot(c).axes[0].get_title()
+    'Predicted share not yet churned (Cox model, %), n = 500, 40 churned'
+    """
+    _require(curves, ["profile", "time", "survival", "ci_low", "ci_high", "n"], "predicted_survival_plot")
+    fig, (ax,) = _new_figure()
+    for i, (label, g) in enumerate(curves.groupby("profile", sort=False)):  # one curve per profile
+        colour = PALETTE[i % len(PALETTE)]
+        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_low": [1.0], "ci_high": [1.0]})
+        g = pd.concat([start, g.sort_values("time")[["time", "survival", "ci_low", "ci_high"]].astype(float)],
+                      ignore_index=True)
+        ax.step(g["time"], g["survival"], where="post", color=colour, label=str(label))
+        ax.fill_between(g["time"], g["ci_low"], g["ci_high"], step="post", color=colour, alpha=0.18, linewidth=0)
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlabel(f"Time since the start of follow-up ({time_unit})")
+    ax.set_ylabel("Share not yet churned (%)")
+    events = f", {int(curves['events'].max()):,} churned" if "events" in curves else ""
+    ax.set_title(f"Predicted share not yet churned (Cox model, %), n = {int(curves['n'].max()):,}{events}")
+    ax.legend(loc="lower left", fontsize="small")
     return fig

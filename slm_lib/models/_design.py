@@ -37,6 +37,7 @@ class Term:
     unit: str          # e.g. "+10 h", "detractor vs promoter", "+1 SD (12.3)"
     level: str | None = None
     reference: str | None = None  # the reference level of a categorical term
+    scale: float = 1.0  # a numeric term's column is the feature divided by this (its stated unit)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ModelResult:
     n_dropped: int
     dropped_by: dict[str, int]
     _sentence: Callable[[pd.Series], str] | None = None
+    design: Design | None = None  # the fitted design, to encode new rows (:func:`design_rows`)
 
     def _rows(self, role: str, terms: str | None) -> pd.DataFrame:
         rows = self.table if role == "all" else self.table.loc[self.table["role"] == role]
@@ -222,17 +224,65 @@ def build_design(features: pd.DataFrame, drivers: Iterable[str], controls: Itera
         sym = feature_label(col)[1]
         if u == "sd":
             cols[col] = x / sd
-            terms.append(Term(col, col, role, f"+1 SD ({_fmt(round(sd, 4))}{sym})"))
+            terms.append(Term(col, col, role, f"+1 SD ({_fmt(round(sd, 4))}{sym})", scale=sd))
         else:
             if not (isinstance(u, (int, float)) and u > 0):
                 raise ConfigError(f"model: unit of '{col}' must be a positive number or 'sd', got {u!r}")
             cols[col] = x / float(u)
             one = float(u) == 1.0 and sym.endswith("s")  # "+1 point", "+1 ticket", but "+10 points"
-            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym[:-1] if one else sym}"))
+            terms.append(Term(col, col, role, f"+{_fmt(float(u))}{sym[:-1] if one else sym}", scale=float(u)))
     X = pd.DataFrame(cols, index=data.index)
     check_rank(X)
     y = model_values(data[outcome], "outcome", "model", binary_outcome) if outcome else pd.Series(dtype=float)
     return Design(y, X, terms, int((~keep).sum()), dropped_by, data[extra])
+
+
+def design_rows(design: Design, frame: pd.DataFrame) -> pd.DataFrame:
+    """The fitted design's columns for new rows of features (the same units and dummy coding).
+
+    A numeric term is its feature divided by the term's ``scale``; a level term is 1 where the
+    feature equals the level. A row with a missing feature, or a level the model never saw,
+    is NaN in that feature's columns (it cannot be scored). ``const`` is 1 when the design has one.
+
+    Raises :class:`ConfigError` naming the feature columns ``frame`` lacks.
+
+    Examples
+    --------
+    >>> d = build_design(pd.DataFrame({"median_frt_h": [1.0, 30.0, 8.0], "y": [0, 1, 0],
+    ...                  "last_nps_category": ["promoter", "detractor", "promoter"]}),
+    ...                  ["median_frt_h", "last_nps_category"], (), "y", units={"median_frt_h": 10})
+    >>> design_rows(d, pd.DataFrame({"median_frt_h": [20.0], "last_nps_category": ["detractor"]})).values.tolist()
+    [[1.0, 2.0, 1.0]]
+    """
+    sources = list(dict.fromkeys(t.source for t in design.terms))
+    missing = [c for c in sources if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"model: new rows lack column(s) {missing} of the fitted model")
+    cols: dict[str, np.ndarray] = {"const": np.ones(len(frame))} if "const" in design.X.columns else {}
+    levels = {t.source: {u.level for u in design.terms if u.source == t.source} | {t.reference}
+              for t in design.terms if t.level is not None}
+    for t in design.terms:
+        s = frame[t.source]
+        if t.level is None:
+            cols[t.name] = pd.to_numeric(s, errors="coerce").to_numpy(float) / t.scale
+        else:
+            text = s.astype(str)
+            known = s.notna() & text.isin(levels[t.source])
+            cols[t.name] = np.where(known, (text == t.level).to_numpy(float), np.nan)
+    return pd.DataFrame(cols, index=frame.index)[list(design.X.columns)]
+
+
+def reference_row(design: Design) -> pd.Series:
+    """The reference profile in design units: numeric terms at their mean in the fitted rows, levels at 0.
+
+    Examples
+    --------
+    >>> d = build_design(pd.DataFrame({"x": [1.0, 3.0, 8.0], "g": ["a", "b", "a"], "y": [0, 1, 0]}), ["x", "g"], (), "y")
+    >>> reference_row(d).to_dict()
+    {'const': 1.0, 'x': 4.0, 'g[b]': 0.0}
+    """
+    numeric = {t.name for t in design.terms if t.level is None}
+    return pd.Series({c: float(design.X[c].mean()) if c in numeric or c == "const" else 0.0 for c in design.X.columns})
 
 
 def model_values(values: pd.Series, role: str, what: str, binary: bool = False) -> pd.Series:

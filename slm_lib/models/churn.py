@@ -1,6 +1,7 @@
 """Churn models (SPEC §6): Logit on a churn flag and Cox proportional hazards on time to churn."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -8,12 +9,13 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ModelFitError
+from slm_lib.io.dataset import Dataset
 from slm_lib.models._cox import fit_cox
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
                                     describe_term, fit_checked, model_values)
 from slm_lib.wording import effect_sentence, format_estimate, is_clear, outcome_label
 
-__all__ = ["churn_model", "churn_hazard_model"]
+__all__ = ["churn_model", "churn_hazard_model", "default_churn_drivers"]
 
 
 def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
@@ -93,7 +95,7 @@ def churn_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterab
                                f"{odds}; {word} probability {ame}",
                                is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0), "odds ratio")
 
-    return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence)
+    return ModelResult(table, res, "logit", outcome, len(y), design.n_dropped, design.dropped_by, sentence, design)
 
 
 def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls: Iterable[str] = (),
@@ -167,4 +169,33 @@ def churn_hazard_model(features: pd.DataFrame, drivers: Iterable[str], controls:
                                "the hazard of churn", ratio, is_clear(r["effect_ci_low"], r["effect_ci_high"], 1.0),
                                "hazard ratio")
 
-    return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence)
+    return ModelResult(table, res, "cox", event, len(time), design.n_dropped, design.dropped_by, sentence, design)
+
+
+def default_churn_drivers(ds: Dataset, features: pd.DataFrame | None = None) -> tuple[list[str], dict[str, float]]:
+    """The service drivers of the retention models and the units their effects are read in.
+
+    Median first response (per +10 h), SLA breach share (per +10 points) and the last NPS
+    answer; when the data carry ticket events also the median requester wait (per +10 h,
+    read at the same median first response: the wait beyond the first reply) and the share
+    of tickets handed off (per +10 points); when ``features`` (``slm.customer_features(...,
+    text_features=True)``) carry comment themes, each theme's share of the customer's
+    comments (per +10 points). A share is NaN for a customer without a comment in the
+    window: fill it with 0 to compare with them (the model otherwise keeps only customers
+    who wrote), and read the themes together (several themes, several chances of a false
+    effect).
+
+    Examples
+    --------
+    >>> default_churn_drivers(Dataset())
+    (['median_frt_h', 'sla_breach_share', 'last_nps_category'], {'median_frt_h': 10, 'sla_breach_share': 0.1})
+    >>> default_churn_drivers(Dataset(), pd.DataFrame(columns=["comments", "theme_refund_share"]))[0][-1]
+    'theme_refund_share'
+    """
+    drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
+                                                                                  "sla_breach_share": 0.1}
+    if len(ds.ticket_events):
+        drivers += ["median_requester_wait_h", "handoff_share"]
+        units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
+    themes = [c for c in (features.columns if features is not None else []) if re.fullmatch(r"theme_.+_share", c)]
+    return drivers + themes, units | dict.fromkeys(themes, 0.1)
