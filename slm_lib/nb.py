@@ -17,7 +17,6 @@ caught. :func:`bullets` shows sentences as a Markdown list.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
