@@ -6,8 +6,9 @@
 """
 from slm_lib import errors, nb, plots, synth
 from slm_lib.calendar import BusinessCalendar
-from slm_lib.clv import (BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel, calibration_holdout_split,
-                         conditional_expectations, holdout_errors, predictive_clv,
+from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel,
+                         ParetoNBDModel, ShiftedBetaGeoModel, calibration_holdout_split, compare_clv_models,
+                         compare_clv_sentences, conditional_expectations, holdout_errors, predictive_clv,
                          purchase_tracking, rfm_summary, survivor_counts)
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.cohorts import cohort_retention
@@ -50,6 +51,7 @@ __all__ = [
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
+    "ParetoNBDModel", "ModifiedBetaGeoModel", "BetaGeoBetaBinomModel", "compare_clv_models", "compare_clv_sentences",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
