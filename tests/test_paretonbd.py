@@ -199,3 +199,17 @@ def test_invalid_inputs_and_failures_raise():
     x = np.array([0, 1, 2, 0, 3, 1, 0, 5, 2, 0] * 30)        # regular buyers, no heterogeneity to estimate
     with pytest.raises(ModelFitError, match="Pareto/NBD.*drift toward 0 or infinity"):
         ParetoNBDModel().fit(x, np.array([0, 10, 20, 0, 30, 5, 0, 35, 15, 0] * 30), np.full(300, 39.0))
+
+
+def test_coarse_grid_start_reaches_the_same_optimum(monkeypatch):
+    from slm_lib.clv import paretonbd
+    rng = np.random.default_rng(8)
+    T = rng.uniform(30, 60, 4000)
+    x, tx, _ = simulate(4000, 0.6, 8.0, 0.8, 12.0, T, rng)          # exact times: every history distinct
+    assert len(np.unique(np.c_[x, tx, T], axis=0)) > paretonbd.COARSE_ROWS
+    coarse = ParetoNBDModel().fit(x, tx, T)
+    monkeypatch.setattr(paretonbd, "COARSE_ROWS", 10 ** 9)
+    plain = ParetoNBDModel().fit(x, tx, T)
+    assert coarse.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
+    for name in PUBLISHED:
+        assert coarse.params_[name] == pytest.approx(plain.params_[name], rel=1e-4)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, comb, logsumexp
 
-from slm_lib.clv.compress import validate_weights, weighted_rows, weighted_sum
+from slm_lib.clv.compress import validate_weights, weighted_rows
 from slm_lib.clv.mle import PositiveMLEModel, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input
 from slm_lib.errors import DataValidationError, ModelFitError
@@ -231,7 +231,7 @@ class BetaGeoBetaBinomModel(PositiveMLEModel):
         rows, counts = weighted_rows(x, t_x, n, weights=w)
         init = {**dict.fromkeys(PARAMS, 1.0), **(initial or {})}
         self.result_ = fit_positive_mle(
-            lambda p: -weighted_sum(counts, bgbb_loglik(p, *rows)), [init[k] for k in PARAMS], PARAMS,
+            lambda p: -np.sum(counts * bgbb_loglik(p, *rows)), [init[k] for k in PARAMS], PARAMS,
             self.name, int(round(counts.sum())),
             hint="check that frequency counts periods with a transaction after the first, or pass "
                  "other starting values via initial={...}")

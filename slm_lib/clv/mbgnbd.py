@@ -164,6 +164,6 @@ class ModifiedBetaGeoModel(RepeatPurchaseModel):
     alive = staticmethod(alive_probability)
 
     @staticmethod
-    def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> dict[str, float]:
+    def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, counts: np.ndarray) -> dict[str, float]:
         """r = a = b = 1 and alpha the mean age, as for the BG/NBD."""
-        return {"r": 1.0, "alpha": float(np.mean(T)), "a": 1.0, "b": 1.0}
+        return {"r": 1.0, "alpha": float(np.average(T, weights=counts)), "a": 1.0, "b": 1.0}

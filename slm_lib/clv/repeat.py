@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from slm_lib.clv.compress import validate_weights, weighted_rows, weighted_sum
+from slm_lib.clv.compress import validate_weights, weighted_rows
 from slm_lib.clv.mle import PositiveMLEModel, ScoreInformation, fit_positive_mle
 from slm_lib.clv.rfm import as_array, like_input, validate_rfm
 from slm_lib.errors import ModelFitError
@@ -29,7 +29,8 @@ class RepeatPurchaseModel(PositiveMLEModel):
 
     Subclasses set ``name``, ``param_names``, the per-customer ``loglik`` and optional
     ``score_information`` (``(params, x, t_x, T, weights) -> (score, information)``;
-    numerical derivatives without it), ``start`` (default starting values from the data)
+    numerical derivatives without it), ``start`` (starting values from the distinct rows and
+    their weights)
     and the three predictions ``unconditional``, ``conditional``, ``alive`` (functions of
     the parameter tuple, in ``param_names`` order).
     """
@@ -42,8 +43,8 @@ class RepeatPurchaseModel(PositiveMLEModel):
     alive: ClassVar[Callable[[Any, Any, Any, tuple], np.ndarray]]
 
     @staticmethod
-    def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> dict[str, float]:
-        """Default starting values (overridden per model)."""
+    def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, counts: np.ndarray) -> dict[str, float]:
+        """Starting values from the distinct rows and their weights (overridden per model)."""
         raise NotImplementedError
 
     def fit(self, frequency: Any, recency: Any, T: Any, weights: Any = None,
@@ -79,11 +80,13 @@ class RepeatPurchaseModel(PositiveMLEModel):
                                 "purchase and drop-out processes cannot be told apart; use a longer "
                                 "calibration period")
         rows, counts = weighted_rows(x, t_x, big_t, weights=w)
-        init = {**self.start(x, t_x, big_t), **(initial or {})}
+        init = {**self.start(*rows, counts), **(initial or {})}
         loglik, derivs = type(self).loglik, type(self).score_information
         info: ScoreInformation | None = (None if derivs is None else lambda p: derivs(p, *rows, counts))
+        # np.sum adds pairwise: near the optimum of a million customers the Newton steps gain less
+        # than the rounding of a running sum (weighted_sum), and the optimiser would stall
         self.result_ = fit_positive_mle(
-            lambda p: -weighted_sum(counts, loglik(p, *rows)), [init[k] for k in self.param_names],
+            lambda p: -np.sum(counts * loglik(p, *rows)), [init[k] for k in self.param_names],
             self.param_names, self.name, int(round(counts.sum())), score_information=info,
             hint="check that recency and T use the same time unit, try another time unit "
                  "(weeks) or other starting values via initial={...}")
