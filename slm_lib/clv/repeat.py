@@ -30,8 +30,7 @@ class RepeatPurchaseModel(PositiveMLEModel):
     Subclasses set ``name``, ``param_names``, the per-customer ``loglik`` and optional
     ``score_information`` (``(params, x, t_x, T, weights) -> (score, information)``;
     numerical derivatives without it), ``start`` (starting values from the distinct rows and
-    their weights)
-    and the three predictions ``unconditional``, ``conditional``, ``alive`` (functions of
+    their weights) and the three predictions ``unconditional``, ``conditional``, ``alive`` (functions of
     the parameter tuple, in ``param_names`` order).
     """
 
@@ -64,7 +63,8 @@ class RepeatPurchaseModel(PositiveMLEModel):
 
         Returns
         -------
-        self, fitted.
+        RepeatPurchaseModel
+            ``self``, fitted.
 
         Raises
         ------
