@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from slm_lib.synth.comments import make_comments
 from slm_lib.voice import comment_themes, sentiment
 from slm_lib.voice.language import readable_text, vader_analyzer
-from slm_lib.voice.themes import TOKEN_PATTERN
+from slm_lib.voice.tfidf import TOKEN_PATTERN
 from slm_lib.voice.vader import vader_compound
 
 TARGET_S = 60.0

@@ -6,11 +6,13 @@
 """
 from slm_lib import errors, nb, plots, synth
 from slm_lib.calendar import BusinessCalendar
-from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel,
-                         ParetoNBDModel, ShiftedBetaGeoModel, calibration_holdout_split, compare_clv_models,
-                         compare_clv_sentences, conditional_expectations, holdout_errors, predictive_clv,
+from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoCovariateModel, BetaGeoModel, GammaGammaModel,
+                         ModifiedBetaGeoModel, ParetoNBDModel, ShiftedBetaGeoCovariateModel, ShiftedBetaGeoModel,
+                         calibration_holdout_split, clv_by_segment, compare_clv_models, compare_clv_sentences,
+                         conditional_expectations, frequency_recency_matrix, holdout_errors, predictive_clv,
                          purchase_tracking, rfm_summary, survivor_counts)
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
+from slm_lib.clv.service import churn_data, dropout_data, dropout_sentences, service_churn, service_dropout
 from slm_lib.cohorts import cohort_retention
 from slm_lib.features import customer_features, historical_clv, monthly_service_panel
 from slm_lib.forecast import VolumeForecast, erlang_c_staffing, forecast_volume
@@ -49,8 +51,10 @@ __all__ = [
     "metric_table", "agent_table", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test", "logrank_sentence",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
-    "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv",
+    "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv", "clv_by_segment", "frequency_recency_matrix",
     "calibration_holdout_split", "purchase_tracking", "conditional_expectations", "holdout_errors",
+    "BetaGeoCovariateModel", "ShiftedBetaGeoCovariateModel", "dropout_data", "churn_data", "service_dropout",
+    "service_churn", "dropout_sentences",
     "ParetoNBDModel", "ModifiedBetaGeoModel", "BetaGeoBetaBinomModel", "compare_clv_models", "compare_clv_sentences",
     "ModelResult", "churn_model", "churn_hazard_model", "clv_model", "lagged_effects",
     "proportional_hazards_test", "proportional_hazards_sentences",

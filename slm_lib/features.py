@@ -30,6 +30,9 @@ The only module that windows time. At an instant ``as_of``:
   - ``mean_csat``, ``mean_ces``: mean score of surveys submitted in W; ``last_nps_category``:
     promoter (9-10) / passive (7-8) / detractor (0-6) of the latest NPS answer in W, "none"
     if there is none;
+  - with ``text_features=True`` or ``themes=``: ``comments``, ``mean_comment_sentiment`` and
+    ``theme_<name>_share`` of the survey answers with a comment submitted in W
+    (:mod:`slm_lib.comment_features`: where the themes come from, their names);
   - ``tenure_days``, ``tenure_years`` (365.25-day years) at ``as_of``; ``historical_clv``:
     revenue (refunds included) paid before ``as_of``;
 * **horizon** (outcomes): ``churned`` = ``churned_at`` in ``(as_of, as_of + horizon]``;
@@ -48,6 +51,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from slm_lib.comment_features import DEFAULT_THEMES, CommentFeatures, ThemeSource
 from slm_lib.config import DEFAULT_SLA_TARGETS, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.io.dataset import Dataset
@@ -193,7 +197,7 @@ def _event_features(events: pd.DataFrame, tk: pd.DataFrame, as_of: pd.Timestamp,
 
 
 def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, targets: dict,
-               calendar: Any) -> pd.DataFrame:
+               calendar: Any, text: CommentFeatures | None) -> pd.DataFrame:
     """Features at one instant; ``ds`` tables carry ``_pos``, the row of their customer in ``ds.customers``."""
     cust = ds.customers
     active = ((cust["signup_at"] < as_of) & ~(cust["churned_at"] <= as_of)).to_numpy()
@@ -230,6 +234,11 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
     out["mean_ces"] = _by_customer(sv.loc[sv["type"] == "ces"], "score", "mean", ids).to_numpy()
     last_nps = _by_customer(sv.loc[sv["type"] == "nps"].sort_values("submitted_at", kind="stable"), "score", "last", ids)
     out["last_nps_category"] = pd.Series(nps_category(last_nps.to_numpy(float)), dtype="str")
+    columns = list(FEATURE_COLUMNS)
+    if text is not None:
+        out = out.assign(**text.window(sv, ids))
+        at = columns.index("mean_ces") + 1
+        columns[at:at] = text.columns
 
     rv = ds.revenue.loc[mine(ds.revenue)]
     # strictly before as_of (historical_clv counts a payment at its cut-off instant)
@@ -245,12 +254,13 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
     out["churned"] = churned.to_numpy(bool)
     out["duration_days"] = (out["churned_at"].where(churned, end) - as_of) / _DAY
     out["event"] = churned.astype("int64")
-    return out[list(FEATURE_COLUMNS)]
+    return out[columns]
 
 
 def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | pd.Timedelta = "90D",
                       horizon: str | pd.DateOffset | pd.Timedelta = "90D", sla_targets: dict | None = None,
-                      calendar: Any = None) -> pd.DataFrame:
+                      calendar: Any = None, text_features: bool = False,
+                      themes: ThemeSource | None = None) -> pd.DataFrame:
     """One row per customer active at ``as_of``: service features from the lookback, outcomes from the horizon.
 
     Parameters
@@ -268,6 +278,14 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
         ``{"first_response": {priority: hours}}``; default ``config.DEFAULT_SLA_TARGETS``.
     calendar : BusinessCalendar, optional
         Measure FRT, SLA clocks and requester waits in business hours instead of calendar hours.
+    text_features : bool
+        Add what customers wrote in the window: ``comments``, ``mean_comment_sentiment`` and
+        one ``theme_<name>_share`` per theme (:mod:`slm_lib.comment_features`). Off by
+        default: scoring and fitting themes take seconds.
+    themes : int, CommentThemes or callable, optional
+        The themes of the shares (implies ``text_features``): a number of themes fitted on the
+        survey comments before the earliest ``as_of`` (default 8), themes fitted before it by
+        :func:`slm_lib.voice.comment_themes`, or a function text -> theme name.
 
     Returns
     -------
@@ -275,7 +293,16 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
         Columns ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
         tickets, median_frt_h, sla_breach_share, reopen_share, median_requester_wait_h,
         handoff_share, mean_csat, last_nps_category, mean_ces, historical_clv, churned,
-        revenue_horizon, duration_days, event.
+        revenue_horizon, duration_days, event; with text features, their columns follow
+        ``mean_ces``.
+
+    Raises
+    ------
+    ConfigError
+        Bad windows or targets, an empty ``as_of``, duplicate customer ids, themes fitted on
+        comments from the earliest ``as_of`` on.
+    InsufficientDataError
+        Too few comments before the earliest ``as_of`` to fit the themes asked for.
 
     Examples
     --------
@@ -299,12 +326,18 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     where = pd.Index(ds.customers["customer_id"])
     if not where.is_unique:
         raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
+    surveys = ds.surveys.reset_index(drop=True)
     keyed = Dataset(tickets=ds.tickets.assign(_pos=where.get_indexer(ds.tickets["customer_id"])),
-                    surveys=ds.surveys.assign(_pos=where.get_indexer(ds.surveys["customer_id"])),
+                    surveys=surveys.assign(_pos=where.get_indexer(surveys["customer_id"])),
                     customers=ds.customers,
                     revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])),
                     ticket_events=ds.ticket_events)
-    frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar) for a in instants]  # one per instant
+    text = None
+    if text_features or themes is not None:
+        cuts = [utc_instant(a) for a in instants]
+        text = CommentFeatures(surveys, DEFAULT_THEMES if themes is None else themes, min(cuts), max(cuts))
+    frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar, text)  # one per instant
+              for a in instants]
     return pd.concat(frames, ignore_index=True)
 
 

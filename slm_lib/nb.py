@@ -17,6 +17,7 @@ caught. :func:`bullets` shows sentences as a Markdown list.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -394,23 +395,31 @@ def recent_periods(table: pd.DataFrame, month: str, months_back: int = 12) -> pd
     return table[keep].reset_index(drop=True)
 
 
-def churn_drivers(ds: Dataset) -> tuple[list[str], dict[str, float]]:
+def churn_drivers(ds: Dataset, features: pd.DataFrame | None = None) -> tuple[list[str], dict[str, float]]:
     """The service drivers of the retention models and the units their effects are read in.
 
     Median first response (per +10 h), SLA breach share (per +10 points) and the last NPS
     answer; when the data carry ticket events also the median requester wait (per +10 h,
     read at the same median first response: the wait beyond the first reply) and the share
-    of tickets handed off (per +10 points).
+    of tickets handed off (per +10 points); when ``features`` (``slm.customer_features(...,
+    text_features=True)``) carry comment themes, each theme's share of the customer's
+    comments (per +10 points). A share is NaN for a customer without a comment in the
+    window: fill it with 0 to compare with them (the model otherwise keeps only customers
+    who wrote), and read the themes together (several themes, several chances of a false
+    effect).
 
     Examples
     --------
     >>> churn_drivers(Dataset())
     (['median_frt_h', 'sla_breach_share', 'last_nps_category'], {'median_frt_h': 10, 'sla_breach_share': 0.1})
+    >>> churn_drivers(Dataset(), pd.DataFrame(columns=["comments", "theme_refund_share"]))[0][-1]
+    'theme_refund_share'
     """
     drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
                                                                                   "sla_breach_share": 0.1}
     if len(ds.ticket_events):
         drivers += ["median_requester_wait_h", "handoff_share"]
         units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
-    return drivers, units
+    themes = [c for c in (features.columns if features is not None else []) if re.fullmatch(r"theme_.+_share", c)]
+    return drivers + themes, units | dict.fromkeys(themes, 0.1)
 

@@ -34,6 +34,8 @@ __all__ = [
     "distribution_plot",
     "holdout_plot",
     "conditional_expectation_plot",
+    "frequency_recency_heatmap",
+    "customer_exposure_plot",
     "forecast_plot",
 ]
 
@@ -495,7 +497,8 @@ def holdout_plot(frame: pd.DataFrame, n: int, cumulative: bool = False,
     cumulative : bool
         Draw cumulative totals instead of weekly counts.
     calibration_end : float, optional
-        Week where calibration ends; drawn as a vertical line.
+        Week where calibration ends; drawn as a vertical line. Default: after the last
+        ``"calibration"`` period when the frame has purchase_tracking's ``sample`` column.
 
     Returns
     -------
@@ -515,6 +518,8 @@ def holdout_plot(frame: pd.DataFrame, n: int, cumulative: bool = False,
     fig, (ax,) = _new_figure()
     ax.plot(data["period"], actual, color=PALETTE[0], label="actual")
     ax.plot(data["period"], predicted, color=PALETTE[1], linestyle="--", label="predicted")
+    if calibration_end is None and "sample" in data and (data["sample"] == "calibration").any():
+        calibration_end = float(data.loc[data["sample"] == "calibration", "period"].max()) + 0.5
     if calibration_end is not None:
         ax.axvline(calibration_end, color="0.4", linestyle=":", label="end of calibration")
     kind = "Cumulative repeat purchases" if cumulative else "Repeat purchases per week"
@@ -564,6 +569,126 @@ def conditional_expectation_plot(frame: pd.DataFrame, n: int | None = None) -> F
     ax.set_ylabel("Mean purchases in holdout (per customer)")
     ax.set_title(f"Holdout purchases by calibration frequency (per customer), n = {n:,} customers")
     ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+#: Title words and colour-bar label of the values of :func:`frequency_recency_heatmap`.
+_MATRIX_VALUES = {"probability_alive": ("Probability of being alive", "P(alive), 0 to 1"),
+                  "expected_purchases": ("Expected purchases", "purchases per customer")}
+
+
+def frequency_recency_heatmap(matrix: pd.DataFrame, value: str = "probability_alive", n: int | None = None,
+                              time_unit: str = "weeks") -> Figure:
+    """P(alive) or expected purchases by repeat purchases (rows) and recency (columns), as a heatmap.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        :func:`slm_lib.clv.matrices.frequency_recency_matrix`: ``frequency, recency,
+        probability_alive, expected_purchases, T, horizon`` and ``n``.
+    value : {"probability_alive", "expected_purchases"}
+        What the colours show.
+    n : int, optional
+        Customers behind the model; default the table's ``n``.
+    time_unit : str, default "weeks"
+        Unit of recency, T and the horizon, in words.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataValidationError
+        A column is missing or ``value`` is not one of the two.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"frequency": [0, 0, 1, 1], "recency": [0.0, 39.0] * 2, "probability_alive": [1, 1, 0.2, 0.9],
+    ...                   "expected_purchases": [0.1, 0.1, 0.05, 0.3], "T": 39.0, "horizon": 1.0, "n": 2357})
+    >>> frequency_recency_heatmap(m).axes[0].get_title()
+    'Probability of being alive by frequency and recency (P(alive), 0 to 1), T = 39 weeks, n = 2,357 customers'
+    """
+    _require(matrix, ["frequency", "recency", value, "T", "horizon"], "frequency_recency_heatmap")
+    if value not in _MATRIX_VALUES:
+        raise DataValidationError(f"frequency_recency_heatmap: value must be one of {sorted(_MATRIX_VALUES)}, "
+                                  f"got {value!r}")
+    n = _model_n(matrix, n, "frequency_recency_heatmap", "max")
+    words, unit = _MATRIX_VALUES[value]
+    grid = matrix.pivot(index="frequency", columns="recency", values=value).sort_index(ascending=False)
+    fig, (ax,) = _new_figure(height=max(3.5, 0.18 * len(grid) + 1.8))
+    sns.heatmap(grid, ax=ax, cmap="viridis", vmin=0, vmax=1 if value == "probability_alive" else None,
+                cbar_kws={"label": unit}, xticklabels=[f"{r:g}" for r in grid.columns.round(1)],
+                yticklabels=grid.index.astype(str))
+    ax.grid(False)
+    step = max(1, int(np.ceil(len(grid.columns) / 10)))
+    ax.set_xticks(ax.get_xticks()[::step], [t.get_text() for t in ax.get_xticklabels()][::step])
+    ax.set_xlabel(f"Recency: time of the last purchase ({time_unit} since the first)")
+    ax.set_ylabel("Repeat purchases (count)")
+    T, horizon = float(matrix["T"].iloc[0]), float(matrix["horizon"].iloc[0])
+    what = words if value == "probability_alive" else f"{words} in the next {horizon:g} {time_unit}"
+    ax.set_title(f"{what} by frequency and recency ({unit}), T = {T:g} {time_unit}, n = {n:,} customers")
+    return fig
+
+
+def customer_exposure_plot(transactions: pd.DataFrame, customer_col: str = "customer_id", date_col: str = "paid_at",
+                           observation_end: object = None, n_customers: int = 40, seed: int = 0) -> Figure:
+    """Each customer's observed life as a line from the first purchase to the end of observation, purchases as dots.
+
+    A sample of customers (seeded), sorted by first purchase; the picture behind
+    frequency, recency and T (:func:`slm_lib.clv.rfm.rfm_summary`): a line that runs on long
+    after its last dot is a customer the model may think has dropped out.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        One row per purchase.
+    customer_col, date_col : str
+        Customer id and purchase timestamp columns (time-zone aware ones are drawn in UTC).
+    observation_end : timestamp, optional
+        Where the lines end; default the last purchase in the data.
+    n_customers : int, default 40
+        Customers drawn (all when fewer).
+    seed : int, default 0
+        Seed of the sample.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "paid_at": pd.to_datetime(["2024-01-01", "2024-03-01",
+    ...                    "2024-02-01"])})
+    >>> customer_exposure_plot(tx).axes[0].get_title()
+    'Customer exposure: purchases from first purchase to end of observation (dates), n = 2 of 2 customers'
+    """
+    _require(transactions, [customer_col, date_col], "customer_exposure_plot")
+    naive = lambda t: t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t   # noqa: E731
+    when = pd.to_datetime(transactions[date_col])
+    when = when.dt.tz_convert("UTC").dt.tz_localize(None) if when.dt.tz is not None else when
+    frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "when": when.to_numpy()}).dropna()
+    end = naive(pd.Timestamp(observation_end)) if observation_end is not None else frame["when"].max()
+    frame = frame[frame["when"] <= end]
+    everyone = frame["customer"].unique()
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(everyone, size=min(n_customers, len(everyone)), replace=False) if len(everyone) else everyone
+    mine = frame[frame["customer"].isin(chosen)]
+    order = mine.groupby("customer")["when"].min().sort_values()
+    fig, (ax,) = _new_figure(height=max(3.5, 0.16 * len(order) + 1.8))
+    for y, (cust, first) in enumerate(order.items()):
+        ax.hlines(y, first, end, color=PALETTE[0], linewidth=1.0, alpha=0.7)
+        buys = mine.loc[mine["customer"] == cust, "when"]
+        ax.scatter(buys, np.full(len(buys), y), s=14, color=PALETTE[3], zorder=3,
+                   label="purchase" if y == 0 else None)
+    ax.plot([], [], color=PALETTE[0], label="observed, first purchase to end")
+    ax.set_yticks([])
+    ax.set_ylabel(f"Customers, by first purchase ({len(order):,} sampled)")
+    ax.set_xlabel("Date")
+    ax.set_title(f"Customer exposure: purchases from first purchase to end of observation (dates), "
+                 f"n = {len(order):,} of {len(everyone):,} customers")
+    if len(order):
+        ax.legend(loc="lower left", fontsize="small")
     return fig
 
 

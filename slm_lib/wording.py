@@ -21,7 +21,7 @@ from slm_lib.config import CONFIDENCE
 
 __all__ = ["Prose", "format_p", "NOT_TESTABLE", "interval_decimals", "format_number", "format_estimate",
            "interval_texts", "is_clear",
-           "effect_sentence", "FEATURE_LABELS", "feature_label", "lag_words", "term_label", "OUTCOMES",
+           "effect_sentence", "FEATURE_LABELS", "feature_label", "column_word", "lag_words", "term_label", "OUTCOMES",
            "outcome_label"]
 
 class Prose(str):
@@ -228,21 +228,40 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "segment": ("segment", ""),
     "agent_id": ("agent", ""),
     "historical_clv": ("historical CLV", ""),
+    "comments": ("comments", " comments"),
+    "mean_comment_sentiment": ("mean comment sentiment", ""),
 }
 
 
 def feature_label(column: str) -> tuple[str, str]:
     """Plain-words label and unit symbol of a feature column (a lag suffix ``_lag<k>`` is dropped).
 
-    Unknown columns read as their name with spaces.
+    A comment theme's share (``theme_<name>_share``) reads "share of comments about <name>";
+    other unknown columns read as their name with spaces.
 
     Examples
     --------
     >>> feature_label("median_frt_h_lag2"), feature_label("staff_count")
     (('median first response', ' h'), ('staff count', ''))
+    >>> feature_label("theme_rude_agent_share")
+    ('share of comments about rude agent', '')
     """
     base = re.sub(r"_lag\d+$", "", column)
+    theme = re.fullmatch(r"theme_(.+)_share", base)
+    if theme and base not in FEATURE_LABELS:
+        return f"share of comments about {theme.group(1).replace('_', ' ')}", ""
     return FEATURE_LABELS.get(base, (base.replace("_", " "), ""))
+
+
+def column_word(name: object) -> str:
+    """A name as a part of a column name: lower case, ``_`` for each run of anything but letters and digits.
+
+    Examples
+    --------
+    >>> column_word("Rude agent!"), column_word("Über-Bad")
+    ('rude_agent', 'über_bad')
+    """
+    return re.sub(r"[\W_]+", "_", str(name).lower()).strip("_")
 
 
 def lag_words(lag: float, after: bool = True) -> str:

@@ -101,7 +101,10 @@ def test_survivors_match_a_brute_force_count(people, as_of_day, observed_day):
 
 @pytest.fixture(scope="module")
 def synth() -> Dataset:
-    return generate(customers=1500, months=18, seed=4)
+    """A draw whose sBG is identified in every segment: the synthetic monthly hazard is nearly flat with
+    tenure (window effects such as the refund-comment theme start at 0 for new customers), so in some
+    draws of 1,500 customers a segment shows no heterogeneity and its fit is refused (ModelFitError)."""
+    return generate(customers=1500, months=18, seed=8)
 
 
 AS_OF = pd.Timestamp("2026-05-01", tz="UTC")

@@ -306,11 +306,13 @@ def test_config_errors(churn_data):
 def synth_panel():
     from slm_lib.features import customer_features, monthly_service_panel
     from slm_lib.synth import generate
+    from slm_lib.synth.comments import planted_themes
 
     ds = generate(customers=20_000, months=24, seed=0, events=True)   # events: the requester-wait effect too
     month_starts = pd.date_range("2024-11-01", periods=24, freq="MS", tz="UTC")
-    panel = customer_features(ds, month_starts, lookback="3M", horizon="1M")
+    panel = customer_features(ds, month_starts, lookback="3M", horizon="1M", themes=planted_themes)
     panel["tenure_years_capped"] = np.minimum(panel["tenure_years"], 5.0)
+    panel["theme_refund_share"] = panel["theme_refund_share"].fillna(0.0)   # the planted term is 0 without a comment
     return panel, monthly_service_panel(ds, months=month_starts.strftime("%Y-%m"))
 
 
@@ -318,9 +320,11 @@ def test_recovers_planted_churn_effects(synth_panel):
     from slm_lib.synth import TRUE_EFFECTS
 
     panel, _ = synth_panel
-    m = churn_model(panel, ["median_frt_h", "median_requester_wait_h", "sla_breach_share", "last_nps_category"],
+    m = churn_model(panel, ["median_frt_h", "median_requester_wait_h", "sla_breach_share", "last_nps_category",
+                            "theme_refund_share"],
                     controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10, "median_requester_wait_h": 10})
     expected = {"median_frt_h": "churn_frt_per_10h", "median_requester_wait_h": "churn_requester_wait_per_10h",
+                "theme_refund_share": "churn_refund_theme_share",
                 "sla_breach_share": "churn_sla_breach_share",
                 "last_nps_category[detractor]": "churn_detractor_vs_promoter",
                 "last_nps_category[passive]": "churn_passive_vs_promoter",
@@ -334,6 +338,46 @@ def test_recovers_planted_churn_effects(synth_panel):
     # the wait planted with the events (issue 12): inside its own 95% interval, and not zero
     assert covers(m.table, "median_requester_wait_h", truth["median_requester_wait_h"])
     assert t.loc["median_requester_wait_h", "ci_low"] > 0
+    # the comment theme planted with the comments (issue 13)
+    assert covers(m.table, "theme_refund_share", truth["theme_refund_share"])
+    assert t.loc["theme_refund_share", "ci_low"] > 0
+
+
+def test_every_comment_theme_together_only_refunds_move_churn(synth_panel):
+    """One share per planted theme (0 without a comment: read against customers who wrote nothing): the refund
+    theme carries its planted effect and the seven others none, although they too come from unhappy answers."""
+    from slm_lib.synth import TRUE_EFFECTS
+
+    panel, _ = synth_panel
+    shares = [c for c in panel.columns if c.startswith("theme_")]
+    assert len(shares) == 8
+    m = churn_model(panel.fillna(dict.fromkeys(shares, 0.0)),
+                    ["median_frt_h", "median_requester_wait_h", "sla_breach_share", "last_nps_category", *shares],
+                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10, "median_requester_wait_h": 10})
+    truth = dict.fromkeys(shares, 0.0) | {"theme_refund_share": TRUE_EFFECTS["churn_refund_theme_share"]["value"]}
+    z = z_scores(m.table, truth)
+    assert all(abs(v) < 3 for v in z.values()), z
+
+
+def test_recovers_planted_theme_effect_with_fitted_themes():
+    """The committed sample's size: themes fitted on the comments of the first six months (no refund
+    column is given), the panel after them; the fitted refund theme carries the planted effect."""
+    from slm_lib.features import customer_features
+    from slm_lib.synth import TRUE_EFFECTS, generate
+
+    ds = generate(customers=3000, months=24, seed=7)
+    panel = customer_features(ds, pd.date_range("2025-05-01", periods=18, freq="MS", tz="UTC"), lookback="3M",
+                              horizon="1M", themes=8)
+    shares = [c for c in panel.columns if c.startswith("theme_")]
+    assert len(shares) == 8 and "theme_refund_share" in shares
+    panel = panel.fillna({c: 0.0 for c in shares}).assign(tenure_years_capped=np.minimum(panel["tenure_years"], 5.0))
+    m = churn_model(panel, ["median_frt_h", "sla_breach_share", "last_nps_category", "theme_refund_share"],
+                    controls=["segment", "tenure_years_capped"], units={"median_frt_h": 10, "theme_refund_share": 0.1})
+    row = m.table.set_index("term").loc["theme_refund_share"]
+    true = TRUE_EFFECTS["churn_refund_theme_share"]["value"] / 10      # per +10 points
+    print(f"theme_refund_share per +10 points: {row['estimate']:.3f} (95% CI {row['ci_low']:.3f} to "
+          f"{row['ci_high']:.3f}), planted {true:.3f}; n = {m.n:,}, {m.table['events'].iloc[0]} churned")
+    assert row["ci_low"] <= true <= row["ci_high"] and row["ci_low"] > 0
 
 
 def test_hazard_model_planted_directions(synth_panel):

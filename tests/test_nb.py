@@ -130,7 +130,7 @@ def test_without_the_cut_a_past_month_report_sees_later_data():
 
 
 def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
-    """An export taken on 11 October: October is 10.5 days long, not 31 (review finding: a fall of 70%)."""
+    """An export taken on 11 October: October is about 10.4 days long, not 31 (review finding: a fall of 70%)."""
     from dataclasses import replace
     export = replace(slm.synth.generate(customers=600, months=14, seed=3).until("2025-10-11T12:00"), as_of=None)
     ds = report_data(export, "2025-10")
@@ -139,7 +139,7 @@ def test_data_that_end_inside_the_month_are_cut_where_they_end_and_say_so():
     assert k.loc["tickets", "per_day"] == pytest.approx(k.loc["tickets", "value"] / ((ds.as_of - pd.Timestamp(
         "2025-10-01", tz="UTC")) / pd.Timedelta(days=1)))
     assert k.loc["tickets", "assessment"] == "no clear change"
-    assert "covered for 10.5 of its 31 days" in slm.nb.coverage_note(ds, "2025-10")
+    assert "covered for 10.4 of its 31 days" in slm.nb.coverage_note(ds, "2025-10")   # the last record 10:13
     assert slm.nb.coverage_note(report_data(export, "2025-09"), "2025-09") == ""
     # told the export time, the cut is there
     assert report_data(export, "2025-10", as_of="2025-10-11T12:00").as_of == pd.Timestamp("2025-10-11T12:00", tz="UTC")
@@ -225,3 +225,16 @@ def test_the_last_event_of_data_that_end_inside_the_month_is_kept():
     export = slm.Dataset(**export.tables())                       # an export whose time is unknown
     cut = report_data(export, f"{last:%Y-%m}")
     assert cut.surveys["submitted_at"].max() == last and len(cut.surveys) == len(export.surveys)
+
+
+def test_churn_drivers_add_the_events_and_the_comment_themes_of_the_features():
+    from slm_lib.io.dataset import Dataset
+    from slm_lib.nb import churn_drivers
+
+    base, units = churn_drivers(Dataset())
+    features = pd.DataFrame(columns=["median_frt_h", "comments", "mean_comment_sentiment", "theme_refund_share",
+                                     "theme_rude_agent_share"])
+    drivers, with_themes = churn_drivers(Dataset(), features)
+    assert drivers == base + ["theme_refund_share", "theme_rude_agent_share"]
+    assert with_themes == units | {"theme_refund_share": 0.1, "theme_rude_agent_share": 0.1}
+    assert churn_drivers(Dataset(), features[["median_frt_h"]]) == (base, units)

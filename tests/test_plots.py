@@ -261,3 +261,72 @@ def test_set_theme_applies_house_palette():
     cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     assert [to_hex(c) for c in cycle[:3]] == [c.lower() for c in plots.PALETTE[:3]]
     assert matplotlib.rcParams["axes.titlesize"] == 13
+
+
+def test_frequency_recency_heatmaps_from_a_bgnbd_model():
+    from slm_lib.clv.bgnbd import BetaGeoModel
+    from slm_lib.clv.matrices import frequency_recency_matrix
+
+    bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    m = frequency_recency_matrix(bg, T=39.0, max_frequency=10, recency_steps=13)
+    alive = plots.frequency_recency_heatmap(m, n=2357)
+    _assert_readable(alive)
+    ax = alive.axes[0]
+    assert ax.get_title() == ("Probability of being alive by frequency and recency (P(alive), 0 to 1), "
+                              "T = 39 weeks, n = 2,357 customers")
+    assert ax.get_ylabel() == "Repeat purchases (count)"
+    assert ax.get_yticklabels()[0].get_text() == "10"                 # most purchases on top
+    assert alive.axes[1].get_ylabel() == "P(alive), 0 to 1"           # colour bar
+    bought = plots.frequency_recency_heatmap(m, "expected_purchases", n=2357, time_unit="weeks")
+    _assert_readable(bought)
+    assert bought.axes[0].get_title().startswith("Expected purchases in the next 1 weeks by frequency and recency "
+                                                 "(purchases per customer), T = 39 weeks")
+    with pytest.raises(DataValidationError, match="pass n="):
+        plots.frequency_recency_heatmap(m.drop(columns="n"))
+    with pytest.raises(DataValidationError, match="value must be one of"):
+        plots.frequency_recency_heatmap(m.assign(clv=1.0), "clv", n=1)
+
+
+def test_frequency_recency_matrix_values_by_hand():
+    from slm_lib.clv.bgnbd import BetaGeoModel
+    from slm_lib.clv.matrices import frequency_recency_matrix
+
+    bg = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    m = frequency_recency_matrix(bg, T=39.0, max_frequency=2, recency_steps=3)
+    assert len(m) == 3 * 4 and m["recency"].unique().tolist() == [0.0, 13.0, 26.0, 39.0]
+    assert (m.loc[m["frequency"] == 0, "probability_alive"] == 1.0).all()
+    # x = 2, t_x = 39 = T: 1 / (1 + a / (b + 1)) = 1 / (1 + 0.793 / 3.426)
+    last = m.loc[(m["frequency"] == 2) & (m["recency"] == 39.0), "probability_alive"].item()
+    assert last == pytest.approx(1 / (1 + 0.793 / 3.426))
+    # P(alive) rises with recency for a given frequency
+    for _, g in m[m["frequency"] > 0].groupby("frequency"):
+        assert g["probability_alive"].is_monotonic_increasing
+
+
+def test_holdout_plot_draws_the_calibration_end_from_the_tracking_table():
+    f = pd.DataFrame({"period": [1, 2, 3, 4], "sample": ["calibration", "calibration", "holdout", "holdout"],
+                      "actual": [50, 60, 55, 40], "predicted": [52.0, 57.5, 56.0, 43.0]})
+    fig = plots.holdout_plot(f, n=2357, cumulative=True)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Cumulative repeat purchases: actual vs predicted (transactions), n = 2,357 customers"
+    assert ax.lines[-1].get_xdata()[0] == 2.5 and ax.lines[-1].get_label() == "end of calibration"
+    assert ax.lines[0].get_ydata().tolist() == [50.0, 110.0, 165.0, 205.0]
+
+
+def test_customer_exposure_plot_samples_customers_and_draws_their_purchases():
+    rng = np.random.default_rng(0)
+    ids = np.repeat([f"c{i}" for i in range(100)], 3)
+    when = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 300, 300), unit="D")
+    tx = pd.DataFrame({"customer_id": ids, "paid_at": when})
+    fig = plots.customer_exposure_plot(tx, observation_end="2024-12-31", n_customers=25, seed=1)
+    _assert_readable(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == ("Customer exposure: purchases from first purchase to end of observation (dates), "
+                              "n = 25 of 100 customers")
+    dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in dots) == 75                  # 3 purchases of each of 25 customers
+    lines = [c for c in ax.collections if not isinstance(c, PathCollection)]
+    assert len(lines) == 25
+    again = plots.customer_exposure_plot(tx, observation_end="2024-12-31", n_customers=25, seed=1)
+    assert again.axes[0].get_title() == ax.get_title()

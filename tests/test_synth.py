@@ -18,6 +18,7 @@ from slm_lib.io.save import save_data
 from slm_lib.schema import COLUMNS
 from slm_lib.synth import TRUE_EFFECTS, generate
 from slm_lib.synth.comments import THEMES, planted_themes, sentiment
+from slm_lib.synth.effects import CHURN_THEME
 from slm_lib.synth.window import group_median
 
 START = "2024-11-01"
@@ -221,7 +222,8 @@ def test_group_median_matches_pandas(pairs):
 
 def test_true_effects_document_every_planted_value():
     required = {"churn_frt_per_10h", "churn_sla_breach_share", "churn_detractor_vs_promoter",
-                "churn_passive_vs_promoter", "churn_tenure_per_year", "churn_requester_wait_per_10h", "revenue_csat_per_point",
+                "churn_passive_vs_promoter", "churn_tenure_per_year", "churn_requester_wait_per_10h",
+                "churn_refund_theme_share", "revenue_csat_per_point",
                 "lag_months", "staffing_bad_months"}
     assert required <= set(TRUE_EFFECTS)
     for effect in TRUE_EFFECTS.values():
@@ -235,6 +237,7 @@ def customer_month_panel(ds, start: str, months: int) -> pd.DataFrame:
     """Customer-month panel with the features of the DGP contract, built with pandas."""
     bounds = pd.date_range(start, periods=months + 1, freq="MS", tz="UTC")
     t, s, c = ds.tickets, ds.surveys, ds.customers
+    s = s.assign(refund=planted_themes(s["comment"]) == CHURN_THEME)
     target = t["priority"].map(DEFAULT_SLA_TARGETS["first_response"])
     frt = (t["first_response_at"] - t["created_at"]).dt.total_seconds() / 3600
     frames = []
@@ -252,9 +255,10 @@ def customer_month_panel(ds, start: str, months: int) -> pd.DataFrame:
                                            breached=("breached", "sum"), decided=("decided", "sum"))
         sw = s[(s["submitted_at"] >= w0) & (s["submitted_at"] < as_of)]
         csat = sw[sw["type"] == "csat"].groupby("customer_id")["score"].mean().rename("mean_csat")
+        theme = sw[sw["comment"].notna()].groupby("customer_id")["refund"].mean().rename("theme_share")
         nps = (sw[sw["type"] == "nps"].sort_values("submitted_at").groupby("customer_id")["score"]
                .last().rename("nps"))
-        p = at_risk.join(agg).join(csat).join(nps)
+        p = at_risk.join(agg).join(csat).join(nps).join(theme)
         p["month"] = m
         p["tenure_years"] = (as_of - p["signup_at"]).dt.total_seconds() / (365.25 * 86400)
         p["churn"] = (p["churned_at"] < bounds[m + 1]).astype(float)
@@ -283,6 +287,7 @@ def test_planted_churn_coefficients_are_recovered(panel):
     X["frt_10h"] = panel["median_frt_h"].fillna(0.0) / 10.0
     X["no_ticket"] = panel["n"].isna().astype(float)
     X["sla"] = panel["sla_breach_share"].fillna(0.0)
+    X["theme"] = panel["theme_share"].fillna(0.0)
     for category in ("detractor", "passive", "none"):
         X[category] = (panel["category"] == category).astype(float)
     fit = sm.Logit(panel["churn"], X).fit(disp=0)
@@ -292,8 +297,9 @@ def test_planted_churn_coefficients_are_recovered(panel):
              "passive": TRUE_EFFECTS["churn_passive_vs_promoter"]["value"],
              "none": TRUE_EFFECTS["churn_nps_none_vs_promoter"]["value"],
              "no_ticket": TRUE_EFFECTS["churn_no_ticket"]["value"],
+             "theme": TRUE_EFFECTS["churn_refund_theme_share"]["value"],
              "tenure": TRUE_EFFECTS["churn_tenure_per_year"]["value"]}
-    # seven terms: all seven 95% intervals cover only 70% of the time; |z| < 3 per term 98%
+    # eight terms: all eight 95% intervals cover only 66% of the time; |z| < 3 per term 98%
     z = {k: round(float((fit.params[k] - v) / fit.bse[k]), 2) for k, v in truth.items()}
     assert all(abs(v) < 3 for v in z.values()), z
 
@@ -355,26 +361,47 @@ def test_generate_with_events_agrees_and_only_churn_feels_them(small):
     assert not small.customers["churned_at"].equals(with_events.customers["churned_at"])
 
 
-@pytest.mark.parametrize("month", [3, 5])
-def test_planted_requester_wait_is_the_one_customer_features_computes(month):
-    """The generator's churn reads median_requester_wait_h as slm.customer_features computes it."""
-    from slm_lib.features import customer_features
+def generated_window_features(**kwargs) -> tuple:
+    """``generate(**kwargs)`` and the generator's window features at each month start (seconds -> WindowFeatures)."""
     from slm_lib.synth import generator
 
     seen = {}
 
-    def spy(n, as_of, *args):
-        seen[as_of] = generator_window(n, as_of, *args)
+    def spy(n, as_of, *args, **kw):
+        seen[as_of] = generator_window(n, as_of, *args, **kw)
         return seen[as_of]
 
     generator_window = generator.window_features
     try:
         generator.window_features = spy
-        ds = generate(customers=800, months=6, seed=4, start=START, events=True)
+        ds = generate(**kwargs)
     finally:
         generator.window_features = generator_window
+    return ds, seen
+
+
+@pytest.mark.parametrize("month", [3, 5])
+def test_planted_requester_wait_is_the_one_customer_features_computes(month):
+    """The generator's churn reads median_requester_wait_h as slm.customer_features computes it."""
+    from slm_lib.features import customer_features
+
+    ds, seen = generated_window_features(customers=800, months=6, seed=4, start=START, events=True)
     as_of = pd.Timestamp(START, tz="UTC") + pd.DateOffset(months=month)
     f = customer_features(ds, as_of, lookback="3M", horizon="1M")
     planted = seen[as_of.value // 10**9].median_requester_wait_h[f["customer_id"].str[1:].astype(int) - 1]
     np.testing.assert_allclose(planted, f["median_requester_wait_h"], rtol=1e-12, equal_nan=True)
     assert f["median_requester_wait_h"].notna().sum() > 200
+
+
+@pytest.mark.parametrize("month", [3, 5])
+def test_planted_theme_share_is_the_one_customer_features_computes(month):
+    """The generator's churn reads theme_refund_share as slm.customer_features computes it with the planted themes."""
+    from slm_lib.features import customer_features
+
+    ds, seen = generated_window_features(customers=800, months=6, seed=4, start=START)
+    as_of = pd.Timestamp(START, tz="UTC") + pd.DateOffset(months=month)
+    f = customer_features(ds, as_of, lookback="3M", horizon="1M", themes=planted_themes)
+    planted = seen[as_of.value // 10**9].theme_share[f["customer_id"].str[1:].astype(int) - 1]
+    column = TRUE_EFFECTS["churn_refund_theme_share"]["feature"]
+    np.testing.assert_allclose(planted, f[column], rtol=1e-12, equal_nan=True)
+    assert f[column].gt(0).sum() > 10 and f["comments"].gt(0).sum() > 100

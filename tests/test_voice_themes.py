@@ -16,7 +16,8 @@ from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataErr
 from slm_lib.synth import generate
 from slm_lib.synth.comments import planted_themes
 from slm_lib.voice import comment_themes
-from slm_lib.voice.themes import TOKEN_PATTERN, theme_matrix
+from slm_lib.voice.themes import CommentThemes
+from slm_lib.voice.tfidf import TOKEN_PATTERN, theme_matrix, tfidf_rows
 
 
 @settings(max_examples=60, deadline=None)
@@ -25,7 +26,7 @@ from slm_lib.voice.themes import TOKEN_PATTERN, theme_matrix
                 min_size=1, max_size=20), st.integers(1, 3))
 def test_theme_matrix_equals_scikit_learn_tfidf_over_all_texts(texts, min_df):
     codes, distinct = pd.factorize(pd.Series(texts))
-    matrix, terms = theme_matrix(pd.Series(distinct), np.bincount(codes), min_df)
+    matrix, terms, _ = theme_matrix(pd.Series(distinct), np.bincount(codes), min_df)
     try:
         expected = TfidfVectorizer(token_pattern=TOKEN_PATTERN, stop_words="english", min_df=min_df,
                                    sublinear_tf=True)
@@ -35,6 +36,21 @@ def test_theme_matrix_equals_scikit_learn_tfidf_over_all_texts(texts, min_df):
         return
     assert terms.tolist() == expected.get_feature_names_out().tolist()
     np.testing.assert_allclose(matrix.toarray()[codes], reference, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["refund late", "late reply", "Refund, refund!", "no words 42", "über refund", ""]),
+                min_size=1, max_size=12), st.lists(st.sampled_from(["refund", "late reply", "new words only", "ÜBER"]),
+                                                   max_size=5))
+def test_tfidf_rows_of_the_fitted_texts_are_their_matrix_rows_and_new_words_are_left_out(texts, others):
+    codes, distinct = pd.factorize(pd.Series(texts))
+    matrix, terms, idf = theme_matrix(pd.Series(distinct), np.bincount(codes), 1)
+    np.testing.assert_allclose(tfidf_rows(pd.Series(distinct), terms, idf).toarray(), matrix.toarray(), rtol=1e-12)
+    rows = tfidf_rows(pd.Series(others, dtype=object), terms, idf)
+    assert rows.shape == (len(others), len(terms))
+    for text, row in zip(others, rows.toarray()):                  # only the fitted terms, each row of unit length
+        known = [t for t in text.lower().replace(",", " ").split() if t in set(terms)]
+        assert (row > 0).sum() == len(set(known)) and (not known or row @ row == pytest.approx(1.0))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +105,25 @@ def test_same_seed_same_themes(sample, themes):
     pd.testing.assert_frame_equal(again.table, themes.table)
     pd.testing.assert_frame_equal(again.comments, themes.comments)
     pd.testing.assert_frame_equal(again.comparison, themes.comparison)
+
+
+def test_assign_gives_the_fitted_texts_their_themes_and_new_texts_one(sample, themes):
+    texts = sample.surveys.loc[sample.surveys["comment"].notna(), "comment"]
+    assigned = themes.assign(texts)
+    assert assigned.index.equals(texts.index)
+    np.testing.assert_array_equal(assigned.to_numpy(), themes.comments["theme"].to_numpy())
+    names = themes.names
+    new = themes.assign(pd.Series(["Where is my refund for the cancelled order?", "So rude!", "zzz", None]))
+    assert names[new.iloc[0]] == "refund" and names[new.iloc[1]] == "rude" and new.iloc[2:].isna().all()
+
+
+def test_names_are_top_terms_made_unique():
+    terms = pd.DataFrame({"theme": [1, 1, 2, 2, 3, 3, 4, 4, 5], "rank": [1, 2, 1, 2, 1, 2, 1, 2, 1],
+                          "term": ["agent", "friendly", "agent", "rude", "Über", "spät", "reply", "late", "reply"]})
+    t = CommentThemes(pd.DataFrame({"theme": [1, 2, 3, 4, 5, 6]}), None, None, None, terms, 0, 0)
+    assert t.names.tolist() == ["agent_friendly", "agent_rude", "über", "reply_late", "reply", "6"]
+    with pytest.raises(ConfigError, match="no fitted model"):
+        t.assign(pd.Series(["refund"]))
 
 
 def small_surveys() -> pd.DataFrame:

@@ -36,7 +36,7 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     Parameters
     ----------
     params : array-like
-        ``(r, alpha, a, b)``, all positive.
+        ``(r, alpha, a, b)``, all positive; ``a`` and ``b`` may be arrays, one value per customer.
     x, t_x, T : numpy.ndarray
         Repeat purchases, recency and age of each customer.
 
@@ -51,7 +51,11 @@ def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarr
     -0.6931
     """
     r, alpha, a, b = params
-    head = by_count(lambda j: gammaln(r + j) - gammaln(r) + betaln(a, b + j) - betaln(a, b), x) + r * np.log(alpha)
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        head = by_count(lambda j: gammaln(r + j) - gammaln(r) + betaln(a, b + j) - betaln(a, b), x)
+    else:   # one (a, b) per row (dropout covariates)
+        head = by_count(lambda j: gammaln(r + j) - gammaln(r), x) + betaln(a, b + x) - betaln(a, b)
+    head = head + r * np.log(alpha)
     stay = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
@@ -91,8 +95,45 @@ def bgnbd_score_information(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, 
     >>> bool(np.allclose(info, info.T))
     True
     """
-    r, alpha, a, b = (float(v) for v in params)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    grad, upper, curv, d, (grad_c, upper_c) = bgnbd_row_derivatives(params, x, t_x, T)
+    n = w.sum()
+    hess = np.einsum("i,ij,ik->jk", w * curv, d, d)
+    hess[_UPPER] += weighted_sum(w, upper) + n * upper_c
+    hess = np.triu(hess) + np.triu(hess, 1).T
+    return weighted_sum(w, grad) + n * grad_c, -hess
+
+
+#: Positions of the entries of :func:`bgnbd_row_derivatives`'s ``upper``: (r, r), (r, alpha),
+#: (alpha, alpha), (a, a), (a, b), (b, b); the other pairs have no direct second derivative.
+_UPPER = ((0, 0, 1, 2, 2, 3), (0, 1, 1, 2, 3, 3))
+
+
+def bgnbd_row_derivatives(params: Any, x: np.ndarray, t_x: np.ndarray,
+                          T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Each row's BG/NBD score and Hessian in ``(r, alpha, a, b)``, natural scale, in parts.
+
+    ``a`` and ``b`` may be arrays (one per row, as with dropout covariates); special
+    functions of the count are then evaluated per row instead of once per count. The
+    Hessian of row i is ``curv[i] * outer(d[i], d[i])`` plus ``upper[i]`` at the positions
+    :data:`_UPPER` (symmetric), see :func:`bgnbd_score_information`; the terms every row
+    shares (``r log alpha - gammaln(r)``) come once, in ``const``, to be added per row.
+
+    Returns
+    -------
+    tuple
+        ``grad`` (n x 4), ``upper`` (n x 6), ``curv`` (n), ``d`` (n x 4) and
+        ``const = (grad_const (4), upper_const (6))``.
+
+    Examples
+    --------
+    >>> grad, upper, curv, d, const = bgnbd_row_derivatives([0.5, 3.0, 0.8, 2.0], np.array([0., 2.]),
+    ...                                              np.array([0., 5.]), np.array([10., 10.]))
+    >>> grad.shape, upper.shape, curv.tolist()[0]
+    ((2, 4), (2, 6), 0.0)
+    """
+    r, alpha = float(params[0]), float(params[1])
+    a, b = (np.asarray(v, dtype=float) for v in params[2:])
     k = np.asarray(x).astype(np.intp)
     rep = x > 0
     bx = np.where(rep, b + x - 1, 1.0)
@@ -102,24 +143,27 @@ def bgnbd_score_information(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, 
     s = expit(v)
     big, rec = 1 / (alpha + T), 1 / (alpha + t_x)
     mix = (1 - s) * big + s * rec                        # d/d alpha of -(u or v) / (r + x)
-    tri_ab = by_count(lambda j: polygamma(1, a + b) - polygamma(1, a + b + j), k)
-    n = w.sum()
-    score = weighted_sum(w, np.column_stack([
+    if a.ndim == 0 and b.ndim == 0:                      # one (a, b): tables by count
+        psi_ab = by_count(lambda j: digamma(a + b) - digamma(a + b + j), k)
+        psi_b = by_count(lambda j: digamma(b + j) - digamma(b) + digamma(a + b) - digamma(a + b + j), k)
+        tri_ab = by_count(lambda j: polygamma(1, a + b) - polygamma(1, a + b + j), k)
+        tri_b = by_count(lambda j: polygamma(1, b + j) - polygamma(1, b), k)
+    else:
+        psi_ab = digamma(a + b) - digamma(a + b + x)
+        psi_b = digamma(b + x) - digamma(b) + psi_ab
+        tri_ab, tri_b = polygamma(1, a + b) - polygamma(1, a + b + x), polygamma(1, b + x) - polygamma(1, b)
+    one = np.ones(len(x))
+    grad = np.column_stack([
         by_count(lambda j: digamma(r + j), k) - (1 - s) * l_big - s * l_rec,
-        -(r + x) * mix,
-        by_count(lambda j: digamma(a + b) - digamma(a + b + j), k) + s / a,
-        by_count(lambda j: digamma(b + j) - digamma(b) + digamma(a + b) - digamma(a + b + j), k) - s / bx,
-    ])) + n * np.array([np.log(alpha) - digamma(r), r / alpha, 0.0, 0.0])
-    d = np.column_stack([l_big - l_rec, (r + x) * (big - rec), np.full(len(x), 1 / a), -1 / bx])
-    hess = np.einsum("i,ij,ik->jk", w * s * (1 - s), d, d)
-    upper = weighted_sum(w, np.column_stack([      # (0, 0), (0, 1), (1, 1), (2, 2), (2, 3), (3, 3)
+        -(r + x) * mix, psi_ab + s / a, psi_b - s / bx])
+    d = np.column_stack([l_big - l_rec, (r + x) * (big - rec), one / a, -1 / bx])
+    upper = np.column_stack([
         by_count(lambda j: polygamma(1, r + j) - polygamma(1, r), k), -mix,
-        (r + x) * ((1 - s) * big ** 2 + s * rec ** 2), tri_ab - s / a ** 2, tri_ab,
-        tri_ab + by_count(lambda j: polygamma(1, b + j) - polygamma(1, b), k) + s / bx ** 2,
-    ])) + n * np.array([0.0, 1 / alpha, -r / alpha ** 2, 0.0, 0.0, 0.0])
-    hess[(0, 0, 1, 2, 2, 3), (0, 1, 1, 2, 3, 3)] += upper
-    hess = np.triu(hess) + np.triu(hess, 1).T
-    return score, -hess
+        (r + x) * ((1 - s) * big ** 2 + s * rec ** 2), tri_ab - s / a ** 2, tri_ab * one,
+        tri_ab + tri_b + s / bx ** 2])
+    const = (np.array([np.log(alpha) - digamma(r), r / alpha, 0.0, 0.0]),
+             np.array([0.0, 1 / alpha, -r / alpha ** 2, 0.0, 0.0, 0.0]))
+    return grad, upper, s * (1 - s), d, const
 
 
 def purchases_given_alive(t: Any, shape: Any, scale: Any, a: Any, b: Any) -> np.ndarray:

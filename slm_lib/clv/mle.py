@@ -171,7 +171,11 @@ class MLEResult:
             ``n_draws x k`` array of natural-scale parameters (columns in ``names`` order).
         """
         rng = np.random.default_rng(seed)
-        return np.exp(rng.multivariate_normal(self.log_params, self.cov_log, size=n_draws))
+        return self.natural(rng.multivariate_normal(self.log_params, self.cov_log, size=n_draws))
+
+    def natural(self, theta: np.ndarray) -> np.ndarray:
+        """Natural-scale parameters (``names`` order, last axis) from the fitted scale: ``exp``."""
+        return np.exp(theta)
 
     def delta_method(self, func: Callable[[np.ndarray], np.ndarray],
                      step: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -202,12 +206,12 @@ class MLEResult:
         >>> np.round(var, 6).tolist()    # log m is the log-scale parameter: its variance, 0.01
         [0.01, 0.01]
         """
-        value = np.asarray(func(np.exp(self.log_params)), dtype=float)
+        value = np.asarray(func(self.natural(self.log_params)), dtype=float)
         lam, vec = np.linalg.eigh(self.cov_log)
         var = np.zeros(value.shape)
         for axis in (vec * np.sqrt(np.clip(lam, 0.0, None))).T:   # k <= 4 axes, not rows
             if axis.any():
-                up, down = (np.asarray(func(np.exp(self.log_params + sign * step * axis)))
+                up, down = (np.asarray(func(self.natural(self.log_params + sign * step * axis)))
                             for sign in (1.0, -1.0))
                 var += ((up - down) / (2 * step)) ** 2
         return value, var
@@ -283,19 +287,48 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
             score, info = score_information(p)
         return -p * score, info * np.outer(p, p) - np.diag(p * score)
 
-    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-
-    def at(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        key = theta.tobytes()
-        if key not in cache:   # the optimiser asks for the gradient and the Hessian at one point
-            cache.clear()
-            cache[key] = derivatives(theta)
-        return cache[key]
-
     theta = np.log(start)
     if not np.isfinite(objective(theta)):
         raise ModelFitError(f"{model}: the log-likelihood is not finite at the starting values "
                             f"{dict(zip(names, start.tolist()))}; {hint}")
+    theta, cov_log, best = newton_minimise(objective, derivatives, theta, names, model, hint, np.exp)
+    return MLEResult(model=model, names=tuple(names), log_params=theta,
+                     cov_log=cov_log, log_likelihood=-best, n_obs=int(n_obs))
+
+
+def newton_minimise(objective: Callable[[np.ndarray], float],
+                    derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], theta: np.ndarray,
+                    names: Sequence[str], model: str, hint: str,
+                    natural: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Trust-region Newton minimisation of a negative log-likelihood in unconstrained ``theta``, checked.
+
+    ``objective`` is finite at the start; ``derivatives`` gives its gradient and Hessian;
+    ``natural`` turns ``theta`` into the values quoted in error messages. Returns the
+    minimiser, its covariance (inverse Hessian, symmetrised) and the minimum.
+
+    Raises
+    ------
+    ModelFitError
+        As :func:`fit_positive_mle`: no convergence, a parameter beyond ``exp(18)`` on its
+        scale, a non-finite optimum or a Hessian that is not positive definite.
+
+    Examples
+    --------
+    >>> f = lambda t: float((t[0] - 1.0) ** 2)
+    >>> d = lambda t: (np.array([2 * (t[0] - 1.0)]), np.array([[2.0]]))
+    >>> theta, cov, best = newton_minimise(f, d, np.array([0.0]), ["m"], "toy", "", np.exp)
+    >>> round(float(theta[0]), 6), cov.tolist()
+    (1.0, [[0.5]])
+    """
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def at(point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = point.tobytes()
+        if key not in cache:   # the optimiser asks for the gradient and the Hessian at one point
+            cache.clear()
+            cache[key] = derivatives(point)
+        return cache[key]
+
     try:   # Newton converges in about 10 iterations from the default starts; 100 means it cannot
         res = optimize.minimize(objective, theta, method="trust-exact", jac=lambda t: at(t)[0],
                                 hess=lambda t: at(t)[1], options={"gtol": 1e-10, "maxiter": 100})
@@ -307,11 +340,11 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
     off = [n for n, t in zip(names, theta) if abs(t) > _LOG_BOUND]
     if off:
         raise ModelFitError(f"{model}: parameter(s) {', '.join(off)} ran off to 0 or infinity "
-                            f"({dict(zip(names, np.exp(theta).round(6).tolist()))}): the data do not "
+                            f"({dict(zip(names, natural(theta).round(6).tolist()))}): the data do not "
                             f"identify the model; {hint}")
     far = [n for n, t in zip(names, theta) if abs(t) > _LOG_FAR]
     drift = (f" (parameter(s) {', '.join(far)} drift toward 0 or infinity, "
-             f"{dict(zip(names, np.exp(theta).round(6).tolist()))}: the data may not identify the model)"
+             f"{dict(zip(names, natural(theta).round(6).tolist()))}: the data may not identify the model)"
              if far else "")   # a likelihood still rising along a ridge toward the boundary
     grad, hess = at(theta)
     try:
@@ -326,8 +359,7 @@ def fit_positive_mle(neg_loglik: Callable[[np.ndarray], float], start: Sequence[
     if not grad @ cov_log @ grad < 2 * _NEWTON_DECREMENT:
         raise ModelFitError(f"{model}: the optimiser did not converge after {res.nit} iterations "
                             f"(last message: {res.message}){drift}; {hint}")
-    return MLEResult(model=model, names=tuple(names), log_params=theta,
-                     cov_log=(cov_log + cov_log.T) / 2, log_likelihood=-best, n_obs=int(n_obs))
+    return theta, (cov_log + cov_log.T) / 2, best
 
 
 class PositiveMLEModel:

@@ -133,11 +133,26 @@ def tallies_score_information(params: Any, churned: np.ndarray, censored: np.nda
     True
     """
     w, u, v = _beta_terms(params, churned, censored, entered)
+    grad, hess = betaln_derivatives(u, v)
+    return weighted_sum(w, grad), -weighted_sum(w, hess)
+
+
+def betaln_derivatives(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient (n x 2) and Hessian (n x 2 x 2) of ``betaln(u, v)`` in ``(u, v)``, elementwise.
+
+    ``d/du = psi(u) - psi(u + v)``, ``d2/du dv = -psi'(u + v)``, likewise in ``v``.
+
+    Examples
+    --------
+    >>> grad, hess = betaln_derivatives(np.array([1.0]), np.array([1.0]))   # betaln(u, v) at (1, 1)
+    >>> np.round(grad, 6).tolist(), np.round(hess, 6).tolist()
+    ([[-1.0, -1.0]], [[[1.0, -0.644934], [-0.644934, 1.0]]])
+    """
     both, tri_both = digamma(u + v), polygamma(1, u + v)
-    score = weighted_sum(w, np.column_stack([digamma(u) - both, digamma(v) - both]))
-    tri_u, tri_v = weighted_sum(w, polygamma(1, u) - tri_both), weighted_sum(w, polygamma(1, v) - tri_both)
-    cross = -weighted_sum(w, tri_both)
-    return score, -np.array([[tri_u, cross], [cross, tri_v]])
+    grad = np.stack([digamma(u) - both, digamma(v) - both], axis=-1)
+    hess = np.stack([np.stack([polygamma(1, u) - tri_both, -tri_both], axis=-1),
+                     np.stack([-tri_both, polygamma(1, v) - tri_both], axis=-1)], axis=-2)
+    return grad, hess
 
 
 def _validate_survivors(survivors: Any, where: str = "survivors") -> np.ndarray:

@@ -25,6 +25,9 @@ W = [as_of - 3 calendar months, as_of). Only information known at as_of is used:
 - last_nps_category: category of the customer's most recent NPS answer submitted in W:
   promoter (9-10), passive (7-8), detractor (0-6); "none" if no NPS answer in W.
 - mean_csat: mean CSAT score (1-5) of answers submitted in W; NaN if none.
+- theme_refund_share: over the customer's survey answers with a comment submitted in W,
+  the share whose comment's planted theme is "refund" (``slm_lib.synth.comments``); NaN
+  if none (``customer_features(..., themes=slm_lib.synth.comments.planted_themes)``).
 - tenure_years = (as_of - signup_at) / 365.25 days.
 - segment (smb / mid / enterprise).
 
@@ -37,14 +40,16 @@ inside the month) with probability p, features at as_of = start of month m::
             + b_sla * sla_breach_share       (0 when NaN)
             + b_detractor * [detractor] + b_passive * [passive] + b_nps_none * [none]
             + b_wait * median_requester_wait_h / 10   (with ticket events only; 0 when NaN)
+            + b_theme * theme_refund_share   (0 when NaN)
 
 with b_frt = +0.20 per +10 h, b_sla = +1.0 per share 0 -> 1 (+0.10 per +10 points),
 b_detractor = +0.90, b_passive = +0.35, b_nps_none = +0.30 (promoter is the reference),
-b_no_ticket = 0.0, b_tenure = -0.15 per year, b0 = smb -4.0, mid -4.3, enterprise -4.7
-(monthly churn about 2 %). With ``events=True``, b_wait = +0.15 per +10 h of median requester
+b_no_ticket = 0.0, b_tenure = -0.15 per year, b_theme = +1.0 per share 0 -> 1 (a customer
+who wrote only about refunds vs one who wrote about other things or nothing), b0 = smb
+-4.0, mid -4.3, enterprise -4.7 (monthly churn about 2.3 %). With ``events=True``, b_wait = +0.15 per +10 h of median requester
 wait: time in new, open and on_hold of the tickets created in W, from their events before
 as_of (an open ticket's wait runs to as_of), as ``slm.customer_features`` computes
-``median_requester_wait_h``; monthly churn is then about 2.8 % (a ticket left waiting for
+``median_requester_wait_h``; monthly churn is then about 2.9 % (a ticket left waiting for
 weeks makes its customer's churn nearly certain). Since the wait includes the wait for the
 first reply, a churn model holding median FRT fixed reads it as the wait beyond the first
 reply. Experience in month t therefore moves churn in months t+1..t+3 (the lag) and
@@ -80,7 +85,8 @@ Everything else (not a driver of churn or revenue)
 - Surveys: CSAT (1-5) after ~20 % of resolved tickets, CES (1-7) after ~10 %, submitted
   hours after resolution; relationship NPS (0-10) from ~5 % of active customers a month,
   lower with the customer's SLA breach share. ~30 % of answers carry a comment from
-  score-dependent templates; ~6 % of those contain a fictitious e-mail address or phone
+  score-dependent templates with a planted theme, drawn with the answer from a random
+  stream of its own (seed ``[seed, 2]``); ~6 % of those contain a fictitious e-mail address or phone
   number, ~1 in 200 contains HTML (``<b>``, ``<script>`` ...).
 - Censoring: replies, resolutions and answers after the end of the last month are null
   or absent, as in an export taken at that instant.

@@ -125,10 +125,10 @@ _SENTENCES = np.array([sentences for _, sentences in THEMES.values()], dtype=obj
 _CUMULATIVE = np.cumsum([weights for weights, _ in THEMES.values()], axis=0).T  # mood x theme
 
 
-def _theme_sentences(rng: np.random.Generator, mood: np.ndarray) -> np.ndarray:
-    """One theme sentence per comment: the theme drawn with its weights for the mood, then one of its sentences."""
+def _theme_sentences(rng: np.random.Generator, mood: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One theme per comment, drawn with its weights for the mood, and one of its sentences: ``(theme, sentence)``."""
     theme = np.minimum((rng.random(mood.size)[:, None] >= _CUMULATIVE[mood]).sum(axis=1), len(THEMES) - 1)
-    return _SENTENCES[theme, rng.integers(0, _SENTENCES.shape[1], mood.size)]
+    return theme, _SENTENCES[theme, rng.integers(0, _SENTENCES.shape[1], mood.size)]
 
 
 def planted_themes(comments: pd.Series) -> pd.Series:
@@ -150,7 +150,19 @@ def planted_themes(comments: pd.Series) -> pd.Series:
 
 
 def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """A comment (str) or NaN for each survey answer.
+    """A comment (str) or NaN for each survey answer: the text of :func:`comment_draws`.
+
+    Examples
+    --------
+    >>> out = make_comments(np.random.default_rng(3), np.array([0] * 50), np.array([1] * 50))
+    >>> any(isinstance(x, str) and "." in x for x in out)
+    True
+    """
+    return comment_draws(rng, types, scores)[0]
+
+
+def comment_draws(rng: np.random.Generator, types: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A comment (str) or NaN for each survey answer, and its planted theme.
 
     A comment is an optional general opener of the answer's sentiment followed by one sentence
     of a planted theme (:data:`THEMES`, drawn with the weights of the answer's sentiment), and
@@ -165,13 +177,15 @@ def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
 
     Returns
     -------
-    numpy.ndarray
-        Object array: comment text, or NaN when the answer has no comment.
+    (numpy.ndarray, numpy.ndarray)
+        Object array: comment text, or NaN when the answer has no comment; int8 array: the
+        position of the comment's theme in :data:`THEMES` (-1 without a comment).
 
     Examples
     --------
-    >>> out = make_comments(np.random.default_rng(3), np.array([0] * 50), np.array([1] * 50))
-    >>> any(isinstance(x, str) and "." in x for x in out)
+    >>> text, theme = comment_draws(np.random.default_rng(3), np.array([0] * 50), np.array([1] * 50))
+    >>> planted = planted_themes(pd.Series(text)).map({name: k for k, name in enumerate(THEMES)})
+    >>> bool((planted.fillna(-1) == theme).all())
     True
     """
     n = scores.size
@@ -180,7 +194,7 @@ def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
     has = np.flatnonzero(rng.random(n) < np.asarray(COMMENT_SHARE_BY_SENTIMENT)[mood])
     mood = mood[has]
     opener = _pick(rng, _OPENERS, mood)
-    sentence = _theme_sentences(rng, mood)
+    theme, sentence = _theme_sentences(rng, mood)
     text = np.where(rng.random(has.size) < OPENER_SHARE, opener + " " + sentence, sentence)
 
     contact = rng.random(has.size) < CONTACT_SHARE
@@ -197,4 +211,6 @@ def make_comments(rng: np.random.Generator, types: np.ndarray, scores: np.ndarra
     k = np.flatnonzero(rng.random(has.size) < HTML_SHARE)
     text[k] = text[k] + " " + _HTML[rng.integers(0, _HTML.size, k.size)]
     out[has] = text
-    return out
+    themes = np.full(n, -1, dtype=np.int8)
+    themes[has] = theme
+    return out, themes

@@ -32,6 +32,9 @@ B_NPS_NONE: float = 0.30       # no NPS response in the window vs promoter
 B_NO_TICKET: float = 0.0       # no ticket in the window
 B_WAIT: float = 0.15           # per WAIT_SCALE_H hours of median requester wait (data with ticket events only)
 WAIT_SCALE_H: float = 10.0
+#: The planted comment theme (a key of :data:`slm_lib.synth.comments.THEMES`) whose share moves churn.
+CHURN_THEME: str = "refund"
+B_THEME: float = 1.0           # per share 0 -> 1 of the customer's commented answers about CHURN_THEME
 
 # --- revenue ------------------------------------------------------------------------
 #: Monthly fee per segment before the CSAT effect and the noise.
@@ -70,6 +73,18 @@ TRUE_EFFECTS: dict[str, dict[str, Any]] = {
                        "before it, on top of the FRT effect; term 0 without tickets. Since the wait "
                        "includes the wait for the first reply, the churn model must hold median FRT fixed "
                        "to read it as the wait beyond the first reply.",
+    },
+    "churn_refund_theme_share": {
+        "value": B_THEME, "scale": "log-odds",
+        "per": f"share of commented answers about '{CHURN_THEME}' 0 -> 1 (+{B_THEME / 10:.2f} per +10 points)",
+        "feature": f"theme_{CHURN_THEME}_share", "model": _CHURN_MODEL,
+        "description": f"Monthly churn log-odds rise by {B_THEME} per share 0 -> 1 of the customer's survey "
+                       f"answers with a comment submitted in the 3 months before the month start whose comment "
+                       f"is about '{CHURN_THEME}' (its planted theme; term 0 without a comment). "
+                       f"customer_features(ds, as_of, themes=slm_lib.synth.comments.planted_themes) gives the "
+                       f"feature exactly; fitted themes (themes=8) give the theme whose top term is "
+                       f"'{CHURN_THEME}', nearly the same comments. Refund comments come mostly from unhappy "
+                       f"answers, so the churn model must hold the last NPS category fixed.",
     },
     "churn_sla_breach_share": {
         "value": B_SLA, "scale": "log-odds", "per": "SLA breach share 0 -> 1 (+0.10 per +10 points)",

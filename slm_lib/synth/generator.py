@@ -2,9 +2,10 @@
 
 Each month ``m`` (as_of = its first instant): compute every customer's window features
 from the records generated so far, draw churn for the active customers from the planted
-hazard, bill them (amount with the planted CSAT effect), then generate the month's
-tickets, their CSAT/CES answers and the month's NPS answers. Records whose timestamps
-fall after the end of the last month are censored (null) or dropped, as in a real export.
+hazard (with the planted theme of the comments in the window), bill them (amount with the
+planted CSAT effect), then generate the month's tickets, their CSAT/CES answers and the
+month's NPS answers, each answer with its comment or none. Records whose timestamps fall
+after the end of the last month are censored (null) or dropped, as in a real export.
 
 Examples
 --------
@@ -22,7 +23,7 @@ from slm_lib.errors import ConfigError
 from slm_lib.synth import effects as fx
 from slm_lib.periods import NAT_NS
 from slm_lib.schema import EVENT_KINDS
-from slm_lib.synth.comments import make_comments
+from slm_lib.synth.comments import THEMES, comment_draws
 from slm_lib.synth.customers import SEGMENTS, make_customers
 from slm_lib.synth.events import event_arrays
 from slm_lib.synth.surveys import nps_surveys, ticket_surveys
@@ -32,13 +33,16 @@ from slm_lib.synth.window import NEVER, churn_logit, window_features
 _COEF = {"tenure": fx.B_TENURE, "tenure_cap": fx.TENURE_CAP_YEARS, "frt": fx.B_FRT,
          "frt_scale_h": fx.FRT_SCALE_H, "sla": fx.B_SLA, "detractor": fx.B_DETRACTOR,
          "passive": fx.B_PASSIVE, "nps_none": fx.B_NPS_NONE, "no_ticket": fx.B_NO_TICKET,
-         "wait": fx.B_WAIT, "wait_scale_h": fx.WAIT_SCALE_H}
+         "wait": fx.B_WAIT, "wait_scale_h": fx.WAIT_SCALE_H, "theme": fx.B_THEME}
+_CHURN_THEME = list(THEMES).index(fx.CHURN_THEME)
 _YEAR_S = 365.25 * 86400
 _DAY_S = 86400
 _NS = 10**9
 _STATUS_KIND = EVENT_KINDS.index("status")
 #: Second entry of the seed of the ticket events' random stream (``[seed, EVENTS_STREAM]``).
 EVENTS_STREAM: int = 1
+#: Second entry of the seed of the survey comments' random stream (``[seed, COMMENTS_STREAM]``).
+COMMENTS_STREAM: int = 2
 
 
 def month_bounds(start: str | pd.Timestamp, months: int) -> np.ndarray:
@@ -135,6 +139,8 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
 
     With ``events``, each month's tickets get their ticket events right away (from the random
     stream ``[seed, EVENTS_STREAM]``), and churn feels the planted requester-wait effect.
+    Survey answers get their comments when drawn (from the stream ``[seed, COMMENTS_STREAM]``),
+    so that churn feels the planted comment theme of the answers in the window.
 
     Examples
     --------
@@ -149,6 +155,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
     bounds = month_bounds(start, months)
     rng = np.random.default_rng(seed)
     event_rng = np.random.default_rng([seed, EVENTS_STREAM]) if events else None
+    comment_rng = np.random.default_rng([seed, COMMENTS_STREAM])
     cust = make_customers(rng, customers, bounds)
     n = customers
     churned = np.full(n, NEVER, dtype=np.int64)
@@ -163,7 +170,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
     status_months: list[dict[str, np.ndarray]] = []   # their status events, for the monthly wait
     n_tickets = 0
     t_keys = ("customer", "created", "first_response", "priority")
-    s_keys = ("customer", "ticket", "submitted", "type", "score")
+    s_keys = ("customer", "ticket", "submitted", "type", "score", "comment", "theme")
     for m in range(months):
         begin, end = int(bounds[m]), int(bounds[m + 1])
         w0 = max(m - fx.LOOKBACK_MONTHS, 0)
@@ -174,9 +181,11 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
         is_csat, is_nps = answers["type"] == 0, answers["type"] == 1
         status = _joined(status_months[w0:m], [p["customer"].size for p in ticket_months[w0:m]],
                          ("ticket", "at", "status")) if events else None
+        commented = answers["theme"] >= 0
         feats = window_features(n, begin, window_tickets,
                                 {k: v[is_csat] for k, v in answers.items()},
-                                {k: v[is_nps] for k, v in answers.items()}, status)
+                                {k: v[is_nps] for k, v in answers.items()}, status,
+                                {k: answers[k][commented] for k in ("customer", "theme")}, _CHURN_THEME)
 
         active = np.flatnonzero((cust["signup"] < begin) & (churned == NEVER))
         tenure = (begin - cust["signup"][active]) / _YEAR_S
@@ -196,6 +205,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
         nps = nps_surveys(rng, begin, end, present, cust["signup"], churned, cust["mood"],
                           feats.sla_breach_share)
         for part in (answered, nps):
+            part["comment"], part["theme"] = comment_draws(comment_rng, part["type"], part["score"])
             month_of = np.searchsorted(bounds, part["submitted"], side="right") - 1
             for k in np.unique(month_of[month_of < months]):
                 survey_by_month[k].append({key: v[month_of == k] for key, v in part.items()})
@@ -204,8 +214,7 @@ def simulate(customers: int, months: int, seed: int, start: str, events: bool = 
     order = np.arange(pay["customer"].size)
     refunds = _refunds(rng, pay, order)
     surveys = _concat([p for parts in survey_by_month for p in parts]
-                      or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys)
-    surveys["comment"] = make_comments(rng, surveys["type"], surveys["score"])
+                      or [{k: np.zeros(0, np.int64) for k in s_keys}], s_keys[:-1])
     raw = {"customers": {**cust, "churned": churned},
             "tickets": _concat(ticket_months, tuple(ticket_months[0])),
             "surveys": surveys,

@@ -39,12 +39,13 @@ class WindowFeatures:
     last_nps: np.ndarray
     mean_csat: np.ndarray
     median_requester_wait_h: np.ndarray
+    theme_share: np.ndarray
 
     def take(self, idx: np.ndarray) -> WindowFeatures:
         """The features of the customers at positions ``idx``."""
         return WindowFeatures(self.tickets_in_window[idx], self.median_frt_h[idx],
                               self.sla_breach_share[idx], self.last_nps[idx], self.mean_csat[idx],
-                              self.median_requester_wait_h[idx])
+                              self.median_requester_wait_h[idx], self.theme_share[idx])
 
 
 def group_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -131,6 +132,8 @@ def window_features(
     csat: dict[str, np.ndarray],
     nps: dict[str, np.ndarray],
     status_events: dict[str, np.ndarray] | None = None,
+    comments: dict[str, np.ndarray] | None = None,
+    theme: int = 0,
 ) -> WindowFeatures:
     """Features of every customer at ``as_of`` from the records of its lookback window.
 
@@ -148,6 +151,12 @@ def window_features(
     status_events : dict, optional
         The status events of those tickets (:func:`requester_wait_s`); without them the
         median requester wait is NaN (data without ticket events).
+    comments : dict, optional
+        Survey answers with a comment submitted in the window: ``customer`` and ``theme`` (its
+        planted theme's position in :data:`slm_lib.synth.comments.THEMES`).
+    theme : int
+        The theme whose share of each customer's comments is ``theme_share`` (NaN without a
+        comment, as ``theme_<name>_share`` of ``slm.customer_features``).
 
     Returns
     -------
@@ -161,6 +170,9 @@ def window_features(
     >>> f = window_features(2, 36000, t, e, e)
     >>> f.median_frt_h.tolist(), f.sla_breach_share.tolist(), f.median_requester_wait_h.tolist()
     ([2.0, nan], [1.0, nan], [nan, nan])
+    >>> c = {"customer": np.array([1, 1, 1]), "theme": np.array([1, 0, 1])}
+    >>> window_features(2, 36000, t, e, e, None, c, theme=1).theme_share.tolist()
+    [nan, 0.6666666666666666]
     """
     cust = tickets["customer"]
     count = np.bincount(cust, minlength=n_customers)
@@ -195,7 +207,13 @@ def window_features(
         wait = requester_wait_s(status_events, cust.size, as_of)
         known = wait >= 0
         median_wait = group_median(cust[known], wait[known], n_customers) / 3600.0
-    return WindowFeatures(count, median_frt, breach_share, last_nps, mean_csat, median_wait)
+    theme_share = np.full(n_customers, np.nan)
+    if comments is not None:
+        n_comments = np.bincount(comments["customer"], minlength=n_customers)
+        about = np.bincount(comments["customer"], weights=comments["theme"] == theme, minlength=n_customers)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            theme_share = np.where(n_comments > 0, about / np.maximum(n_comments, 1), np.nan)
+    return WindowFeatures(count, median_frt, breach_share, last_nps, mean_csat, median_wait, theme_share)
 
 
 def churn_logit(
@@ -214,7 +232,8 @@ def churn_logit(
     coef : dict
         ``tenure``, ``tenure_cap``, ``frt``, ``frt_scale_h``, ``sla``, ``detractor``,
         ``passive``, ``nps_none``, ``no_ticket``, ``wait`` (per ``wait_scale_h`` hours of
-        median requester wait; term 0 when NaN).
+        median requester wait; term 0 when NaN), ``theme`` (per share 0 -> 1 of comments
+        about the planted churn theme; term 0 when NaN).
 
     Returns
     -------
@@ -223,17 +242,18 @@ def churn_logit(
     Examples
     --------
     >>> f = WindowFeatures(np.array([0]), np.array([np.nan]), np.array([np.nan]),
-    ...                    np.array([NPS_NONE]), np.array([np.nan]), np.array([np.nan]))
+    ...                    np.array([NPS_NONE]), np.array([np.nan]), np.array([np.nan]), np.array([0.5]))
     >>> c = dict(tenure=-0.1, tenure_cap=5, frt=0.2, frt_scale_h=10, sla=1, detractor=0.9,
-    ...          passive=0.3, nps_none=0.3, no_ticket=0.0, wait=0.1, wait_scale_h=10)
+    ...          passive=0.3, nps_none=0.3, no_ticket=0.0, wait=0.1, wait_scale_h=10, theme=1.0)
     >>> float(churn_logit(np.array([-4.0]), np.array([10.0]), f, c)[0])
-    -4.2
+    -3.7
     """
     frt = np.nan_to_num(features.median_frt_h, nan=0.0) / coef["frt_scale_h"]
     wait = np.nan_to_num(features.median_requester_wait_h, nan=0.0) / coef["wait_scale_h"]
     sla = np.nan_to_num(features.sla_breach_share, nan=0.0)
+    theme = np.nan_to_num(features.theme_share, nan=0.0)
     nps = features.last_nps
-    return (b0 + coef["tenure"] * np.minimum(tenure_years, coef["tenure_cap"])
+    return (b0 + coef["tenure"] * np.minimum(tenure_years, coef["tenure_cap"]) + coef["theme"] * theme
             + coef["frt"] * frt + coef["wait"] * wait + coef["no_ticket"] * (features.tickets_in_window == 0)
             + coef["sla"] * sla
             + coef["detractor"] * (nps == DETRACTOR) + coef["passive"] * (nps == PASSIVE)

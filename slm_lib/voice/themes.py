@@ -36,16 +36,12 @@ True
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from scipy import sparse
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.preprocessing import normalize
 
 from slm_lib.config import CONFIDENCE, DEFAULT_MIN_N
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
@@ -59,53 +55,30 @@ from slm_lib.stats import (
 )
 from slm_lib.text import mask_pii_series
 from slm_lib.voice.language import readable_text
-from slm_lib.wording import format_estimate, format_p, interval_texts, is_clear
+from slm_lib.voice.tfidf import theme_matrix, tfidf_rows
+from slm_lib.wording import column_word, format_estimate, format_p, interval_texts, is_clear
 
-__all__ = ["CommentThemes", "comment_themes", "theme_matrix"]
+__all__ = ["CommentThemes", "comment_themes"]
 
-#: Words of two or more letters (no digits, no underscores).
-TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 #: The two groups compared by default: (reference, compared), the difference is compared - reference.
-_STOP_WORDS = pa.array(sorted(ENGLISH_STOP_WORDS), type=pa.large_string())
 DEFAULT_COMPARE: dict[str, tuple[str, str]] = {"nps_category": ("promoter", "detractor")}
 
 
-def theme_matrix(texts: pd.Series, repeats: np.ndarray, min_comments: int = 5) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """TF-IDF rows of distinct texts that occur ``repeats`` times each: ``(matrix, terms)``.
+@dataclass(frozen=True)
+class _Projection:
+    """What puts texts on fitted themes: the terms, their idf, the NMF and each component's theme number."""
 
-    Equals scikit-learn's ``TfidfVectorizer(token_pattern=TOKEN_PATTERN, stop_words="english",
-    min_df=min_comments, sublinear_tf=True)`` fitted on the texts with their repeats and
-    taken at each distinct text, without building the repeated rows, and with the words
-    found by pyarrow over the whole column (scikit-learn runs a Python regex per text, 15 s
-    for a million): a term is a lower-cased run of word characters (letters, digits,
-    underscore) made of two or more letters.
+    terms: np.ndarray
+    idf: np.ndarray
+    nmf: NMF
+    number: np.ndarray
 
-    Examples
-    --------
-    >>> m, terms = theme_matrix(pd.Series(["slow reply", "refund late"]), np.array([2, 1]), min_comments=1)
-    >>> terms.tolist(), m.shape, round(float(m[0, 2]), 4)
-    (['late', 'refund', 'reply', 'slow'], (2, 4), 0.7071)
-    """
-    arr = pa.array(texts.to_numpy(dtype=object), type=pa.large_string())
-    split = pc.split_pattern_regex(pc.utf8_lower(arr), r"[^\p{L}\p{N}_]+")
-    flat, doc = pc.list_flatten(split), pc.list_parent_indices(split).to_numpy()
-    word = (pc.match_substring_regex(flat, r"^[\p{L}\p{Nl}\p{No}]{2,}$").to_numpy(zero_copy_only=False)
-            & ~pc.is_in(flat, value_set=_STOP_WORDS).to_numpy(zero_copy_only=False))
-    encoded = pc.dictionary_encode(flat.filter(pa.array(word)))
-    vocabulary = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    pairs, count = np.unique(doc[word] * len(vocabulary) + encoded.indices.to_numpy(zero_copy_only=False),
-                             return_counts=True)
-    doc, term = np.divmod(pairs, max(len(vocabulary), 1))
-    df = np.bincount(term, weights=repeats[doc], minlength=len(vocabulary))
-    kept = np.flatnonzero(df >= min_comments)
-    kept = kept[np.argsort(vocabulary[kept], kind="stable")]              # columns in alphabetical order
-    column = np.full(len(vocabulary), -1)
-    column[kept] = np.arange(kept.size)
-    use = column[term] >= 0
-    idf = np.log((1.0 + repeats.sum()) / (1.0 + df[kept])) + 1.0
-    data = (1.0 + np.log(count[use])) * idf[column[term[use]]]
-    tf = sparse.csr_matrix((data, (doc[use], column[term[use]])), shape=(len(texts), kept.size))
-    return (normalize(tf).tocsr() if kept.size else tf), vocabulary[kept]
+
+def _largest(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's component with the largest NMF weight (-1 with no weight) and its part of the row's weights."""
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, weights.argmax(axis=1), -1), np.where(total > 0, weights.max(axis=1) / total, np.nan)
 
 
 @dataclass
@@ -132,6 +105,8 @@ class CommentThemes:
         ``theme, rank, term, weight``: each theme's top terms and NMF weights.
     n_comments, n_unassigned : int
         Texts analysed, and those with no kept word.
+
+    :meth:`assign` puts other texts on these themes, and :attr:`names` names them in a word.
     """
 
     table: pd.DataFrame
@@ -141,6 +116,57 @@ class CommentThemes:
     terms: pd.DataFrame
     n_comments: int
     n_unassigned: int
+    projection: _Projection | None = field(default=None, repr=False)
+
+    @property
+    def names(self) -> pd.Series:
+        """A short name per theme (index ``theme``): its top term as a column word (:func:`slm_lib.wording.column_word`).
+
+        Two themes with the same top term are named by their two top terms (``agent_friendly``,
+        ``agent_rude``); a name still shared gets the theme number (``reply_3``). Names are
+        for column names (``slm.customer_features`` gives ``theme_<name>_share``).
+
+        Examples
+        --------
+        >>> t = comment_themes(pd.DataFrame({"response_id": list("abcd"), "comment": ["refund late",
+        ...     "refund missing", "friendly agent", "agent friendly"]}), n_themes=2, min_comments=1)
+        >>> t.names.tolist()
+        ['agent', 'refund']
+        """
+        words = self.terms.groupby("theme")["term"].agg(list).reindex(self.table["theme"])
+        words = words.map(lambda w: [column_word(t) for t in w] if isinstance(w, list) else [])
+        names = words.map(lambda w: w[0] if w else "")
+        shared = names.duplicated(keep=False) | (names == "")
+        names[shared] = words[shared].map(lambda w: "_".join(w[:2]))
+        shared = names.duplicated(keep=False) | (names == "")
+        names[shared] = [f"{n}_{k}".lstrip("_") for n, k in zip(names[shared], names.index[shared])]
+        return names.rename("name")
+
+    def assign(self, texts: pd.Series) -> pd.Series:
+        """The theme of each text, on these themes: the one with its largest NMF weight (NaN: no kept word or no text).
+
+        The text is masked and read as in :func:`comment_themes`, weighted by the fitted terms
+        and idf, and projected on the fitted NMF; a text of the fit gets the theme it has in
+        :attr:`comments` (up to NMF's convergence tolerance on near ties).
+
+        Examples
+        --------
+        >>> t = comment_themes(pd.DataFrame({"response_id": list("abcd"), "comment": ["refund late",
+        ...     "refund missing", "friendly agent", "agent friendly"]}), n_themes=2, min_comments=1)
+        >>> t.assign(pd.Series(["Where is my refund?", "So friendly", "Nothing known", None])).tolist()
+        [2, 1, <NA>, <NA>]
+        """
+        if self.projection is None:
+            raise ConfigError("CommentThemes.assign: these themes carry no fitted model (made by comment_themes?)")
+        p = self.projection
+        codes, distinct = pd.factorize(texts.to_numpy(dtype=object))
+        theme = np.full(len(distinct), -1)
+        if len(distinct):
+            masked = mask_pii_series(pd.Series(distinct, dtype="str"))
+            matrix = tfidf_rows(readable_text(masked).to_pandas(), p.terms, p.idf)
+            theme, _ = _largest(p.nmf.transform(matrix))
+        number = np.r_[p.number, -1][np.where(codes >= 0, theme[codes], -1)]
+        return pd.Series(number, index=texts.index, name="theme").where(number > 0).astype("Int64")
 
     @property
     def caption(self) -> str:
@@ -347,22 +373,18 @@ def comment_themes(surveys: pd.DataFrame, n_themes: int = 8, by: str | None = No
     masked = mask_pii_series(pd.Series(distinct, dtype="str"))
     texts["text"] = masked.to_numpy(dtype=object)[codes]
     repeats = np.bincount(codes, minlength=len(distinct))
-    matrix, terms = theme_matrix(readable_text(masked).to_pandas(), repeats, min_comments)
+    matrix, terms, idf = theme_matrix(readable_text(masked).to_pandas(), repeats, min_comments)
     usable = np.asarray(matrix.getnnz(axis=1) > 0)
     if usable.sum() < n_themes or len(terms) < n_themes:
         raise InsufficientDataError(
             f"comment_themes: {int(usable.sum())} distinct comments with {len(terms)} words used by at least "
             f"{min_comments} comments; {n_themes} themes need at least {n_themes} of each")
     model = _fit(matrix, repeats, n_themes, seed, max_fit)
-    weights = model.transform(matrix)
-    total = weights.sum(axis=1)
-    component = np.where(total > 0, weights.argmax(axis=1), -1)
+    component, weight = _largest(model.transform(matrix))
     sizes = np.bincount(component[codes][component[codes] >= 0], minlength=n_themes)
     order = np.argsort(-sizes, kind="stable")                      # theme 1 = largest
     number = np.empty(n_themes, np.int64)
     number[order] = np.arange(1, n_themes + 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weight = np.where(total > 0, weights.max(axis=1) / total, np.nan)
     assigned = component[codes]
     theme = pd.Series(number[np.maximum(assigned, 0)]).where(assigned >= 0).astype("Int64")
     comments = texts.assign(theme=theme.to_numpy(), weight=weight[codes])
@@ -395,4 +417,5 @@ def comment_themes(surveys: pd.DataFrame, n_themes: int = 8, by: str | None = No
         pair = compare or DEFAULT_COMPARE.get(by)
         comparison = _comparison(groups, pair) if pair else None
     return CommentThemes(table=table, comments=comments, groups=groups, comparison=comparison, terms=term_rows,
-                         n_comments=n_total, n_unassigned=int(comments["theme"].isna().sum()))
+                         n_comments=n_total, n_unassigned=int(comments["theme"].isna().sum()),
+                         projection=_Projection(terms, idf, model, number))
