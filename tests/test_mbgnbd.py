@@ -157,3 +157,17 @@ def test_invalid_inputs_and_failures_raise():
         ModifiedBetaGeoModel().fit([0, 0], [0.0, 0.0], [5.0, 6.0])
     with pytest.raises(ModelFitError, match="MBG/NBD.*not fitted"):
         ModifiedBetaGeoModel().summary
+
+
+def test_predictive_clv_with_the_mbg_nbd(fitted, cdnow):
+    from slm_lib.clv import GammaGammaModel, clv_by_segment, predictive_clv
+    f, r, T, m = (cdnow[c] for c in ("frequency", "recency", "T", "zbar"))
+    gg = GammaGammaModel().fit(f[f > 0], m[f > 0])
+    out = predictive_clv(fitted, gg, f, r, T, m, horizon=52, discount_rate=0.0)
+    np.testing.assert_allclose(out["expected_purchases"], fitted.expected_purchases(52, f, r, T), rtol=1e-10)
+    assert ((out["ci_low"] < out["clv"]) & (out["clv"] < out["ci_high"])).all()
+    seg = clv_by_segment(fitted, gg, f, r, T, m, np.where(f > 0, "repeat", "one-off"), horizon=52,
+                         discount_rate=0.0)
+    totals = seg.set_index("segment")["total_clv"]
+    assert totals["all"] == pytest.approx(out["clv"].sum(), rel=1e-10)
+    assert totals["one-off"] + totals["repeat"] == pytest.approx(totals["all"], rel=1e-10)

@@ -213,3 +213,15 @@ def test_coarse_grid_start_reaches_the_same_optimum(monkeypatch):
     assert coarse.log_likelihood_ == pytest.approx(plain.log_likelihood_, abs=1e-6)
     for name in PUBLISHED:
         assert coarse.params_[name] == pytest.approx(plain.params_[name], rel=1e-4)
+
+
+def test_predictive_clv_with_the_pareto_nbd(fitted, cdnow):
+    from slm_lib.clv import GammaGammaModel, predictive_clv
+    f, r, T, m = (cdnow[c] for c in ("frequency", "recency", "T", "zbar"))
+    gg = GammaGammaModel().fit(f[f > 0], m[f > 0])
+    out = predictive_clv(fitted, gg, f, r, T, m, horizon=39, discount_rate=0.0)
+    # undiscounted: the conditional expectation over the horizon times the expected spend
+    np.testing.assert_allclose(out["expected_purchases"], fitted.expected_purchases(39, f, r, T), rtol=1e-10)
+    np.testing.assert_allclose(out["clv"], out["expected_purchases"] * out["expected_spend"], rtol=1e-10)
+    np.testing.assert_allclose(out["probability_alive"], fitted.probability_alive(f, r, T), rtol=1e-12)
+    assert ((out["ci_low"] < out["clv"]) & (out["clv"] < out["ci_high"])).all()

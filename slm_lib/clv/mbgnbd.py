@@ -119,11 +119,28 @@ def unconditional_expected_purchases(t: Any, params: Any) -> np.ndarray:
     return b / (a + b) * purchases_given_alive(t, r, alpha, a, b + 1)
 
 
+def alive_purchases(t: Any, x: Any, T: Any, params: Any) -> np.ndarray:
+    """``E[Y(t) | alive at T, x, T]``: expected purchases in ``(T, T + t]`` of a customer still alive.
+
+    Given alive, the rate is ``Gamma(r+x, alpha+T)`` and the drop-out probability
+    ``Beta(a, b+x+1)`` (:func:`slm_lib.clv.bgnbd.purchases_given_alive`); recency does not
+    enter. Arguments broadcast.
+
+    Examples
+    --------
+    >>> round(float(alive_purchases(39.0, 2.0, 38.86, (0.525, 6.183, 0.891, 1.614))), 3)
+    1.788
+    """
+    r, alpha, a, b = params
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    return purchases_given_alive(t, r + x, alpha + T, a, b + x + 1)
+
+
 def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
     """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]``; broadcasts.
 
     ``(a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))]
-    * P(alive)``.
+    * P(alive)``: :func:`alive_purchases` times :func:`alive_probability`.
 
     Examples
     --------
@@ -131,9 +148,7 @@ def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any
     >>> round(float(conditional_expected_purchases(39.0, 2.0, 30.43, 38.86, p)), 3)
     1.263
     """
-    r, alpha, a, b = params
-    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    return purchases_given_alive(t, r + x, alpha + T, a, b + x + 1) * alive_probability(x, t_x, T, params)
+    return alive_purchases(t, x, T, params) * alive_probability(x, t_x, T, params)
 
 
 class ModifiedBetaGeoModel(RepeatPurchaseModel):
@@ -162,6 +177,7 @@ class ModifiedBetaGeoModel(RepeatPurchaseModel):
     unconditional = staticmethod(unconditional_expected_purchases)
     conditional = staticmethod(conditional_expected_purchases)
     alive = staticmethod(alive_probability)
+    alive_purchases = staticmethod(alive_purchases)
 
     @staticmethod
     def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, counts: np.ndarray) -> dict[str, float]:

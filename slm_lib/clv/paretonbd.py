@@ -178,10 +178,27 @@ def unconditional_expected_purchases(t: Any, params: Any) -> np.ndarray:
     return r * beta / alpha * _grow(s - 1, np.log1p(np.asarray(t, dtype=float) / beta))
 
 
+def alive_purchases(t: Any, x: Any, T: Any, params: Any) -> np.ndarray:
+    """``E[Y(t) | alive at T, x, T]``: expected purchases in ``(T, T + t]`` of a customer still alive.
+
+    Given alive, the purchase rate is ``Gamma(r+x, alpha+T)`` and the drop-out rate
+    ``Gamma(s, beta+T)``: ``(r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]``;
+    recency does not enter. Arguments broadcast.
+
+    Examples
+    --------
+    >>> round(float(alive_purchases(52.0, 26.0, 31.0, (0.5534, 10.5802, 0.6061, 11.6562))), 2)
+    25.51
+    """
+    r, alpha, s, beta = params
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    return (r + x) * (beta + T) / (alpha + T) * _grow(s - 1, np.log1p(np.asarray(t) / (beta + T)))
+
+
 def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any) -> np.ndarray:
     """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]``; broadcasts.
 
-    ``(r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] * P(alive)``.
+    :func:`alive_purchases` times :func:`alive_probability` (Fader, Hardie & Lee 2005).
 
     Examples
     --------
@@ -189,10 +206,7 @@ def conditional_expected_purchases(t: Any, x: Any, t_x: Any, T: Any, params: Any
     >>> round(float(conditional_expected_purchases(52.0, 26.0, 30.86, 31.0, p)), 2)
     25.45
     """
-    r, alpha, s, beta = params
-    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    alive_rate = (r + x) * (beta + T) / (alpha + T) * _grow(s - 1, np.log1p(np.asarray(t) / (beta + T)))
-    return alive_rate * alive_probability(x, t_x, T, params)
+    return alive_purchases(t, x, T, params) * alive_probability(x, t_x, T, params)
 
 
 class ParetoNBDModel(RepeatPurchaseModel):
@@ -221,6 +235,7 @@ class ParetoNBDModel(RepeatPurchaseModel):
     unconditional = staticmethod(unconditional_expected_purchases)
     conditional = staticmethod(conditional_expected_purchases)
     alive = staticmethod(alive_probability)
+    alive_purchases = staticmethod(alive_purchases)
 
     @classmethod
     def start(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, counts: np.ndarray) -> dict[str, float]:

@@ -30,8 +30,10 @@ class RepeatPurchaseModel(PositiveMLEModel):
     Subclasses set ``name``, ``param_names``, the per-customer ``loglik`` and optional
     ``score_information`` (``(params, x, t_x, T, weights) -> (score, information)``;
     numerical derivatives without it), ``start`` (starting values from the distinct rows and
-    their weights) and the three predictions ``unconditional``, ``conditional``, ``alive`` (functions of
-    the parameter tuple, in ``param_names`` order).
+    their weights) and the predictions ``unconditional``, ``conditional``, ``alive`` and
+    ``alive_purchases`` (expected purchases of a customer alive at T, for
+    :func:`slm_lib.clv.predictive.predictive_clv`), functions of the parameter tuple in
+    ``param_names`` order.
     """
 
     usage = ".fit(frequency, recency, T)"
@@ -40,6 +42,7 @@ class RepeatPurchaseModel(PositiveMLEModel):
     unconditional: ClassVar[Callable[[Any, tuple], np.ndarray]]
     conditional: ClassVar[Callable[[Any, Any, Any, Any, tuple], np.ndarray]]
     alive: ClassVar[Callable[[Any, Any, Any, tuple], np.ndarray]]
+    alive_purchases: ClassVar[Callable[[Any, Any, Any, tuple], np.ndarray]]
 
     @staticmethod
     def start(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, counts: np.ndarray) -> dict[str, float]:
