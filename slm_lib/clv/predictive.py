@@ -1,5 +1,9 @@
 """Predictive CLV: BG/NBD purchases x Gamma-Gamma spend, discounted (SPEC §5).
 
+The purchase model may also be a Pareto/NBD or MBG/NBD (:class:`slm_lib.clv.paretonbd.ParetoNBDModel`,
+:class:`slm_lib.clv.mbgnbd.ModifiedBetaGeoModel`): each gives P(alive) and the purchases of a
+customer alive at T, the two pieces used here.
+
 For each customer, the horizon is cut into discount periods (a month by default, the
 ``lifetimes`` convention); the expected purchases in period k,
 ``E[Y(t_k)] - E[Y(t_{k-1})]`` from the BG/NBD conditional expectation, are valued at the
