@@ -88,6 +88,11 @@ def test_hyp2f1_a1_matches_the_series(b, gap, z):
     assert hyp2f1_a1(b, b + gap, z) == pytest.approx(_series(b, b + gap, z), rel=1e-11)
 
 
+def test_hyp2f1_a1_closed_forms():
+    assert hyp2f1_a1(0.5, 1.0, 0.9) == pytest.approx(0.1 ** -0.5, rel=1e-13)      # c = 1: (1 - z)^-b
+    assert hyp2f1_a1(1.0, 2.0, 0.999) == pytest.approx(-np.log(0.001) / 0.999, rel=1e-12)
+
+
 def test_btyd_reference_values(fitted):
     expected = [0.0, 0.05077821, 0.09916088, 0.14542507, 0.18979930, 0.23247466, 0.27361274, 0.31335159,
                 0.35181024, 0.38909211]                          # BTYD manual, pnbd.Expectation(0:9)

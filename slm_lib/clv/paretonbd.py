@@ -67,8 +67,12 @@ def hyp2f1_a1(b: Any, c: Any, z: Any, max_terms: int = 20_000) -> np.ndarray:
     f, big_c, big_d = np.ones(b.size), np.ones(b.size), np.zeros(b.size)
     for j in range(1, max_terms):
         n = j // 2
-        k = (-(c - 1 + n) * (b + n) / ((c - 1 + 2 * n) * (c + 2 * n)) if j % 2 else
-             n * (b - c + 1 - n) / ((c + 2 * n - 2) * (c + 2 * n - 1)))
+        if j == 1:                # -(c-1) b / ((c-1) c), simplified: no 0/0 at c = 1
+            k = -b / c
+        elif j % 2:
+            k = -(c - 1 + n) * (b + n) / ((c - 1 + 2 * n) * (c + 2 * n))
+        else:
+            k = n * (b - c + 1 - n) / ((c + 2 * n - 2) * (c + 2 * n - 1))
         step = k * z
         big_d = 1 + step * big_d
         big_d = 1 / np.where(np.abs(big_d) < 1e-300, 1e-300, big_d)
