@@ -15,8 +15,12 @@ intervals), else a plain ``scipy.optimize.minimize`` (BFGS, finite-difference gr
 the same per-customer likelihoods. It prints the times, slm's estimates beside the
 reference's, and the ratio reference / slm. Target: the three slm steps under 10 s at 1M.
 
+``--more`` also times the Pareto/NBD and MBG/NBD fits on the same customers and a BG/BB fit
+on as many simulated donors (6 yearly periods, the donation-data parameters), against a plain
+scipy BFGS of the same per-customer likelihood up to 100k customers.
+
 Run: ``.venv/bin/python benchmarks/bench_clv.py [--sizes 10000 100000 1000000]
-[--lifetimes /tmp/lt/bin/python] [--continuous]``
+[--lifetimes /tmp/lt/bin/python] [--continuous] [--more]``
 """
 from __future__ import annotations
 
@@ -30,14 +34,21 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv
+from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel,
+                         predictive_clv)
+from slm_lib.clv.bgbb import bgbb_loglik
 from slm_lib.clv.bgnbd import bgnbd_loglik
 from slm_lib.clv.gammagamma import gammagamma_loglik
 from slm_lib.clv.compress import unique_rows
+from slm_lib.clv.mbgnbd import mbgnbd_loglik
+from slm_lib.clv.paretonbd import pareto_nbd_loglik
 
 from _memory import print_peak_memory
 
 BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+BGBB = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}   # FHS 2010 donations, 6 years
+#: The other models' plain-scipy reference (every customer a row, no compression) stops at this size.
+REFERENCE_MAX = 100_000
 GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 WEEKS = 39.0
 
@@ -121,11 +132,50 @@ def run_scipy(data: dict[str, np.ndarray]) -> dict:
             "bg": dict(zip(BG, np.exp(bg.x))), "gg": dict(zip(GG, np.exp(gg.x))), "clv_total": float("nan")}
 
 
+def simulate_bgbb(n: int, periods: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
+    """Repeat transactions and the last transaction's period of ``n`` BG/BB customers (donation parameters)."""
+    rng = np.random.default_rng(seed)
+    p, theta = rng.beta(BGBB["alpha"], BGBB["beta"], n), rng.beta(BGBB["gamma"], BGBB["delta"], n)
+    alive, x, last = np.ones(n, dtype=bool), np.zeros(n), np.zeros(n)
+    for t in range(1, periods + 1):
+        alive &= rng.random(n) >= theta
+        buys = alive & (rng.random(n) < p)
+        x += buys
+        last[buys] = t
+    return {"frequency": x, "recency": last, "n_periods": np.full(n, float(periods))}
+
+
+MORE = (("Pareto/NBD", ParetoNBDModel, pareto_nbd_loglik, [1.0, WEEKS, 1.0, WEEKS]),
+        ("MBG/NBD", ModifiedBetaGeoModel, mbgnbd_loglik, [1.0, WEEKS, 1.0, 1.0]),
+        ("BG/BB", BetaGeoBetaBinomModel, bgbb_loglik, [1.0, 1.0, 1.0, 1.0]))
+
+
+def run_more(data: dict[str, np.ndarray], discrete: dict[str, np.ndarray], reference: bool) -> None:
+    """Fit times of the other models (slm) and of a plain scipy BFGS of the same likelihood, printed."""
+    for label, model, loglik, start in MORE:
+        cols = [discrete[k] for k in ("frequency", "recency", "n_periods")] if model is BetaGeoBetaBinomModel \
+            else [data[k] for k in ("frequency", "recency", "T")]
+        t0 = time.perf_counter()
+        fitted = model().fit(*cols)
+        slm_s = time.perf_counter() - t0
+        ref = "      -   (above the reference's size limit)"
+        if reference:
+            with np.errstate(all="ignore"):
+                t0 = time.perf_counter()
+                res = optimize.minimize(lambda th: -np.sum(loglik(np.exp(th), *cols)), np.log(start), method="BFGS")
+                ref_s = time.perf_counter() - t0
+            ref = f"{ref_s:7.2f}s   ratio {ref_s / slm_s:6.1f}x   (scipy LL {-res.fun:,.1f})"
+        print(f"  {label + ' fit':<18} slm {slm_s:7.2f}s   scipy BFGS {ref}   slm LL {fitted.log_likelihood_:,.1f}; "
+              + ", ".join(f"{k}={v:.4g}" for k, v in fitted.params_.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--lifetimes", help="python of a venv with lifetimes installed (reference)")
     parser.add_argument("--continuous", action="store_true", help="exact purchase times, not days")
+    parser.add_argument("--more", action="store_true",
+                        help="also fit Pareto/NBD and MBG/NBD (same customers) and BG/BB (6 yearly periods)")
     args = parser.parse_args()
     name = "lifetimes 0.11.3 (CLV without intervals)" if args.lifetimes else "scipy BFGS (fits only)"
     for n in args.sizes:
@@ -147,6 +197,8 @@ def main() -> None:
                   + "; reference " + ", ".join(f"{k}={v:.4g}" for k, v in ref[model].items()))
         if np.isfinite(ref["clv_total"]):
             print(f"  total CLV: slm {slm['clv_total']:,.0f} (52 weeks), reference {ref['clv_total']:,.0f} (12 months)")
+        if args.more:
+            run_more(data, simulate_bgbb(n), n <= REFERENCE_MAX)
     print_peak_memory(f"slm fits + CLV at {args.sizes[-1]:,}", lambda: run_slm(data))
 
 

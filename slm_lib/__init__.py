@@ -6,9 +6,11 @@
 """
 from slm_lib import errors, journeys, nb, plots, synth
 from slm_lib.calendar import BusinessCalendar
-from slm_lib.clv import (BetaGeoCovariateModel, BetaGeoModel, GammaGammaModel, ShiftedBetaGeoCovariateModel,
-                         ShiftedBetaGeoModel, calibration_holdout_split, clv_by_segment, conditional_expectations,
-                         frequency_recency_matrix, holdout_errors, predictive_clv, purchase_tracking, rfm_summary, survivor_counts)
+from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoCovariateModel, BetaGeoModel, GammaGammaModel,
+                         ModifiedBetaGeoModel, ParetoNBDModel, ShiftedBetaGeoCovariateModel, ShiftedBetaGeoModel,
+                         calibration_holdout_split, clv_by_segment, compare_clv_models, compare_clv_sentences,
+                         conditional_expectations, frequency_recency_matrix, holdout_errors, predictive_clv,
+                         purchase_tracking, rfm_summary, survivor_counts)
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.clv.service import churn_data, dropout_data, dropout_sentences, service_churn, service_dropout
 from slm_lib.cohorts import cohort_retention
@@ -59,6 +61,7 @@ __all__ = [
     "service_churn", "dropout_sentences",
     "ModelResult", "churn_model", "churn_hazard_model", "at_risk", "AtRisk", "churn_holdout", "ChurnHoldout",
     "roc_auc", "concordance_index", "brier_score", "calibration_table", "predicted_survival", "partial_effects", "clv_model", "lagged_effects",
+    "ParetoNBDModel", "ModifiedBetaGeoModel", "BetaGeoBetaBinomModel", "compare_clv_models", "compare_clv_sentences",
     "proportional_hazards_test", "proportional_hazards_sentences",
     "forecast_volume", "VolumeForecast", "erlang_c_staffing",
     "headline_kpis", "month_starts", "mask_pii", "safe_comment", "safe_comments",

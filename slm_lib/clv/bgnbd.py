@@ -288,6 +288,8 @@ class BetaGeoModel(PositiveMLEModel):
     """
 
     name, param_names, usage = "BG/NBD", PARAMS, ".fit(frequency, recency, T)"
+    alive = staticmethod(alive_probability)             # per-history pieces of predictive_clv
+    alive_purchases = staticmethod(alive_purchases)
 
     def fit(self, frequency: Any, recency: Any, T: Any,
             initial: dict[str, float] | None = None) -> "BetaGeoModel":

@@ -9,7 +9,7 @@ without BLAS (:func:`weighted_sum`).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,54 @@ def unique_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarra
     seen = np.maximum.accumulate(np.r_[-1, key[:-1]]) if len(key) else key
     first = np.flatnonzero(key > seen)        # codes number rows in order of first appearance
     return tuple(np.asarray(col)[first] for col in columns), np.bincount(key), key
+
+
+def validate_weights(weights: Any, n: int) -> np.ndarray:
+    """Customers each row stands for: ones when ``weights`` is None, else finite, >= 0, not all 0.
+
+    Raises
+    ------
+    DataValidationError
+        Wrong length, missing, negative or all-zero weights.
+
+    Examples
+    --------
+    >>> validate_weights(None, 2).tolist(), validate_weights([3, 0], 2).tolist()
+    ([1.0, 1.0], [3.0, 0.0])
+    """
+    if weights is None:
+        return np.ones(n)
+    try:
+        w = np.asarray(weights, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(f"weights: values must be numeric ({exc})") from exc
+    if len(w) != n:
+        raise DataValidationError(f"weights: {len(w)} values for {n} customers")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DataValidationError(f"weights: must be finite and >= 0: {int(bad.sum())} value(s) "
+                                  f"(e.g. positions {np.flatnonzero(bad)[:5].tolist()})")
+    if n and not w.any():
+        raise DataValidationError("weights: all zero, so no customer is left to fit")
+    return w
+
+
+def weighted_rows(*columns: np.ndarray, weights: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Distinct rows of the columns and the total weight of each (rows of weight 0 dropped).
+
+    Customers given once with a weight and customers repeated row by row give the same
+    rows and weights, hence the same fit.
+
+    Examples
+    --------
+    >>> (x,), w = weighted_rows(np.array([1., 0., 1.]), weights=np.array([2., 5., 1.]))
+    >>> x.tolist(), w.tolist()
+    ([1.0, 0.0], [3.0, 5.0])
+    """
+    rows, counts, inverse = unique_rows(*columns)
+    total = np.bincount(inverse, weights=weights, minlength=len(counts))
+    keep = total > 0
+    return tuple(col[keep] for col in rows), total[keep]
 
 
 def weighted_sum(weights: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -138,7 +138,12 @@ def purchase_tracking(transactions: pd.DataFrame, bg: BetaGeoModel, customer_col
     })
 
 
-def _predicted_holdout(split: pd.DataFrame, bg: BetaGeoModel) -> np.ndarray:
+def holdout_predictions(split: pd.DataFrame, bg: BetaGeoModel) -> np.ndarray:
+    """Each customer's expected holdout purchases, ``E[Y(duration_holdout) | calibration history]``.
+
+    ``bg`` is any fitted model with ``expected_purchases(t, frequency, recency, T)`` (BG/NBD,
+    Pareto/NBD, MBG/NBD).
+    """
     return np.asarray(bg.expected_purchases(split["duration_holdout"].to_numpy(), split["frequency_cal"],
                                             split["recency_cal"], split["T_cal"]), dtype=float)
 
@@ -172,7 +177,7 @@ def conditional_expectations(split: pd.DataFrame, bg: BetaGeoModel, cap: int = F
     """
     group = np.minimum(split["frequency_cal"].to_numpy(), cap)
     frame = pd.DataFrame({"group": group, "actual": split["frequency_holdout"].to_numpy(dtype=float),
-                          "predicted": _predicted_holdout(split, bg)})
+                          "predicted": holdout_predictions(split, bg)})
     out = frame.groupby("group").agg(n=("actual", "size"), actual=("actual", "mean"),
                                      predicted=("predicted", "mean")).reset_index()
     labels = out["group"].astype(int).astype(str).where(out["group"] < cap, f"{cap}+")
@@ -201,7 +206,7 @@ def holdout_errors(split: pd.DataFrame, bg: BetaGeoModel) -> pd.DataFrame:
     np.float64(8.0)
     """
     actual = split["frequency_holdout"].to_numpy(dtype=float)
-    predicted = _predicted_holdout(split, bg)
+    predicted = holdout_predictions(split, bg)
     if len(actual) == 0:
         raise DataValidationError("split: no customers to evaluate")
     total_a, total_p = actual.sum(), predicted.sum()

@@ -1,5 +1,9 @@
 """Predictive CLV: BG/NBD purchases x Gamma-Gamma spend, discounted (SPEC §5).
 
+The purchase model may also be a Pareto/NBD or MBG/NBD (:class:`slm_lib.clv.paretonbd.ParetoNBDModel`,
+:class:`slm_lib.clv.mbgnbd.ModifiedBetaGeoModel`): each gives P(alive) and the purchases of a
+customer alive at T, the two pieces used here.
+
 For each customer, the horizon is cut into discount periods (a month by default, the
 ``lifetimes`` convention); the expected purchases in period k,
 ``E[Y(t_k)] - E[Y(t_{k-1})]`` from the BG/NBD conditional expectation, are valued at the
@@ -28,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from slm_lib.clv.bgnbd import BetaGeoModel, alive_probability, alive_purchases
+from slm_lib.clv.bgnbd import BetaGeoModel
 from slm_lib.clv.gammagamma import GammaGammaModel, conditional_expected_spend
 from slm_lib.clv.compress import unique_rows, weighted_sum
 from slm_lib.clv.rfm import TIME_UNITS, unit_days, validate_rfm
@@ -44,7 +48,7 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
 
     Parameters
     ----------
-    bg : BetaGeoModel
+    bg : BetaGeoModel, ParetoNBDModel or ModifiedBetaGeoModel
         Fitted purchase model.
     gg : GammaGammaModel
         Fitted spend model.
@@ -80,7 +84,7 @@ def predictive_clv(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
     True
     """
     x, t_x, big_t = validate_rfm(frequency, recency, T)
-    row, purchases = _discounted_purchases(x, t_x, big_t, horizon, discount_rate, time_unit, discount_period)
+    row, purchases = _discounted_purchases(bg, x, t_x, big_t, horizon, discount_rate, time_unit, discount_period)
     spend = np.asarray(gg.expected_spend(frequency, monetary_value), dtype=float)
     alive, total, discounted = purchases(_bg_params(bg))
     clv = discounted[row] * spend
@@ -101,9 +105,16 @@ def _bg_params(bg: BetaGeoModel) -> np.ndarray:
     return np.array([bg.params_[k] for k in bg.param_names])
 
 
-def _discounted_purchases(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, horizon: float, discount_rate: float,
-                          time_unit: str, discount_period: str) -> tuple[np.ndarray, Callable]:
-    """Each customer's distinct history and ``params -> (P(alive), purchases, discounted purchases)`` per history."""
+def _discounted_purchases(bg: BetaGeoModel, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, horizon: float,
+                          discount_rate: float, time_unit: str,
+                          discount_period: str) -> tuple[np.ndarray, Callable]:
+    """Each customer's distinct history and ``params -> (P(alive), purchases, discounted purchases)`` per history.
+
+    ``bg`` is any purchase model with ``alive(x, t_x, T, params)`` and ``alive_purchases(t,
+    x, T, params)`` (BG/NBD, Pareto/NBD, MBG/NBD): purchases of an alive customer depend on
+    ``(x, T)`` only.
+    """
+    alive_probability, alive_purchases = type(bg).alive, type(bg).alive_purchases
     if horizon <= 0:
         raise DataValidationError(f"horizon: must be > 0, got {horizon}")
     if discount_rate < 0:
@@ -164,7 +175,7 @@ def clv_by_segment(bg: BetaGeoModel, gg: GammaGammaModel, frequency: Any, recenc
     seg = pd.Series(np.asarray(segment, dtype=object))
     if len(seg) != len(x):
         raise DataValidationError(f"segment: need one value per customer ({len(x):,}), got {len(seg):,}")
-    row, purchases = _discounted_purchases(x, t_x, big_t, horizon, discount_rate, time_unit, discount_period)
+    row, purchases = _discounted_purchases(bg, x, t_x, big_t, horizon, discount_rate, time_unit, discount_period)
     codes, labels = pd.factorize(seg, sort=True)
     keep = codes >= 0
     groups = np.r_[codes[keep], np.full(keep.sum(), len(labels))]   # each segment, then everyone
