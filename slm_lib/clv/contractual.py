@@ -259,7 +259,7 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     Examples
     --------
     >>> from slm_lib.synth import generate
-    >>> out = contractual_clv(generate(customers=800, months=12, seed=1), "2025-11-01", by=None, n_draws=200)
+    >>> out = contractual_clv(generate(customers=800, months=12, seed=3), "2025-11-01", by=None, n_draws=200)
     >>> out[["n_customers", "clv"]].gt(0).all(axis=None)
     np.True_
     """
