@@ -194,7 +194,7 @@ def _survey_group_metrics(surveys: pd.DataFrame, group: np.ndarray, size: int, t
     return out
 
 
-def _tidy(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
+def tidy_metric_rows(labels: pd.DataFrame, results: Result, metrics: Sequence[str], present: Mapping[str, np.ndarray],
           min_n: int) -> pd.DataFrame:
     frames = []
     for metric in metrics:
@@ -238,7 +238,7 @@ def _grouped(tickets: pd.DataFrame, surveys: pd.DataFrame, customers: pd.DataFra
             res = _survey_group_metrics(surveys, group, size, csat_threshold, exclude_neutral, scales)
             present = {m: res[m][0] > 0 for m in res}
             metrics = SURVEY_METRICS
-        return _tidy(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
+        return tidy_metric_rows(label_frame[names], res, [m for m in metrics if m in res], present, min_n)
 
     def survey_side() -> pd.DataFrame:
         return side(surveys, survey_codes(), period_codes(surveys["submitted_at"], freq, tz) if freq else None)
