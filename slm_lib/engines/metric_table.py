@@ -1,0 +1,237 @@
+"""metric_table on an engine: the scalable aggregates as ibis expressions (SPEC §9 engines).
+
+The engine (DuckDB, Spark, any ibis backend with window functions) computes per group only
+sums and counts: counts of tickets and flags, sums of values and of their squared and cubed
+deviations about the group mean (two passes: a window mean, then the sums), and the order
+statistics at the ranks :func:`slm_lib.stats.quantile_order_ranks` asks for (``row_number``
+over the group ordered by the value, joined to the wanted ranks). The small aggregated
+table then goes through the same :mod:`slm_lib.stats` functions as the pandas engine, so
+values and intervals have one formula. Quantiles are exact on every engine by
+construction (order statistics selected by rank; no approximate percentile is ever used).
+
+Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
+hours after selection. Business hours, SLA compliance and ticket-event metrics are not
+computed on the engine yet: the table has no ``sla_*`` rows and ``calendar`` is refused.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import (
+    DEFAULT_MIN_N,
+    NPS_DETRACTOR_MAX,
+    NPS_PROMOTER_MIN,
+    csat_cutoffs,
+)
+from slm_lib.errors import ConfigError
+from slm_lib.metrics.grouping import by_list
+from slm_lib.metrics.survey import nps_from_counts
+from slm_lib.metrics.table import METRICS, SURVEY_METRICS, Result, tidy_metric_rows
+from slm_lib.stats import (
+    mean_from_moments,
+    poisson_interval,
+    quantile_order_ranks,
+    quantiles_from_order_statistics,
+    share_from_counts,
+)
+
+ENGINE_TICKET_METRICS: tuple[str, ...] = (
+    "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",
+    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket")
+_QS = (0.5, 0.9)
+_US_PER_HOUR = 3.6e9
+
+
+def period_label(ts: Any, freq: str) -> Any:
+    """ibis string expression of the period label of a timestamp (labels of :func:`slm_lib.periods.period_codes`).
+
+    The timestamp is read in the session time zone of the engine (set by the caller).
+    """
+    year = ts.year().cast("string")
+    if freq == "M":
+        return year + "-" + ts.month().cast("string").lpad(2, "0")
+    if freq == "Q":
+        return year + "Q" + ts.quarter().cast("string")
+    if freq == "Y":
+        return year
+    if freq == "W":
+        return ts.truncate("W").date().cast("string")
+    if freq == "D":
+        return ts.date().cast("string")
+    raise ConfigError(f"freq {freq!r} unknown; use one of M, Q, Y, W, D")
+
+
+def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
+    """``t`` with ``columns`` of ``other`` looked up by ``key`` (left join; other unique by key)."""
+    if not columns:
+        return t
+    right = other.select(_k=other[key], **{c: other[c] for c in columns})
+    return t.left_join(right, t[key] == right["_k"]).drop("_k")
+
+
+def _moments(t: Any, x: Any, keys: list[str]) -> Any:
+    """Per group: n, sum, and sums of squared and cubed deviations about the group mean of ``x``."""
+    base = t.mutate(_x=x).filter(lambda r: r._x.notnull())
+    base = base.mutate(_d=base._x - base._x.mean().over(ibis_window(keys)))
+    return base.group_by(keys).aggregate(n=base._x.count(), s=base._x.sum(), ss=(base._d * base._d).sum(),
+                                         s3=(base._d * base._d * base._d).sum())
+
+
+def ibis_window(keys: list[str], order_by: Any = None) -> Any:
+    """A window over the groups ``keys`` (all rows when there are none), optionally ordered."""
+    return ibis.window(group_by=keys or None, order_by=order_by)
+
+
+def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
+                      counts: np.ndarray) -> np.ndarray:
+    """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
+    ranks = quantile_order_ranks(counts, _QS)
+    wanted = pd.DataFrame({"_g": np.tile(np.arange(len(groups)), len(ranks)), "_r": ranks.ravel()})
+    wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
+    if wanted.empty:
+        return np.full(ranks.shape, np.nan)
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
+    base = base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+    schema = {k: base.schema()[k] for k in keys}
+    want = groups[keys].iloc[wanted["_g"]].reset_index(drop=True).assign(_g=wanted["_g"].to_numpy(),
+                                                                         _r=wanted["_r"].to_numpy())
+    w = ibis.memtable(want, schema=ibis.schema({**schema, "_g": "int64", "_r": "int64"}))
+    cond = [base[k].identical_to(w[k]) for k in keys] + [base._r == w._r]
+    got = base.join(w, cond).select(_g=w._g, _r=w._r, _v=base._v).execute()
+    found = pd.Series(got["_v"].to_numpy(dtype=np.float64), index=pd.MultiIndex.from_arrays([got["_g"], got["_r"]]))
+    pairs = pd.MultiIndex.from_arrays([np.tile(np.arange(len(groups)), len(ranks)), ranks.ravel()])
+    return found.reindex(pairs).to_numpy().reshape(ranks.shape)
+
+
+def _merged(groups: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``agg`` aligned to the rows of ``groups`` (missing groups: zero counts and sums)."""
+    if not keys:
+        agg = agg if len(agg) else pd.DataFrame({c: [0] for c in agg.columns})
+        return agg.reset_index(drop=True)
+    out = groups[keys].merge(agg, on=keys, how="left")
+    return out.drop(columns=keys).fillna(0)
+
+
+def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -> tuple[np.ndarray, ...]:
+    n = m["n"].to_numpy(dtype=np.int64)
+    value, low, high, _ = mean_from_moments(m["s"], m["ss"], n, m["s3"])
+    return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
+
+
+def _ticket_side(con: Any, t: Any, keys: list[str]) -> tuple[pd.DataFrame, Result]:
+    resolved = t.resolved_at.notnull()
+    counts = t.group_by(keys).aggregate(
+        _n=t.count(), _resolved=resolved.cast("int64").sum(),
+        _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum()).execute()
+    groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
+    n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
+    out: Result = {"tickets": (n, n.astype(np.float64), *poisson_interval(n)),
+                   "resolution_rate": (n, *share_from_counts(res, n)),
+                   "fcr": (res, *share_from_counts(counts["_fcr"], res)),
+                   "reopen_rate": (res, *share_from_counts(counts["_reopened"], res))}
+    out["replies_per_ticket"] = _mean_result(_merged(groups, _moments(
+        t, resolved.ifelse(t.replies.cast("float64"), ibis.null()), keys).execute(), keys))
+    for prefix, column in (("frt", "first_response_at"), ("resolution", "resolved_at")):
+        raw = t[column].delta(t.created_at, unit="microsecond")
+        m = _merged(groups, _moments(t, raw.cast("float64") / _US_PER_HOUR, keys).execute(), keys)
+        out[f"{prefix}_mean"] = _mean_result(m)
+        k = m["n"].to_numpy(dtype=np.int64)
+        at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
+        qs = quantiles_from_order_statistics(at, k, _QS)
+        out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
+    return groups, out
+
+
+def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral: bool,
+                 scales: Mapping[str, tuple[int, int]]) -> tuple[pd.DataFrame, Result]:
+    s = s.filter(s.score.notnull())
+    score = s.score.cast("float64")
+    top2, neutral = csat_cutoffs(scales["csat"])
+    is_nps, is_csat = s.type == "nps", s.type == "csat"
+    csat_in = is_csat & (score != neutral) if (neutral is not None and exclude_neutral) else is_csat
+    as_int = lambda e: e.cast("int64").sum()
+    counts = s.group_by(keys).aggregate(
+        _nps=as_int(is_nps), _prom=as_int(is_nps & (score >= NPS_PROMOTER_MIN)),
+        _det=as_int(is_nps & (score <= NPS_DETRACTOR_MAX)), _csat=as_int(csat_in),
+        _sat=as_int(csat_in & (score >= (top2 if threshold is None else threshold))),
+        _ces=as_int(s.type == "ces")).execute()
+    groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
+    n = counts["_nps"].to_numpy(dtype=np.int64)
+    out: Result = {"nps": (n, *nps_from_counts(counts["_prom"], counts["_det"], n))}
+    n = counts["_csat"].to_numpy(dtype=np.int64)
+    out["csat"] = (n, *share_from_counts(counts["_sat"], n))
+    ces = (s.type == "ces").ifelse(score, ibis.null())
+    out["ces"] = _mean_result(_merged(groups, _moments(s, ces, keys).execute(), keys), scales["ces"])
+    return groups, out
+
+
+def _set_time_zone(con: Any, tz: str) -> None:
+    if con.name == "duckdb":
+        con.raw_sql(f"SET TimeZone = '{tz}'")
+    elif con.name == "pyspark":
+        con._session.conf.set("spark.sql.session.timeZone", tz)
+
+
+def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[str] | None = None,
+                        calendar: Any = None, sla: Any = None, tz: str = "UTC", min_n: int = DEFAULT_MIN_N,
+                        as_of: Any = None, csat_threshold: int | None = None,
+                        exclude_neutral: bool = False) -> pd.DataFrame:
+    """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
+
+    Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS` (no SLA or event rows yet);
+    ``sla`` and ``as_of`` only matter for those and are ignored.
+
+    Raises
+    ------
+    ConfigError
+        For ``calendar`` (business hours are not on the engine yet) or an unknown ``by``.
+
+    Examples
+    --------
+    >>> from slm_lib.engines import open_dataset
+    >>> mt = engine_metric_table(open_dataset("data_samples"), by="channel")   # doctest: +SKIP
+    """
+    if calendar is not None:
+        raise ConfigError("metric_table on an engine: business hours (calendar) are not supported yet; "
+                          "use engine='pandas'")
+    by = by_list(by)
+    con, tickets, surveys, customers = lazy.con, lazy.tickets, lazy.surveys, lazy.customers
+    cust_cols = set(customers.columns) - {"customer_id"} if customers is not None else set()
+    for col in by:
+        if col not in tickets.columns and col not in cust_cols:
+            raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
+    t_cols = [c for c in by if c in tickets.columns]
+    c_cols = [c for c in by if c not in tickets.columns]
+    names = (["period"] if freq else []) + list(by)
+    _set_time_zone(con, tz)
+
+    def keyed(table: Any, when: str) -> Any:
+        table = _with_columns(table, customers, "customer_id", c_cols)
+        if freq:
+            table = table.mutate(period=period_label(table[when], freq)).filter(lambda r: r.period.notnull())
+        return table
+
+    frames = []
+    t = keyed(tickets, "created_at")
+    groups, res = _ticket_side(con, t, names)
+    frames.append(tidy_metric_rows(groups[names], res, list(ENGINE_TICKET_METRICS),
+                                   {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
+    if surveys is not None:
+        s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")
+        groups, res = _survey_side(s, names, csat_threshold, exclude_neutral, lazy.scales)
+        frames.append(tidy_metric_rows(groups[names], res, list(SURVEY_METRICS),
+                                       {m: res[m][0] > 0 for m in res}, min_n))
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    for c in names:  # group labels as on the pandas engine: NaN for a missing value
+        out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
+    order = pd.Categorical(out["metric"], categories=list(METRICS), ordered=True)
+    out = out.assign(_m=order).sort_values(names + ["_m"], kind="stable", na_position="last")
+    return out.drop(columns="_m").reset_index(drop=True)[names + ["metric", "n", "value", "ci_low", "ci_high",
+                                                                   "small_n"]]
