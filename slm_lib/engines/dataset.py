@@ -17,12 +17,12 @@ from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import ConfigError, MissingTableError
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
-LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers")
+LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
 
 
 @dataclass
 class LazyDataset:
-    """The tickets, surveys and customers of a data directory as ibis tables of one engine.
+    """The tickets, surveys, customers and revenue of a data directory as ibis tables of one engine.
 
     Attributes
     ----------
@@ -86,7 +86,7 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
         (``tickets.parquet/part-0.parquet`` ...).
     engine : {"duckdb", "spark"}
     tables : iterable of str, optional
-        Default ``tickets``, ``surveys``, ``customers``.
+        Default :data:`LAZY_TABLES` (not ``ticket_events``: the engine reads none yet).
     scales : mapping, optional
         Survey scales (default :data:`slm_lib.config.SCALES`).
     con : ibis backend, optional

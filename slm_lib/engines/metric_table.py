@@ -10,8 +10,9 @@ values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
 Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection. Business hours, SLA compliance and ticket-event metrics are not
-computed on the engine yet: the table has no ``sla_*`` rows and ``calendar`` is refused.
+hours after selection; SLA clocks are judged in calendar time too. Business hours and
+ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
+ticket events are not read.
 """
 from __future__ import annotations
 
@@ -30,8 +31,16 @@ from slm_lib.config import (
 )
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.grouping import by_list
+from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
 from slm_lib.metrics.survey import nps_from_counts
-from slm_lib.metrics.table import METRICS, SURVEY_METRICS, Result, tidy_metric_rows
+from slm_lib.metrics.table import (
+    METRICS,
+    SURVEY_METRICS,
+    TICKET_METRICS,
+    Result,
+    tidy_metric_rows,
+)
+from slm_lib.periods import latest_timestamp, utc_instant
 from slm_lib.stats import (
     mean_from_moments,
     poisson_interval,
@@ -40,9 +49,7 @@ from slm_lib.stats import (
     share_from_counts,
 )
 
-ENGINE_TICKET_METRICS: tuple[str, ...] = (
-    "tickets", "frt_mean", "frt_median", "frt_p90", "resolution_mean", "resolution_median",
-    "resolution_p90", "resolution_rate", "fcr", "reopen_rate", "replies_per_ticket")
+ENGINE_TICKET_METRICS: tuple[str, ...] = TICKET_METRICS
 _QS = (0.5, 0.9)
 _US_PER_HOUR = 3.6e9
 
@@ -123,12 +130,38 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _ticket_side(con: Any, t: Any, keys: list[str]) -> tuple[pd.DataFrame, Result]:
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+    """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
+
+    Calendar time in integer microseconds, compared with the longest whole-microsecond time
+    within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
+    of microsecond resolution.
+    """
+    out: dict[str, Any] = {}
+    if as_of is None:  # no timestamp at all: nothing is judged
+        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
+    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
+    started = t.created_at.notnull() & (t.created_at <= now)
+    for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
+        event = t[SLA_EVENTS[name]]
+        seen = event.notnull() & (event <= now)
+        elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
+        limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
+                  if p in per_priority and np.isfinite(per_priority[p])]
+        limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
+        judged = started & limit.notnull()
+        breached = judged & (elapsed > limit)
+        out[f"_a_{name}"] = (judged & ~breached & seen).cast("int64").sum()
+        out[f"_b_{name}"] = breached.cast("int64").sum()
+    return out
+
+
+def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
     counts = t.group_by(keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum()).execute()
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
     out: Result = {"tickets": (n, n.astype(np.float64), *poisson_interval(n)),
@@ -145,7 +178,25 @@ def _ticket_side(con: Any, t: Any, keys: list[str]) -> tuple[pd.DataFrame, Resul
         at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
         qs = quantiles_from_order_statistics(at, k, _QS)
         out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
+    for name in SLA_EVENTS:
+        if f"_a_{name}" in counts:
+            achieved, judged = counts[f"_a_{name}"], counts[f"_a_{name}"] + counts[f"_b_{name}"]
+            out[f"sla_{name}"] = (judged.to_numpy(dtype=np.int64), *share_from_counts(achieved, judged))
     return groups, out
+
+
+def observation_end(lazy: Any) -> pd.Timestamp | None:
+    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
+    columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+    found = []
+    for name, cols in columns.items():
+        table = lazy.tables.get(name)
+        if table is not None:
+            row = table.aggregate(**{c: table[c].max() for c in cols if c in table.columns}).execute()
+            found += [pd.to_datetime(row[c], utc=True) for c in row.columns]
+    end = latest_timestamp(*found)
+    return None if pd.isna(end) else end
 
 
 def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral: bool,
@@ -185,8 +236,9 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS` (no SLA or event rows yet);
-    ``sla`` and ``as_of`` only matter for those and are ignored.
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
+    the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
+    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
 
     Raises
     ------
@@ -220,7 +272,8 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     frames = []
     t = keyed(tickets, "created_at")
-    groups, res = _ticket_side(con, t, names)
+    as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
+    groups, res = _ticket_side(con, t, names, sla, as_of)
     frames.append(tidy_metric_rows(groups[names], res, list(ENGINE_TICKET_METRICS),
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
