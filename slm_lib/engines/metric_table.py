@@ -81,12 +81,37 @@ def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
     return t.left_join(right, t[key] == right["_k"]).drop("_k")
 
 
-def _moments(t: Any, x: Any, keys: list[str]) -> Any:
-    """Per group: n, sum, and sums of squared and cubed deviations about the group mean of ``x``."""
-    base = t.mutate(_x=x).filter(lambda r: r._x.notnull())
-    base = base.mutate(_d=base._x - base._x.mean().over(ibis_window(keys)))
-    return base.group_by(keys).aggregate(n=base._x.count(), s=base._x.sum(), ss=(base._d * base._d).sum(),
-                                         s3=(base._d * base._d * base._d).sum())
+def _sums(xs: Mapping[str, Any]) -> dict[str, Any]:
+    """Aggregates ``_<name>_n`` and ``_<name>_s`` (count and sum of non-null values) of each value."""
+    out = {}
+    for name, x in xs.items():
+        out[f"_{name}_n"], out[f"_{name}_s"] = x.count(), x.sum()
+    return out
+
+
+def _moments(t: Any, xs: Mapping[str, Any], keys: list[str], first: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per value and group row of ``first``: n, sum, and sums of squared and cubed deviations about the mean.
+
+    ``first`` holds the groups' ``keys`` and the :func:`_sums` of ``xs``; the means go back
+    to the engine (a small table joined on the keys, NULL matching NULL) for a second pass.
+    """
+    means = {f"_m_{name}": (first[f"_{name}_s"] / first[f"_{name}_n"].where(first[f"_{name}_n"] > 0)).fillna(0.0)
+             for name in xs}
+    base = t.mutate(**{f"_x_{name}": x for name, x in xs.items()})
+    if keys:
+        small = first[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)}).assign(**means)
+        schema = {f"_k{i}": base.schema()[k] for i, k in enumerate(keys)} | {m: "float64" for m in means}
+        w = ibis.memtable(small, schema=ibis.schema(schema))
+        base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
+    else:
+        base = base.mutate(**{m: ibis.literal(float(v.iloc[0]) if len(v) else 0.0) for m, v in means.items()})
+    devs = {name: base[f"_x_{name}"] - base[f"_m_{name}"] for name in xs}
+    agg = base.group_by(keys).aggregate(**{f"_{name}_{k}": v for name, d in devs.items()
+                                          for k, v in (("ss", (d * d).sum()), ("s3", (d * d * d).sum()))})
+    second = _merged(first, agg.execute(), keys) if keys else agg.execute().fillna(0)
+    return {name: pd.DataFrame({"n": first[f"_{name}_n"].to_numpy(), "s": first[f"_{name}_s"].fillna(0).to_numpy(),
+                                "ss": second[f"_{name}_ss"].to_numpy(), "s3": second[f"_{name}_s3"].to_numpy()})
+            for name in xs}
 
 
 def ibis_window(keys: list[str], order_by: Any = None) -> Any:
@@ -158,23 +183,26 @@ def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
 
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
+    raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
+                                                                         ("resolution", "resolved_at"))}
+    values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
+    values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
     counts = t.group_by(keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of)).execute()
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
+        **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
     out: Result = {"tickets": (n, n.astype(np.float64), *poisson_interval(n)),
                    "resolution_rate": (n, *share_from_counts(res, n)),
                    "fcr": (res, *share_from_counts(counts["_fcr"], res)),
                    "reopen_rate": (res, *share_from_counts(counts["_reopened"], res))}
-    out["replies_per_ticket"] = _mean_result(_merged(groups, _moments(
-        t, resolved.ifelse(t.replies.cast("float64"), ibis.null()), keys).execute(), keys))
-    for prefix, column in (("frt", "first_response_at"), ("resolution", "resolved_at")):
-        raw = t[column].delta(t.created_at, unit="microsecond")
-        m = _merged(groups, _moments(t, raw.cast("float64") / _US_PER_HOUR, keys).execute(), keys)
-        out[f"{prefix}_mean"] = _mean_result(m)
-        k = m["n"].to_numpy(dtype=np.int64)
+    moments = _moments(t, values, keys, counts)
+    out["replies_per_ticket"] = _mean_result(moments["replies"])
+    for prefix, raw in raws.items():
+        out[f"{prefix}_mean"] = _mean_result(moments[prefix])
+        k = moments[prefix]["n"].to_numpy(dtype=np.int64)
         at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
         qs = quantiles_from_order_statistics(at, k, _QS)
         out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
@@ -206,19 +234,19 @@ def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral
     top2, neutral = csat_cutoffs(scales["csat"])
     is_nps, is_csat = s.type == "nps", s.type == "csat"
     csat_in = is_csat & (score != neutral) if (neutral is not None and exclude_neutral) else is_csat
-    as_int = lambda e: e.cast("int64").sum()
+    as_int = lambda e: e.cast("int64").sum()  # noqa: E731
+    ces = {"ces": (s.type == "ces").ifelse(score, ibis.null())}
     counts = s.group_by(keys).aggregate(
         _nps=as_int(is_nps), _prom=as_int(is_nps & (score >= NPS_PROMOTER_MIN)),
         _det=as_int(is_nps & (score <= NPS_DETRACTOR_MAX)), _csat=as_int(csat_in),
         _sat=as_int(csat_in & (score >= (top2 if threshold is None else threshold))),
-        _ces=as_int(s.type == "ces")).execute()
+        **_sums(ces)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n = counts["_nps"].to_numpy(dtype=np.int64)
     out: Result = {"nps": (n, *nps_from_counts(counts["_prom"], counts["_det"], n))}
     n = counts["_csat"].to_numpy(dtype=np.int64)
     out["csat"] = (n, *share_from_counts(counts["_sat"], n))
-    ces = (s.type == "ces").ifelse(score, ibis.null())
-    out["ces"] = _mean_result(_merged(groups, _moments(s, ces, keys).execute(), keys), scales["ces"])
+    out["ces"] = _mean_result(_moments(s, ces, keys, counts)["ces"], scales["ces"])
     return groups, out
 
 
