@@ -40,11 +40,12 @@ def samples() -> tuple[LazyDataset, Dataset]:
     return open_dataset("data_samples"), slm.load_data("data_samples", tables=LAZY_TABLES)
 
 
-@pytest.mark.parametrize("freq, by", [("M", None), ("M", ["channel"]), ("Q", ["segment", "priority"]),
-                                      ("W", ["team"])])
-def test_duckdb_metric_table_equals_pandas_on_the_samples(samples, freq, by):
+@pytest.mark.parametrize("freq, by, tz", [("M", None, "UTC"), ("M", ["channel"], "UTC"),
+                                          ("Q", ["segment", "priority"], "UTC"), ("W", ["team"], "Pacific/Auckland"),
+                                          ("D", None, "America/New_York")])
+def test_duckdb_metric_table_equals_pandas_on_the_samples(samples, freq, by, tz):
     lazy, ds = samples
-    assert_same_table(metric_table(lazy, freq=freq, by=by), metric_table(ds, freq=freq, by=by),
+    assert_same_table(metric_table(lazy, freq=freq, by=by, tz=tz), metric_table(ds, freq=freq, by=by, tz=tz),
                       ["period"] + (by or []))
 
 
@@ -145,8 +146,8 @@ def spark():
 
 def test_spark_metric_table_equals_pandas_on_the_samples(spark, samples):
     lazy = open_dataset("data_samples", engine="spark", con=spark)
-    assert_same_table(metric_table(lazy, by=["channel"]), metric_table(samples[1], by=["channel"]),
-                      ["period", "channel"])
+    kwargs = {"by": ["channel"], "tz": "Asia/Kolkata"}
+    assert_same_table(metric_table(lazy, **kwargs), metric_table(samples[1], **kwargs), ["period", "channel"])
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

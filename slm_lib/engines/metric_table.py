@@ -54,23 +54,34 @@ _QS = (0.5, 0.9)
 _US_PER_HOUR = 3.6e9
 
 
-def period_label(ts: Any, freq: str) -> Any:
-    """ibis string expression of the period label of a timestamp (labels of :func:`slm_lib.periods.period_codes`).
+def period_key(ts: Any, freq: str) -> Any:
+    """ibis expression of a timestamp's period in the session time zone, as a cheap exact key.
 
-    The timestamp is read in the session time zone of the engine (set by the caller).
+    An integer (``year * 100 + month`` for "M", ``year * 10 + quarter`` for "Q", the year
+    for "Y") or the date of the day or of the week's Monday ("D", "W"); :func:`_labelled`
+    turns the keys into the labels of :func:`slm_lib.periods.period_codes` on the small
+    aggregated table.
     """
-    year = ts.year().cast("string")
-    if freq == "M":
-        return year + "-" + ts.month().cast("string").lpad(2, "0")
-    if freq == "Q":
-        return year + "Q" + ts.quarter().cast("string")
-    if freq == "Y":
-        return year
-    if freq == "W":
-        return ts.truncate("W").date().cast("string")
-    if freq == "D":
-        return ts.date().cast("string")
-    raise ConfigError(f"freq {freq!r} unknown; use one of M, Q, Y, W, D")
+    keys = {"M": lambda: ts.year() * 100 + ts.month(), "Q": lambda: ts.year() * 10 + ts.quarter(),
+            "Y": lambda: ts.year(), "W": lambda: ts.truncate("W").date(), "D": lambda: ts.date()}
+    if freq not in keys:
+        raise ConfigError(f"freq {freq!r} unknown; use one of M, Q, Y, W, D")
+    return keys[freq]()
+
+
+def _labelled(groups: pd.DataFrame, freq: str | None) -> pd.DataFrame:
+    """``groups`` with the period keys of :func:`period_key` replaced by their labels."""
+    if not freq or groups.empty:
+        return groups
+    key = groups["period"]
+    if freq in ("W", "D"):
+        labels = pd.to_datetime(key).dt.strftime("%Y-%m-%d")
+    else:
+        k = key.astype("int64")
+        labels = {"M": (k // 100).astype(str).str.zfill(4) + "-" + (k % 100).astype(str).str.zfill(2),
+                  "Q": (k // 10).astype(str).str.zfill(4) + "Q" + (k % 10).astype(str),
+                  "Y": k.astype(str).str.zfill(4)}[freq]
+    return groups.assign(period=labels.astype(object).to_numpy())
 
 
 def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
@@ -295,19 +306,19 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     def keyed(table: Any, when: str) -> Any:
         table = _with_columns(table, customers, "customer_id", c_cols)
         if freq:
-            table = table.mutate(period=period_label(table[when], freq)).filter(lambda r: r.period.notnull())
+            table = table.mutate(period=period_key(table[when], freq)).filter(lambda r: r.period.notnull())
         return table
 
     frames = []
     t = keyed(tickets, "created_at")
     as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
     groups, res = _ticket_side(con, t, names, sla, as_of)
-    frames.append(tidy_metric_rows(groups[names], res, list(ENGINE_TICKET_METRICS),
+    frames.append(tidy_metric_rows(_labelled(groups, freq)[names], res, list(ENGINE_TICKET_METRICS),
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
         s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")
         groups, res = _survey_side(s, names, csat_threshold, exclude_neutral, lazy.scales)
-        frames.append(tidy_metric_rows(groups[names], res, list(SURVEY_METRICS),
+        frames.append(tidy_metric_rows(_labelled(groups, freq)[names], res, list(SURVEY_METRICS),
                                        {m: res[m][0] > 0 for m in res}, min_n))
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     for c in names:  # group labels as on the pandas engine: NaN for a missing value
