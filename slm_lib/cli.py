@@ -90,7 +90,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
     from slm_lib.io.config import read_sla_targets
 
-    ds = load_data(args.data, errors=args.errors)
+    ds = load_data(args.data, errors=args.errors, engine=args.engine)
     sla = read_sla_targets(args.sla) if args.sla else None
     table = metric_table(ds, freq="M", by=args.by or None, tz=args.tz, calendar=_calendar(args), sla=sla)
     if args.month:
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write to this file instead of stdout")
     p.add_argument("--errors", choices=("raise", "drop"), default="raise")
     p.add_argument("--sla", metavar="FILE.yaml", help="SLA targets in hours per priority (default: README table)")
+    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
+                   help="pandas: in memory, validated, every metric; duckdb/spark: files read lazily by that "
+                        "engine, ticket and survey metrics without SLA or event rows (data beyond memory)")
     _add_calendar_options(p)
     p.set_defaults(func=_cmd_metrics)
 

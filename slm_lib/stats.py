@@ -504,19 +504,54 @@ def grouped_quantiles(values: ArrayLike, groups: ArrayLike, n_groups: int, qs: t
     x = np.asarray(values)
     g = np.asarray(groups)
     counts = np.bincount(g, minlength=n_groups).astype(np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    empty = counts == 0
-    last = np.maximum(counts - 1, 0)
     if x.size == 0 or not qs:
         return {q: (np.full(n_groups, np.nan),) * 3 for q in qs}
-    wanted = []  # 0-based ranks within each group: both interpolation neighbours and the interval ends
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ranks = quantile_order_ranks(counts, qs, confidence)
+    at = _order_statistics(x, g, n_groups, np.minimum(np.tile(starts, len(ranks)) + ranks.ravel(), x.size - 1))
+    return quantiles_from_order_statistics(at.reshape(ranks.shape) * scale, counts, qs)
+
+
+def quantile_order_ranks(counts: ArrayLike, qs: tuple[float, ...],
+                         confidence: float = CONFIDENCE) -> NDArray[np.int64]:
+    """0-based ranks of the order statistics behind :func:`grouped_quantiles`, per group.
+
+    For each q four rows: the two interpolation neighbours (numpy "linear" method) and
+    the two interval ends (:func:`quantile_ci_ranks`); shape ``(4 * len(qs), n_groups)``,
+    clipped to ``[0, n - 1]`` (0 for empty groups). Any engine that can select order
+    statistics at given ranks (e.g. SQL ``row_number``) then gets exact quantiles through
+    :func:`quantiles_from_order_statistics`.
+
+    Examples
+    --------
+    >>> quantile_order_ranks([4], (0.5,)).ravel().tolist()
+    [1, 2, 0, 3]
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    last = np.maximum(counts - 1, 0)
+    wanted = []
     for q in qs:
-        h = last * q
-        lo_i = np.floor(h).astype(np.int64)
+        lo_i = np.floor(last * q).astype(np.int64)
         wanted += [lo_i, np.minimum(lo_i + 1, last), *quantile_ci_ranks(counts, q, confidence)]
-    ranks = np.clip(np.concatenate(wanted), 0, None)
-    at = _order_statistics(x, g, n_groups, np.minimum(np.tile(starts, len(wanted)) + ranks, x.size - 1))
-    at = np.where(np.tile(empty, len(wanted)), np.nan, at * scale).reshape(len(qs), 4, n_groups)
+    return np.clip(np.stack(wanted), 0, None).reshape(4 * len(qs), len(counts))
+
+
+def quantiles_from_order_statistics(at: ArrayLike, counts: ArrayLike,
+                                    qs: tuple[float, ...]) -> dict[float, tuple[FloatArray, FloatArray, FloatArray]]:
+    """Quantiles and intervals from the order statistics at :func:`quantile_order_ranks`.
+
+    ``at``: values at those ranks, same shape. Returns what :func:`grouped_quantiles`
+    returns (NaN for empty groups; the interval widened to include the estimate).
+
+    Examples
+    --------
+    >>> r = quantiles_from_order_statistics([[2.0], [3.0], [1.0], [10.0]], [4], (0.5,))
+    >>> [float(v[0]) for v in r[0.5]]
+    [2.5, 1.0, 10.0]
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    at = np.where(counts == 0, np.nan, np.asarray(at, dtype=np.float64)).reshape(len(qs), 4, len(counts))
+    last = np.maximum(counts - 1, 0)
     out: dict[float, tuple[FloatArray, FloatArray, FloatArray]] = {}
     for q, (a, b, low, high) in zip(qs, at):  # a handful of quantiles, each vectorised over groups
         h = last * q

@@ -111,3 +111,16 @@ def test_segment_report_goes_beside_the_whole_business_report(generated, tmp_pat
                  "--notebooks", *notebooks]) == 0
     assert capsys.readouterr().out.strip() == str(out / f"segment-{segment}" / "2026-10" / "index.html")
     assert not (out / "2026-10").exists()
+
+
+def test_metrics_on_the_duckdb_engine_equal_the_pandas_rows(generated, tmp_path, capsys):
+    paths = {engine: tmp_path / f"{engine}.csv" for engine in ("pandas", "duckdb")}
+    for engine, path in paths.items():
+        assert main(["metrics", "--data", str(generated), "--month", "2026-09", "--by", "priority", "--format", "csv",
+                     "--output", str(path), "--engine", engine]) == 0
+    pandas_rows, engine_rows = (pd.read_csv(p).set_index(["priority", "metric"]) for p in paths.values())
+    assert "sla_resolution" in engine_rows.index.get_level_values("metric")
+    pd.testing.assert_frame_equal(engine_rows.sort_index(), pandas_rows.loc[engine_rows.index].sort_index(),
+                                  rtol=1e-9)
+    assert main(["metrics", "--data", str(generated), "--engine", "duckdb", "--business-hours", "09:00-17:00"]) == 2
+    assert "business hours" in capsys.readouterr().err

@@ -272,7 +272,8 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[str] | None = None,
-              scales: Mapping[str, tuple[int, int]] | None = None, as_of: Any = None) -> Dataset:
+              scales: Mapping[str, tuple[int, int]] | None = None, as_of: Any = None,
+              engine: str = "pandas") -> Any:
     """Load and validate the canonical tables of a data directory (SPEC §3).
 
     Each table is ``<table>.csv`` or ``<table>.parquet`` (not both). Timestamps are ISO
@@ -297,6 +298,11 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     as_of : timestamp, optional
         When the export was taken (``Dataset.as_of``); default unknown, and the data's
         latest timestamp stands in for it.
+    engine : {"pandas", "duckdb", "spark"}
+        ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
+        tickets, surveys and customers lazily on that engine and return a
+        :class:`~slm_lib.engines.LazyDataset` (files must already be canonical: no
+        validation on the engine yet; ``errors`` and ``as_of`` are not used).
 
     Returns
     -------
@@ -321,6 +327,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     >>> ds = load_data("exports/2026-10", errors="drop")     # doctest: +SKIP
     >>> ds.quality[ds.quality.action == "dropped"]           # doctest: +SKIP
     """
+    if engine != "pandas":
+        from slm_lib.engines.dataset import open_dataset  # config/errors only: no import cycle
+        return open_dataset(path, engine, tables, scales)
     directory = Path(path)
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")

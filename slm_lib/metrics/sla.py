@@ -126,7 +126,7 @@ def _as_of(tickets: pd.DataFrame, as_of: Any) -> pd.Timestamp:
     return utc_instant(as_of)
 
 
-def _last_ns_within(hours: float) -> int:
+def last_ns_within(hours: float) -> int:
     """The longest elapsed time in whole nanoseconds that is still within ``hours``.
 
     Within means ``ns / 3.6e12 <= hours`` in floating point, exactly as
@@ -174,7 +174,7 @@ def judge_clocks(elapsed: np.ndarray, stopped: np.ndarray, priority: np.ndarray,
     [0, 1, 2, -1]
     """
     hours = np.array([per_priority.get(p, np.nan) for p in PRIORITIES] + [np.nan])   # the last one serves -1
-    limit = np.array([_last_ns_within(h) for h in hours], dtype=np.int64) if exact else hours
+    limit = np.array([last_ns_within(h) for h in hours], dtype=np.int64) if exact else hours
     code = np.where(stopped, np.int8(ACHIEVED), np.int8(PENDING))
     code[elapsed > limit[priority]] = BREACHED   # late, or still running past the target
     code[np.isnan(hours)[priority]] = NOT_APPLICABLE

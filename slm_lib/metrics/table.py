@@ -285,8 +285,11 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
 
     Parameters
     ----------
-    ds : Dataset
-        Needs ``tickets``, ``surveys`` and (for customer ``by`` columns) ``customers``.
+    ds : Dataset or LazyDataset
+        Needs ``tickets``, ``surveys`` and (for customer ``by`` columns) ``customers``. A
+        :class:`~slm_lib.engines.LazyDataset` (``load_data(path, engine="duckdb")``) is
+        computed on its engine: same columns and values, without the SLA and event rows
+        (:func:`slm_lib.engines.engine_metric_table`).
     freq : {"M", "Q", "Y", "W", "D"}
         Period length; labels described in the module docstring (``"YYYY-MM"`` for "M").
     by : str or list of str, optional
@@ -327,6 +330,10 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     >>> mt.loc[mt.metric == "frt_mean", ["period", "n", "value"]].values.tolist()
     [['2024-01', 1, 2.0]]
     """
+    on_engine = getattr(ds, "engine_metric_table", None)  # a LazyDataset (slm_lib.engines) computes it itself
+    if on_engine is not None:
+        return on_engine(freq=freq, by=by, calendar=calendar, sla=sla, tz=tz, min_n=min_n, as_of=as_of,
+                         csat_threshold=csat_threshold, exclude_neutral=exclude_neutral)
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,

@@ -1,0 +1,154 @@
+"""metric_table beyond memory: DuckDB (and Spark) engine from Parquet vs hand-written DuckDB SQL.
+
+Writes N tickets (+20% surveys) to Parquet in chunks (numpy + pyarrow), then runs, each in
+its own process so that its peak RSS is its own:
+
+* ``engine``: ``metric_table(load_data(dir, engine="duckdb"))`` (slm's ibis definitions);
+* ``sql``: the same aggregates as one hand-written DuckDB query (quantile_cont for the
+  quantiles), the reference;
+* ``spark``: the engine on a local PySpark session (with ``--spark``).
+
+Usage: ``python benchmarks/bench_scale.py [--tickets 10000000] [--dir /tmp/slm_scale] [--spark]``.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHUNK = 2_000_000
+T0 = np.datetime64("2023-01-01T00:00:00", "us").astype(np.int64)
+YEAR_US = 730 * 86_400 * 1_000_000
+
+
+def _ts(us: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    return pa.array(us, type=pa.timestamp("us", tz="UTC"), mask=None if valid is None else ~valid)
+
+
+def _labels(names: list[str], rng: np.random.Generator, n: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, len(names), n).astype(np.int32)),
+                                          pa.array(names)).cast(pa.string())
+
+
+def generate(directory: Path, n_tickets: int, seed: int = 1) -> None:
+    """tickets.parquet, surveys.parquet (20% of tickets) and customers.parquet under ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n_customers = max(n_tickets // 100, 10)
+    cust = np.char.add("C", np.arange(n_customers).astype("U9"))
+    pq.write_table(pa.table({"customer_id": cust, "signup_at": _ts(np.full(n_customers, T0)),
+                             "segment": _labels(["smb", "mid", "ent"], rng, n_customers),
+                             "region": _labels(["emea", "amer", "apac"], rng, n_customers),
+                             "churned_at": _ts(np.zeros(n_customers, np.int64), np.zeros(n_customers, bool))}),
+                   directory / "customers.parquet")
+    tickets = surveys = None
+    for start in range(0, n_tickets, CHUNK):
+        n = min(CHUNK, n_tickets - start)
+        ids = np.char.add("T", np.arange(start, start + n).astype("U10"))
+        created = T0 + np.sort(rng.integers(0, YEAR_US, n))
+        frt = created + (rng.exponential(4.0, n) * 3.6e9).astype(np.int64)
+        res = frt + (rng.exponential(40.0, n) * 3.6e9).astype(np.int64)
+        t = pa.table({"ticket_id": ids, "customer_id": cust[rng.integers(0, n_customers, n)],
+                      "created_at": _ts(created), "first_response_at": _ts(frt, rng.random(n) < 0.95),
+                      "resolved_at": _ts(res, rng.random(n) < 0.85),
+                      "channel": _labels(["email", "chat", "phone", "web", "social"], rng, n),
+                      "priority": _labels(["low", "normal", "high", "urgent"], rng, n),
+                      "agent_id": _labels([f"A{i}" for i in range(60)], rng, n),
+                      "team": _labels(["frontline", "billing", "tech"], rng, n),
+                      "replies": rng.poisson(2.0, n), "reopens": (rng.random(n) < 0.1).astype(np.int64),
+                      "category": _labels(["billing", "bug", "account"], rng, n)})
+        k = n // 5
+        pick = rng.integers(0, n, k)
+        kind = rng.integers(0, 3, k)
+        score = np.where(kind == 0, rng.integers(0, 11, k), np.where(kind == 1, rng.integers(1, 6, k),
+                                                                       rng.integers(1, 8, k)))
+        s = pa.table({"response_id": np.char.add("R", np.arange(start, start + k).astype("U10")),
+                      "customer_id": t["customer_id"].take(pick), "ticket_id": pa.array(ids[pick],
+                                                                                         mask=rng.random(k) < 0.2),
+                      "submitted_at": _ts(created[pick] + rng.integers(0, 5 * 86_400_000_000, k)),
+                      "type": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)),
+                                                             pa.array(["nps", "csat", "ces"])).cast(pa.string()),
+                      "score": score, "comment": pa.nulls(k, pa.string())})
+        if tickets is None:
+            tickets = pq.ParquetWriter(directory / "tickets.parquet", t.schema)
+            surveys = pq.ParquetWriter(directory / "surveys.parquet", s.schema)
+        tickets.write_table(t)
+        surveys.write_table(s)
+    tickets.close()
+    surveys.close()
+
+
+HAND_SQL = """
+WITH t AS (
+  SELECT strftime(created_at, '%Y-%m') AS period,
+         date_diff('microsecond', created_at, first_response_at) / 3.6e9 AS frt,
+         date_diff('microsecond', created_at, resolved_at) / 3.6e9 AS res,
+         resolved_at IS NOT NULL AS resolved, replies, reopens
+  FROM read_parquet('{d}/tickets.parquet'))
+SELECT period, count(*) AS tickets,
+       avg(frt), quantile_cont(frt, 0.5), quantile_cont(frt, 0.9), stddev_samp(frt), skewness(frt),
+       avg(res), quantile_cont(res, 0.5), quantile_cont(res, 0.9), stddev_samp(res), skewness(res),
+       avg(resolved::INT), sum((resolved AND replies <= 1 AND reopens = 0)::INT), sum((resolved AND reopens > 0)::INT),
+       avg(replies) FILTER (resolved), stddev_samp(replies) FILTER (resolved), skewness(replies) FILTER (resolved)
+FROM t GROUP BY period ORDER BY period;
+SELECT strftime(submitted_at, '%Y-%m') AS period,
+       count(*) FILTER (type = 'nps'), count(*) FILTER (type = 'nps' AND score >= 9),
+       count(*) FILTER (type = 'nps' AND score <= 6), count(*) FILTER (type = 'csat'),
+       count(*) FILTER (type = 'csat' AND score >= 4), avg(score) FILTER (type = 'ces'),
+       stddev_samp(score) FILTER (type = 'ces'), skewness(score) FILTER (type = 'ces')
+FROM read_parquet('{d}/surveys.parquet') WHERE score IS NOT NULL GROUP BY period ORDER BY period;
+"""
+
+
+def run(kind: str, directory: str) -> None:
+    """One measurement (child process): prints seconds and peak RSS (the JVM's for Spark, a child)."""
+    import duckdb
+
+    import slm_lib as slm
+    start = time.perf_counter()
+    if kind == "sql":
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        for sql in HAND_SQL.format(d=directory).split(";")[:2]:
+            rows = con.execute(sql).fetchall()
+    else:
+        rows = slm.metric_table(slm.load_data(directory, engine=kind))
+    seconds = time.perf_counter() - start
+    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
+    print(f"{kind}\t{seconds:.1f}\t{rss:.2f}\t{len(rows)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=10_000_000)
+    parser.add_argument("--dir", default="/tmp/slm_scale")
+    parser.add_argument("--spark", action="store_true", help="also the Spark engine (local session)")
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        return run(args.run, args.dir)
+    directory = Path(args.dir) / f"{args.tickets}"
+    if not (directory / "tickets.parquet").exists():
+        start = time.perf_counter()
+        generate(directory, args.tickets)
+        print(f"generated {args.tickets:,} tickets (+20% surveys) to Parquet in {time.perf_counter() - start:.1f} s")
+    figures = {}
+    for kind in ["sql", "duckdb"] + (["spark"] if args.spark else []):
+        out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory)],
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        _, seconds, rss, rows = out.split("\t")
+        figures[kind] = float(seconds)
+        print(f"{kind:>7}: {seconds} s, peak RSS {rss} GiB, {rows} rows")
+    for kind in figures.keys() - {"sql"}:
+        print(f"{kind} engine / hand-written DuckDB SQL: {figures[kind] / figures['sql']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

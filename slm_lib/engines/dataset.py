@@ -1,0 +1,122 @@
+"""A lazy data set: the canonical tables as ibis expressions on DuckDB or Spark (SPEC §9 engines).
+
+Nothing is read into pandas: the files are scanned by the engine when a metric is
+computed, and only the small aggregated tables come back. Validation and normalisation
+(SPEC §3) are not applied on the engine yet: the files must already be canonical (as
+written by ``slm generate`` or :func:`slm_lib.io.save.save_data`).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slm_lib.config import SCALES, check_scales
+from slm_lib.errors import ConfigError, MissingTableError
+
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
+
+
+@dataclass
+class LazyDataset:
+    """The tickets, surveys, customers and revenue of a data directory as ibis tables of one engine.
+
+    Attributes
+    ----------
+    con : ibis backend
+        The connection (DuckDB in-process, or a PySpark session).
+    tables : dict
+        Table name -> ibis table; a missing optional table is absent.
+    engine : {"duckdb", "spark"}
+    scales : dict
+        Survey score scales, as :attr:`slm_lib.io.dataset.Dataset.scales`.
+    """
+
+    con: Any
+    tables: dict[str, Any]
+    engine: str
+    scales: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SCALES))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in LAZY_TABLES:
+            try:
+                return self.tables[name]
+            except KeyError:
+                return None
+        raise AttributeError(name)
+
+    def engine_metric_table(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.metric_table import engine_metric_table
+        return engine_metric_table(self, **kwargs)
+
+
+def connect(engine: str, session: Any = None) -> Any:
+    """An ibis connection: in-process DuckDB, or PySpark on ``session`` (default a local one).
+
+    Examples
+    --------
+    >>> connect("duckdb").name
+    'duckdb'
+    """
+    import ibis
+    if engine == "duckdb":
+        return ibis.duckdb.connect()
+    if engine == "spark":
+        if session is None:
+            from pyspark.sql import SparkSession
+            session = (SparkSession.builder.master("local[2]").appName("slm")
+                       .config("spark.sql.session.timeZone", "UTC")
+                       .config("spark.ui.enabled", "false").getOrCreate())
+        return ibis.pyspark.connect(session)
+    raise ConfigError(f"engine {engine!r} unknown; engines are {list(ENGINES)} (or 'pandas')")
+
+
+def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
+                 scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
+    """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data directory; a table may also be a directory of Parquet files
+        (``tickets.parquet/part-0.parquet`` ...).
+    engine : {"duckdb", "spark"}
+    tables : iterable of str, optional
+        Default :data:`LAZY_TABLES` (not ``ticket_events``: the engine reads none yet).
+    scales : mapping, optional
+        Survey scales (default :data:`slm_lib.config.SCALES`).
+    con : ibis backend, optional
+        An existing connection of that engine (e.g. a Spark session wrapped by
+        ``ibis.pyspark.connect``); default :func:`connect`.
+
+    Raises
+    ------
+    MissingTableError
+        If the directory or the tickets table does not exist.
+
+    Examples
+    --------
+    >>> lazy = open_dataset("data_samples")                   # doctest: +SKIP
+    >>> lazy.tickets.count().execute()                         # doctest: +SKIP
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine {engine!r} unknown; engines are {list(ENGINES)} (or 'pandas')")
+    directory = Path(path)
+    if not directory.is_dir():
+        raise MissingTableError(f"{directory}: data directory not found")
+    con = connect(engine) if con is None else con
+    found: dict[str, Any] = {}
+    for table in (LAZY_TABLES if tables is None else tuple(tables)):
+        parquet, csv = directory / f"{table}.parquet", directory / f"{table}.csv"
+        if parquet.exists():
+            source = str(parquet / "*.parquet") if parquet.is_dir() and engine == "duckdb" else str(parquet)
+            found[table] = con.read_parquet(source, table_name=f"slm_{table}")
+        elif csv.is_file():
+            found[table] = con.read_csv(str(csv), table_name=f"slm_{table}")
+        elif table == "tickets":
+            raise MissingTableError(f"{directory}: required table 'tickets' not found")
+    return LazyDataset(con, found, engine, check_scales(scales))

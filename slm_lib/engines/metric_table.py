@@ -1,0 +1,329 @@
+"""metric_table on an engine: the scalable aggregates as ibis expressions (SPEC §9 engines).
+
+The engine (DuckDB, Spark, any ibis backend with window functions) computes per group only
+sums and counts: counts of tickets and flags, sums of values and of their squared and cubed
+deviations about the group mean (two passes: a window mean, then the sums), and the order
+statistics at the ranks :func:`slm_lib.stats.quantile_order_ranks` asks for (``row_number``
+over the group ordered by the value, joined to the wanted ranks). The small aggregated
+table then goes through the same :mod:`slm_lib.stats` functions as the pandas engine, so
+values and intervals have one formula. Quantiles are exact on every engine by
+construction (order statistics selected by rank; no approximate percentile is ever used).
+
+Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
+hours after selection; SLA clocks are judged in calendar time too. Business hours and
+ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
+ticket events are not read.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import (
+    DEFAULT_MIN_N,
+    NPS_DETRACTOR_MAX,
+    NPS_PROMOTER_MIN,
+    csat_cutoffs,
+)
+from slm_lib.errors import ConfigError
+from slm_lib.metrics.grouping import by_list
+from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
+from slm_lib.metrics.survey import nps_from_counts
+from slm_lib.metrics.table import (
+    METRICS,
+    SURVEY_METRICS,
+    TICKET_METRICS,
+    Result,
+    tidy_metrics,
+)
+from slm_lib.periods import latest_timestamp, utc_instant
+from slm_lib.stats import (
+    mean_from_moments,
+    poisson_interval,
+    quantile_order_ranks,
+    quantiles_from_order_statistics,
+    share_from_counts,
+)
+
+ENGINE_TICKET_METRICS: tuple[str, ...] = TICKET_METRICS
+_QS = (0.5, 0.9)
+_US_PER_HOUR = 3.6e9
+
+
+def period_key(ts: Any, freq: str) -> Any:
+    """ibis expression of a timestamp's period in the session time zone, as a cheap exact key.
+
+    An integer (``year * 100 + month`` for "M", ``year * 10 + quarter`` for "Q", the year
+    for "Y") or the date of the day or of the week's Monday ("D", "W"); :func:`_labelled`
+    turns the keys into the labels of :func:`slm_lib.periods.period_codes` on the small
+    aggregated table.
+    """
+    keys = {"M": lambda: ts.year() * 100 + ts.month(), "Q": lambda: ts.year() * 10 + ts.quarter(),
+            "Y": lambda: ts.year(), "W": lambda: ts.truncate("W").date(), "D": lambda: ts.date()}
+    if freq not in keys:
+        raise ConfigError(f"freq {freq!r} unknown; use one of M, Q, Y, W, D")
+    return keys[freq]()
+
+
+def _labelled(groups: pd.DataFrame, freq: str | None) -> pd.DataFrame:
+    """``groups`` with the period keys of :func:`period_key` replaced by their labels."""
+    if not freq or groups.empty:
+        return groups
+    key = groups["period"]
+    if freq in ("W", "D"):
+        labels = pd.to_datetime(key).dt.strftime("%Y-%m-%d")
+    else:
+        k = key.astype("int64")
+        labels = {"M": (k // 100).astype(str).str.zfill(4) + "-" + (k % 100).astype(str).str.zfill(2),
+                  "Q": (k // 10).astype(str).str.zfill(4) + "Q" + (k % 10).astype(str),
+                  "Y": k.astype(str).str.zfill(4)}[freq]
+    return groups.assign(period=labels.astype(object).to_numpy())
+
+
+def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
+    """``t`` with ``columns`` of ``other`` looked up by ``key`` (left join; other unique by key)."""
+    if not columns:
+        return t
+    right = other.select(_k=other[key], **{c: other[c] for c in columns})
+    return t.left_join(right, t[key] == right["_k"]).drop("_k")
+
+
+def _sums(xs: Mapping[str, Any]) -> dict[str, Any]:
+    """Aggregates ``_<name>_n`` and ``_<name>_s`` (count and sum of non-null values) of each value."""
+    out = {}
+    for name, x in xs.items():
+        out[f"_{name}_n"], out[f"_{name}_s"] = x.count(), x.sum()
+    return out
+
+
+def _moments(t: Any, xs: Mapping[str, Any], keys: list[str], first: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per value and group row of ``first``: n, sum, and sums of squared and cubed deviations about the mean.
+
+    ``first`` holds the groups' ``keys`` and the :func:`_sums` of ``xs``; the means go back
+    to the engine (a small table joined on the keys, NULL matching NULL) for a second pass.
+    """
+    means = {f"_m_{name}": (first[f"_{name}_s"] / first[f"_{name}_n"].where(first[f"_{name}_n"] > 0)).fillna(0.0)
+             for name in xs}
+    base = t.mutate(**{f"_x_{name}": x for name, x in xs.items()})
+    if keys:
+        small = first[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)}).assign(**means)
+        schema = {f"_k{i}": base.schema()[k] for i, k in enumerate(keys)} | {m: "float64" for m in means}
+        w = ibis.memtable(small, schema=ibis.schema(schema))
+        base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
+    else:
+        base = base.mutate(**{m: ibis.literal(float(v.iloc[0]) if len(v) else 0.0) for m, v in means.items()})
+    devs = {name: base[f"_x_{name}"] - base[f"_m_{name}"] for name in xs}
+    agg = base.group_by(keys).aggregate(**{f"_{name}_{k}": v for name, d in devs.items()
+                                          for k, v in (("ss", (d * d).sum()), ("s3", (d * d * d).sum()))})
+    second = _merged(first, agg.execute(), keys) if keys else agg.execute().fillna(0)
+    return {name: pd.DataFrame({"n": first[f"_{name}_n"].to_numpy(), "s": first[f"_{name}_s"].fillna(0).to_numpy(),
+                                "ss": second[f"_{name}_ss"].to_numpy(), "s3": second[f"_{name}_s3"].to_numpy()})
+            for name in xs}
+
+
+def ibis_window(keys: list[str], order_by: Any = None) -> Any:
+    """A window over the groups ``keys`` (all rows when there are none), optionally ordered."""
+    return ibis.window(group_by=keys or None, order_by=order_by)
+
+
+def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
+                      counts: np.ndarray) -> np.ndarray:
+    """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
+    ranks = quantile_order_ranks(counts, _QS)
+    wanted = pd.DataFrame({"_g": np.tile(np.arange(len(groups)), len(ranks)), "_r": ranks.ravel()})
+    wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
+    if wanted.empty:
+        return np.full(ranks.shape, np.nan)
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
+    base = base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+    schema = {k: base.schema()[k] for k in keys}
+    want = groups[keys].iloc[wanted["_g"]].reset_index(drop=True).assign(_g=wanted["_g"].to_numpy(),
+                                                                         _r=wanted["_r"].to_numpy())
+    w = ibis.memtable(want, schema=ibis.schema({**schema, "_g": "int64", "_r": "int64"}))
+    cond = [base[k].identical_to(w[k]) for k in keys] + [base._r == w._r]
+    got = base.join(w, cond).select(_g=w._g, _r=w._r, _v=base._v).execute()
+    found = pd.Series(got["_v"].to_numpy(dtype=np.float64), index=pd.MultiIndex.from_arrays([got["_g"], got["_r"]]))
+    pairs = pd.MultiIndex.from_arrays([np.tile(np.arange(len(groups)), len(ranks)), ranks.ravel()])
+    return found.reindex(pairs).to_numpy().reshape(ranks.shape)
+
+
+def _merged(groups: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``agg`` aligned to the rows of ``groups`` (missing groups: zero counts and sums)."""
+    if not keys:
+        agg = agg if len(agg) else pd.DataFrame({c: [0] for c in agg.columns})
+        return agg.reset_index(drop=True)
+    out = groups[keys].merge(agg, on=keys, how="left")
+    return out.drop(columns=keys).fillna(0)
+
+
+def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -> tuple[np.ndarray, ...]:
+    n = m["n"].to_numpy(dtype=np.int64)
+    value, low, high, _ = mean_from_moments(m["s"], m["ss"], n, m["s3"])
+    return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
+
+
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+    """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
+
+    Calendar time in integer microseconds, compared with the longest whole-microsecond time
+    within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
+    of microsecond resolution.
+    """
+    out: dict[str, Any] = {}
+    if as_of is None:  # no timestamp at all: nothing is judged
+        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
+    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
+    started = t.created_at.notnull() & (t.created_at <= now)
+    for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
+        event = t[SLA_EVENTS[name]]
+        seen = event.notnull() & (event <= now)
+        elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
+        limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
+                  if p in per_priority and np.isfinite(per_priority[p])]
+        limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
+        judged = started & limit.notnull()
+        breached = judged & (elapsed > limit)
+        out[f"_a_{name}"] = (judged & ~breached & seen).cast("int64").sum()
+        out[f"_b_{name}"] = breached.cast("int64").sum()
+    return out
+
+
+def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None) -> tuple[pd.DataFrame, Result]:
+    resolved = t.resolved_at.notnull()
+    raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
+                                                                         ("resolution", "resolved_at"))}
+    values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
+    values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
+    counts = t.group_by(keys).aggregate(
+        _n=t.count(), _resolved=resolved.cast("int64").sum(),
+        _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
+        **_sums(values)).execute()
+    groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
+    n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
+    out: Result = {"tickets": (n, n.astype(np.float64), *poisson_interval(n)),
+                   "resolution_rate": (n, *share_from_counts(res, n)),
+                   "fcr": (res, *share_from_counts(counts["_fcr"], res)),
+                   "reopen_rate": (res, *share_from_counts(counts["_reopened"], res))}
+    moments = _moments(t, values, keys, counts)
+    out["replies_per_ticket"] = _mean_result(moments["replies"])
+    for prefix, raw in raws.items():
+        out[f"{prefix}_mean"] = _mean_result(moments[prefix])
+        k = moments[prefix]["n"].to_numpy(dtype=np.int64)
+        at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
+        qs = quantiles_from_order_statistics(at, k, _QS)
+        out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
+    for name in SLA_EVENTS:
+        if f"_a_{name}" in counts:
+            achieved, judged = counts[f"_a_{name}"], counts[f"_a_{name}"] + counts[f"_b_{name}"]
+            out[f"sla_{name}"] = (judged.to_numpy(dtype=np.int64), *share_from_counts(achieved, judged))
+    return groups, out
+
+
+def observation_end(lazy: Any) -> pd.Timestamp | None:
+    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
+    columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+    found = []
+    for name, cols in columns.items():
+        table = lazy.tables.get(name)
+        if table is not None:
+            row = table.aggregate(**{c: table[c].max() for c in cols if c in table.columns}).execute()
+            found += [pd.to_datetime(row[c], utc=True) for c in row.columns]
+    end = latest_timestamp(*found)
+    return None if pd.isna(end) else end
+
+
+def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral: bool,
+                 scales: Mapping[str, tuple[int, int]]) -> tuple[pd.DataFrame, Result]:
+    s = s.filter(s.score.notnull())
+    score = s.score.cast("float64")
+    top2, neutral = csat_cutoffs(scales["csat"])
+    is_nps, is_csat = s.type == "nps", s.type == "csat"
+    csat_in = is_csat & (score != neutral) if (neutral is not None and exclude_neutral) else is_csat
+    as_int = lambda e: e.cast("int64").sum()  # noqa: E731
+    ces = {"ces": (s.type == "ces").ifelse(score, ibis.null())}
+    counts = s.group_by(keys).aggregate(
+        _nps=as_int(is_nps), _prom=as_int(is_nps & (score >= NPS_PROMOTER_MIN)),
+        _det=as_int(is_nps & (score <= NPS_DETRACTOR_MAX)), _csat=as_int(csat_in),
+        _sat=as_int(csat_in & (score >= (top2 if threshold is None else threshold))),
+        **_sums(ces)).execute()
+    groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
+    n = counts["_nps"].to_numpy(dtype=np.int64)
+    out: Result = {"nps": (n, *nps_from_counts(counts["_prom"], counts["_det"], n))}
+    n = counts["_csat"].to_numpy(dtype=np.int64)
+    out["csat"] = (n, *share_from_counts(counts["_sat"], n))
+    out["ces"] = _mean_result(_moments(s, ces, keys, counts)["ces"], scales["ces"])
+    return groups, out
+
+
+def _set_time_zone(con: Any, tz: str) -> None:
+    if con.name == "duckdb":
+        con.raw_sql(f"SET TimeZone = '{tz}'")
+    elif con.name == "pyspark":
+        con._session.conf.set("spark.sql.session.timeZone", tz)
+
+
+def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[str] | None = None,
+                        calendar: Any = None, sla: Any = None, tz: str = "UTC", min_n: int = DEFAULT_MIN_N,
+                        as_of: Any = None, csat_threshold: int | None = None,
+                        exclude_neutral: bool = False) -> pd.DataFrame:
+    """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
+
+    Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
+    the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
+    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
+
+    Raises
+    ------
+    ConfigError
+        For ``calendar`` (business hours are not on the engine yet) or an unknown ``by``.
+
+    Examples
+    --------
+    >>> from slm_lib.engines import open_dataset
+    >>> mt = engine_metric_table(open_dataset("data_samples"), by="channel")   # doctest: +SKIP
+    """
+    if calendar is not None:
+        raise ConfigError("metric_table on an engine: business hours (calendar) are not supported yet; "
+                          "use engine='pandas'")
+    by = by_list(by)
+    con, tickets, surveys, customers = lazy.con, lazy.tickets, lazy.surveys, lazy.customers
+    cust_cols = set(customers.columns) - {"customer_id"} if customers is not None else set()
+    for col in by:
+        if col not in tickets.columns and col not in cust_cols:
+            raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
+    t_cols = [c for c in by if c in tickets.columns]
+    c_cols = [c for c in by if c not in tickets.columns]
+    names = (["period"] if freq else []) + list(by)
+    _set_time_zone(con, tz)
+
+    def keyed(table: Any, when: str) -> Any:
+        table = _with_columns(table, customers, "customer_id", c_cols)
+        if freq:
+            table = table.mutate(period=period_key(table[when], freq)).filter(lambda r: r.period.notnull())
+        return table
+
+    frames = []
+    t = keyed(tickets, "created_at")
+    as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
+    groups, res = _ticket_side(con, t, names, sla, as_of)
+    frames.append(tidy_metrics(_labelled(groups, freq)[names], res, list(ENGINE_TICKET_METRICS),
+                                   {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
+    if surveys is not None:
+        s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")
+        groups, res = _survey_side(s, names, csat_threshold, exclude_neutral, lazy.scales)
+        frames.append(tidy_metrics(_labelled(groups, freq)[names], res, list(SURVEY_METRICS),
+                                       {m: res[m][0] > 0 for m in res}, min_n))
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    for c in names:  # group labels as on the pandas engine: NaN for a missing value
+        out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
+    order = pd.Categorical(out["metric"], categories=list(METRICS), ordered=True)
+    out = out.assign(_m=order).sort_values(names + ["_m"], kind="stable", na_position="last")
+    return out.drop(columns="_m").reset_index(drop=True)[names + ["metric", "n", "value", "ci_low", "ci_high",
+                                                                   "small_n"]]
