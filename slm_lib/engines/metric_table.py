@@ -30,6 +30,7 @@ from slm_lib.config import (
     csat_cutoffs,
 )
 from slm_lib.errors import ConfigError
+from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
 from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
 from slm_lib.metrics.survey import nps_from_counts
@@ -192,7 +193,32 @@ def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
     return out
 
 
-def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None) -> tuple[pd.DataFrame, Result]:
+def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None) -> dict[str, Any]:
+    """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
+
+    A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
+    ``as_of`` and it has a customer; it is a repeat when the customer opened another ticket
+    (created by ``as_of``) strictly after the solve and at most ``days`` after it: an
+    inequality semi-join the engine plans itself. ``tickets`` is the whole table, so the
+    next contact may fall in any period.
+    """
+    if days is None or as_of is None:
+        return {}
+    stamp = lambda ts: ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")  # noqa: E731
+    window_us = int(round(days * _US_PER_HOUR * 24))
+    now, cutoff = stamp(as_of), stamp(as_of - pd.Timedelta(microseconds=window_us))
+    solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
+    counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
+    nxt = tickets.filter(tickets.created_at <= now).select(_c=tickets.customer_id, _at=tickets.created_at)
+    own = tickets.filter(tickets.resolved_at.notnull() & (tickets.resolved_at <= now) & (tickets.created_at <= now))
+    hits = own.semi_join(nxt, [own.customer_id == nxt._c, nxt._at > own.resolved_at,
+                               nxt._at.delta(own.resolved_at, unit="microsecond") <= window_us]).select("ticket_id")
+    repeat = t.ticket_id.isin(hits.ticket_id)
+    return {"_rc_n": counted.cast("int64").sum(), "_rc_r": (counted & repeat).cast("int64").sum()}
+
+
+def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
+                 repeat: Mapping[str, Any]) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
     raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
                                                                          ("resolution", "resolved_at"))}
@@ -202,13 +228,16 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
         _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
-        **_sums(values)).execute()
+        **repeat, **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
     out: Result = {"tickets": (n, n.astype(np.float64), *poisson_interval(n)),
                    "resolution_rate": (n, *share_from_counts(res, n)),
                    "fcr": (res, *share_from_counts(counts["_fcr"], res)),
                    "reopen_rate": (res, *share_from_counts(counts["_reopened"], res))}
+    if "_rc_n" in counts:
+        counted = counts["_rc_n"].to_numpy(dtype=np.int64)
+        out["repeat_contact_rate"] = (counted, *share_from_counts(counts["_rc_r"], counted))
     moments = _moments(t, values, keys, counts)
     out["replies_per_ticket"] = _mean_result(moments["replies"])
     for prefix, raw in raws.items():
@@ -225,7 +254,12 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
 
 
 def observation_end(lazy: Any) -> pd.Timestamp | None:
-    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
+    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
+
+    Read with the session in UTC: Spark hands timestamps back as wall times of its session
+    time zone.
+    """
+    _set_time_zone(lazy.con, "UTC")
     columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
                "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
     found = []
@@ -271,7 +305,7 @@ def _set_time_zone(con: Any, tz: str) -> None:
 def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[str] | None = None,
                         calendar: Any = None, sla: Any = None, tz: str = "UTC", min_n: int = DEFAULT_MIN_N,
                         as_of: Any = None, csat_threshold: int | None = None,
-                        exclude_neutral: bool = False) -> pd.DataFrame:
+                        exclude_neutral: bool = False, repeat_days: float | None = REPEAT_DAYS) -> pd.DataFrame:
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
@@ -301,6 +335,7 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     t_cols = [c for c in by if c in tickets.columns]
     c_cols = [c for c in by if c not in tickets.columns]
     names = (["period"] if freq else []) + list(by)
+    as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
     _set_time_zone(con, tz)
 
     def keyed(table: Any, when: str) -> Any:
@@ -311,9 +346,8 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     frames = []
     t = keyed(tickets, "created_at")
-    as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
-    groups, res = _ticket_side(con, t, names, sla, as_of)
-    frames.append(tidy_metrics(_labelled(groups, freq)[names], res, list(ENGINE_TICKET_METRICS),
+    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+    frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
         s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")

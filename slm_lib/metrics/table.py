@@ -333,7 +333,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     on_engine = getattr(ds, "engine_metric_table", None)  # a LazyDataset (slm_lib.engines) computes it itself
     if on_engine is not None:
         return on_engine(freq=freq, by=by, calendar=calendar, sla=sla, tz=tz, min_n=min_n, as_of=as_of,
-                         csat_threshold=csat_threshold, exclude_neutral=exclude_neutral)
+                         csat_threshold=csat_threshold, exclude_neutral=exclude_neutral, repeat_days=repeat_days)
     customers = getattr(ds, "customers", None)
     return _grouped(ds.tickets, ds.surveys, customers if customers is not None else empty_frame("customers"),
                     by_list(by), freq, tz, calendar, sla, tickets_as_of(ds, as_of)[1], min_n, csat_threshold,
@@ -375,7 +375,7 @@ def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DE
         if isinstance(data, pd.DataFrame) or surveys is not None:
             raise ConfigError("agent_table(month=...) takes a Dataset (its surveys attach to tickets of any month)")
         table = metric_table(data, freq="M", by=by, calendar=calendar, sla=sla, tz=tz, min_n=min_n, as_of=as_of,
-                             csat_threshold=csat_threshold, exclude_neutral=exclude_neutral)
+                             csat_threshold=csat_threshold, exclude_neutral=exclude_neutral, repeat_days=repeat_days)
         return table[table["period"] == month].drop(columns="period").reset_index(drop=True)
     tickets, as_of = tickets_as_of(data, as_of)
     if not isinstance(data, pd.DataFrame):
