@@ -375,7 +375,7 @@ def agent_table(data: Any, by: str | Sequence[str] = "agent_id", min_n: int = DE
         if isinstance(data, pd.DataFrame) or surveys is not None:
             raise ConfigError("agent_table(month=...) takes a Dataset (its surveys attach to tickets of any month)")
         table = metric_table(data, freq="M", by=by, calendar=calendar, sla=sla, tz=tz, min_n=min_n, as_of=as_of,
-                             csat_threshold=csat_threshold, exclude_neutral=exclude_neutral, repeat_days=repeat_days)
+                             csat_threshold=csat_threshold, exclude_neutral=exclude_neutral)
         return table[table["period"] == month].drop(columns="period").reset_index(drop=True)
     tickets, as_of = tickets_as_of(data, as_of)
     if not isinstance(data, pd.DataFrame):
