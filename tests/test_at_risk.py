@@ -4,8 +4,10 @@ from __future__ import annotations
 import functools
 
 import pandas as pd
+import pytest
 
 import slm_lib.synth as synth
+from slm_lib.errors import InsufficientDataError
 from slm_lib.models import at_risk
 
 AS_OF = "2025-12-01"
@@ -54,3 +56,11 @@ def test_sentences_name_ids_only():
     text = " ".join(r.sentences())
     assert r.table["customer_id"].iloc[0] in text and "AUC" in text
     assert "@" not in text
+
+
+def test_too_few_active_instants_is_a_clear_error():
+    ds = generated()
+    first = ds.customers["signup_at"].min()
+    as_of = (first + pd.DateOffset(months=1)).normalize()   # customers active at the scored instant only
+    with pytest.raises(InsufficientDataError, match=r"customers active at 1 of the 13 instants .* 3 are needed"):
+        at_risk(ds, as_of, top=5)

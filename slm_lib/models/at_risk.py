@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import expit
 
 from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv, rfm_summary
-from slm_lib.errors import SlmError
+from slm_lib.errors import InsufficientDataError, SlmError
 from slm_lib.features import customer_features
 from slm_lib.io.dataset import Dataset
 from slm_lib.models._design import Z, design_rows, reference_row
@@ -188,6 +188,12 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
     panel = customer_features(ds, split_instants(instant, horizon, train_periods + 1), lookback=lookback,
                               horizon=horizon)
     times = np.sort(panel["as_of"].unique())
+    needed = 3 if holdout else 2   # the scored instant, training windows and (holdout) the window judged
+    if len(times) < needed or utc_instant(times[-1]) != instant:
+        raise InsufficientDataError(
+            f"at_risk: customers active at {len(times)} of the {train_periods + 1} instants up to "
+            f"{instant:%Y-%m-%d} (the last of them needed); {needed} are needed to "
+            f"{'train, judge and score' if holdout else 'train and score'} the churn model")
     now, last = panel["as_of"] == times[-1], panel["as_of"] == times[-2]
     train = panel.loc[~now]
     check = evaluate_churn(train.loc[~last], train.loc[last], drivers, controls, units) if holdout else None
