@@ -117,7 +117,8 @@ def _contributions(model: Any, features: pd.DataFrame) -> pd.DataFrame:
 def _top_text(long: pd.DataFrame, k: int = 3) -> pd.Series:
     up = long.loc[long["contribution"] > 0].sort_values(["customer_id", "contribution"], ascending=[True, False])
     up = up.groupby("customer_id", sort=False).head(k)
-    text = up["label"] + up["contribution"].map(lambda c: f" (odds ×{np.exp(c):.2f})")
+    odds = np.exp(up["contribution"]).map(lambda r: f"{r:,.0f}" if r >= 100 else f"{r:.2f}")
+    text = up["label"] + " (odds ×" + odds + ")"
     return text.groupby(up["customer_id"], sort=False).agg("; ".join)
 
 
