@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -132,13 +133,17 @@ def _value(ds: Dataset, as_of: pd.Timestamp, customers: pd.Series, clv_horizon: 
         return empty, "No payments before the instant: P(alive) and CLV are not shown."
     try:
         rfm = rfm_summary(paid, observation_end=as_of - _NS, time_unit="W")
+        rfm = rfm.loc[rfm["T"] > 0]   # first paid in the last week: no whole week observed, not valued
         bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
         repeat = rfm.loc[rfm["frequency"] > 0]
         gg = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
         clv = predictive_clv(bg, gg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
                              horizon=clv_horizon)
-    except SlmError as err:
-        return empty, f"P(alive) and CLV are not shown: {err}"
+    except SlmError as err:   # e.g. regular subscription payments, which are not the repeat buying BG/NBD describes
+        reason = re.sub(r"\s*\(\{[^)]*\}\)", "", str(err)).split(";")[0]   # without the parameter dump and advice
+        return empty, (f"P(alive) and CLV are not shown: the BG/NBD and Gamma-Gamma models could not be fitted to the "
+                       f"payments before {as_of:%Y-%m-%d} ({reason}). Regular subscription payments are better valued "
+                       "with the contractual (sBG) CLV.")
     out = clv.rename(columns={"probability_alive": "p_alive", "ci_low": "clv_low", "ci_high": "clv_high"})
     return out[["p_alive", "clv", "clv_low", "clv_high"]].reindex(pd.Index(customers, name="customer_id")), ""
 
