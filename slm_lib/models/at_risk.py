@@ -133,7 +133,7 @@ def _value(ds: Dataset, as_of: pd.Timestamp, customers: pd.Series, clv_horizon: 
         return empty, "No payments before the instant: P(alive) and CLV are not shown."
     try:
         rfm = rfm_summary(paid, observation_end=as_of - _NS, time_unit="W")
-        rfm = rfm.loc[rfm["T"] > 0]   # first paid in the last week: no whole week observed, not valued
+        rfm = rfm.loc[rfm["T"] > 0]   # first paid on the last day: no time observed, not valued
         bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
         repeat = rfm.loc[rfm["frequency"] > 0]
         gg = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
