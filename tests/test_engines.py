@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 import slm_lib as slm
 from slm_lib.calendar import BusinessCalendar
-from slm_lib.engines import ENGINE_TICKET_METRICS, LazyDataset, connect, open_dataset
+from slm_lib.engines import ENGINE_TICKET_METRICS, LazyDataset, connect, from_tables, open_dataset
 from slm_lib.engines.dataset import LAZY_TABLES
-from slm_lib.errors import ConfigError
+from slm_lib.errors import ConfigError, MissingTableError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.table import METRICS, SURVEY_METRICS, metric_table
 
@@ -73,6 +73,35 @@ def test_engine_refuses_business_hours_and_unknown_by(samples):
         metric_table(samples[0], calendar=BusinessCalendar())
     with pytest.raises(ConfigError, match="neither"):
         metric_table(samples[0], by="colour")
+
+
+def test_tables_already_in_a_database_give_the_same_table(samples):
+    """A warehouse's tables (here DuckDB tables, not files) through from_tables: the same metric table."""
+    _, ds = samples
+    con = connect("duckdb")
+    for name in ("tickets", "surveys", "customers"):   # tables of the database, loaded as a warehouse would be
+        con.raw_sql(f"CREATE TABLE support_{name} AS SELECT * FROM read_csv('data_samples/{name}.csv')")
+    lazy = from_tables(con, {name: con.table(f"support_{name}") for name in ("tickets", "surveys", "customers")})
+    assert lazy.engine == "duckdb" and lazy.revenue is None
+    assert_same_table(metric_table(lazy, by="channel", tz="Europe/Berlin"),
+                      metric_table(ds, by="channel", tz="Europe/Berlin"), ["period", "channel"])
+
+
+def test_from_tables_needs_tickets_and_known_names_and_refuses_local_calendars_it_cannot_set():
+    con = connect("duckdb")
+    con.raw_sql("CREATE TABLE t AS SELECT 'T1' AS ticket_id")
+    t = con.table("t")
+    with pytest.raises(MissingTableError, match="'tickets' not given"):
+        from_tables(con, {"surveys": t})
+    with pytest.raises(ConfigError, match=r"\['events'\] are not tables"):
+        from_tables(con, {"tickets": t, "events": t})
+
+    class Warehouse:   # a backend slm cannot set a session time zone on
+        name = "snowflake"
+
+    lazy = LazyDataset(Warehouse(), {"tickets": t}, "snowflake")
+    with pytest.raises(ConfigError, match="tz='Europe/Berlin' on the snowflake backend"):
+        metric_table(lazy, tz="Europe/Berlin", as_of="2024-01-01")
 
 
 def test_load_data_engine_returns_a_lazy_dataset():

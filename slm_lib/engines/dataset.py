@@ -75,6 +75,44 @@ def connect(engine: str, session: Any = None) -> Any:
     raise ConfigError(f"engine {engine!r} unknown; engines are {list(ENGINES)} (or 'pandas')")
 
 
+def from_tables(con: Any, tables: Mapping[str, Any], scales: Mapping[str, tuple[int, int]] | None = None) -> LazyDataset:
+    """Tables that already live in an engine or a warehouse (ibis tables of one connection) as a LazyDataset.
+
+    The way to run the metric layer where the data are: a Spark cluster or Databricks
+    session (``ibis.pyspark.connect(spark)``), Snowflake, BigQuery, Postgres or any other
+    ibis backend, with the canonical columns (SPEC §3) as tables or views there.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The connection the tables belong to.
+    tables : mapping of str to ibis table
+        Some of :data:`LAZY_TABLES` (``tickets`` required), e.g. ``{"tickets": con.table("tickets", database="support")}``.
+    scales : mapping, optional
+        Survey scales (default :data:`slm_lib.config.SCALES`).
+
+    Raises
+    ------
+    MissingTableError
+        Without ``tickets``.
+    ConfigError
+        For a name outside :data:`LAZY_TABLES`.
+
+    Examples
+    --------
+    >>> con = connect("duckdb")
+    >>> _ = con.raw_sql("CREATE TABLE tickets AS SELECT 'T1' AS ticket_id, 'C1' AS customer_id")
+    >>> from_tables(con, {"tickets": con.table("tickets")}).engine
+    'duckdb'
+    """
+    unknown = sorted(set(tables) - set(LAZY_TABLES))
+    if unknown:
+        raise ConfigError(f"from_tables: {unknown} are not tables the engine reads; use {list(LAZY_TABLES)}")
+    if "tickets" not in tables:
+        raise MissingTableError("from_tables: required table 'tickets' not given")
+    return LazyDataset(con, dict(tables), con.name, check_scales(scales))
+
+
 def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
                  scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
     """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).

@@ -296,10 +296,18 @@ def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral
 
 
 def _set_time_zone(con: Any, tz: str) -> None:
+    """Periods and timestamps read in ``tz`` (DuckDB, Spark); elsewhere only a UTC session is trusted.
+
+    On other backends (warehouses) the session must run in UTC, and only ``tz="UTC"`` is
+    accepted: a local calendar there is refused rather than silently read in another zone.
+    """
     if con.name == "duckdb":
         con.raw_sql(f"SET TimeZone = '{tz}'")
     elif con.name == "pyspark":
         con._session.conf.set("spark.sql.session.timeZone", tz)
+    elif tz != "UTC":
+        raise ConfigError(f"tz={tz!r} on the {con.name} backend: local calendars are supported on DuckDB and "
+                          "Spark; run the session in UTC and use tz='UTC'")
 
 
 def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[str] | None = None,
