@@ -187,3 +187,27 @@ def test_spark_equals_pandas_on_generated_data(spark, tmp_path_factory, ds):
     assert_same_table(metric_table(open_dataset(directory, engine="spark", con=spark), by=["segment"]),
                       metric_table(ds, by=["segment"]), ["period", "segment"])
     shutil.rmtree(directory)
+
+
+def test_repeat_contacts_on_the_engine_by_hand(tmp_path):
+    """Next contact strictly after the solve, ties, overlapping tickets, no customer, censoring."""
+    at = lambda *v: pd.to_datetime(list(v), utc=True)  # noqa: E731
+    tickets = pd.DataFrame({
+        "ticket_id": ["a", "b", "c", "d", "e", "f", "g"],
+        "customer_id": ["x", "x", "x", "y", "y", None, "z"],
+        "created_at": at("2024-01-01", "2024-01-03", "2024-01-04", "2024-01-01", "2024-01-02", "2024-01-01",
+                         "2024-01-28"),
+        "resolved_at": at("2024-01-03", "2024-01-20", "2024-01-05", "2024-01-10", "2024-01-09", "2024-01-02",
+                          "2024-01-29"),
+        "first_response_at": pd.NaT, "channel": "chat", "priority": "normal", "replies": 1, "reopens": 0})
+    tickets["first_response_at"] = tickets["created_at"] + pd.Timedelta(hours=1)
+    # a: solved when b opens (not after it) -> next is c, 1 day later: repeat
+    # b: solved 01-20, nothing after -> counted, no repeat; c: solved 01-05, nothing created after -> no repeat
+    # d: solved 01-10 while e (created 01-02) is older -> no repeat; e: solved 01-09, nothing after -> no repeat
+    # f: no customer -> not counted; g: solved 01-29, window ends after as_of 01-31 -> censored
+    ds = Dataset(tickets=tickets, as_of="2024-01-31")
+    tickets.to_parquet(tmp_path / "tickets.parquet", index=False, coerce_timestamps="us")
+    table = metric_table(open_dataset(tmp_path), freq=None, as_of="2024-01-31")
+    row = table.set_index("metric").loc["repeat_contact_rate"]
+    assert (row["n"], row["value"]) == (5, 20.0)
+    assert_same_table(table, metric_table(ds, freq=None, as_of="2024-01-31"), [])

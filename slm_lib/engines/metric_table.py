@@ -118,12 +118,17 @@ def _moments(t: Any, xs: Mapping[str, Any], keys: list[str], first: pd.DataFrame
     else:
         base = base.mutate(**{m: ibis.literal(float(v.iloc[0]) if len(v) else 0.0) for m, v in means.items()})
     devs = {name: base[f"_x_{name}"] - base[f"_m_{name}"] for name in xs}
-    agg = base.group_by(keys).aggregate(**{f"_{name}_{k}": v for name, d in devs.items()
+    agg = _grouped(base, keys).aggregate(**{f"_{name}_{k}": v for name, d in devs.items()
                                           for k, v in (("ss", (d * d).sum()), ("s3", (d * d * d).sum()))})
     second = _merged(first, agg.execute(), keys) if keys else agg.execute().fillna(0)
     return {name: pd.DataFrame({"n": first[f"_{name}_n"].to_numpy(), "s": first[f"_{name}_s"].fillna(0).to_numpy(),
                                 "ss": second[f"_{name}_ss"].to_numpy(), "s3": second[f"_{name}_s3"].to_numpy()})
             for name in xs}
+
+
+def _grouped(table: Any, keys: list[str]) -> Any:
+    """``table`` grouped by ``keys``, or the whole table as one group when there are none (freq=None, no by)."""
+    return table.group_by(keys) if keys else table
 
 
 def ibis_window(keys: list[str], order_by: Any = None) -> Any:
@@ -197,10 +202,15 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
-    ``as_of`` and it has a customer; it is a repeat when the customer opened another ticket
-    (created by ``as_of``) strictly after the solve and at most ``days`` after it: an
-    inequality semi-join the engine plans itself. ``tickets`` is the whole table, so the
-    next contact may fall in any period.
+    ``as_of`` and it has a customer; it is a repeat when the customer's first ticket created
+    (by ``as_of``) strictly after the solve came at most ``days`` after it. ``tickets`` is
+    the whole table, so the next contact may fall in any period.
+
+    Found with equi-joins and running counts only, which every engine runs in about one
+    sort (an inequality join on customer and time took DuckDB 7x longer than the rest of
+    the table at 10M tickets): the customer's creations and solves in one time order,
+    creations before solves at the same instant (not "after" the solve); a solve preceded
+    by ``k`` creations has as next contact the creation of rank ``k`` (0-based).
     """
     if days is None or as_of is None:
         return {}
@@ -209,10 +219,17 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     now, cutoff = stamp(as_of), stamp(as_of - pd.Timedelta(microseconds=window_us))
     solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
     counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
-    nxt = tickets.filter(tickets.created_at <= now).select(_c=tickets.customer_id, _at=tickets.created_at)
-    own = tickets.filter(tickets.resolved_at.notnull() & (tickets.resolved_at <= now) & (tickets.created_at <= now))
-    hits = own.semi_join(nxt, [own.customer_id == nxt._c, nxt._at > own.resolved_at,
-                               nxt._at.delta(own.resolved_at, unit="microsecond") <= window_us]).select("ticket_id")
+    known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
+    creations = known.select(_c=known.customer_id, _at=known.created_at, _kind=ibis.literal(0), _id=known.ticket_id)
+    done = known.filter(known.resolved_at.notnull() & (known.resolved_at <= now))
+    solves = done.select(_c=done.customer_id, _at=done.resolved_at, _kind=ibis.literal(1), _id=done.ticket_id)
+    both = creations.union(solves)
+    before = (both._kind == 0).cast("int64").sum().over(ibis.cumulative_window(group_by="_c",
+                                                                                order_by=["_at", "_kind", "_id"]))
+    asked = both.mutate(_k=before).filter(lambda r: r._kind == 1)
+    ranked = creations.mutate(_r=ibis.row_number().over(group_by="_c", order_by=["_at", "_id"]))
+    nxt = asked.join(ranked, [asked._c == ranked._c, asked._k == ranked._r], lname="", rname="{name}_next")
+    hits = nxt.filter(nxt._at_next.delta(nxt._at, unit="microsecond") <= window_us).select(ticket_id=nxt._id)
     repeat = t.ticket_id.isin(hits.ticket_id)
     return {"_rc_n": counted.cast("int64").sum(), "_rc_r": (counted & repeat).cast("int64").sum()}
 
@@ -224,7 +241,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
                                                                          ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
     values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
-    counts = t.group_by(keys).aggregate(
+    counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
         _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
@@ -281,7 +298,7 @@ def _survey_side(s: Any, keys: list[str], threshold: int | None, exclude_neutral
     csat_in = is_csat & (score != neutral) if (neutral is not None and exclude_neutral) else is_csat
     as_int = lambda e: e.cast("int64").sum()  # noqa: E731
     ces = {"ces": (s.type == "ces").ifelse(score, ibis.null())}
-    counts = s.group_by(keys).aggregate(
+    counts = _grouped(s, keys).aggregate(
         _nps=as_int(is_nps), _prom=as_int(is_nps & (score >= NPS_PROMOTER_MIN)),
         _det=as_int(is_nps & (score <= NPS_DETRACTOR_MAX)), _csat=as_int(csat_in),
         _sat=as_int(csat_in & (score >= (top2 if threshold is None else threshold))),
