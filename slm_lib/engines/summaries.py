@@ -98,7 +98,7 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
         "recency": per["_rec"].to_numpy(dtype=np.float64) / unit,
         "T": per["_age"].to_numpy(dtype=np.float64) / unit,
         "monetary_value": np.divide(repeat, freq, out=np.zeros(len(freq)), where=freq > 0),
-    }, index=pd.Index(per["_c"].to_numpy(), name=customer_col))
+    }, index=pd.Index(per["_c"], name=customer_col))
 
 
 def engine_cohort_retention(lazy: Any, freq: str = "M", mode: Literal["contractual", "purchase"] = "contractual",
