@@ -75,6 +75,17 @@ def test_rfm_summary_of_a_lazy_dataset_without_amounts_or_revenue(samples, tmp_p
         rfm_summary(open_dataset(tmp_path))
 
 
+def test_rfm_on_an_engine_refuses_missing_dates_and_summarises_no_purchase_as_empty(tmp_path):
+    revenue = pd.DataFrame({"customer_id": ["a", "b"], "paid_at": pd.to_datetime(["2024-01-01", None], utc=True),
+                            "amount": [1.0, 2.0], "order_id": None})
+    write(tmp_path, revenue=revenue)
+    with pytest.raises(DataValidationError, match="'paid_at': 1 missing"):
+        engine_rfm_summary(open_dataset(tmp_path))
+    write(tmp_path, revenue=empty_frame("revenue"))
+    out = engine_rfm_summary(open_dataset(tmp_path))
+    assert out.empty and list(out.columns) == ["frequency", "recency", "T", "monetary_value"]
+
+
 # ----------------------------------------------------------------------------- cohort_retention
 @pytest.mark.parametrize("mode", ["contractual", "purchase"])
 @pytest.mark.parametrize("freq, tz, as_of, tidy", [("M", "UTC", None, False), ("Q", "Asia/Kolkata", None, True),

@@ -76,12 +76,13 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
     amount = revenue[amount_col].cast("float64").fill_null(0.0) if amount_col is not None else ibis.literal(0.0)
     t = revenue.select(_c=revenue[customer_col], _day=revenue[date_col].date(), _amount=amount)
     check = t.aggregate(_bad=t._day.isnull().cast("int64").sum(), _last=t._day.max()).execute()
-    if check["_bad"].iloc[0] > 0:
-        raise DataValidationError(f"transactions: column '{date_col}': {int(check['_bad'].iloc[0])} missing or "
-                                  "unparseable date(s)")
-    last = check["_last"].iloc[0]
-    end = (pd.Timestamp(last) if observation_end is None else utc_instant(observation_end, "observation_end")
-           .tz_localize(None)).floor("D")
+    bad, last = int(check["_bad"].fillna(0).iloc[0]), check["_last"].iloc[0]
+    if bad:
+        raise DataValidationError(f"transactions: column '{date_col}': {bad} missing or unparseable date(s)")
+    if observation_end is not None:
+        end = utc_instant(observation_end, "observation_end").tz_localize(None).floor("D")
+    else:  # the last purchase day (any day when there is no purchase: the summary is empty)
+        end = pd.Timestamp(last) if pd.notna(last) else pd.Timestamp(0)
     end_day = ibis.literal(end.date(), type="date")
     t = t.filter(t._c.notnull(), t._day <= end_day)
     daily = t.group_by(["_c", "_day"]).aggregate(_amount=t._amount.sum())
