@@ -1,14 +1,18 @@
-"""metric_table beyond memory: DuckDB (and Spark) engine from Parquet vs hand-written DuckDB SQL.
+"""metric_table and rfm_summary beyond memory: DuckDB (and Spark) engine from Parquet vs hand-written DuckDB SQL.
 
-Writes N tickets (+20% surveys) to Parquet in chunks (numpy + pyarrow), then runs, each in
-its own process so that its peak RSS is its own:
+Writes N tickets (+20% surveys) and N purchases to Parquet in chunks (numpy + pyarrow), then
+runs, each in its own process so that its peak RSS is its own:
 
-* ``engine``: ``metric_table(load_data(dir, engine="duckdb"))`` (slm's ibis definitions);
+* ``duckdb``: ``metric_table(load_data(dir, engine="duckdb"))`` (slm's ibis definitions);
 * ``sql``: the same aggregates as hand-written DuckDB queries (quantile_cont for the
   quantiles, an ASOF join for the repeat contacts), the reference;
-* ``spark``: the engine on a local PySpark session (with ``--spark``).
+* ``rfm_duckdb``: ``rfm_summary(load_data(dir, engine="duckdb"))``, one row per customer
+  collected; ``rfm_sql``: the same summary as one hand-written DuckDB query (collected to
+  pandas too), the reference;
+* ``spark`` and ``rfm_spark``: the engine on a local PySpark session (with ``--spark``).
 
-Usage: ``python benchmarks/bench_scale.py [--tickets 10000000] [--dir /tmp/slm_scale] [--spark]``.
+Usage: ``python benchmarks/bench_scale.py [--tickets 10000000] [--dir /tmp/slm_scale] [--spark]
+[--only metric_table|rfm_summary]``.
 """
 from __future__ import annotations
 
@@ -85,6 +89,32 @@ def generate(directory: Path, n_tickets: int, seed: int = 1) -> None:
     surveys.close()
 
 
+def generate_revenue(directory: Path, n_purchases: int, seed: int = 2) -> None:
+    """revenue.parquet: ``n_purchases`` payments of the customers of :func:`generate` over the same two years."""
+    rng = np.random.default_rng(seed)
+    cust = pq.read_table(directory / "customers.parquet", columns=["customer_id"])["customer_id"]
+    writer = None
+    for start in range(0, n_purchases, CHUNK):
+        n = min(CHUNK, n_purchases - start)
+        r = pa.table({"customer_id": cust.take(rng.integers(0, len(cust), n)),
+                      "paid_at": _ts(T0 + rng.integers(0, YEAR_US, n)),
+                      "amount": np.round(rng.gamma(2.0, 30.0, n), 2),
+                      "order_id": np.char.add("O", np.arange(start, start + n).astype("U10"))})
+        writer = writer or pq.ParquetWriter(directory / "revenue.parquet", r.schema)
+        writer.write_table(r)
+    writer.close()
+
+
+RFM_SQL = """
+WITH d AS (SELECT customer_id, CAST(paid_at AS DATE) AS day, sum(coalesce(amount, 0)) AS amount
+           FROM read_parquet('{d}/revenue.parquet') WHERE customer_id IS NOT NULL GROUP BY customer_id, day),
+     f AS (SELECT *, min(day) OVER (PARTITION BY customer_id) AS first, max(day) OVER () AS end_day FROM d)
+SELECT customer_id, count(*) - 1 AS frequency, date_diff('day', min(day), max(day)) / 7.0 AS recency,
+       date_diff('day', min(day), any_value(end_day)) / 7.0 AS T,
+       coalesce(sum(amount) FILTER (day > first) / nullif(count(*) - 1, 0), 0) AS monetary_value
+FROM f GROUP BY customer_id ORDER BY customer_id
+"""
+
 HAND_SQL = """
 WITH t AS (
   SELECT strftime(created_at, '%Y-%m') AS period,
@@ -121,16 +151,24 @@ def run(kind: str, directory: str) -> None:
 
     import slm_lib as slm
     start = time.perf_counter()
-    if kind == "sql":
+    check = ""
+    if kind in ("sql", "rfm_sql"):
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        for sql in HAND_SQL.format(d=directory).split(";")[:3]:
-            rows = con.execute(sql).fetchall()
+        if kind == "sql":
+            for sql in HAND_SQL.format(d=directory).split(";")[:3]:
+                rows = con.execute(sql).fetchall()
+        else:
+            rows = con.execute(RFM_SQL.format(d=directory)).df()
+    elif kind.startswith("rfm_"):
+        rows = slm.rfm_summary(slm.load_data(directory, engine=kind[4:]))
     else:
         rows = slm.metric_table(slm.load_data(directory, engine=kind))
     seconds = time.perf_counter() - start
+    if kind.startswith("rfm_"):  # the two must agree: repeat purchases and repeat spend
+        check = f"{rows['frequency'].sum()} / {(rows['frequency'] * rows['monetary_value']).sum():.2f}"
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
-    print(f"{kind}\t{seconds:.1f}\t{rss:.2f}\t{len(rows)}", flush=True)
+    print(f"{kind}\t{seconds:.1f}\t{rss:.2f}\t{len(rows)}\t{check}", flush=True)
 
 
 def main() -> None:
@@ -138,6 +176,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=10_000_000)
     parser.add_argument("--dir", default="/tmp/slm_scale")
     parser.add_argument("--spark", action="store_true", help="also the Spark engine (local session)")
+    parser.add_argument("--only", choices=["metric_table", "rfm_summary"], help="time only this one")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -147,15 +186,24 @@ def main() -> None:
         start = time.perf_counter()
         generate(directory, args.tickets)
         print(f"generated {args.tickets:,} tickets (+20% surveys) to Parquet in {time.perf_counter() - start:.1f} s")
-    figures = {}
-    for kind in ["sql", "duckdb"] + (["spark"] if args.spark else []):
-        out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory)],
-                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        _, seconds, rss, rows = out.split("\t")
-        figures[kind] = float(seconds)
-        print(f"{kind:>7}: {seconds} s, peak RSS {rss} GiB, {rows} rows")
-    for kind in figures.keys() - {"sql"}:
-        print(f"{kind} engine / hand-written DuckDB SQL: {figures[kind] / figures['sql']:.2f}x")
+    if not (directory / "revenue.parquet").exists():
+        start = time.perf_counter()
+        generate_revenue(directory, args.tickets)
+        print(f"generated {args.tickets:,} purchases to Parquet in {time.perf_counter() - start:.1f} s")
+    engines = ["duckdb"] + (["spark"] if args.spark else [])
+    runs = {"metric_table": ("sql", engines), "rfm_summary": ("rfm_sql", [f"rfm_{e}" for e in engines])}
+    for what, (reference, kinds) in runs.items():
+        if args.only not in (None, what):
+            continue
+        figures = {}
+        for kind in [reference] + kinds:
+            out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory)],
+                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            _, seconds, rss, rows, check = out.split("\t")
+            figures[kind] = float(seconds)
+            print(f"{what} {kind:>10}: {seconds} s, peak RSS {rss} GiB, {rows} rows {check}")
+        for kind in kinds:
+            print(f"{what}: {kind} engine / hand-written DuckDB SQL: {figures[kind] / figures[reference]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def cohort_retention(
 
     Parameters
     ----------
-    ds : Dataset
-        Uses ``customers`` (``signup_at``, ``churned_at``) and, for ``mode="purchase"``,
+    ds : Dataset or LazyDataset
+        A :class:`~slm_lib.engines.LazyDataset` is computed on its engine
+        (:func:`slm_lib.engines.engine_cohort_retention`). Uses ``customers`` (``signup_at``, ``churned_at``) and, for ``mode="purchase"``,
         ``revenue``.
     freq : {"M", "Q", "Y", "W", "D"}
         Calendar period defining cohorts and ages (labels as in :mod:`slm_lib.periods`).
@@ -78,6 +79,9 @@ def cohort_retention(
     """
     if mode not in ("contractual", "purchase"):
         raise ConfigError(f"cohort_retention: mode={mode!r}; use 'contractual' or 'purchase'")
+    on_engine = getattr(ds, "engine_cohort_retention", None)  # a LazyDataset (slm_lib.engines) computes it itself
+    if on_engine is not None:
+        return on_engine(freq=freq, mode=mode, as_of=as_of, tidy=tidy, tz=tz)
     as_of = ds.observation_end() if as_of is None else utc_instant(as_of)
     customers = ds.customers.loc[ds.customers["signup_at"] < as_of]
     if customers.empty:
@@ -86,9 +90,7 @@ def cohort_retention(
     pfreq = check_freq(freq)
     cohort = period_ordinals(customers["signup_at"], pfreq, tz)
     as_of_ord = int(period_ordinals(pd.Series([as_of]), pfreq, tz)[0])
-    # Age k is observed when period cohort + k has ended: cohort + k + 1 <= period(as_of).
-    max_age = int(as_of_ord - cohort.min() - 1)
-    ages = np.arange(max(max_age, 0) + 1)
+    ages = observed_ages(int(cohort.min()), as_of_ord)
 
     if mode == "contractual":
         churn = customers["churned_at"].where(customers["churned_at"] < as_of)
@@ -103,16 +105,41 @@ def cohort_retention(
         active = np.zeros((len(customers), len(ages)), dtype=bool)
         active[cust_pos[keep][in_range], pay_age[in_range]] = True
 
-    observed_to = as_of_ord - cohort - 1  # last observed age per customer
-    labels = period_labels(np.unique(cohort), pfreq)
-    cohort_pos = np.searchsorted(np.unique(cohort), cohort)
-    n_cohorts = len(labels)
-    size = np.bincount(cohort_pos, minlength=n_cohorts)
-    counts = np.zeros((n_cohorts, len(ages)))
+    cohorts, cohort_pos = np.unique(cohort, return_inverse=True)
+    counts = np.zeros((len(cohorts), len(ages)))
     np.add.at(counts, cohort_pos, active.astype(float))
-    last_obs = np.full(n_cohorts, -1)
-    np.maximum.at(last_obs, cohort_pos, observed_to)
-    censored = ages[None, :] > last_obs[:, None]
+    return retention_frame(cohorts, np.bincount(cohort_pos, minlength=len(cohorts)), counts, as_of_ord, pfreq, tidy)
+
+
+def observed_ages(first_cohort: int, as_of_ord: int) -> np.ndarray:
+    """Ages ``0..K`` of the matrix: age k is observed when period cohort + k has ended by as_of.
+
+    Examples
+    --------
+    >>> observed_ages(648, 651).tolist()
+    [0, 1, 2]
+    """
+    return np.arange(max(as_of_ord - first_cohort - 1, 0) + 1)
+
+
+def retention_frame(cohorts: np.ndarray, size: np.ndarray, counts: np.ndarray, as_of_ord: int, freq: str,
+                    tidy: bool = False) -> pd.DataFrame:
+    """The retention matrix (or its long form) from per-cohort sizes and active counts.
+
+    ``cohorts`` are the sorted period ordinals (:func:`slm_lib.periods.period_ordinals`) of
+    the cohorts, ``size`` their sizes and ``counts[i, k]`` the customers of cohort ``i``
+    active at age ``k`` (ages of :func:`observed_ages`); cells of periods ending after the
+    period of ``as_of`` (ordinal ``as_of_ord``) are NaN. Shared by :func:`cohort_retention`
+    and its engine version (:func:`slm_lib.engines.engine_cohort_retention`).
+
+    Examples
+    --------
+    >>> retention_frame(np.array([648]), np.array([4]), np.array([[3.0, 1.0]]), 650, "M").to_dict("list")
+    {'size': [4], 0: [0.75], 1: [0.25]}
+    """
+    ages = np.arange(counts.shape[1])
+    labels = period_labels(cohorts, freq)
+    censored = ages[None, :] > (as_of_ord - cohorts - 1)[:, None]
     shares = np.where(censored, np.nan, counts / size[:, None])
 
     wide = pd.DataFrame(shares, index=pd.Index(labels, name="cohort"), columns=list(ages))
@@ -121,7 +148,7 @@ def cohort_retention(
         return wide
     long = pd.DataFrame({
         "cohort": np.repeat(np.asarray(labels), len(ages)),
-        "age": np.tile(ages, n_cohorts),
+        "age": np.tile(ages, len(cohorts)),
         "size": np.repeat(size, len(ages)),
         "active": counts.ravel().astype("int64"),
         "share": shares.ravel(),

@@ -158,21 +158,7 @@ def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, by):
     shutil.rmtree(directory)
 
 
-# ----------------------------------------------------------------------------- spark
-def _spark_or_skip():
-    if shutil.which("java") is None:
-        pytest.skip("Spark engine needs Java (a JRE on PATH); none found")
-    pytest.importorskip("pyspark", reason="Spark engine needs the pyspark extra (pip install slm[spark])")
-    return connect("spark")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    con = _spark_or_skip()
-    yield con
-    con._session.stop()
-
-
+# ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_metric_table_equals_pandas_on_the_samples(spark, samples):
     lazy = open_dataset("data_samples", engine="spark", con=spark)
     kwargs = {"by": ["channel"], "tz": "Asia/Kolkata"}

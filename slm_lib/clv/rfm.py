@@ -107,8 +107,10 @@ def rfm_summary(transactions: pd.DataFrame, customer_col: str = "customer_id",
 
     Parameters
     ----------
-    transactions : pandas.DataFrame
-        One row per purchase (e.g. the canonical ``revenue`` table).
+    transactions : pandas.DataFrame or LazyDataset
+        One row per purchase (e.g. the canonical ``revenue`` table); a
+        :class:`~slm_lib.engines.LazyDataset` is summarised on its engine from its revenue
+        table (:func:`slm_lib.engines.engine_rfm_summary`).
     customer_col, date_col, amount_col : str
         Columns holding the customer id, the purchase timestamp and the amount
         (``amount_col=None``: monetary_value is 0).
@@ -133,6 +135,10 @@ def rfm_summary(transactions: pd.DataFrame, customer_col: str = "customer_id",
     >>> rfm_summary(tx, observation_end="2024-01-29").round(2).to_dict("index")["a"]
     {'frequency': 1, 'recency': 2.0, 'T': 4.0, 'monetary_value': 20.0}
     """
+    on_engine = getattr(transactions, "engine_rfm_summary", None)  # a LazyDataset (slm_lib.engines): its revenue
+    if on_engine is not None:
+        return on_engine(customer_col=customer_col, date_col=date_col, amount_col=amount_col,
+                         observation_end=observation_end, time_unit=time_unit)
     unit = unit_days(time_unit)
     if observation_end is None:
         observation_end = to_day(transactions[date_col]).max()

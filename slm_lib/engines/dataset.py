@@ -53,6 +53,16 @@ class LazyDataset:
         from slm_lib.engines.metric_table import engine_metric_table
         return engine_metric_table(self, **kwargs)
 
+    def engine_rfm_summary(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.clv.rfm.rfm_summary` of the revenue table on the engine (its dispatch hook)."""
+        from slm_lib.engines.summaries import engine_rfm_summary
+        return engine_rfm_summary(self, **kwargs)
+
+    def engine_cohort_retention(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.cohorts.cohort_retention` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.summaries import engine_cohort_retention
+        return engine_cohort_retention(self, **kwargs)
+
 
 def connect(engine: str, session: Any = None) -> Any:
     """An ibis connection: in-process DuckDB, or PySpark on ``session`` (default a local one).
