@@ -198,7 +198,7 @@ def main() -> None:
         figures = {}
         for kind in [reference] + kinds:
             out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory)],
-                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+                                 capture_output=True, text=True, check=True).stdout.rstrip("\n").splitlines()[-1]
             _, seconds, rss, rows, check = out.split("\t")
             figures[kind] = float(seconds)
             print(f"{what} {kind:>10}: {seconds} s, peak RSS {rss} GiB, {rows} rows {check}")
