@@ -145,7 +145,17 @@ GROUP BY period ORDER BY period;
 """
 
 
-def run(kind: str, directory: str) -> None:
+def _lazy(directory: str, engine: str, memory_limit: str | None) -> object:
+    """The data set on ``engine``; DuckDB capped at ``memory_limit`` (it spills to its temp directory)."""
+    from slm_lib.engines import connect, open_dataset
+    con = None
+    if engine == "duckdb" and memory_limit:
+        con = connect("duckdb")
+        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    return open_dataset(directory, engine, con=con)
+
+
+def run(kind: str, directory: str, memory_limit: str | None = None) -> None:
     """One measurement (child process): prints seconds and peak RSS (the JVM's for Spark, a child)."""
     import duckdb
 
@@ -155,15 +165,17 @@ def run(kind: str, directory: str) -> None:
     if kind in ("sql", "rfm_sql"):
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
         if kind == "sql":
             for sql in HAND_SQL.format(d=directory).split(";")[:3]:
                 rows = con.execute(sql).fetchall()
         else:
             rows = con.execute(RFM_SQL.format(d=directory)).df()
     elif kind.startswith("rfm_"):
-        rows = slm.rfm_summary(slm.load_data(directory, engine=kind[4:]))
+        rows = slm.rfm_summary(_lazy(directory, kind[4:], memory_limit))
     else:
-        rows = slm.metric_table(slm.load_data(directory, engine=kind))
+        rows = slm.metric_table(_lazy(directory, kind, memory_limit))
     seconds = time.perf_counter() - start
     if kind.startswith("rfm_"):  # the two must agree: repeat purchases and repeat spend
         check = f"{rows['frequency'].sum()} / {(rows['frequency'] * rows['monetary_value']).sum():.2f}"
@@ -177,10 +189,11 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp/slm_scale")
     parser.add_argument("--spark", action="store_true", help="also the Spark engine (local session)")
     parser.add_argument("--only", choices=["metric_table", "rfm_summary"], help="time only this one")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit for the engine and the SQL, e.g. 6GB")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        return run(args.run, args.dir)
+        return run(args.run, args.dir, args.memory_limit)
     directory = Path(args.dir) / f"{args.tickets}"
     if not (directory / "tickets.parquet").exists():
         start = time.perf_counter()
@@ -197,7 +210,8 @@ def main() -> None:
             continue
         figures = {}
         for kind in [reference] + kinds:
-            out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory)],
+            limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+            out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory), *limit],
                                  capture_output=True, text=True, check=True).stdout.rstrip("\n").splitlines()[-1]
             _, seconds, rss, rows, check = out.split("\t")
             figures[kind] = float(seconds)
