@@ -35,7 +35,7 @@ from slm_lib.models._design import Z, design_rows, reference_row
 from slm_lib.models.churn import churn_model, default_churn_drivers
 from slm_lib.models.holdout import ChurnHoldout, evaluate_churn, linear_predictor, split_instants
 from slm_lib.periods import utc_instant
-from slm_lib.wording import format_estimate
+from slm_lib.wording import format_estimate, format_number
 
 __all__ = ["AtRisk", "at_risk"]
 
@@ -118,7 +118,7 @@ def _contributions(model: Any, features: pd.DataFrame) -> pd.DataFrame:
 def _top_text(long: pd.DataFrame, k: int = 3) -> pd.Series:
     up = long.loc[long["contribution"] > 0].sort_values(["customer_id", "contribution"], ascending=[True, False])
     up = up.groupby("customer_id", sort=False).head(k)
-    odds = np.exp(up["contribution"]).map(lambda r: f"{r:,.0f}" if r >= 100 else f"{r:.2f}")
+    odds = np.exp(up["contribution"]).map(lambda r: format_number(r, 0 if r >= 100 else 2))
     text = up["label"] + " (odds ×" + odds + ")"
     return text.groupby(up["customer_id"], sort=False).agg("; ".join)
 
