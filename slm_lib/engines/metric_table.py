@@ -41,7 +41,7 @@ from slm_lib.metrics.table import (
     Result,
     tidy_metrics,
 )
-from slm_lib.periods import latest_timestamp, utc_instant
+from slm_lib.periods import check_freq, latest_timestamp, period_labels, utc_instant
 from slm_lib.stats import (
     mean_from_moments,
     poisson_interval,
@@ -55,34 +55,30 @@ _QS = (0.5, 0.9)
 _US_PER_HOUR = 3.6e9
 
 
-def period_key(ts: Any, freq: str) -> Any:
-    """ibis expression of a timestamp's period in the session time zone, as a cheap exact key.
+_EPOCH = ibis.date(1970, 1, 1)
 
-    An integer (``year * 100 + month`` for "M", ``year * 10 + quarter`` for "Q", the year
-    for "Y") or the date of the day or of the week's Monday ("D", "W"); :func:`_labelled`
-    turns the keys into the labels of :func:`slm_lib.periods.period_codes` on the small
-    aggregated table.
+
+def period_ordinal(ts: Any, freq: str) -> Any:
+    """ibis expression of :func:`slm_lib.periods.period_ordinals` of a timestamp, in the session time zone.
+
+    Months, quarters and years since 1970, Monday weeks, days since 1970-01-01; NULL stays NULL.
+    :func:`slm_lib.periods.period_labels` labels them on the small aggregated table.
     """
-    keys = {"M": lambda: ts.year() * 100 + ts.month(), "Q": lambda: ts.year() * 10 + ts.quarter(),
-            "Y": lambda: ts.year(), "W": lambda: ts.truncate("W").date(), "D": lambda: ts.date()}
-    if freq not in keys:
-        raise ConfigError(f"freq {freq!r} unknown; use one of M, Q, Y, W, D")
-    return keys[freq]()
+    freq = check_freq(freq)
+    if freq in ("D", "W"):
+        days = ts.date().delta(_EPOCH, unit="day")
+        return days if freq == "D" else (days + 3) // 7  # 1970-01-01 is a Thursday
+    years = ts.year() - 1970
+    return {"M": lambda: years * 12 + ts.month() - 1, "Q": lambda: years * 4 + ts.quarter() - 1,
+            "Y": lambda: years}[freq]()
 
 
 def _labelled(groups: pd.DataFrame, freq: str | None) -> pd.DataFrame:
-    """``groups`` with the period keys of :func:`period_key` replaced by their labels."""
+    """``groups`` with the period ordinals of :func:`period_ordinal` replaced by their labels."""
     if not freq or groups.empty:
         return groups
-    key = groups["period"]
-    if freq in ("W", "D"):
-        labels = pd.to_datetime(key).dt.strftime("%Y-%m-%d")
-    else:
-        k = key.astype("int64")
-        labels = {"M": (k // 100).astype(str).str.zfill(4) + "-" + (k % 100).astype(str).str.zfill(2),
-                  "Q": (k // 10).astype(str).str.zfill(4) + "Q" + (k % 10).astype(str),
-                  "Y": k.astype(str).str.zfill(4)}[freq]
-    return groups.assign(period=labels.astype(object).to_numpy())
+    labels = period_labels(groups["period"].to_numpy(dtype=np.int64), freq)
+    return groups.assign(period=np.asarray(labels, dtype=object))
 
 
 def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
@@ -366,7 +362,7 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     def keyed(table: Any, when: str) -> Any:
         table = _with_columns(table, customers, "customer_id", c_cols)
         if freq:
-            table = table.mutate(period=period_key(table[when], freq)).filter(lambda r: r.period.notnull())
+            table = table.mutate(period=period_ordinal(table[when], freq)).filter(lambda r: r.period.notnull())
         return table
 
     frames = []

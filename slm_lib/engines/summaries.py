@@ -19,25 +19,10 @@ import pandas as pd
 
 from slm_lib.clv.rfm import unit_days
 from slm_lib.cohorts import observed_ages, retention_frame
-from slm_lib.engines.metric_table import _set_time_zone, observation_end as engine_observation_end
+from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.metric_table import observation_end as engine_observation_end
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant
-
-_EPOCH = ibis.date(1970, 1, 1)
-
-
-def period_ordinal(ts: Any, freq: str) -> Any:
-    """ibis expression of :func:`slm_lib.periods.period_ordinals` of a timestamp, in the session time zone.
-
-    Months, quarters and years since 1970, Monday weeks, days since 1970-01-01; NULL stays NULL.
-    """
-    freq = check_freq(freq)
-    if freq in ("D", "W"):
-        days = ts.date().delta(_EPOCH, unit="day")
-        return days if freq == "D" else (days + 3) // 7  # 1970-01-01 is a Thursday
-    years = ts.year() - 1970
-    return {"M": lambda: years * 12 + ts.month() - 1, "Q": lambda: years * 4 + ts.quarter() - 1,
-            "Y": lambda: years}[freq]()
 
 
 def _table(lazy: Any, name: str, what: str) -> Any:
