@@ -43,9 +43,9 @@ def cohort_retention(
     Parameters
     ----------
     ds : Dataset or LazyDataset
-        A :class:`~slm_lib.engines.LazyDataset` is computed on its engine
-        (:func:`slm_lib.engines.engine_cohort_retention`). Uses ``customers`` (``signup_at``, ``churned_at``) and, for ``mode="purchase"``,
-        ``revenue``.
+        Uses ``customers`` (``signup_at``, ``churned_at``) and, for ``mode="purchase"``,
+        ``revenue``. A :class:`~slm_lib.engines.LazyDataset` is computed on its engine
+        (:func:`slm_lib.engines.engine_cohort_retention`).
     freq : {"M", "Q", "Y", "W", "D"}
         Calendar period defining cohorts and ages (labels as in :mod:`slm_lib.periods`).
     mode : {"contractual", "purchase"}
