@@ -58,6 +58,15 @@ _US_PER_HOUR = 3.6e9
 _EPOCH = ibis.date(1970, 1, 1)
 
 
+def instant(ts: pd.Timestamp, up: bool = False) -> Any:
+    """A UTC instant as an ibis literal of the engines' microseconds, for ``x <= instant(t)`` (or ``x < instant(t, up=True)``).
+
+    Rounded down, ``x <= t`` keeps its meaning for every stored (microsecond) ``x``; rounded
+    up, ``x < t`` does (an end one nanosecond after the last event keeps that event).
+    """
+    return ibis.literal((ts.ceil("us") if up else ts.floor("us")).to_pydatetime(), type="timestamp('UTC', 6)")
+
+
 def period_ordinal(ts: Any, freq: str) -> Any:
     """ibis expression of :func:`slm_lib.periods.period_ordinals` of a timestamp, in the session time zone.
 
@@ -178,7 +187,7 @@ def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if as_of is None:  # no timestamp at all: nothing is judged
         return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
-    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
+    now = instant(as_of)
     started = t.created_at.notnull() & (t.created_at <= now)
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
@@ -210,9 +219,8 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     """
     if days is None or as_of is None:
         return {}
-    stamp = lambda ts: ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")  # noqa: E731
     window_us = int(round(days * _US_PER_HOUR * 24))
-    now, cutoff = stamp(as_of), stamp(as_of - pd.Timedelta(microseconds=window_us))
+    now, cutoff = instant(as_of), instant(as_of - pd.Timedelta(microseconds=window_us))
     solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
     counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
     known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
@@ -267,14 +275,16 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
 
 
 def observation_end(lazy: Any) -> pd.Timestamp | None:
-    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
+    """The data set's ``as_of``, else the latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
 
     Read with the session in UTC: Spark hands timestamps back as wall times of its session
     time zone.
     """
+    if getattr(lazy, "as_of", None) is not None:
+        return lazy.as_of
     _set_time_zone(lazy.con, "UTC")
     columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
-               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",), "ticket_events": ("at",)}
     found = []
     for name, cols in columns.items():
         table = lazy.tables.get(name)
