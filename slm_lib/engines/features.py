@@ -66,46 +66,44 @@ def _per_customer(lazy: Any, k: int, as_of: pd.Timestamp, start: pd.Timestamp, e
     c = lazy.customers
     c = c.filter(c.signup_at < now, c.churned_at.isnull() | (c.churned_at > now))
     out = c.select("customer_id", "segment", "signup_at", "churned_at", _k=ibis.literal(k, "int64"))
-
-    def attach(table: Any, agg: Any) -> Any:
-        agg = agg.rename(_c="customer_id")
-        return table.left_join(agg, table.customer_id == agg._c).drop("_c")
-
+    aggs = []
     t = lazy.tickets
     t = t.filter(t.created_at >= lo, t.created_at < now, t.customer_id.notnull())
     achieved, breached = sla_flags(t, {"first_response": targets["first_response"]}, as_of,
                                    before=True)["first_response"]
-    t = ticket_states(t.mutate(_achieved=achieved, _breached=breached), as_of)
-    out = attach(out, t.group_by("customer_id").aggregate(
-        tickets=t.count(), breached=t._breached.cast("int64").sum(),
-        decided=(t._breached | t._achieved).cast("int64").sum(), reopened=t._reopened.cast("int64").sum(),
-        resolved=t._resolved.cast("int64").sum(), handoff_share=t._handed_off.mean()))
     answered = t.first_response_at.notnull() & (t.first_response_at < now)
     frt = answered.ifelse(t.first_response_at.delta(t.created_at, unit="microsecond").cast("float64") / _US_PER_HOUR,
                           ibis.null("float64"))
-    for name, value in zip(_MEDIANS, (frt, t._requester_wait_h)):
-        out = attach(out, _middle(t, value, name))
-
+    t = ticket_states(t.mutate(_achieved=achieved, _breached=breached, _frt_h=frt), as_of)
+    aggs.append(t.group_by("customer_id").aggregate(
+        tickets=t.count(), breached=t._breached.cast("int64").sum(),
+        decided=(t._breached | t._achieved).cast("int64").sum(), reopened=t._reopened.cast("int64").sum(),
+        resolved=t._resolved.cast("int64").sum(), handoff_share=t._handed_off.mean()))
+    aggs += [_middle(t, t[value], name) for name, value in zip(_MEDIANS, ("_frt_h", "_requester_wait_h"))]
     if lazy.surveys is not None:
         s = lazy.surveys
         s = s.filter(s.submitted_at >= lo, s.submitted_at < now, s.customer_id.notnull(), s.score.notnull())
-        score = s.score.cast("float64")
-        out = attach(out, s.group_by("customer_id").aggregate(
-            mean_csat=(s.type == "csat").ifelse(score, ibis.null("float64")).mean(),
-            mean_ces=(s.type == "ces").ifelse(score, ibis.null("float64")).mean()))
+        s = s.mutate(_score=s.score.cast("float64"))
+        aggs.append(s.group_by("customer_id").aggregate(
+            mean_csat=(s.type == "csat").ifelse(s._score, ibis.null("float64")).mean(),
+            mean_ces=(s.type == "ces").ifelse(s._score, ibis.null("float64")).mean()))
         nps = s.filter(s.type == "nps")
         latest = ibis.window(group_by="customer_id", order_by=[nps.submitted_at.desc(), nps.response_id.desc()])
         nps = nps.mutate(_r=ibis.row_number().over(latest))
-        nps = nps.filter(nps._r == 0)
-        out = attach(out, nps.select("customer_id", last_nps=nps.score.cast("float64")))
+        aggs.append(nps.filter(nps._r == 0).select("customer_id", last_nps=nps._score))
     if lazy.revenue is not None:
         r = lazy.revenue
         r = r.filter(r.paid_at < hi, r.customer_id.notnull())
-        amount = r.amount.cast("float64")
-        out = attach(out, r.group_by("customer_id").aggregate(
-            historical_clv=(r.paid_at < now).ifelse(amount, ibis.null("float64")).sum(),
-            revenue_horizon=(r.paid_at >= now).ifelse(amount, ibis.null("float64")).sum()))
-    return out
+        r = r.mutate(_amount=r.amount.cast("float64"), _before=r.paid_at < now)
+        aggs.append(r.group_by("customer_id").aggregate(
+            historical_clv=r._before.ifelse(r._amount, ibis.null("float64")).sum(),
+            revenue_horizon=r._before.ifelse(ibis.null("float64"), r._amount).sum()))
+    columns = list(out.columns)
+    for i, agg in enumerate(aggs):  # one chain of joins on the customer
+        agg = agg.rename(**{f"_c{i}": "customer_id"})
+        columns += [c for c in agg.columns if c != f"_c{i}"]
+        out = out.left_join(agg, out.customer_id == agg[f"_c{i}"])
+    return out.select(*columns)
 
 
 def _collected(frame: pd.DataFrame) -> pd.DataFrame:
