@@ -204,7 +204,8 @@ def _ensure(directory: Path, n: int) -> None:
         if not (directory / f"{name}.parquet").exists():
             start = time.perf_counter()
             make(directory, n)
-            print(f"generated {n:,} {name} (tickets: +20% surveys) to Parquet in {time.perf_counter() - start:.1f} s")
+            what = "tickets (+20% surveys)" if name == "tickets" else "purchases"
+            print(f"generated {n:,} {what} to Parquet in {time.perf_counter() - start:.1f} s")
 
 
 def main() -> None:

@@ -333,7 +333,8 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     Returns
     -------
     pandas.DataFrame
-        Columns ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
+        Rows by ``as_of`` (in the given order), then ``customer_id``. Columns
+        ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
         tickets, median_frt_h, sla_breach_share, reopen_share, median_requester_wait_h,
         handoff_share, mean_csat, last_nps_category, mean_ces, historical_clv, churned,
         revenue_horizon, duration_days, event; with text features, their columns follow
@@ -364,13 +365,14 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
         return on_engine(as_of=as_of, lookback=lookback, horizon=horizon, sla_targets=sla_targets, calendar=calendar,
                          text_features=text_features, themes=themes)
     instants, lookback, horizon, targets = feature_arguments(as_of, lookback, horizon, sla_targets)
-    where = pd.Index(ds.customers["customer_id"])
+    customers = ds.customers.sort_values("customer_id", kind="stable", ignore_index=True)  # rows in id order
+    where = pd.Index(customers["customer_id"])
     if not where.is_unique:
         raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
     surveys = ds.surveys.reset_index(drop=True)
     keyed = Dataset(tickets=ds.tickets.assign(_pos=where.get_indexer(ds.tickets["customer_id"])),
                     surveys=surveys.assign(_pos=where.get_indexer(surveys["customer_id"])),
-                    customers=ds.customers,
+                    customers=customers,
                     revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])),
                     ticket_events=ds.ticket_events)
     text = comment_features(surveys, instants, text_features, themes)

@@ -154,9 +154,7 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
 
     Same parameters, rows, columns, dtypes and values (ticket event columns from the
     tickets' fields: ``median_requester_wait_h`` and ``handoff_share`` NaN). The engine
-    collects one row per active customer and ``as_of`` (one query for all of them), in
-    ``customer_id`` order: the pandas engine keeps the customers table's order, the same
-    when that table is sorted by id (as ``slm generate`` and ``save_data`` write it). With
+    collects one row per active customer and ``as_of`` (one query for all of them). With
     text features the survey answers with a comment submitted in the windows are collected
     (with, for themes fitted here, the comments before the earliest ``as_of``) and go
     through :class:`~slm_lib.comment_features.CommentFeatures` as on the pandas engine.
