@@ -14,6 +14,7 @@ from slm_lib.engines import LazyDataset, connect, from_tables, open_dataset
 from slm_lib.engines.dataset import LAZY_TABLES
 from slm_lib.engines.features import engine_customer_features
 from slm_lib.errors import ConfigError
+from slm_lib.features import FEATURE_COLUMNS
 from slm_lib.io.dataset import Dataset
 from slm_lib.schema import COLUMNS, empty_frame
 
@@ -74,6 +75,23 @@ def test_text_features_with_themes_fitted_before_the_earliest_as_of(samples):
     directory, ds = samples
     engine = slm.customer_features(open_dataset(directory), "2026-03-01", lookback="2M", themes=4)
     assert_same(engine, slm.customer_features(ds, "2026-03-01", lookback="2M", themes=4))
+
+
+def test_text_features_with_themes_fitted_by_the_caller(samples):
+    directory, ds = samples
+    lazy = open_dataset(directory)
+    themes = slm.voice.comment_themes(ds.surveys.loc[ds.surveys["submitted_at"] < "2025-06-01"], n_themes=3)
+    as_of = berlin("2025-07-01", "2025-12-01")
+    assert_same(slm.customer_features(lazy, as_of, themes=themes), slm.customer_features(ds, as_of, themes=themes))
+    with pytest.raises(ConfigError, match="would carry the future"):
+        slm.customer_features(lazy, "2025-03-01", themes=themes)
+
+
+def test_no_active_customer_gives_the_same_empty_frame(samples):
+    directory, ds = samples
+    engine = slm.customer_features(open_dataset(directory), "2015-01-01")
+    pd.testing.assert_frame_equal(engine, slm.customer_features(ds, "2015-01-01"))
+    assert engine.empty and list(engine.columns) == list(FEATURE_COLUMNS)
 
 
 # ----------------------------------------------------------------------------- by hand

@@ -140,8 +140,9 @@ def _comments(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Time
         wanted = wanted | (s.submitted_at < utc_literal(first))
     got = s.filter(has & wanted)
     if isinstance(themes, CommentThemes):
-        ids = themes.comments.loc[themes.comments["source"] == "survey", "id"].tolist()
-        got = s.filter((has & wanted) | s.response_id.isin(ids)) if ids else got
+        ids = themes.comments.loc[themes.comments["source"] == "survey", ["id"]].astype("str")
+        fitted = ibis.memtable(ids, schema=ibis.schema({"id": "string"}))
+        got = s.filter((has & wanted) | s.response_id.isin(fitted.id))
     frame = got.execute().sort_values("response_id", kind="stable").reset_index(drop=True)
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     return frame
