@@ -180,7 +180,7 @@ def small_dataset(draw) -> Dataset:
     """Customers (not in id order) signing up and churning, tickets with missing responses, surveys with ties,
     refunds."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n_c, n, k, m = 6, draw(st.integers(0, 50)), draw(st.integers(0, 40)), draw(st.integers(0, 30))
+    n_c, n, k, m = 6, draw(st.integers(5, 60)), draw(st.integers(3, 40)), draw(st.integers(0, 30))
     start = pd.Timestamp("2024-01-01", tz="UTC")
     us = lambda days, size: pd.to_timedelta(rng.integers(0, days * 86_400_000_000, size), "us")  # noqa: E731
     signup = start + us(120, n_c)
