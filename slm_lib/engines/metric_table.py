@@ -181,17 +181,18 @@ def utc_literal(ts: pd.Timestamp) -> Any:
     return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")
 
 
-def sla_flags(t: Any, sla: Any, as_of: pd.Timestamp, before: bool = False) -> dict[str, tuple[Any, Any]]:
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False) -> dict[str, tuple[Any, Any]]:
     """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
-    Judged at ``as_of``, or with ``before=True`` an instant (1 ns) before it, so that an
-    event stamped exactly at ``as_of`` is not yet known. Calendar time in integer
+    Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
+    or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
+    ``as_of`` is not yet known. Calendar time in integer
     microseconds, compared with the longest whole-microsecond time within the target
     (:func:`last_ns_within`; a clock still running at ``as_of - 1 ns`` is past a target of
     ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so equal to the
     pandas engine for timestamps of microsecond resolution and a whole-microsecond ``as_of``.
     """
-    now = utc_literal(as_of)
+    now = as_of if isinstance(as_of, ibis.Expr) else utc_literal(as_of)
     started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
     out = {}
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
