@@ -100,6 +100,11 @@ class LazyDataset:
         from slm_lib.engines.summaries import engine_rfm_summary
         return engine_rfm_summary(self, **kwargs)
 
+    def engine_customer_features(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.features.customer_features` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.features import engine_customer_features
+        return engine_customer_features(self, **kwargs)
+
     def engine_cohort_retention(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.cohorts.cohort_retention` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.summaries import engine_cohort_retention

@@ -141,6 +141,15 @@ def ibis_window(keys: list[str], order_by: Any = None) -> Any:
     return ibis.window(group_by=keys or None, order_by=order_by)
 
 
+def ranked(t: Any, raw: Any, keys: list[str]) -> Any:
+    """The rows of ``t`` with a value ``raw`` (as ``_v``) and its 0-based rank ``_r`` in its group (``row_number``).
+
+    The order statistics of every engine quantile are these rows selected by rank.
+    """
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
+    return base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+
+
 def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
                       counts: np.ndarray) -> np.ndarray:
     """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
@@ -149,8 +158,7 @@ def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Da
     wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
     if wanted.empty:
         return np.full(ranks.shape, np.nan)
-    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
-    base = base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+    base = ranked(t, raw, keys)
     schema = {k: base.schema()[k] for k in keys}
     want = groups[keys].iloc[wanted["_g"]].reset_index(drop=True).assign(_g=wanted["_g"].to_numpy(),
                                                                          _r=wanted["_r"].to_numpy())
@@ -177,29 +185,44 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
-    """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False) -> dict[str, tuple[Any, Any]]:
+    """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
-    Calendar time in integer microseconds, compared with the longest whole-microsecond time
-    within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
-    of microsecond resolution.
+    Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
+    or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
+    ``as_of`` is not yet known. Calendar time in integer
+    microseconds, compared with the longest whole-microsecond time within the target
+    (:func:`last_ns_within`; a clock still running at ``as_of - 1 ns`` is past a target of
+    ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so equal to the
+    pandas engine for timestamps of microsecond resolution and a whole-microsecond ``as_of``.
     """
-    out: dict[str, Any] = {}
-    if as_of is None:  # no timestamp at all: nothing is judged
-        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
-    now = instant(as_of)
-    started = t.created_at.notnull() & (t.created_at <= now)
+    now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
+    started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
+    out = {}
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
-        seen = event.notnull() & (event <= now)
+        seen = event.notnull() & ((event < now) if before else (event <= now))
         elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
-        limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
-                  if p in per_priority and np.isfinite(per_priority[p])]
-        limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
-        judged = started & limit.notnull()
-        breached = judged & (elapsed > limit)
-        out[f"_a_{name}"] = (judged & ~breached & seen).cast("int64").sum()
-        out[f"_b_{name}"] = breached.cast("int64").sum()
+        limits = {p: last_ns_within(per_priority[p]) for p in PRIORITIES
+                  if p in per_priority and np.isfinite(per_priority[p])}
+
+        def limit(shift: int) -> Any:
+            cases = [(t.priority == p, (ns + shift) // 1000) for p, ns in limits.items()]
+            return ibis.cases(*cases, else_=ibis.null("int64")) if cases else ibis.null("int64")
+
+        judged = started & limit(0).notnull()
+        breached = judged & (elapsed > seen.ifelse(limit(0), limit(1 if before else 0)))
+        out[name] = (judged & ~breached & seen, breached)
+    return out
+
+
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+    """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` at ``as_of``)."""
+    if as_of is None:  # no timestamp at all: nothing is judged
+        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
+    out: dict[str, Any] = {}
+    for name, (achieved, breached) in sla_flags(t, sla, as_of).items():
+        out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
     return out
 
 
