@@ -14,7 +14,8 @@ from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoCovariateModel, BetaGeoMo
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.clv.service import churn_data, dropout_data, dropout_sentences, service_churn, service_dropout
 from slm_lib.cohorts import cohort_retention
-from slm_lib.features import customer_features, historical_clv, monthly_service_panel
+from slm_lib.features import customer_features, historical_clv
+from slm_lib.service_panel import monthly_service_panel
 from slm_lib.forecast import VolumeForecast, erlang_c_staffing, forecast_volume
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.imports import import_exports, read_export

@@ -1,6 +1,7 @@
-"""Customer feature tables at an ``as_of`` instant, and monthly service aggregates (SPEC §5).
+"""Customer feature tables at an ``as_of`` instant (SPEC §5).
 
-The only module that windows time. At an instant ``as_of``:
+With :mod:`slm_lib.service_panel` (the monthly aggregates), the only module that windows time.
+At an instant ``as_of``:
 
 * **active customers**: ``signup_at < as_of`` and (``churned_at`` null or ``churned_at > as_of``);
 * **lookback window** ``W = [as_of - lookback, as_of)``; only records dated strictly before
@@ -53,16 +54,16 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.comment_features import DEFAULT_THEMES, CommentFeatures, ThemeSource
-from slm_lib.config import DEFAULT_SLA_TARGETS, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.lifecycle import lifecycle
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
 from slm_lib.metrics.survey import nps_category
 from slm_lib.metrics.tickets import elapsed_hours
-from slm_lib.periods import NAT_NS, epoch_ns, period_ordinals, period_starts, utc_instant
+from slm_lib.periods import utc_instant
 
-__all__ = ["customer_features", "historical_clv", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
+__all__ = ["customer_features", "historical_clv", "window_offset", "FEATURE_COLUMNS"]
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "customer_id", "as_of", "segment", "tenure_days", "tenure_years", "tickets", "median_frt_h",
@@ -151,13 +152,6 @@ def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "custo
     if customers is not None:
         out = out.reindex(pd.Index(list(customers), name=customer_col), fill_value=0.0)
     return out.sort_index().astype(float).rename("historical_clv")
-
-
-def _ns(ts: pd.Series) -> np.ndarray:
-    """:func:`slm_lib.periods.epoch_ns` with a missing instant read as "never" (int64 max)."""
-    arr = epoch_ns(ts).copy()
-    arr[arr == NAT_NS] = np.iinfo("int64").max
-    return arr
 
 
 def _windows(as_of: Any, lookback: Any, horizon: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
@@ -379,91 +373,3 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar, text)  # one per instant
               for a in instants]
     return pd.concat(frames, ignore_index=True)
-
-
-def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_targets: dict | None = None,
-                          calendar: Any = None, tz: str = "UTC") -> pd.DataFrame:
-    """Monthly churn and service aggregates (calendar months in ``tz``), for :func:`slm_lib.models.lagged_effects`.
-
-    Per month: ``active`` customers at the month start, ``churned`` during the month,
-    ``churn_rate`` (%); tickets created in the month: ``tickets``, ``median_frt_h`` (their
-    median first response time, responses known by the data's observation end),
-    ``sla_breach_share`` (%, judged at ``ds.observation_end()``); surveys submitted in the
-    month: ``mean_csat``, ``nps`` (100 x (share 9-10 minus share 0-6)), ``mean_ces``.
-
-    Parameters
-    ----------
-    months : sequence, optional
-        Month labels ('YYYY-MM') or month starts to include; default every month from the first
-        ticket, survey, payment or churn (the first signup if there is none) to the month of
-        ``ds.observation_end()`` (a report's data end with the report month; data observed
-        mid-month end with a partial month).
-
-    Examples
-    --------
-    >>> from slm_lib.schema import empty_frame
-    >>> c = empty_frame("customers")
-    >>> c.loc[0] = ["a", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.Timestamp("2024-02-10", tz="UTC")]
-    >>> c.loc[1] = ["b", pd.Timestamp("2024-01-06", tz="UTC"), "smb", None, pd.NaT]
-    >>> p = monthly_service_panel(Dataset(customers=c), months=["2024-02"])
-    >>> p[["month", "active", "churned", "churn_rate"]].values.tolist()
-    [['2024-02', 2, 1, 50.0]]
-    """
-    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
-
-    def ordinals(ts: pd.Series) -> np.ndarray:  # calendar month in tz
-        return period_ordinals(ts, "M", tz)
-
-    if months is None:
-        activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
-                    ds.customers["churned_at"].min()]
-        activity = [a for a in activity if pd.notna(a)] or [ds.customers["signup_at"].min()]
-        first = ordinals(pd.Series([min(activity)]))[0]
-        last = ordinals(pd.Series([ds.observation_end() - _NS]))[0]  # the end instant itself is excluded
-        index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
-    else:
-        index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
-    n = len(index)
-    s0 = _ns(pd.Series(period_starts(index.asi8, "M", tz)))
-    s1 = _ns(pd.Series(period_starts(index.asi8 + 1, "M", tz)))
-
-    signup, churn = _ns(ds.customers["signup_at"]), _ns(ds.customers["churned_at"])
-    active = np.searchsorted(np.sort(signup), s0, "left") - np.searchsorted(np.sort(churn), s0, "right")
-    m_churn = np.searchsorted(s1, churn, "left")  # first month whose end is >= churned_at
-    counted = (m_churn < n) & (churn > s0[np.minimum(m_churn, n - 1)]) & (signup < s0[np.minimum(m_churn, n - 1)])
-    churned = np.bincount(m_churn[counted], minlength=n)
-
-    def month_pos(ts: pd.Series) -> np.ndarray:
-        return pd.Index(index.asi8).get_indexer(ordinals(ts))
-
-    tk = ds.tickets
-    pos_t = month_pos(tk["created_at"])
-    frt = elapsed_hours(tk["created_at"], tk["first_response_at"], calendar)
-    sla = sla_status_codes(tk, {"first_response": targets["first_response"]}, ds.observation_end(),
-                           calendar)["first_response"] \
-        if len(tk) else np.array([], np.int8)
-    tks = pd.DataFrame({"m": pos_t, "frt": frt, "breached": (sla == BREACHED).astype(float),
-                        "decided": np.isin(sla, (BREACHED, ACHIEVED)).astype(float)}).loc[pos_t >= 0]
-    g = tks.groupby("m")
-    sv = ds.surveys
-    svs = pd.DataFrame({"m": month_pos(sv["submitted_at"]), "type": sv["type"].to_numpy(),
-                        "score": sv["score"].to_numpy(float)})
-    svs = svs.loc[svs["m"] >= 0]
-    nps = svs.loc[svs["type"] == "nps"].assign(
-        p=lambda d: (d["score"] >= NPS_PROMOTER_MIN) * 100.0 - (d["score"] <= NPS_DETRACTOR_MAX) * 100.0)
-
-    def per_month(series: pd.Series) -> np.ndarray:
-        return series.reindex(np.arange(n)).to_numpy(float)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "month": index.strftime("%Y-%m"),
-            "active": active, "churned": churned,
-            "churn_rate": np.where(active > 0, 100.0 * churned / np.maximum(active, 1), np.nan),
-            "tickets": np.nan_to_num(per_month(g.size())).astype("int64"),
-            "median_frt_h": per_month(g["frt"].median()),
-            "sla_breach_share": 100.0 * per_month(g["breached"].sum()) / per_month(g["decided"].sum()),
-            "mean_csat": per_month(svs.loc[svs["type"] == "csat"].groupby("m")["score"].mean()),
-            "nps": per_month(nps.groupby("m")["p"].mean()),
-            "mean_ces": per_month(svs.loc[svs["type"] == "ces"].groupby("m")["score"].mean()),
-        })

@@ -90,6 +90,21 @@ class LazyDataset:
         from slm_lib.engines.cut import collect_window
         return collect_window(self, start, end)
 
+    def engine_monthly_sums(self, ordinals: Any, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
+        """Per-month sums of :func:`slm_lib.service_panel.monthly_service_panel` (its dispatch hook)."""
+        from slm_lib.engines.panel import engine_monthly_sums
+        return engine_monthly_sums(self, ordinals, targets, calendar, tz)
+
+    def engine_customer_spans(self) -> pd.DataFrame:
+        """Every customer's ``signup_at`` and ``churned_at`` (one row per customer)."""
+        from slm_lib.engines.panel import customer_spans
+        return customer_spans(self)
+
+    def engine_first_activity(self) -> pd.Timestamp:
+        """The first ticket, survey, payment or churn (else the first signup)."""
+        from slm_lib.engines.panel import first_activity
+        return first_activity(self)
+
     def engine_metric_table(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.metric_table import engine_metric_table
