@@ -105,6 +105,11 @@ class LazyDataset:
         from slm_lib.engines.panel import first_activity
         return first_activity(self)
 
+    def engine_has_ticket_events(self) -> bool:
+        """Whether a ``ticket_events`` table with at least one row is open (:func:`slm_lib.io.dataset.has_ticket_events`)."""
+        events = self.tables.get("ticket_events")
+        return events is not None and int(events.limit(1).count().execute()) > 0
+
     def engine_metric_table(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.metric_table import engine_metric_table
