@@ -17,12 +17,12 @@ from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import ConfigError, MissingTableError
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
-LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
+LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue", "ticket_events")
 
 
 @dataclass
 class LazyDataset:
-    """The tickets, surveys, customers and revenue of a data directory as ibis tables of one engine.
+    """The tickets, surveys, customers, revenue and ticket events of a data directory as ibis tables of one engine.
 
     Attributes
     ----------
@@ -52,6 +52,11 @@ class LazyDataset:
         """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.metric_table import engine_metric_table
         return engine_metric_table(self, **kwargs)
+
+    def engine_ticket_lifecycle(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.metrics.lifecycle.ticket_lifecycle` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.lifecycle import engine_ticket_lifecycle
+        return engine_ticket_lifecycle(self, **kwargs)
 
     def engine_rfm_summary(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.clv.rfm.rfm_summary` of the revenue table on the engine (its dispatch hook)."""
@@ -123,6 +128,24 @@ def from_tables(con: Any, tables: Mapping[str, Any], scales: Mapping[str, tuple[
     return LazyDataset(con, dict(tables), con.name, check_scales(scales))
 
 
+def _microseconds(con: Any, table: Any, name: str) -> Any:
+    """``table`` with DuckDB's nanosecond timestamps (pandas' Parquet files) cast to microseconds, which ibis reads.
+
+    DuckDB 2 reads a Parquet ``timestamp[ns, tz=UTC]`` column as ``TIMESTAMPTZ_NS``, a
+    type ibis 12 does not know (it cannot compare it with a timestamp literal).
+    """
+    if con.name != "duckdb":
+        return table
+    kinds = dict(con.raw_sql(f'SELECT column_name, column_type FROM (DESCRIBE "{name}")').fetchall())
+    casts = {c: {"TIMESTAMPTZ_NS": "TIMESTAMPTZ", "TIMESTAMP_NS": "TIMESTAMP"}.get(k) for c, k in kinds.items()}
+    casts = {c: k for c, k in casts.items() if k is not None}
+    if not casts:
+        return table
+    replace = ", ".join(f'CAST("{c}" AS {k}) AS "{c}"' for c, k in casts.items())
+    con.raw_sql(f'CREATE OR REPLACE VIEW "{name}_us" AS SELECT * REPLACE ({replace}) FROM "{name}"')
+    return con.table(f"{name}_us")
+
+
 def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
                  scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
     """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).
@@ -134,7 +157,8 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
         (``tickets.parquet/part-0.parquet`` ...).
     engine : {"duckdb", "spark"}
     tables : iterable of str, optional
-        Default :data:`LAZY_TABLES` (not ``ticket_events``: the engine reads none yet).
+        Default :data:`LAZY_TABLES`; the optional ones (all but ``tickets``, e.g.
+        ``ticket_events``) are read when their file exists.
     scales : mapping, optional
         Survey scales (default :data:`slm_lib.config.SCALES`).
     con : ibis backend, optional
@@ -162,7 +186,7 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
         parquet, csv = directory / f"{table}.parquet", directory / f"{table}.csv"
         if parquet.exists():
             source = str(parquet / "*.parquet") if parquet.is_dir() and engine == "duckdb" else str(parquet)
-            found[table] = con.read_parquet(source, table_name=f"slm_{table}")
+            found[table] = _microseconds(con, con.read_parquet(source, table_name=f"slm_{table}"), f"slm_{table}")
         elif csv.is_file():
             found[table] = con.read_csv(str(csv), table_name=f"slm_{table}")
         elif table == "tickets":

@@ -274,7 +274,7 @@ def observation_end(lazy: Any) -> pd.Timestamp | None:
     """
     _set_time_zone(lazy.con, "UTC")
     columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
-               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",), "ticket_events": ("at",)}
     found = []
     for name, cols in columns.items():
         table = lazy.tables.get(name)

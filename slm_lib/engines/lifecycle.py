@@ -1,0 +1,227 @@
+"""Ticket lifecycle on an engine: one row per ticket from ``ticket_events`` as ibis expressions (SPEC §9 engines).
+
+The definitions are those of :mod:`slm_lib.metrics.lifecycle` (every column and edge case)
+and :mod:`slm_lib.events` (order, resolutions, reopens), written as window functions over
+each ticket's events instead of numpy segment reductions:
+
+* **Order**: by ticket, time, the kind's place in
+  :data:`slm_lib.events.SAME_INSTANT_ORDER`, then ``event_id``. The pandas engine breaks a
+  remaining tie (two events of one kind at one instant) by table order, which SQL does not
+  have; the two agree when event ids follow the table order (as ``slm generate`` writes them).
+* **Status spans**: ``LAG`` gives each status event the status before it (``new`` before
+  the first), ``LEAD`` the next status event's time (``as_of`` after the last).
+* **Next reply**: a running count of agent replies numbers the rounds; round ``j >= 1``
+  holds the customer messages after reply ``j`` and reply ``j + 1``, whose difference of
+  clocks is the round's wait. A ticket's median is the mean of its middle one or two waits
+  (``row_number``), numpy's linear median.
+* **Handoffs**: ``LAG`` over the assignment events that name an agent.
+
+Durations are int64 microseconds of a ``clock``: a callable mapping a timestamp expression
+to an int64 microsecond expression (default :func:`epoch_clock`, calendar time); every
+duration is a difference of two clock values, so a business-hours clock with the same
+interface drops in. Nothing is collected: :func:`lifecycle_table` is an ibis table other
+engine code joins on ``ticket_id``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.events import SAME_INSTANT_ORDER
+from slm_lib.metrics.lifecycle import LIFECYCLE_COLUMNS
+from slm_lib.periods import utc_instant
+from slm_lib.schema import EVENT_KINDS, EVENT_STATUSES, TS
+
+Clock = Callable[[Any], Any]
+_US_PER_HOUR = 3.6e9
+_RESOLVED = ("solved", "closed")
+_REQUESTER = ("new", "open", "on_hold")
+#: Durations of :func:`lifecycle_table` (int64 µs; the median float) -> their column in hours.
+DURATIONS: dict[str, str] = {"requester_wait": "requester_wait_h", "agent_wait": "agent_wait_h",
+                             "on_hold": "on_hold_h", "first_resolution": "first_resolution_h",
+                             "full_resolution": "full_resolution_h", "next_reply_median": "next_reply_h_median"}
+COUNTS: tuple[str, ...] = ("next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations",
+                           "handoffs")
+
+
+def utc_literal(ts: pd.Timestamp) -> Any:
+    """A UTC instant as an ibis timestamp literal (microseconds)."""
+    return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")
+
+
+_EPOCH = utc_literal(pd.Timestamp(0, tz="UTC"))
+
+
+def epoch_clock(ts: Any) -> Any:
+    """Calendar clock: microseconds since 1970-01-01 UTC of a timestamp expression (int64)."""
+    return ts.delta(_EPOCH, unit="microsecond")
+
+
+def _events_until(tickets: Any, events: Any, end: Any, inclusive: bool) -> Any:
+    """The events of ``tickets`` of a known kind at (or strictly before) ``end``, with created_at and kind rank."""
+    seen = events.at <= end if inclusive else events.at < end
+    e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull(), seen)
+    tk = tickets.select(_tid=tickets.ticket_id, _created=tickets.created_at)
+    e = e.join(tk, e.ticket_id == tk._tid).select("ticket_id", "event_id", "at", "kind", "actor", "status",
+                                                  "agent_id", "team", "_created")
+    return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
+
+
+def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
+    """Per ticket: time in each kind of status, resolutions, reopens and the status in force (module docstring)."""
+    s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
+    w = ibis.window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
+    s = s.mutate(_c=clock(s.at), _prev=s.status.lag().over(w).fill_null("new"), _next=clock(s.at).lead().over(w))
+    now, was = s.status.isin(_RESOLVED), s._prev.isin(_RESOLVED)
+    resolves, reopens = now & ~was, ~now & was
+    spent = s._next.fill_null(end_clock) - s._c
+
+    def time_in(*statuses: str) -> Any:
+        return ibis.cases((s.status.isin(statuses), spent), else_=0).sum()
+
+    return s.group_by(_sid=s.ticket_id).aggregate(
+        _first_c=s._c.min(), _in_requester=time_in(*_REQUESTER), agent_wait=time_in("pending"),
+        on_hold=time_in("on_hold"), _first_res=s._c.min(where=resolves), _last_res=s._c.max(where=resolves),
+        _last_res_at=s.at.max(where=resolves), reopens=reopens.cast("int64").sum(),
+        first_reopened_at=s.at.min(where=reopens), _now=s.status.max(where=s._next.isnull()))
+
+
+def _next_replies(e: Any, clock: Clock) -> Any:
+    """Per ticket with answered next replies: their count and median wait (float µs)."""
+    reply = ((e.kind == "public_reply") & (e.actor == "agent")).cast("int64")
+    c = e.filter((reply == 1) | (e.kind == "customer_message")).mutate(_reply=reply)
+    run = c._reply.sum().over(ibis.cumulative_window(group_by=c.ticket_id, order_by=[c.at, c._rank, c.event_id]))
+    c = c.mutate(_j=run - c._reply, _c=clock(c.at))
+    rounds = c.group_by(["ticket_id", "_j"]).aggregate(_start=c._c.min(where=c._reply == 0),
+                                                      _stop=c._c.max(where=c._reply == 1))
+    rounds = rounds.filter(rounds._j >= 1, rounds._start.notnull(), rounds._stop.notnull())
+    rounds = rounds.mutate(_wait=rounds._stop - rounds._start)
+    rounds = rounds.mutate(_r=ibis.row_number().over(group_by=rounds.ticket_id, order_by=rounds._wait) + 1,
+                           _n=rounds._wait.count().over(group_by=rounds.ticket_id))
+    middle = (rounds._r >= (rounds._n + 1) // 2) & (rounds._r <= rounds._n // 2 + 1)
+    return rounds.group_by(_nid=rounds.ticket_id).aggregate(
+        next_reply_count=rounds.count(), next_reply_median=rounds._wait.cast("float64").mean(where=middle))
+
+
+def _stations(e: Any) -> Any:
+    """Per ticket with assignment events: distinct agents and teams, and handoffs (events naming no agent skipped)."""
+    a = e.filter(e.kind == "assignment")
+    named = a.filter(a.agent_id.notnull())
+    named = named.mutate(_before=named.agent_id.lag().over(group_by=named.ticket_id, order_by=[named.at,
+                                                                                            named.event_id]))
+    handoffs = named.group_by(_hid=named.ticket_id).aggregate(
+        handoffs=(named._before.notnull() & (named.agent_id != named._before)).cast("int64").sum())
+    counts = a.group_by(_aid=a.ticket_id).aggregate(assignee_stations=a.agent_id.nunique(),
+                                                     group_stations=a.team.nunique())
+    return counts.left_join(handoffs, counts._aid == handoffs._hid).drop("_hid")
+
+
+def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_clock,
+                    inclusive: bool = True) -> Any:
+    """Per ticket, its lifecycle at ``as_of`` as an ibis table (one row per ticket with events).
+
+    Parameters
+    ----------
+    tickets, events : ibis tables
+        Canonical tickets (``ticket_id``, ``created_at``) and ticket_events of one connection.
+    as_of : timestamp
+        The instant the clocks of open tickets run to (a UTC instant, naive = UTC).
+    clock : callable, optional
+        ``clock(timestamp_expr) -> int64 microsecond expr``; default :func:`epoch_clock`.
+    inclusive : bool
+        Events at ``as_of`` count (the lifecycle's rule); False keeps only the events
+        strictly before it (what an export taken at ``as_of`` holds, as
+        :func:`slm_lib.features.customer_features` reads them). The clocks run to ``as_of``
+        either way.
+
+    Returns
+    -------
+    ibis table
+        ``ticket_id``, ``status``, the durations of :data:`DURATIONS` (int64 µs of the clock,
+        NULL when the event has not happened; ``next_reply_median`` float64 µs, NULL
+        without an answered next reply), the :data:`COUNTS` (int64), ``first_reopened_at``,
+        ``resolved`` and ``one_touch`` (bool), ``resolved_at`` (the last resolution while the
+        ticket is solved or closed, else NULL), ``created_at``. Only tickets created by
+        ``as_of`` with at least one event counted.
+
+    Examples
+    --------
+    >>> from slm_lib.engines import connect
+    >>> con = connect("duckdb")
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> t = ibis.memtable(pd.DataFrame({"ticket_id": ["t1"], "created_at": at("2024-01-01 09:00")}))
+    >>> e = ibis.memtable(pd.DataFrame({"event_id": ["e1", "e2"], "ticket_id": "t1", "kind": "status",
+    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None,
+    ...     "at": at("2024-01-01 10:00", "2024-01-01 12:30")}))
+    >>> row = con.execute(lifecycle_table(t, e, pd.Timestamp("2024-01-02", tz="UTC"))).iloc[0]
+    >>> row["requester_wait"] / 3.6e9, row["agent_wait"] / 3.6e9, row["status"], bool(row["one_touch"])
+    (1.0, 2.5, 'solved', True)
+    """
+    end = utc_literal(utc_instant(as_of))
+    end_clock = clock(end)
+    e = _events_until(tickets, events, end, inclusive)
+    base = e.group_by(ticket_id=e.ticket_id).aggregate(
+        created_at=e._created.max(),
+        agent_replies=((e.kind == "public_reply") & (e.actor == "agent")).cast("int64").sum())
+    base = base.filter(base.created_at.notnull(), base.created_at <= end)
+    s, r, a = _status_spans(e, clock, end_clock), _next_replies(e, clock), _stations(e)
+    j = base.left_join(s, base.ticket_id == s._sid).left_join(r, base.ticket_id == r._nid)
+    j = j.left_join(a, j.ticket_id == a._aid)
+    born = clock(j.created_at)
+    status = j._now.fill_null("new")
+    resolved = status.isin(_RESOLVED)
+    zero = ibis.literal(0, type="int64")
+    return j.select(
+        ticket_id=j.ticket_id, status=status,
+        requester_wait=j._in_requester.fill_null(zero) + j._first_c.fill_null(end_clock) - born,
+        agent_wait=j.agent_wait.fill_null(zero), on_hold=j.on_hold.fill_null(zero),
+        first_resolution=j._first_res - born, full_resolution=resolved.ifelse(j._last_res - born, ibis.null()),
+        next_reply_median=j.next_reply_median, next_reply_count=j.next_reply_count.fill_null(zero),
+        agent_replies=j.agent_replies, reopens=j.reopens.fill_null(zero), first_reopened_at=j.first_reopened_at,
+        assignee_stations=j.assignee_stations.fill_null(zero), group_stations=j.group_stations.fill_null(zero),
+        handoffs=j.handoffs.fill_null(zero), resolved=resolved, one_touch=resolved & (j.agent_replies <= 1),
+        resolved_at=resolved.ifelse(j._last_res_at, ibis.null()), created_at=j.created_at)
+
+
+def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) -> pd.DataFrame:
+    """:func:`slm_lib.metrics.lifecycle.ticket_lifecycle` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
+
+    Same columns and values (hours as float64, counts int64, ``first_reopened_at`` UTC);
+    rows sorted by ``ticket_id`` (an engine has no table order). ``as_of`` defaults to the
+    latest timestamp of the tables, ticket events included.
+
+    Raises
+    ------
+    ConfigError
+        For ``calendar``: business hours wait for the engine's business clock.
+    InsufficientDataError
+        The data set has no ticket_events.
+    """
+    from slm_lib.engines.metric_table import _set_time_zone, observation_end
+    if calendar is not None:
+        raise ConfigError("ticket_lifecycle on an engine: business hours (calendar) are not supported yet; "
+                          "use engine='pandas'")
+    events = lazy.ticket_events
+    if events is None or not has_rows(events):
+        raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
+                                    "without it only the tickets' own fields are known)")
+    end = observation_end(lazy) if as_of is None else utc_instant(as_of)
+    _set_time_zone(lazy.con, "UTC")
+    lc = lifecycle_table(lazy.tickets, events, end)
+    out = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at"))).order_by(
+        "ticket_id").execute()
+    for name, column in DURATIONS.items():
+        out[column] = out.pop(name).to_numpy(dtype=np.float64, na_value=np.nan) / _US_PER_HOUR
+    out["first_reopened_at"] = pd.to_datetime(out["first_reopened_at"], utc=True)
+    out["one_touch"] = out["one_touch"].astype(bool)
+    out = out[list(LIFECYCLE_COLUMNS)].reset_index(drop=True)
+    return out.astype({"ticket_id": "str", "status": "str", "first_reopened_at": TS, **dict.fromkeys(COUNTS, "int64")})
+
+
+def has_rows(table: Any) -> bool:
+    """Whether an ibis table holds at least one row (reads at most one)."""
+    return len(table.limit(1).execute()) > 0
