@@ -8,7 +8,9 @@ written by ``slm generate`` or :func:`slm_lib.io.save.save_data`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import ConfigError, MissingTableError
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
-LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue", "ticket_events")
+#: The tables a LazyDataset reads; without ``ticket_events`` (:data:`CORE_TABLES`) the event rows of
+#: metric_table and the ticket lifecycle are absent, as on the pandas engine without events.
+CORE_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
+LAZY_TABLES: tuple[str, ...] = (*CORE_TABLES, "ticket_events")
 
 
 @dataclass
@@ -67,6 +72,29 @@ class LazyDataset:
         """:func:`slm_lib.cohorts.cohort_retention` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.summaries import engine_cohort_retention
         return engine_cohort_retention(self, **kwargs)
+
+
+@contextmanager
+def cached(con: Any, table: Any) -> Iterator[Any]:
+    """``table`` computed once and kept on the engine while the block runs (a temporary table), then dropped.
+
+    On DuckDB a ``CREATE TEMP TABLE ... AS`` (ibis's own ``cache`` fails to drop its table
+    with DuckDB 2); elsewhere ibis's ``Table.cache`` (Spark: a cached DataFrame).
+    """
+    if con.name != "duckdb":
+        kept = table.cache()
+        try:
+            yield kept
+        finally:
+            kept.release()
+        return
+    import ibis
+    name = f"_slm_cached_{uuid.uuid4().hex}"
+    con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {ibis.to_sql(table, dialect="duckdb")}')
+    try:
+        yield con.table(name)
+    finally:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def connect(engine: str, session: Any = None) -> Any:

@@ -61,23 +61,28 @@ def epoch_clock(ts: Any) -> Any:
     return ts.delta(_EPOCH, unit="microsecond")
 
 
-def _events_until(tickets: Any, events: Any, end: Any, inclusive: bool) -> Any:
+def events_until(tickets: Any, events: Any, end: Any, inclusive: bool) -> Any:
     """The events of ``tickets`` of a known kind at (or strictly before) ``end``, with created_at and kind rank."""
     seen = events.at <= end if inclusive else events.at < end
     e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull(), seen)
     tk = tickets.select(_tid=tickets.ticket_id, _created=tickets.created_at)
     e = e.join(tk, e.ticket_id == tk._tid).select("ticket_id", "event_id", "at", "kind", "actor", "status",
-                                                  "agent_id", "team", "_created")
+                                                  "agent_id", "team", "priority", "_created")
     return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
+
+
+def _status_events(e: Any) -> Any:
+    """The status events with the status before each (``new`` before the first), resolutions and reopens."""
+    s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
+    s = s.mutate(_prev=s.status.lag().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]).fill_null("new"))
+    now, was = s.status.isin(_RESOLVED), s._prev.isin(_RESOLVED)
+    return s.mutate(_resolves=now & ~was, _reopens=~now & was)
 
 
 def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
     """Per ticket: time in each kind of status, resolutions, reopens and the status in force (module docstring)."""
-    s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
-    w = ibis.window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
-    s = s.mutate(_c=clock(s.at), _prev=s.status.lag().over(w).fill_null("new"), _next=clock(s.at).lead().over(w))
-    now, was = s.status.isin(_RESOLVED), s._prev.isin(_RESOLVED)
-    resolves, reopens = now & ~was, ~now & was
+    s = _status_events(e)
+    s = s.mutate(_c=clock(s.at), _next=clock(s.at).lead().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]))
     spent = s._next.fill_null(end_clock) - s._c
 
     def time_in(*statuses: str) -> Any:
@@ -85,20 +90,42 @@ def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
 
     return s.group_by(_sid=s.ticket_id).aggregate(
         _first_c=s._c.min(), _in_requester=time_in(*_REQUESTER), agent_wait=time_in("pending"),
-        on_hold=time_in("on_hold"), _first_res=s._c.min(where=resolves), _last_res=s._c.max(where=resolves),
-        _last_res_at=s.at.max(where=resolves), reopens=reopens.cast("int64").sum(),
-        first_reopened_at=s.at.min(where=reopens), _now=s.status.max(where=s._next.isnull()))
+        on_hold=time_in("on_hold"), _first_res=s._c.min(where=s._resolves), _last_res=s._c.max(where=s._resolves),
+        _last_res_at=s.at.max(where=s._resolves), reopens=s._reopens.cast("int64").sum(),
+        first_reopened_at=s.at.min(where=s._reopens), _now=s.status.max(where=s._next.isnull()))
+
+
+def reply_rounds(e: Any, clock: Clock, resolutions: bool = False) -> Any:
+    """Rounds of each ticket's conversation: customer messages after a stop, until the next stop.
+
+    Stops are the agent public replies (and, with ``resolutions``, the changes to solved or
+    closed, which stop a next-reply SLA clock). Round ``j >= 1`` holds the messages after
+    stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
+    first message), ``_start_at`` (its instant), ``_stop`` (clock of stop ``j + 1``, NULL
+    while running) and ``_answered`` (agent replies before it); only rounds with a message.
+    """
+    reply = ((e.kind == "public_reply") & (e.actor == "agent")).cast("int64")
+    stream = e.filter((reply == 1) | (e.kind == "customer_message")).select(
+        "ticket_id", "at", "_rank", "event_id", _reply=reply, _halt=reply)
+    if resolutions:
+        s = _status_events(e)
+        s = s.filter(s._resolves).select("ticket_id", "at", "_rank", "event_id", _reply=ibis.literal(0, "int64"),
+                                         _halt=ibis.literal(1, "int64"))
+        stream = stream.union(s)
+    w = ibis.cumulative_window(group_by=stream.ticket_id, order_by=[stream.at, stream._rank, stream.event_id])
+    stream = stream.mutate(_j=stream._halt.sum().over(w) - stream._halt,
+                           _replied=stream._reply.sum().over(w) - stream._reply, _c=clock(stream.at))
+    message = stream._halt == 0
+    rounds = stream.group_by(["ticket_id", "_j"]).aggregate(
+        _start=stream._c.min(where=message), _start_at=stream.at.min(where=message),
+        _stop=stream._c.max(where=~message), _answered=stream._replied.max(where=message))
+    return rounds.filter(rounds._j >= 1, rounds._start.notnull())
 
 
 def _next_replies(e: Any, clock: Clock) -> Any:
     """Per ticket with answered next replies: their count and median wait (float µs)."""
-    reply = ((e.kind == "public_reply") & (e.actor == "agent")).cast("int64")
-    c = e.filter((reply == 1) | (e.kind == "customer_message")).mutate(_reply=reply)
-    run = c._reply.sum().over(ibis.cumulative_window(group_by=c.ticket_id, order_by=[c.at, c._rank, c.event_id]))
-    c = c.mutate(_j=run - c._reply, _c=clock(c.at))
-    rounds = c.group_by(["ticket_id", "_j"]).aggregate(_start=c._c.min(where=c._reply == 0),
-                                                      _stop=c._c.max(where=c._reply == 1))
-    rounds = rounds.filter(rounds._j >= 1, rounds._start.notnull(), rounds._stop.notnull())
+    rounds = reply_rounds(e, clock)
+    rounds = rounds.filter(rounds._stop.notnull())
     rounds = rounds.mutate(_wait=rounds._stop - rounds._start)
     rounds = rounds.mutate(_r=ibis.row_number().over(group_by=rounds.ticket_id, order_by=rounds._wait) + 1,
                            _n=rounds._wait.count().over(group_by=rounds.ticket_id))
@@ -163,7 +190,7 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_
     """
     end = utc_literal(utc_instant(as_of))
     end_clock = clock(end)
-    e = _events_until(tickets, events, end, inclusive)
+    e = events_until(tickets, events, end, inclusive)
     base = e.group_by(ticket_id=e.ticket_id).aggregate(
         created_at=e._created.max(),
         agent_replies=((e.kind == "public_reply") & (e.actor == "agent")).cast("int64").sum())
