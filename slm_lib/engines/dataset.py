@@ -182,7 +182,8 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
     ----------
     path : str or path-like
         The data directory; a table may also be a directory of Parquet files
-        (``tickets.parquet/part-0.parquet`` ...).
+        (``tickets.parquet/part-0.parquet`` ...). Spark reads no nanosecond Parquet
+        timestamps (pandas' default): write them in microseconds for Spark; DuckDB reads both.
     engine : {"duckdb", "spark"}
     tables : iterable of str, optional
         Default :data:`LAZY_TABLES`; the optional ones (all but ``tickets``, e.g.

@@ -182,10 +182,10 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_
     >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
     >>> t = ibis.memtable(pd.DataFrame({"ticket_id": ["t1"], "created_at": at("2024-01-01 09:00")}))
     >>> e = ibis.memtable(pd.DataFrame({"event_id": ["e1", "e2"], "ticket_id": "t1", "kind": "status",
-    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None,
+    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None, "priority": None,
     ...     "at": at("2024-01-01 10:00", "2024-01-01 12:30")}))
     >>> row = con.execute(lifecycle_table(t, e, pd.Timestamp("2024-01-02", tz="UTC"))).iloc[0]
-    >>> row["requester_wait"] / 3.6e9, row["agent_wait"] / 3.6e9, row["status"], bool(row["one_touch"])
+    >>> float(row["requester_wait"] / 3.6e9), float(row["agent_wait"] / 3.6e9), row["status"], bool(row["one_touch"])
     (1.0, 2.5, 'solved', True)
     """
     end = utc_literal(utc_instant(as_of))

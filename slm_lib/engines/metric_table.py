@@ -10,9 +10,9 @@ values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
 Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection; SLA clocks are judged in calendar time too. Business hours and
-ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
-ticket events are not read.
+hours after selection; SLA clocks are judged in calendar time too. Business hours are not
+computed on the engine yet: ``calendar`` is refused. With ticket events the table gains the
+rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle kept on the engine.
 """
 from __future__ import annotations
 
@@ -358,9 +358,11 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
-    the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
-    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time; with
+    ``ticket_events`` (a table with rows) also the event rows of
+    :mod:`slm_lib.metrics.lifecycle_table` and the event-based reopens, repeat contacts and
+    priorities, as on the pandas engine (:mod:`slm_lib.engines.event_metrics`). ``as_of``
+    defaults to the latest timestamp of the tickets, surveys, customers, revenue and events.
 
     Raises
     ------
