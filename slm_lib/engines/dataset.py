@@ -74,6 +74,20 @@ class LazyDataset:
         return engine_cohort_retention(self, **kwargs)
 
 
+def fetch(con: Any, table: Any) -> Any:
+    """An ibis table's rows as a pandas DataFrame, for results of many rows (one per ticket).
+
+    On DuckDB through its own ``DataFrame`` export: ibis 12's conversion of a DuckDB 2 result
+    takes about 40x longer (66 s against 1.6 s for a million tickets' lifecycles).
+    Column types are left to the caller (DuckDB gives object or str strings, UTC timestamps
+    in the session zone).
+    """
+    if con.name != "duckdb":
+        return table.execute()
+    import ibis
+    return con.raw_sql(ibis.to_sql(table, dialect="duckdb")).df()
+
+
 @contextmanager
 def cached(con: Any, table: Any) -> Iterator[Any]:
     """``table`` computed once and kept on the engine while the block runs (a temporary table), then dropped.

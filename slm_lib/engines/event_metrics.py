@@ -65,8 +65,10 @@ class EventTables:
 
 def priority_events(tickets: Any, events: Any, end: Any) -> Any:
     """The priority events up to ``end`` with their value (missing: ``normal``) and rank ``_rn`` in the ticket."""
-    p = events_until(tickets, events, end, True)
+    p = events_until(events, end, True)
     p = p.filter(p.kind == "priority")
+    tk = tickets.select(_tid=tickets.ticket_id, _created=tickets.created_at)
+    p = p.join(tk, p.ticket_id == tk._tid).drop("_tid")
     return p.mutate(_v=p.priority.fill_null(DEFAULT_PRIORITY),
                     _rn=ibis.row_number().over(group_by=p.ticket_id, order_by=[p.at, p.event_id]))
 
@@ -89,7 +91,7 @@ def event_tables(tickets: Any, events: Any, as_of: pd.Timestamp, clock: Clock = 
     own = ticket_priorities(p)
     lc = lifecycle_table(tickets, events, as_of, clock)
     lc = lc.left_join(own, lc.ticket_id == own._pid).drop("_pid")
-    rounds = reply_rounds(events_until(tickets, events, end, True), clock, resolutions=True)
+    rounds = reply_rounds(events_until(events, end, True), clock, resolutions=True)
     return EventTables(lifecycle=lc, priorities=p.select(_pt=p.ticket_id, _pat=p.at, _v=p._v, _rn=p._rn),
                        rounds=rounds, end_clock=clock(end))
 

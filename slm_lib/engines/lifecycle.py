@@ -61,13 +61,15 @@ def epoch_clock(ts: Any) -> Any:
     return ts.delta(_EPOCH, unit="microsecond")
 
 
-def events_until(tickets: Any, events: Any, end: Any, inclusive: bool) -> Any:
-    """The events of ``tickets`` of a known kind at (or strictly before) ``end``, with created_at and kind rank."""
+def events_until(events: Any, end: Any, inclusive: bool) -> Any:
+    """The events of a known kind at (or strictly before) ``end``, with the rank of their kind.
+
+    Events of tickets outside the tickets table drop out where the per-ticket results
+    are joined to the tickets (one join, not one per part of the lifecycle).
+    """
     seen = events.at <= end if inclusive else events.at < end
     e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull(), seen)
-    tk = tickets.select(_tid=tickets.ticket_id, _created=tickets.created_at)
-    e = e.join(tk, e.ticket_id == tk._tid).select("ticket_id", "event_id", "at", "kind", "actor", "status",
-                                                  "agent_id", "team", "priority", "_created")
+    e = e.select("ticket_id", "event_id", "at", "kind", "actor", "status", "agent_id", "team", "priority")
     return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
 
 
@@ -190,10 +192,11 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_
     """
     end = utc_literal(utc_instant(as_of))
     end_clock = clock(end)
-    e = events_until(tickets, events, end, inclusive)
-    base = e.group_by(ticket_id=e.ticket_id).aggregate(
-        created_at=e._created.max(),
+    e = events_until(events, end, inclusive)
+    base = e.group_by(_bid=e.ticket_id).aggregate(
         agent_replies=((e.kind == "public_reply") & (e.actor == "agent")).cast("int64").sum())
+    tk = tickets.select("ticket_id", "created_at")
+    base = base.join(tk, base._bid == tk.ticket_id).drop("_bid")
     base = base.filter(base.created_at.notnull(), base.created_at <= end)
     s, r, a = _status_spans(e, clock, end_clock), _next_replies(e, clock), _stations(e)
     j = base.left_join(s, base.ticket_id == s._sid).left_join(r, base.ticket_id == r._nid)
@@ -228,6 +231,7 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
     InsufficientDataError
         The data set has no ticket_events.
     """
+    from slm_lib.engines.dataset import fetch
     from slm_lib.engines.metric_table import _set_time_zone, observation_end
     if calendar is not None:
         raise ConfigError("ticket_lifecycle on an engine: business hours (calendar) are not supported yet; "
@@ -239,8 +243,8 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
     end = observation_end(lazy) if as_of is None else utc_instant(as_of)
     _set_time_zone(lazy.con, "UTC")
     lc = lifecycle_table(lazy.tickets, events, end)
-    out = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at"))).order_by(
-        "ticket_id").execute()
+    lc = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at")))
+    out = fetch(lazy.con, lc.order_by("ticket_id"))
     for name, column in DURATIONS.items():
         out[column] = out.pop(name).to_numpy(dtype=np.float64, na_value=np.nan) / _US_PER_HOUR
     out["first_reopened_at"] = pd.to_datetime(out["first_reopened_at"], utc=True)
