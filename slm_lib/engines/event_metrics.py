@@ -109,7 +109,12 @@ def sla_priority(t: Any) -> Any:
 
 
 def solved_at(t: Any) -> Any:
-    """When a ticket counts as solved at ``as_of``: the events' last resolution in force, else its ``resolved_at``."""
+    """When a ticket counts as solved at ``as_of``: the events' last resolution in force, else its ``resolved_at``.
+
+    As :func:`slm_lib.metrics.contacts.solved_instants`, except for a ticket whose events
+    precede a ``created_at`` after ``as_of`` (or a missing one): pandas reads its events,
+    the engine (which has lifecycles only of tickets created by ``as_of``) its own fields.
+    """
     return t._has_lc.ifelse(t._lc_resolved_at, t.resolved_at)
 
 
