@@ -20,7 +20,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from slm_lib.engines.metric_table import _set_time_zone, instant, period_ordinal
+from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.periods import period_labels, utc_instant

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.comment_features import ThemeSource
-from slm_lib.engines.metric_table import _set_time_zone, instant, ranked, sla_flags
+from slm_lib.engines.metric_table import _set_time_zone, ranked, sla_flags
+from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError, MissingTableError
 from slm_lib.features import _COUNTS, _windows, comment_features, feature_arguments, feature_rows
 from slm_lib.schema import COLUMNS

@@ -10,9 +10,9 @@ values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
 Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection; SLA clocks are judged in calendar time too. Business hours and
-ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
-ticket events are not read.
+hours after selection; SLA clocks are judged in calendar time too. Business hours are not
+computed on the engine yet: ``calendar`` is refused. With ticket events the table gains the
+rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle kept on the engine.
 """
 from __future__ import annotations
 
@@ -29,11 +29,16 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
+from slm_lib.engines.dataset import cached
+from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
+from slm_lib.engines.lifecycle import has_rows
+from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
 from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
 from slm_lib.metrics.survey import nps_from_counts
+from slm_lib.metrics.lifecycle_table import EVENT_METRICS
 from slm_lib.metrics.table import (
     METRICS,
     SURVEY_METRICS,
@@ -56,15 +61,6 @@ _US_PER_HOUR = 3.6e9
 
 
 _EPOCH = ibis.date(1970, 1, 1)
-
-
-def instant(ts: pd.Timestamp, up: bool = False) -> Any:
-    """A UTC instant as an ibis literal of the engines' microseconds, for ``x <= instant(t)`` (or ``x < instant(t, up=True)``).
-
-    Rounded down, ``x <= t`` keeps its meaning for every stored (microsecond) ``x``; rounded
-    up, ``x < t`` does (an end one nanosecond after the last event keeps that event).
-    """
-    return ibis.literal((ts.ceil("us") if up else ts.floor("us")).to_pydatetime(), type="timestamp('UTC', 6)")
 
 
 def period_ordinal(ts: Any, freq: str) -> Any:
@@ -151,9 +147,9 @@ def ranked(t: Any, raw: Any, keys: list[str]) -> Any:
 
 
 def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
-                      counts: np.ndarray) -> np.ndarray:
+                      counts: np.ndarray, qs: tuple[float, ...] = _QS) -> np.ndarray:
     """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
-    ranks = quantile_order_ranks(counts, _QS)
+    ranks = quantile_order_ranks(counts, qs)
     wanted = pd.DataFrame({"_g": np.tile(np.arange(len(groups)), len(ranks)), "_r": ranks.ravel()})
     wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
     if wanted.empty:
@@ -168,6 +164,17 @@ def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Da
     found = pd.Series(got["_v"].to_numpy(dtype=np.float64), index=pd.MultiIndex.from_arrays([got["_g"], got["_r"]]))
     pairs = pd.MultiIndex.from_arrays([np.tile(np.arange(len(groups)), len(ranks)), ranks.ravel()])
     return found.reindex(pairs).to_numpy().reshape(ranks.shape)
+
+
+def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame, counts: np.ndarray,
+                    qs: tuple[float, ...] = _QS, scale: float = 1 / _US_PER_HOUR) -> dict[float, tuple[np.ndarray, ...]]:
+    """Exact quantiles and intervals of ``raw`` per group row of ``groups`` (``counts`` non-null values each).
+
+    What :func:`slm_lib.stats.grouped_quantiles` returns, from the order statistics the
+    engine selects by rank; ``scale`` converts the selected values (default µs -> hours).
+    """
+    at = _order_statistics(con, t, raw, keys, groups, counts, qs) * scale
+    return quantiles_from_order_statistics(at, counts, qs)
 
 
 def _merged(groups: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -185,16 +192,30 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False) -> dict[str, tuple[Any, Any]]:
+def target_limit(priority: Any, per_priority: Mapping[str, float], shift: int = 0) -> Any:
+    """The longest whole-microsecond time within the SLA target of ``priority`` (int64; NULL: no target).
+
+    ``(last_ns_within(hours) + shift) // 1000``: integer microseconds ``x`` are within the
+    target exactly when ``1000 * x`` nanoseconds are (:func:`slm_lib.metrics.sla.last_ns_within`);
+    ``shift=1`` for a clock judged 1 ns before its end (:func:`sla_flags`).
+    """
+    limits = [(priority == p, (last_ns_within(per_priority[p]) + shift) // 1000) for p in PRIORITIES
+              if p in per_priority and np.isfinite(per_priority[p])]
+    return ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
+
+
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any = None) -> dict[str, tuple[Any, Any]]:
     """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
     Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
     or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
-    ``as_of`` is not yet known. Calendar time in integer
-    microseconds, compared with the longest whole-microsecond time within the target
-    (:func:`last_ns_within`; a clock still running at ``as_of - 1 ns`` is past a target of
-    ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so equal to the
-    pandas engine for timestamps of microsecond resolution and a whole-microsecond ``as_of``.
+    ``as_of`` is not yet known. ``priority``: the priority expression whose targets apply
+    (default the tickets' own; with ticket events the one in force at creation). Calendar
+    time in integer microseconds, compared with the longest whole-microsecond time within
+    the target (:func:`target_limit`; a clock still running at ``as_of - 1 ns`` is past a
+    target of ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so
+    equal to the pandas engine for timestamps of microsecond resolution and a
+    whole-microsecond ``as_of``.
     """
     now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
     started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
@@ -203,30 +224,26 @@ def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False) -> dict[str, t
         event = t[SLA_EVENTS[name]]
         seen = event.notnull() & ((event < now) if before else (event <= now))
         elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
-        limits = {p: last_ns_within(per_priority[p]) for p in PRIORITIES
-                  if p in per_priority and np.isfinite(per_priority[p])}
-
-        def limit(shift: int) -> Any:
-            cases = [(t.priority == p, (ns + shift) // 1000) for p, ns in limits.items()]
-            return ibis.cases(*cases, else_=ibis.null("int64")) if cases else ibis.null("int64")
-
-        judged = started & limit(0).notnull()
-        breached = judged & (elapsed > seen.ifelse(limit(0), limit(1 if before else 0)))
+        prio = t.priority if priority is None else priority
+        limit = target_limit(prio, per_priority)
+        judged = started & limit.notnull()
+        breached = judged & (elapsed > (seen.ifelse(limit, target_limit(prio, per_priority, 1)) if before else limit))
         out[name] = (judged & ~breached & seen, breached)
     return out
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, priority: Any = None) -> dict[str, Any]:
     """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` at ``as_of``)."""
     if as_of is None:  # no timestamp at all: nothing is judged
         return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
     out: dict[str, Any] = {}
-    for name, (achieved, breached) in sla_flags(t, sla, as_of).items():
+    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority).items():
         out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
     return out
 
 
-def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None) -> dict[str, Any]:
+def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None,
+                   solved: str = "resolved_at") -> dict[str, Any]:
     """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
@@ -238,18 +255,19 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     sort (an inequality join on customer and time took DuckDB 7x longer than the rest of
     the table at 10M tickets): the customer's creations and solves in one time order,
     creations before solves at the same instant (not "after" the solve); a solve preceded
-    by ``k`` creations has as next contact the creation of rank ``k`` (0-based).
+    by ``k`` creations has as next contact the creation of rank ``k`` (0-based). ``solved``:
+    the column of the solve instant (with ticket events :func:`slm_lib.engines.event_metrics.solved_at`).
     """
     if days is None or as_of is None:
         return {}
     window_us = int(round(days * _US_PER_HOUR * 24))
     now, cutoff = instant(as_of), instant(as_of - pd.Timedelta(microseconds=window_us))
-    solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
-    counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
+    at = t[solved]
+    counted = at.notnull() & (at <= now) & (t.created_at <= now) & (at <= cutoff) & t.customer_id.notnull()
     known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
     creations = known.select(_c=known.customer_id, _at=known.created_at, _kind=ibis.literal(0), _id=known.ticket_id)
-    done = known.filter(known.resolved_at.notnull() & (known.resolved_at <= now))
-    solves = done.select(_c=done.customer_id, _at=done.resolved_at, _kind=ibis.literal(1), _id=done.ticket_id)
+    done = known.filter(known[solved].notnull() & (known[solved] <= now))
+    solves = done.select(_c=done.customer_id, _at=done[solved], _kind=ibis.literal(1), _id=done.ticket_id)
     both = creations.union(solves)
     before = (both._kind == 0).cast("int64").sum().over(ibis.cumulative_window(group_by="_c",
                                                                                 order_by=["_at", "_kind", "_id"]))
@@ -262,7 +280,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
 
 
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
-                 repeat: Mapping[str, Any]) -> tuple[pd.DataFrame, Result]:
+                 repeat: Mapping[str, Any], priority: Any = None) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
     raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
                                                                          ("resolution", "resolved_at"))}
@@ -271,7 +289,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
     counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of, priority),
         **repeat, **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
@@ -287,8 +305,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
     for prefix, raw in raws.items():
         out[f"{prefix}_mean"] = _mean_result(moments[prefix])
         k = moments[prefix]["n"].to_numpy(dtype=np.int64)
-        at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
-        qs = quantiles_from_order_statistics(at, k, _QS)
+        qs = order_quantiles(con, t, raw, keys, groups, k)
         out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
     for name in SLA_EVENTS:
         if f"_a_{name}" in counts:
@@ -363,9 +380,11 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
-    the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
-    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time; with
+    ``ticket_events`` (a table with rows) also the event rows of
+    :mod:`slm_lib.metrics.lifecycle_table` and the event-based reopens, repeat contacts and
+    priorities, as on the pandas engine (:mod:`slm_lib.engines.event_metrics`). ``as_of``
+    defaults to the latest timestamp of the tickets, surveys, customers, revenue and events.
 
     Raises
     ------
@@ -399,10 +418,23 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
         return table
 
     frames = []
-    t = keyed(tickets, "created_at")
-    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
-    frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
-                                   {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
+    events = lazy.ticket_events
+    ev = event_tables(tickets, events, as_of) if events is not None and as_of is not None and has_rows(events) \
+        else None
+    if ev is None:
+        t = keyed(tickets, "created_at")
+        groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+    else:  # the lifecycle is computed once (kept on the engine) and joined by every query of the table
+        with cached(con, ev.lifecycle) as lc:
+            whole = with_lifecycle(tickets, lc)
+            whole = whole.mutate(_solved_at=solved_at(whole))
+            t = keyed(whole, "created_at")
+            groups, res = _ticket_side(con, t, names, sla, as_of,
+                                       _repeat_counts(t, whole, as_of, repeat_days, "_solved_at"), sla_priority(t))
+            res.update(event_group_metrics(con, t, names, groups, ev, sla))
+    frames.append(tidy_metrics(_labelled(groups, freq)[names], res,
+                               [m for m in (*ENGINE_TICKET_METRICS, *EVENT_METRICS) if m in res],
+                               {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
         s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")
         groups, res = _survey_side(s, names, csat_threshold, exclude_neutral, lazy.scales)

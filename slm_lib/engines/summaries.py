@@ -19,7 +19,8 @@ import pandas as pd
 
 from slm_lib.clv.rfm import unit_days
 from slm_lib.cohorts import observed_ages, retention_frame
-from slm_lib.engines.metric_table import _set_time_zone, instant, period_ordinal
+from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.timestamps import instant
 from slm_lib.engines.metric_table import observation_end as engine_observation_end
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant

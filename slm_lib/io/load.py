@@ -302,7 +302,7 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         latest timestamp stands in for it.
     engine : {"pandas", "duckdb", "spark"}
         ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
-        tickets, surveys and customers lazily on that engine and return a
+        tables (ticket_events too, when present) lazily on that engine and return a
         :class:`~slm_lib.engines.LazyDataset` (files must already be canonical: no
         validation on the engine yet; ``errors`` is not used).
 
