@@ -30,6 +30,7 @@ import pandas as pd
 
 from slm_lib.comment_features import ThemeSource
 from slm_lib.engines.metric_table import _set_time_zone, ranked, sla_flags
+from slm_lib.engines.lifecycle import lifecycle_table
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError, MissingTableError
 from slm_lib.features import _COUNTS, _windows, comment_features, feature_arguments, feature_rows
@@ -43,19 +44,45 @@ _MEDIANS = ("median_frt_h", "median_requester_wait_h")
 _KEYS = ("_k", "customer_id")
 
 
-def ticket_states(window: Any) -> Any:
+def _event_states(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]) -> Any:
+    """Per instant ``_k`` and ticket of its lookback with events before it: the lifecycle's state then.
+
+    :func:`slm_lib.engines.lifecycle.lifecycle_table` of the window's tickets on the events
+    strictly before the instant (clocks run to it), one per instant, stacked.
+    """
+    parts = []
+    for k, (now, start, _) in enumerate(windows):
+        t = lazy.tickets
+        t = t.filter((t.created_at >= instant(start, up=True)) & (t.created_at < instant(now, up=True)))
+        lc = lifecycle_table(t, lazy.tables["ticket_events"], now, inclusive=False)
+        parts.append(lc.select(_ek=ibis.literal(k, type="int64"), _eid=lc.ticket_id, _eres=lc.resolved,
+                               _ereopen=lc.resolved & (lc.reopens > 0),
+                               _ewait=lc.requester_wait.cast("float64") / _US_PER_HOUR,
+                               _ehand=(lc.handoffs > 0).cast("float64")))
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def ticket_states(window: Any, events: Any = None) -> Any:
     """Per ticket of ``window`` and instant: the ticket's state at that instant.
 
     ``window``: the tickets created in the lookback of each instant, one row per ticket and
     instant, with the instant's number ``_k`` and time ``_now``. Adds ``_resolved`` and
     ``_reopened`` (booleans), ``_requester_wait_h`` and ``_handed_off`` (float, NULL when
-    unknown). From the tickets' own fields, as the pandas engine does for a ticket without
-    events: resolved before ``_now``, reopened when resolved with ``reopens > 0``; no
+    unknown). A ticket with events before the instant (``events``, :func:`_event_states`)
+    takes them from its lifecycle; one without keeps its own fields, as on the pandas
+    engine: resolved before ``_now``, reopened when resolved with ``reopens > 0``, no
     requester wait or handoff.
     """
     resolved = (window.resolved_at < window._now).fill_null(False)
-    return window.mutate(_resolved=resolved, _reopened=resolved & (window.reopens > 0).fill_null(False),
-                         _requester_wait_h=ibis.null("float64"), _handed_off=ibis.null("float64"))
+    reopened = resolved & (window.reopens > 0).fill_null(False)
+    if events is None:
+        return window.mutate(_resolved=resolved, _reopened=reopened, _requester_wait_h=ibis.null("float64"),
+                             _handed_off=ibis.null("float64"))
+    j = window.left_join(events, (window._k == events._ek) & (window.ticket_id == events._eid))
+    has = j._eid.notnull()
+    return j.mutate(_resolved=has.ifelse(j._eres, resolved), _reopened=has.ifelse(j._ereopen, reopened),
+                    _requester_wait_h=j._ewait, _handed_off=j._ehand).drop("_ek", "_eid", "_eres", "_ereopen",
+                                                                           "_ewait", "_ehand")
 
 
 def _middle(t: Any, value: Any, name: str) -> Any:
@@ -73,7 +100,7 @@ def _instants(windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]) ->
     return table.mutate(**{c: table[c].cast("timestamp('UTC', 6)") for c in ("_now", "_lo", "_hi")})
 
 
-def _per_customer(lazy: Any, instants: Any, targets: dict) -> Any:
+def _per_customer(lazy: Any, instants: Any, targets: dict, events: Any = None) -> Any:
     """One row per instant ``_k`` and customer active then, with the aggregates :func:`feature_rows` reads.
 
     Each table is joined to the as_of table ``instants`` on its windows (a range join), so a
@@ -90,7 +117,7 @@ def _per_customer(lazy: Any, instants: Any, targets: dict) -> Any:
     answered = t.first_response_at.notnull() & (t.first_response_at < t._now)
     frt = answered.ifelse(t.first_response_at.delta(t.created_at, unit="microsecond").cast("float64") / _US_PER_HOUR,
                           ibis.null("float64"))
-    t = ticket_states(t.mutate(_achieved=achieved, _breached=breached, _frt_h=frt))
+    t = ticket_states(t.mutate(_achieved=achieved, _breached=breached, _frt_h=frt), events)
     aggs.append(t.group_by(list(_KEYS)).aggregate(
         tickets=t.count(), breached=t._breached.cast("int64").sum(),
         decided=(t._breached | t._achieved).cast("int64").sum(), reopened=t._reopened.cast("int64").sum(),
@@ -169,8 +196,8 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
                              themes: ThemeSource | None = None) -> pd.DataFrame:
     """:func:`slm_lib.features.customer_features` of a :class:`~slm_lib.engines.LazyDataset`.
 
-    Same parameters, rows, columns, dtypes and values (ticket event columns from the
-    tickets' fields: ``median_requester_wait_h`` and ``handoff_share`` NaN). The engine
+    Same parameters, rows, columns, dtypes and values (with ticket events, the event columns
+    from each ticket's lifecycle on the engine, :func:`slm_lib.engines.lifecycle.lifecycle_table`). The engine
     collects one row per active customer and ``as_of`` (one query for all of them). With
     text features the survey answers with a comment submitted in the windows are collected
     (with, for themes fitted here, the comments before the earliest ``as_of``) and go
@@ -180,7 +207,7 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     ------
     ConfigError
         Bad windows or targets, an empty ``as_of``, duplicate customer ids; ``calendar``
-        (business hours are not on the engine yet); a data set with ticket events.
+        (business hours are not on customer_features' engine form yet).
     MissingTableError
         No customers table.
 
@@ -193,10 +220,6 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     if calendar is not None:
         raise ConfigError("customer_features on an engine: business hours (calendar) are not supported yet; "
                           "use the pandas engine (slm.load_data without engine=)")
-    if lazy.tables.get("ticket_events") is not None:
-        raise ConfigError("customer_features on an engine: ticket events are not read yet (reopen_share, "
-                          "median_requester_wait_h and handoff_share need the tickets' lifecycle); drop the "
-                          "ticket_events table to use the tickets' own fields, or use the pandas engine")
     if lazy.customers is None:
         raise MissingTableError("customer_features on an engine: the data set has no 'customers' table")
     _set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
@@ -205,7 +228,8 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     if int(check["_n"].iloc[0]) != int(check["_u"].iloc[0]):
         raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
     windows = [_windows(a, lookback, horizon) for a in instants]
-    got = _per_customer(lazy, _instants(windows), targets).execute()
+    events = _event_states(lazy, windows) if lazy.tables.get("ticket_events") is not None else None
+    got = _per_customer(lazy, _instants(windows), targets, events).execute()
     frames = [_collected(got.loc[got["_k"] == k]) for k in range(len(windows))]
     text = None
     if text_features or themes is not None:
