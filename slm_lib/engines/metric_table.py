@@ -9,10 +9,10 @@ table then goes through the same :mod:`slm_lib.stats` functions as the pandas en
 values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
-Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection; SLA clocks are judged in calendar time too. Business hours and
-ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
-ticket events are not read.
+Durations are exact integer microseconds between the timestamps on a clock of
+:mod:`slm_lib.engines.clock` (calendar time, or the business time of a ``calendar``),
+scaled to hours after selection; SLA clocks are judged on the same clock. Ticket-event
+metrics are not computed on the engine yet: ticket events are not read.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
+from slm_lib.engines.clock import Clock, engine_clock
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
@@ -168,12 +169,14 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, clock: Clock) -> dict[str, Any]:
     """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
 
-    Calendar time in integer microseconds, compared with the longest whole-microsecond time
+    Integer microseconds on ``clock``, compared with the longest whole-microsecond time
     within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
-    of microsecond resolution.
+    of microsecond resolution: with a calendar the pandas engine compares hours
+    ``ns / 3.6e12 <= target`` in floating point, which holds exactly up to
+    :func:`last_ns_within` (the division is monotone), as the calendar-time comparison does.
     """
     out: dict[str, Any] = {}
     if as_of is None:  # no timestamp at all: nothing is judged
@@ -183,7 +186,7 @@ def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
         seen = event.notnull() & (event <= now)
-        elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
+        elapsed = clock(seen.ifelse(event, now)) - clock(t.created_at)
         limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
                   if p in per_priority and np.isfinite(per_priority[p])]
         limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
@@ -231,16 +234,16 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
 
 
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
-                 repeat: Mapping[str, Any]) -> tuple[pd.DataFrame, Result]:
+                 repeat: Mapping[str, Any], clock: Clock) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
-    raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
-                                                                         ("resolution", "resolved_at"))}
+    raws = {p: clock(t[c]) - clock(t.created_at) for p, c in (("frt", "first_response_at"),
+                                                                ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
     values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
     counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of, clock),
         **repeat, **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
@@ -330,23 +333,22 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks on
     the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
-    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
+    defaults to the latest timestamp of the tickets, surveys, customers and revenue. With a
+    ``calendar`` durations and SLA clocks are business hours (:func:`slm_lib.engines.clock.engine_clock`).
 
     Raises
     ------
     ConfigError
-        For ``calendar`` (business hours are not on the engine yet) or an unknown ``by``.
+        For an unknown ``by``, or a local time zone (``tz``, ``calendar.tz``) on a backend
+        other than DuckDB and Spark.
 
     Examples
     --------
     >>> from slm_lib.engines import open_dataset
     >>> mt = engine_metric_table(open_dataset("data_samples"), by="channel")   # doctest: +SKIP
     """
-    if calendar is not None:
-        raise ConfigError("metric_table on an engine: business hours (calendar) are not supported yet; "
-                          "use engine='pandas'")
     by = by_list(by)
     con, tickets, surveys, customers = lazy.con, lazy.tickets, lazy.surveys, lazy.customers
     cust_cols = set(customers.columns) - {"customer_id"} if customers is not None else set()
@@ -367,7 +369,8 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     frames = []
     t = keyed(tickets, "created_at")
-    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days),
+                               engine_clock(calendar, con))
     frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
