@@ -9,23 +9,25 @@ the business time ``F(t)`` of a :class:`~slm_lib.calendar.BusinessCalendar`, equ
 
 Business time is one pure expression (no join), so it composes into any query:
 
-1. the local wall clock ``x`` in microseconds (the backend's time-zone conversion:
-   DuckDB ``timezone``, Spark ``from_utc_timestamp``);
-2. the wall clock as weeks since a Monday and microseconds ``r`` into the week; business
-   time without holidays is ``B = weeks * week_hours + sum over working days w of
-   clip(r - (w days + opening), 0, day_hours)`` (the week's business-time offsets);
-3. each holiday on a working day takes its business day away: with ``k = B // day_hours``
-   (the business day ``B`` falls in) and ``B % day_hours`` the time into it,
-   ``F = B - day_hours * (holidays before day k) - (k is a holiday) * (B % day_hours)``;
-   both looked up by ``k`` in two small constant arrays (one entry per business day
-   from the first holiday to the last), O(1) per row whatever the number of holidays.
+1. the local wall clock in microseconds (the backend's time-zone conversion: DuckDB
+   ``timezone``, Spark ``from_utc_timestamp``), split into the local day ``d`` and the
+   time of day ``tod``;
+2. ``F = days * day_hours + clip(tod - opening, 0, today)``: ``days``, the working days
+   before ``d`` since a fixed Monday, is ``weeks * working days a week`` plus the working
+   days before ``d``'s weekday minus the holidays before ``d``; ``today`` is the opening
+   hours of ``d`` (0 on days off);
+3. the weekday terms come from two 7-entry constant arrays, the holiday terms from two
+   constant arrays with one entry per day from the first holiday to the last (``d``
+   clipped into that range): O(1) per row whatever the number of holidays.
 
-Integer arithmetic only (remainders, and quotients of exact multiples, which every engine
-divides exactly), so nothing is rounded.
+Integer arithmetic only: remainders, and quotients of exact multiples of a day (or week),
+which float64 division gives exactly (a multiple of 86 400 000 000 = 2**10 * 84 375 000
+is exact in float64 up to 2**53 * 2**10 microseconds, far beyond any timestamp), so
+nothing is rounded.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -34,10 +36,12 @@ import numpy as np
 
 from slm_lib.errors import ConfigError
 
-__all__ = ["Clock", "engine_clock"]
+__all__ = ["ON_CLOCK", "Clock", "engine_clock", "with_clocks"]
 
 #: ``clock(ts) -> int64 expression``: microseconds from the clock's origin, NULL for NULL.
 Clock = Callable[[Any], Any]
+#: Prefix of the columns :func:`with_clocks` adds.
+ON_CLOCK = "_clock_"
 
 _US_PER_MINUTE = 60_000_000
 _US_PER_DAY = 1440 * _US_PER_MINUTE
@@ -100,30 +104,34 @@ def _floor_mod(x: Any, m: int) -> Any:
 
 
 def _quotient(x: Any, m: int) -> Any:
-    """``x / m`` for an exact multiple ``x`` of ``m``: exact in float64 while it is below 2**53 / odd part of ``m``."""
+    """``x / m`` for an exact multiple ``x`` of ``m`` (exact in float64: see the module docstring)."""
     return (x / m).cast("int64")
 
 
-def _clip(x: Any, length: int) -> Any:
-    return ibis.least(ibis.greatest(x, 0), length)
+@ibis.udf.scalar.builtin(name="list_extract")
+def _duckdb_list_extract(values: dt.Array(dt.int64), index: dt.int64) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB: the element at a 1-based ``index`` (ibis' own indexing repeats the index expression)."""
 
 
-def _holiday_lookup(calendar: Any, weekly: Sequence[int], length: int) -> tuple[int, list[int], list[int]]:
-    """Holidays on working days by business-day index ``k`` (``B // length``) from ``k0 - 1``.
+def _lookup(con: Any, values: Sequence[int], index: Any) -> Any:
+    """``values[index]`` (0-based, in range) as an expression: a constant array indexed per row."""
+    array = ibis.literal(list(values), type="array<int64>")
+    return _duckdb_list_extract(array, index + 1) if con.name == "duckdb" else array[index]
 
-    Returns ``k0`` and, per index ``j = clip(k - k0 + 1, 0, last)``, the number of holidays
-    before business day ``k`` and whether ``k`` is one (the first and last entries stand
-    for every day before and after the holidays).
+
+def _holiday_days(calendar: Any) -> tuple[int, list[int], list[int]]:
+    """Holidays on working days by day ``d`` (days since Monday 1969-12-29), indexed ``clip(d - first + 1, 0, last)``.
+
+    Returns ``first`` (the earliest holiday) and, per index, the number of holidays before
+    the day and whether it is one; the first and last entries stand for every day before
+    and after the holidays.
     """
-    days = np.array(calendar.holidays, dtype="datetime64[D]").astype(np.int64) + _TO_MONDAY  # days since a Monday
-    weeks, weekday = np.divmod(days, 7)
-    working = np.isin(weekday, calendar.weekdays)
-    k = (weeks[working] * weekly[7] + np.asarray(weekly)[weekday[working]]) // length
-    k0 = int(k.min())
-    closed = np.zeros(int(k.max()) - k0 + 3, dtype=np.int64)
-    closed[k - k0 + 1] = 1
-    before = np.concatenate([[0], np.cumsum(closed)[:-1]])
-    return k0, before.tolist(), closed.tolist()
+    days = np.array(calendar.holidays, dtype="datetime64[D]").astype(np.int64) + _TO_MONDAY
+    days = days[np.isin(days % 7, calendar.weekdays)]
+    first = int(days.min())
+    closed = np.zeros(int(days.max()) - first + 3, dtype=np.int64)
+    closed[days - first + 1] = 1
+    return first, np.concatenate([[0], np.cumsum(closed)[:-1]]).tolist(), closed.tolist()
 
 
 def engine_clock(calendar: Any, con: Any) -> Clock:
@@ -161,21 +169,40 @@ def engine_clock(calendar: Any, con: Any) -> Clock:
     if calendar is None:
         return _epoch_us(con)
     wall = _wall_us(con, calendar.tz)
-    length = calendar._day_ns // 1000
-    opening = calendar._open_ns // 1000
-    weekly = [length * sum(w < day for w in calendar.weekdays) for day in range(8)]  # business µs before each day
-    lookup = _holiday_lookup(calendar, weekly, length) if calendar.holidays else None
+    length, opening = calendar._day_ns // 1000, calendar._open_ns // 1000
+    before = [sum(w < day for w in calendar.weekdays) for day in range(7)]   # working days before, Monday first
+    span = [length if day in calendar.weekdays else 0 for day in range(7)]
+    holidays = _holiday_days(calendar) if calendar.holidays else None
 
     def clock(ts: Any) -> Any:
-        x = wall(ts) + _TO_MONDAY * _US_PER_DAY  # wall µs since Monday 1969-12-29 00:00
-        r = _floor_mod(x, _US_PER_WEEK)
-        b = _quotient(x - r, _US_PER_WEEK) * weekly[7]
-        for w in calendar.weekdays:
-            b = b + _clip(r - (w * _US_PER_DAY + opening), length)
-        if lookup is None:
-            return b
-        k0, before, closed = lookup
-        into = _floor_mod(b, length)   # business µs into business day k (holidays not skipped)
-        j = ibis.least(ibis.greatest(_quotient(b - into, length) - (k0 - 1), 0), len(before) - 1)
-        return b - ibis.literal(before, "array<int64>")[j] * length - ibis.literal(closed, "array<int64>")[j] * into
+        x = wall(ts)
+        tod = _floor_mod(x, _US_PER_DAY)
+        day = _quotient(x - tod, _US_PER_DAY) + _TO_MONDAY   # days since Monday 1969-12-29
+        weekday = _floor_mod(day, 7)
+        days = _quotient(day - weekday, 7) * len(calendar.weekdays) + _lookup(con, before, weekday)
+        today = _lookup(con, span, weekday)
+        if holidays is not None:
+            first, earlier, closed = holidays
+            j = ibis.least(ibis.greatest(day - (first - 1), 0), len(closed) - 1)
+            days = days - _lookup(con, earlier, j)
+            today = today * (1 - _lookup(con, closed, j))
+        return days * length + ibis.least(ibis.greatest(tod - opening, 0), today)
     return clock
+
+
+def with_clocks(table: Any, clock: Clock, stamps: Mapping[str, Any]) -> Any:
+    """``table`` with a column ``_clock_<name>`` (:data:`ON_CLOCK`) of ``clock(stamp)`` per entry of ``stamps``.
+
+    In a projection of its own (``view``: ibis would otherwise merge it into later selects and
+    repeat a business clock's few kB of SQL in every expression using the value), so each
+    clock is computed once per row. ``stamps`` maps names to timestamp expressions of
+    ``table`` or literals (a literal's clock is a constant the engine folds).
+
+    Examples
+    --------
+    >>> con = ibis.duckdb.connect()
+    >>> t = ibis.memtable({"at": ["1970-01-01 00:00:02"]}).mutate(at=ibis._.at.cast("timestamp('UTC')"))
+    >>> con.execute(with_clocks(t, engine_clock(None, con), {"at": t.at}))["_clock_at"].tolist()
+    [2000000]
+    """
+    return table.mutate(**{ON_CLOCK + name: clock(ts) for name, ts in stamps.items()}).view()

@@ -29,7 +29,7 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
-from slm_lib.engines.clock import Clock, engine_clock
+from slm_lib.engines.clock import ON_CLOCK, engine_clock, with_clocks
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
@@ -80,6 +80,11 @@ def _labelled(groups: pd.DataFrame, freq: str | None) -> pd.DataFrame:
         return groups
     labels = period_labels(groups["period"].to_numpy(dtype=np.int64), freq)
     return groups.assign(period=np.asarray(labels, dtype=object))
+
+
+def _instant(ts: pd.Timestamp) -> Any:
+    """A UTC instant as an ibis literal of microsecond precision."""
+    return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")
 
 
 def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
@@ -169,24 +174,24 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, clock: Clock) -> dict[str, Any]:
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
     """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
 
-    Integer microseconds on ``clock``, compared with the longest whole-microsecond time
-    within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
-    of microsecond resolution: with a calendar the pandas engine compares hours
-    ``ns / 3.6e12 <= target`` in floating point, which holds exactly up to
-    :func:`last_ns_within` (the division is monotone), as the calendar-time comparison does.
+    Integer microseconds on the clock (columns of :func:`with_clocks`), compared with the longest
+    whole-microsecond time within the target (:func:`last_ns_within`), so equal to the pandas
+    engine for timestamps of microsecond resolution, also in business hours (there pandas
+    compares ``ns / 3.6e12 <= target`` in floats: true exactly up to :func:`last_ns_within`).
     """
     out: dict[str, Any] = {}
     if as_of is None:  # no timestamp at all: nothing is judged
         return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
-    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
+    now = _instant(as_of)
     started = t.created_at.notnull() & (t.created_at <= now)
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
         seen = event.notnull() & (event <= now)
-        elapsed = clock(seen.ifelse(event, now)) - clock(t.created_at)
+        stop = seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"])
+        elapsed = stop - t[ON_CLOCK + "created_at"]
         limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
                   if p in per_priority and np.isfinite(per_priority[p])]
         limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
@@ -213,9 +218,8 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     """
     if days is None or as_of is None:
         return {}
-    stamp = lambda ts: ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")  # noqa: E731
     window_us = int(round(days * _US_PER_HOUR * 24))
-    now, cutoff = stamp(as_of), stamp(as_of - pd.Timedelta(microseconds=window_us))
+    now, cutoff = _instant(as_of), _instant(as_of - pd.Timedelta(microseconds=window_us))
     solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
     counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
     known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
@@ -234,16 +238,16 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
 
 
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
-                 repeat: Mapping[str, Any], clock: Clock) -> tuple[pd.DataFrame, Result]:
+                 repeat: Mapping[str, Any]) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
-    raws = {p: clock(t[c]) - clock(t.created_at) for p, c in (("frt", "first_response_at"),
-                                                                ("resolution", "resolved_at"))}
+    raws = {p: t[ON_CLOCK + c] - t[ON_CLOCK + "created_at"] for p, c in (("frt", "first_response_at"),
+                                                                            ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
     values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
     counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of, clock),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
         **repeat, **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
@@ -369,8 +373,10 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     frames = []
     t = keyed(tickets, "created_at")
-    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days),
-                               engine_clock(calendar, con))
+    stamps = {c: t[c] for c in ("created_at", *SLA_EVENTS.values())}
+    stamps.update({} if as_of is None else {"as_of": _instant(as_of)})   # the SLA clocks' stop for open tickets
+    t = with_clocks(t, engine_clock(calendar, con), stamps)
+    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
     frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
