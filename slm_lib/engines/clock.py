@@ -116,7 +116,7 @@ def _duckdb_list_extract(values: dt.Array(dt.int64), index: dt.int64) -> dt.int6
 def _lookup(con: Any, values: Sequence[int], index: Any) -> Any:
     """``values[index]`` (0-based, in range) as an expression: a constant array indexed per row."""
     array = ibis.literal(list(values), type="array<int64>")
-    return _duckdb_list_extract(array, index + 1) if con.name == "duckdb" else array[index]
+    return _duckdb_list_extract(array, index + 1) if con.name == "duckdb" else array[index.cast("int32")]  # Spark: int
 
 
 def _holiday_days(calendar: Any) -> tuple[int, list[int], list[int]]:

@@ -29,7 +29,7 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
-from slm_lib.engines.clock import ON_CLOCK, engine_clock, with_clocks
+from slm_lib.engines.clock import ON_CLOCK, Clock, engine_clock, with_clocks
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
@@ -202,7 +202,8 @@ def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
     return out
 
 
-def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None) -> dict[str, Any]:
+def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None,
+                   epoch: Clock) -> dict[str, Any]:
     """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
@@ -214,7 +215,9 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     sort (an inequality join on customer and time took DuckDB 7x longer than the rest of
     the table at 10M tickets): the customer's creations and solves in one time order,
     creations before solves at the same instant (not "after" the solve); a solve preceded
-    by ``k`` creations has as next contact the creation of rank ``k`` (0-based).
+    by ``k`` creations has as next contact the creation of rank ``k`` (0-based). The gap is
+    measured on the ``epoch`` clock (Spark's DATEDIFF counts wall-clock time of the session
+    zone, an hour off across a DST change).
     """
     if days is None or as_of is None:
         return {}
@@ -232,7 +235,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     asked = both.mutate(_k=before).filter(lambda r: r._kind == 1)
     ranked = creations.mutate(_r=ibis.row_number().over(group_by="_c", order_by=["_at", "_id"]))
     nxt = asked.join(ranked, [asked._c == ranked._c, asked._k == ranked._r], lname="", rname="{name}_next")
-    hits = nxt.filter(nxt._at_next.delta(nxt._at, unit="microsecond") <= window_us).select(ticket_id=nxt._id)
+    hits = nxt.filter(epoch(nxt._at_next) - epoch(nxt._at) <= window_us).select(ticket_id=nxt._id)
     repeat = t.ticket_id.isin(hits.ticket_id)
     return {"_rc_n": counted.cast("int64").sum(), "_rc_r": (counted & repeat).cast("int64").sum()}
 
@@ -376,7 +379,8 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     stamps = {c: t[c] for c in ("created_at", *SLA_EVENTS.values())}
     stamps.update({} if as_of is None else {"as_of": _instant(as_of)})   # the SLA clocks' stop for open tickets
     t = with_clocks(t, engine_clock(calendar, con), stamps)
-    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+    repeat = _repeat_counts(t, tickets, as_of, repeat_days, engine_clock(None, con))
+    groups, res = _ticket_side(con, t, names, sla, as_of, repeat)
     frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
                                    {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
