@@ -45,7 +45,6 @@ ON_CLOCK = "_clock_"
 
 _US_PER_MINUTE = 60_000_000
 _US_PER_DAY = 1440 * _US_PER_MINUTE
-_US_PER_WEEK = 7 * _US_PER_DAY
 _TO_MONDAY = 3  # 1970-01-01 is a Thursday: the Monday before it is 3 days earlier
 
 

@@ -289,7 +289,7 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
         Needs ``tickets``, ``surveys`` and (for customer ``by`` columns) ``customers``. A
         :class:`~slm_lib.engines.LazyDataset` (``load_data(path, engine="duckdb")``) is
         computed on its engine: same columns and values, without the rows read from ticket
-        events and without business hours (:func:`slm_lib.engines.engine_metric_table`).
+        events (:func:`slm_lib.engines.engine_metric_table`).
     freq : {"M", "Q", "Y", "W", "D"}
         Period length; labels described in the module docstring (``"YYYY-MM"`` for "M").
     by : str or list of str, optional
