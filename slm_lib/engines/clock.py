@@ -5,7 +5,9 @@ microseconds from a fixed origin, NULL for NULL, so that the time from ``a`` to 
 ``clock(b) - clock(a)``. :func:`engine_clock` gives calendar time (epoch microseconds) or
 the business time ``F(t)`` of a :class:`~slm_lib.calendar.BusinessCalendar`, equal to
 ``calendar.hours_between`` to the microsecond for timestamps of microsecond resolution:
-``clock(b) - clock(a) == round(calendar.hours_between(a, b) * 3.6e9)``.
+``clock(b) - clock(a) == round(calendar.hours_between(a, b) * 3.6e9)``, wherever the
+engine's time-zone database (DuckDB: ICU's, Spark: the JVM's) agrees with Python's; old
+rules may differ (DuckDB 2.0 and tzdata disagree on São Paulo in 1965, for instance).
 
 Business time is one pure expression (no join), so it composes into any query:
 
