@@ -98,7 +98,8 @@ def test_null_in_null_out_and_calendar_time(con):
 
 
 def test_naive_timestamps_are_read_as_utc(con):
-    t = ibis.memtable(pd.DataFrame({"a": pd.to_datetime(["2026-03-27 15:00"]), "b": pd.to_datetime(["2026-03-30 08:00"])}))
+    naive = pd.DataFrame({"a": pd.to_datetime(["2026-03-27 15:00"]), "b": pd.to_datetime(["2026-03-30 08:00"])})
+    t = ibis.memtable(naive)
     clock = engine_clock(BusinessCalendar(tz="Europe/Berlin"), con)
     assert con.execute(t.select(d=clock(t.b) - clock(t.a)))["d"].iloc[0] == 2 * _US_HOUR
 
@@ -156,14 +157,16 @@ def test_duckdb_metric_table_in_business_hours_equals_pandas(samples, calendar, 
 def test_sla_in_business_hours_at_the_boundary(tmp_path):
     """A response exactly at the target is achieved, one microsecond later breached, as on pandas."""
     cal = BusinessCalendar(tz="Europe/Berlin", holidays=["2026-03-30"])
-    created = at("2026-03-27 15:30", "2026-03-27 15:30", "2026-03-27 15:30", "2026-03-27 15:30:00.000001")  # Fri 16:30 CET
+    # Fri 16:30 CET (d: one microsecond later)
+    created = at("2026-03-27 15:30", "2026-03-27 15:30", "2026-03-27 15:30", "2026-03-27 15:30:00.000001")
     tickets = pd.DataFrame({
         "ticket_id": ["a", "b", "c", "d"], "customer_id": "x", "created_at": created,
         # 30 min on Friday + 35 min on Tuesday (Monday a holiday, clocks moved to CEST) = 65 minutes
         "first_response_at": at("2026-03-31 07:35", "2026-03-31 07:35:00.000001", "2026-03-31 07:34:59.999999", None),
         "resolved_at": at(None, None, None, None), "channel": "chat", "priority": "high", "replies": 1, "reopens": 0})
     tickets.to_parquet(tmp_path / "tickets.parquet", index=False, coerce_timestamps="us")
-    kwargs = {"freq": None, "as_of": "2026-03-31 07:35:00.000001", "calendar": cal, "sla": {"first_response": {"high": 65 / 60}}}
+    kwargs = {"freq": None, "as_of": "2026-03-31 07:35:00.000001", "calendar": cal,
+              "sla": {"first_response": {"high": 65 / 60}}}
     engine = metric_table(open_dataset(tmp_path), **kwargs)
     row = engine.set_index("metric").loc["sla_first_response"]
     assert (row["n"], row["value"]) == (3, pytest.approx(200 / 3))   # a, c in time, b late, d pending at 65 min
