@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from slm_lib.config import SCALES, check_scales
 from slm_lib.errors import ConfigError, MissingTableError
+from slm_lib.io.dataset import empty_quality
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
@@ -33,12 +36,21 @@ class LazyDataset:
     engine : {"duckdb", "spark"}
     scales : dict
         Survey score scales, as :attr:`slm_lib.io.dataset.Dataset.scales`.
+    as_of : Timestamp or None
+        The instant the data describe (:attr:`slm_lib.io.dataset.Dataset.as_of`; :meth:`until` sets it).
+    quality : pandas.DataFrame
+        Data problems found and what was done about them (:attr:`slm_lib.io.dataset.Dataset.quality`).
+    source : str or None
+        Where the data came from.
     """
 
     con: Any
     tables: dict[str, Any]
     engine: str
     scales: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SCALES))
+    as_of: pd.Timestamp | None = None
+    quality: pd.DataFrame = field(default_factory=empty_quality)
+    source: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name in LAZY_TABLES:
@@ -47,6 +59,56 @@ class LazyDataset:
             except KeyError:
                 return None
         raise AttributeError(name)
+
+    def observation_end(self) -> pd.Timestamp | None:
+        """:attr:`as_of`, else the latest timestamp in the tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
+        from slm_lib.engines.metric_table import observation_end
+        return observation_end(self)
+
+    def until(self, end: Any) -> "LazyDataset":
+        """The data as an export taken at ``end`` would hold them (:meth:`slm_lib.io.dataset.Dataset.until`)."""
+        from slm_lib.engines.cut import until
+        return until(self, end)
+
+    def engine_select_segment(self, segment: str) -> "LazyDataset":
+        """:func:`slm_lib.summary.select_segment` on the engine (its dispatch hook)."""
+        from slm_lib.engines.cut import select_segment
+        return select_segment(self, segment)
+
+    def engine_data_months(self, tz: str = "UTC") -> list[str]:
+        """:func:`slm_lib.summary.data_months` on the engine (its dispatch hook)."""
+        from slm_lib.engines.cut import data_months
+        return data_months(self, tz)
+
+    def engine_first_created(self) -> pd.Timestamp:
+        """The first ticket's ``created_at`` (NaT without tickets)."""
+        from slm_lib.engines.cut import first_created
+        return first_created(self)
+
+    def engine_collect_window(self, start: Any, end: Any) -> Any:
+        """The rows of ``[start, end)`` as a pandas Dataset (:func:`slm_lib.engines.cut.collect_window`)."""
+        from slm_lib.engines.cut import collect_window
+        return collect_window(self, start, end)
+
+    def engine_monthly_sums(self, ordinals: Any, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
+        """Per-month sums of :func:`slm_lib.service_panel.monthly_service_panel` (its dispatch hook)."""
+        from slm_lib.engines.panel import engine_monthly_sums
+        return engine_monthly_sums(self, ordinals, targets, calendar, tz)
+
+    def engine_customer_spans(self) -> pd.DataFrame:
+        """Every customer's ``signup_at`` and ``churned_at`` (one row per customer)."""
+        from slm_lib.engines.panel import customer_spans
+        return customer_spans(self)
+
+    def engine_first_activity(self) -> pd.Timestamp:
+        """The first ticket, survey, payment or churn (else the first signup)."""
+        from slm_lib.engines.panel import first_activity
+        return first_activity(self)
+
+    def engine_has_ticket_events(self) -> bool:
+        """Whether a ``ticket_events`` table with at least one row is open (:func:`slm_lib.io.dataset.has_ticket_events`)."""
+        events = self.tables.get("ticket_events")
+        return events is not None and int(events.limit(1).count().execute()) > 0
 
     def engine_metric_table(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""
@@ -57,6 +119,11 @@ class LazyDataset:
         """:func:`slm_lib.clv.rfm.rfm_summary` of the revenue table on the engine (its dispatch hook)."""
         from slm_lib.engines.summaries import engine_rfm_summary
         return engine_rfm_summary(self, **kwargs)
+
+    def engine_customer_features(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.features.customer_features` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.features import engine_customer_features
+        return engine_customer_features(self, **kwargs)
 
     def engine_cohort_retention(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.cohorts.cohort_retention` computed on the engine (its dispatch hook)."""
@@ -123,6 +190,24 @@ def from_tables(con: Any, tables: Mapping[str, Any], scales: Mapping[str, tuple[
     return LazyDataset(con, dict(tables), con.name, check_scales(scales))
 
 
+def _read_parquet(con: Any, source: str, name: str) -> Any:
+    """A Parquet file or folder as an ibis table; on DuckDB, nanosecond timestamps read as microseconds.
+
+    pandas writes nanoseconds by default; ibis has no type for DuckDB's ``TIMESTAMP_NS``,
+    and the engines keep microseconds, so such columns are cast in a view (rounded to the
+    microsecond).
+    """
+    if con.name != "duckdb":
+        return con.read_parquet(source, table_name=name)
+    path = source.replace("'", "''")
+    types = con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+    casts = [f'CAST("{c}" AS {"TIMESTAMPTZ" if t == "TIMESTAMPTZ_NS" else "TIMESTAMP"}) AS "{c}"'
+             for c, t, *_ in types if t in ("TIMESTAMP_NS", "TIMESTAMPTZ_NS")]
+    replaced = f" REPLACE ({', '.join(casts)})" if casts else ""
+    con.raw_sql(f"CREATE OR REPLACE VIEW {name} AS SELECT *{replaced} FROM read_parquet('{path}')")
+    return con.table(name)
+
+
 def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
                  scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
     """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).
@@ -162,9 +247,9 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
         parquet, csv = directory / f"{table}.parquet", directory / f"{table}.csv"
         if parquet.exists():
             source = str(parquet / "*.parquet") if parquet.is_dir() and engine == "duckdb" else str(parquet)
-            found[table] = con.read_parquet(source, table_name=f"slm_{table}")
+            found[table] = _read_parquet(con, source, f"slm_{table}")
         elif csv.is_file():
             found[table] = con.read_csv(str(csv), table_name=f"slm_{table}")
         elif table == "tickets":
             raise MissingTableError(f"{directory}: required table 'tickets' not found")
-    return LazyDataset(con, found, engine, check_scales(scales))
+    return LazyDataset(con, found, engine, check_scales(scales), source=str(directory))

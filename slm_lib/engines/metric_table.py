@@ -59,6 +59,15 @@ _US_PER_HOUR = 3.6e9
 _EPOCH = ibis.date(1970, 1, 1)
 
 
+def instant(ts: pd.Timestamp, up: bool = False) -> Any:
+    """A UTC instant as an ibis literal of the engines' microseconds, for ``x <= instant(t)`` (or ``x < instant(t, up=True)``).
+
+    Rounded down, ``x <= t`` keeps its meaning for every stored (microsecond) ``x``; rounded
+    up, ``x < t`` does (an end one nanosecond after the last event keeps that event).
+    """
+    return ibis.literal((ts.ceil("us") if up else ts.floor("us")).to_pydatetime(), type="timestamp('UTC', 6)")
+
+
 def period_ordinal(ts: Any, freq: str) -> Any:
     """ibis expression of :func:`slm_lib.periods.period_ordinals` of a timestamp, in the session time zone.
 
@@ -80,11 +89,6 @@ def _labelled(groups: pd.DataFrame, freq: str | None) -> pd.DataFrame:
         return groups
     labels = period_labels(groups["period"].to_numpy(dtype=np.int64), freq)
     return groups.assign(period=np.asarray(labels, dtype=object))
-
-
-def _instant(ts: pd.Timestamp) -> Any:
-    """A UTC instant as an ibis literal of microsecond precision."""
-    return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")
 
 
 def _with_columns(t: Any, other: Any, key: str, columns: Sequence[str]) -> Any:
@@ -138,6 +142,15 @@ def ibis_window(keys: list[str], order_by: Any = None) -> Any:
     return ibis.window(group_by=keys or None, order_by=order_by)
 
 
+def ranked(t: Any, raw: Any, keys: list[str]) -> Any:
+    """The rows of ``t`` with a value ``raw`` (as ``_v``) and its 0-based rank ``_r`` in its group (``row_number``).
+
+    The order statistics of every engine quantile are these rows selected by rank.
+    """
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
+    return base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+
+
 def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
                       counts: np.ndarray) -> np.ndarray:
     """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
@@ -146,8 +159,7 @@ def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Da
     wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
     if wanted.empty:
         return np.full(ranks.shape, np.nan)
-    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
-    base = base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+    base = ranked(t, raw, keys)
     schema = {k: base.schema()[k] for k in keys}
     want = groups[keys].iloc[wanted["_g"]].reset_index(drop=True).assign(_g=wanted["_g"].to_numpy(),
                                                                          _r=wanted["_r"].to_numpy())
@@ -174,31 +186,47 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
-    """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, on_clock: bool = False) -> dict[str, tuple[Any, Any]]:
+    """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
-    Integer microseconds on the clock (columns of :func:`with_clocks`), compared with the longest
-    whole-microsecond time within the target (:func:`last_ns_within`), so equal to the pandas
-    engine for timestamps of microsecond resolution, also in business hours (there pandas
-    compares ``ns / 3.6e12 <= target`` in floats: true exactly up to :func:`last_ns_within`).
+    Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
+    or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
+    ``as_of`` is not yet known. Calendar time in integer
+    microseconds, compared with the longest whole-microsecond time within the target
+    (:func:`last_ns_within`; a clock still running at ``as_of - 1 ns`` is past a target of
+    ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so equal to the
+    pandas engine for timestamps of microsecond resolution and a whole-microsecond ``as_of``.
+    ``on_clock`` (``before=False`` only): elapsed on the :func:`with_clocks` columns of the stamps
+    and ``as_of``, business hours too (pandas' float ``hours <= target`` holds exactly up to the same limit).
     """
-    out: dict[str, Any] = {}
-    if as_of is None:  # no timestamp at all: nothing is judged
-        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
-    now = _instant(as_of)
-    started = t.created_at.notnull() & (t.created_at <= now)
+    now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
+    started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
+    out = {}
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
-        seen = event.notnull() & (event <= now)
-        stop = seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"])
-        elapsed = stop - t[ON_CLOCK + "created_at"]
-        limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
-                  if p in per_priority and np.isfinite(per_priority[p])]
-        limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
-        judged = started & limit.notnull()
-        breached = judged & (elapsed > limit)
-        out[f"_a_{name}"] = (judged & ~breached & seen).cast("int64").sum()
-        out[f"_b_{name}"] = breached.cast("int64").sum()
+        seen = event.notnull() & ((event < now) if before else (event <= now))
+        elapsed = (seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"]) - t[ON_CLOCK + "created_at"]
+                   if on_clock else seen.ifelse(event, now).delta(t.created_at, unit="microsecond"))
+        limits = {p: last_ns_within(per_priority[p]) for p in PRIORITIES
+                  if p in per_priority and np.isfinite(per_priority[p])}
+
+        def limit(shift: int) -> Any:
+            cases = [(t.priority == p, (ns + shift) // 1000) for p, ns in limits.items()]
+            return ibis.cases(*cases, else_=ibis.null("int64")) if cases else ibis.null("int64")
+
+        judged = started & limit(0).notnull()
+        breached = judged & (elapsed > seen.ifelse(limit(0), limit(1 if before else 0)))
+        out[name] = (judged & ~breached & seen, breached)
+    return out
+
+
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
+    """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` on the clock at ``as_of``)."""
+    if as_of is None:  # no timestamp at all: nothing is judged
+        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
+    out: dict[str, Any] = {}
+    for name, (achieved, breached) in sla_flags(t, sla, as_of, on_clock=True).items():
+        out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
     return out
 
 
@@ -222,7 +250,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     if days is None or as_of is None:
         return {}
     window_us = int(round(days * _US_PER_HOUR * 24))
-    now, cutoff = _instant(as_of), _instant(as_of - pd.Timedelta(microseconds=window_us))
+    now, cutoff = instant(as_of), instant(as_of - pd.Timedelta(microseconds=window_us))
     solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
     counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
     known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
@@ -277,14 +305,16 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
 
 
 def observation_end(lazy: Any) -> pd.Timestamp | None:
-    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
+    """The data set's ``as_of``, else the latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
 
     Read with the session in UTC: Spark hands timestamps back as wall times of its session
     time zone.
     """
+    if getattr(lazy, "as_of", None) is not None:
+        return lazy.as_of
     _set_time_zone(lazy.con, "UTC")
     columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
-               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",), "ticket_events": ("at",)}
     found = []
     for name, cols in columns.items():
         table = lazy.tables.get(name)
@@ -377,7 +407,7 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     frames = []
     t = keyed(tickets, "created_at")
     stamps = {c: t[c] for c in ("created_at", *SLA_EVENTS.values())}
-    stamps.update({} if as_of is None else {"as_of": _instant(as_of)})   # the SLA clocks' stop for open tickets
+    stamps.update({} if as_of is None else {"as_of": instant(as_of)})   # the SLA clocks' stop for open tickets
     t = with_clocks(t, engine_clock(calendar, con), stamps)
     repeat = _repeat_counts(t, tickets, as_of, repeat_days, engine_clock(None, con))
     groups, res = _ticket_side(con, t, names, sla, as_of, repeat)

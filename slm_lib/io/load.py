@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
+from slm_lib.periods import utc_instant
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, NULLABLE, QUIET_TABLES,
                             REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation,
                             cross_order_violations, empty_frame, normalise_category, normalise_channel,
@@ -302,7 +304,7 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
         tickets, surveys and customers lazily on that engine and return a
         :class:`~slm_lib.engines.LazyDataset` (files must already be canonical: no
-        validation on the engine yet; ``errors`` and ``as_of`` are not used).
+        validation on the engine yet; ``errors`` is not used).
 
     Returns
     -------
@@ -328,8 +330,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     >>> ds.quality[ds.quality.action == "dropped"]           # doctest: +SKIP
     """
     if engine != "pandas":
-        from slm_lib.engines.dataset import open_dataset  # config/errors only: no import cycle
-        return open_dataset(path, engine, tables, scales)
+        from slm_lib.engines.dataset import open_dataset  # imports io.dataset, never io.load: no cycle
+        lazy = open_dataset(path, engine, tables, scales)
+        return lazy if as_of is None else replace(lazy, as_of=utc_instant(as_of, "as_of"))
     directory = Path(path)
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")
