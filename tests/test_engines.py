@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slm_lib as slm
-from slm_lib.calendar import BusinessCalendar
 from slm_lib.engines import ENGINE_TICKET_METRICS, LazyDataset, connect, from_tables, open_dataset
 from slm_lib.engines.dataset import CORE_TABLES
 from slm_lib.errors import ConfigError, MissingTableError
@@ -68,9 +67,7 @@ def test_engine_table_has_the_columns_and_metric_order_of_metric_table(samples):
     assert (rank.groupby([out["period"], out["channel"].fillna("-")]).diff().dropna() > 0).all()
 
 
-def test_engine_refuses_business_hours_and_unknown_by(samples):
-    with pytest.raises(ConfigError, match="business hours"):
-        metric_table(samples[0], calendar=BusinessCalendar())
+def test_engine_refuses_an_unknown_by(samples):
     with pytest.raises(ConfigError, match="neither"):
         metric_table(samples[0], by="colour")
 

@@ -9,10 +9,11 @@ table then goes through the same :mod:`slm_lib.stats` functions as the pandas en
 values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
-Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection; SLA clocks are judged in calendar time too. Business hours are not
-computed on the engine yet: ``calendar`` is refused. With ticket events the table gains the
-rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle kept on the engine.
+Durations are exact integer microseconds between the timestamps on a clock of
+:mod:`slm_lib.engines.clock` (calendar time, or the business time of a ``calendar``),
+scaled to hours after selection; SLA clocks are judged on the same clock. With ticket
+events the table gains the rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle
+kept on the engine (in calendar time: business hours are not on the event rows yet).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
+from slm_lib.engines.clock import ON_CLOCK, Clock, engine_clock, with_clocks
 from slm_lib.engines.dataset import cached
 from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
@@ -204,7 +206,8 @@ def target_limit(priority: Any, per_priority: Mapping[str, float], shift: int = 
     return ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
 
 
-def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any = None) -> dict[str, tuple[Any, Any]]:
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any = None,
+              on_clock: bool = False) -> dict[str, tuple[Any, Any]]:
     """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
     Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
@@ -215,7 +218,9 @@ def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any 
     the target (:func:`target_limit`; a clock still running at ``as_of - 1 ns`` is past a
     target of ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so
     equal to the pandas engine for timestamps of microsecond resolution and a
-    whole-microsecond ``as_of``.
+    whole-microsecond ``as_of``. ``on_clock`` (``before=False`` only): elapsed on the
+    :func:`with_clocks` columns of the stamps and ``as_of``, business hours too (pandas'
+    float ``hours <= target`` holds exactly up to the same limit).
     """
     now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
     started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
@@ -223,7 +228,8 @@ def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any 
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
         seen = event.notnull() & ((event < now) if before else (event <= now))
-        elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
+        elapsed = (seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"]) - t[ON_CLOCK + "created_at"]
+                   if on_clock else seen.ifelse(event, now).delta(t.created_at, unit="microsecond"))
         prio = t.priority if priority is None else priority
         limit = target_limit(prio, per_priority)
         judged = started & limit.notnull()
@@ -233,17 +239,17 @@ def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any 
 
 
 def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, priority: Any = None) -> dict[str, Any]:
-    """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` at ``as_of``)."""
+    """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` on the clock at ``as_of``)."""
     if as_of is None:  # no timestamp at all: nothing is judged
         return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
     out: dict[str, Any] = {}
-    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority).items():
+    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority, on_clock=True).items():
         out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
     return out
 
 
 def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None,
-                   solved: str = "resolved_at") -> dict[str, Any]:
+                   epoch: Clock, solved: str = "resolved_at") -> dict[str, Any]:
     """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
@@ -257,6 +263,8 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     creations before solves at the same instant (not "after" the solve); a solve preceded
     by ``k`` creations has as next contact the creation of rank ``k`` (0-based). ``solved``:
     the column of the solve instant (with ticket events :func:`slm_lib.engines.event_metrics.solved_at`).
+    The gap is measured on the ``epoch`` clock (Spark's DATEDIFF counts wall-clock time of
+    the session zone, an hour off across a DST change).
     """
     if days is None or as_of is None:
         return {}
@@ -274,7 +282,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     asked = both.mutate(_k=before).filter(lambda r: r._kind == 1)
     ranked = creations.mutate(_r=ibis.row_number().over(group_by="_c", order_by=["_at", "_id"]))
     nxt = asked.join(ranked, [asked._c == ranked._c, asked._k == ranked._r], lname="", rname="{name}_next")
-    hits = nxt.filter(nxt._at_next.delta(nxt._at, unit="microsecond") <= window_us).select(ticket_id=nxt._id)
+    hits = nxt.filter(epoch(nxt._at_next) - epoch(nxt._at) <= window_us).select(ticket_id=nxt._id)
     repeat = t.ticket_id.isin(hits.ticket_id)
     return {"_rc_n": counted.cast("int64").sum(), "_rc_r": (counted & repeat).cast("int64").sum()}
 
@@ -282,8 +290,8 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
                  repeat: Mapping[str, Any], priority: Any = None) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
-    raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
-                                                                         ("resolution", "resolved_at"))}
+    raws = {p: t[ON_CLOCK + c] - t[ON_CLOCK + "created_at"] for p, c in (("frt", "first_response_at"),
+                                                                            ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
     values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
     counts = _grouped(t, keys).aggregate(
@@ -380,25 +388,25 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time; with
-    ``ticket_events`` (a table with rows) also the event rows of
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks on the tickets'
+    fields; with ``ticket_events`` (a table with rows) also the event rows of
     :mod:`slm_lib.metrics.lifecycle_table` and the event-based reopens, repeat contacts and
     priorities, as on the pandas engine (:mod:`slm_lib.engines.event_metrics`). ``as_of``
     defaults to the latest timestamp of the tickets, surveys, customers, revenue and events.
+    With a ``calendar`` durations and SLA clocks are business hours
+    (:func:`slm_lib.engines.clock.engine_clock`); the event rows are then refused.
 
     Raises
     ------
     ConfigError
-        For ``calendar`` (business hours are not on the engine yet) or an unknown ``by``.
+        For an unknown ``by``, or a local time zone (``tz``, ``calendar.tz``) on a backend
+        other than DuckDB and Spark.
 
     Examples
     --------
     >>> from slm_lib.engines import open_dataset
     >>> mt = engine_metric_table(open_dataset("data_samples"), by="channel")   # doctest: +SKIP
     """
-    if calendar is not None:
-        raise ConfigError("metric_table on an engine: business hours (calendar) are not supported yet; "
-                          "use engine='pandas'")
     by = by_list(by)
     con, tickets, surveys, customers = lazy.con, lazy.tickets, lazy.surveys, lazy.customers
     cust_cols = set(customers.columns) - {"customer_id"} if customers is not None else set()
@@ -421,16 +429,28 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     events = lazy.ticket_events
     ev = event_tables(tickets, events, as_of) if events is not None and as_of is not None and has_rows(events) \
         else None
+    if ev is not None and calendar is not None:
+        raise ConfigError("metric_table on an engine: the rows from ticket events are not in business hours on the "
+                          "engine yet; use engine='pandas' for a calendar with ticket events")
+    epoch = engine_clock(None, con)
+
+    def clocked(table: Any) -> Any:
+        t = keyed(table, "created_at")
+        stamps = {c: t[c] for c in ("created_at", *SLA_EVENTS.values())}
+        stamps.update({} if as_of is None else {"as_of": instant(as_of)})   # the SLA clocks' stop for open tickets
+        return with_clocks(t, engine_clock(calendar, con), stamps)
+
     if ev is None:
-        t = keyed(tickets, "created_at")
-        groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+        t = clocked(tickets)
+        groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days, epoch))
     else:  # the lifecycle is computed once (kept on the engine) and joined by every query of the table
         with cached(con, ev.lifecycle) as lc:
             whole = with_lifecycle(tickets, lc)
             whole = whole.mutate(_solved_at=solved_at(whole))
-            t = keyed(whole, "created_at")
+            t = clocked(whole)
             groups, res = _ticket_side(con, t, names, sla, as_of,
-                                       _repeat_counts(t, whole, as_of, repeat_days, "_solved_at"), sla_priority(t))
+                                       _repeat_counts(t, whole, as_of, repeat_days, epoch, "_solved_at"),
+                                       sla_priority(t))
             res.update(event_group_metrics(con, t, names, groups, ev, sla))
     frames.append(tidy_metrics(_labelled(groups, freq)[names], res,
                                [m for m in (*ENGINE_TICKET_METRICS, *EVENT_METRICS) if m in res],
