@@ -15,7 +15,7 @@ import slm_lib as slm
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.engines import connect, open_dataset
 from slm_lib.engines.clock import engine_clock
-from slm_lib.engines.dataset import LAZY_TABLES
+from slm_lib.engines.dataset import CORE_TABLES
 from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.table import metric_table
@@ -138,7 +138,7 @@ def test_clock_equals_business_calendar_to_the_microsecond(con, calendar, pairs)
 @pytest.fixture(scope="module")
 def samples():
     # the engine reads no ticket events (they would time the SLA clocks and reopens on the pandas engine)
-    return open_dataset("data_samples"), slm.load_data("data_samples", tables=LAZY_TABLES)
+    return open_dataset("data_samples", tables=CORE_TABLES), slm.load_data("data_samples", tables=CORE_TABLES)
 
 
 @pytest.mark.parametrize("calendar, freq, by, tz", [
@@ -191,7 +191,7 @@ def test_spark_clock_and_metric_table_in_business_hours(spark, samples):
     end = at("2026-03-30 08:00", "2026-10-26 16:59:59.5", "2026-03-30 08:00", "2026-03-27 15:00")
     for calendar in CALENDARS[:3]:
         assert_equal_to_calendar(spark, calendar, start, end)
-    lazy = open_dataset("data_samples", engine="spark", con=spark)
+    lazy = open_dataset("data_samples", engine="spark", con=spark, tables=CORE_TABLES)
     for calendar in (CALENDARS[0], None):   # calendar time too: Spark's DATEDIFF would count the session's wall clock
         kwargs = {"by": ["channel"], "tz": "Europe/Berlin", "calendar": calendar}
         assert_same_table(metric_table(lazy, **kwargs), metric_table(samples[1], **kwargs), ["period", "channel"])
