@@ -42,10 +42,10 @@ from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
+from slm_lib.checks import Violation, cross_order_violations, reference_violations, row_violations
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, NULLABLE, QUIET_TABLES,
-                            REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation,
-                            cross_order_violations, empty_frame, normalise_category, normalise_channel,
-                            reference_violations, row_violations)
+                            REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, empty_frame,
+                            normalise_category, normalise_channel)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
 _TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
