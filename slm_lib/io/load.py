@@ -61,7 +61,8 @@ def _problem(v: Violation, file: str) -> Problem:
                    example_rows=_examples(v.mask), table=v.table)
 
 
-def _record(problem: Problem, action: str) -> dict:
+def quality_record(problem: Problem, action: str) -> dict:
+    """A row of the quality table (:data:`slm_lib.io.dataset.QUALITY_COLUMNS`) for ``problem``."""
     return {"table": problem.table, "file": problem.file, "column": problem.column,
             "rule": problem.rule, "n_rows": problem.n_rows,
             "example_rows": ", ".join(map(str, problem.example_rows)), "action": action}
@@ -114,34 +115,58 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return number, (text.notna() & number.isna()).to_numpy()
 
 
+def parse_rule(dtype: str, shown: str) -> str:
+    """The rule text of values of a column of canonical ``dtype`` that cannot be parsed (examples ``shown``)."""
+    return f"{'not an ISO 8601 timestamp' if dtype == TS else 'not a number'} (e.g. {shown})"
+
+
+def check_columns(table: str, columns: Iterable[str], n: int, file: str, errors: str,
+                  quality: list[dict], fatal: list[Problem]) -> dict[str, Any]:
+    """Extra columns (``info``) and missing ones (fatal; in drop mode a nullable one or the priority is filled).
+
+    Returns the filled columns and their value (None, or the default priority).
+    """
+    columns = list(columns)
+    for extra in (c for c in columns if c not in COLUMNS[table]):
+        quality.append(quality_record(Problem(file, extra, "extra column ignored", 0, (), table), "info"))
+    filled: dict[str, Any] = {}
+    for column in (c for c in COLUMNS[table] if c not in columns):
+        defaulted = table == "tickets" and column == "priority"
+        if errors == "drop" and (column in NULLABLE[table] or defaulted):
+            filled[column] = DEFAULT_PRIORITY if defaulted else None
+            quality.append(quality_record(Problem(file, column, f"missing column, filled with {filled[column]!r}",
+                                           n, (), table), "filled"))
+        else:
+            fatal.append(Problem(file, column, "missing column", n, (), table))
+    return filled
+
+
+def priority_filled(file: str, n_rows: int, example_rows: tuple[int, ...]) -> dict:
+    """The ``info`` quality record of tickets whose missing priority became the default."""
+    return quality_record(Problem(file, "priority", f"missing priority set to {DEFAULT_PRIORITY!r}", n_rows, example_rows,
+                           "tickets"), "info")
+
+
 def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
            quality: list[dict], fatal: list[Problem]) -> tuple[pd.DataFrame, list[Violation]]:
     """Parse the columns of one table; report parse failures and missing/extra columns."""
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     n = len(frame)
-    for extra in (c for c in frame.columns if c not in COLUMNS[table]):
-        quality.append(_record(Problem(file, extra, "extra column ignored", 0, (), table), "info"))
+    filled = check_columns(table, frame.columns, n, file, errors, quality, fatal)
     out: dict[str, pd.Series] = {}
     failures: list[Violation] = []
     for column, dtype in COLUMNS[table].items():
+        if column in filled:
+            out[column] = empty_frame(table)[column].reindex(range(n), fill_value=filled[column])
+            continue
         if column not in frame.columns:
-            defaulted = table == "tickets" and column == "priority"
-            if errors == "drop" and (column in NULLABLE[table] or defaulted):
-                fill = DEFAULT_PRIORITY if defaulted else None
-                out[column] = empty_frame(table)[column].reindex(range(n), fill_value=fill)
-                quality.append(_record(Problem(file, column, f"missing column, filled with {fill!r}",
-                                               n, (), table), "filled"))
-            else:
-                fatal.append(Problem(file, column, "missing column", n, (), table))
             continue
         values = frame[column]
         if dtype == TS:
             parsed, bad = parse_timestamps(values)
-            rule = "not an ISO 8601 timestamp"
         elif dtype in ("int64", "float64"):
             parsed, bad = parse_numbers(values)
-            rule = "not a number"
         else:
             parsed, bad = _text(values, verbatim=column in VERBATIM), np.zeros(n, dtype=bool)
             if column == "channel":
@@ -151,11 +176,10 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
             if table == "tickets" and column == "priority":
                 missing = parsed.isna().to_numpy()
                 if missing.any():
-                    quality.append(_record(Problem(file, column, f"missing priority set to {DEFAULT_PRIORITY!r}",
-                                                   int(missing.sum()), _examples(missing), table), "info"))
+                    quality.append(priority_filled(file, int(missing.sum()), _examples(missing)))
                     parsed = parsed.fillna(DEFAULT_PRIORITY)
         if bad.any():
-            failures.append(Violation(table, column, f"{rule} (e.g. {_shown(values, bad)})", bad))
+            failures.append(Violation(table, column, parse_rule(dtype, _shown(values, bad)), bad))
         out[column] = parsed
     return pd.DataFrame(out), failures
 
@@ -168,12 +192,22 @@ def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _event_checks(tickets: pd.DataFrame, events: pd.DataFrame, file: str) -> list[dict]:
     """Quality records: ticket fields that disagree with the events (kept, flagged), tickets without events."""
     found, unchecked = event_disagreements(tickets, events)
-    records = [_record(_problem(v, file), "flagged") for v in found]
+    records = [quality_record(_problem(v, file), "flagged") for v in found]
     if unchecked.any():
-        records.append(_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
+        records.append(quality_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
                                                   "reopens not checked against events", int(unchecked.sum()),
                                        _examples(unchecked), "tickets"), "info"))
     return records
+
+
+def unchecked_references(given: set[str], known: Mapping[str, Any], with_rows: set[str],
+                         files: Mapping[str, str]) -> list[dict]:
+    """``info`` records of referenced tables that were given but have no rows, while a table referring to them has."""
+    unchecked = {target for source, _, target, _ in REFERENCES
+                 if target in given and known.get(target) is None and source in with_rows}
+    return [quality_record(Problem(file=files[t], column="*", table=t, n_rows=0,
+                            rule="table has no rows: references to it were not checked"), "info")
+            for t in sorted(unchecked)]
 
 
 def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], errors: str,
@@ -201,7 +235,7 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         violations += cross_order_violations(table, data, parsed)
         found = [_problem(v, file) for v in violations]
         if errors == "drop" and not table_fatal:
-            quality.extend(_record(p, "dropped") for p in found)
+            quality.extend(quality_record(p, "dropped") for p in found)
             bad = np.zeros(len(data), dtype=bool)
             for v in violations:
                 bad |= v.mask
@@ -212,11 +246,8 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         key = UNIQUE.get(table)
         known[table] = pd.Index(data[key].dropna()) if len(frame) and key in data.columns else None
 
-    unchecked = {target for source, _, target, _ in REFERENCES
-                 if frames.get(target) is not None and known.get(target) is None and len(parsed.get(source, ()))}
-    quality.extend(_record(Problem(file=files[t], column="*", table=t, n_rows=0,
-                                   rule="table has no rows: references to it were not checked"), "info")
-                   for t in sorted(unchecked))
+    quality.extend(unchecked_references({t for t in frames if frames[t] is not None}, known,
+                                        {t for t in parsed if len(parsed[t])}, files))
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
     tables = {t: _finalise(t, parsed[t]) for t in parsed}
@@ -261,6 +292,36 @@ def validate(ds: Dataset, errors: str = "raise",
     quality = ds.quality.to_dict("records")
     return _check(ds.tables(), {t: t for t in TABLES}, errors, ds.scales if scales is None else scales, quality, [],
                   ds.source, ds.as_of)
+
+
+def locate(directory: Path, table: str, quality: list[dict], fatal: list[Problem],
+           directories: bool = False) -> tuple[str, Path | None]:
+    """The file name of ``table`` in ``directory`` and its path, or None when there is none to read.
+
+    A missing required table raises; a missing optional one is a ``missing table`` record
+    (not :data:`~slm_lib.schema.QUIET_TABLES`); both ``.csv`` and ``.parquet``, or an empty
+    file, are fatal problems. ``directories``: a directory ``<table>.parquet`` of part files
+    counts as the table (the engines read those).
+    """
+    candidates = [directory / f"{table}.{ext}" for ext in ("csv", "parquet")]
+    present = [p for p in candidates if p.is_file() or (directories and p.suffix == ".parquet" and p.is_dir())]
+    file = str(present[0] if present else candidates[0])
+    if not present:
+        if table in REQUIRED_TABLES:
+            raise MissingTableError(f"{directory}: required table {table!r} not found "
+                                    f"(expected {candidates[0].name} or {candidates[1].name})")
+        if table not in QUIET_TABLES:
+            quality.append(quality_record(Problem(file, "*", f"missing table (no {candidates[0].name} "
+                                           f"or {candidates[1].name})", 0, (), table), "missing table"))
+        return file, None
+    if len(present) > 1:
+        fatal.append(Problem(file, "*", f"both {candidates[0].name} and {candidates[1].name} present; keep one",
+                             0, (), table))
+        return file, None
+    if present[0].is_file() and present[0].stat().st_size == 0:
+        fatal.append(Problem(file, "*", "empty file", 0, (), table))
+        return file, None
+    return file, present[0]
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -342,27 +403,12 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     quality: list[dict] = []
     fatal: list[Problem] = []
     for table in requested:
-        candidates = [directory / f"{table}.{ext}" for ext in ("csv", "parquet")]
-        present = [p for p in candidates if p.is_file()]
-        files[table] = str(present[0] if present else candidates[0])
+        files[table], present = locate(directory, table, quality, fatal)
         frames[table] = None
-        if not present:
-            if table in REQUIRED_TABLES:
-                raise MissingTableError(f"{directory}: required table {table!r} not found "
-                                        f"(expected {candidates[0].name} or {candidates[1].name})")
-            if table not in QUIET_TABLES:
-                quality.append(_record(Problem(files[table], "*", f"missing table (no {candidates[0].name} "
-                                               f"or {candidates[1].name})", 0, (), table), "missing table"))
-            continue
-        if len(present) > 1:
-            fatal.append(Problem(files[table], "*", f"both {candidates[0].name} and "
-                                 f"{candidates[1].name} present; keep one", 0, (), table))
-            continue
-        if present[0].stat().st_size == 0:
-            fatal.append(Problem(files[table], "*", "empty file", 0, (), table))
+        if present is None:
             continue
         try:
-            frame = _read(present[0])
+            frame = _read(present)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             fatal.append(Problem(files[table], "*", f"unreadable file ({reason})", 0, (), table))
