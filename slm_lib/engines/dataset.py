@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from slm_lib.config import SCALES, check_scales
-from slm_lib.errors import ConfigError, MissingTableError
+from slm_lib.errors import ConfigError, MissingTableError, Problem
+from slm_lib.io.dataset import empty_quality
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 LAZY_TABLES: tuple[str, ...] = ("tickets", "surveys", "customers", "revenue")
@@ -33,12 +36,20 @@ class LazyDataset:
     engine : {"duckdb", "spark"}
     scales : dict
         Survey score scales, as :attr:`slm_lib.io.dataset.Dataset.scales`.
+    files : dict
+        Table name -> the file it was read from (problems name it); empty for tables
+        already in an engine.
+    quality : pandas.DataFrame
+        The data-quality table of the validation (:attr:`slm_lib.io.dataset.Dataset.quality`);
+        empty when the tables were not validated.
     """
 
     con: Any
     tables: dict[str, Any]
     engine: str
     scales: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SCALES))
+    files: dict[str, str] = field(default_factory=dict)
+    quality: pd.DataFrame = field(default_factory=empty_quality)
 
     def __getattr__(self, name: str) -> Any:
         if name in LAZY_TABLES:
@@ -57,6 +68,11 @@ class LazyDataset:
         """:func:`slm_lib.clv.rfm.rfm_summary` of the revenue table on the engine (its dispatch hook)."""
         from slm_lib.engines.summaries import engine_rfm_summary
         return engine_rfm_summary(self, **kwargs)
+
+    def engine_validate(self, **kwargs: Any) -> "LazyDataset":
+        """:func:`slm_lib.io.load.validate` on the engine (its dispatch hook): a validated LazyDataset."""
+        from slm_lib.engines.validate import engine_validate
+        return engine_validate(self, **kwargs)
 
     def engine_cohort_retention(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.cohorts.cohort_retention` computed on the engine (its dispatch hook)."""
@@ -123,8 +139,18 @@ def from_tables(con: Any, tables: Mapping[str, Any], scales: Mapping[str, tuple[
     return LazyDataset(con, dict(tables), con.name, check_scales(scales))
 
 
+def _read(con: Any, path: Path, table: str, engine: str, as_text: bool) -> Any:
+    """One table file as an ibis table; ``as_text``: CSV columns as strings, as pandas reads them for validation."""
+    if path.suffix == ".parquet":
+        source = str(path / "*.parquet") if path.is_dir() and engine == "duckdb" else str(path)
+        return con.read_parquet(source, table_name=f"slm_{table}")
+    text = ({"all_varchar": True, "header": True} if engine == "duckdb" else {"inferSchema": False}) if as_text else {}
+    return con.read_csv(str(path), table_name=f"slm_{table}", **text)
+
+
 def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
-                 scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
+                 scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None,
+                 errors: str | None = None) -> LazyDataset:
     """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).
 
     Parameters
@@ -140,11 +166,20 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
     con : ibis backend, optional
         An existing connection of that engine (e.g. a Spark session wrapped by
         ``ibis.pyspark.connect``); default :func:`connect`.
+    errors : {None, "raise", "drop"}
+        ``None``: no validation, the files must already be canonical (as ``slm generate``
+        and :func:`slm_lib.io.save.save_data` write them); CSV column types are inferred.
+        ``"raise"`` / ``"drop"``: validated on the engine as :func:`slm_lib.io.load.load_data`
+        validates (CSV read as text and parsed; same problems, same messages, same quality
+        table; :mod:`slm_lib.engines.validate`), at the cost of about one scan per table plus
+        one join per reference.
 
     Raises
     ------
     MissingTableError
         If the directory or the tickets table does not exist.
+    DataValidationError
+        With ``errors`` set, as :func:`slm_lib.io.load.load_data` raises it.
 
     Examples
     --------
@@ -157,14 +192,42 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")
     con = connect(engine) if con is None else con
+    requested = LAZY_TABLES if tables is None else tuple(tables)
+    if errors is not None:
+        return _validated(con, directory, engine, requested, scales, errors)
     found: dict[str, Any] = {}
-    for table in (LAZY_TABLES if tables is None else tuple(tables)):
+    for table in requested:
         parquet, csv = directory / f"{table}.parquet", directory / f"{table}.csv"
-        if parquet.exists():
-            source = str(parquet / "*.parquet") if parquet.is_dir() and engine == "duckdb" else str(parquet)
-            found[table] = con.read_parquet(source, table_name=f"slm_{table}")
-        elif csv.is_file():
-            found[table] = con.read_csv(str(csv), table_name=f"slm_{table}")
+        if parquet.exists() or csv.is_file():
+            found[table] = _read(con, parquet if parquet.exists() else csv, table, engine, as_text=False)
         elif table == "tickets":
             raise MissingTableError(f"{directory}: required table 'tickets' not found")
     return LazyDataset(con, found, engine, check_scales(scales))
+
+
+def _validated(con: Any, directory: Path, engine: str, requested: Iterable[str],
+               scales: Mapping[str, tuple[int, int]] | None, errors: str) -> LazyDataset:
+    """:func:`open_dataset` with validation: the files located and read as ``load_data`` does, then checked."""
+    from slm_lib.engines.validate import validate_tables
+    from slm_lib.io.load import locate
+    from slm_lib.schema import REQUIRED_TABLES
+
+    quality: list[dict] = []
+    fatal: list[Problem] = []
+    raw: dict[str, Any] = {}
+    files: dict[str, str] = {}
+    for table in requested:
+        files[table], present = locate(directory, table, quality, fatal, directories=True)
+        if present is None:
+            continue
+        try:
+            raw[table] = _read(con, present, table, engine, as_text=True)
+        except Exception as exc:  # noqa: BLE001  (whatever the engine's reader raises: the file is unreadable)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            fatal.append(Problem(files[table], "*", f"unreadable file ({reason})", 0, (), table))
+            continue
+        if table in REQUIRED_TABLES and not raw[table].count().execute():
+            fatal.append(Problem(files[table], "*", "no data rows", 0, (), table))
+            del raw[table]
+    tables, quality_table = validate_tables(con, raw, files, errors, scales, quality, fatal)
+    return LazyDataset(con, tables, engine, check_scales(scales), files, quality_table)

@@ -289,6 +289,9 @@ def validate(ds: Dataset, errors: str = "raise",
     >>> ds.tickets[["channel", "priority"]].iloc[0].tolist()
     ['email', 'normal']
     """
+    hook = getattr(ds, "engine_validate", None)
+    if hook is not None:
+        return hook(errors=errors, scales=scales)
     quality = ds.quality.to_dict("records")
     return _check(ds.tables(), {t: t for t in TABLES}, errors, ds.scales if scales is None else scales, quality, [],
                   ds.source, ds.as_of)
