@@ -49,7 +49,9 @@ def timestamp(x: Any) -> tuple[Any, Any]:
 
 
 def number(x: Any) -> tuple[Any, Any]:
-    """float64 values (NaN = missing, as in pandas) and a flag of values that are not numbers."""
+    """Numbers (integers kept, others float64; NaN = missing, as in pandas) and a flag of values that are not numbers."""
+    if x.type().is_integer():
+        return x, ibis.literal(False)
     if x.type().is_numeric():
         value = x.cast("float64")
         return ibis.ifelse(value.isnan(), ibis.null("float64"), value), ibis.literal(False)
@@ -99,7 +101,7 @@ def canonical(t: Any, table: str) -> Any:
     """``t``'s canonical columns in canonical order and types (timestamps as UTC instants)."""
     out = {}
     for column, dtype in COLUMNS[table].items():
-        kind = UTC if dtype == TS else dt.String() if dtype == "str" else dt.dtype(dtype)
-        out[column] = t[column] if t[column].type().copy(nullable=True) == kind.copy(nullable=True) \
-            else t[column].cast(kind)
+        kind, now = UTC if dtype == TS else dt.String() if dtype == "str" else dt.dtype(dtype), t[column].type()
+        same = now.is_timestamp() and now.timezone == "UTC" if dtype == TS else now.copy(nullable=True) == kind
+        out[column] = t[column] if same else t[column].cast(kind)
     return t.select(**out)

@@ -28,6 +28,7 @@ from operator import or_
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from slm_lib.config import check_scales
@@ -57,6 +58,8 @@ def numbered(t: Any) -> Any:
 def predicate(rule: Rule, t: Any) -> Any:
     """The rows of ``t`` (parsed columns, ``_bad_<column>`` parse flags) that break ``rule`` (not ``unique``)."""
     x, kind = t[rule.column], rule.kind
+    if kind in ("integer", "finite") and x.type().is_integer():
+        return ibis.literal(False)
     unparsed = t[f"_bad_{rule.column}"] if f"_bad_{rule.column}" in t.columns else ibis.literal(False)
     if kind == "missing":
         found = x.isnull() & ~unparsed
@@ -79,6 +82,9 @@ def predicate(rule: Rule, t: Any) -> Any:
 
 
 def _count(value: Any) -> Any:
+    """Number of rows where ``value`` holds (0 for a constant False, such as an integer rule on an integer column)."""
+    if not isinstance(value, ir.Column):
+        return ibis.literal(0, "int64")
     return value.cast("int64").sum().fill_null(0)
 
 
