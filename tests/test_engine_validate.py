@@ -224,3 +224,22 @@ def test_random_corruption_gives_the_same_counts(base, tmp_path_factory, corrupt
     assert outcome(lambda: open_dataset(directory, errors="raise")) == \
         outcome(lambda: slm.load_data(directory, tables=LAZY_TABLES))
     assert_same_drop(open_dataset(directory, errors="drop"), slm.load_data(directory, tables=LAZY_TABLES, errors="drop"))
+
+
+def test_cli_validate_on_duckdb(base, tmp_path, capsys):
+    from slm_lib.cli import main
+
+    good = write(base, tmp_path / "good")
+    assert main(["validate", "--data", str(good), "--engine", "duckdb"]) == 0
+    assert "valid. LazyDataset(engine='duckdb'" in capsys.readouterr().out
+    bad = write(base, tmp_path / "bad", CASES["several"])
+    assert main(["validate", "--data", str(bad), "--engine", "duckdb"]) == 2
+    assert capsys.readouterr().err.strip().endswith(outcome(lambda: slm.load_data(bad, tables=LAZY_TABLES))
+                                                    .splitlines()[-1])
+
+
+def test_load_data_validates_on_the_engine_by_default(base, tmp_path):
+    directory = write(base, tmp_path, CASES["channel"])
+    with pytest.raises(DataValidationError, match="unknown value"):
+        slm.load_data(directory, engine="duckdb")
+    assert slm.load_data(directory, engine="duckdb", errors=None).quality.empty   # trusted: not checked

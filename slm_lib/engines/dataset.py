@@ -1,8 +1,10 @@
 """A lazy data set: the canonical tables as ibis expressions on DuckDB or Spark (SPEC §9 engines).
 
 Nothing is read into pandas: the files are scanned by the engine when a metric is
-computed, and only the small aggregated tables come back. Validation and normalisation
-(SPEC §3) are not applied on the engine yet: the files must already be canonical (as
+computed, and only the small aggregated tables come back. With ``errors="raise"`` or
+``"drop"`` the tables are validated and normalised on the engine as ``load_data`` does
+(:mod:`slm_lib.engines.validate`); with ``errors=None`` (the default of
+:func:`open_dataset`, not of ``load_data``) the files must already be canonical (as
 written by ``slm generate`` or :func:`slm_lib.io.save.save_data`).
 """
 from __future__ import annotations
@@ -58,6 +60,10 @@ class LazyDataset:
             except KeyError:
                 return None
         raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return (f"LazyDataset(engine={self.engine!r}, tables={sorted(self.tables)}, "
+                f"quality_problems={len(self.quality)})")
 
     def engine_metric_table(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.metrics.table.metric_table` computed on the engine (its dispatch hook)."""

@@ -352,7 +352,10 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         ``"raise"``: raise one :class:`~slm_lib.errors.DataValidationError` listing every
         problem of every table (file, column, rule, rows, example row numbers).
         ``"drop"``: drop invalid rows (and rows referencing dropped or unknown rows) and
-        record each rule and count in ``quality`` (action ``"dropped"``).
+        record each rule and count in ``quality`` (action ``"dropped"``). The same on every
+        engine; on ``"duckdb"`` / ``"spark"`` also ``None``: no validation, for files known
+        to be canonical (validation costs about one scan per table and one join per
+        reference: docs/engines.md).
     tables : iterable of str, optional
         Tables to load (default all of :data:`slm_lib.schema.TABLES`); the others are empty and not checked.
     scales : mapping, optional
@@ -364,9 +367,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         latest timestamp stands in for it.
     engine : {"pandas", "duckdb", "spark"}
         ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
-        tickets, surveys and customers lazily on that engine and return a
-        :class:`~slm_lib.engines.LazyDataset` (files must already be canonical: no
-        validation on the engine yet; ``errors`` and ``as_of`` are not used).
+        tables lazily on that engine, validate them there (same problems and messages,
+        same ``quality`` table; :mod:`slm_lib.engines.validate`) and return a
+        :class:`~slm_lib.engines.LazyDataset` (``as_of`` is not used).
 
     Returns
     -------
@@ -393,7 +396,7 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     """
     if engine != "pandas":
         from slm_lib.engines.dataset import open_dataset  # config/errors only: no import cycle
-        return open_dataset(path, engine, tables, scales)
+        return open_dataset(path, engine, tables, scales, errors=errors)
     directory = Path(path)
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")
