@@ -310,20 +310,14 @@ def engine_validate(lazy: Any, errors: str = "raise", scales: Mapping[str, tuple
     --------
     >>> from slm_lib.engines import connect, from_tables
     >>> con = connect("duckdb")
-    >>> _ = con.raw_sql("CREATE TABLE t AS SELECT 'T1' AS ticket_id, 'C1' AS customer_id, "
-    ...                 "'2026-10-01T09:00:00Z' AS created_at, 'E-mail' AS channel, '0' AS replies")
-    >>> engine_validate(from_tables(con, {"tickets": con.table("t")}))
-    Traceback (most recent call last):
-    ...
-    slm_lib.errors.DataValidationError: tickets: column 'first_response_at': missing column: 1 row(s)
-    tickets: column 'resolved_at': missing column: 1 row(s)
-    tickets: column 'priority': missing column: 1 row(s)
-    tickets: column 'agent_id': missing column: 1 row(s)
-    tickets: column 'team': missing column: 1 row(s)
-    tickets: column 'reopens': missing column: 1 row(s)
-    tickets: column 'category': missing column: 1 row(s)
-    >>> engine_validate(from_tables(con, {"tickets": con.table("t")}), errors="drop").quality.action.tolist()[:2]
-    ['filled', 'filled']
+    >>> _ = con.raw_sql("CREATE TABLE t AS SELECT * FROM (VALUES ('T1', 'C1', '2026-10-01T09:00:00Z', 'E-mail', "
+    ...                 "'0', '0'), ('T2', 'C1', 'soon', 'chat', '1', '0')) "
+    ...                 "v(ticket_id, customer_id, created_at, channel, replies, reopens)")
+    >>> lazy = engine_validate(from_tables(con, {"tickets": con.table("t")}), errors="drop")
+    >>> lazy.quality[["column", "rule", "n_rows", "example_rows", "action"]].tail(1).to_numpy().tolist()
+    [['created_at', "not an ISO 8601 timestamp (e.g. 'soon')", 1, '2', 'dropped']]
+    >>> lazy.tickets.select("ticket_id", "channel", "priority").execute().to_numpy().tolist()
+    [['T1', 'email', 'normal']]
     """
     files = {t: lazy.files.get(t, t) for t in lazy.tables}
     tables, quality = validate_tables(lazy.con, lazy.tables, files, errors, lazy.scales if scales is None else scales,
