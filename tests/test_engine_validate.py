@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from slm_lib.engines.dataset import LAZY_TABLES
 from slm_lib.errors import DataValidationError
 from slm_lib.io.load import validate
 from slm_lib.io.save import save_data
+from slm_lib.metrics.table import metric_table
 from slm_lib.schema import COLUMNS
 
 Edit = Callable[[dict[str, pd.DataFrame]], None]
@@ -140,9 +142,19 @@ def test_drop_gives_the_pandas_tables_and_quality(base, tmp_path, name):
     assert_same_drop(open_dataset(directory, errors="drop"), ds)
 
 
+def test_metric_table_of_the_validated_engine_tables_equals_pandas(base, tmp_path):
+    """Parsed CSV text, normalised channels and dropped rows: the metric layer reads them as pandas' frames."""
+    from test_engines import assert_same_table
+
+    edit = lambda f: [CASES["several"](f), put("tickets", "channel", [0, 1], " Live Chat")(f)]  # noqa: E731
+    directory = write(base, tmp_path, edit)
+    lazy, ds = open_dataset(directory, errors="drop"), slm.load_data(directory, tables=LAZY_TABLES, errors="drop")
+    assert_same_table(metric_table(lazy, by="channel"), metric_table(ds, by="channel"), ["period", "channel"])
+
+
 def test_hand_counted_duplicate_keeps_the_first_valid_copy(base, tmp_path):
-    """Row 11 (invalid: no customer) and rows 12, 13 repeat ticket 1: only 12 and 13 are duplicates... of row 1."""
-    edit = lambda f: [copy_id("tickets", "ticket_id", 0, [10, 11, 12])(f), put("tickets", "customer_id", [10], "")(f)]
+    """Rows 11 (invalid: no customer), 12 and 13 repeat ticket 1: 11 is reported as missing, 12 and 13 as duplicates."""
+    edit = lambda f: [copy_id("tickets", "ticket_id", 0, [10, 11, 12])(f), put("tickets", "customer_id", [10], "")(f)]  # noqa: E731
     lazy = open_dataset(write(base, tmp_path, edit), errors="drop")
     dropped = lazy.quality.set_index("rule").loc[["missing value", "duplicate ticket_id"], ["n_rows", "example_rows"]]
     assert dropped.to_numpy().tolist() == [[1, "11"], [2, "12, 13"]]
@@ -189,7 +201,7 @@ def test_validate_dispatches_to_the_engine_and_names_tables_without_files(base):
     con = connect("duckdb")
     tickets = base["tickets"].copy()
     tickets.loc[0, "channel"] = "fax"
-    lazy = from_tables(con, {"tickets": con.create_view("t", __import__("ibis").memtable(tickets))})
+    lazy = from_tables(con, {"tickets": con.create_view("t", ibis.memtable(tickets))})
     with pytest.raises(DataValidationError) as err:
         validate(lazy)
     expected = outcome(lambda: validate(slm.Dataset(tickets=tickets)))
