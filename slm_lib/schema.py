@@ -21,6 +21,9 @@ from slm_lib.config import SCALES
 
 TS = "datetime64[ns, UTC]"
 STR = "str"
+#: First and last day of the instants a timestamp column can hold (nanoseconds since 1970 in
+#: int64); a value outside is reported as not a timestamp, on every engine.
+TS_RANGE: tuple[str, str] = ("1677-09-22", "2262-04-11")
 
 #: Column -> dtype of each canonical table, in canonical column order.
 COLUMNS: dict[str, dict[str, str]] = {

@@ -215,7 +215,7 @@ def _validated(con: Any, directory: Path, engine: str, requested: Iterable[str],
                scales: Mapping[str, tuple[int, int]] | None, errors: str) -> LazyDataset:
     """:func:`open_dataset` with validation: the files located and read as ``load_data`` does, then checked."""
     from slm_lib.engines.validate import validate_tables
-    from slm_lib.io.load import locate
+    from slm_lib.io.problems import locate
     from slm_lib.schema import REQUIRED_TABLES
 
     quality: list[dict] = []

@@ -20,14 +20,12 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 
-from slm_lib.schema import CHANNEL_SYNONYMS, COLUMNS, DEFAULT_PRIORITY, DOMAINS, TS, VERBATIM
+from slm_lib.schema import CHANNEL_SYNONYMS, COLUMNS, DEFAULT_PRIORITY, DOMAINS, TS, TS_RANGE, VERBATIM
 
 UTC = dt.Timestamp(timezone="UTC")
 TIMESTAMP_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)?"
                      r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
 NUMBER_PATTERN = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?)$"
-#: The instants pandas can hold (nanoseconds since 1970 in int64); later or earlier ones are not timestamps.
-TS_RANGE = ("1677-09-22", "2262-04-11")
 
 
 def text(x: Any, verbatim: bool = False) -> Any:

@@ -34,7 +34,8 @@ import pandas as pd
 from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, Problem
 from slm_lib.io.dataset import make_quality
-from slm_lib.io.load import ERRORS, check_columns, parse_rule, priority_filled, quality_record, unchecked_references
+from slm_lib.io.load import ERRORS
+from slm_lib.io.problems import check_columns, parse_rule, priority_filled, quality_record, unchecked_references
 from slm_lib.engines.metric_table import _set_time_zone
 from slm_lib.engines.parse import canonical, parsed_columns, with_default_priority
 from slm_lib.schema import (COLUMNS, CROSS_ORDER, DEPENDENCY_ORDER, REFERENCES, Rule, cross_order_rule,

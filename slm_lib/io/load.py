@@ -43,13 +43,13 @@ from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.checks import Violation, cross_order_violations, reference_violations, row_violations
-from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, NULLABLE, QUIET_TABLES,
-                            REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, empty_frame,
-                            normalise_category, normalise_channel)
+from slm_lib.io.problems import (check_columns, locate, parse_rule, priority_filled, quality_record,
+                                 unchecked_references)
+from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, REQUIRED_TABLES, TABLES, TS,
+                            TS_RANGE, UNIQUE, VERBATIM, empty_frame, normalise_category, normalise_channel)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
-_TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
-_TS_HIGH = pd.Timestamp("2262-04-11", tz="UTC")
+_TS_LOW, _TS_HIGH = (pd.Timestamp(day, tz="UTC") for day in TS_RANGE)
 
 
 def _examples(mask: np.ndarray) -> tuple[int, ...]:
@@ -59,13 +59,6 @@ def _examples(mask: np.ndarray) -> tuple[int, ...]:
 def _problem(v: Violation, file: str) -> Problem:
     return Problem(file=file, column=v.column, rule=v.rule, n_rows=v.n_rows,
                    example_rows=_examples(v.mask), table=v.table)
-
-
-def quality_record(problem: Problem, action: str) -> dict:
-    """A row of the quality table (:data:`slm_lib.io.dataset.QUALITY_COLUMNS`) for ``problem``."""
-    return {"table": problem.table, "file": problem.file, "column": problem.column,
-            "rule": problem.rule, "n_rows": problem.n_rows,
-            "example_rows": ", ".join(map(str, problem.example_rows)), "action": action}
 
 
 def _text(values: pd.Series, verbatim: bool = False) -> pd.Series:
@@ -113,38 +106,6 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = _text(values)
     number = pd.to_numeric(text, errors="coerce").astype("float64")
     return number, (text.notna() & number.isna()).to_numpy()
-
-
-def parse_rule(dtype: str, shown: str) -> str:
-    """The rule text of values of a column of canonical ``dtype`` that cannot be parsed (examples ``shown``)."""
-    return f"{'not an ISO 8601 timestamp' if dtype == TS else 'not a number'} (e.g. {shown})"
-
-
-def check_columns(table: str, columns: Iterable[str], n: int, file: str, errors: str,
-                  quality: list[dict], fatal: list[Problem]) -> dict[str, Any]:
-    """Extra columns (``info``) and missing ones (fatal; in drop mode a nullable one or the priority is filled).
-
-    Returns the filled columns and their value (None, or the default priority).
-    """
-    columns = list(columns)
-    for extra in (c for c in columns if c not in COLUMNS[table]):
-        quality.append(quality_record(Problem(file, extra, "extra column ignored", 0, (), table), "info"))
-    filled: dict[str, Any] = {}
-    for column in (c for c in COLUMNS[table] if c not in columns):
-        defaulted = table == "tickets" and column == "priority"
-        if errors == "drop" and (column in NULLABLE[table] or defaulted):
-            filled[column] = DEFAULT_PRIORITY if defaulted else None
-            quality.append(quality_record(Problem(file, column, f"missing column, filled with {filled[column]!r}",
-                                           n, (), table), "filled"))
-        else:
-            fatal.append(Problem(file, column, "missing column", n, (), table))
-    return filled
-
-
-def priority_filled(file: str, n_rows: int, example_rows: tuple[int, ...]) -> dict:
-    """The ``info`` quality record of tickets whose missing priority became the default."""
-    return quality_record(Problem(file, "priority", f"missing priority set to {DEFAULT_PRIORITY!r}", n_rows, example_rows,
-                           "tickets"), "info")
 
 
 def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
@@ -198,16 +159,6 @@ def _event_checks(tickets: pd.DataFrame, events: pd.DataFrame, file: str) -> lis
                                                   "reopens not checked against events", int(unchecked.sum()),
                                        _examples(unchecked), "tickets"), "info"))
     return records
-
-
-def unchecked_references(given: set[str], known: Mapping[str, Any], with_rows: set[str],
-                         files: Mapping[str, str]) -> list[dict]:
-    """``info`` records of referenced tables that were given but have no rows, while a table referring to them has."""
-    unchecked = {target for source, _, target, _ in REFERENCES
-                 if target in given and known.get(target) is None and source in with_rows}
-    return [quality_record(Problem(file=files[t], column="*", table=t, n_rows=0,
-                            rule="table has no rows: references to it were not checked"), "info")
-            for t in sorted(unchecked)]
 
 
 def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], errors: str,
@@ -295,36 +246,6 @@ def validate(ds: Dataset, errors: str = "raise",
     quality = ds.quality.to_dict("records")
     return _check(ds.tables(), {t: t for t in TABLES}, errors, ds.scales if scales is None else scales, quality, [],
                   ds.source, ds.as_of)
-
-
-def locate(directory: Path, table: str, quality: list[dict], fatal: list[Problem],
-           directories: bool = False) -> tuple[str, Path | None]:
-    """The file name of ``table`` in ``directory`` and its path, or None when there is none to read.
-
-    A missing required table raises; a missing optional one is a ``missing table`` record
-    (not :data:`~slm_lib.schema.QUIET_TABLES`); both ``.csv`` and ``.parquet``, or an empty
-    file, are fatal problems. ``directories``: a directory ``<table>.parquet`` of part files
-    counts as the table (the engines read those).
-    """
-    candidates = [directory / f"{table}.{ext}" for ext in ("csv", "parquet")]
-    present = [p for p in candidates if p.is_file() or (directories and p.suffix == ".parquet" and p.is_dir())]
-    file = str(present[0] if present else candidates[0])
-    if not present:
-        if table in REQUIRED_TABLES:
-            raise MissingTableError(f"{directory}: required table {table!r} not found "
-                                    f"(expected {candidates[0].name} or {candidates[1].name})")
-        if table not in QUIET_TABLES:
-            quality.append(quality_record(Problem(file, "*", f"missing table (no {candidates[0].name} "
-                                           f"or {candidates[1].name})", 0, (), table), "missing table"))
-        return file, None
-    if len(present) > 1:
-        fatal.append(Problem(file, "*", f"both {candidates[0].name} and {candidates[1].name} present; keep one",
-                             0, (), table))
-        return file, None
-    if present[0].is_file() and present[0].stat().st_size == 0:
-        fatal.append(Problem(file, "*", "empty file", 0, (), table))
-        return file, None
-    return file, present[0]
 
 
 def _read(path: Path) -> pd.DataFrame:
