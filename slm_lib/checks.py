@@ -44,19 +44,36 @@ def _examples(values: pd.Series, mask: np.ndarray, k: int = 3) -> str:
     return shown_values(shown)
 
 
-def _rule_mask(rule: Rule, frame: pd.DataFrame, skip: np.ndarray) -> np.ndarray | None:
+class _Arrays:
+    """numpy arrays of a frame's columns, each converted once per check (several rules read one column)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame, self._done = frame, {}
+
+    def numbers(self, column: str) -> np.ndarray:
+        if ("f", column) not in self._done:
+            self._done["f", column] = self.frame[column].to_numpy(dtype="float64", na_value=np.nan)
+        return self._done["f", column]
+
+    def objects(self, column: str) -> np.ndarray:
+        if ("o", column) not in self._done:
+            self._done["o", column] = self.frame[column].to_numpy(dtype=object, na_value=None)
+        return self._done["o", column]
+
+
+def _rule_mask(rule: Rule, arrays: _Arrays, skip: np.ndarray) -> np.ndarray | None:
     """Offending rows of one rule (not ``unique``) as a boolean array; None when it does not apply to the dtype."""
+    frame = arrays.frame
     values = frame[rule.column]
     if rule.kind == "missing":
         return values.isna().to_numpy() & ~skip
     if rule.kind == "range":
-        number, kind = values.to_numpy(dtype="float64", na_value=np.nan), frame[rule.other].to_numpy(dtype=object,
-                                                                                                      na_value=None)
-        return (kind == rule.values[0]) & ((number < rule.values[1]) | (number > rule.values[2]))
+        number = arrays.numbers(rule.column)
+        return (arrays.objects(rule.other) == rule.values[0]) & ((number < rule.values[1]) | (number > rule.values[2]))
     if rule.kind in ("integer", "finite", "negative"):
         if values.dtype.kind not in "fiu":
             return None
-        number = values.to_numpy(dtype="float64", na_value=np.nan)
+        number = arrays.numbers(rule.column)
         known = ~np.isnan(number)
         if rule.kind == "integer":
             return known & ~(np.isfinite(number) & (np.floor(number) == number))
@@ -102,6 +119,7 @@ def row_violations(table: str, frame: pd.DataFrame, *,
     unparsed = unparsed or {}
     found: list[Violation] = []
     nothing = np.zeros(len(frame), dtype=bool)
+    arrays = _Arrays(frame)
     for rule in table_rules(table, frame.columns, scales):
         if rule.kind == "unique":
             # a repeated id counts only among otherwise valid rows: dropping an invalid first copy
@@ -112,7 +130,7 @@ def row_violations(table: str, frame: pd.DataFrame, *,
             values = frame[rule.column].where(~invalid)
             mask = (values.duplicated(keep="first") & values.notna()).to_numpy()
         else:
-            mask = _rule_mask(rule, frame, unparsed.get(rule.column, nothing))
+            mask = _rule_mask(rule, arrays, unparsed.get(rule.column, nothing))
         if mask is not None and mask.any():
             examples = _examples(frame[rule.column], mask) if rule.kind == "domain" else ""
             found.append(Violation(table, rule.column, rule.text(examples), mask))
