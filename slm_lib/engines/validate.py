@@ -182,7 +182,8 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
         agg["_pm"] = _count(t._priority_missing)
     invalid = lambda f: reduce(or_, [predicate(r, f) for r in single] + [f[f"_bad_{c}"] for c in bad],  # noqa: E731
                                ibis.literal(False))
-    key = next((r.column for r in rules if r.kind == "unique"), None)
+    unique = next((r for r in rules if r.kind == "unique"), None)
+    key = unique.column if unique is not None else None
     if key is not None:
         agg |= {"_keys": t[key].count(where=~invalid(t)), "_distinct": t[key].nunique(where=~invalid(t))}
     counts = {k: int(v) for k, v in t.aggregate(**agg).execute().iloc[0].fillna(0).items()}
@@ -208,7 +209,7 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
     dup = key is not None and counts["_keys"] > counts["_distinct"]
     if dup:
         frame.add(_duplicates(key, invalid), numbered_only=True)
-        found.append((key, f"duplicate {key}", counts["_keys"] - counts["_distinct"], _column_flag("_dup")))
+        found.append((key, unique.text(), counts["_keys"] - counts["_distinct"], _column_flag("_dup")))
     for source, column, target, target_column in REFERENCES:
         known = state.get(target, {}).get("known")
         if source == table and known is not None and column in values:
@@ -221,9 +222,9 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
                 or not {key_column, target_column} <= set(state[target]["kept"].columns) or not state[target]["rows"]:
             continue
         ref = _first_rows(other, key_column) if state[target]["dup"] and errors == "raise" else state[target]["kept"]
-        frame.add(_lookup(ref, key_column, target_column, f"_ref_{i}"))
         test = (lambda c, name: lambda f: (f[name].notnull() & (f[c] < f[name])).fill_null(False))(column, f"_ref_{i}")
-        _found_by_count(found, frame, column, cross_order_rule(column, target, target_column), test)
+        _found_by_count(found, frame, column, cross_order_rule(column, target, target_column), test,
+                        _lookup(ref, key_column, target_column, f"_ref_{i}"))
 
     problems = [Problem(file, column, text, count, _rows(frame.numbered(), test), table)
                 for column, text, count, test in found]
@@ -242,11 +243,17 @@ def _parse_failure(frame: Frame, u: Any, column: str) -> Any:
     return parsed_columns(u, frame.table, frame.filled)[1][column]
 
 
-def _found_by_count(found: list, frame: Frame, column: str, text: str, test: Callable[[Any], Any]) -> None:
-    """Append the rule to ``found`` when its filtered count on the frame is positive."""
-    t = frame.plain()
+def _found_by_count(found: list, frame: Frame, column: str, text: str, test: Callable[[Any], Any],
+                    stage: Stage | None = None) -> None:
+    """Append the rule to ``found`` when its filtered count on the frame (after ``stage``) is positive.
+
+    The ``stage`` (a join) stays on the frame only then: valid rows are not joined again by every metric.
+    """
+    t = frame.plain() if stage is None else stage(frame.plain())
     count = int(t.filter(test(t)).count().execute())
     if count:
+        if stage is not None:
+            frame.add(stage)
         found.append((column, text, count, test))
 
 
