@@ -255,3 +255,18 @@ def test_load_data_validates_on_the_engine_by_default(base, tmp_path):
     with pytest.raises(DataValidationError, match="unknown value"):
         slm.load_data(directory, engine="duckdb")
     assert slm.load_data(directory, engine="duckdb", errors=None).quality.empty   # trusted: not checked
+
+
+def test_ticket_events_rules_on_the_engine(tmp_path):
+    """Conditional requirement, closed sets and the event-before-ticket order, when the engine reads events."""
+    save_data(slm.synth.generate(customers=30, months=2, seed=5, events=True), tmp_path)
+    events = pd.read_csv(tmp_path / "ticket_events.csv", dtype=str, keep_default_na=False)
+    status = events.index[events["kind"] == "status"][:2]
+    events.loc[status, "status"] = ""
+    events.loc[[3, 4], "at"] = "2000-01-01T00:00:00Z"
+    events.loc[5, "actor"] = "Robot"
+    events.to_csv(tmp_path / "ticket_events.csv", index=False)
+    tables = LAZY_TABLES + ("ticket_events",)
+    expected = outcome(lambda: slm.load_data(tmp_path, tables=tables))
+    assert "missing value where kind is 'status'" in expected and "at before the ticket's created_at" in expected
+    assert outcome(lambda: open_dataset(tmp_path, tables=tables, errors="raise")) == expected
