@@ -9,10 +9,14 @@ runs, each in its own process so that its peak RSS is its own:
 * ``rfm_duckdb``: ``rfm_summary(load_data(dir, engine="duckdb"))``, one row per customer
   collected; ``rfm_sql``: the same summary as one hand-written DuckDB query (collected to
   pandas too), the reference;
-* ``spark`` and ``rfm_spark``: the engine on a local PySpark session (with ``--spark``).
+* ``features_duckdb``: ``customer_features`` at one ``as_of`` (90-day windows) on the engine,
+  one row per customer collected; ``features_pandas``: the pandas engine on a tenth of the
+  tickets (its own data directory; loading excluded from its time), the reference;
+* ``spark``, ``rfm_spark`` and ``features_spark``: the engine on a local PySpark session
+  (with ``--spark``).
 
 Usage: ``python benchmarks/bench_scale.py [--tickets 10000000] [--dir /tmp/slm_scale] [--spark]
-[--only metric_table|rfm_summary]``.
+[--only metric_table|rfm_summary|customer_features]``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import pyarrow.parquet as pq
 CHUNK = 2_000_000
 T0 = np.datetime64("2023-01-01T00:00:00", "us").astype(np.int64)
 YEAR_US = 730 * 86_400 * 1_000_000
+FEATURES_AS_OF = "2024-01-01"  # the middle of the generated two years
 
 
 def _ts(us: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -174,6 +179,16 @@ def run(kind: str, directory: str, memory_limit: str | None = None) -> None:
             rows = con.execute(RFM_SQL.format(d=directory)).df()
     elif kind.startswith("rfm_"):
         rows = slm.rfm_summary(_lazy(directory, kind[4:], memory_limit))
+    elif kind.startswith("features_"):
+        engine = kind[len("features_"):]
+        if engine == "pandas":
+            from slm_lib.engines.dataset import LAZY_TABLES
+            ds = slm.load_data(directory, tables=LAZY_TABLES)
+            start = time.perf_counter()
+        else:
+            ds = _lazy(directory, engine, memory_limit)
+        rows = slm.customer_features(ds, FEATURES_AS_OF)
+        check = f"{rows['tickets'].sum()} tickets in the windows"
     else:
         rows = slm.metric_table(_lazy(directory, kind, memory_limit))
     seconds = time.perf_counter() - start
@@ -183,41 +198,54 @@ def run(kind: str, directory: str, memory_limit: str | None = None) -> None:
     print(f"{kind}\t{seconds:.1f}\t{rss:.2f}\t{len(rows)}\t{check}", flush=True)
 
 
+def _ensure(directory: Path, n: int) -> None:
+    """Generate ``n`` tickets and ``n`` purchases under ``directory`` unless they are there."""
+    for name, make in (("tickets", generate), ("revenue", generate_revenue)):
+        if not (directory / f"{name}.parquet").exists():
+            start = time.perf_counter()
+            make(directory, n)
+            what = "tickets (+20% surveys)" if name == "tickets" else "purchases"
+            print(f"generated {n:,} {what} to Parquet in {time.perf_counter() - start:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=10_000_000)
     parser.add_argument("--dir", default="/tmp/slm_scale")
     parser.add_argument("--spark", action="store_true", help="also the Spark engine (local session)")
-    parser.add_argument("--only", choices=["metric_table", "rfm_summary"], help="time only this one")
+    parser.add_argument("--only", choices=["metric_table", "rfm_summary", "customer_features"],
+                        help="time only this one")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for the engine and the SQL, e.g. 6GB")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         return run(args.run, args.dir, args.memory_limit)
     directory = Path(args.dir) / f"{args.tickets}"
-    if not (directory / "tickets.parquet").exists():
-        start = time.perf_counter()
-        generate(directory, args.tickets)
-        print(f"generated {args.tickets:,} tickets (+20% surveys) to Parquet in {time.perf_counter() - start:.1f} s")
-    if not (directory / "revenue.parquet").exists():
-        start = time.perf_counter()
-        generate_revenue(directory, args.tickets)
-        print(f"generated {args.tickets:,} purchases to Parquet in {time.perf_counter() - start:.1f} s")
+    small = Path(args.dir) / f"{args.tickets // 10}"  # the pandas engine's customer_features
+    _ensure(directory, args.tickets)
+    if args.only in (None, "customer_features"):
+        _ensure(small, args.tickets // 10)
     engines = ["duckdb"] + (["spark"] if args.spark else [])
-    runs = {"metric_table": ("sql", engines), "rfm_summary": ("rfm_sql", [f"rfm_{e}" for e in engines])}
+    runs = {"metric_table": ("sql", engines), "rfm_summary": ("rfm_sql", [f"rfm_{e}" for e in engines]),
+            "customer_features": ("features_pandas", [f"features_{e}" for e in engines])}
     for what, (reference, kinds) in runs.items():
         if args.only not in (None, what):
             continue
         figures = {}
         for kind in [reference] + kinds:
             limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
-            out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(directory), *limit],
+            where = small if kind == "features_pandas" else directory
+            out = subprocess.run([sys.executable, __file__, "--run", kind, "--dir", str(where), *limit],
                                  capture_output=True, text=True, check=True).stdout.rstrip("\n").splitlines()[-1]
             _, seconds, rss, rows, check = out.split("\t")
             figures[kind] = float(seconds)
             print(f"{what} {kind:>10}: {seconds} s, peak RSS {rss} GiB, {rows} rows {check}")
         for kind in kinds:
-            print(f"{what}: {kind} engine / hand-written DuckDB SQL: {figures[kind] / figures[reference]:.2f}x")
+            if kind.startswith("features_"):  # the reference ran on a tenth of the tickets
+                print(f"{what}: {kind} on {args.tickets:,} tickets / pandas on {args.tickets // 10:,}: "
+                      f"{figures[kind] / figures[reference]:.2f}x the time for 10x the data")
+            else:
+                print(f"{what}: {kind} engine / hand-written DuckDB SQL: {figures[kind] / figures[reference]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from slm_lib.clv import (BetaGeoBetaBinomModel, BetaGeoCovariateModel, BetaGeoMo
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, contractual_sentences
 from slm_lib.clv.service import churn_data, dropout_data, dropout_sentences, service_churn, service_dropout
 from slm_lib.cohorts import cohort_retention
-from slm_lib.features import customer_features, historical_clv, monthly_service_panel
+from slm_lib.features import customer_features, historical_clv
+from slm_lib.service_panel import monthly_service_panel
 from slm_lib.forecast import VolumeForecast, erlang_c_staffing, forecast_volume
 from slm_lib.io.dataset import Dataset
 from slm_lib.io.imports import import_exports, read_export
@@ -32,8 +33,8 @@ from slm_lib.metrics.groups import changes_by_group, mean_by_group, rate_by_grou
 from slm_lib.metrics.sla import sla_compliance, sla_status
 from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
-from slm_lib.engines import (LazyDataset, engine_cohort_retention, engine_metric_table, engine_rfm_summary,
-                             open_dataset)
+from slm_lib.engines import (LazyDataset, engine_cohort_retention, engine_customer_features, engine_metric_table,
+                             engine_rfm_summary, open_dataset)
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
 from slm_lib.models import (AtRisk, ChurnHoldout, at_risk, brier_score, calibration_table, churn_holdout,
@@ -54,7 +55,7 @@ __all__ = [
     "fcr_rate", "reopen_rate", "resolution_rate", "replies_per_ticket", "volume_by_channel",
     "ticket_lifecycle", "backlog", "csat_by_handling", "handling_sentences", "reconcile_lifecycle",
     "lifecycle_differences",
-    "metric_table", "agent_table", "LazyDataset", "open_dataset", "engine_metric_table", "engine_rfm_summary", "engine_cohort_retention", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard",
+    "metric_table", "agent_table", "LazyDataset", "open_dataset", "engine_metric_table", "engine_rfm_summary", "engine_cohort_retention", "engine_customer_features", "delivery_gap", "gap_sentences", "changes_by_group", "mean_by_group", "rate_by_group", "scorecard",
     "cohort_retention", "churn_durations", "survival_curves", "logrank_test", "logrank_sentence",
     "customer_features", "monthly_service_panel", "historical_clv", "rfm_summary",
     "cohort_survivors", "contractual_clv", "contractual_sentences", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeoModel", "survivor_counts", "predictive_clv", "clv_by_segment", "frequency_recency_matrix",

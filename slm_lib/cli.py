@@ -121,7 +121,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from slm_lib.report.runner import run_report
     from slm_lib.summary import check_month, data_months, headline_kpis, select_segment
 
-    ds = select_segment(load_data(args.data, errors="drop"), args.segment)
+    ds = select_segment(load_data(args.data, errors="drop", engine=args.engine), args.segment)
     months = data_months(ds, args.tz)
     month = args.month or (months[-1] if months else None)
     if month is None:
@@ -135,7 +135,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) / f"segment-{args.segment}" if args.segment else Path(args.out)
     index = run_report(month, args.data, out, notebooks=args.notebooks or None, jobs=args.jobs,
                        extra_parameters=extra, available_months=months,
-                       kpis=None if kpis is None else kpis.assign(metric=kpis["label"]))
+                       kpis=None if kpis is None else kpis.assign(metric=kpis["label"]), engine=args.engine)
     print(index)
     return 0
 
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--month", help="report month YYYY-MM (default: the latest month with data)")
     p.add_argument("--out", default="reports", help="reports folder (default reports/)")
-    p.add_argument("--notebooks", nargs="+", help="notebooks to run (default: the report notebooks 01_…05_ "
+    p.add_argument("--notebooks", nargs="+", help="notebooks to run (default: the report notebooks 01_…06_ "
                    "of the source checkout, else those installed with slm)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
     p.add_argument("--tz", default="UTC", help="time zone of the monthly periods")
@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months-back", type=int, default=12, help="months of history in trend figures")
     p.add_argument("--as-of", help="when the data were exported (ISO time; default: the latest timestamp in "
                    "them); a month the export ends in is reported as partial")
+    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
+                   help="pandas: in memory, every notebook; duckdb/spark: the data read lazily by that engine "
+                        "(data beyond memory), only the notebooks that run there (docs/engines.md)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("latest-month", help="print the latest month with data (YYYY-MM)")

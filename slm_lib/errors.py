@@ -61,6 +61,10 @@ class ConfigError(SlmError, ValueError):
     """A configuration value (SLA targets, calendar, parameters) is invalid."""
 
 
+class EngineNotSupportedError(ConfigError):
+    """A function that reads rows in memory was given data on an engine (:mod:`slm_lib.engines`)."""
+
+
 class JourneySpecError(ConfigError):
     """A journey stage definition is invalid; ``stage`` and ``key`` name where (None when not one stage/key)."""
 

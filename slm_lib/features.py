@@ -1,6 +1,7 @@
-"""Customer feature tables at an ``as_of`` instant, and monthly service aggregates (SPEC §5).
+"""Customer feature tables at an ``as_of`` instant (SPEC §5).
 
-The only module that windows time. At an instant ``as_of``:
+With :mod:`slm_lib.service_panel` (the monthly aggregates), the only module that windows time.
+At an instant ``as_of``:
 
 * **active customers**: ``signup_at < as_of`` and (``churned_at`` null or ``churned_at > as_of``);
 * **lookback window** ``W = [as_of - lookback, as_of)``; only records dated strictly before
@@ -28,8 +29,9 @@ The only module that windows time. At an instant ``as_of``:
     events, whatever their status (being passed around while waiting counts). NaN without
     ticket events;
   - ``mean_csat``, ``mean_ces``: mean score of surveys submitted in W; ``last_nps_category``:
-    promoter (9-10) / passive (7-8) / detractor (0-6) of the latest NPS answer in W, "none"
-    if there is none;
+    promoter (9-10) / passive (7-8) / detractor (0-6) of the latest NPS answer in W (of two
+    submitted at the same instant, the larger ``response_id``: the same on every engine,
+    whatever the row order), "none" if there is none;
   - with ``text_features=True`` or ``themes=``: ``comments``, ``mean_comment_sentiment`` and
     ``theme_<name>_share`` of the survey answers with a comment submitted in W
     (:mod:`slm_lib.comment_features`: where the themes come from, their names);
@@ -52,16 +54,16 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.comment_features import DEFAULT_THEMES, CommentFeatures, ThemeSource
-from slm_lib.config import DEFAULT_SLA_TARGETS, NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.config import DEFAULT_SLA_TARGETS
 from slm_lib.errors import ConfigError, DataValidationError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.lifecycle import lifecycle
 from slm_lib.metrics.sla import BREACHED, ACHIEVED, sla_status_codes
 from slm_lib.metrics.survey import nps_category
 from slm_lib.metrics.tickets import elapsed_hours
-from slm_lib.periods import NAT_NS, epoch_ns, period_ordinals, period_starts, utc_instant
+from slm_lib.periods import utc_instant
 
-__all__ = ["customer_features", "historical_clv", "window_offset", "monthly_service_panel", "FEATURE_COLUMNS"]
+__all__ = ["customer_features", "historical_clv", "window_offset", "FEATURE_COLUMNS"]
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "customer_id", "as_of", "segment", "tenure_days", "tenure_years", "tickets", "median_frt_h",
@@ -71,6 +73,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 _CALENDAR = re.compile(r"^\s*(\d*)\s*(M|MS|ME|Y|YS|YE|A)\s*$", re.IGNORECASE)
 _DAY = pd.Timedelta(days=1)
 _NS = pd.Timedelta(1, "ns")
+#: Per-customer ticket counts behind the shares: SLA breached and decided, reopened and resolved.
+_COUNTS: tuple[str, ...] = ("breached", "decided", "reopened", "resolved")
 
 
 def window_offset(spec: str | pd.DateOffset | pd.Timedelta) -> pd.DateOffset | pd.Timedelta:
@@ -150,13 +154,6 @@ def historical_clv(revenue: pd.DataFrame, as_of: Any, customer_col: str = "custo
     return out.sort_index().astype(float).rename("historical_clv")
 
 
-def _ns(ts: pd.Series) -> np.ndarray:
-    """:func:`slm_lib.periods.epoch_ns` with a missing instant read as "never" (int64 max)."""
-    arr = epoch_ns(ts).copy()
-    arr[arr == NAT_NS] = np.iinfo("int64").max
-    return arr
-
-
 def _windows(as_of: Any, lookback: Any, horizon: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     """``(as_of, as_of - lookback, as_of + horizon)`` as UTC instants.
 
@@ -219,12 +216,10 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
     tk = tk.assign(breached=(tk["sla"] == BREACHED).astype(float),
                    decided=np.isin(tk["sla"], (BREACHED, ACHIEVED)).astype(float),
                    **_event_features(ds.ticket_events, tk, as_of, calendar))
-    sums = tk.groupby("_pos", sort=False)[["breached", "decided", "reopened", "resolved"]].sum().reindex(ids)
+    sums = tk.groupby("_pos", sort=False)[list(_COUNTS)].sum().reindex(ids)
     out["tickets"] = tk.groupby("_pos", sort=False).size().reindex(ids, fill_value=0).to_numpy()
     out["median_frt_h"] = _by_customer(tk, "frt_h", "median", ids).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["sla_breach_share"] = (sums["breached"] / sums["decided"].where(sums["decided"] > 0)).to_numpy()
-        out["reopen_share"] = (sums["reopened"] / sums["resolved"].where(sums["resolved"] > 0)).to_numpy()
+    out[list(_COUNTS)] = sums.to_numpy()
     out["median_requester_wait_h"] = _by_customer(tk, "requester_wait_h", "median", ids).to_numpy()
     out["handoff_share"] = _by_customer(tk, "handed_off", "mean", ids).to_numpy()
 
@@ -232,13 +227,10 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
     sv = sv.loc[(sv["submitted_at"] >= start) & (sv["submitted_at"] < as_of) & mine(sv)]
     out["mean_csat"] = _by_customer(sv.loc[sv["type"] == "csat"], "score", "mean", ids).to_numpy()
     out["mean_ces"] = _by_customer(sv.loc[sv["type"] == "ces"], "score", "mean", ids).to_numpy()
-    last_nps = _by_customer(sv.loc[sv["type"] == "nps"].sort_values("submitted_at", kind="stable"), "score", "last", ids)
-    out["last_nps_category"] = pd.Series(nps_category(last_nps.to_numpy(float)), dtype="str")
-    columns = list(FEATURE_COLUMNS)
+    nps = sv.loc[sv["type"] == "nps"].sort_values(["submitted_at", "response_id"], kind="stable")
+    out["last_nps"] = _by_customer(nps, "score", "last", ids).to_numpy(float)
     if text is not None:
         out = out.assign(**text.window(sv, ids))
-        at = columns.index("mean_ces") + 1
-        columns[at:at] = text.columns
 
     rv = ds.revenue.loc[mine(ds.revenue)]
     # strictly before as_of (historical_clv counts a payment at its cut-off instant)
@@ -246,7 +238,24 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
         out["customer_id"]).to_numpy(float)
     ahead = rv.loc[(rv["paid_at"] >= as_of) & (rv["paid_at"] < end)]
     out["revenue_horizon"] = _by_customer(ahead, "amount", "sum", ids).fillna(0.0).to_numpy()
+    return feature_rows(out, as_of, end, text)
 
+
+def feature_rows(out: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp,
+                 text: CommentFeatures | None) -> pd.DataFrame:
+    """The feature rows at ``as_of`` from one row per active customer of per-customer aggregates.
+
+    ``out`` holds customer_id, segment, signup_at, churned_at, tickets, median_frt_h, the
+    counts :data:`_COUNTS` (NaN without tickets), median_requester_wait_h, handoff_share,
+    mean_csat, mean_ces, ``last_nps`` (score of the latest NPS answer, NaN if none),
+    historical_clv, revenue_horizon and the text columns. The shares, the NPS category,
+    tenure and the horizon outcomes are computed here for every engine (one formula).
+    """
+    out = out.reset_index(drop=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["sla_breach_share"] = (out["breached"] / out["decided"].where(out["decided"] > 0)).to_numpy(float)
+        out["reopen_share"] = (out["reopened"] / out["resolved"].where(out["resolved"] > 0)).to_numpy(float)
+    out["last_nps_category"] = pd.Series(nps_category(out["last_nps"].to_numpy(float)), dtype="str")
     out["as_of"] = as_of
     out["tenure_days"] = (as_of - out["signup_at"]) / _DAY
     out["tenure_years"] = out["tenure_days"] / 365.25
@@ -254,7 +263,33 @@ def _one_as_of(ds: Dataset, as_of: pd.Timestamp, start: pd.Timestamp, end: pd.Ti
     out["churned"] = churned.to_numpy(bool)
     out["duration_days"] = (out["churned_at"].where(churned, end) - as_of) / _DAY
     out["event"] = churned.astype("int64")
+    columns = list(FEATURE_COLUMNS)
+    if text is not None:
+        at = columns.index("mean_ces") + 1
+        columns[at:at] = text.columns
     return out[columns]
+
+
+def feature_arguments(as_of: Any, lookback: Any, horizon: Any,
+                      sla_targets: dict | None) -> tuple[list[Any], Any, Any, dict]:
+    """The instants, window offsets and SLA targets of ``customer_features``, checked (for every engine)."""
+    lookback, horizon = window_offset(lookback), window_offset(horizon)
+    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
+    if "first_response" not in targets:
+        raise ConfigError("customer_features: sla_targets needs a 'first_response' entry {priority: hours}")
+    instants = list(as_of) if pd.api.types.is_list_like(as_of) else [as_of]
+    if not instants:
+        raise ConfigError("customer_features: as_of is an empty sequence")
+    return instants, lookback, horizon, targets
+
+
+def comment_features(surveys: pd.DataFrame, instants: list[Any], text_features: bool,
+                     themes: ThemeSource | None) -> CommentFeatures | None:
+    """The :class:`CommentFeatures` of a ``customer_features`` call at ``instants`` (None without text features)."""
+    if not (text_features or themes is not None):
+        return None
+    cuts = [utc_instant(a) for a in instants]
+    return CommentFeatures(surveys, DEFAULT_THEMES if themes is None else themes, min(cuts), max(cuts))
 
 
 def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | pd.Timedelta = "90D",
@@ -265,8 +300,10 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset or LazyDataset
         Canonical tables (customers, tickets, surveys, revenue; ticket_events when present).
+        A :class:`~slm_lib.engines.LazyDataset` computes the features on its engine
+        (:func:`slm_lib.engines.features.engine_customer_features`).
     as_of : timestamp or sequence of timestamps
         The instant(s). A sequence gives a stacked panel (one row per customer and ``as_of``,
         e.g. month starts for a discrete-time hazard model). Naive values are UTC; calendar
@@ -290,7 +327,8 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     Returns
     -------
     pandas.DataFrame
-        Columns ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
+        Rows by ``as_of`` (in the given order), then ``customer_id``. Columns
+        ``FEATURE_COLUMNS``: customer_id, as_of, segment, tenure_days, tenure_years,
         tickets, median_frt_h, sla_breach_share, reopen_share, median_requester_wait_h,
         handoff_share, mean_csat, last_nps_category, mean_ces, historical_clv, churned,
         revenue_horizon, duration_days, event; with text features, their columns follow
@@ -316,114 +354,22 @@ def customer_features(ds: Dataset, as_of: Any, lookback: str | pd.DateOffset | p
     >>> f[["tickets", "median_frt_h", "sla_breach_share", "churned"]].values.tolist()
     [[1, 6.0, 0.0, True]]
     """
-    lookback, horizon = window_offset(lookback), window_offset(horizon)
-    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
-    if "first_response" not in targets:
-        raise ConfigError("customer_features: sla_targets needs a 'first_response' entry {priority: hours}")
-    instants = list(as_of) if pd.api.types.is_list_like(as_of) else [as_of]
-    if not instants:
-        raise ConfigError("customer_features: as_of is an empty sequence")
-    where = pd.Index(ds.customers["customer_id"])
+    on_engine = getattr(ds, "engine_customer_features", None)  # a LazyDataset (slm_lib.engines) computes it itself
+    if on_engine is not None:
+        return on_engine(as_of=as_of, lookback=lookback, horizon=horizon, sla_targets=sla_targets, calendar=calendar,
+                         text_features=text_features, themes=themes)
+    instants, lookback, horizon, targets = feature_arguments(as_of, lookback, horizon, sla_targets)
+    customers = ds.customers.sort_values("customer_id", kind="stable", ignore_index=True)  # rows in id order
+    where = pd.Index(customers["customer_id"])
     if not where.is_unique:
         raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
     surveys = ds.surveys.reset_index(drop=True)
     keyed = Dataset(tickets=ds.tickets.assign(_pos=where.get_indexer(ds.tickets["customer_id"])),
                     surveys=surveys.assign(_pos=where.get_indexer(surveys["customer_id"])),
-                    customers=ds.customers,
+                    customers=customers,
                     revenue=ds.revenue.assign(_pos=where.get_indexer(ds.revenue["customer_id"])),
                     ticket_events=ds.ticket_events)
-    text = None
-    if text_features or themes is not None:
-        cuts = [utc_instant(a) for a in instants]
-        text = CommentFeatures(surveys, DEFAULT_THEMES if themes is None else themes, min(cuts), max(cuts))
+    text = comment_features(surveys, instants, text_features, themes)
     frames = [_one_as_of(keyed, *_windows(a, lookback, horizon), targets, calendar, text)  # one per instant
               for a in instants]
     return pd.concat(frames, ignore_index=True)
-
-
-def monthly_service_panel(ds: Dataset, months: Iterable[Any] | None = None, sla_targets: dict | None = None,
-                          calendar: Any = None, tz: str = "UTC") -> pd.DataFrame:
-    """Monthly churn and service aggregates (calendar months in ``tz``), for :func:`slm_lib.models.lagged_effects`.
-
-    Per month: ``active`` customers at the month start, ``churned`` during the month,
-    ``churn_rate`` (%); tickets created in the month: ``tickets``, ``median_frt_h`` (their
-    median first response time, responses known by the data's observation end),
-    ``sla_breach_share`` (%, judged at ``ds.observation_end()``); surveys submitted in the
-    month: ``mean_csat``, ``nps`` (100 x (share 9-10 minus share 0-6)), ``mean_ces``.
-
-    Parameters
-    ----------
-    months : sequence, optional
-        Month labels ('YYYY-MM') or month starts to include; default every month from the first
-        ticket, survey, payment or churn (the first signup if there is none) to the month of
-        ``ds.observation_end()`` (a report's data end with the report month; data observed
-        mid-month end with a partial month).
-
-    Examples
-    --------
-    >>> from slm_lib.schema import empty_frame
-    >>> c = empty_frame("customers")
-    >>> c.loc[0] = ["a", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.Timestamp("2024-02-10", tz="UTC")]
-    >>> c.loc[1] = ["b", pd.Timestamp("2024-01-06", tz="UTC"), "smb", None, pd.NaT]
-    >>> p = monthly_service_panel(Dataset(customers=c), months=["2024-02"])
-    >>> p[["month", "active", "churned", "churn_rate"]].values.tolist()
-    [['2024-02', 2, 1, 50.0]]
-    """
-    targets = dict(DEFAULT_SLA_TARGETS if sla_targets is None else sla_targets)
-
-    def ordinals(ts: pd.Series) -> np.ndarray:  # calendar month in tz
-        return period_ordinals(ts, "M", tz)
-
-    if months is None:
-        activity = [ds.tickets["created_at"].min(), ds.surveys["submitted_at"].min(), ds.revenue["paid_at"].min(),
-                    ds.customers["churned_at"].min()]
-        activity = [a for a in activity if pd.notna(a)] or [ds.customers["signup_at"].min()]
-        first = ordinals(pd.Series([min(activity)]))[0]
-        last = ordinals(pd.Series([ds.observation_end() - _NS]))[0]  # the end instant itself is excluded
-        index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
-    else:
-        index = pd.PeriodIndex(pd.Series([str(m)[:7] for m in months]), freq="M")
-    n = len(index)
-    s0 = _ns(pd.Series(period_starts(index.asi8, "M", tz)))
-    s1 = _ns(pd.Series(period_starts(index.asi8 + 1, "M", tz)))
-
-    signup, churn = _ns(ds.customers["signup_at"]), _ns(ds.customers["churned_at"])
-    active = np.searchsorted(np.sort(signup), s0, "left") - np.searchsorted(np.sort(churn), s0, "right")
-    m_churn = np.searchsorted(s1, churn, "left")  # first month whose end is >= churned_at
-    counted = (m_churn < n) & (churn > s0[np.minimum(m_churn, n - 1)]) & (signup < s0[np.minimum(m_churn, n - 1)])
-    churned = np.bincount(m_churn[counted], minlength=n)
-
-    def month_pos(ts: pd.Series) -> np.ndarray:
-        return pd.Index(index.asi8).get_indexer(ordinals(ts))
-
-    tk = ds.tickets
-    pos_t = month_pos(tk["created_at"])
-    frt = elapsed_hours(tk["created_at"], tk["first_response_at"], calendar)
-    sla = sla_status_codes(tk, {"first_response": targets["first_response"]}, ds.observation_end(),
-                           calendar)["first_response"] \
-        if len(tk) else np.array([], np.int8)
-    tks = pd.DataFrame({"m": pos_t, "frt": frt, "breached": (sla == BREACHED).astype(float),
-                        "decided": np.isin(sla, (BREACHED, ACHIEVED)).astype(float)}).loc[pos_t >= 0]
-    g = tks.groupby("m")
-    sv = ds.surveys
-    svs = pd.DataFrame({"m": month_pos(sv["submitted_at"]), "type": sv["type"].to_numpy(),
-                        "score": sv["score"].to_numpy(float)})
-    svs = svs.loc[svs["m"] >= 0]
-    nps = svs.loc[svs["type"] == "nps"].assign(
-        p=lambda d: (d["score"] >= NPS_PROMOTER_MIN) * 100.0 - (d["score"] <= NPS_DETRACTOR_MAX) * 100.0)
-
-    def per_month(series: pd.Series) -> np.ndarray:
-        return series.reindex(np.arange(n)).to_numpy(float)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "month": index.strftime("%Y-%m"),
-            "active": active, "churned": churned,
-            "churn_rate": np.where(active > 0, 100.0 * churned / np.maximum(active, 1), np.nan),
-            "tickets": np.nan_to_num(per_month(g.size())).astype("int64"),
-            "median_frt_h": per_month(g["frt"].median()),
-            "sla_breach_share": 100.0 * per_month(g["breached"].sum()) / per_month(g["decided"].sum()),
-            "mean_csat": per_month(svs.loc[svs["type"] == "csat"].groupby("m")["score"].mean()),
-            "nps": per_month(nps.groupby("m")["p"].mean()),
-            "mean_ces": per_month(svs.loc[svs["type"] == "ces"].groupby("m")["score"].mean()),
-        })

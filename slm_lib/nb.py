@@ -17,6 +17,7 @@ caught. :func:`bullets` shows sentences as a Markdown list.
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -38,8 +39,8 @@ __all__ = ["report_data", "coverage_note", "attempt", "bullets", "churn_drivers"
            "verbatim_comments"]
 
 
-def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: str = "UTC",
-                as_of: object = None, now: object = None) -> Dataset:
+def report_data(data: str | os.PathLike | Dataset, month: str, segment: str | None = "", tz: str = "UTC",
+                as_of: object = None, now: object = None, engine: str = "pandas") -> Dataset:
     """What the report of ``month`` may see: the data (of one segment) as observed at the end of the month.
 
     Every figure of month M's report is computed from this, so the report of a finished
@@ -56,7 +57,7 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
 
     Parameters
     ----------
-    data : str or Dataset
+    data : str, path-like or Dataset
         A data directory (loaded with ``errors="drop"``: problems go to ``quality``) or a Dataset.
     month : str
         ``'YYYY-MM'``, a calendar month in ``tz``.
@@ -69,6 +70,11 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
         Dataset's own ``as_of``, else its latest timestamp).
     now : timestamp, optional
         The current instant (default the clock; for tests of an unfinished month).
+    engine : {"pandas", "duckdb", "spark"}
+        Where a data directory is read: in memory, or lazily on an engine
+        (:func:`slm_lib.engines.open_dataset`, for data larger than memory); the cut at
+        the end of the month and the segment are then filters on the engine
+        (:meth:`slm_lib.engines.LazyDataset.until`).
 
     Examples
     --------
@@ -77,8 +83,8 @@ def report_data(data: str | Dataset, month: str, segment: str | None = "", tz: s
     >>> str(ds.as_of), str(ds.tickets["created_at"].max() < ds.as_of)
     ('2025-01-01 00:00:00+00:00', 'True')
     """
-    ds = data if isinstance(data, Dataset) else load_data(data, errors="drop")
-    ds = select_segment(ds if as_of is None else replace(ds, as_of=as_of), segment or None)
+    ds = load_data(data, errors="drop", engine=engine) if isinstance(data, (str, os.PathLike)) else data
+    ds = select_segment(ds if as_of is None else replace(ds, as_of=utc_instant(as_of, "as_of")), segment or None)
     end = month_bounds(month, tz)[1]
     now = pd.Timestamp.now(tz="UTC") if now is None else utc_instant(now, "now")
     stop, observed = min(end, now), ds.observation_end()
@@ -258,6 +264,9 @@ def verbatim_comments(ds: Dataset, month: str, tz: str = "UTC", n: int = 10,
     >>> list(c.columns)
     ['submitted', 'type', 'score', 'channel', 'comment']
     """
+    part = getattr(ds, "engine_collect_window", None)
+    if part is not None:  # on an engine: only the month's rows come back
+        ds = part(*month_bounds(month, tz))
     s = ds.surveys
     s = s[s["type"].isin(types) & s["comment"].notna() & (month_labels(s["submitted_at"], tz) == month)]
     low = s["type"].map({t: lo for t, (lo, _) in ds.scales.items()}).astype(float)

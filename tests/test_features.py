@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from slm_lib.errors import ConfigError
-from slm_lib.features import FEATURE_COLUMNS, customer_features, monthly_service_panel, window_offset
+from slm_lib.features import FEATURE_COLUMNS, customer_features, window_offset
+from slm_lib.service_panel import monthly_service_panel
 from slm_lib.io.dataset import Dataset
 
 AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
@@ -184,7 +185,7 @@ def test_bad_arguments(hand):
 
 
 def test_monthly_panel_months_follow_the_time_zone():
-    from slm_lib.features import monthly_service_panel
+    from slm_lib.service_panel import monthly_service_panel
     from slm_lib.io.dataset import Dataset
     from slm_lib.schema import empty_frame
     utc = lambda *v: pd.to_datetime(list(v), utc=True)  # noqa: E731

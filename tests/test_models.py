@@ -305,7 +305,8 @@ def test_config_errors(churn_data):
 
 @pytest.fixture(scope="module")
 def synth_panel():
-    from slm_lib.features import customer_features, monthly_service_panel
+    from slm_lib.features import customer_features
+    from slm_lib.service_panel import monthly_service_panel
     from slm_lib.synth import generate
     from slm_lib.synth.comments import planted_themes
 

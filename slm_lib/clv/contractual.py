@@ -34,7 +34,7 @@ import pandas as pd
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, in_memory
 from slm_lib.periods import check_freq, period_labels, period_ordinals, period_starts, utc_instant
 from slm_lib.wording import feature_label, format_estimate, format_number, interval_decimals
 
@@ -263,6 +263,7 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     >>> out[["n_customers", "clv"]].gt(0).all(axis=None)
     np.True_
     """
+    ds = in_memory(ds, "contractual_clv")
     as_of = utc_instant(as_of, "as_of")
     if margin is None and not 0 < margin_share <= 1:
         raise ConfigError(f"margin_share: must be in (0, 1], got {margin_share}")

@@ -33,7 +33,7 @@ from slm_lib.clv.rfm import rfm_summary
 from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel
 from slm_lib.errors import InsufficientDataError
 from slm_lib.features import customer_features, window_offset
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, in_memory
 from slm_lib.models._design import describe_term
 from slm_lib.periods import period_ordinals, utc_instant
 from slm_lib.wording import effect_sentence, format_estimate, is_clear
@@ -75,6 +75,7 @@ def dropout_data(ds: Dataset, as_of: Any, observation_end: Any = None, lookback:
     >>> d[["frequency", "recency", "T", "median_frt_h"]].notna().any().all()
     np.True_
     """
+    ds = in_memory(ds, "service_dropout")
     as_of = utc_instant(as_of, "as_of")
     features = customer_features(ds, as_of, lookback=lookback, horizon="1D").set_index("customer_id")
     pay = ds.revenue
@@ -129,6 +130,7 @@ def churn_data(ds: Dataset, as_of: Any, horizon: str = "6M", lookback: str = "3M
     >>> bool((d["entered"] <= d["renewals"]).all() and d["churned"].any())
     True
     """
+    ds = in_memory(ds, "service_churn")
     as_of = utc_instant(as_of, "as_of")
     features = customer_features(ds, as_of, lookback=lookback, horizon=horizon)
     end = as_of + window_offset(horizon)

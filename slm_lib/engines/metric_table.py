@@ -10,9 +10,9 @@ values and intervals have one formula. Quantiles are exact on every engine by
 construction (order statistics selected by rank; no approximate percentile is ever used).
 
 Durations are calendar hours: exact integer microseconds between the timestamps, scaled to
-hours after selection; SLA clocks are judged in calendar time too. Business hours and
-ticket-event metrics are not computed on the engine yet: ``calendar`` is refused and
-ticket events are not read.
+hours after selection; SLA clocks are judged in calendar time too. Business hours are not
+computed on the engine yet: ``calendar`` is refused. With ticket events the table gains the
+rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle kept on the engine.
 """
 from __future__ import annotations
 
@@ -29,11 +29,16 @@ from slm_lib.config import (
     NPS_PROMOTER_MIN,
     csat_cutoffs,
 )
+from slm_lib.engines.dataset import cached
+from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
+from slm_lib.engines.lifecycle import has_rows
+from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
 from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
 from slm_lib.metrics.survey import nps_from_counts
+from slm_lib.metrics.lifecycle_table import EVENT_METRICS
 from slm_lib.metrics.table import (
     METRICS,
     SURVEY_METRICS,
@@ -132,16 +137,24 @@ def ibis_window(keys: list[str], order_by: Any = None) -> Any:
     return ibis.window(group_by=keys or None, order_by=order_by)
 
 
+def ranked(t: Any, raw: Any, keys: list[str]) -> Any:
+    """The rows of ``t`` with a value ``raw`` (as ``_v``) and its 0-based rank ``_r`` in its group (``row_number``).
+
+    The order statistics of every engine quantile are these rows selected by rank.
+    """
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
+    return base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+
+
 def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame,
-                      counts: np.ndarray) -> np.ndarray:
+                      counts: np.ndarray, qs: tuple[float, ...] = _QS) -> np.ndarray:
     """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``."""
-    ranks = quantile_order_ranks(counts, _QS)
+    ranks = quantile_order_ranks(counts, qs)
     wanted = pd.DataFrame({"_g": np.tile(np.arange(len(groups)), len(ranks)), "_r": ranks.ravel()})
     wanted = wanted[np.tile(counts > 0, len(ranks))].drop_duplicates()
     if wanted.empty:
         return np.full(ranks.shape, np.nan)
-    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
-    base = base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
+    base = ranked(t, raw, keys)
     schema = {k: base.schema()[k] for k in keys}
     want = groups[keys].iloc[wanted["_g"]].reset_index(drop=True).assign(_g=wanted["_g"].to_numpy(),
                                                                          _r=wanted["_r"].to_numpy())
@@ -151,6 +164,17 @@ def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Da
     found = pd.Series(got["_v"].to_numpy(dtype=np.float64), index=pd.MultiIndex.from_arrays([got["_g"], got["_r"]]))
     pairs = pd.MultiIndex.from_arrays([np.tile(np.arange(len(groups)), len(ranks)), ranks.ravel()])
     return found.reindex(pairs).to_numpy().reshape(ranks.shape)
+
+
+def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame, counts: np.ndarray,
+                    qs: tuple[float, ...] = _QS, scale: float = 1 / _US_PER_HOUR) -> dict[float, tuple[np.ndarray, ...]]:
+    """Exact quantiles and intervals of ``raw`` per group row of ``groups`` (``counts`` non-null values each).
+
+    What :func:`slm_lib.stats.grouped_quantiles` returns, from the order statistics the
+    engine selects by rank; ``scale`` converts the selected values (default µs -> hours).
+    """
+    at = _order_statistics(con, t, raw, keys, groups, counts, qs) * scale
+    return quantiles_from_order_statistics(at, counts, qs)
 
 
 def _merged(groups: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -168,33 +192,58 @@ def _mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -
     return n, value, np.clip(low, *bounds), np.clip(high, *bounds)
 
 
-def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None) -> dict[str, Any]:
-    """Achieved and breached counts per target of :data:`SLA_EVENTS`, as :func:`sla_status_codes` judges.
+def target_limit(priority: Any, per_priority: Mapping[str, float], shift: int = 0) -> Any:
+    """The longest whole-microsecond time within the SLA target of ``priority`` (int64; NULL: no target).
 
-    Calendar time in integer microseconds, compared with the longest whole-microsecond time
-    within the target (:func:`last_ns_within`), so equal to the pandas engine for timestamps
-    of microsecond resolution.
+    ``(last_ns_within(hours) + shift) // 1000``: integer microseconds ``x`` are within the
+    target exactly when ``1000 * x`` nanoseconds are (:func:`slm_lib.metrics.sla.last_ns_within`);
+    ``shift=1`` for a clock judged 1 ns before its end (:func:`sla_flags`).
     """
-    out: dict[str, Any] = {}
-    if as_of is None:  # no timestamp at all: nothing is judged
-        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
-    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
-    started = t.created_at.notnull() & (t.created_at <= now)
+    limits = [(priority == p, (last_ns_within(per_priority[p]) + shift) // 1000) for p in PRIORITIES
+              if p in per_priority and np.isfinite(per_priority[p])]
+    return ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
+
+
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any = None) -> dict[str, tuple[Any, Any]]:
+    """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
+
+    Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
+    or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
+    ``as_of`` is not yet known. ``priority``: the priority expression whose targets apply
+    (default the tickets' own; with ticket events the one in force at creation). Calendar
+    time in integer microseconds, compared with the longest whole-microsecond time within
+    the target (:func:`target_limit`; a clock still running at ``as_of - 1 ns`` is past a
+    target of ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so
+    equal to the pandas engine for timestamps of microsecond resolution and a
+    whole-microsecond ``as_of``.
+    """
+    now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
+    started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
+    out = {}
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
-        seen = event.notnull() & (event <= now)
+        seen = event.notnull() & ((event < now) if before else (event <= now))
         elapsed = seen.ifelse(event, now).delta(t.created_at, unit="microsecond")
-        limits = [(t.priority == p, last_ns_within(per_priority[p]) // 1000) for p in PRIORITIES
-                  if p in per_priority and np.isfinite(per_priority[p])]
-        limit = ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
+        prio = t.priority if priority is None else priority
+        limit = target_limit(prio, per_priority)
         judged = started & limit.notnull()
-        breached = judged & (elapsed > limit)
-        out[f"_a_{name}"] = (judged & ~breached & seen).cast("int64").sum()
-        out[f"_b_{name}"] = breached.cast("int64").sum()
+        breached = judged & (elapsed > (seen.ifelse(limit, target_limit(prio, per_priority, 1)) if before else limit))
+        out[name] = (judged & ~breached & seen, breached)
     return out
 
 
-def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None) -> dict[str, Any]:
+def _sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, priority: Any = None) -> dict[str, Any]:
+    """Achieved and breached counts per target of :data:`SLA_EVENTS` (:func:`sla_flags` at ``as_of``)."""
+    if as_of is None:  # no timestamp at all: nothing is judged
+        return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
+    out: dict[str, Any] = {}
+    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority).items():
+        out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
+    return out
+
+
+def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None,
+                   solved: str = "resolved_at") -> dict[str, Any]:
     """Counted and repeated solved tickets as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
@@ -206,19 +255,19 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     sort (an inequality join on customer and time took DuckDB 7x longer than the rest of
     the table at 10M tickets): the customer's creations and solves in one time order,
     creations before solves at the same instant (not "after" the solve); a solve preceded
-    by ``k`` creations has as next contact the creation of rank ``k`` (0-based).
+    by ``k`` creations has as next contact the creation of rank ``k`` (0-based). ``solved``:
+    the column of the solve instant (with ticket events :func:`slm_lib.engines.event_metrics.solved_at`).
     """
     if days is None or as_of is None:
         return {}
-    stamp = lambda ts: ibis.literal(ts.to_pydatetime(), type="timestamp('UTC', 6)")  # noqa: E731
     window_us = int(round(days * _US_PER_HOUR * 24))
-    now, cutoff = stamp(as_of), stamp(as_of - pd.Timedelta(microseconds=window_us))
-    solved = t.resolved_at.notnull() & (t.resolved_at <= now) & (t.created_at <= now)
-    counted = solved & (t.resolved_at <= cutoff) & t.customer_id.notnull()
+    now, cutoff = instant(as_of), instant(as_of - pd.Timedelta(microseconds=window_us))
+    at = t[solved]
+    counted = at.notnull() & (at <= now) & (t.created_at <= now) & (at <= cutoff) & t.customer_id.notnull()
     known = tickets.filter(tickets.customer_id.notnull() & (tickets.created_at <= now))
     creations = known.select(_c=known.customer_id, _at=known.created_at, _kind=ibis.literal(0), _id=known.ticket_id)
-    done = known.filter(known.resolved_at.notnull() & (known.resolved_at <= now))
-    solves = done.select(_c=done.customer_id, _at=done.resolved_at, _kind=ibis.literal(1), _id=done.ticket_id)
+    done = known.filter(known[solved].notnull() & (known[solved] <= now))
+    solves = done.select(_c=done.customer_id, _at=done[solved], _kind=ibis.literal(1), _id=done.ticket_id)
     both = creations.union(solves)
     before = (both._kind == 0).cast("int64").sum().over(ibis.cumulative_window(group_by="_c",
                                                                                 order_by=["_at", "_kind", "_id"]))
@@ -231,7 +280,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
 
 
 def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
-                 repeat: Mapping[str, Any]) -> tuple[pd.DataFrame, Result]:
+                 repeat: Mapping[str, Any], priority: Any = None) -> tuple[pd.DataFrame, Result]:
     resolved = t.resolved_at.notnull()
     raws = {p: t[c].delta(t.created_at, unit="microsecond") for p, c in (("frt", "first_response_at"),
                                                                          ("resolution", "resolved_at"))}
@@ -240,7 +289,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
     counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
-        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of),
+        _reopened=(resolved & (t.reopens > 0)).cast("int64").sum(), **_sla_counts(t, sla, as_of, priority),
         **repeat, **_sums(values)).execute()
     groups = counts[keys].copy() if keys else pd.DataFrame(index=range(len(counts)))
     n, res = counts["_n"].to_numpy(dtype=np.int64), counts["_resolved"].to_numpy(dtype=np.int64)
@@ -256,8 +305,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
     for prefix, raw in raws.items():
         out[f"{prefix}_mean"] = _mean_result(moments[prefix])
         k = moments[prefix]["n"].to_numpy(dtype=np.int64)
-        at = _order_statistics(con, t, raw, keys, groups, k) / _US_PER_HOUR
-        qs = quantiles_from_order_statistics(at, k, _QS)
+        qs = order_quantiles(con, t, raw, keys, groups, k)
         out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
     for name in SLA_EVENTS:
         if f"_a_{name}" in counts:
@@ -267,14 +315,16 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
 
 
 def observation_end(lazy: Any) -> pd.Timestamp | None:
-    """The latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
+    """The data set's ``as_of``, else the latest timestamp in the engine's tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`).
 
     Read with the session in UTC: Spark hands timestamps back as wall times of its session
     time zone.
     """
+    if getattr(lazy, "as_of", None) is not None:
+        return lazy.as_of
     _set_time_zone(lazy.con, "UTC")
     columns = {"tickets": ("created_at", "first_response_at", "resolved_at"), "surveys": ("submitted_at",),
-               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",)}
+               "customers": ("signup_at", "churned_at"), "revenue": ("paid_at",), "ticket_events": ("at",)}
     found = []
     for name, cols in columns.items():
         table = lazy.tables.get(name)
@@ -330,9 +380,11 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     """:func:`slm_lib.metrics.table.metric_table` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
     Same parameters and columns; rows sorted by period, group (NaN last) and metric. The
-    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time on
-    the tickets' own fields and priority (ticket events are not read: no event rows); ``as_of``
-    defaults to the latest timestamp of the tickets, surveys, customers and revenue.
+    ticket metrics are those of :data:`ENGINE_TICKET_METRICS`, SLA clocks in calendar time; with
+    ``ticket_events`` (a table with rows) also the event rows of
+    :mod:`slm_lib.metrics.lifecycle_table` and the event-based reopens, repeat contacts and
+    priorities, as on the pandas engine (:mod:`slm_lib.engines.event_metrics`). ``as_of``
+    defaults to the latest timestamp of the tickets, surveys, customers, revenue and events.
 
     Raises
     ------
@@ -366,10 +418,23 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
         return table
 
     frames = []
-    t = keyed(tickets, "created_at")
-    groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
-    frames.append(tidy_metrics(_labelled(groups, freq)[names], res, [m for m in ENGINE_TICKET_METRICS if m in res],
-                                   {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
+    events = lazy.ticket_events
+    ev = event_tables(tickets, events, as_of) if events is not None and as_of is not None and has_rows(events) \
+        else None
+    if ev is None:
+        t = keyed(tickets, "created_at")
+        groups, res = _ticket_side(con, t, names, sla, as_of, _repeat_counts(t, tickets, as_of, repeat_days))
+    else:  # the lifecycle is computed once (kept on the engine) and joined by every query of the table
+        with cached(con, ev.lifecycle) as lc:
+            whole = with_lifecycle(tickets, lc)
+            whole = whole.mutate(_solved_at=solved_at(whole))
+            t = keyed(whole, "created_at")
+            groups, res = _ticket_side(con, t, names, sla, as_of,
+                                       _repeat_counts(t, whole, as_of, repeat_days, "_solved_at"), sla_priority(t))
+            res.update(event_group_metrics(con, t, names, groups, ev, sla))
+    frames.append(tidy_metrics(_labelled(groups, freq)[names], res,
+                               [m for m in (*ENGINE_TICKET_METRICS, *EVENT_METRICS) if m in res],
+                               {m: np.ones(len(groups), dtype=bool) for m in res}, min_n))
     if surveys is not None:
         s = keyed(_with_columns(surveys, tickets, "ticket_id", t_cols), "submitted_at")
         groups, res = _survey_side(s, names, csat_threshold, exclude_neutral, lazy.scales)

@@ -20,6 +20,7 @@ import pandas as pd
 from slm_lib.clv.rfm import unit_days
 from slm_lib.cohorts import observed_ages, retention_frame
 from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.timestamps import instant
 from slm_lib.engines.metric_table import observation_end as engine_observation_end
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant
@@ -119,7 +120,7 @@ def engine_cohort_retention(lazy: Any, freq: str = "M", mode: Literal["contractu
         raise InsufficientDataError("cohort_retention: as_of is unknown and no table holds a timestamp")
     as_of_ord = int(period_ordinals(pd.Series([as_of]), pfreq, tz)[0])
     _set_time_zone(lazy.con, tz)
-    now = ibis.literal(as_of.to_pydatetime(), type="timestamp('UTC', 6)")
+    now = instant(as_of, up=True)  # compared with <
     c = customers.filter(customers.signup_at < now)
     c = c.select(_cid=c.customer_id, _cohort=period_ordinal(c.signup_at, pfreq),
                  _churn=(c.churned_at < now).ifelse(c.churned_at, ibis.null("timestamp('UTC', 6)")))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import SCALES, check_scales
-from slm_lib.errors import InsufficientDataError
+from slm_lib.errors import EngineNotSupportedError, InsufficientDataError
 from slm_lib.events import event_history, implied_fields
 from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
 from slm_lib.schema import TABLES, TS, empty_frame
@@ -210,3 +210,37 @@ class Dataset:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables().items())
         return f"Dataset({sizes}, quality_problems={len(self.quality)}, source={self.source!r})"
+
+
+def in_memory(ds: Any, what: str) -> Any:
+    """``ds`` itself when its tables are in memory; data on an engine are refused with the reason.
+
+    For the functions that read rows in pandas and have no engine form yet.
+
+    Raises
+    ------
+    EngineNotSupportedError
+        ``ds`` is a :class:`slm_lib.engines.LazyDataset`.
+
+    Examples
+    --------
+    >>> in_memory(Dataset(), "at_risk").tickets.empty
+    True
+    """
+    engine = getattr(ds, "engine", None)
+    if engine is not None:
+        raise EngineNotSupportedError(f"{what} does not run on the {engine} engine yet (it reads rows in memory); "
+                                      "use engine='pandas' for it (docs/engines.md lists what runs on an engine)")
+    return ds
+
+
+def has_ticket_events(ds: Any) -> bool:
+    """Whether the data carry ticket events (a table with rows), in memory or on an engine.
+
+    Examples
+    --------
+    >>> has_ticket_events(Dataset())
+    False
+    """
+    hook = getattr(ds, "engine_has_ticket_events", None)
+    return hook() if hook is not None else len(ds.ticket_events) > 0

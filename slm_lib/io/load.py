@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.checks import Violation, cross_order_violations, reference_violations, row_violations
+from slm_lib.periods import utc_instant
 from slm_lib.io.problems import (check_columns, locate, parse_rule, priority_filled, quality_record,
                                  unchecked_references)
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, REQUIRED_TABLES, TABLES, TS,
@@ -288,9 +290,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         latest timestamp stands in for it.
     engine : {"pandas", "duckdb", "spark"}
         ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
-        tables lazily on that engine, validate them there (same problems and messages,
-        same ``quality`` table; :mod:`slm_lib.engines.validate`) and return a
-        :class:`~slm_lib.engines.LazyDataset` (``as_of`` is not used).
+        tables (ticket_events too, when present) lazily on that engine, validate them there
+        (same problems and messages, same ``quality`` table; :mod:`slm_lib.engines.validate`)
+        and return a :class:`~slm_lib.engines.LazyDataset`.
 
     Returns
     -------
@@ -316,8 +318,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     >>> ds.quality[ds.quality.action == "dropped"]           # doctest: +SKIP
     """
     if engine != "pandas":
-        from slm_lib.engines.dataset import open_dataset  # config/errors only: no import cycle
-        return open_dataset(path, engine, tables, scales, errors=errors)
+        from slm_lib.engines.dataset import open_dataset  # imports io.dataset, never io.load: no cycle
+        lazy = open_dataset(path, engine, tables, scales, errors=errors)
+        return lazy if as_of is None else replace(lazy, as_of=utc_instant(as_of, "as_of"))
     directory = Path(path)
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")

@@ -72,7 +72,8 @@ def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv",
     Columns are in canonical order and rows in the frame's order. In CSV, timestamps are
     ISO 8601 UTC with ``Z`` (seconds precision), missing values are empty fields,
     floats use Python's shortest round-trip representation (so ``load_data`` reads back
-    exactly the same values), lines end with ``\\n`` and the encoding is UTF-8. Other empty
+    exactly the same values), lines end with ``\\n`` and the encoding is UTF-8. In Parquet,
+    timestamps are UTC microseconds (what Spark and the engines of :mod:`slm_lib.engines` read). Other empty
     optional tables are written too (header only). The quality table is not written.
 
     Parameters
@@ -127,6 +128,8 @@ def save_data(ds: Dataset, directory: str | os.PathLike, format: str = "csv",
             for column, dtype in COLUMNS[table].items():
                 if dtype == TS:
                     frame[column] = pd.to_datetime(frame[column], utc=True).astype(TS)
-            frame.to_parquet(path, index=False, engine="pyarrow", compression="snappy")
+            # microseconds: what Spark reads and the engines keep (pandas' nanoseconds they do not)
+            frame.to_parquet(path, index=False, engine="pyarrow", compression="snappy", coerce_timestamps="us",
+                             allow_truncated_timestamps=True)
         written.append(path)
     return written

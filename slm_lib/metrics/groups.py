@@ -10,7 +10,7 @@ import pandas as pd
 from slm_lib.config import DEFAULT_MIN_N, SCALES
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.grouping import survey_groups
-from slm_lib.periods import month_labels, previous_month
+from slm_lib.periods import month_bounds, month_labels, previous_month
 from slm_lib.stats import mean_from_moments, share_from_counts
 
 CHANGE_COLUMNS = ["metric", "group", "before", "after", "diff", "ci_low", "ci_high", "p_value", "n_before",
@@ -37,6 +37,9 @@ def changes_by_group(ds: Any, month: str, by: str = "channel", metrics: Sequence
     >>> sorted(c["metric"].unique())
     ['ces', 'csat', 'nps']
     """
+    part = getattr(ds, "engine_collect_window", None)
+    if part is not None:  # on an engine: only the two months' rows come back
+        ds = part(month_bounds(previous_month(month), tz)[0], month_bounds(month, tz)[1])
     groups = survey_groups(ds.tickets, ds.surveys, ds.customers, by)
     s = ds.surveys.assign(_group=groups, _month=month_labels(ds.surveys["submitted_at"], tz))
     prev = previous_month(month)

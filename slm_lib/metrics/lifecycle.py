@@ -301,8 +301,11 @@ def ticket_lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> pd.Dat
 
     Parameters
     ----------
-    ds : Dataset
-        Validated tickets and ticket_events (``load_data`` / ``validate``).
+    ds : Dataset or LazyDataset
+        Validated tickets and ticket_events (``load_data`` / ``validate``). A
+        :class:`~slm_lib.engines.LazyDataset` is computed on its engine
+        (:func:`slm_lib.engines.lifecycle.engine_ticket_lifecycle`: same columns and values,
+        rows sorted by ticket_id, calendar hours only).
     calendar : BusinessCalendar, optional
         Business hours instead of calendar hours.
     as_of : timestamp, optional
@@ -335,6 +338,9 @@ def ticket_lifecycle(ds: Any, calendar: Any = None, as_of: Any = None) -> pd.Dat
     >>> row["requester_wait_h"], row["agent_wait_h"], row["full_resolution_h"], row["status"]
     (np.float64(1.0), np.float64(2.5), np.float64(3.5), 'solved')
     """
+    on_engine = getattr(ds, "engine_ticket_lifecycle", None)  # a LazyDataset (slm_lib.engines) computes it itself
+    if on_engine is not None:
+        return on_engine(calendar=calendar, as_of=as_of)
     lc = lifecycle(ds, calendar, as_of)
     sel, values = np.flatnonzero(lc.keep), lc.per_ticket
     durations = {column: lc.hours(name)[sel] for name, column in _DURATIONS.items()}

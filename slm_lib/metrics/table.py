@@ -288,8 +288,8 @@ def metric_table(ds: Any, freq: str = "M", by: str | Sequence[str] | None = None
     ds : Dataset or LazyDataset
         Needs ``tickets``, ``surveys`` and (for customer ``by`` columns) ``customers``. A
         :class:`~slm_lib.engines.LazyDataset` (``load_data(path, engine="duckdb")``) is
-        computed on its engine: same columns and values, without the rows read from ticket
-        events and without business hours (:func:`slm_lib.engines.engine_metric_table`).
+        computed on its engine: same columns and values (the rows read from ticket events
+        included), without business hours (:func:`slm_lib.engines.engine_metric_table`).
     freq : {"M", "Q", "Y", "W", "D"}
         Period length; labels described in the module docstring (``"YYYY-MM"`` for "M").
     by : str or list of str, optional

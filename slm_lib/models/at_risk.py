@@ -30,7 +30,7 @@ from scipy.special import expit
 from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv, rfm_summary
 from slm_lib.errors import InsufficientDataError, SlmError
 from slm_lib.features import customer_features
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, in_memory
 from slm_lib.models._design import Z, design_rows, reference_row
 from slm_lib.models.churn import churn_model, default_churn_drivers
 from slm_lib.models.holdout import ChurnHoldout, evaluate_churn, linear_predictor, split_instants
@@ -186,6 +186,7 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
     >>> list(r.table.columns)[:5], len(r.table)
     (['rank', 'customer_id', 'segment', 'churn_probability', 'ci_low'], 5)
     """
+    ds = in_memory(ds, "at_risk")
     instant = utc_instant(as_of)
     if drivers is None:
         drivers, default_units = default_churn_drivers(ds)

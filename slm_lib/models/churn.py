@@ -9,7 +9,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from slm_lib.errors import ModelFitError
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, has_ticket_events
 from slm_lib.models._cox import fit_cox
 from slm_lib.models._design import (Z, ModelResult, build_design, check_events, check_separation, coef_table,
                                     describe_term, fit_checked, model_values)
@@ -194,7 +194,7 @@ def default_churn_drivers(ds: Dataset, features: pd.DataFrame | None = None) -> 
     """
     drivers, units = ["median_frt_h", "sla_breach_share", "last_nps_category"], {"median_frt_h": 10,
                                                                                   "sla_breach_share": 0.1}
-    if len(ds.ticket_events):
+    if has_ticket_events(ds):
         drivers += ["median_requester_wait_h", "handoff_share"]
         units |= {"median_requester_wait_h": 10, "handoff_share": 0.1}
     themes = [c for c in (features.columns if features is not None else []) if re.fullmatch(r"theme_.+_share", c)]

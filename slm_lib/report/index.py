@@ -162,6 +162,8 @@ def render_month_index(
     data_dir: str | Path = "",
     generated: datetime | None = None,
     decimals: int = 1,
+    engine: str = "pandas",
+    omitted: Sequence[str] = (),
 ) -> str:
     """Return the HTML of ``reports/YYYY-MM/index.html``.
 
@@ -180,6 +182,10 @@ def render_month_index(
         Generation time (default now, UTC).
     decimals : int
         Decimals of KPI values.
+    engine : str
+        Where the figures were computed (:mod:`slm_lib.engines`).
+    omitted : sequence of str
+        Titles of the report notebooks left out because they do not run on ``engine``.
 
     Returns
     -------
@@ -195,8 +201,8 @@ def render_month_index(
     rows = [] if kpis is None or kpis.empty else format_kpis(kpis, decimals).to_dict("records")
     generated = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M")
     return _environment().get_template("month_index.html.j2").render(
-        month=month, entries=list(entries), kpis=rows, data_dir=Path(data_dir).name, generated=generated, css=_css()
-    )
+        month=month, entries=list(entries), kpis=rows, data_dir=Path(data_dir).name, generated=generated, css=_css(),
+        engine=engine, omitted=list(omitted))
 
 
 def write_month_index(
@@ -206,6 +212,8 @@ def write_month_index(
     kpis: pd.DataFrame | None = None,
     data_dir: str | Path = "",
     decimals: int = 1,
+    engine: str = "pandas",
+    omitted: Sequence[str] = (),
 ) -> Path:
     """Write ``index.html`` of one month folder and return its path.
 
@@ -217,7 +225,8 @@ def write_month_index(
     PosixPath('reports/2026-10/index.html')
     """
     path = Path(month_dir) / "index.html"
-    path.write_text(render_month_index(month, entries, kpis, data_dir, decimals=decimals), encoding="utf-8")
+    path.write_text(render_month_index(month, entries, kpis, data_dir, decimals=decimals, engine=engine,
+                                       omitted=omitted), encoding="utf-8")
     return path
 
 

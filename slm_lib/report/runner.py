@@ -33,7 +33,7 @@ from tqdm import tqdm
 from slm_lib.errors import ConfigError, ReportError
 from slm_lib.periods import check_month
 from slm_lib.report.index import ReportEntry, write_month_index, write_root_index
-from slm_lib.report.render import write_notebook_html
+from slm_lib.report.render import notebook_title, write_notebook_html
 
 __all__ = ["run_report", "validate_month", "report_notebooks", "progress_enabled", "NotebookFailure"]
 
@@ -189,7 +189,7 @@ def _check_inputs(
     paths = report_notebooks(notebooks)
     if not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be a positive integer, got {jobs!r}")
-    clash = sorted(set(extra_parameters or {}) & set(_RESERVED_PARAMETERS))
+    clash = sorted(set(extra_parameters or {}) & {*_RESERVED_PARAMETERS, "engine"})
     if clash:
         raise ConfigError(f"extra_parameters may not set {clash}: pass them as run_report arguments")
     try:
@@ -398,6 +398,7 @@ def run_report(
     available_months: Iterable[Any] | None = None,
     kpis: pd.DataFrame | None = None,
     timeout: float | None = None,
+    engine: str = "pandas",
 ) -> Path:
     """Run the monthly report notebooks and publish ``out_dir/YYYY-MM/`` atomically.
 
@@ -435,6 +436,10 @@ def run_report(
         Headline KPI table for the month index (see :func:`slm_lib.report.index.format_kpis`).
     timeout : float, optional
         Per-cell time limit in seconds (default none).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the notebooks compute (:mod:`slm_lib.engines`, for data larger than memory).
+        On an engine only the notebooks that declare an ``engine`` parameter run (they are
+        written to compute there); the month index names the others as left out.
 
     Returns
     -------
@@ -446,7 +451,7 @@ def run_report(
     ConfigError
         Bad month, month without data, missing data directory or notebook, notebook without
         a ``parameters`` cell declaring ``data_dir`` and ``month``, unknown kernel, extra
-        parameter declared by no notebook.
+        parameter declared by no notebook, an ``engine`` no notebook declares.
     ReportError
         A notebook failed: the message names notebook, cell (number, ``In [k]``, first
         source line) and error, and where the executed notebook was kept. The previous
@@ -461,9 +466,13 @@ def run_report(
     """
     validate_month(month, available_months)
     data_path, paths, kernel_args = _check_inputs(data_dir, notebooks, jobs, kernel_name, extra_parameters)
+    on_engine = {} if engine == "pandas" else {"engine": engine}
     parameters = _parameters_per_notebook(
-        paths, {"data_dir": str(data_path), "month": month, **dict(extra_parameters or {})}
+        paths, {"data_dir": str(data_path), "month": month, **dict(extra_parameters or {}), **on_engine}
     )
+    omitted = [notebook_title(nbformat.read(p, as_version=4), p.stem) for p in paths
+               if on_engine and "engine" not in parameters[p]]
+    paths = [p for p in paths if "engine" in parameters[p]] if on_engine else paths
     out_path = Path(out_dir).resolve()
     out_path.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=f".tmp-{month}-", dir=out_path))
@@ -476,7 +485,8 @@ def run_report(
         if failures:
             failures = _keep_failed(failures, work_dir, out_path, month)
             raise ReportError("\n".join(str(f) for f in failures))
-        write_month_index(work_dir, month, [entries[p] for p in paths], kpis=kpis, data_dir=data_path)
+        write_month_index(work_dir, month, [entries[p] for p in paths], kpis=kpis, data_dir=data_path, engine=engine,
+                          omitted=omitted)
         work_dir.chmod(0o755)  # mkdtemp creates 0o700; a published report is readable like its siblings
         _swap_in(work_dir, out_path / month)
     finally:

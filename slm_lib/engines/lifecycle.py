@@ -1,0 +1,254 @@
+"""Ticket lifecycle on an engine: one row per ticket from ``ticket_events`` as ibis expressions (SPEC §9 engines).
+
+The definitions are those of :mod:`slm_lib.metrics.lifecycle` (every column and edge case)
+and :mod:`slm_lib.events` (order, resolutions, reopens), written as window functions over
+each ticket's events instead of numpy segment reductions:
+
+* **Order**: by ticket, time, the kind's place in
+  :data:`slm_lib.events.SAME_INSTANT_ORDER`, then ``event_id``. The pandas engine breaks a
+  remaining tie (two events of one kind at one instant) by table order, which SQL does not
+  have; the two agree when event ids follow the table order (as ``slm generate`` writes them).
+* **Status spans**: ``LAG`` gives each status event the status before it (``new`` before
+  the first), ``LEAD`` the next status event's time (``as_of`` after the last).
+* **Next reply**: a running count of agent replies numbers the rounds; round ``j >= 1``
+  holds the customer messages after reply ``j`` and reply ``j + 1``, whose difference of
+  clocks is the round's wait. A ticket's median is the mean of its middle one or two waits
+  (``row_number``), numpy's linear median.
+* **Handoffs**: ``LAG`` over the assignment events that name an agent.
+
+Durations are int64 microseconds of a ``clock``: a callable mapping a timestamp expression
+to an int64 microsecond expression (default :func:`epoch_clock`, calendar time); every
+duration is a difference of two clock values, so a business-hours clock with the same
+interface drops in. Nothing is collected: :func:`lifecycle_table` is an ibis table other
+engine code joins on ``ticket_id``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from slm_lib.engines.timestamps import instant
+from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.events import SAME_INSTANT_ORDER
+from slm_lib.metrics.lifecycle import LIFECYCLE_COLUMNS
+from slm_lib.periods import utc_instant
+from slm_lib.schema import EVENT_KINDS, EVENT_STATUSES, TS
+
+Clock = Callable[[Any], Any]
+_US_PER_HOUR = 3.6e9
+_RESOLVED = ("solved", "closed")
+_REQUESTER = ("new", "open", "on_hold")
+#: Durations of :func:`lifecycle_table` (int64 µs; the median float) -> their column in hours.
+DURATIONS: dict[str, str] = {"requester_wait": "requester_wait_h", "agent_wait": "agent_wait_h",
+                             "on_hold": "on_hold_h", "first_resolution": "first_resolution_h",
+                             "full_resolution": "full_resolution_h", "next_reply_median": "next_reply_h_median"}
+COUNTS: tuple[str, ...] = ("next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations",
+                           "handoffs")
+
+
+_EPOCH = instant(pd.Timestamp(0, tz="UTC"))
+
+
+def epoch_clock(ts: Any) -> Any:
+    """Calendar clock: microseconds since 1970-01-01 UTC of a timestamp expression (int64)."""
+    return ts.delta(_EPOCH, unit="microsecond")
+
+
+def events_until(events: Any, end: Any, inclusive: bool) -> Any:
+    """The events of a known kind at (or strictly before) ``end``, with the rank of their kind.
+
+    Events of tickets outside the tickets table drop out where the per-ticket results
+    are joined to the tickets (one join, not one per part of the lifecycle).
+    """
+    seen = events.at <= end if inclusive else events.at < end
+    e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull(), seen)
+    e = e.select("ticket_id", "event_id", "at", "kind", "actor", "status", "agent_id", "team", "priority")
+    return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
+
+
+def _status_events(e: Any) -> Any:
+    """The status events with the status before each (``new`` before the first), resolutions and reopens."""
+    s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
+    s = s.mutate(_prev=s.status.lag().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]).fill_null("new"))
+    now, was = s.status.isin(_RESOLVED), s._prev.isin(_RESOLVED)
+    return s.mutate(_resolves=now & ~was, _reopens=~now & was)
+
+
+def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
+    """Per ticket: time in each kind of status, resolutions, reopens and the status in force (module docstring)."""
+    s = _status_events(e)
+    s = s.mutate(_c=clock(s.at), _next=clock(s.at).lead().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]))
+    spent = s._next.fill_null(end_clock) - s._c
+
+    def time_in(*statuses: str) -> Any:
+        return ibis.cases((s.status.isin(statuses), spent), else_=0).sum()
+
+    return s.group_by(_sid=s.ticket_id).aggregate(
+        _first_c=s._c.min(), _in_requester=time_in(*_REQUESTER), agent_wait=time_in("pending"),
+        on_hold=time_in("on_hold"), _first_res=s._c.min(where=s._resolves), _last_res=s._c.max(where=s._resolves),
+        _last_res_at=s.at.max(where=s._resolves), reopens=s._reopens.cast("int64").sum(),
+        first_reopened_at=s.at.min(where=s._reopens), _now=s.status.max(where=s._next.isnull()))
+
+
+def reply_rounds(e: Any, clock: Clock, resolutions: bool = False) -> Any:
+    """Rounds of each ticket's conversation: customer messages after a stop, until the next stop.
+
+    Stops are the agent public replies (and, with ``resolutions``, the changes to solved or
+    closed, which stop a next-reply SLA clock). Round ``j >= 1`` holds the messages after
+    stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
+    first message), ``_start_at`` (its instant), ``_stop`` (clock of stop ``j + 1``, NULL
+    while running) and ``_answered`` (agent replies before it); only rounds with a message.
+    """
+    reply = ((e.kind == "public_reply") & (e.actor == "agent")).cast("int64")
+    stream = e.filter((reply == 1) | (e.kind == "customer_message")).select(
+        "ticket_id", "at", "_rank", "event_id", _reply=reply, _halt=reply)
+    if resolutions:
+        s = _status_events(e)
+        s = s.filter(s._resolves).select("ticket_id", "at", "_rank", "event_id", _reply=ibis.literal(0, "int64"),
+                                         _halt=ibis.literal(1, "int64"))
+        stream = stream.union(s)
+    w = ibis.cumulative_window(group_by=stream.ticket_id, order_by=[stream.at, stream._rank, stream.event_id])
+    stream = stream.mutate(_j=stream._halt.sum().over(w) - stream._halt,
+                           _replied=stream._reply.sum().over(w) - stream._reply, _c=clock(stream.at))
+    message = stream._halt == 0
+    rounds = stream.group_by(["ticket_id", "_j"]).aggregate(
+        _start=stream._c.min(where=message), _start_at=stream.at.min(where=message),
+        _stop=stream._c.max(where=~message), _answered=stream._replied.max(where=message))
+    return rounds.filter(rounds._j >= 1, rounds._start.notnull())
+
+
+def _next_replies(e: Any, clock: Clock) -> Any:
+    """Per ticket with answered next replies: their count and median wait (float µs)."""
+    rounds = reply_rounds(e, clock)
+    rounds = rounds.filter(rounds._stop.notnull())
+    rounds = rounds.mutate(_wait=rounds._stop - rounds._start)
+    rounds = rounds.mutate(_r=ibis.row_number().over(group_by=rounds.ticket_id, order_by=rounds._wait) + 1,
+                           _n=rounds._wait.count().over(group_by=rounds.ticket_id))
+    middle = (rounds._r >= (rounds._n + 1) // 2) & (rounds._r <= rounds._n // 2 + 1)
+    return rounds.group_by(_nid=rounds.ticket_id).aggregate(
+        next_reply_count=rounds.count(), next_reply_median=rounds._wait.cast("float64").mean(where=middle))
+
+
+def _stations(e: Any) -> Any:
+    """Per ticket with assignment events: distinct agents and teams, and handoffs (events naming no agent skipped)."""
+    a = e.filter(e.kind == "assignment")
+    named = a.filter(a.agent_id.notnull())
+    named = named.mutate(_before=named.agent_id.lag().over(group_by=named.ticket_id, order_by=[named.at,
+                                                                                            named.event_id]))
+    handoffs = named.group_by(_hid=named.ticket_id).aggregate(
+        handoffs=(named._before.notnull() & (named.agent_id != named._before)).cast("int64").sum())
+    counts = a.group_by(_aid=a.ticket_id).aggregate(assignee_stations=a.agent_id.nunique(),
+                                                     group_stations=a.team.nunique())
+    return counts.left_join(handoffs, counts._aid == handoffs._hid).drop("_hid")
+
+
+def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_clock,
+                    inclusive: bool = True) -> Any:
+    """Per ticket, its lifecycle at ``as_of`` as an ibis table (one row per ticket with events).
+
+    Parameters
+    ----------
+    tickets, events : ibis tables
+        Canonical tickets (``ticket_id``, ``created_at``) and ticket_events of one connection.
+    as_of : timestamp
+        The instant the clocks of open tickets run to (a UTC instant, naive = UTC).
+    clock : callable, optional
+        ``clock(timestamp_expr) -> int64 microsecond expr``; default :func:`epoch_clock`.
+    inclusive : bool
+        Events at ``as_of`` count (the lifecycle's rule); False keeps only the events
+        strictly before it (what an export taken at ``as_of`` holds, as
+        :func:`slm_lib.features.customer_features` reads them). The clocks run to ``as_of``
+        either way.
+
+    Returns
+    -------
+    ibis table
+        ``ticket_id``, ``status``, the durations of :data:`DURATIONS` (int64 µs of the clock,
+        NULL when the event has not happened; ``next_reply_median`` float64 µs, NULL
+        without an answered next reply), the :data:`COUNTS` (int64), ``first_reopened_at``,
+        ``resolved`` and ``one_touch`` (bool), ``resolved_at`` (the last resolution while the
+        ticket is solved or closed, else NULL), ``created_at``. Only tickets created by
+        ``as_of`` with at least one event counted.
+
+    Examples
+    --------
+    >>> from slm_lib.engines import connect
+    >>> con = connect("duckdb")
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> t = ibis.memtable(pd.DataFrame({"ticket_id": ["t1"], "created_at": at("2024-01-01 09:00")}))
+    >>> e = ibis.memtable(pd.DataFrame({"event_id": ["e1", "e2"], "ticket_id": "t1", "kind": "status",
+    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None, "priority": None,
+    ...     "at": at("2024-01-01 10:00", "2024-01-01 12:30")}))
+    >>> row = con.execute(lifecycle_table(t, e, pd.Timestamp("2024-01-02", tz="UTC"))).iloc[0]
+    >>> float(row["requester_wait"] / 3.6e9), float(row["agent_wait"] / 3.6e9), row["status"], bool(row["one_touch"])
+    (1.0, 2.5, 'solved', True)
+    """
+    end = instant(utc_instant(as_of))
+    end_clock = clock(end)
+    e = events_until(events, end, inclusive)
+    base = e.group_by(_bid=e.ticket_id).aggregate(
+        agent_replies=((e.kind == "public_reply") & (e.actor == "agent")).cast("int64").sum())
+    tk = tickets.select("ticket_id", "created_at")
+    base = base.join(tk, base._bid == tk.ticket_id).drop("_bid")
+    base = base.filter(base.created_at.notnull(), base.created_at <= end)
+    s, r, a = _status_spans(e, clock, end_clock), _next_replies(e, clock), _stations(e)
+    j = base.left_join(s, base.ticket_id == s._sid).left_join(r, base.ticket_id == r._nid)
+    j = j.left_join(a, j.ticket_id == a._aid)
+    born = clock(j.created_at)
+    status = j._now.fill_null("new")
+    resolved = status.isin(_RESOLVED)
+    zero = ibis.literal(0, type="int64")
+    return j.select(
+        ticket_id=j.ticket_id, status=status,
+        requester_wait=j._in_requester.fill_null(zero) + j._first_c.fill_null(end_clock) - born,
+        agent_wait=j.agent_wait.fill_null(zero), on_hold=j.on_hold.fill_null(zero),
+        first_resolution=j._first_res - born, full_resolution=resolved.ifelse(j._last_res - born, ibis.null()),
+        next_reply_median=j.next_reply_median, next_reply_count=j.next_reply_count.fill_null(zero),
+        agent_replies=j.agent_replies, reopens=j.reopens.fill_null(zero), first_reopened_at=j.first_reopened_at,
+        assignee_stations=j.assignee_stations.fill_null(zero), group_stations=j.group_stations.fill_null(zero),
+        handoffs=j.handoffs.fill_null(zero), resolved=resolved, one_touch=resolved & (j.agent_replies <= 1),
+        resolved_at=resolved.ifelse(j._last_res_at, ibis.null()), created_at=j.created_at)
+
+
+def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) -> pd.DataFrame:
+    """:func:`slm_lib.metrics.lifecycle.ticket_lifecycle` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
+
+    Same columns and values (hours as float64, counts int64, ``first_reopened_at`` UTC);
+    rows sorted by ``ticket_id`` (an engine has no table order). ``as_of`` defaults to the
+    latest timestamp of the tables, ticket events included.
+
+    Raises
+    ------
+    ConfigError
+        For ``calendar``: business hours wait for the engine's business clock.
+    InsufficientDataError
+        The data set has no ticket_events.
+    """
+    from slm_lib.engines.dataset import fetch
+    from slm_lib.engines.metric_table import _set_time_zone, observation_end
+    if calendar is not None:
+        raise ConfigError("ticket_lifecycle on an engine: business hours (calendar) are not supported yet; "
+                          "use engine='pandas'")
+    events = lazy.ticket_events
+    if events is None or not has_rows(events):
+        raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
+                                    "without it only the tickets' own fields are known)")
+    end = observation_end(lazy) if as_of is None else utc_instant(as_of)
+    _set_time_zone(lazy.con, "UTC")
+    lc = lifecycle_table(lazy.tickets, events, end)
+    lc = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at")))
+    out = fetch(lazy.con, lc.order_by("ticket_id"))
+    for name, column in DURATIONS.items():
+        out[column] = out.pop(name).to_numpy(dtype=np.float64, na_value=np.nan) / _US_PER_HOUR
+    out["first_reopened_at"] = pd.to_datetime(out["first_reopened_at"], utc=True)
+    out["one_touch"] = out["one_touch"].astype(bool)
+    out = out[list(LIFECYCLE_COLUMNS)].reset_index(drop=True)
+    return out.astype({"ticket_id": "str", "status": "str", "first_reopened_at": TS, **dict.fromkeys(COUNTS, "int64")})
+
+
+def has_rows(table: Any) -> bool:
+    """Whether an ibis table holds at least one row (reads at most one)."""
+    return len(table.limit(1).execute()) > 0

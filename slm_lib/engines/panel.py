@@ -1,0 +1,80 @@
+"""The monthly service panel's sums on an engine (:func:`slm_lib.service_panel.monthly_service_panel`).
+
+Per month ordinal in ``tz``: tickets created, their median first response time (exact, the
+order statistics of :mod:`slm_lib.engines.metric_table`), first-response SLA breached and
+decided (fields only, judged at the observation end, as on pandas), and the surveys' mean
+CSAT, NPS and mean CES. Only these per-month rows and the customers' signup and churn
+instants come back.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.engines.metric_table import (_QS, _US_PER_HOUR, _order_statistics, _set_time_zone, observation_end,
+                                          period_ordinal, sla_flags)
+from slm_lib.errors import ConfigError
+from slm_lib.service_panel import MONTHLY_SUMS
+from slm_lib.stats import quantiles_from_order_statistics
+
+
+def customer_spans(lazy: Any) -> pd.DataFrame:
+    """``signup_at`` and ``churned_at`` of every customer (one row each; empty without a customers table)."""
+    c = lazy.tables.get("customers")
+    if c is None:
+        return pd.DataFrame({"signup_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "churned_at": pd.Series(dtype="datetime64[ns, UTC]")})
+    _set_time_zone(lazy.con, "UTC")
+    got = c.select("signup_at", "churned_at").execute()
+    return got.apply(lambda col: pd.to_datetime(col, utc=True).astype("datetime64[ns, UTC]"))
+
+
+def first_activity(lazy: Any) -> pd.Timestamp:
+    """The first ticket, survey, payment or churn (the first signup when there is none)."""
+    _set_time_zone(lazy.con, "UTC")
+    found = []
+    for name, column in (("tickets", "created_at"), ("surveys", "submitted_at"), ("revenue", "paid_at"),
+                         ("customers", "churned_at")):
+        table = lazy.tables.get(name)
+        if table is not None:
+            found.append(table.aggregate(x=table[column].min()).execute()["x"])
+    stamps = [stamp for f in found if pd.notna(stamp := pd.to_datetime(f, utc=True).iloc[0])]
+    first = min(stamps) if stamps else pd.NaT
+    if pd.isna(first):
+        c = lazy.tables["customers"]
+        first = pd.to_datetime(c.aggregate(x=c.signup_at.min()).execute()["x"], utc=True).iloc[0]
+    return first
+
+
+def engine_monthly_sums(lazy: Any, ordinals: np.ndarray, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
+    """:data:`slm_lib.service_panel.MONTHLY_SUMS` per month ordinal of ``ordinals`` (months in ``tz``)."""
+    if calendar is not None:
+        raise ConfigError("monthly_service_panel on an engine: business hours (calendar) are not supported yet")
+    as_of = observation_end(lazy)
+    _set_time_zone(lazy.con, tz)
+    wanted = [int(o) for o in ordinals]
+    t = lazy.tables["tickets"]
+    t = t.mutate(m=period_ordinal(t.created_at, "M"))
+    t = t.filter(t.m.isin(wanted))
+    raw = t.first_response_at.delta(t.created_at, unit="microsecond")
+    sums: dict[str, Any] = {"tickets": t.count(), "_k": raw.count()}
+    if as_of is not None:
+        achieved, breached = sla_flags(t, {"first_response": targets["first_response"]}, as_of)["first_response"]
+        sums.update(breached=breached.cast("int64").sum(), decided=(achieved | breached).cast("int64").sum())
+    counts = t.group_by("m").aggregate(**sums).execute().sort_values("m").reset_index(drop=True)
+    k = counts["_k"].to_numpy(dtype=np.int64)
+    at = _order_statistics(lazy.con, t, raw, ["m"], counts[["m"]], k) / _US_PER_HOUR
+    counts["median_frt_h"] = quantiles_from_order_statistics(at, k, _QS)[0.5][0]
+    s = lazy.tables.get("surveys")
+    if s is not None:
+        s = s.mutate(m=period_ordinal(s.submitted_at, "M"), _x=s.score.cast("float64"))
+        s = s.filter(s.m.isin(wanted) & s._x.notnull())
+        p = (s._x >= NPS_PROMOTER_MIN).cast("float64") * 100.0 - (s._x <= NPS_DETRACTOR_MAX).cast("float64") * 100.0
+        means = {name: (s.type == kind).ifelse(value, ibis.null()).mean() for name, kind, value in
+                 (("mean_csat", "csat", s._x), ("nps", "nps", p), ("mean_ces", "ces", s._x))}
+        counts = counts.merge(s.group_by("m").aggregate(**means).execute(), on="m", how="outer")
+    return counts.set_index("m").reindex(wanted).reindex(columns=list(MONTHLY_SUMS)).set_axis(ordinals)
