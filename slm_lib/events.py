@@ -33,7 +33,8 @@ import pandas as pd
 
 from slm_lib.keys import lookup_positions
 from slm_lib.periods import NAT_NS, epoch_ns
-from slm_lib.schema import EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES, Violation
+from slm_lib.checks import Violation
+from slm_lib.schema import EVENT_ACTORS, EVENT_KINDS, EVENT_STATUSES
 
 #: Order of the kinds of one ticket's events at the same instant.
 SAME_INSTANT_ORDER: tuple[str, ...] = ("customer_message", "public_reply", "internal_note", "assignment",

@@ -1,17 +1,11 @@
-"""The canonical tables of SPEC §3: columns, dtypes and rules.
+"""The canonical tables of SPEC §3: columns, dtypes, normalisation and rules.
 
-The rules are declared here as data (nullable columns, unique ids, allowed values, score
-scales, timestamp order, references between tables) and checked by
-:func:`row_violations` and :func:`reference_violations`, vectorised over whole columns.
-Each check returns :class:`Violation` objects carrying a boolean mask of the offending
-rows, so the caller can either report them (``errors="raise"``) or drop them
-(``errors="drop"``); ``slm_lib.io.load`` is the only caller and applies both the same way
-to files and to in-memory datasets.
-
-Pandera was considered for the per-column checks; it is not used because the loader needs
-one boolean mask per rule (to drop rows and count them), rules across tables, and problems
-that exclude values already reported as unparseable. Plain vectorised masks do all three
-in one pass without building a failure-case frame per check.
+The rules are declared here once, as data (nullable columns, unique ids, allowed values,
+score scales, timestamp order, references between tables) and as the list of
+:class:`Rule` objects :func:`table_rules` derives from it. Two evaluators read that one
+declaration: :mod:`slm_lib.checks` turns each rule into a pandas mask (``load_data``) and
+:mod:`slm_lib.engines.validate` into an ibis predicate (DuckDB, Spark), so both report the
+same problems with the same words.
 """
 from __future__ import annotations
 
@@ -24,10 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slm_lib.config import SCALES
-from slm_lib.keys import lookup_positions
 
 TS = "datetime64[ns, UTC]"
 STR = "str"
+#: First and last day of the instants a timestamp column can hold (nanoseconds since 1970 in
+#: int64); a value outside is reported as not a timestamp, on every engine.
+TS_RANGE: tuple[str, str] = ("1677-09-22", "2262-04-11")
 
 #: Column -> dtype of each canonical table, in canonical column order.
 COLUMNS: dict[str, dict[str, str]] = {
@@ -177,21 +173,6 @@ CHANNEL_SYNONYMS: dict[str, str] = {
 VERBATIM: frozenset[str] = frozenset({"comment", "body"})
 
 
-@dataclass(frozen=True)
-class Violation:
-    """Rows of one table that break one rule; ``mask`` is aligned with the table's rows."""
-
-    table: str
-    column: str
-    rule: str
-    mask: np.ndarray
-
-    @property
-    def n_rows(self) -> int:
-        """Number of offending rows."""
-        return int(self.mask.sum())
-
-
 def _per_unique(values: pd.Series, func) -> pd.Series:
     """Apply a string transformation once per distinct value (fast on long columns)."""
     codes, uniques = pd.factorize(values)
@@ -245,153 +226,91 @@ def normalise_category(values: pd.Series) -> pd.Series:
     return _lower(values)
 
 
-def _examples(values: pd.Series, mask: np.ndarray, k: int = 3) -> str:
-    shown = pd.unique(values[mask].astype(str))[:k]
-    return ", ".join(repr(v) for v in shown)
+def shown_values(values) -> str:
+    """Example values as a rule's message shows them (``'a', 'b'``)."""
+    return ", ".join(repr(str(v)) for v in values)
 
 
-def row_violations(table: str, frame: pd.DataFrame, *,
-                   scales: Mapping[str, tuple[int, int]] | None = None,
-                   unparsed: Mapping[str, np.ndarray] | None = None) -> list[Violation]:
-    """Check the single-table rules of ``table`` on a frame with parsed columns.
+#: Kinds of single-table rules, in the order :func:`table_rules` lists them for a column.
+RULE_KINDS: tuple[str, ...] = ("missing", "integer", "finite", "negative", "domain", "required_when", "order",
+                               "range", "unique")
 
-    Parameters
-    ----------
-    table : str
-        Canonical table name.
-    frame : pandas.DataFrame
-        The table, timestamps parsed, numbers as float or int (missing allowed), strings
-        normalised. Absent columns are skipped (the caller reports them).
-    scales : mapping, optional
-        Survey score scales ``{type: (low, high)}``; default :data:`slm_lib.config.SCALES`.
-    unparsed : mapping of column -> bool array, optional
-        Rows whose value could not be parsed (already reported); they are not reported
-        again as missing.
 
-    Returns
-    -------
-    list of Violation
-        Only rules with at least one offending row.
+@dataclass(frozen=True)
+class Rule:
+    """One rule of SPEC §3 on one column, declared once for every engine.
+
+    ``kind`` says how it is evaluated (:data:`RULE_KINDS`); ``other`` and ``values`` are
+    its arguments: the earlier column of an ``order`` rule, the condition column and value
+    of ``required_when``, the allowed values of ``domain``, the type column and
+    ``(type, low, high)`` of ``range``. The pandas masks (:func:`row_violations`) and the
+    ibis predicates (:mod:`slm_lib.engines.validate`) both read these, so the rules have
+    one declaration.
+    """
+
+    table: str
+    column: str
+    kind: str
+    other: str = ""
+    values: tuple = ()
+
+    def text(self, examples: str = "") -> str:
+        """The rule as a problem names it; ``domain`` rules show ``examples`` of the unknown values."""
+        if self.kind == "domain":
+            return f"unknown value(s) {examples} (allowed: {', '.join(self.values)})"
+        if self.kind == "required_when":
+            return f"missing value where {self.other} is {self.values[0]!r}"
+        if self.kind == "order":
+            return f"{self.column} before {self.other}"
+        if self.kind == "range":
+            return f"out of range for {self.values[0]} ({self.values[1]}-{self.values[2]})"
+        if self.kind == "unique":
+            return f"duplicate {self.column}"
+        return {"missing": "missing value", "integer": "not an integer", "finite": "not a finite number",
+                "negative": "negative value"}[self.kind]
+
+
+def table_rules(table: str, columns, scales: Mapping[str, tuple[int, int]] | None = None) -> list[Rule]:
+    """The single-table rules of ``table`` that apply to the given ``columns``, in the order they are checked.
+
+    Per column in canonical order: missing value, not an integer / not a finite number,
+    negative value, unknown value; then conditional requirements, timestamp order, score
+    ranges and, last, the unique id (judged among rows that break no earlier rule).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"customer_id": ["c1", "c1", "c1"], "signup_at": pd.to_datetime(
-    ...     [None, "2026-01-01", "2026-02-01"], utc=True), "segment": ["smb", "smb", "smb"]})
-    >>> [(v.column, v.rule, v.n_rows) for v in row_violations("customers", t)]
-    [('signup_at', 'missing value', 1), ('customer_id', 'duplicate customer_id', 1)]
+    >>> [r.text() for r in table_rules("customers", ["customer_id", "signup_at", "churned_at"])]
+    ['missing value', 'missing value', 'churned_at before signup_at', 'duplicate customer_id']
     """
     scales = SCALES if scales is None else scales
-    unparsed = unparsed or {}
-    present = [c for c in COLUMNS[table] if c in frame.columns]
-    found: list[Violation] = []
-
-    def add(column: str, rule: str, mask: np.ndarray) -> None:
-        if mask.any():
-            found.append(Violation(table, column, rule, mask))
-
+    present = [c for c in COLUMNS[table] if c in set(columns)]
+    rules: list[Rule] = []
     for column in present:
-        values = frame[column]
-        skip = unparsed.get(column, np.zeros(len(frame), dtype=bool))
         if column not in NULLABLE[table]:
-            add(column, "missing value", values.isna().to_numpy() & ~skip)
+            rules.append(Rule(table, column, "missing"))
         dtype = COLUMNS[table][column]
-        if dtype in ("int64", "float64") and values.dtype.kind in "fiu":
-            number = values.to_numpy(dtype="float64", na_value=np.nan)
-            known = ~np.isnan(number)
-            if dtype == "int64":
-                add(column, "not an integer", known & ~(np.isfinite(number) & (np.floor(number) == number)))
-            else:
-                add(column, "not a finite number", known & ~np.isfinite(number))
+        if dtype in ("int64", "float64"):
+            rules.append(Rule(table, column, "integer" if dtype == "int64" else "finite"))
             if column in NON_NEGATIVE.get(table, ()):
-                add(column, "negative value", known & (number < 0))
-        allowed = DOMAINS.get(table, {}).get(column)
-        if allowed is not None:
-            bad = values.notna().to_numpy() & ~isin(values, allowed)
-            if bad.any():
-                add(column, f"unknown value(s) {_examples(values, bad)} "
-                            f"(allowed: {', '.join(allowed)})", bad)
-    for column, other, value in REQUIRED_WHEN.get(table, ()):
-        if column in frame.columns and other in frame.columns:
-            skip = unparsed.get(column, np.zeros(len(frame), dtype=bool))
-            add(column, f"missing value where {other} is {value!r}",
-                frame[column].isna().to_numpy() & (frame[other] == value).to_numpy(dtype=bool, na_value=False) & ~skip)
-    for later, earlier in ORDER.get(table, ()):
-        if later in frame.columns and earlier in frame.columns:
-            add(later, f"{later} before {earlier}", (frame[later] < frame[earlier]).to_numpy())
-    if table == "surveys" and {"type", "score"} <= set(frame.columns):
-        score = frame["score"].to_numpy(dtype="float64", na_value=np.nan)
-        kind = frame["type"].to_numpy(dtype=object, na_value=None)
-        for survey_type, (low, high) in scales.items():
-            add("score", f"out of range for {survey_type} ({low}-{high})",
-                (kind == survey_type) & ((score < low) | (score > high)))
-    key = UNIQUE.get(table)
-    if key in frame.columns:
-        # a repeated id counts only among otherwise valid rows: dropping an invalid first copy
-        # must not take its valid twin with it
-        invalid = np.zeros(len(frame), dtype=bool)
-        for mask in [v.mask for v in found] + list(unparsed.values()):
-            invalid |= mask
-        values = frame[key].where(~invalid)
-        add(key, f"duplicate {key}", (values.duplicated(keep="first") & values.notna()).to_numpy())
-    return found
+                rules.append(Rule(table, column, "negative"))
+        if column in DOMAINS.get(table, {}):
+            rules.append(Rule(table, column, "domain", values=DOMAINS[table][column]))
+    rules += [Rule(table, column, "required_when", other, (value,)) for column, other, value in REQUIRED_WHEN.get(table, ())
+              if {column, other} <= set(present)]
+    rules += [Rule(table, later, "order", earlier) for later, earlier in ORDER.get(table, ())
+              if {later, earlier} <= set(present)]
+    if table == "surveys" and {"type", "score"} <= set(present):
+        rules += [Rule(table, "score", "range", "type", (kind, low, high)) for kind, (low, high) in scales.items()]
+    if UNIQUE.get(table) in present:
+        rules.append(Rule(table, UNIQUE[table], "unique"))
+    return rules
 
 
-def reference_violations(table: str, frame: pd.DataFrame,
-                         known: Mapping[str, pd.Index | None]) -> list[Violation]:
-    """Check the references of ``table`` (:data:`REFERENCES`) against known ids.
-
-    Parameters
-    ----------
-    table : str
-        The referencing table.
-    frame : pandas.DataFrame
-        Its rows.
-    known : mapping of referenced table -> ids
-        Ids of each referenced table; ``None`` (or a missing key) skips the check, e.g.
-        when the customers table was not given.
-
-    Examples
-    --------
-    >>> r = pd.DataFrame({"customer_id": ["c1", "c9"]})
-    >>> [(v.rule, v.n_rows) for v in reference_violations("revenue", r, {"customers": pd.Index(["c1"])})]
-    [('customer_id not in customers', 1)]
-    """
-    found = []
-    for source, column, target, target_column in REFERENCES:
-        ids = known.get(target)
-        if source != table or ids is None or column not in frame.columns:
-            continue
-        values = frame[column]
-        mask = values.notna().to_numpy() & ~isin(values, ids)
-        if mask.any():
-            found.append(Violation(table, column, f"{column} not in {target}", mask))
-    return found
+def reference_rule(column: str, target: str) -> str:
+    """The rule text of a reference (:data:`REFERENCES`) that is not found."""
+    return f"{column} not in {target}"
 
 
-def cross_order_violations(table: str, frame: pd.DataFrame,
-                           parsed: Mapping[str, pd.DataFrame]) -> list[Violation]:
-    """Rows whose timestamp precedes that of the row they refer to (:data:`CROSS_ORDER`).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"ticket_id": ["t1"], "created_at": pd.to_datetime(["2026-10-02"], utc=True)})
-    >>> s = pd.DataFrame({"ticket_id": ["t1", "t1", None], "submitted_at": pd.to_datetime(
-    ...     ["2026-10-01", "2026-10-03", "2026-09-01"], utc=True)})
-    >>> [(v.rule, v.n_rows) for v in cross_order_violations("surveys", s, {"tickets": t})]
-    [("submitted_at before the ticket's created_at", 1)]
-    """
-    found = []
-    for source, column, target, key, target_column in CROSS_ORDER:
-        other = parsed.get(target)
-        if source != table or other is None or not {column, key} <= set(frame.columns) \
-                or not {key, target_column} <= set(other.columns):
-            continue
-        if not len(other) or not len(frame):
-            continue
-        position = lookup_positions(other[key], frame[key])   # a repeated id is reported by its own rule
-        instants = lambda s: s.to_numpy(dtype="datetime64[ns]")  # noqa: E731  (UTC; NaT compares False)
-        reference = instants(other[target_column])[np.maximum(position, 0)]
-        mask = (position >= 0) & (instants(frame[column]) < reference)
-        if mask.any():
-            found.append(Violation(table, column, f"{column} before the {target[:-1]}'s {target_column}", mask))
-    return found
+def cross_order_rule(column: str, target: str, target_column: str) -> str:
+    """The rule text of a row that precedes the row it refers to (:data:`CROSS_ORDER`)."""
+    return f"{column} before the {target[:-1]}'s {target_column}"

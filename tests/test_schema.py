@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slm_lib.config import SCALES
+from slm_lib.checks import reference_violations, row_violations
 from slm_lib.schema import (CHANNEL_SYNONYMS, CHANNELS, COLUMNS, DOMAINS, NON_NEGATIVE, NULLABLE, ORDER,
                             REFERENCES, TABLES, UNIQUE, empty_frame, isin, normalise_category,
-                            normalise_channel, reference_violations, row_violations)
+                            normalise_channel)
 
 
 def test_declared_rules_name_existing_columns():
@@ -136,7 +137,7 @@ def test_domain_violation_count_equals_unknown_values(values):
 
 
 def test_event_rules_status_required_for_status_events_and_not_before_the_ticket():
-    from slm_lib.schema import cross_order_violations
+    from slm_lib.checks import cross_order_violations
     events = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "ticket_id": ["t1", "t1", "t2"], "kind": [
         "status", "public_reply", "status"], "actor": ["agent"] * 3, "status": [None, None, "Open".lower()],
         "at": pd.to_datetime(["2026-10-01T10:00Z", "2026-10-01T08:59Z", "2026-10-01T10:00Z"], utc=True)})

@@ -1,8 +1,10 @@
 """A lazy data set: the canonical tables as ibis expressions on DuckDB or Spark (SPEC §9 engines).
 
 Nothing is read into pandas: the files are scanned by the engine when a metric is
-computed, and only the small aggregated tables come back. Validation and normalisation
-(SPEC §3) are not applied on the engine yet: the files must already be canonical (as
+computed, and only the small aggregated tables come back. With ``errors="raise"`` or
+``"drop"`` the tables are validated and normalised on the engine as ``load_data`` does
+(:mod:`slm_lib.engines.validate`); with ``errors=None`` (the default of
+:func:`open_dataset`, not of ``load_data``) the files must already be canonical (as
 written by ``slm generate`` or :func:`slm_lib.io.save.save_data`).
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from slm_lib.config import SCALES, check_scales
-from slm_lib.errors import ConfigError, MissingTableError
+from slm_lib.errors import ConfigError, MissingTableError, Problem
 from slm_lib.io.dataset import empty_quality
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -47,6 +49,9 @@ class LazyDataset:
         Data problems found and what was done about them (:attr:`slm_lib.io.dataset.Dataset.quality`).
     source : str or None
         Where the data came from.
+    files : dict
+        Table name -> the file it was read from (validation problems name it); empty for
+        tables already in an engine.
     """
 
     con: Any
@@ -56,6 +61,7 @@ class LazyDataset:
     as_of: pd.Timestamp | None = None
     quality: pd.DataFrame = field(default_factory=empty_quality)
     source: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         if name in LAZY_TABLES:
@@ -64,6 +70,10 @@ class LazyDataset:
             except KeyError:
                 return None
         raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return (f"LazyDataset(engine={self.engine!r}, tables={sorted(self.tables)}, "
+                f"quality_problems={len(self.quality)})")
 
     def observation_end(self) -> pd.Timestamp | None:
         """:attr:`as_of`, else the latest timestamp in the tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
@@ -129,6 +139,11 @@ class LazyDataset:
         """:func:`slm_lib.clv.rfm.rfm_summary` of the revenue table on the engine (its dispatch hook)."""
         from slm_lib.engines.summaries import engine_rfm_summary
         return engine_rfm_summary(self, **kwargs)
+
+    def engine_validate(self, **kwargs: Any) -> "LazyDataset":
+        """:func:`slm_lib.io.load.validate` on the engine (its dispatch hook): a validated LazyDataset."""
+        from slm_lib.engines.validate import engine_validate
+        return engine_validate(self, **kwargs)
 
     def engine_customer_features(self, **kwargs: Any) -> Any:
         """:func:`slm_lib.features.customer_features` computed on the engine (its dispatch hook)."""
@@ -255,8 +270,18 @@ def _read_parquet(con: Any, source: str, name: str) -> Any:
     return con.table(name)
 
 
+def _read(con: Any, path: Path, table: str, engine: str, as_text: bool) -> Any:
+    """One table file as an ibis table; ``as_text``: CSV columns as strings, as pandas reads them for validation."""
+    if path.suffix == ".parquet":
+        source = str(path / "*.parquet") if path.is_dir() and engine == "duckdb" else str(path)
+        return _read_parquet(con, source, f"slm_{table}")
+    text = ({"all_varchar": True, "header": True} if engine == "duckdb" else {"inferSchema": False}) if as_text else {}
+    return con.read_csv(str(path), table_name=f"slm_{table}", **text)
+
+
 def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterable[str] | None = None,
-                 scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None) -> LazyDataset:
+                 scales: Mapping[str, tuple[int, int]] | None = None, con: Any = None,
+                 errors: str | None = None) -> LazyDataset:
     """Open the tables of a data directory lazily on an engine (``<table>.parquet`` or ``.csv``).
 
     Parameters
@@ -274,11 +299,20 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
     con : ibis backend, optional
         An existing connection of that engine (e.g. a Spark session wrapped by
         ``ibis.pyspark.connect``); default :func:`connect`.
+    errors : {None, "raise", "drop"}
+        ``None``: no validation, the files must already be canonical (as ``slm generate``
+        and :func:`slm_lib.io.save.save_data` write them); CSV column types are inferred.
+        ``"raise"`` / ``"drop"``: validated on the engine as :func:`slm_lib.io.load.load_data`
+        validates (CSV read as text and parsed; same problems, same messages, same quality
+        table; :mod:`slm_lib.engines.validate`), at the cost of about one scan per table plus
+        one join per reference.
 
     Raises
     ------
     MissingTableError
         If the directory or the tickets table does not exist.
+    DataValidationError
+        With ``errors`` set, as :func:`slm_lib.io.load.load_data` raises it.
 
     Examples
     --------
@@ -291,14 +325,43 @@ def open_dataset(path: str | os.PathLike, engine: str = "duckdb", tables: Iterab
     if not directory.is_dir():
         raise MissingTableError(f"{directory}: data directory not found")
     con = connect(engine) if con is None else con
+    requested = LAZY_TABLES if tables is None else tuple(tables)
+    if errors is not None:
+        return _validated(con, directory, engine, requested, scales, errors)
     found: dict[str, Any] = {}
-    for table in (LAZY_TABLES if tables is None else tuple(tables)):
+    for table in requested:
         parquet, csv = directory / f"{table}.parquet", directory / f"{table}.csv"
-        if parquet.exists():
-            source = str(parquet / "*.parquet") if parquet.is_dir() and engine == "duckdb" else str(parquet)
-            found[table] = _read_parquet(con, source, f"slm_{table}")
-        elif csv.is_file():
-            found[table] = con.read_csv(str(csv), table_name=f"slm_{table}")
+        if parquet.exists() or csv.is_file():
+            found[table] = _read(con, parquet if parquet.exists() else csv, table, engine, as_text=False)
         elif table == "tickets":
             raise MissingTableError(f"{directory}: required table 'tickets' not found")
     return LazyDataset(con, found, engine, check_scales(scales), source=str(directory))
+
+
+def _validated(con: Any, directory: Path, engine: str, requested: Iterable[str],
+               scales: Mapping[str, tuple[int, int]] | None, errors: str) -> LazyDataset:
+    """:func:`open_dataset` with validation: the files located and read as ``load_data`` does, then checked."""
+    from slm_lib.engines.validate import validate_tables
+    from slm_lib.io.problems import locate
+    from slm_lib.schema import REQUIRED_TABLES
+
+    quality: list[dict] = []
+    fatal: list[Problem] = []
+    raw: dict[str, Any] = {}
+    files: dict[str, str] = {}
+    for table in requested:
+        files[table], present = locate(directory, table, quality, fatal, directories=True)
+        if present is None:
+            continue
+        try:
+            raw[table] = _read(con, present, table, engine, as_text=True)
+        except Exception as exc:  # noqa: BLE001  (whatever the engine's reader raises: the file is unreadable)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            fatal.append(Problem(files[table], "*", f"unreadable file ({reason})", 0, (), table))
+            continue
+        if table in REQUIRED_TABLES and not raw[table].count().execute():
+            fatal.append(Problem(files[table], "*", "no data rows", 0, (), table))
+            del raw[table]
+    tables, quality_table = validate_tables(con, raw, files, errors, scales, quality, fatal)
+    return LazyDataset(con, tables, engine, check_scales(scales), quality=quality_table, source=str(directory),
+                       files=files)

@@ -43,15 +43,15 @@ from slm_lib.config import check_scales
 from slm_lib.errors import DataValidationError, MissingTableError, Problem
 from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
+from slm_lib.checks import Violation, cross_order_violations, reference_violations, row_violations
 from slm_lib.periods import utc_instant
-from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, NULLABLE, QUIET_TABLES,
-                            REQUIRED_TABLES, REFERENCES, TABLES, TS, UNIQUE, VERBATIM, Violation,
-                            cross_order_violations, empty_frame, normalise_category, normalise_channel,
-                            reference_violations, row_violations)
+from slm_lib.io.problems import (check_columns, locate, parse_rule, priority_filled, quality_record,
+                                 unchecked_references)
+from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, REQUIRED_TABLES, TABLES, TS,
+                            TS_RANGE, UNIQUE, VERBATIM, empty_frame, normalise_category, normalise_channel)
 
 ERRORS: tuple[str, ...] = ("raise", "drop")
-_TS_LOW = pd.Timestamp("1677-09-22", tz="UTC")
-_TS_HIGH = pd.Timestamp("2262-04-11", tz="UTC")
+_TS_LOW, _TS_HIGH = (pd.Timestamp(day, tz="UTC") for day in TS_RANGE)
 
 
 def _examples(mask: np.ndarray) -> tuple[int, ...]:
@@ -61,12 +61,6 @@ def _examples(mask: np.ndarray) -> tuple[int, ...]:
 def _problem(v: Violation, file: str) -> Problem:
     return Problem(file=file, column=v.column, rule=v.rule, n_rows=v.n_rows,
                    example_rows=_examples(v.mask), table=v.table)
-
-
-def _record(problem: Problem, action: str) -> dict:
-    return {"table": problem.table, "file": problem.file, "column": problem.column,
-            "rule": problem.rule, "n_rows": problem.n_rows,
-            "example_rows": ", ".join(map(str, problem.example_rows)), "action": action}
 
 
 def _text(values: pd.Series, verbatim: bool = False) -> pd.Series:
@@ -122,28 +116,20 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     n = len(frame)
-    for extra in (c for c in frame.columns if c not in COLUMNS[table]):
-        quality.append(_record(Problem(file, extra, "extra column ignored", 0, (), table), "info"))
+    filled = check_columns(table, frame.columns, n, file, errors, quality, fatal)
     out: dict[str, pd.Series] = {}
     failures: list[Violation] = []
     for column, dtype in COLUMNS[table].items():
+        if column in filled:
+            out[column] = empty_frame(table)[column].reindex(range(n), fill_value=filled[column])
+            continue
         if column not in frame.columns:
-            defaulted = table == "tickets" and column == "priority"
-            if errors == "drop" and (column in NULLABLE[table] or defaulted):
-                fill = DEFAULT_PRIORITY if defaulted else None
-                out[column] = empty_frame(table)[column].reindex(range(n), fill_value=fill)
-                quality.append(_record(Problem(file, column, f"missing column, filled with {fill!r}",
-                                               n, (), table), "filled"))
-            else:
-                fatal.append(Problem(file, column, "missing column", n, (), table))
             continue
         values = frame[column]
         if dtype == TS:
             parsed, bad = parse_timestamps(values)
-            rule = "not an ISO 8601 timestamp"
         elif dtype in ("int64", "float64"):
             parsed, bad = parse_numbers(values)
-            rule = "not a number"
         else:
             parsed, bad = _text(values, verbatim=column in VERBATIM), np.zeros(n, dtype=bool)
             if column == "channel":
@@ -153,11 +139,10 @@ def _parse(table: str, frame: pd.DataFrame, file: str, errors: str,
             if table == "tickets" and column == "priority":
                 missing = parsed.isna().to_numpy()
                 if missing.any():
-                    quality.append(_record(Problem(file, column, f"missing priority set to {DEFAULT_PRIORITY!r}",
-                                                   int(missing.sum()), _examples(missing), table), "info"))
+                    quality.append(priority_filled(file, int(missing.sum()), _examples(missing)))
                     parsed = parsed.fillna(DEFAULT_PRIORITY)
         if bad.any():
-            failures.append(Violation(table, column, f"{rule} (e.g. {_shown(values, bad)})", bad))
+            failures.append(Violation(table, column, parse_rule(dtype, _shown(values, bad)), bad))
         out[column] = parsed
     return pd.DataFrame(out), failures
 
@@ -170,9 +155,9 @@ def _finalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _event_checks(tickets: pd.DataFrame, events: pd.DataFrame, file: str) -> list[dict]:
     """Quality records: ticket fields that disagree with the events (kept, flagged), tickets without events."""
     found, unchecked = event_disagreements(tickets, events)
-    records = [_record(_problem(v, file), "flagged") for v in found]
+    records = [quality_record(_problem(v, file), "flagged") for v in found]
     if unchecked.any():
-        records.append(_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
+        records.append(quality_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
                                                   "reopens not checked against events", int(unchecked.sum()),
                                        _examples(unchecked), "tickets"), "info"))
     return records
@@ -203,7 +188,7 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         violations += cross_order_violations(table, data, parsed)
         found = [_problem(v, file) for v in violations]
         if errors == "drop" and not table_fatal:
-            quality.extend(_record(p, "dropped") for p in found)
+            quality.extend(quality_record(p, "dropped") for p in found)
             bad = np.zeros(len(data), dtype=bool)
             for v in violations:
                 bad |= v.mask
@@ -214,11 +199,8 @@ def _check(frames: Mapping[str, pd.DataFrame | None], files: Mapping[str, str], 
         key = UNIQUE.get(table)
         known[table] = pd.Index(data[key].dropna()) if len(frame) and key in data.columns else None
 
-    unchecked = {target for source, _, target, _ in REFERENCES
-                 if frames.get(target) is not None and known.get(target) is None and len(parsed.get(source, ()))}
-    quality.extend(_record(Problem(file=files[t], column="*", table=t, n_rows=0,
-                                   rule="table has no rows: references to it were not checked"), "info")
-                   for t in sorted(unchecked))
+    quality.extend(unchecked_references({t for t in frames if frames[t] is not None}, known,
+                                        {t for t in parsed if len(parsed[t])}, files))
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
     tables = {t: _finalise(t, parsed[t]) for t in parsed}
@@ -260,6 +242,9 @@ def validate(ds: Dataset, errors: str = "raise",
     >>> ds.tickets[["channel", "priority"]].iloc[0].tolist()
     ['email', 'normal']
     """
+    hook = getattr(ds, "engine_validate", None)
+    if hook is not None:
+        return hook(errors=errors, scales=scales)
     quality = ds.quality.to_dict("records")
     return _check(ds.tables(), {t: t for t in TABLES}, errors, ds.scales if scales is None else scales, quality, [],
                   ds.source, ds.as_of)
@@ -290,7 +275,10 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         ``"raise"``: raise one :class:`~slm_lib.errors.DataValidationError` listing every
         problem of every table (file, column, rule, rows, example row numbers).
         ``"drop"``: drop invalid rows (and rows referencing dropped or unknown rows) and
-        record each rule and count in ``quality`` (action ``"dropped"``).
+        record each rule and count in ``quality`` (action ``"dropped"``). The same on every
+        engine; on ``"duckdb"`` / ``"spark"`` also ``None``: no validation, for files known
+        to be canonical (validation costs about one scan per table and one join per
+        reference: docs/engines.md).
     tables : iterable of str, optional
         Tables to load (default all of :data:`slm_lib.schema.TABLES`); the others are empty and not checked.
     scales : mapping, optional
@@ -302,9 +290,9 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
         latest timestamp stands in for it.
     engine : {"pandas", "duckdb", "spark"}
         ``"pandas"``: read into memory and validate. ``"duckdb"`` / ``"spark"``: open the
-        tables (ticket_events too, when present) lazily on that engine and return a
-        :class:`~slm_lib.engines.LazyDataset` (files must already be canonical: no
-        validation on the engine yet; ``errors`` is not used).
+        tables (ticket_events too, when present) lazily on that engine, validate them there
+        (same problems and messages, same ``quality`` table; :mod:`slm_lib.engines.validate`)
+        and return a :class:`~slm_lib.engines.LazyDataset`.
 
     Returns
     -------
@@ -331,7 +319,7 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     """
     if engine != "pandas":
         from slm_lib.engines.dataset import open_dataset  # imports io.dataset, never io.load: no cycle
-        lazy = open_dataset(path, engine, tables, scales)
+        lazy = open_dataset(path, engine, tables, scales, errors=errors)
         return lazy if as_of is None else replace(lazy, as_of=utc_instant(as_of, "as_of"))
     directory = Path(path)
     if not directory.is_dir():
@@ -345,27 +333,12 @@ def load_data(path: str | os.PathLike, errors: str = "raise", tables: Iterable[s
     quality: list[dict] = []
     fatal: list[Problem] = []
     for table in requested:
-        candidates = [directory / f"{table}.{ext}" for ext in ("csv", "parquet")]
-        present = [p for p in candidates if p.is_file()]
-        files[table] = str(present[0] if present else candidates[0])
+        files[table], present = locate(directory, table, quality, fatal)
         frames[table] = None
-        if not present:
-            if table in REQUIRED_TABLES:
-                raise MissingTableError(f"{directory}: required table {table!r} not found "
-                                        f"(expected {candidates[0].name} or {candidates[1].name})")
-            if table not in QUIET_TABLES:
-                quality.append(_record(Problem(files[table], "*", f"missing table (no {candidates[0].name} "
-                                               f"or {candidates[1].name})", 0, (), table), "missing table"))
-            continue
-        if len(present) > 1:
-            fatal.append(Problem(files[table], "*", f"both {candidates[0].name} and "
-                                 f"{candidates[1].name} present; keep one", 0, (), table))
-            continue
-        if present[0].stat().st_size == 0:
-            fatal.append(Problem(files[table], "*", "empty file", 0, (), table))
+        if present is None:
             continue
         try:
-            frame = _read(present[0])
+            frame = _read(present)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             fatal.append(Problem(files[table], "*", f"unreadable file ({reason})", 0, (), table))
