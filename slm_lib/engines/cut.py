@@ -20,6 +20,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from slm_lib.engines.lifecycle import status_events
 from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
@@ -60,11 +61,8 @@ def until(lazy: Any, end: Any) -> Any:
     missing; rows of customers not signed up by ``end`` are dropped and counted in the
     data-quality table; ``as_of`` becomes ``end`` (or the earlier known ``as_of``).
 
-    Raises
-    ------
-    ConfigError
-        With a ``ticket_events`` table: rewinding replies, reopens and resolutions to the
-        events in force at ``end`` is not on the engine yet.
+    With ``ticket_events``, the events at or after ``end`` go and each ticket with events
+    is rewound to them (:func:`_rewound`).
 
     Examples
     --------
@@ -74,19 +72,24 @@ def until(lazy: Any, end: Any) -> Any:
     end = utc_instant(end, "end")
     if lazy.as_of is not None:
         end = min(end, lazy.as_of)
-    if lazy.tables.get("ticket_events") is not None:
-        raise ConfigError("until on an engine: rewinding tickets to their ticket_events in force at the cut is not "
-                          "on the engine yet; open the data without ticket_events or use engine='pandas'")
     cut = instant(end, up=True)
     _set_time_zone(lazy.con, "UTC")
     tables = dict(lazy.tables)
     notes = []
-    t = tables["tickets"]
+    t, events = tables["tickets"], tables.get("ticket_events")
     t = t.filter(t.created_at < cut)
-    t = t.mutate(first_response_at=_before(t.first_response_at, cut), resolved_at=_before(t.resolved_at, cut))
-    notes.append(_note(t, (t.reopens > 0) & t.resolved_at.isnull(), "tickets", "ticket_id", "resolved_at",
+    t = t.mutate(first_response_at=_before(t.first_response_at, cut), _recorded=t.resolved_at,
+                 resolved_at=_before(t.resolved_at, cut))
+    unknown = (t.reopens > 0) & t.resolved_at.isnull()
+    if events is not None:
+        unknown &= ~_isin(t.ticket_id, events.ticket_id)
+    notes.append(_note(t, unknown, "tickets", "ticket_id", "resolved_at",
                        "reopened, and not resolved before the cut: whether it was solved before the cut is unknown "
                        "without ticket_events, so it counts as open", "info"))
+    if events is not None:
+        t = _rewound(t, events, cut)
+        tables["ticket_events"] = events.filter(events.at < cut)
+    t = t.drop("_recorded")
     filters = {"surveys": "submitted_at", "revenue": "paid_at", "customers": "signup_at"}
     for name, column in filters.items():
         if tables.get(name) is not None:
@@ -108,10 +111,42 @@ def until(lazy: Any, end: Any) -> Any:
             notes.append(_note(table, lost, name, id_col, "customer_id", rule, "dropped"))
             tables[name] = table.filter(~lost)
         t = t.filter(~orphan)
+        if events is not None:
+            tables["ticket_events"] = tables["ticket_events"].filter(~_isin(tables["ticket_events"].ticket_id, gone))
     tables["tickets"] = t
     found = [n for n in notes if n is not None]
     quality = pd.concat([lazy.quality, make_quality(found)], ignore_index=True) if found else lazy.quality
     return replace(lazy, tables=tables, quality=quality, as_of=end)
+
+
+def _rewound(t: Any, events: Any, cut: Any) -> Any:
+    """Tickets' replies and reopens without the events at or after ``cut``, and their resolution in force then.
+
+    :meth:`Dataset.until`'s rewinding (:func:`slm_lib.events.implied_fields` at the cut): a
+    ticket with events loses the agent replies and reopens its events record from the cut
+    on; one whose recorded resolution is at or after the cut, or missing, takes the last
+    resolution of its events before the cut while it was solved or closed then (else none).
+    """
+    e = events.filter(events.at.notnull())
+    late = e.at >= cut
+    counts = e.group_by(_tid=e.ticket_id).aggregate(
+        _late_replies=((e.kind == "public_reply") & (e.actor == "agent") & late).cast("int64").sum())
+    s = status_events(e)
+    seen = s.filter(s.at < cut)
+    last = seen.mutate(_r=ibis.row_number().over(group_by=seen.ticket_id, order_by=[seen.at.desc(),
+                                                                                      seen.event_id.desc()]))
+    states = s.group_by(_sid=s.ticket_id).aggregate(_late_reopens=(s._reopens & (s.at >= cut)).cast("int64").sum(),
+                                                    _res=s.at.max(where=s._resolves & (s.at < cut)))
+    last = last.filter(last._r == 0).select(_lid=last.ticket_id, _status=last.status)
+    j = t.left_join(counts, t.ticket_id == counts._tid).left_join(states, t.ticket_id == states._sid)
+    j = j.left_join(last, j.ticket_id == last._lid)
+    has = j._tid.notnull()
+    zero = ibis.literal(0, type="int64")
+    later = has & (j._recorded.isnull() | (j._recorded >= cut))
+    then = j._status.fill_null("new").isin(("solved", "closed")).ifelse(j._res, ibis.null(j._res.type()))
+    return j.mutate(replies=has.ifelse(ibis.greatest(j.replies - j._late_replies, zero), j.replies),
+                    reopens=has.ifelse(ibis.greatest(j.reopens - j._late_reopens.fill_null(zero), zero), j.reopens),
+                    resolved_at=later.ifelse(then, j.resolved_at)).select(*t.columns)
 
 
 def select_segment(lazy: Any, segment: str | None) -> Any:

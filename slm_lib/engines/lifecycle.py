@@ -69,7 +69,7 @@ def events_until(events: Any, end: Any, inclusive: bool) -> Any:
     return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
 
 
-def _status_events(e: Any) -> Any:
+def status_events(e: Any) -> Any:
     """The status events with the status before each (``new`` before the first), resolutions and reopens."""
     s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
     s = s.mutate(_prev=s.status.lag().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]).fill_null("new"))
@@ -79,7 +79,7 @@ def _status_events(e: Any) -> Any:
 
 def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
     """Per ticket: time in each kind of status, resolutions, reopens and the status in force (module docstring)."""
-    s = _status_events(e)
+    s = status_events(e)
     s = s.mutate(_c=clock(s.at), _next=clock(s.at).lead().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]))
     spent = s._next.fill_null(end_clock) - s._c
 
@@ -106,7 +106,7 @@ def reply_rounds(e: Any, clock: Clock, resolutions: bool = False) -> Any:
     stream = e.filter((reply == 1) | (e.kind == "customer_message")).select(
         "ticket_id", "at", "_rank", "event_id", _reply=reply, _halt=reply)
     if resolutions:
-        s = _status_events(e)
+        s = status_events(e)
         s = s.filter(s._resolves).select("ticket_id", "at", "_rank", "event_id", _reply=ibis.literal(0, "int64"),
                                          _halt=ibis.literal(1, "int64"))
         stream = stream.union(s)
