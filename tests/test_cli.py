@@ -122,5 +122,8 @@ def test_metrics_on_the_duckdb_engine_equal_the_pandas_rows(generated, tmp_path,
     assert "sla_resolution" in engine_rows.index.get_level_values("metric")
     pd.testing.assert_frame_equal(engine_rows.sort_index(), pandas_rows.loc[engine_rows.index].sort_index(),
                                   rtol=1e-9)
-    assert main(["metrics", "--data", str(generated), "--engine", "duckdb", "--business-hours", "09:00-17:00"]) == 2
-    assert "business hours" in capsys.readouterr().err
+    for engine, path in paths.items():   # business hours on the engine too
+        assert main(["metrics", "--data", str(generated), "--month", "2026-09", "--format", "csv", "--output",
+                     str(path), "--engine", engine, "--business-hours", "09:00-17:00"]) == 0
+    pandas_rows, engine_rows = (pd.read_csv(p).set_index("metric") for p in paths.values())
+    pd.testing.assert_frame_equal(engine_rows, pandas_rows.loc[engine_rows.index], rtol=1e-9)

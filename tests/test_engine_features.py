@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slm_lib as slm
-from slm_lib.engines import LazyDataset, connect, from_tables, open_dataset
+from slm_lib.engines import connect, from_tables, open_dataset
 from slm_lib.engines.dataset import LAZY_TABLES
 from slm_lib.engines.features import engine_customer_features
 from slm_lib.errors import ConfigError
@@ -157,14 +157,21 @@ def test_sla_clock_judged_one_nanosecond_before_as_of(tmp_path):
 
 
 # ----------------------------------------------------------------------------- refused
-def test_engine_refuses_business_hours_ticket_events_and_duplicate_customers(samples):
+def test_engine_reads_ticket_events_as_pandas_does():
+    """reopen_share, median_requester_wait_h and handoff_share from each instant's lifecycle."""
+    ds, lazy = slm.load_data("data_samples"), open_dataset("data_samples")
+    starts = [pd.Timestamp("2026-03-01", tz="Europe/Berlin"), pd.Timestamp("2026-10-01", tz="Europe/Berlin")]
+    expected = slm.customer_features(ds, starts, lookback="3M", horizon="1M")
+    pd.testing.assert_frame_equal(slm.customer_features(lazy, starts, lookback="3M", horizon="1M"), expected,
+                                  rtol=1e-9, check_dtype=False)
+    assert expected["median_requester_wait_h"].notna().sum() > 1000 and expected["handoff_share"].gt(0).any()
+
+
+def test_engine_refuses_business_hours_and_duplicate_customers(samples):
     directory, _ = samples
     lazy = open_dataset(directory)
     with pytest.raises(ConfigError, match="business hours"):
         slm.customer_features(lazy, "2025-01-01", calendar=slm.calendar.BusinessCalendar())
-    with_events = LazyDataset(lazy.con, {**lazy.tables, "ticket_events": lazy.tickets}, "duckdb")
-    with pytest.raises(ConfigError, match="ticket events are not read yet"):
-        slm.customer_features(with_events, "2025-01-01")
     con = connect("duckdb")
     _ = con.raw_sql("CREATE TABLE c AS SELECT 'a' AS customer_id UNION ALL SELECT 'a'")
     doubled = from_tables(con, {"tickets": lazy.tickets, "customers": con.table("c")})
