@@ -301,7 +301,9 @@ def _run_one(
             parameters=parameters,
             kernel_name=kernel[0],
             extra_arguments=kernel[1],
-            cwd=str(notebook.parent),
+            # the kernel's own working directory (nbclient starts it there); papermill's cwd= would
+            # chdir this whole process, a race between notebooks run side by side (jobs > 1)
+            resources={"metadata": {"path": str(notebook.parent)}},
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout,
