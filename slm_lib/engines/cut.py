@@ -20,6 +20,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from slm_lib.engines.dataset import fetch
 from slm_lib.engines.lifecycle import status_events
 from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
 from slm_lib.engines.timestamps import instant
@@ -186,16 +187,26 @@ def data_months(lazy: Any, tz: str = "UTC") -> list[str]:
     return sorted(period_labels(np.unique(found), "M"))
 
 
+def earliest(lazy: Any, columns: dict[str, str]) -> pd.Timestamp:
+    """The earliest instant in the given ``{table: column}`` of ``lazy`` (NaT when they hold none)."""
+    _set_time_zone(lazy.con, "UTC")
+    found = []
+    for name, column in columns.items():
+        table = lazy.tables.get(name)
+        if table is not None:
+            found.append(pd.to_datetime(table.aggregate(x=table[column].min()).execute()["x"], utc=True).iloc[0])
+    found = [f for f in found if pd.notna(f)]
+    return min(found) if found else pd.NaT
+
+
 def first_created(lazy: Any) -> pd.Timestamp:
     """The earliest ``created_at`` of the tickets (NaT without tickets)."""
-    _set_time_zone(lazy.con, "UTC")
-    t = lazy.tables["tickets"]
-    return pd.to_datetime(t.aggregate(first=t.created_at.min()).execute()["first"], utc=True).iloc[0]
+    return earliest(lazy, {"tickets": "created_at"})
 
 
-def _collect(table: Any, name: str) -> pd.DataFrame:
+def _collect(con: Any, table: Any, name: str) -> pd.DataFrame:
     """An engine table as a pandas frame of the canonical columns and dtypes of ``name`` (session in UTC)."""
-    got = table.select(*[c for c in COLUMNS[name] if c in table.columns]).execute()
+    got = fetch(con, table.select(*[c for c in COLUMNS[name] if c in table.columns]))
     out = {}
     for column, dtype in COLUMNS[name].items():
         values = got[column] if column in got else pd.Series(pd.NA, index=got.index)
@@ -223,15 +234,16 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
     t, s = lazy.tables.get("tickets"), lazy.tables.get("surveys")
     if s is not None:
         s = s.filter((s.submitted_at >= since) & (s.submitted_at < before))
-        frames["surveys"] = _collect(s, "surveys")
+        frames["surveys"] = _collect(lazy.con, s, "surveys")
     if t is not None:
         kept = (t.created_at >= since) & (t.created_at < before)
         t = t.filter(kept | _isin(t.ticket_id, s.ticket_id) if s is not None else kept)
-        frames["tickets"] = _collect(t, "tickets")
+        frames["tickets"] = _collect(lazy.con, t, "tickets")
     c, e = lazy.tables.get("customers"), lazy.tables.get("ticket_events")
     if c is not None:
         named = [x.customer_id for x in (t, s) if x is not None]
-        frames["customers"] = _collect(c.filter(ibis.or_(*[_isin(c.customer_id, ids) for ids in named])), "customers")
+        named_customers = c.filter(ibis.or_(*[_isin(c.customer_id, ids) for ids in named]))
+        frames["customers"] = _collect(lazy.con, named_customers, "customers")
     if e is not None and t is not None:
-        frames["ticket_events"] = _collect(e.filter(_isin(e.ticket_id, t.ticket_id)), "ticket_events")
+        frames["ticket_events"] = _collect(lazy.con, e.filter(_isin(e.ticket_id, t.ticket_id)), "ticket_events")
     return Dataset(**frames, scales=lazy.scales, as_of=lazy.as_of, quality=lazy.quality, source=lazy.source)

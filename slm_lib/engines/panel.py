@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
+from slm_lib.engines.cut import earliest
 from slm_lib.engines.metric_table import (_QS, _US_PER_HOUR, _order_statistics, _set_time_zone, observation_end,
                                           period_ordinal, sla_flags)
 from slm_lib.errors import ConfigError
@@ -35,19 +36,9 @@ def customer_spans(lazy: Any) -> pd.DataFrame:
 
 def first_activity(lazy: Any) -> pd.Timestamp:
     """The first ticket, survey, payment or churn (the first signup when there is none)."""
-    _set_time_zone(lazy.con, "UTC")
-    found = []
-    for name, column in (("tickets", "created_at"), ("surveys", "submitted_at"), ("revenue", "paid_at"),
-                         ("customers", "churned_at")):
-        table = lazy.tables.get(name)
-        if table is not None:
-            found.append(table.aggregate(x=table[column].min()).execute()["x"])
-    stamps = [stamp for f in found if pd.notna(stamp := pd.to_datetime(f, utc=True).iloc[0])]
-    first = min(stamps) if stamps else pd.NaT
-    if pd.isna(first):
-        c = lazy.tables["customers"]
-        first = pd.to_datetime(c.aggregate(x=c.signup_at.min()).execute()["x"], utc=True).iloc[0]
-    return first
+    first = earliest(lazy, {"tickets": "created_at", "surveys": "submitted_at", "revenue": "paid_at",
+                            "customers": "churned_at"})
+    return earliest(lazy, {"customers": "signup_at"}) if pd.isna(first) else first
 
 
 def engine_monthly_sums(lazy: Any, ordinals: np.ndarray, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
