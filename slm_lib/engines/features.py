@@ -31,13 +31,12 @@ import pandas as pd
 from slm_lib.comment_features import ThemeSource
 from slm_lib.engines.metric_table import _set_time_zone, ranked, sla_flags
 from slm_lib.engines.lifecycle import lifecycle_table
-from slm_lib.engines.timestamps import instant
+from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError, MissingTableError
 from slm_lib.features import _COUNTS, _windows, comment_features, feature_arguments, feature_rows
 from slm_lib.schema import COLUMNS
 from slm_lib.voice import CommentThemes
 
-_US_PER_HOUR = 3.6e9
 #: Columns of the per-customer medians (hours).
 _MEDIANS = ("median_frt_h", "median_requester_wait_h")
 #: The groups of the engine's aggregates: the instant (its position in ``as_of``) and the customer.
@@ -57,7 +56,7 @@ def _event_states(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.
         lc = lifecycle_table(t, lazy.tables["ticket_events"], now, inclusive=False)
         parts.append(lc.select(_ek=ibis.literal(k, type="int64"), _eid=lc.ticket_id, _eres=lc.resolved,
                                _ereopen=lc.resolved & (lc.reopens > 0),
-                               _ewait=lc.requester_wait.cast("float64") / _US_PER_HOUR,
+                               _ewait=lc.requester_wait.cast("float64") / US_PER_HOUR,
                                _ehand=(lc.handoffs > 0).cast("float64")))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
@@ -115,7 +114,7 @@ def _per_customer(lazy: Any, instants: Any, targets: dict, events: Any = None) -
     achieved, breached = sla_flags(t, {"first_response": targets["first_response"]}, t._now,
                                    before=True)["first_response"]
     answered = t.first_response_at.notnull() & (t.first_response_at < t._now)
-    frt = answered.ifelse(t.first_response_at.delta(t.created_at, unit="microsecond").cast("float64") / _US_PER_HOUR,
+    frt = answered.ifelse(t.first_response_at.delta(t.created_at, unit="microsecond").cast("float64") / US_PER_HOUR,
                           ibis.null("float64"))
     t = ticket_states(t.mutate(_achieved=achieved, _breached=breached, _frt_h=frt), events)
     aggs.append(t.group_by(list(_KEYS)).aggregate(

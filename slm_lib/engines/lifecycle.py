@@ -30,7 +30,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from slm_lib.engines.timestamps import instant
+from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.events import SAME_INSTANT_ORDER
 from slm_lib.metrics.lifecycle import LIFECYCLE_COLUMNS
@@ -38,7 +38,6 @@ from slm_lib.periods import utc_instant
 from slm_lib.schema import EVENT_KINDS, EVENT_STATUSES, TS
 
 Clock = Callable[[Any], Any]
-_US_PER_HOUR = 3.6e9
 _RESOLVED = ("solved", "closed")
 _REQUESTER = ("new", "open", "on_hold")
 #: Durations of :func:`lifecycle_table` (int64 µs; the median float) -> their column in hours.
@@ -242,7 +241,7 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
     lc = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at")))
     out = fetch(lazy.con, lc.order_by("ticket_id"))
     for name, column in DURATIONS.items():
-        out[column] = out.pop(name).to_numpy(dtype=np.float64, na_value=np.nan) / _US_PER_HOUR
+        out[column] = out.pop(name).to_numpy(dtype=np.float64, na_value=np.nan) / US_PER_HOUR
     out["first_reopened_at"] = pd.to_datetime(out["first_reopened_at"], utc=True)
     out["one_touch"] = out["one_touch"].astype(bool)
     out = out[list(LIFECYCLE_COLUMNS)].reset_index(drop=True)

@@ -34,7 +34,7 @@ from slm_lib.engines.clock import ON_CLOCK, Clock, engine_clock, with_clocks
 from slm_lib.engines.dataset import cached
 from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
-from slm_lib.engines.timestamps import instant
+from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
@@ -59,7 +59,6 @@ from slm_lib.stats import (
 
 ENGINE_TICKET_METRICS: tuple[str, ...] = TICKET_METRICS
 _QS = (0.5, 0.9)
-_US_PER_HOUR = 3.6e9
 
 
 _EPOCH = ibis.date(1970, 1, 1)
@@ -169,7 +168,7 @@ def _order_statistics(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Da
 
 
 def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame, counts: np.ndarray,
-                    qs: tuple[float, ...] = _QS, scale: float = 1 / _US_PER_HOUR) -> dict[float, tuple[np.ndarray, ...]]:
+                    qs: tuple[float, ...] = _QS, scale: float = 1 / US_PER_HOUR) -> dict[float, tuple[np.ndarray, ...]]:
     """Exact quantiles and intervals of ``raw`` per group row of ``groups`` (``counts`` non-null values each).
 
     What :func:`slm_lib.stats.grouped_quantiles` returns, from the order statistics the
@@ -268,7 +267,7 @@ def _repeat_counts(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float
     """
     if days is None or as_of is None:
         return {}
-    window_us = int(round(days * _US_PER_HOUR * 24))
+    window_us = int(round(days * US_PER_HOUR * 24))
     now, cutoff = instant(as_of), instant(as_of - pd.Timedelta(microseconds=window_us))
     at = t[solved]
     counted = at.notnull() & (at <= now) & (t.created_at <= now) & (at <= cutoff) & t.customer_id.notnull()
@@ -293,7 +292,7 @@ def _ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestam
     raws = {p: t[ON_CLOCK + c] - t[ON_CLOCK + "created_at"] for p, c in (("frt", "first_response_at"),
                                                                             ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
-    values.update({p: raw.cast("float64") / _US_PER_HOUR for p, raw in raws.items()})
+    values.update({p: raw.cast("float64") / US_PER_HOUR for p, raw in raws.items()})
     counts = _grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),

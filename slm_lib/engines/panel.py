@@ -16,11 +16,10 @@ import pandas as pd
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from slm_lib.engines.cut import earliest
-from slm_lib.engines.metric_table import (_QS, _US_PER_HOUR, _order_statistics, _set_time_zone, observation_end,
+from slm_lib.engines.metric_table import (_set_time_zone, observation_end, order_quantiles,
                                           period_ordinal, sla_flags)
 from slm_lib.errors import ConfigError
 from slm_lib.service_panel import MONTHLY_SUMS
-from slm_lib.stats import quantiles_from_order_statistics
 
 
 def customer_spans(lazy: Any) -> pd.DataFrame:
@@ -58,8 +57,7 @@ def engine_monthly_sums(lazy: Any, ordinals: np.ndarray, targets: dict, calendar
         sums.update(breached=breached.cast("int64").sum(), decided=(achieved | breached).cast("int64").sum())
     counts = t.group_by("m").aggregate(**sums).execute().sort_values("m").reset_index(drop=True)
     k = counts["_k"].to_numpy(dtype=np.int64)
-    at = _order_statistics(lazy.con, t, raw, ["m"], counts[["m"]], k) / _US_PER_HOUR
-    counts["median_frt_h"] = quantiles_from_order_statistics(at, k, _QS)[0.5][0]
+    counts["median_frt_h"] = order_quantiles(lazy.con, t, raw, ["m"], counts[["m"]], k, qs=(0.5,))[0.5][0]
     s = lazy.tables.get("surveys")
     if s is not None:
         s = s.mutate(m=period_ordinal(s.submitted_at, "M"), _x=s.score.cast("float64"))

@@ -6,6 +6,9 @@ from typing import Any
 import ibis
 import pandas as pd
 
+#: Microseconds per hour: the engines' durations (integer µs) in hours.
+US_PER_HOUR = 3.6e9
+
 
 def instant(ts: pd.Timestamp, up: bool = False) -> Any:
     """A UTC instant as an ibis literal of the engines' microseconds, for ``x <= instant(t)`` (or ``x < instant(t, up=True)``).
