@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv, rfm_summary
+from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv
+from slm_lib.clv.rfm import purchase_rfm
 from slm_lib.errors import InsufficientDataError, SlmError
 from slm_lib.features import customer_features
-from slm_lib.io.dataset import Dataset, in_memory
+from slm_lib.io.dataset import Dataset
 from slm_lib.models._design import Z, design_rows, reference_row
 from slm_lib.models.churn import churn_model, default_churn_drivers
 from slm_lib.models.holdout import ChurnHoldout, evaluate_churn, linear_predictor, split_instants
@@ -125,14 +126,12 @@ def _top_text(long: pd.DataFrame, k: int = 3) -> pd.Series:
 
 def _value(ds: Dataset, as_of: pd.Timestamp, customers: pd.Series, clv_horizon: float) -> tuple[pd.DataFrame, str]:
     """P(alive) and predicted CLV per customer from the payments before ``as_of``."""
-    rv = ds.revenue
-    paid = rv.loc[(rv["paid_at"] < as_of) & (rv["amount"] > 0)]
+    rfm = purchase_rfm(ds, end=as_of, observation_end=as_of - _NS, time_unit="W")
     empty = pd.DataFrame(index=pd.Index(customers, name="customer_id"),
                          columns=["p_alive", "clv", "clv_low", "clv_high"], dtype=float)
-    if paid.empty:
+    if rfm.empty:
         return empty, "No payments before the instant: P(alive) and CLV are not shown."
     try:
-        rfm = rfm_summary(paid, observation_end=as_of - _NS, time_unit="W")
         rfm = rfm.loc[rfm["T"] > 0]   # first paid on the last day: no time observed, not valued
         bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
         repeat = rfm.loc[rfm["frequency"] > 0]
@@ -186,7 +185,6 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
     >>> list(r.table.columns)[:5], len(r.table)
     (['rank', 'customer_id', 'segment', 'churn_probability', 'ci_low'], 5)
     """
-    ds = in_memory(ds, "at_risk")
     instant = utc_instant(as_of)
     if drivers is None:
         drivers, default_units = default_churn_drivers(ds)
