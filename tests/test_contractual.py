@@ -246,3 +246,65 @@ def test_contractual_sentences_round_to_the_interval_and_say_why_a_group_has_non
     assert mid == "Segment mid: no CLV estimate (no active customers at as_of)."
     overall = contractual_sentences(t.rename(columns={"segment": "group"}).assign(group="all").iloc[:1])
     assert overall[0].startswith("All customers: 3 active customers")
+
+
+# ----------------------------------------------------------------------------- on an engine (DuckDB; Spark below)
+@pytest.fixture(scope="module")
+def samples():
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    from slm_lib.io.load import load_data
+    return open_dataset("data_samples", tables=CORE_TABLES), load_data("data_samples", tables=CORE_TABLES)
+
+
+def assert_same(engine: pd.DataFrame, pandas_frame: pd.DataFrame) -> None:
+    assert len(pandas_frame) > 0
+    pd.testing.assert_frame_equal(engine, pandas_frame, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("as_of, by, observed_from, tz", [
+    ("2026-10-01", "segment", None, "UTC"),
+    ("2026-06-15T12:00", None, "2025-01-01", "UTC"),
+    (pd.Timestamp("2026-09-01", tz="Europe/Berlin"), "segment", None, "Europe/Berlin"),
+])
+def test_engine_contractual_clv_equals_pandas_on_the_samples(samples, as_of, by, observed_from, tz):
+    lazy, ds = samples
+    assert observation_start(lazy, tz) == observation_start(ds, tz)
+    for freq, group in (("M", by), ("Q", "region")):   # 40 customers have no region
+        assert_same(cohort_survivors(lazy, as_of, freq, group, observed_from, tz),
+                    cohort_survivors(ds, as_of, freq, group, observed_from, tz))
+    expected = contractual_clv(ds, as_of, by=by, n_draws=200, observed_from=observed_from, tz=tz, min_churn=5)
+    assert_same(contractual_clv(lazy, as_of, by=by, n_draws=200, observed_from=observed_from, tz=tz, min_churn=5),
+                expected)
+    assert expected["clv"].gt(0).all() and expected["margin"].gt(0).all()
+
+
+def test_customers_without_a_group_value_form_their_own_group(tiny):
+    c = tiny.customers.copy()
+    c.loc[c["customer_id"].isin(["a", "b"]), "segment"] = None
+    got = cohort_survivors(Dataset(customers=c), "2024-04-01", by="segment", observed_from="2024-01-01")
+    assert got.loc[got["segment"] == "(missing)", "survivors"].tolist() == [2, 2, 1, 1]
+    assert not got.duplicated(["segment", "cohort", "period"]).any()
+
+
+def test_engine_cohort_survivors_refuse_an_unknown_column_as_pandas_does(samples):
+    for ds in samples:
+        with pytest.raises(ConfigError, match="customers has no column 'plan'"):
+            cohort_survivors(ds, "2026-10-01", by="plan")
+
+
+# ----------------------------------------------------------------------------- spark (fixture in conftest.py)
+def test_spark_models_read_the_same_summaries_as_pandas(spark, samples):
+    from slm_lib.clv.rfm import purchase_rfm
+    from slm_lib.clv.service import churn_data
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    lazy, ds = open_dataset("data_samples", engine="spark", con=spark, tables=CORE_TABLES), samples[1]
+    as_of = pd.Timestamp("2026-09-01", tz="Europe/Berlin")
+    assert_same(contractual_clv(lazy, as_of, n_draws=200, tz="Europe/Berlin"),
+                contractual_clv(ds, as_of, n_draws=200, tz="Europe/Berlin"))
+    pd.testing.assert_frame_equal(churn_data(lazy, "2026-04-01", horizon="3M"), churn_data(ds, "2026-04-01", horizon="3M"),
+                                  rtol=1e-9, atol=1e-9)
+    end = pd.Timestamp("2026-02-01", tz="UTC")
+    assert_same(purchase_rfm(lazy, end=end, customers=["C00002", "C00003", "C01180"]),
+                purchase_rfm(ds, end=end, customers=["C00002", "C00003", "C01180"]))

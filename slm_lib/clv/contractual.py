@@ -42,6 +42,8 @@ __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 
 #: Months of revenue before ``as_of`` that define the monthly margin.
 MARGIN_MONTHS = 3
+#: The group of the customers whose ``by`` value is missing.
+MISSING_GROUP = "(missing)"
 
 
 def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
@@ -72,6 +74,12 @@ def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
 def _month_start(instant: pd.Timestamp, tz: str) -> pd.Timestamp:
     """The start (in ``tz``) of the calendar month in ``tz`` holding ``instant``."""
     return period_starts(period_ordinals(pd.Series([instant]), "M", tz), "M", tz).tz_convert(tz)[0]
+
+
+def _group_labels(values: Any) -> np.ndarray:
+    """The ``by`` values as group labels (str), :data:`MISSING_GROUP` where missing."""
+    values = pd.Series(values, dtype=object)
+    return values.where(values.notna(), MISSING_GROUP).astype(str).to_numpy()
 
 
 def _check_by(ds: Dataset, by: str | None) -> None:
@@ -113,7 +121,8 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     freq : str, default "M"
         Calendar period of cohorts and ages (as :func:`slm_lib.cohorts.cohort_retention`).
     by : str, optional
-        A customers column (e.g. ``"segment"``): cohorts are split by it.
+        A customers column (e.g. ``"segment"``): cohorts are split by it (customers without
+        a value form the group :data:`MISSING_GROUP`).
     observed_from : timestamp, optional
         When the records begin (default :func:`observation_start`); earlier cohorts are
         left-truncated: their first row is the period containing ``observed_from``.
@@ -158,7 +167,7 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
                                     f"as_of={as_of} has ended")
     cohort = lives["cohort"].to_numpy(dtype=np.int64)
     life = lives["life"].to_numpy(dtype=np.int64)          # alive at the start of period k iff k <= life
-    key = pd.MultiIndex.from_arrays([lives["group"].astype(str).to_numpy(), cohort])
+    key = pd.MultiIndex.from_arrays([_group_labels(lives["group"]), cohort])
     cells, pos = np.unique(np.asarray(key.codes).T, axis=0, return_inverse=True)
     pos = pos.ravel()
     first = np.maximum(obs_ord - cohort, 0)
@@ -192,7 +201,7 @@ def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None, tz: str) -> pd.Dat
     a_ord = int(period_ordinals(pd.Series([as_of]), "M", tz)[0])
     renewals = a_ord - period_ordinals(c["signup_at"], "M", tz)
     window = np.clip(np.minimum(renewals, MARGIN_MONTHS), 0, None)  # months of the window as a customer
-    group = c[by].astype(str).to_numpy() if by else np.full(len(c), "all")
+    group = _group_labels(c[by]) if by else np.full(len(c), "all")
     return pd.DataFrame({"customer_id": c["customer_id"].to_numpy(), "group": group,
                          "renewals": renewals, "window_months": window})
 
