@@ -114,8 +114,9 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
 
     Parameters
     ----------
-    ds : Dataset
-        Uses ``customers.signup_at``, ``churned_at`` (and ``by``).
+    ds : Dataset or LazyDataset
+        Uses ``customers.signup_at``, ``churned_at`` (and ``by``); a LazyDataset counts the
+        customers by group, cohort and months survived on its engine.
     as_of : timestamp
         Observation end (naive = UTC). Only churn before ``as_of`` counts.
     freq : str, default "M"
@@ -250,8 +251,10 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
 
     Parameters
     ----------
-    ds : Dataset
-        ``customers`` (signup, churn, ``by``) and ``revenue``.
+    ds : Dataset or LazyDataset
+        ``customers`` (signup, churn, ``by``) and ``revenue``. On an engine only per-cohort
+        counts, the active customers' rows and per-customer payment totals are collected
+        (:mod:`slm_lib.engines.customers`); the fits are the pandas engine's.
     as_of : timestamp
         Valuation date (naive = UTC), ideally a month start.
     by : str or None, default "segment"

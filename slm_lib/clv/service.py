@@ -45,9 +45,10 @@ def dropout_data(ds: Dataset, as_of: Any, observation_end: Any = None, lookback:
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset or LazyDataset
         ``customers``, ``revenue`` (payments; refunds, amount <= 0, are not purchases),
-        ``tickets`` and ``surveys``.
+        ``tickets`` and ``surveys``. On an engine the features and the purchases' RFM come
+        back per customer (:func:`slm_lib.clv.rfm.purchase_rfm`).
     as_of : timestamp
         When the service features are measured (naive = UTC); purchases are counted from it.
     observation_end : timestamp, optional

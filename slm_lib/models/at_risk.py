@@ -187,8 +187,10 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
 
     Parameters
     ----------
-    ds : Dataset
-        Canonical tables; nothing at or after ``as_of`` is used (module docstring).
+    ds : Dataset or LazyDataset
+        Canonical tables; nothing at or after ``as_of`` is used (module docstring). On an
+        engine the features and the purchases' RFM come back per customer; the models are
+        the pandas engine's.
     as_of : timestamp
         The instant of the scores (e.g. the start of the month after the report month).
     horizon, lookback : str
