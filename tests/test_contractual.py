@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, observation_start
@@ -12,7 +12,7 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.cohorts import cohort_retention
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
-from slm_lib.schema import empty_frame
+from slm_lib.schema import TS, empty_frame
 from slm_lib.synth import generate
 
 
@@ -306,3 +306,34 @@ def test_spark_models_read_the_same_summaries_as_pandas(spark, samples):
     end = pd.Timestamp("2026-02-01", tz="UTC")
     assert_same(purchase_rfm(lazy, end=end, customers=["C00002", "C00003", "C01180"]),
                 purchase_rfm(ds, end=end, customers=["C00002", "C00003", "C01180"]))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 400), st.one_of(st.none(), st.integers(0, 500)),
+                          st.sampled_from(["smb", "mid", None])), min_size=1, max_size=25),
+       st.integers(30, 420), st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Auckland"]))
+def test_engine_survivors_and_active_customers_equal_pandas_on_generated_data(tmp_path_factory, people, as_of_day, tz):
+    from slm_lib.engines import open_dataset
+    from slm_lib.io.dataset import active_customers
+    day0 = pd.Timestamp("2023-01-01 23:30", tz="UTC")   # near midnight: local months differ from UTC ones
+    rows = [(f"c{i}", day0 + pd.Timedelta(days=s), seg, None if d is None else day0 + pd.Timedelta(days=s + d, hours=1))
+            for i, (s, d, seg) in enumerate(people)]
+    ds = Dataset(customers=customers_frame(rows))
+    ds.customers["segment"] = ds.customers["segment"].where(ds.customers["segment"] != "None")
+    ds.customers[["signup_at", "churned_at"]] = ds.customers[["signup_at", "churned_at"]].astype(TS)  # canonical ns
+    directory = tmp_path_factory.mktemp("survivors")
+    for name, frame in (("tickets", empty_frame("tickets")), ("customers", ds.customers)):
+        frame.to_parquet(directory / f"{name}.parquet", index=False, coerce_timestamps="us")
+    lazy = open_dataset(directory)
+    as_of = day0 + pd.Timedelta(days=as_of_day, minutes=30)
+    columns = ["customer_id", "signup_at", "churned_at", "segment"]
+    pd.testing.assert_frame_equal(active_customers(lazy, as_of, columns), active_customers(ds, as_of, columns))
+    for by, observed_from in ((None, None), ("segment", day0)):
+        try:
+            expected = cohort_survivors(ds, as_of, by=by, observed_from=observed_from, tz=tz)
+        except (InsufficientDataError, ConfigError) as err:   # no cohort yet; records begin after as_of
+            with pytest.raises(type(err), match=str(err)[:20]):
+                cohort_survivors(lazy, as_of, by=by, observed_from=observed_from, tz=tz)
+            continue
+        pd.testing.assert_frame_equal(cohort_survivors(lazy, as_of, by=by, observed_from=observed_from, tz=tz),
+                                      expected)
