@@ -154,3 +154,4 @@ def test_engine_purchase_rfm_equals_pandas_on_the_samples():
         assert expected["frequency"].gt(0).sum() > 100
         pd.testing.assert_frame_equal(purchase_rfm(lazy, **kwargs), expected, rtol=1e-9, atol=1e-9)
     assert purchase_rfm(lazy, start=pd.Timestamp("2030-01-01", tz="UTC")).empty
+    assert purchase_rfm(open_dataset("data_samples", tables=("tickets",))).empty   # no revenue table

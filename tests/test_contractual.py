@@ -293,6 +293,16 @@ def test_engine_cohort_survivors_refuse_an_unknown_column_as_pandas_does(samples
             cohort_survivors(ds, "2026-10-01", by="plan")
 
 
+def test_engine_without_payments_values_no_margin_as_pandas_does():
+    from slm_lib.engines import open_dataset
+    from slm_lib.io.load import load_data
+    tables = ("tickets", "surveys", "customers")
+    expected = contractual_clv(load_data("data_samples", tables=tables), "2026-10-01", by=None, n_draws=50)
+    assert_same(contractual_clv(open_dataset("data_samples", tables=tables), "2026-10-01", by=None, n_draws=50),
+                expected)
+    assert expected["margin"].eq(0).all() and expected["derl"].gt(0).all()   # no revenue: no margin
+
+
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_models_read_the_same_summaries_as_pandas(spark, samples):
     from slm_lib.clv.rfm import purchase_rfm

@@ -33,7 +33,8 @@ import pandas as pd
 
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.config import CONFIDENCE
-from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
+from slm_lib.errors import (ConfigError, DataValidationError, InsufficientDataError, MissingTableError,
+                            ModelFitError)
 from slm_lib.io.dataset import Dataset, active_customers
 from slm_lib.periods import NAT_ORDINAL, check_freq, period_labels, period_ordinals, period_starts, utc_instant
 from slm_lib.wording import feature_label, format_estimate, format_number, interval_decimals
@@ -83,6 +84,8 @@ def _group_labels(values: Any) -> np.ndarray:
 
 
 def _check_by(ds: Dataset, by: str | None) -> None:
+    if ds.customers is None:   # a LazyDataset without a customers table
+        raise MissingTableError("contractual CLV: the data set has no 'customers' table")
     columns = list(ds.customers.columns)
     if by is not None and by not in columns:
         raise ConfigError(f"by: customers has no column {by!r}; available: {columns}")

@@ -191,11 +191,13 @@ def purchase_rfm(ds: Any, start: pd.Timestamp | None = None, end: pd.Timestamp |
     >>> purchase_rfm(Dataset(revenue=pay), end=pd.Timestamp("2024-01-09", tz="UTC"))["frequency"].to_dict()
     {'a': 0}
     """
+    pay = ds.revenue
+    if pay is None:   # a LazyDataset without a revenue table
+        return _no_purchases()
     on_engine = getattr(ds, "engine_purchases", None)
     if on_engine is not None:
         return rfm_summary(on_engine(start=start, end=end, customers=customers), observation_end=observation_end,
                            time_unit=time_unit)
-    pay = ds.revenue
     keep = np.array(pay["amount"] > 0, dtype=bool)
     if start is not None:
         keep &= (pay["paid_at"] >= start).to_numpy()
@@ -204,10 +206,15 @@ def purchase_rfm(ds: Any, start: pd.Timestamp | None = None, end: pd.Timestamp |
     if customers is not None:
         keep &= pay["customer_id"].isin(customers).to_numpy()
     if not keep.any():
-        return pd.DataFrame({"frequency": np.zeros(0, np.int64), **dict.fromkeys(("recency", "T", "monetary_value"),
-                                                                                  np.zeros(0))},
-                            index=pd.Index([], dtype=pay["customer_id"].dtype, name="customer_id"))
+        return _no_purchases()
     return rfm_summary(pay.loc[keep], observation_end=observation_end, time_unit=time_unit)
+
+
+def _no_purchases() -> pd.DataFrame:
+    """The :func:`rfm_summary` columns without rows."""
+    return pd.DataFrame({"frequency": np.zeros(0, np.int64), **dict.fromkeys(("recency", "T", "monetary_value"),
+                                                                              np.zeros(0))},
+                        index=pd.Index([], dtype="str", name="customer_id"))
 
 
 def _fail(name: str, mask: np.ndarray, rule: str) -> None:

@@ -85,7 +85,9 @@ def purchases(lazy: Any, start: pd.Timestamp | None, end: pd.Timestamp | None, c
 
 def payment_totals(lazy: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     """Net amount paid in ``[start, end)`` per customer (refunds included), indexed by customer_id."""
-    r = _table(lazy, "revenue", "payment totals")
+    r = lazy.tables.get("revenue")
+    if r is None:
+        return pd.Series(dtype=float, index=pd.Index([], dtype="str", name="customer_id"), name="amount")
     r = r.filter(r.paid_at >= instant(start, up=True), r.paid_at < instant(end, up=True))
     got = fetch(lazy.con, r.group_by("customer_id").aggregate(amount=r.amount.cast("float64").sum()))
     return got.set_index("customer_id")["amount"].astype(float).sort_index()
