@@ -24,17 +24,11 @@ import pandas as pd
 
 from slm_lib.engines.dataset import fetch
 from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.summaries import _table
 from slm_lib.engines.timestamps import instant
-from slm_lib.errors import ConfigError, MissingTableError
+from slm_lib.errors import ConfigError
 from slm_lib.periods import NAT_ORDINAL
 from slm_lib.schema import COLUMNS, TS
-
-
-def _table(lazy: Any, name: str, what: str) -> Any:
-    table = lazy.tables.get(name)
-    if table is None:
-        raise MissingTableError(f"{what} on an engine: the data set has no {name!r} table")
-    return table
 
 
 def _canonical(got: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -96,7 +90,7 @@ def payment_totals(lazy: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.Seri
 def cohort_lives(lazy: Any, as_of: pd.Timestamp, freq: str, by: str | None, tz: str) -> pd.DataFrame:
     """Customers signed up before ``as_of`` counted by group, signup cohort and periods survived.
 
-    Columns ``group`` (the ``by`` value as stored, ``"all"`` without ``by``), ``cohort``
+    Columns ``group`` (the ``by`` value, ``"all"`` without ``by``), ``cohort``
     (period ordinal in ``tz``), ``life`` (period of the churn before ``as_of`` minus the
     cohort; :data:`slm_lib.periods.NAT_ORDINAL` for customers not churned before it) and
     ``n``. Periods are those of :func:`slm_lib.periods.period_ordinals`.
@@ -110,7 +104,5 @@ def cohort_lives(lazy: Any, as_of: pd.Timestamp, freq: str, by: str | None, tz: 
     c = c.select(group=c[by] if by else ibis.literal("all"), cohort=cohort,
                  life=period_ordinal(churn, freq) - cohort)
     got = fetch(lazy.con, c.group_by(["group", "cohort", "life"]).aggregate(n=c.count()))
-    if by:
-        got["group"] = _canonical(got[["group"]].rename(columns={"group": by}), "customers")[by].to_numpy()
     return got.assign(cohort=got["cohort"].astype("int64"), life=got["life"].fillna(NAT_ORDINAL).astype("int64"),
                       n=got["n"].astype("int64"))
