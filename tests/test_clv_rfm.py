@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from slm_lib.features import historical_clv
-from slm_lib.clv.rfm import rfm_summary, validate_rfm
+from slm_lib.clv.rfm import purchase_rfm, rfm_summary, validate_rfm
 from slm_lib.errors import DataValidationError
 
 DATA = Path(__file__).parent / "data"
@@ -123,3 +123,35 @@ def test_historical_clv_ignores_everything_after_as_of():
     pd.testing.assert_series_equal(historical_clv(changed, as_of), before)
     expected = rev[~later].groupby("customer_id")["amount"].sum()
     np.testing.assert_allclose(before.to_numpy(), expected.to_numpy())
+
+
+# ----------------------------------------------------------------------------- purchase_rfm (a data set's purchases)
+def test_purchase_rfm_keeps_positive_payments_of_the_window_and_customers():
+    from slm_lib.io.dataset import Dataset
+    ts = lambda *s: pd.to_datetime(list(s), utc=True)  # noqa: E731
+    pay = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "c", "a"], "amount": [5.0, -5.0, 8.0, 7.0, 2.0, 4.0],
+                        "paid_at": ts("2024-01-01", "2024-01-03", "2024-01-08", "2024-01-09", "2024-01-10",
+                                      "2024-01-15")})
+    ds = Dataset(revenue=pay)
+    got = purchase_rfm(ds, start=pd.Timestamp("2024-01-01", tz="UTC"), end=pd.Timestamp("2024-01-15", tz="UTC"),
+                       customers=["a", "b"], time_unit="D")
+    assert got.to_dict("index") == {"a": {"frequency": 1, "recency": 7.0, "T": 8.0, "monetary_value": 8.0},
+                                    "b": {"frequency": 0, "recency": 0.0, "T": 0.0, "monetary_value": 0.0}}
+    empty = purchase_rfm(ds, start=pd.Timestamp("2024-02-01", tz="UTC"))
+    assert empty.empty and list(empty.columns) == list(got.columns) and empty.index.name == "customer_id"
+
+
+def test_engine_purchase_rfm_equals_pandas_on_the_samples():
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    from slm_lib.io.load import load_data
+    lazy, ds = open_dataset("data_samples", tables=CORE_TABLES), load_data("data_samples", tables=CORE_TABLES)
+    start, end = pd.Timestamp("2025-06-01T10:00", tz="UTC"), pd.Timestamp("2026-02-01", tz="UTC")
+    some = sorted(ds.customers["customer_id"])[::3]
+    for kwargs in ({"end": end, "observation_end": end - pd.Timedelta(1, "ns")},
+                   {"start": start, "customers": some, "time_unit": "D"}, {"start": start, "end": end}):
+        expected = purchase_rfm(ds, **kwargs)
+        assert expected["frequency"].gt(0).sum() > 100
+        pd.testing.assert_frame_equal(purchase_rfm(lazy, **kwargs), expected, rtol=1e-9, atol=1e-9)
+    assert purchase_rfm(lazy, start=pd.Timestamp("2030-01-01", tz="UTC")).empty
+    assert purchase_rfm(open_dataset("data_samples", tables=("tickets",))).empty   # no revenue table

@@ -96,3 +96,32 @@ def test_service_churn_on_synthetic_data_reads_the_planted_direction():
     assert eff["n"] + model.n_dropped_ == len(model.data_) and eff["events"] == int(
         model.data_.dropna(subset=["sla_breach_share"])["churned"].sum())
     assert eff["odds_ratio"] > 1          # planted: +1.0 on the logit per share 0 -> 1
+
+
+# ----------------------------------------------------------------------------- on an engine (DuckDB)
+@pytest.fixture(scope="module")
+def samples():
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    from slm_lib.io.load import load_data
+    return open_dataset("data_samples", tables=CORE_TABLES), load_data("data_samples", tables=CORE_TABLES)
+
+
+@pytest.mark.parametrize("as_of, horizon, end", [("2026-04-01", "6M", None), ("2025-09-15T08:00", "3M", "2026-03-31")])
+def test_engine_churn_and_dropout_data_equal_pandas_on_the_samples(samples, as_of, horizon, end):
+    lazy, ds = samples
+    expected = churn_data(ds, as_of, horizon=horizon)
+    pd.testing.assert_frame_equal(churn_data(lazy, as_of, horizon=horizon), expected, rtol=1e-9, atol=1e-9)
+    assert expected["churned"].any() and (expected["entered"] < expected["renewals"]).any()
+    expected = dropout_data(ds, as_of, observation_end=end)
+    pd.testing.assert_frame_equal(dropout_data(lazy, as_of, observation_end=end), expected, rtol=1e-9, atol=1e-9)
+    assert expected["frequency"].gt(0).any() and expected["median_frt_h"].notna().any()
+
+
+def test_engine_service_churn_fits_the_same_model(samples):
+    lazy, ds = samples
+    args = (["median_frt_h", "sla_breach_share"], "2026-04-01")
+    expected = service_churn(ds, *args, units={"median_frt_h": 10})
+    pd.testing.assert_frame_equal(service_churn(lazy, *args, units={"median_frt_h": 10}).churn_effects,
+                                  expected.churn_effects, rtol=1e-9, atol=1e-9)
+    assert expected.churn_effects["n"].gt(100).all()

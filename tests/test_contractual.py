@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slm_lib.clv.contractual import cohort_survivors, contractual_clv, observation_start
@@ -12,7 +12,7 @@ from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.cohorts import cohort_retention
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.io.dataset import Dataset
-from slm_lib.schema import empty_frame
+from slm_lib.schema import TS, empty_frame
 from slm_lib.synth import generate
 
 
@@ -246,3 +246,104 @@ def test_contractual_sentences_round_to_the_interval_and_say_why_a_group_has_non
     assert mid == "Segment mid: no CLV estimate (no active customers at as_of)."
     overall = contractual_sentences(t.rename(columns={"segment": "group"}).assign(group="all").iloc[:1])
     assert overall[0].startswith("All customers: 3 active customers")
+
+
+# ----------------------------------------------------------------------------- on an engine (DuckDB; Spark below)
+@pytest.fixture(scope="module")
+def samples():
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    from slm_lib.io.load import load_data
+    return open_dataset("data_samples", tables=CORE_TABLES), load_data("data_samples", tables=CORE_TABLES)
+
+
+def assert_same(engine: pd.DataFrame, pandas_frame: pd.DataFrame) -> None:
+    assert len(pandas_frame) > 0
+    pd.testing.assert_frame_equal(engine, pandas_frame, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("as_of, by, observed_from, tz", [
+    ("2026-10-01", "segment", None, "UTC"),
+    ("2026-06-15T12:00", None, "2025-01-01", "UTC"),
+    (pd.Timestamp("2026-09-01", tz="Europe/Berlin"), "segment", None, "Europe/Berlin"),
+])
+def test_engine_contractual_clv_equals_pandas_on_the_samples(samples, as_of, by, observed_from, tz):
+    lazy, ds = samples
+    assert observation_start(lazy, tz) == observation_start(ds, tz)
+    for freq, group in (("M", by), ("Q", "region")):   # 40 customers have no region
+        assert_same(cohort_survivors(lazy, as_of, freq, group, observed_from, tz),
+                    cohort_survivors(ds, as_of, freq, group, observed_from, tz))
+    expected = contractual_clv(ds, as_of, by=by, n_draws=200, observed_from=observed_from, tz=tz, min_churn=5)
+    assert_same(contractual_clv(lazy, as_of, by=by, n_draws=200, observed_from=observed_from, tz=tz, min_churn=5),
+                expected)
+    assert expected["clv"].gt(0).all() and expected["margin"].gt(0).all()
+
+
+def test_customers_without_a_group_value_form_their_own_group(tiny):
+    c = tiny.customers.copy()
+    c.loc[c["customer_id"].isin(["a", "b"]), "segment"] = None
+    got = cohort_survivors(Dataset(customers=c), "2024-04-01", by="segment", observed_from="2024-01-01")
+    assert got.loc[got["segment"] == "(missing)", "survivors"].tolist() == [2, 2, 1, 1]
+    assert not got.duplicated(["segment", "cohort", "period"]).any()
+
+
+def test_engine_cohort_survivors_refuse_an_unknown_column_as_pandas_does(samples):
+    for ds in samples:
+        with pytest.raises(ConfigError, match="customers has no column 'plan'"):
+            cohort_survivors(ds, "2026-10-01", by="plan")
+
+
+def test_engine_without_payments_values_no_margin_as_pandas_does():
+    from slm_lib.engines import open_dataset
+    from slm_lib.io.load import load_data
+    tables = ("tickets", "surveys", "customers")
+    expected = contractual_clv(load_data("data_samples", tables=tables), "2026-10-01", by=None, n_draws=50)
+    assert_same(contractual_clv(open_dataset("data_samples", tables=tables), "2026-10-01", by=None, n_draws=50),
+                expected)
+    assert expected["margin"].eq(0).all() and expected["derl"].gt(0).all()   # no revenue: no margin
+
+
+# ----------------------------------------------------------------------------- spark (fixture in conftest.py)
+def test_spark_models_read_the_same_summaries_as_pandas(spark, samples):
+    from slm_lib.clv.rfm import purchase_rfm
+    from slm_lib.engines import open_dataset
+    from slm_lib.engines.dataset import CORE_TABLES
+    # churn_data and at_risk add customer_features, whose Spark form tests/test_engine_features.py checks
+    lazy, ds = open_dataset("data_samples", engine="spark", con=spark, tables=CORE_TABLES), samples[1]
+    as_of = pd.Timestamp("2026-09-01", tz="Europe/Berlin")
+    assert_same(contractual_clv(lazy, as_of, n_draws=200, tz="Europe/Berlin"),
+                contractual_clv(ds, as_of, n_draws=200, tz="Europe/Berlin"))
+    end = pd.Timestamp("2026-02-01", tz="UTC")
+    assert_same(purchase_rfm(lazy, end=end, customers=["C00002", "C00003", "C01180"]),
+                purchase_rfm(ds, end=end, customers=["C00002", "C00003", "C01180"]))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 400), st.one_of(st.none(), st.integers(0, 500)),
+                          st.sampled_from(["smb", "mid", None])), min_size=1, max_size=25),
+       st.integers(30, 420), st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Auckland"]))
+def test_engine_survivors_and_active_customers_equal_pandas_on_generated_data(tmp_path_factory, people, as_of_day, tz):
+    from slm_lib.engines import open_dataset
+    from slm_lib.io.dataset import active_customers
+    day0 = pd.Timestamp("2023-01-01 23:30", tz="UTC")   # near midnight: local months differ from UTC ones
+    rows = [(f"c{i}", day0 + pd.Timedelta(days=s), seg, None if d is None else day0 + pd.Timedelta(days=s + d, hours=1))
+            for i, (s, d, seg) in enumerate(people)]
+    ds = Dataset(customers=customers_frame(rows))
+    ds.customers["segment"] = ds.customers["segment"].where(ds.customers["segment"] != "None")
+    ds.customers[["signup_at", "churned_at"]] = ds.customers[["signup_at", "churned_at"]].astype(TS)  # canonical ns
+    directory = tmp_path_factory.mktemp("survivors")
+    for name, frame in (("tickets", empty_frame("tickets")), ("customers", ds.customers)):
+        frame.to_parquet(directory / f"{name}.parquet", index=False, coerce_timestamps="us")
+    lazy = open_dataset(directory)
+    as_of = day0 + pd.Timedelta(days=as_of_day, minutes=30)
+    columns = ["customer_id", "signup_at", "churned_at", "segment"]
+    pd.testing.assert_frame_equal(active_customers(lazy, as_of, columns), active_customers(ds, as_of, columns))
+    for by, observed_from in ((None, None), ("segment", day0)):
+        try:
+            expected = cohort_survivors(ds, as_of, by=by, observed_from=observed_from, tz=tz)
+        except (InsufficientDataError, ConfigError) as err:   # no cohort yet; records begin after as_of
+            with pytest.raises(type(err), match=str(err)[:20]):
+                cohort_survivors(lazy, as_of, by=by, observed_from=observed_from, tz=tz)
+            continue
+        pd.testing.assert_frame_equal(cohort_survivors(lazy, as_of, by=by, observed_from=observed_from, tz=tz),
+                                      expected)

@@ -33,15 +33,18 @@ import pandas as pd
 
 from slm_lib.clv.sbg import ShiftedBetaGeoModel
 from slm_lib.config import CONFIDENCE
-from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, ModelFitError
-from slm_lib.io.dataset import Dataset, in_memory
-from slm_lib.periods import check_freq, period_labels, period_ordinals, period_starts, utc_instant
+from slm_lib.errors import (ConfigError, DataValidationError, InsufficientDataError, MissingTableError,
+                            ModelFitError)
+from slm_lib.io.dataset import Dataset, active_customers
+from slm_lib.periods import NAT_ORDINAL, check_freq, period_labels, period_ordinals, period_starts, utc_instant
 from slm_lib.wording import feature_label, format_estimate, format_number, interval_decimals
 
 __all__ = ["cohort_survivors", "contractual_clv", "observation_start"]
 
 #: Months of revenue before ``as_of`` that define the monthly margin.
 MARGIN_MONTHS = 3
+#: The group of the customers whose ``by`` value is missing.
+MISSING_GROUP = "(missing)"
 
 
 def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
@@ -57,9 +60,13 @@ def observation_start(ds: Dataset, tz: str = "UTC") -> pd.Timestamp:
     >>> str(observation_start(Dataset(customers=c)).date())
     '2024-03-01'
     """
-    found = [s.min() for s in (ds.customers["churned_at"], ds.tickets["created_at"],
-                               ds.surveys["submitted_at"], ds.revenue["paid_at"]) if s.notna().any()]
-    first = min(found) if found else ds.customers["signup_at"].min()
+    on_engine = getattr(ds, "engine_first_activity", None)  # a LazyDataset (slm_lib.engines) finds it itself
+    if on_engine is not None:
+        first = on_engine()
+    else:
+        found = [s.min() for s in (ds.customers["churned_at"], ds.tickets["created_at"],
+                                   ds.surveys["submitted_at"], ds.revenue["paid_at"]) if s.notna().any()]
+        first = min(found) if found else ds.customers["signup_at"].min()
     if pd.isna(first):
         raise InsufficientDataError("observation_start: the data set holds no timestamps")
     return _month_start(first, tz)
@@ -70,10 +77,38 @@ def _month_start(instant: pd.Timestamp, tz: str) -> pd.Timestamp:
     return period_starts(period_ordinals(pd.Series([instant]), "M", tz), "M", tz).tz_convert(tz)[0]
 
 
-def _customers(ds: Dataset, by: str | None) -> pd.DataFrame:
-    if by is not None and by not in ds.customers:
-        raise ConfigError(f"by: customers has no column {by!r}; available: {list(ds.customers.columns)}")
-    return ds.customers
+def _group_labels(values: Any) -> np.ndarray:
+    """The ``by`` values as group labels (str), :data:`MISSING_GROUP` where missing."""
+    values = pd.Series(values, dtype=object)
+    return values.where(values.notna(), MISSING_GROUP).astype(str).to_numpy()
+
+
+def _check_by(ds: Dataset, by: str | None) -> None:
+    if ds.customers is None:   # a LazyDataset without a customers table
+        raise MissingTableError("contractual CLV: the data set has no 'customers' table")
+    columns = list(ds.customers.columns)
+    if by is not None and by not in columns:
+        raise ConfigError(f"by: customers has no column {by!r}; available: {columns}")
+
+
+def _cohort_lives(ds: Dataset, as_of: pd.Timestamp, freq: str, by: str | None, tz: str) -> pd.DataFrame:
+    """Customers signed up before ``as_of`` counted by ``group``, ``cohort`` and ``life`` (``n``).
+
+    ``life``: the period of the churn before ``as_of`` minus the cohort (NAT_ORDINAL when
+    not churned before it). A LazyDataset counts them on its engine
+    (:func:`slm_lib.engines.customers.cohort_lives`).
+    """
+    _check_by(ds, by)
+    on_engine = getattr(ds, "engine_cohort_lives", None)
+    if on_engine is not None:
+        return on_engine(as_of=as_of, freq=freq, by=by, tz=tz)
+    customers = ds.customers.loc[ds.customers["signup_at"] < as_of]
+    cohort = period_ordinals(customers["signup_at"], freq, tz)
+    churn = customers["churned_at"].where(customers["churned_at"] < as_of)
+    life = np.where(churn.notna(), period_ordinals(churn, freq, tz) - cohort, NAT_ORDINAL)
+    group = customers[by].to_numpy() if by else np.full(len(customers), "all")
+    frame = pd.DataFrame({"group": group, "cohort": cohort, "life": life})
+    return frame.groupby(["group", "cohort", "life"], dropna=False).size().rename("n").reset_index()
 
 
 def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = None,
@@ -82,14 +117,16 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
 
     Parameters
     ----------
-    ds : Dataset
-        Uses ``customers.signup_at``, ``churned_at`` (and ``by``).
+    ds : Dataset or LazyDataset
+        Uses ``customers.signup_at``, ``churned_at`` (and ``by``); a LazyDataset counts the
+        customers by group, cohort and months survived on its engine.
     as_of : timestamp
         Observation end (naive = UTC). Only churn before ``as_of`` counts.
     freq : str, default "M"
         Calendar period of cohorts and ages (as :func:`slm_lib.cohorts.cohort_retention`).
     by : str, optional
-        A customers column (e.g. ``"segment"``): cohorts are split by it.
+        A customers column (e.g. ``"segment"``): cohorts are split by it (customers without
+        a value form the group :data:`MISSING_GROUP`).
     observed_from : timestamp, optional
         When the records begin (default :func:`observation_start`); earlier cohorts are
         left-truncated: their first row is the period containing ``observed_from``.
@@ -123,22 +160,18 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     """
     as_of = utc_instant(as_of, "as_of")
     start = observation_start(ds, tz) if observed_from is None else utc_instant(observed_from, "observed_from")
-    customers = _customers(ds, by)
-    customers = customers.loc[customers["signup_at"] < as_of]
     pfreq = check_freq(freq)
     a_ord, obs_ord = (int(period_ordinals(pd.Series([t]), pfreq, tz)[0]) for t in (as_of, start))
     if obs_ord > a_ord:
         raise ConfigError(f"observed_from={start} is after as_of={as_of}")
-    cohort = period_ordinals(customers["signup_at"], pfreq, tz)
-    keep = cohort < a_ord                       # the signup period has ended by as_of
-    churn = customers["churned_at"].where(customers["churned_at"] < as_of)
-    life = (period_ordinals(churn, pfreq, tz) - cohort)[keep]   # alive at the start of period k iff k <= life
-    cohort = cohort[keep]
-    groups = (customers.loc[keep, by] if by else pd.Series("all", index=customers.index[keep])).astype(str)
-    if not keep.any():
+    lives = _cohort_lives(ds, as_of, pfreq, by, tz)
+    lives = lives.loc[lives["cohort"].to_numpy() < a_ord]   # the signup period has ended by as_of
+    if lives.empty:
         raise InsufficientDataError(f"cohort_survivors: no cohort signed up before the {pfreq} period of "
                                     f"as_of={as_of} has ended")
-    key = pd.MultiIndex.from_arrays([groups.to_numpy(), cohort])
+    cohort = lives["cohort"].to_numpy(dtype=np.int64)
+    life = lives["life"].to_numpy(dtype=np.int64)          # alive at the start of period k iff k <= life
+    key = pd.MultiIndex.from_arrays([_group_labels(lives["group"]), cohort])
     cells, pos = np.unique(np.asarray(key.codes).T, axis=0, return_inverse=True)
     pos = pos.ravel()
     first = np.maximum(obs_ord - cohort, 0)
@@ -146,7 +179,7 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
     n_cells, width = len(cells), int(last.max()) + 2
     # exits[cell, j]: members no longer alive from period j on (life + 1), capped at width - 1
     exits = np.zeros((n_cells, width))
-    np.add.at(exits, (pos, np.clip(life + 1, 0, width - 1)), 1.0)
+    np.add.at(exits, (pos, np.clip(life + 1, 0, width - 1)), lives["n"].to_numpy(dtype=np.float64))
     size = exits.sum(axis=1)
     alive = size[:, None] - np.cumsum(exits, axis=1)        # alive at the start of period k
     cell_first = np.zeros(n_cells, dtype=int)
@@ -167,12 +200,12 @@ def cohort_survivors(ds: Dataset, as_of: Any, freq: str = "M", by: str | None = 
 
 
 def _active(ds: Dataset, as_of: pd.Timestamp, by: str | None, tz: str) -> pd.DataFrame:
-    c = _customers(ds, by)
-    c = c.loc[(c["signup_at"] < as_of) & ~(c["churned_at"] < as_of)]
+    _check_by(ds, by)
+    c = active_customers(ds, as_of, ["customer_id", "signup_at", *([by] if by else [])])
     a_ord = int(period_ordinals(pd.Series([as_of]), "M", tz)[0])
     renewals = a_ord - period_ordinals(c["signup_at"], "M", tz)
     window = np.clip(np.minimum(renewals, MARGIN_MONTHS), 0, None)  # months of the window as a customer
-    group = c[by].astype(str).to_numpy() if by else np.full(len(c), "all")
+    group = _group_labels(c[by]) if by else np.full(len(c), "all")
     return pd.DataFrame({"customer_id": c["customer_id"].to_numpy(), "group": group,
                          "renewals": renewals, "window_months": window})
 
@@ -181,12 +214,20 @@ def _monthly_margin(ds: Dataset, active: pd.DataFrame, as_of: pd.Timestamp, tz: 
     """Net revenue per customer-month of the active customers, over the MARGIN_MONTHS months before as_of."""
     month_start = _month_start(as_of, tz)
     lo = month_start - pd.DateOffset(months=MARGIN_MONTHS)
-    pay = ds.revenue.loc[(ds.revenue["paid_at"] >= lo) & (ds.revenue["paid_at"] < month_start)]
-    paid = pay.groupby("customer_id")["amount"].sum()
+    paid = _payment_totals(ds, lo, month_start)
     amount = active["customer_id"].map(paid).fillna(0.0)
     totals = pd.DataFrame({"group": active["group"], "amount": amount, "months": active["window_months"]})
     sums = totals.groupby("group")[["amount", "months"]].sum()
     return sums["amount"] / sums["months"].where(sums["months"] > 0)
+
+
+def _payment_totals(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Net amount paid in ``[start, end)`` per customer (a LazyDataset sums on its engine)."""
+    on_engine = getattr(ds, "engine_payment_totals", None)
+    if on_engine is not None:
+        return on_engine(start=start, end=end)
+    pay = ds.revenue.loc[(ds.revenue["paid_at"] >= start) & (ds.revenue["paid_at"] < end)]
+    return pay.groupby("customer_id")["amount"].sum()
 
 
 def _fit_group(frame: pd.DataFrame, label: str, min_cohorts: int,
@@ -213,8 +254,10 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
 
     Parameters
     ----------
-    ds : Dataset
-        ``customers`` (signup, churn, ``by``) and ``revenue``.
+    ds : Dataset or LazyDataset
+        ``customers`` (signup, churn, ``by``) and ``revenue``. On an engine only per-cohort
+        counts, the active customers' rows and per-customer payment totals are collected
+        (:mod:`slm_lib.engines.customers`); the fits are the pandas engine's.
     as_of : timestamp
         Valuation date (naive = UTC), ideally a month start.
     by : str or None, default "segment"
@@ -263,7 +306,6 @@ def contractual_clv(ds: Dataset, as_of: Any, by: str | None = "segment", discoun
     >>> out[["n_customers", "clv"]].gt(0).all(axis=None)
     np.True_
     """
-    ds = in_memory(ds, "contractual_clv")
     as_of = utc_instant(as_of, "as_of")
     if margin is None and not 0 < margin_share <= 1:
         raise ConfigError(f"margin_share: must be in (0, 1], got {margin_share}")

@@ -162,6 +162,61 @@ def rfm_summary(transactions: pd.DataFrame, customer_col: str = "customer_id",
     return out
 
 
+def purchase_rfm(ds: Any, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, customers: Any = None,
+                 observation_end: Any = None, time_unit: str = "W") -> pd.DataFrame:
+    """:func:`rfm_summary` of a data set's purchases: its payments with amount > 0 paid in ``[start, end)``.
+
+    Parameters
+    ----------
+    ds : Dataset or LazyDataset
+        Its ``revenue`` table; a LazyDataset filters the payments on its engine and collects
+        one row per customer (:func:`slm_lib.engines.customers.purchases`).
+    start, end : Timestamp, optional
+        The window of payment instants (UTC; open ends when None).
+    customers : sequence of str, optional
+        Only these customers' payments.
+    observation_end, time_unit
+        As :func:`rfm_summary` (``observation_end`` defaults to the last day of these purchases).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`rfm_summary`; empty (same columns) without purchases.
+
+    Examples
+    --------
+    >>> from slm_lib.io.dataset import Dataset
+    >>> pay = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [5.0, -5.0, 7.0],
+    ...                     "paid_at": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-09"], utc=True)})
+    >>> purchase_rfm(Dataset(revenue=pay), end=pd.Timestamp("2024-01-09", tz="UTC"))["frequency"].to_dict()
+    {'a': 0}
+    """
+    pay = ds.revenue
+    if pay is None:   # a LazyDataset without a revenue table
+        return _no_purchases()
+    on_engine = getattr(ds, "engine_purchases", None)
+    if on_engine is not None:
+        return rfm_summary(on_engine(start=start, end=end, customers=customers), observation_end=observation_end,
+                           time_unit=time_unit)
+    keep = np.array(pay["amount"] > 0, dtype=bool)
+    if start is not None:
+        keep &= (pay["paid_at"] >= start).to_numpy()
+    if end is not None:
+        keep &= (pay["paid_at"] < end).to_numpy()
+    if customers is not None:
+        keep &= pay["customer_id"].isin(customers).to_numpy()
+    if not keep.any():
+        return _no_purchases()
+    return rfm_summary(pay.loc[keep], observation_end=observation_end, time_unit=time_unit)
+
+
+def _no_purchases() -> pd.DataFrame:
+    """The :func:`rfm_summary` columns without rows."""
+    return pd.DataFrame({"frequency": np.zeros(0, np.int64), **dict.fromkeys(("recency", "T", "monetary_value"),
+                                                                              np.zeros(0))},
+                        index=pd.Index([], dtype="str", name="customer_id"))
+
+
 def _fail(name: str, mask: np.ndarray, rule: str) -> None:
     if mask.any():
         rows = np.flatnonzero(mask)[:5].tolist()

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.clv.bgnbd_covariates import BetaGeoCovariateModel
-from slm_lib.clv.rfm import rfm_summary
+from slm_lib.clv.rfm import purchase_rfm
 from slm_lib.clv.sbg_covariates import ShiftedBetaGeoCovariateModel
 from slm_lib.errors import InsufficientDataError
 from slm_lib.features import customer_features, window_offset
-from slm_lib.io.dataset import Dataset, in_memory
+from slm_lib.io.dataset import Dataset, active_customers
 from slm_lib.models._design import describe_term
 from slm_lib.periods import period_ordinals, utc_instant
 from slm_lib.wording import effect_sentence, format_estimate, is_clear
@@ -45,9 +45,10 @@ def dropout_data(ds: Dataset, as_of: Any, observation_end: Any = None, lookback:
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset or LazyDataset
         ``customers``, ``revenue`` (payments; refunds, amount <= 0, are not purchases),
-        ``tickets`` and ``surveys``.
+        ``tickets`` and ``surveys``. On an engine the features and the purchases' RFM come
+        back per customer (:func:`slm_lib.clv.rfm.purchase_rfm`).
     as_of : timestamp
         When the service features are measured (naive = UTC); purchases are counted from it.
     observation_end : timestamp, optional
@@ -75,14 +76,12 @@ def dropout_data(ds: Dataset, as_of: Any, observation_end: Any = None, lookback:
     >>> d[["frequency", "recency", "T", "median_frt_h"]].notna().any().all()
     np.True_
     """
-    ds = in_memory(ds, "service_dropout")
     as_of = utc_instant(as_of, "as_of")
     features = customer_features(ds, as_of, lookback=lookback, horizon="1D").set_index("customer_id")
-    pay = ds.revenue
-    pay = pay.loc[(pay["paid_at"] >= as_of) & (pay["amount"] > 0) & pay["customer_id"].isin(features.index)]
-    if pay.empty:
+    rfm = purchase_rfm(ds, start=as_of, customers=features.index, observation_end=observation_end,
+                       time_unit=time_unit)
+    if rfm.empty:
         raise InsufficientDataError(f"dropout_data: no customer active at {as_of} paid after it")
-    rfm = rfm_summary(pay, "customer_id", "paid_at", "amount", observation_end, time_unit)
     service = features.drop(columns=["as_of", "churned", "revenue_horizon", "duration_days", "event"])
     return rfm.join(service, how="left")
 
@@ -130,7 +129,6 @@ def churn_data(ds: Dataset, as_of: Any, horizon: str = "6M", lookback: str = "3M
     >>> bool((d["entered"] <= d["renewals"]).all() and d["churned"].any())
     True
     """
-    ds = in_memory(ds, "service_churn")
     as_of = utc_instant(as_of, "as_of")
     features = customer_features(ds, as_of, lookback=lookback, horizon=horizon)
     end = as_of + window_offset(horizon)
@@ -138,7 +136,8 @@ def churn_data(ds: Dataset, as_of: Any, horizon: str = "6M", lookback: str = "3M
     def month(ts: Any) -> np.ndarray:   # UTC calendar months
         return period_ordinals(pd.Series(ts).reset_index(drop=True), "M")
 
-    customers = ds.customers.set_index("customer_id").reindex(features["customer_id"])
+    customers = active_customers(ds, as_of, ["customer_id", "signup_at", "churned_at"]).set_index(
+        "customer_id").reindex(features["customer_id"])
     cohort = month(customers["signup_at"])
     last = np.where(features["churned"], month(customers["churned_at"]), month([end])[0])
     out = features.drop(columns=["as_of", "duration_days", "event"]).copy()

@@ -155,6 +155,27 @@ class LazyDataset:
         from slm_lib.engines.summaries import engine_cohort_retention
         return engine_cohort_retention(self, **kwargs)
 
+    # engmodels: what at_risk, service_churn / service_dropout and contractual_clv read (slm_lib.engines.customers)
+    def engine_active_customers(self, as_of: pd.Timestamp, columns: list[str]) -> pd.DataFrame:
+        """:func:`slm_lib.io.dataset.active_customers` on the engine (its dispatch hook)."""
+        from slm_lib.engines.customers import active_customers
+        return active_customers(self, as_of, columns)
+
+    def engine_purchases(self, start: Any, end: Any, customers: Any = None) -> "LazyDataset":
+        """This data set with only the purchases of a window in its revenue (:func:`slm_lib.clv.rfm.purchase_rfm`)."""
+        from slm_lib.engines.customers import purchases
+        return purchases(self, start, end, customers)
+
+    def engine_payment_totals(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        """Net amount paid in ``[start, end)`` per customer (the contractual CLV's margin)."""
+        from slm_lib.engines.customers import payment_totals
+        return payment_totals(self, start, end)
+
+    def engine_cohort_lives(self, as_of: pd.Timestamp, freq: str, by: str | None, tz: str) -> pd.DataFrame:
+        """Customers by group, signup cohort and periods survived (:func:`slm_lib.clv.contractual.cohort_survivors`)."""
+        from slm_lib.engines.customers import cohort_lives
+        return cohort_lives(self, as_of, freq, by, tz)
+
 
 def fetch(con: Any, table: Any) -> Any:
     """An ibis table's rows as a pandas DataFrame, for results of many rows (one per ticket).

@@ -3,13 +3,13 @@ scores are on and the instant the data were observed at."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from slm_lib.config import SCALES, check_scales
-from slm_lib.errors import EngineNotSupportedError, InsufficientDataError
+from slm_lib.errors import InsufficientDataError
 from slm_lib.events import event_history, implied_fields
 from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
 from slm_lib.schema import TABLES, TS, empty_frame
@@ -212,26 +212,27 @@ class Dataset:
         return f"Dataset({sizes}, quality_problems={len(self.quality)}, source={self.source!r})"
 
 
-def in_memory(ds: Any, what: str) -> Any:
-    """``ds`` itself when its tables are in memory; data on an engine are refused with the reason.
+def active_customers(ds: Any, as_of: pd.Timestamp, columns: Iterable[str]) -> pd.DataFrame:
+    """``columns`` of the customers signed up before ``as_of`` and not churned before it, by customer_id.
 
-    For the functions that read rows in pandas and have no engine form yet.
-
-    Raises
-    ------
-    EngineNotSupportedError
-        ``ds`` is a :class:`slm_lib.engines.LazyDataset`.
+    One row per customer; a :class:`slm_lib.engines.LazyDataset` filters them on its engine
+    and collects only these columns (:func:`slm_lib.engines.customers.active_customers`).
 
     Examples
     --------
-    >>> in_memory(Dataset(), "at_risk").tickets.empty
-    True
+    >>> from slm_lib.schema import empty_frame
+    >>> c = empty_frame("customers")
+    >>> c.loc[0] = ["b", pd.Timestamp("2024-01-05", tz="UTC"), "smb", None, pd.NaT]
+    >>> c.loc[1] = ["a", pd.Timestamp("2024-01-09", tz="UTC"), "smb", None, pd.Timestamp("2024-03-09", tz="UTC")]
+    >>> active_customers(Dataset(customers=c), pd.Timestamp("2024-02-01", tz="UTC"), ["customer_id"])["customer_id"].tolist()
+    ['a', 'b']
     """
-    engine = getattr(ds, "engine", None)
-    if engine is not None:
-        raise EngineNotSupportedError(f"{what} does not run on the {engine} engine yet (it reads rows in memory); "
-                                      "use engine='pandas' for it (docs/engines.md lists what runs on an engine)")
-    return ds
+    on_engine = getattr(ds, "engine_active_customers", None)
+    if on_engine is not None:
+        return on_engine(as_of=as_of, columns=list(columns))
+    c = ds.customers
+    c = c.loc[(c["signup_at"] < as_of) & ~(c["churned_at"] < as_of), list(columns)]
+    return c.sort_values("customer_id", kind="stable", ignore_index=True) if "customer_id" in c else c.reset_index(drop=True)
 
 
 def has_ticket_events(ds: Any) -> bool:

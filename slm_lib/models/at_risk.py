@@ -12,6 +12,8 @@
    reference being the training mean of a numeric driver and the reference level of a
    categorical one; ``top_drivers`` names the (up to three) positive ones, largest first,
    with the labels of the model tables and the odds multiplier ``exp(contribution)``;
+   ``outside_training`` flags the numeric drivers whose value lies outside the range of
+   the fitted rows (the score extrapolates there);
 4. **value**: BG/NBD and Gamma-Gamma on the payments before ``as_of`` (refunds left out)
    give ``p_alive`` and the predicted CLV over ``clv_horizon`` weeks (1% a month discount);
 5. **holdout**: the same model fitted one window earlier and judged on the window ending at
@@ -27,10 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv, rfm_summary
+from slm_lib.clv import BetaGeoModel, GammaGammaModel, predictive_clv
+from slm_lib.clv.rfm import purchase_rfm
 from slm_lib.errors import InsufficientDataError, SlmError
 from slm_lib.features import customer_features
-from slm_lib.io.dataset import Dataset, in_memory
+from slm_lib.io.dataset import Dataset
 from slm_lib.models._design import Z, design_rows, reference_row
 from slm_lib.models.churn import churn_model, default_churn_drivers
 from slm_lib.models.holdout import ChurnHoldout, evaluate_churn, linear_predictor, split_instants
@@ -47,7 +50,10 @@ class AtRisk:
     """Result of :func:`at_risk`.
 
     ``table``: the ``top`` customers by churn probability: ``rank, customer_id, segment,
-    churn_probability, ci_low, ci_high, top_drivers, p_alive, clv, clv_low, clv_high``.
+    churn_probability, ci_low, ci_high, top_drivers, outside_training, p_alive, clv, clv_low,
+    clv_high``. ``outside_training`` names the numeric drivers whose value lies outside the
+    range the model was fitted on, with the value and that range ('' when none): such a
+    probability extrapolates the fitted curve (a value beyond the data can give nearly 100%).
     ``drivers``: every scored customer's driver contributions (``customer_id, term, label,
     contribution`` in log-odds). ``holdout``: the time-split check; ``auc`` its AUC row.
     """
@@ -83,6 +89,11 @@ class AtRisk:
             out.append(f"Judged on the window ending {self.as_of:%Y-%m-%d} (a model fitted before it), the model ranks "
                        f"a churner above a stayer {format_estimate(auc['value'], auc['ci_low'], auc['ci_high'], signed=False)}"
                        f" of the time (AUC; 0.5 = chance; n = {int(auc['n']):,}, {int(auc['events']):,} churned).")
+        outside = int((t["outside_training"] != "").sum()) if len(t) else 0
+        if outside:
+            out.append(f"{outside:,} of them have a driver value outside the range the model was fitted on "
+                       "(outside_training): their probability extrapolates the model, and one near 100% says the "
+                       "value lies beyond the data, not that churn is certain.")
         if len(t) and t["clv"].notna().any():
             out.append(f"Their predicted value over the next year is {t['clv'].sum():,.0f} in all "
                        f"(median {t['clv'].median():,.0f} per customer).")
@@ -115,6 +126,28 @@ def _contributions(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     return long.loc[long["active"]].drop(columns="active").reset_index(drop=True)
 
 
+def _outside_training(model: Any, features: pd.DataFrame) -> pd.Series:
+    """Per row of ``features``: the numeric drivers outside the range of the rows the model was fitted on.
+
+    ``"median first response 412 (fitted 0.2 to 180)"``, joined by ``"; "`` ('' when none):
+    a score there extrapolates the fitted curve, which is why it can come out near 0 or 1.
+    """
+    design = model.design
+    X = design_rows(design, features)
+    labels = model.table.set_index("term")["label"]
+    out = pd.Series("", index=features.index)
+    for t in design.terms:
+        if t.role != "driver" or t.level is not None:
+            continue
+        fitted = design.X[t.name]
+        lo, hi = fitted.min(), fitted.max()
+        outside = (X[t.name] < lo) | (X[t.name] > hi)
+        text = (labels[t.name].split(" (per ")[0] + " " + features[t.source].map(lambda v: f"{v:.3g}")
+                + f" (fitted {lo * t.scale:.3g} to {hi * t.scale:.3g})")
+        out = out.where(~outside, out.where(out == "", out + "; ") + text)
+    return out
+
+
 def _top_text(long: pd.DataFrame, k: int = 3) -> pd.Series:
     up = long.loc[long["contribution"] > 0].sort_values(["customer_id", "contribution"], ascending=[True, False])
     up = up.groupby("customer_id", sort=False).head(k)
@@ -125,14 +158,12 @@ def _top_text(long: pd.DataFrame, k: int = 3) -> pd.Series:
 
 def _value(ds: Dataset, as_of: pd.Timestamp, customers: pd.Series, clv_horizon: float) -> tuple[pd.DataFrame, str]:
     """P(alive) and predicted CLV per customer from the payments before ``as_of``."""
-    rv = ds.revenue
-    paid = rv.loc[(rv["paid_at"] < as_of) & (rv["amount"] > 0)]
+    rfm = purchase_rfm(ds, end=as_of, observation_end=as_of - _NS, time_unit="W")
     empty = pd.DataFrame(index=pd.Index(customers, name="customer_id"),
                          columns=["p_alive", "clv", "clv_low", "clv_high"], dtype=float)
-    if paid.empty:
+    if rfm.empty:
         return empty, "No payments before the instant: P(alive) and CLV are not shown."
     try:
-        rfm = rfm_summary(paid, observation_end=as_of - _NS, time_unit="W")
         rfm = rfm.loc[rfm["T"] > 0]   # first paid on the last day: no time observed, not valued
         bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
         repeat = rfm.loc[rfm["frequency"] > 0]
@@ -156,8 +187,10 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
 
     Parameters
     ----------
-    ds : Dataset
-        Canonical tables; nothing at or after ``as_of`` is used (module docstring).
+    ds : Dataset or LazyDataset
+        Canonical tables; nothing at or after ``as_of`` is used (module docstring). On an
+        engine the features and the purchases' RFM come back per customer; the models are
+        the pandas engine's.
     as_of : timestamp
         The instant of the scores (e.g. the start of the month after the report month).
     horizon, lookback : str
@@ -186,7 +219,6 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
     >>> list(r.table.columns)[:5], len(r.table)
     (['rank', 'customer_id', 'segment', 'churn_probability', 'ci_low'], 5)
     """
-    ds = in_memory(ds, "at_risk")
     instant = utc_instant(as_of)
     if drivers is None:
         drivers, default_units = default_churn_drivers(ds)
@@ -213,9 +245,11 @@ def at_risk(ds: Dataset, as_of: Any, horizon: str = "1M", top: int = 100, lookba
                                          ci_high=expit(eta[scored] + Z * se[scored]))
     long = _contributions(model, current)
     current["top_drivers"] = current["customer_id"].map(_top_text(long)).fillna("")
+    current["outside_training"] = _outside_training(model, current)
     current = current.sort_values(["churn_probability", "customer_id"], ascending=[False, True]).head(top)
     value, note = _value(ds, instant, current["customer_id"], clv_horizon)
-    table = current[["customer_id", "segment", "churn_probability", "ci_low", "ci_high", "top_drivers"]].reset_index(
+    table = current[["customer_id", "segment", "churn_probability", "ci_low", "ci_high", "top_drivers",
+                     "outside_training"]].reset_index(
         drop=True).join(value.reset_index(drop=True))
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return AtRisk(table, long, check, instant, horizon, int(now.sum()), int((~scored).sum()), note)
