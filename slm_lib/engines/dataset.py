@@ -100,10 +100,10 @@ class LazyDataset:
         from slm_lib.engines.cut import first_created
         return first_created(self)
 
-    def engine_collect_window(self, start: Any, end: Any) -> Any:
+    def engine_collect_window(self, start: Any, end: Any, survey_tickets: bool = True) -> Any:
         """The rows of ``[start, end)`` as a pandas Dataset (:func:`slm_lib.engines.cut.collect_window`)."""
         from slm_lib.engines.cut import collect_window
-        return collect_window(self, start, end)
+        return collect_window(self, start, end, survey_tickets)
 
     def engine_monthly_sums(self, ordinals: Any, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
         """Per-month sums of :func:`slm_lib.service_panel.monthly_service_panel` (its dispatch hook)."""
