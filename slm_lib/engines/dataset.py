@@ -155,6 +155,32 @@ class LazyDataset:
         from slm_lib.engines.summaries import engine_cohort_retention
         return engine_cohort_retention(self, **kwargs)
 
+    # engjourney
+    def engine_window_comments(self, start: Any, end: Any) -> pd.DataFrame:
+        """:func:`slm_lib.summary.month_comments` on the engine (:func:`slm_lib.engines.cut.window_comments`)."""
+        from slm_lib.engines.cut import window_comments
+        return window_comments(self, start, end)
+
+    def engine_repeat_contact_rate(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.repeat.repeat_contact_rate` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_repeat_contact_rate
+        return engine_repeat_contact_rate(self, **kwargs)
+
+    def engine_channel_switching(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.switching.channel_switching` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_channel_switching
+        return engine_channel_switching(self, **kwargs)
+
+    def engine_paths_before_churn(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.paths.paths_before_churn` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_paths_before_churn
+        return engine_paths_before_churn(self, **kwargs)
+
+    def engine_journey_stages(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.stages.journey_stages` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.stages import engine_journey_stages
+        return engine_journey_stages(self, **kwargs)
+
 
 def fetch(con: Any, table: Any) -> Any:
     """An ibis table's rows as a pandas DataFrame, for results of many rows (one per ticket).
