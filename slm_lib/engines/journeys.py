@@ -168,12 +168,16 @@ def _touchpoints(lazy: Any, kinds: Sequence[str], epoch: Any) -> list[Any]:
     return parts
 
 
+def _stacked(parts: list[Any]) -> Any:
+    """The touchpoint tables as one (UNION ALL)."""
+    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+
+
 def _first_touch(lazy: Any) -> int | None:
     """The first touchpoint of any kind on record, in ns (None: none)."""
-    epoch = engine_clock(None, lazy.con)
-    found = [p.aggregate(_m=p._us.min()).execute()["_m"].iloc[0] for p in _touchpoints(lazy, TOUCHPOINT_KINDS, epoch)]
-    found = [int(f) for f in found if pd.notna(f)]
-    return min(found) * 1000 if found else None
+    every = _stacked(_touchpoints(lazy, TOUCHPOINT_KINDS, engine_clock(None, lazy.con)))
+    first = every.aggregate(_m=every._us.min()).execute()["_m"].iloc[0]
+    return None if pd.isna(first) else int(first) * 1000
 
 
 def engine_paths_before_churn(lazy: Any, window_days: float = 90, length: int = 3, as_of: Any = None, seed: int = 0,
@@ -210,7 +214,7 @@ def engine_paths_before_churn(lazy: Any, window_days: float = 90, length: int = 
     got = pd.DataFrame({"_c": [], "_r": [], "_tok": []})
     if parts and len(bounds):
         w = ibis.memtable(bounds, schema=ibis.schema({"_rc": "string", "_lo": "int64", "_hi": "int64"}))
-        tp = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+        tp = _stacked(parts)
         tp = tp.join(w, tp._c == w._rc)
         tp = tp.filter(tp._us.notnull() & (tp._us <= tp._hi) & (tp._us > tp._lo))
         tp = tp.mutate(_r=ibis.row_number().over(group_by=tp._c, order_by=[tp._us.desc(), tp._kind.desc(),
