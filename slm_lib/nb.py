@@ -30,12 +30,12 @@ from slm_lib.io.dataset import Dataset
 from slm_lib.io.load import load_data
 from slm_lib.models.churn import default_churn_drivers
 from slm_lib.periods import check_month, month_bounds, month_labels, utc_instant
-from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_subset, select_segment
+from slm_lib.summary import data_months, kpi_sentence, kpi_sentences, month_comments, month_subset, select_segment
 from slm_lib.text import mask_pii_series
 from slm_lib.wording import format_kpi, format_p
 
 __all__ = ["report_data", "coverage_note", "attempt", "bullets", "churn_drivers", "Captioned", "Unavailable", "data_months", "findings_markdown", "kpi_display",
-           "kpi_sentences", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "staffing_table", "suggested_actions",
+           "kpi_sentences", "month_comments", "month_subset", "recent_periods", "scale_note", "score_bands", "select_segment", "staffing_table", "suggested_actions",
            "verbatim_comments"]
 
 

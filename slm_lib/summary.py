@@ -120,10 +120,22 @@ def select_segment(ds: Dataset, segment: str | None) -> Dataset:
     return replace(ds, **keep)
 
 
+def _months(month: str, months: int, tz: str, what: str) -> tuple[set[str], pd.Timestamp, pd.Timestamp]:
+    """The ``months`` month labels ending with ``month`` and the instants bounding them in ``tz``."""
+    last = check_month(month).ordinal
+    if months < 1:
+        raise ConfigError(f"{what}: months must be at least 1, not {months}")
+    keep = {str(pd.Period(ordinal=o, freq="M")) for o in range(last - months + 1, last + 1)}
+    return keep, month_bounds(str(pd.Period(ordinal=last - months + 1, freq="M")), tz)[0], month_bounds(month, tz)[1]
+
+
 def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> Dataset:
     """Tickets created and surveys submitted in ``month`` (``tz``), or in the ``months`` months ending with it.
 
-    The kept tickets keep their ticket events; customers and revenue stay as they are.
+    The kept tickets keep their ticket events; customers and revenue stay as they are. On
+    an engine (a :class:`~slm_lib.engines.LazyDataset`) the same tickets, surveys and events
+    collected as a small pandas Dataset, with the customers they name and no revenue
+    (:func:`slm_lib.engines.cut.collect_window`).
 
     Examples
     --------
@@ -134,14 +146,36 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> D
     >>> len(month_subset(Dataset(tickets=t), "2026-10", months=2).tickets)
     2
     """
-    last = check_month(month).ordinal
-    if months < 1:
-        raise ConfigError(f"month_subset: months must be at least 1, not {months}")
-    keep = {str(pd.Period(ordinal=o, freq="M")) for o in range(last - months + 1, last + 1)}
+    keep, start, end = _months(month, months, tz, "month_subset")
+    collect = getattr(ds, "engine_collect_window", None)
+    if collect is not None:
+        return collect(start, end, survey_tickets=False)
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin(keep)].reset_index(drop=True)
     surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz).isin(keep)].reset_index(drop=True)
     events = ds.ticket_events[ds.ticket_events["ticket_id"].isin(tickets["ticket_id"])].reset_index(drop=True)
     return replace(ds, tickets=tickets, surveys=surveys, ticket_events=events)
+
+
+def month_comments(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> pd.DataFrame:
+    """The survey answers with a comment submitted in ``month`` (``tz``), or in the ``months`` months ending with it.
+
+    What :func:`slm_lib.voice.sentiment.sentiment_trend` reads (it scores comments only), so
+    its trend of these months is the trend of all the data in them; on an engine only
+    these rows are collected (:func:`slm_lib.engines.cut.window_comments`).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"response_id": ["R1", "R2", "R3"], "comment": ["ok", None, "slow"],
+    ...                   "submitted_at": pd.to_datetime(["2026-08-31", "2026-09-01", "2026-10-31"], utc=True)})
+    >>> month_comments(Dataset(surveys=s), "2026-10", months=2)["response_id"].tolist()
+    ['R3']
+    """
+    keep, start, end = _months(month, months, tz, "month_comments")
+    comments = getattr(ds, "engine_window_comments", None)
+    if comments is not None:
+        return comments(start, end)
+    s = ds.surveys
+    return s[month_labels(s["submitted_at"], tz).isin(keep) & s["comment"].notna()].reset_index(drop=True)
 
 
 def _ticket_hours(ds: Dataset, metric: str, calendar: Any, as_of: Any) -> pd.Series:

@@ -205,8 +205,12 @@ def first_created(lazy: Any) -> pd.Timestamp:
 
 
 def _collect(con: Any, table: Any, name: str) -> pd.DataFrame:
-    """An engine table as a pandas frame of the canonical columns and dtypes of ``name`` (session in UTC)."""
+    """An engine table as a pandas frame of the canonical columns and dtypes of ``name`` (session in UTC).
+
+    Rows in the order of the table's first (id) column: an engine has no file order.
+    """
     got = fetch(con, table.select(*[c for c in COLUMNS[name] if c in table.columns]))
+    got = got.sort_values(got.columns[0], kind="stable") if len(got.columns) else got
     out = {}
     for column, dtype in COLUMNS[name].items():
         values = got[column] if column in got else pd.Series(pd.NA, index=got.index)
@@ -214,14 +218,22 @@ def _collect(con: Any, table: Any, name: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=got.index).reset_index(drop=True)
 
 
-def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
+def _window(start: Any, end: Any) -> tuple[Any, Any]:
+    """The engine literals bounding ``[start, end)`` (session in UTC)."""
+    return instant(utc_instant(start, "start"), up=True), instant(utc_instant(end, "end"), up=True)
+
+
+def collect_window(lazy: Any, start: Any, end: Any, survey_tickets: bool = True) -> Dataset:
     """The rows of ``[start, end)`` as a pandas Dataset: what per-month tests and listings need.
 
-    Tickets created and surveys submitted in the window, the tickets those surveys name,
-    the customers either names and the events of the tickets; ``as_of``, scales and the
-    data-quality table are those of ``lazy``. A function that selects its months itself
-    (a month-over-month test, the month's comments, changes per group) gives on this the
-    same result as on the whole data, from a small part of it.
+    Tickets created and surveys submitted in the window, the tickets those surveys name
+    (``survey_tickets=False``: only the tickets created in the window, as
+    :func:`slm_lib.summary.month_subset` keeps them), the customers either names and the
+    events of the tickets; ``as_of``, scales and the data-quality table are those of
+    ``lazy``. A function that selects its months itself (a month-over-month test, the
+    month's comments, changes per group) gives on this the same result as on the whole
+    data, from a small part of it. Rows come in ``ticket_id`` / ``response_id`` /
+    ``customer_id`` / ``event_id`` order (an engine has no file order).
 
     Examples
     --------
@@ -229,7 +241,7 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
     >>> part = open_dataset("data_samples").engine_collect_window("2026-09-01", "2026-11-01")   # doctest: +SKIP
     """
     _set_time_zone(lazy.con, "UTC")
-    since, before = instant(utc_instant(start, "start"), up=True), instant(utc_instant(end, "end"), up=True)
+    since, before = _window(start, end)
     frames: dict[str, pd.DataFrame] = {}
     t, s = lazy.tables.get("tickets"), lazy.tables.get("surveys")
     if s is not None:
@@ -237,7 +249,7 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
         frames["surveys"] = _collect(lazy.con, s, "surveys")
     if t is not None:
         kept = (t.created_at >= since) & (t.created_at < before)
-        t = t.filter(kept | _isin(t.ticket_id, s.ticket_id) if s is not None else kept)
+        t = t.filter(kept | _isin(t.ticket_id, s.ticket_id) if s is not None and survey_tickets else kept)
         frames["tickets"] = _collect(lazy.con, t, "tickets")
     c, e = lazy.tables.get("customers"), lazy.tables.get("ticket_events")
     if c is not None:
@@ -247,3 +259,15 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
     if e is not None and t is not None:
         frames["ticket_events"] = _collect(lazy.con, e.filter(_isin(e.ticket_id, t.ticket_id)), "ticket_events")
     return Dataset(**frames, scales=lazy.scales, as_of=lazy.as_of, quality=lazy.quality, source=lazy.source)
+
+
+def window_comments(lazy: Any, start: Any, end: Any) -> pd.DataFrame:
+    """The survey answers with a comment submitted in ``[start, end)``, as a pandas frame (``response_id`` order)."""
+    _set_time_zone(lazy.con, "UTC")
+    since, before = _window(start, end)
+    s = lazy.tables.get("surveys")
+    if s is None:
+        from slm_lib.schema import empty_frame
+        return empty_frame("surveys")
+    return _collect(lazy.con, s.filter((s.submitted_at >= since) & (s.submitted_at < before) & s.comment.notnull()),
+                    "surveys")

@@ -100,10 +100,10 @@ class LazyDataset:
         from slm_lib.engines.cut import first_created
         return first_created(self)
 
-    def engine_collect_window(self, start: Any, end: Any) -> Any:
+    def engine_collect_window(self, start: Any, end: Any, survey_tickets: bool = True) -> Any:
         """The rows of ``[start, end)`` as a pandas Dataset (:func:`slm_lib.engines.cut.collect_window`)."""
         from slm_lib.engines.cut import collect_window
-        return collect_window(self, start, end)
+        return collect_window(self, start, end, survey_tickets)
 
     def engine_monthly_sums(self, ordinals: Any, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
         """Per-month sums of :func:`slm_lib.service_panel.monthly_service_panel` (its dispatch hook)."""
@@ -175,6 +175,32 @@ class LazyDataset:
         """Customers by group, signup cohort and periods survived (:func:`slm_lib.clv.contractual.cohort_survivors`)."""
         from slm_lib.engines.customers import cohort_lives
         return cohort_lives(self, as_of, freq, by, tz)
+
+    # engjourney
+    def engine_window_comments(self, start: Any, end: Any) -> pd.DataFrame:
+        """:func:`slm_lib.summary.month_comments` on the engine (:func:`slm_lib.engines.cut.window_comments`)."""
+        from slm_lib.engines.cut import window_comments
+        return window_comments(self, start, end)
+
+    def engine_repeat_contact_rate(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.repeat.repeat_contact_rate` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_repeat_contact_rate
+        return engine_repeat_contact_rate(self, **kwargs)
+
+    def engine_channel_switching(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.switching.channel_switching` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_channel_switching
+        return engine_channel_switching(self, **kwargs)
+
+    def engine_paths_before_churn(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.paths.paths_before_churn` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.journeys import engine_paths_before_churn
+        return engine_paths_before_churn(self, **kwargs)
+
+    def engine_journey_stages(self, **kwargs: Any) -> Any:
+        """:func:`slm_lib.journeys.stages.journey_stages` computed on the engine (its dispatch hook)."""
+        from slm_lib.engines.stages import engine_journey_stages
+        return engine_journey_stages(self, **kwargs)
 
 
 def fetch(con: Any, table: Any) -> Any:

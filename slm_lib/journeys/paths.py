@@ -164,27 +164,20 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
     >>> p.table[["path", "n_churned", "n_retained"]].values.tolist()
     [['ticket:chat', 0, 1], ['ticket:phone', 1, 0]]
     """
+    hook = getattr(ds, "engine_paths_before_churn", None)
+    if hook is not None:
+        return hook(window_days=window_days, length=length, as_of=as_of, seed=seed, min_n=min_n, kinds=kinds)
     if as_of is not None:
         ds = ds.until(utc_instant(as_of))
     end = ds.observation_end().value
     c = ds.customers
     signup, churned = epoch_ns(c["signup_at"]), epoch_ns(c["churned_at"])
-    is_churned = (churned != NAT_NS) & (churned <= end)
-    if not is_churned.any():
-        raise InsufficientDataError("paths_before_churn: no customer churned by as_of, so there is nothing to compare")
-    unknown = set(kinds) - set(TOUCHPOINT_KINDS)
-    if unknown:
-        raise ConfigError(f"paths_before_churn: unknown touchpoint kinds {sorted(unknown)}; "
-                          f"choose from {list(TOUCHPOINT_KINDS)}")
+    is_churned = churned_by(churned, end, kinds)
     window = int(round(window_days * _NS_PER_DAY))
     customer, at, token, names = _touchpoints(ds, c["customer_id"])
     known = at[at != NAT_NS]
-    earliest = (int(known.min()) if len(known) else end) + window
-    order = np.argsort(c["customer_id"].astype(str).to_numpy(), kind="stable")
-    ref = _matched_references(signup, churned, order, earliest, end, seed)
-    if not (ref[is_churned] != NAT_NS).any():
-        raise InsufficientDataError("paths_before_churn: no customer churned at least window_days after the first "
-                                    "touchpoint on record, so no churn has a whole window of data before it")
+    ref = reference_instants(c["customer_id"], signup, churned, is_churned, end,
+                             int(known.min()) if len(known) else None, window, seed)
     cref = np.where(customer >= 0, ref[np.maximum(customer, 0)], NAT_NS)
     kind = np.array([TOUCHPOINT_KINDS.index(n.split(":")[0]) if ":" in n else 2 for n in names])
     wanted = np.isin(kind, [TOUCHPOINT_KINDS.index(k) for k in kinds])
@@ -197,13 +190,52 @@ def paths_before_churn(ds: Any, window_days: float = 90, length: int = 3, as_of:
     end_pos = np.flatnonzero(last)
     from_end = end_pos[np.searchsorted(end_pos, np.arange(len(cust)))] - np.arange(len(cust))
     tail = from_end < length
-    n_customers = len(c)
-    grid = np.full((n_customers, length), -1, dtype=np.int64)   # column length-1 = the latest touchpoint
-    grid[cust[tail], length - 1 - from_end[tail]] = tok[tail]
+    return path_table(cust[tail], from_end[tail], np.asarray(names, dtype=object)[tok[tail]], ref, is_churned,
+                      window_days, length, min_n)
+
+
+def churned_by(churned: np.ndarray, end: int, kinds: Sequence[str]) -> np.ndarray:
+    """Which customers churned by ``end`` (int64 ns); raises when none did or ``kinds`` are unknown."""
+    is_churned = (churned != NAT_NS) & (churned <= end)
+    if not is_churned.any():
+        raise InsufficientDataError("paths_before_churn: no customer churned by as_of, so there is nothing to compare")
+    unknown = set(kinds) - set(TOUCHPOINT_KINDS)
+    if unknown:
+        raise ConfigError(f"paths_before_churn: unknown touchpoint kinds {sorted(unknown)}; "
+                          f"choose from {list(TOUCHPOINT_KINDS)}")
+    return is_churned
+
+
+def reference_instants(customer_id: pd.Series, signup: np.ndarray, churned: np.ndarray, is_churned: np.ndarray,
+                       end: int, first: int | None, window: int, seed: int) -> np.ndarray:
+    """Per customer, the reference instant (int64 ns, :data:`NAT_NS`: not seen) of the module docstring.
+
+    ``first``: the first touchpoint of any kind on record (None: none); ``window`` in ns.
+    """
+    earliest = (end if first is None else first) + window
+    order = np.argsort(customer_id.astype(str).to_numpy(), kind="stable")
+    ref = _matched_references(signup, churned, order, earliest, end, seed)
+    if not (ref[is_churned] != NAT_NS).any():
+        raise InsufficientDataError("paths_before_churn: no customer churned at least window_days after the first "
+                                    "touchpoint on record, so no churn has a whole window of data before it")
+    return ref
+
+
+def path_table(customer: np.ndarray, from_end: np.ndarray, token: np.ndarray, ref: np.ndarray,
+               is_churned: np.ndarray, window_days: float, length: int, min_n: int) -> PathsBeforeChurn:
+    """:class:`PathsBeforeChurn` from each seen customer's last touchpoints (every engine's formula).
+
+    ``customer`` (position in the customers), ``from_end`` (0: the latest) and ``token`` (its
+    name) describe the touchpoints with ``from_end < length``; ``ref`` and ``is_churned``
+    are per customer.
+    """
+    codes, names = pd.factorize(pd.Series(token, dtype=object))
+    grid = np.full((len(ref), length), -1, dtype=np.int64)   # column length-1 = the latest touchpoint
+    grid[customer, length - 1 - from_end] = codes
     seen = ref != NAT_NS
     path_codes, first = np.unique(grid[seen], axis=0, return_inverse=True)
     first = first.ravel()
-    token_names = np.array(names + [""], dtype=object)
+    token_names = np.array([*names, ""], dtype=object)
     paths = [_SEP.join(token_names[row[row >= 0]]) or NO_TOUCHPOINTS for row in path_codes]
     group_churned = is_churned[seen]
     k = len(path_codes)

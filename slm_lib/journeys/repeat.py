@@ -118,6 +118,9 @@ def repeat_contact_rate(ds: Any, days: float = REPEAT_DAYS, by: str | Sequence[s
     >>> repeat_contact_rate(Dataset(tickets=t, as_of="2024-02-01"))[["n", "repeats", "censored", "value"]].values.tolist()
     [[2.0, 1.0, 1.0, 50.0]]
     """
+    hook = getattr(ds, "engine_repeat_contact_rate", None)
+    if hook is not None:
+        return hook(days=days, by=by, as_of=as_of, min_n=min_n)
     by = by_list(by)
     t = ds.tickets
     codes, labels, _ = by_codes(by, t, empty_frame("surveys"), ds.customers)
@@ -126,9 +129,21 @@ def repeat_contact_rate(ds: Any, days: float = REPEAT_DAYS, by: str | Sequence[s
     flags = repeat_flags(t, ds.ticket_events, observation_end(ds, as_of), days)
     size = len(frame)
     count = lambda mask: np.bincount(group[mask & (group >= 0)], minlength=size)  # noqa: E731
-    n, repeats = count(flags.counted), count(flags.counted & flags.repeat)
+    groups = frame[by] if by else pd.DataFrame(index=range(size))
+    return rate_table(groups, count(flags.counted), count(flags.counted & flags.repeat), count(flags.censored), min_n)
+
+
+def rate_table(groups: pd.DataFrame, n: np.ndarray, repeats: np.ndarray, censored: np.ndarray,
+               min_n: int = DEFAULT_MIN_N) -> pd.DataFrame:
+    """The table of :func:`repeat_contact_rate` from its counts per group row of ``groups`` (every engine's formula).
+
+    Examples
+    --------
+    >>> rate_table(pd.DataFrame({"channel": ["chat"]}), np.array([4]), np.array([1]), np.array([0]))[
+    ...     ["channel", "n", "repeats", "value"]].values.tolist()
+    [['chat', 4, 1, 25.0]]
+    """
     value, low, high = share_from_counts(repeats, n)
-    out = frame[by].reset_index(drop=True) if by else pd.DataFrame(index=range(size))
-    out = out.assign(n=n, repeats=repeats, censored=count(flags.censored), value=value, ci_low=low, ci_high=high,
-                     small_n=n < min_n)
+    out = groups.reset_index(drop=True).assign(n=n, repeats=repeats, censored=censored, value=value, ci_low=low,
+                                               ci_high=high, small_n=np.asarray(n) < min_n)
     return out.astype({"n": "int64", "repeats": "int64", "censored": "int64"})

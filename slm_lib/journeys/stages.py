@@ -104,6 +104,9 @@ def journey_stages(ds: Any, stages: Mapping[str, Any] | str | os.PathLike,
     >>> js.loc[js.metric.isin(["tickets", "frt_median"]), ["metric", "n", "value"]].values.tolist()
     [['tickets', 1, 1.0], ['frt_median', 1, 2.0]]
     """
+    hook = getattr(ds, "engine_journey_stages", None)
+    if hook is not None:
+        return hook(stages=stages, anchors=anchors, as_of=as_of, min_n=min_n, repeat_days=repeat_days)
     if as_of is not None:
         ds = ds.until(as_of)
     end = ds.observation_end()
@@ -141,8 +144,18 @@ def journey_stages(ds: Any, stages: Mapping[str, Any] | str | os.PathLike,
     s_group = np.concatenate(s_code).astype(np.int64)
     res.update(survey_group_metrics(s.iloc[np.concatenate(s_rows).astype(np.int64)], s_group, size, None, False,
                                     ds.scales))
+    return stage_table(parsed, res, min_n)
+
+
+def stage_table(stages: list[Stage], res: dict[str, tuple[np.ndarray, ...]], min_n: int = DEFAULT_MIN_N) -> pd.DataFrame:
+    """The table of :func:`journey_stages` from its per-stage results (every engine's formula).
+
+    ``res``: metric of :data:`STAGE_METRICS` -> (n, value, ci_low, ci_high) arrays, one
+    entry per stage; survey metrics are shown for stages with answers (n > 0).
+    """
+    size = len(stages)
     present = {m: np.ones(size, dtype=bool) if m not in ("csat", "nps", "ces") else res[m][0] > 0 for m in res}
-    labels = pd.DataFrame({"stage": [stage.name for stage in parsed]})
+    labels = pd.DataFrame({"stage": [stage.name for stage in stages]})
     out = tidy_metrics(labels, res, STAGE_METRICS, present, min_n)
     order = pd.Categorical(out["metric"], categories=list(STAGE_METRICS), ordered=True)
     stage_order = pd.Categorical(out["stage"], categories=list(labels["stage"]), ordered=True)

@@ -106,6 +106,9 @@ def channel_switching(ds: Any, days: float = REPEAT_DAYS, as_of: Any = None,
     >>> sw.matrix().loc["chat"].tolist()
     [0, 1]
     """
+    hook = getattr(ds, "engine_channel_switching", None)
+    if hook is not None:
+        return hook(days=days, as_of=as_of, min_n=min_n)
     t = ds.tickets
     first, then = follow_ups(t, observation_end(ds, as_of), days)
     codes, channels = pd.factorize(t["channel"], sort=True, use_na_sentinel=True)
@@ -114,8 +117,22 @@ def channel_switching(ds: Any, days: float = REPEAT_DAYS, as_of: Any = None,
         codes = np.where(codes < 0, len(channels), codes)
         channels.append(UNKNOWN_CHANNEL)
     k = len(channels)
-    src, dst = codes[first], codes[then]
-    counts = np.bincount(src * k + dst, minlength=k * k).reshape(k, k)
+    counts = np.bincount(codes[first] * k + codes[then], minlength=k * k).reshape(k, k)
+    return switching_tables(counts, channels, days, min_n)
+
+
+def switching_tables(counts: np.ndarray, channels: list[str], days: float,
+                     min_n: int = DEFAULT_MIN_N) -> ChannelSwitching:
+    """:class:`ChannelSwitching` from the follow-up counts (``counts[i, j]``: from ``channels[i]`` to ``channels[j]``).
+
+    Every engine's formula: the engines count the follow-ups, this turns them into shares.
+
+    Examples
+    --------
+    >>> switching_tables(np.array([[1, 3], [0, 0]]), ["chat", "phone"], 7).summary[["from_channel", "n"]].values.tolist()
+    [['all', 4], ['chat', 4]]
+    """
+    k = len(channels)
     row_n = counts.sum(axis=1)
     switched = row_n - np.diag(counts)
     n_all, sw_all = np.concatenate([[row_n.sum()], row_n]), np.concatenate([[switched.sum()], switched])
