@@ -155,6 +155,17 @@ class LazyDataset:
         from slm_lib.engines.summaries import engine_cohort_retention
         return engine_cohort_retention(self, **kwargs)
 
+    # engops
+    def engine_backlog_steps(self, **kwargs: Any) -> Any:
+        """The open-count changes of :func:`slm_lib.metrics.backlog.backlog` on the engine (its dispatch hook)."""
+        from slm_lib.engines.backlog import engine_backlog_steps
+        return engine_backlog_steps(self, **kwargs)
+
+    def engine_volume(self, freq: str, by: list[str], tz: str, first: int, n: int) -> Any:
+        """Tickets per group and period of :func:`slm_lib.forecast.volume.forecast_volume` on the engine (its dispatch hook)."""
+        from slm_lib.engines.volume import engine_volume
+        return engine_volume(self, freq, by, tz, first, n)
+
 
 def fetch(con: Any, table: Any) -> Any:
     """An ibis table's rows as a pandas DataFrame, for results of many rows (one per ticket).
