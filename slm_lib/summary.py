@@ -21,7 +21,7 @@ from scipy import stats as _st
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, months_in_memory
 from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.metrics.lifecycle_table import LIFECYCLE_MEDIANS
 from slm_lib.metrics.sla import tickets_as_of
@@ -123,7 +123,9 @@ def select_segment(ds: Dataset, segment: str | None) -> Dataset:
 def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> Dataset:
     """Tickets created and surveys submitted in ``month`` (``tz``), or in the ``months`` months ending with it.
 
-    The kept tickets keep their ticket events; customers and revenue stay as they are.
+    The kept tickets keep their ticket events; customers and revenue stay as they are. Of
+    data on an engine, the months' rows are collected (:func:`slm_lib.io.dataset.months_in_memory`:
+    a small Dataset with the customers those rows name and no revenue).
 
     Examples
     --------
@@ -137,6 +139,7 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> D
     last = check_month(month).ordinal
     if months < 1:
         raise ConfigError(f"month_subset: months must be at least 1, not {months}")
+    ds = months_in_memory(ds, month, "month_subset", months, tz)
     keep = {str(pd.Period(ordinal=o, freq="M")) for o in range(last - months + 1, last + 1)}
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin(keep)].reset_index(drop=True)
     surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz).isin(keep)].reset_index(drop=True)
