@@ -168,16 +168,14 @@ def test_csat_by_handling_on_an_engine_needs_a_month(generated):
 
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_operations_equal_pandas(spark, tmp_path):
-    ds = load_data("data_samples").until("2025-03-01")
-    ds = nb.month_subset(ds, "2025-02", months=3)    # three months, events included, in Spark's microseconds
-    save_data(ds, tmp_path, format="parquet")
-    lazy = open_dataset(tmp_path, engine="spark", con=spark).until("2025-03-01")
-    here = load_data(tmp_path).until("2025-03-01")
+    # one month of the samples, events included, in Spark's microseconds
+    save_data(nb.month_subset(load_data("data_samples"), "2025-02"), tmp_path, format="parquet")
+    lazy = open_dataset(tmp_path, engine="spark", con=spark)
+    here = load_data(tmp_path, errors="drop")   # drops the surveys of tickets before the month
     kwargs = {"by": "channel", "tz": "Asia/Kolkata", "age_buckets": (1, 7)}
     assert_same(slm.backlog(lazy, **kwargs), slm.backlog(here, **kwargs))
     first = int(period_ordinals(here.tickets["created_at"].iloc[:1], "D", "UTC")[0])
-    counts, keys = engine_volume(lazy, "D", ["segment"], "UTC", first, 60)
-    want_counts, want_keys = _count_matrix(here, "D", ["segment"], "UTC", first, 60)
+    counts, keys = engine_volume(lazy, "D", ["segment"], "UTC", first, 28)
+    want_counts, want_keys = _count_matrix(here, "D", ["segment"], "UTC", first, 28)
     np.testing.assert_array_equal(counts, want_counts)
     pd.testing.assert_frame_equal(keys, want_keys)
-    assert_same(slm.sla_compliance(nb.month_subset(lazy, "2025-02")), slm.sla_compliance(nb.month_subset(here, "2025-02")))

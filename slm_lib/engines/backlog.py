@@ -8,7 +8,8 @@ event to the next status event (to no end after the last). A stretch is open at 
 ``e`` when ``start < e <= stop``, and in age bucket ``b`` when ``lo_b <= e - created_at <
 hi_b``; the ends it counts at are one range of period-end indices per bucket, found from
 period ordinals (the first end after ``x`` is the start of the period after the one holding
-``x``). The engine sums +1 at the first index and -1 past the last per (group, bucket,
+``x``). The engine counts the stretches alike in every index (kept on the engine while the
+buckets read them) and sums +1 at the first index and -1 past the last per (group, bucket,
 index): a few thousand rows, whose running sum over the periods (in pandas) is the backlog.
 No ticket and no event is collected.
 """
@@ -20,7 +21,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from slm_lib.engines.dataset import fetch
+from slm_lib.engines.dataset import cached, fetch
 from slm_lib.engines.groups import coded, group_codes, keyed_tickets
 from slm_lib.engines.lifecycle import status_events
 from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
@@ -87,21 +88,21 @@ def engine_backlog_steps(lazy: Any, by: list[str], freq: str, tz: str, first: in
     stretches = open_stretches(lazy)
     born = keyed.select(*by, _bid=keyed.ticket_id, _born=keyed.created_at)
     x = stretches.join(born, stretches.ticket_id == born._bid)
-    low = _index(x._start, first, n_ends, freq)
-    high = x._stop.isnull().ifelse(n_ends, _index(x._stop, first, n_ends, freq))
-
-    def reaching(ns: int) -> Any:   # ends before created_at + ns: searchsorted(..., "left") on microseconds
-        return _index(x._born + ibis.interval((ns - 1) // 1000, unit="us"), first, n_ends, freq)
-
-    parts = []
-    for b, lo in enumerate(bounds):
-        a = ibis.greatest(low, reaching(lo))
-        z = ibis.least(high, reaching(bounds[b + 1])) if b + 1 < len(bounds) else high
-        inside = x.filter(z > a)
-        parts += [inside.select(*by, _b=ibis.literal(b), _i=a, _d=ibis.literal(1)),
-                  inside.select(*by, _b=ibis.literal(b), _i=z, _d=ibis.literal(-1))]
-    moves = ibis.union(*parts, distinct=False)
-    got = fetch(con, moves.group_by([*by, "_b", "_i"]).aggregate(_s=moves._d.sum()))
+    reach = {f"_r{b}": _index(x._born + ibis.interval((ns - 1) // 1000, unit="us"), first, n_ends, freq)
+             for b, ns in enumerate(bounds)}   # ends before created_at + ns: searchsorted(..., "left")
+    x = x.select(*by, _low=_index(x._start, first, n_ends, freq),
+                 _high=x._stop.isnull().ifelse(n_ends, _index(x._stop, first, n_ends, freq)), **reach)
+    x = x.group_by(list(x.columns)).aggregate(_n=x.count())   # stretches alike in every index, counted
+    with cached(con, x) as kept:   # computed once for every bucket
+        parts = []
+        for b in range(len(bounds)):
+            a = ibis.greatest(kept._low, kept[f"_r{b}"])
+            z = ibis.least(kept._high, kept[f"_r{b + 1}"]) if b + 1 < len(bounds) else kept._high
+            inside = kept.filter(z > a)
+            parts += [inside.select(*by, _b=ibis.literal(b), _i=a, _d=kept._n),
+                      inside.select(*by, _b=ibis.literal(b), _i=z, _d=-kept._n)]
+        moves = ibis.union(*parts, distinct=False)
+        got = fetch(con, moves.group_by([*by, "_b", "_i"]).aggregate(_s=moves._d.sum()))
     cell = (coded(got, lookup, by) * len(bounds) + got["_b"].to_numpy(dtype=np.int64)) * (n_ends + 1) \
         + got["_i"].to_numpy(dtype=np.int64)
     steps = np.bincount(cell, weights=got["_s"].to_numpy(dtype=np.int64), minlength=len(keys) * len(bounds) * (n_ends + 1))
