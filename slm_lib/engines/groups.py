@@ -60,11 +60,10 @@ def group_codes(con: Any, keyed: Any, by: list[str]) -> tuple[pd.DataFrame, pd.D
 
     Examples
     --------
-    >>> import ibis
     >>> from slm_lib.engines.dataset import connect
     >>> con = connect("duckdb")
-    >>> t = ibis.memtable({"team": ["b", "a", None, "b"]})
-    >>> keys, lookup = group_codes(con, t, ["team"])
+    >>> _ = con.raw_sql("CREATE TABLE t AS SELECT * FROM (VALUES ('b'), ('a'), (NULL), ('b')) AS v(team)")
+    >>> keys, lookup = group_codes(con, con.table("t"), ["team"])
     >>> keys["team"].tolist(), lookup.sort_values("_g")["_g"].tolist()
     (['a', 'b', nan], [0, 1, 2])
     """
