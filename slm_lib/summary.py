@@ -21,7 +21,7 @@ from scipy import stats as _st
 
 from slm_lib.config import CONFIDENCE
 from slm_lib.errors import ConfigError, InsufficientDataError
-from slm_lib.io.dataset import Dataset
+from slm_lib.io.dataset import Dataset, months_in_memory
 from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.metrics.lifecycle_table import LIFECYCLE_MEDIANS
 from slm_lib.metrics.sla import tickets_as_of
@@ -132,10 +132,9 @@ def _months(month: str, months: int, tz: str, what: str) -> tuple[set[str], pd.T
 def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> Dataset:
     """Tickets created and surveys submitted in ``month`` (``tz``), or in the ``months`` months ending with it.
 
-    The kept tickets keep their ticket events; customers and revenue stay as they are. On
-    an engine (a :class:`~slm_lib.engines.LazyDataset`) the same tickets, surveys and events
-    collected as a small pandas Dataset, with the customers they name and no revenue
-    (:func:`slm_lib.engines.cut.collect_window`).
+    The kept tickets keep their ticket events; customers and revenue stay as they are. Of
+    data on an engine, the months' rows are collected (:func:`slm_lib.io.dataset.months_in_memory`:
+    a small Dataset with the customers those rows name and no revenue).
 
     Examples
     --------
@@ -146,10 +145,8 @@ def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> D
     >>> len(month_subset(Dataset(tickets=t), "2026-10", months=2).tickets)
     2
     """
-    keep, start, end = _months(month, months, tz, "month_subset")
-    collect = getattr(ds, "engine_collect_window", None)
-    if collect is not None:
-        return collect(start, end, survey_tickets=False)
+    keep = _months(month, months, tz, "month_subset")[0]
+    ds = months_in_memory(ds, month, "month_subset", months, tz)
     tickets = ds.tickets[month_labels(ds.tickets["created_at"], tz).isin(keep)].reset_index(drop=True)
     surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz).isin(keep)].reset_index(drop=True)
     events = ds.ticket_events[ds.ticket_events["ticket_id"].isin(tickets["ticket_id"])].reset_index(drop=True)

@@ -223,13 +223,11 @@ def _window(start: Any, end: Any) -> tuple[Any, Any]:
     return instant(utc_instant(start, "start"), up=True), instant(utc_instant(end, "end"), up=True)
 
 
-def collect_window(lazy: Any, start: Any, end: Any, survey_tickets: bool = True) -> Dataset:
+def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
     """The rows of ``[start, end)`` as a pandas Dataset: what per-month tests and listings need.
 
-    Tickets created and surveys submitted in the window, the tickets those surveys name
-    (``survey_tickets=False``: only the tickets created in the window, as
-    :func:`slm_lib.summary.month_subset` keeps them), the customers either names and the
-    events of the tickets; ``as_of``, scales and the data-quality table are those of
+    Tickets created and surveys submitted in the window, the tickets those surveys name,
+    the customers either names and the events of the tickets; ``as_of``, scales and the data-quality table are those of
     ``lazy``. A function that selects its months itself (a month-over-month test, the
     month's comments, changes per group) gives on this the same result as on the whole
     data, from a small part of it. Rows come in ``ticket_id`` / ``response_id`` /
@@ -249,7 +247,7 @@ def collect_window(lazy: Any, start: Any, end: Any, survey_tickets: bool = True)
         frames["surveys"] = _collect(lazy.con, s, "surveys")
     if t is not None:
         kept = (t.created_at >= since) & (t.created_at < before)
-        t = t.filter(kept | _isin(t.ticket_id, s.ticket_id) if s is not None and survey_tickets else kept)
+        t = t.filter(kept | _isin(t.ticket_id, s.ticket_id) if s is not None else kept)
         frames["tickets"] = _collect(lazy.con, t, "tickets")
     c, e = lazy.tables.get("customers"), lazy.tables.get("ticket_events")
     if c is not None:

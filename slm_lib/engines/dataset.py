@@ -100,10 +100,10 @@ class LazyDataset:
         from slm_lib.engines.cut import first_created
         return first_created(self)
 
-    def engine_collect_window(self, start: Any, end: Any, survey_tickets: bool = True) -> Any:
+    def engine_collect_window(self, start: Any, end: Any) -> Any:
         """The rows of ``[start, end)`` as a pandas Dataset (:func:`slm_lib.engines.cut.collect_window`)."""
         from slm_lib.engines.cut import collect_window
-        return collect_window(self, start, end, survey_tickets)
+        return collect_window(self, start, end)
 
     def engine_monthly_sums(self, ordinals: Any, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
         """Per-month sums of :func:`slm_lib.service_panel.monthly_service_panel` (its dispatch hook)."""
@@ -201,6 +201,17 @@ class LazyDataset:
         """:func:`slm_lib.journeys.stages.journey_stages` computed on the engine (its dispatch hook)."""
         from slm_lib.engines.stages import engine_journey_stages
         return engine_journey_stages(self, **kwargs)
+
+    # engops
+    def engine_backlog_steps(self, **kwargs: Any) -> Any:
+        """The open-count changes of :func:`slm_lib.metrics.backlog.backlog` on the engine (its dispatch hook)."""
+        from slm_lib.engines.backlog import engine_backlog_steps
+        return engine_backlog_steps(self, **kwargs)
+
+    def engine_volume(self, freq: str, by: list[str], tz: str, first: int, n: int) -> Any:
+        """Tickets per group and period of :func:`slm_lib.forecast.volume.forecast_volume` on the engine (its dispatch hook)."""
+        from slm_lib.engines.volume import engine_volume
+        return engine_volume(self, freq, by, tz, first, n)
 
 
 def fetch(con: Any, table: Any) -> Any:

@@ -183,8 +183,9 @@ def forecast_volume(ds: Any, freq: str = "D", horizon: int | None = None, by: st
 
     Parameters
     ----------
-    ds : Dataset
-        Its ``tickets`` (and ``customers`` for customer ``by`` columns).
+    ds : Dataset or LazyDataset
+        Its ``tickets`` (and ``customers`` for customer ``by`` columns). On an engine the
+        counts per period come from it (:mod:`slm_lib.engines.volume`).
     freq : {"D", "W"}
         Days or ISO weeks (labels as :mod:`slm_lib.periods`).
     horizon : int, optional
@@ -238,7 +239,9 @@ def forecast_volume(ds: Any, freq: str = "D", horizon: int | None = None, by: st
             raise ConfigError(f"forecast_volume: {name} must be a positive whole number, got {value!r}")
     by = by_list(by)
     end = lifecycle_as_of(ds, as_of)
-    first, last = history_span(ds.tickets["created_at"], freq, tz, end)
+    on_engine = getattr(ds, "engine_volume", None)  # a LazyDataset (slm_lib.engines) counts on its engine
+    created = ds.tickets["created_at"] if on_engine is None else pd.Series([ds.engine_first_created()])
+    first, last = history_span(created, freq, tz, end)
     n = last - first + 1
     season = 7 if freq == "D" else 52 if has_yearly(n, freq) else 1
     min_train = max(MIN_HISTORY[freq], season + 1)
@@ -249,7 +252,7 @@ def forecast_volume(ds: Any, freq: str = "D", horizon: int | None = None, by: st
         raise InsufficientDataError(
             f"forecast_volume: {max(n, 0)} complete {_UNITS[freq][1]}s of ticket history ({span}); a fit and one "
             f"backtest of {horizon} need at least {min_train + horizon} ({min_train} + {horizon})")
-    counts, keys = _count_matrix(ds, freq, by, tz, first, n)
+    counts, keys = _count_matrix(ds, freq, by, tz, first, n) if on_engine is None else on_engine(freq, by, tz, first, n)
     if not counts.any():
         raise InsufficientDataError(f"forecast_volume: no ticket was created in the {n} complete {_UNITS[freq][1]}s "
                                     f"of history ({period_labels(np.array([first]), freq)[0]} on)")

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import SCALES, check_scales
-from slm_lib.errors import InsufficientDataError
+from slm_lib.errors import EngineNotSupportedError, InsufficientDataError
 from slm_lib.events import event_history, implied_fields
-from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, utc_instant
+from slm_lib.periods import NAT_NS, epoch_ns, latest_timestamp, month_bounds, month_starts, utc_instant
 from slm_lib.schema import TABLES, TS, empty_frame
 
 QUALITY_COLUMNS = ["table", "file", "column", "rule", "n_rows", "example_rows", "action"]
@@ -233,6 +233,34 @@ def active_customers(ds: Any, as_of: pd.Timestamp, columns: Iterable[str]) -> pd
     c = ds.customers
     c = c.loc[(c["signup_at"] < as_of) & ~(c["churned_at"] < as_of), list(columns)]
     return c.sort_values("customer_id", kind="stable", ignore_index=True) if "customer_id" in c else c.reset_index(drop=True)
+
+
+def months_in_memory(ds: Any, month: str | None, what: str, months: int = 1, tz: str = "UTC") -> Any:
+    """``ds`` for a function that reads only the ``months`` months ending with ``month`` (in ``tz``).
+
+    A Dataset as it is (the function selects the months itself). Data on an engine: the rows
+    of those months collected as a small Dataset (:meth:`slm_lib.engines.LazyDataset.engine_collect_window`:
+    tickets created and surveys submitted then, the tickets those surveys answer, their
+    customers and ticket events), whose ``as_of`` is the whole data's observation end, so
+    SLA clocks and lifecycles are judged at the same instant as on all the data.
+
+    Raises
+    ------
+    EngineNotSupportedError
+        Data on an engine without a ``month`` (every row would be read in memory).
+
+    Examples
+    --------
+    >>> months_in_memory(Dataset(), "2026-10", "delivery_gap").tickets.empty
+    True
+    """
+    window = getattr(ds, "engine_collect_window", None)
+    if window is None:
+        return ds
+    if month is None:
+        raise EngineNotSupportedError(f"{what} without a month reads every row in memory; on the {ds.engine} engine "
+                                      "give a month, or use engine='pandas'")
+    return replace(window(month_starts(month, months, tz)[0], month_bounds(month, tz)[1]), as_of=ds.observation_end())
 
 
 def has_ticket_events(ds: Any) -> bool:

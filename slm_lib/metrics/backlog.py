@@ -91,8 +91,9 @@ def backlog(ds: Any, freq: str = "D", by: str | Sequence[str] | None = None,
 
     Parameters
     ----------
-    ds : Dataset
-        Tickets, and ticket_events when there are any.
+    ds : Dataset or LazyDataset
+        Tickets, and ticket_events when there are any. On an engine the open stretches
+        are counted there (:mod:`slm_lib.engines.backlog`): only the counts come back.
     freq : {"D", "W", "M", "Q", "Y"}
         Period length; labels as in :mod:`slm_lib.periods`.
     by : str or list of str, optional
@@ -123,35 +124,20 @@ def backlog(ds: Any, freq: str = "D", by: str | Sequence[str] | None = None,
     labels = age_bucket_labels(age_buckets)
     by = by_list(by)
     end = lifecycle_as_of(ds, as_of)
-    created = ds.tickets["created_at"]
-    if not created.notna().any():
+    on_engine = getattr(ds, "engine_backlog_steps", None)  # a LazyDataset (slm_lib.engines) counts on its engine
+    born = ds.tickets["created_at"].min() if on_engine is None else ds.engine_first_created()
+    if pd.isna(born):
         raise InsufficientDataError("backlog: no ticket has a created_at")
-    first = int(period_ordinals(pd.Series([created.min()]), freq, tz)[0])
+    first = int(period_ordinals(pd.Series([born]), freq, tz)[0])
     last = int(period_ordinals(pd.Series([end]), freq, tz)[0]) - 1   # the period holding as_of has not ended
     if last < first:
         raise InsufficientDataError(f"backlog: no {freq} period ended between the first ticket and {end}")
-    ends = period_starts(np.arange(first + 1, last + 2), freq, tz).asi8
-    n_ends = len(ends)
-
-    codes, names, _ = by_codes(by, ds.tickets, empty_frame("surveys"), ds.customers)
-    group, keys = combine_codes(codes, names, by) if by else (np.zeros(len(ds.tickets), np.int64), pd.DataFrame(index=[0]))
-    n_groups = len(keys)
-
-    rows, start, stop = _open_intervals(ds)
-    born = epoch_ns(created)[rows]
-    low_end = np.searchsorted(ends, start, side="right")        # first end after the stretch began
-    high_end = np.searchsorted(ends, stop, side="right")        # first end after it stopped
     bounds = [round(days * _DAY_NS) for days in (0, *age_buckets)]
-    size = n_groups * len(labels) * (n_ends + 1)
-    steps = np.zeros(size, dtype=np.int64)       # +1 where a stretch enters a (group, bucket) row, -1 where it leaves
-    cell = group[rows] * len(labels)
-    for b, lo in enumerate(bounds):               # a handful of buckets, each vectorised over all stretches
-        young = np.searchsorted(ends, born + lo, side="left")
-        old = np.searchsorted(ends, born + bounds[b + 1], side="left") if b + 1 < len(bounds) else n_ends
-        a, z = np.maximum(low_end, young), np.minimum(high_end, old)
-        ok = z > a
-        base = (cell[ok] + b) * (n_ends + 1)
-        steps += np.bincount(base + a[ok], minlength=size) - np.bincount(base + z[ok], minlength=size)
+    if on_engine is None:
+        keys, steps = _steps(ds, by, period_starts(np.arange(first + 1, last + 2), freq, tz).asi8, bounds)
+    else:
+        keys, steps = on_engine(by=by, freq=freq, tz=tz, first=first, n_ends=last - first + 1, bounds=bounds)
+    n_groups, n_ends = len(keys), last - first + 1
     counts = np.cumsum(steps.reshape(-1, n_ends + 1), axis=1)[:, :n_ends]   # (group * bucket, period)
 
     period = np.repeat(period_labels(np.arange(first, last + 1), freq), n_groups * len(labels))
@@ -162,3 +148,30 @@ def backlog(ds: Any, freq: str = "D", by: str | Sequence[str] | None = None,
     out["age_bucket"] = pd.array(np.tile(labels, n_groups * n_ends), dtype="str")
     out["open_tickets"] = counts.T.reshape(-1)
     return out
+
+
+def _steps(ds: Any, by: list[str], ends: np.ndarray, bounds: list[int]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The group keys, and the changes of open counts per (group, age bucket, period end) as a flat array.
+
+    Element ``(g * buckets + b) * (len(ends) + 1) + k`` is the number of open stretches of
+    group ``g`` that enter age bucket ``b`` at end ``k`` minus those that leave it there;
+    bucket ``b`` holds ages in ``[bounds[b], bounds[b + 1])`` ns (the last one unbounded).
+    """
+    codes, names, _ = by_codes(by, ds.tickets, empty_frame("surveys"), ds.customers)
+    group, keys = combine_codes(codes, names, by) if by else (np.zeros(len(ds.tickets), np.int64), pd.DataFrame(index=[0]))
+    n_ends, n_buckets = len(ends), len(bounds)
+    rows, start, stop = _open_intervals(ds)
+    born = epoch_ns(ds.tickets["created_at"])[rows]
+    low_end = np.searchsorted(ends, start, side="right")        # first end after the stretch began
+    high_end = np.searchsorted(ends, stop, side="right")        # first end after it stopped
+    size = len(keys) * n_buckets * (n_ends + 1)
+    steps = np.zeros(size, dtype=np.int64)       # +1 where a stretch enters a (group, bucket) row, -1 where it leaves
+    cell = group[rows] * n_buckets
+    for b, lo in enumerate(bounds):               # a handful of buckets, each vectorised over all stretches
+        young = np.searchsorted(ends, born + lo, side="left")
+        old = np.searchsorted(ends, born + bounds[b + 1], side="left") if b + 1 < n_buckets else n_ends
+        a, z = np.maximum(low_end, young), np.minimum(high_end, old)
+        ok = z > a
+        base = (cell[ok] + b) * (n_ends + 1)
+        steps += np.bincount(base + a[ok], minlength=size) - np.bincount(base + z[ok], minlength=size)
+    return keys, steps

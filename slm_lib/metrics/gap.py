@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N
+from slm_lib.io.dataset import months_in_memory
 from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.table import metric_table
 from slm_lib.periods import month_labels
@@ -30,7 +31,8 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
 
     Parameters
     ----------
-    ds : Dataset
+    ds : Dataset or LazyDataset
+        On an engine the month's rows are collected (:func:`slm_lib.io.dataset.months_in_memory`).
     month : str
         ``'YYYY-MM'`` in time zone ``tz``.
     by : str
@@ -55,6 +57,7 @@ def delivery_gap(ds: Any, month: str, by: str = "team", tz: str = "UTC", calenda
     # the month's surveys and the tickets they answer or created in the month, judged at the
     # clock of the full data: the same figures as the full table, computed on a fraction of it
     as_of = tickets_as_of(ds)[1]
+    ds = months_in_memory(ds, month, "delivery_gap", 1, tz)   # on an engine: the month's rows, collected
     surveys = ds.surveys[month_labels(ds.surveys["submitted_at"], tz) == month]
     keep = (month_labels(ds.tickets["created_at"], tz) == month) | ds.tickets["ticket_id"].isin(surveys["ticket_id"])
     month_ds = replace(ds, tickets=ds.tickets[keep.to_numpy()], surveys=surveys)

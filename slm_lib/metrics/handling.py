@@ -27,6 +27,7 @@ import pandas as pd
 
 from slm_lib.config import DEFAULT_MIN_N, csat_cutoffs
 from slm_lib.errors import InsufficientDataError
+from slm_lib.io.dataset import months_in_memory
 from slm_lib.keys import lookup_positions
 from slm_lib.metrics.lifecycle import ticket_lifecycle
 from slm_lib.metrics.survey import csat_change_from_counts
@@ -78,8 +79,10 @@ def csat_by_handling(ds: Any, month: str | None = None, months: int = 3, tz: str
 
     Parameters
     ----------
-    ds : Dataset
-        With surveys (CSAT answers carrying ``ticket_id``), tickets and ticket_events.
+    ds : Dataset or LazyDataset
+        With surveys (CSAT answers carrying ``ticket_id``), tickets and ticket_events. On an
+        engine (``month`` required) the rows of the months are collected
+        (:func:`slm_lib.io.dataset.months_in_memory`).
     month : str, optional
         ``'YYYY-MM'``: answers submitted in this month and the ``months - 1`` before it (in
         ``tz``); default every answer.
@@ -113,6 +116,7 @@ def csat_by_handling(ds: Any, month: str | None = None, months: int = 3, tz: str
     >>> t["factor"].tolist()
     ['handed off', 'solved in one touch', 'reopened', 'kept waiting over 24 h']
     """
+    ds = months_in_memory(ds, month, "csat_by_handling", months, tz)
     if not len(ds.ticket_events):
         raise InsufficientDataError("csat_by_handling: needs ticket_events (how each ticket was handled)")
     answers = _answers_with_history(ds, month, months, tz, calendar, wait_hours)
