@@ -3,9 +3,9 @@
 The engine (DuckDB, Spark, any ibis backend with window functions) reduces the tickets,
 surveys and payments of each window to one row per customer active at ``as_of``: ticket
 counts, SLA breached and decided counts (first-response SLA judged an instant before
-``as_of``, :func:`slm_lib.engines.metric_table.sla_flags`), reopened and resolved counts,
+``as_of``, :func:`slm_lib.engines.sla.sla_flags`), reopened and resolved counts,
 the two middle order statistics of the first response times (``row_number`` by customer,
-:func:`slm_lib.engines.metric_table.ranked`: the median is exact), survey means, the score
+:func:`slm_lib.engines.aggregates.ranked`: the median is exact), survey means, the score
 of the latest NPS answer, revenue before ``as_of`` and in the horizon. That small table
 then goes through :func:`slm_lib.features.feature_rows`, the pandas engine's own shares,
 categories, tenure and outcomes, so both engines have one formula; the windows are those
@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.comment_features import ThemeSource
-from slm_lib.engines.metric_table import _set_time_zone, ranked, sla_flags
+from slm_lib.engines.aggregates import ranked
+from slm_lib.engines.session import set_time_zone
+from slm_lib.engines.sla import sla_flags
 from slm_lib.engines.lifecycle import lifecycle_table
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError, MissingTableError
@@ -221,7 +223,7 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
                           "use the pandas engine (slm.load_data without engine=)")
     if lazy.customers is None:
         raise MissingTableError("customer_features on an engine: the data set has no 'customers' table")
-    _set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
+    set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
     ids = lazy.customers.customer_id
     check = lazy.customers.aggregate(_n=ids.count(), _u=ids.nunique()).execute()
     if int(check["_n"].iloc[0]) != int(check["_u"].iloc[0]):

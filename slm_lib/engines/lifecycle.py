@@ -30,6 +30,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from slm_lib.engines.session import observation_end, set_time_zone
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError, InsufficientDataError
 from slm_lib.events import SAME_INSTANT_ORDER
@@ -227,7 +228,6 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
         The data set has no ticket_events.
     """
     from slm_lib.engines.dataset import fetch
-    from slm_lib.engines.metric_table import _set_time_zone, observation_end
     if calendar is not None:
         raise ConfigError("ticket_lifecycle on an engine: business hours (calendar) are not supported yet; "
                           "use engine='pandas'")
@@ -236,7 +236,7 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
         raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
                                     "without it only the tickets' own fields are known)")
     end = observation_end(lazy) if as_of is None else utc_instant(as_of)
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     lc = lifecycle_table(lazy.tickets, events, end)
     lc = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at")))
     out = fetch(lazy.con, lc.order_by("ticket_id"))

@@ -1,7 +1,7 @@
 """The monthly service panel's sums on an engine (:func:`slm_lib.service_panel.monthly_service_panel`).
 
 Per month ordinal in ``tz``: tickets created, their median first response time (exact, the
-order statistics of :mod:`slm_lib.engines.metric_table`), first-response SLA breached and
+order statistics of :mod:`slm_lib.engines.aggregates`), first-response SLA breached and
 decided (fields only, judged at the observation end, as on pandas), and the surveys' mean
 CSAT, NPS and mean CES. Only these per-month rows and the customers' signup and churn
 instants come back.
@@ -16,8 +16,9 @@ import pandas as pd
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from slm_lib.engines.cut import earliest
-from slm_lib.engines.metric_table import (_set_time_zone, observation_end, order_quantiles,
-                                          period_ordinal, sla_flags)
+from slm_lib.engines.aggregates import order_quantiles
+from slm_lib.engines.session import observation_end, period_ordinal, set_time_zone
+from slm_lib.engines.sla import sla_flags
 from slm_lib.errors import ConfigError
 from slm_lib.service_panel import MONTHLY_SUMS
 
@@ -28,7 +29,7 @@ def customer_spans(lazy: Any) -> pd.DataFrame:
     if c is None:
         return pd.DataFrame({"signup_at": pd.Series(dtype="datetime64[ns, UTC]"),
                              "churned_at": pd.Series(dtype="datetime64[ns, UTC]")})
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     got = c.select("signup_at", "churned_at").execute()
     return got.apply(lambda col: pd.to_datetime(col, utc=True).astype("datetime64[ns, UTC]"))
 
@@ -45,7 +46,7 @@ def engine_monthly_sums(lazy: Any, ordinals: np.ndarray, targets: dict, calendar
     if calendar is not None:
         raise ConfigError("monthly_service_panel on an engine: business hours (calendar) are not supported yet")
     as_of = observation_end(lazy)
-    _set_time_zone(lazy.con, tz)
+    set_time_zone(lazy.con, tz)
     wanted = [int(o) for o in ordinals]
     t = lazy.tables["tickets"]
     t = t.mutate(m=period_ordinal(t.created_at, "M"))
