@@ -15,7 +15,9 @@ the tickets by ``ticket_id`` (NULL for a ticket without events):
   the ticket-field targets (first response, resolution) then take the priority in force
   at creation, as on the pandas engine.
 
-Every value goes through the same :mod:`slm_lib.stats` functions as the pandas engine.
+Durations and SLA clocks are on the clock the lifecycle is computed with (calendar time, or
+the business time of a calendar: :func:`event_tables`). Every value goes through the same
+:mod:`slm_lib.stats` functions as the pandas engine.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.engines.aggregates import grouped, merged, order_quantiles
-from slm_lib.engines.lifecycle import Clock, epoch_clock, events_until, lifecycle_table, reply_rounds
+from slm_lib.engines.clock import Clock, clock_at
+from slm_lib.engines.lifecycle import clocked_events, events_until, lifecycle_table, reply_rounds
 from slm_lib.engines.sla import target_limit
 from slm_lib.engines.timestamps import instant
 from slm_lib.metrics.lifecycle_table import LIFECYCLE_MEDIANS
@@ -87,16 +90,16 @@ def ticket_priorities(p: Any) -> Any:
         priority_created=ibis.coalesce(p._v.argmax(p._rn, where=p.at <= p._created), first), priority_first=first)
 
 
-def event_tables(tickets: Any, events: Any, as_of: pd.Timestamp, clock: Clock = epoch_clock) -> EventTables:
-    """The :class:`EventTables` of ``tickets`` and ``events`` at ``as_of``."""
+def event_tables(tickets: Any, events: Any, as_of: pd.Timestamp, clock: Clock) -> EventTables:
+    """The :class:`EventTables` of ``tickets`` and ``events`` at ``as_of`` on ``clock`` (calendar or business time)."""
     end = instant(as_of)
     p = priority_events(tickets, events, end)
     own = ticket_priorities(p)
     lc = lifecycle_table(tickets, events, as_of, clock)
     lc = lc.left_join(own, lc.ticket_id == own._pid).drop("_pid")
-    rounds = reply_rounds(events_until(events, end, True), clock, resolutions=True)
+    rounds = reply_rounds(clocked_events(events, end, True, clock), resolutions=True)
     return EventTables(lifecycle=lc, priorities=p.select(_pt=p.ticket_id, _pat=p.at, _v=p._v, _rn=p._rn),
-                       rounds=rounds, end_clock=clock(end))
+                       rounds=rounds, end_clock=clock_at(clock, ibis.get_backend(tickets), as_of))
 
 
 def with_lifecycle(t: Any, lc: Any) -> Any:

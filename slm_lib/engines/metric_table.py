@@ -10,7 +10,7 @@ Durations are exact integer microseconds between the timestamps on a clock of
 :mod:`slm_lib.engines.clock` (calendar time, or the business time of a ``calendar``),
 scaled to hours after selection; SLA clocks are judged on the same clock. With ticket
 events the table gains the rows of :mod:`slm_lib.engines.event_metrics` from one lifecycle
-kept on the engine (in calendar time: business hours are not on the event rows yet).
+kept on the engine, on the same clock.
 """
 from __future__ import annotations
 
@@ -28,18 +28,17 @@ from slm_lib.config import (
     csat_cutoffs,
 )
 from slm_lib.engines.aggregates import grouped, mean_result, moments, value_sums
-from slm_lib.engines.clock import engine_clock, with_clocks
+from slm_lib.engines.clock import engine_clock
 from slm_lib.engines.dataset import cached
 from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
 from slm_lib.engines.session import observation_end, period_ordinal, set_time_zone
+from slm_lib.engines.sla import with_sla_clocks
 from slm_lib.engines.ticket_metrics import repeat_counts, ticket_side
-from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
 from slm_lib.metrics.lifecycle_table import EVENT_METRICS
-from slm_lib.metrics.sla import SLA_EVENTS
 from slm_lib.metrics.survey import nps_from_counts
 from slm_lib.metrics.table import (
     METRICS,
@@ -106,7 +105,7 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     priorities, as on the pandas engine (:mod:`slm_lib.engines.event_metrics`). ``as_of``
     defaults to the latest timestamp of the tickets, surveys, customers, revenue and events.
     With a ``calendar`` durations and SLA clocks are business hours
-    (:func:`slm_lib.engines.clock.engine_clock`); the event rows are then refused.
+    (:func:`slm_lib.engines.clock.engine_clock`), the event rows included.
 
     Raises
     ------
@@ -139,18 +138,12 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     frames = []
     events = lazy.ticket_events
-    ev = event_tables(tickets, events, as_of) if events is not None and as_of is not None and has_rows(events) \
+    epoch, clock = engine_clock(None, con), engine_clock(calendar, con)
+    ev = event_tables(tickets, events, as_of, clock) if events is not None and as_of is not None and has_rows(events) \
         else None
-    if ev is not None and calendar is not None:
-        raise ConfigError("metric_table on an engine: the rows from ticket events are not in business hours on the "
-                          "engine yet; use engine='pandas' for a calendar with ticket events")
-    epoch = engine_clock(None, con)
 
     def clocked(table: Any) -> Any:
-        t = keyed(table, "created_at")
-        stamps = {c: t[c] for c in ("created_at", *SLA_EVENTS.values())}
-        stamps.update({} if as_of is None else {"as_of": instant(as_of)})   # the SLA clocks' stop for open tickets
-        return with_clocks(t, engine_clock(calendar, con), stamps)
+        return with_sla_clocks(keyed(table, "created_at"), clock, as_of)
 
     if ev is None:
         t = clocked(tickets)

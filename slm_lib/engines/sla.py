@@ -7,13 +7,13 @@ columns), compared with the longest whole-microsecond time within each target
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
 import numpy as np
 
-from slm_lib.engines.clock import ON_CLOCK
+from slm_lib.engines.clock import ON_CLOCK, Clock, with_clocks
 from slm_lib.engines.timestamps import instant
 from slm_lib.metrics.sla import PRIORITIES, SLA_EVENTS, last_ns_within, validate_targets
 
@@ -30,21 +30,39 @@ def target_limit(priority: Any, per_priority: Mapping[str, float], shift: int = 
     return ibis.cases(*limits, else_=ibis.null("int64")) if limits else ibis.null("int64")
 
 
-def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any = None,
-              on_clock: bool = False) -> dict[str, tuple[Any, Any]]:
+def with_sla_clocks(t: Any, clock: Clock, as_of: Any, events: Sequence[str] = tuple(SLA_EVENTS.values())) -> Any:
+    """``t`` with the clock columns :func:`sla_flags` reads (:func:`~slm_lib.engines.clock.with_clocks`).
+
+    The clocks of ``created_at``, of the stop columns ``events`` and of ``as_of`` (an instant,
+    or a timestamp column of ``t``; None: no clock at ``as_of``, nothing is judged).
+    """
+    stamps = {c: t[c] for c in ("created_at", *events)}
+    if as_of is not None:
+        stamps["as_of"] = as_of if isinstance(as_of, ibis.Expr) else instant(as_of)
+    return with_clocks(t, clock, stamps)
+
+
+def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False,
+              priority: Any = None) -> dict[str, tuple[Any, Any]]:
     """Per ticket and target of :data:`SLA_EVENTS`: (achieved, breached) as :func:`sla_status_codes` judges them.
 
-    Judged at ``as_of`` (an instant, or a timestamp column of ``t``: one instant per row),
-    or with ``before=True`` an instant (1 ns) before it, so that an event stamped exactly at
-    ``as_of`` is not yet known. ``priority``: the priority expression whose targets apply
-    (default the tickets' own; with ticket events the one in force at creation). Calendar
-    time in integer microseconds, compared with the longest whole-microsecond time within
-    the target (:func:`target_limit`; a clock still running at ``as_of - 1 ns`` is past a
-    target of ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so
-    equal to the pandas engine for timestamps of microsecond resolution and a
-    whole-microsecond ``as_of``. ``on_clock`` (``before=False`` only): elapsed on the
-    :func:`with_clocks` columns of the stamps and ``as_of``, business hours too (pandas'
-    float ``hours <= target`` holds exactly up to the same limit).
+    ``t``: tickets with the clock columns of :func:`with_sla_clocks` at the same ``as_of``
+    (calendar time, or the business time of a calendar). Judged at ``as_of`` (an instant,
+    or a timestamp column of ``t``: one instant per row), or with ``before=True`` an instant
+    (1 ns) before it, so that an event stamped exactly at ``as_of`` is not yet known.
+    ``priority``: the priority expression whose targets apply (default the tickets' own;
+    with ticket events the one in force at creation).
+
+    The time on each clock is the difference of the clock columns in integer microseconds,
+    compared with the longest whole-microsecond time within the target
+    (:func:`target_limit`; a clock still running at ``as_of - 1 ns`` is past a target of
+    ``L`` ns when its microseconds to ``as_of`` exceed ``(L + 1) // 1000``), so equal to the
+    pandas engine for timestamps of microsecond resolution and a whole-microsecond
+    ``as_of`` (pandas' float ``hours <= target`` of business hours holds exactly up to the
+    same limit). One business-hours case differs: with ``before=True`` and ``as_of``
+    outside opening hours, a running clock at exactly ``(L + 1) // 1000`` µs with
+    ``L + 1`` a multiple of 1000 is breached on pandas and not here (no whole-hour,
+    -minute or -second target has such an ``L``).
     """
     now = as_of if isinstance(as_of, ibis.Expr) else instant(as_of, up=before)
     started = t.created_at.notnull() & ((t.created_at < now) if before else (t.created_at <= now))
@@ -52,8 +70,7 @@ def sla_flags(t: Any, sla: Any, as_of: Any, before: bool = False, priority: Any 
     for name, per_priority in {k: v for k, v in validate_targets(sla).items() if k in SLA_EVENTS}.items():
         event = t[SLA_EVENTS[name]]
         seen = event.notnull() & ((event < now) if before else (event <= now))
-        elapsed = (seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"]) - t[ON_CLOCK + "created_at"]
-                   if on_clock else seen.ifelse(event, now).delta(t.created_at, unit="microsecond"))
+        elapsed = seen.ifelse(t[ON_CLOCK + SLA_EVENTS[name]], t[ON_CLOCK + "as_of"]) - t[ON_CLOCK + "created_at"]
         prio = t.priority if priority is None else priority
         limit = target_limit(prio, per_priority)
         judged = started & limit.notnull()

@@ -30,7 +30,7 @@ def sla_counts(t: Any, sla: Any, as_of: pd.Timestamp | None, priority: Any = Non
     if as_of is None:  # no timestamp at all: nothing is judged
         return {f"_{k}_{name}": ibis.literal(0) for name in SLA_EVENTS for k in "ab"}
     out: dict[str, Any] = {}
-    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority, on_clock=True).items():
+    for name, (achieved, breached) in sla_flags(t, sla, as_of, priority=priority).items():
         out[f"_a_{name}"], out[f"_b_{name}"] = achieved.cast("int64").sum(), breached.cast("int64").sum()
     return out
 
