@@ -253,20 +253,10 @@ def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, day, lookb
 
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_customer_features_equal_pandas_on_the_samples(spark, samples):
+    """One case for Spark: calendar hours and the business hours of a Berlin calendar with holidays."""
     directory, ds = samples
     as_of = berlin("2025-02-01", "2025-09-01")
     lazy = open_dataset(directory, engine="spark", con=spark)
-    assert_same(slm.customer_features(lazy, as_of, lookback="3M"), slm.customer_features(ds, as_of, lookback="3M"))
-
-
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ds=small_dataset(), day=st.integers(60, 200))
-def test_spark_equals_pandas_on_generated_data(spark, tmp_path_factory, ds, day):
-    directory = tmp_path_factory.mktemp("spark_features")
-    write(ds, directory)
-    as_of = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day)
-    expected = slm.customer_features(ds, as_of, lookback="2M")
-    if len(expected):
-        assert_same(slm.customer_features(open_dataset(directory, engine="spark", con=spark), as_of, lookback="2M"),
-                    expected)
-    shutil.rmtree(directory)
+    for calendar in (None, BUSINESS[0]):
+        assert_same(slm.customer_features(lazy, as_of, lookback="3M", calendar=calendar),
+                    slm.customer_features(ds, as_of, lookback="3M", calendar=calendar))

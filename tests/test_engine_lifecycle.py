@@ -274,6 +274,7 @@ def test_duckdb_business_hours_equal_pandas_around_dst(tmp_path_factory, case, c
 
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_lifecycle_and_event_rows_equal_pandas(spark, samples, tmp_path):
+    """The lifecycle in calendar hours, the event rows of metric_table in business hours."""
     ds = samples[1].until("2025-04-01")   # a month of tickets (Spark's per-stage cost grows with the data)
     tickets = ds.tickets[ds.tickets["created_at"] >= pd.Timestamp("2025-03-01", tz="UTC")]
     ds = replace(ds, tickets=tickets, ticket_events=ds.ticket_events[ds.ticket_events["ticket_id"].isin(
@@ -283,5 +284,5 @@ def test_spark_lifecycle_and_event_rows_equal_pandas(spark, samples, tmp_path):
     as_of = "2025-03-15 12:00"
     pd.testing.assert_frame_equal(ticket_lifecycle(lazy, as_of=as_of), by_ticket(ticket_lifecycle(ds, as_of=as_of)),
                                   **TOL)
-    kwargs = {"freq": "Q", "by": ["channel"]}
+    kwargs = {"freq": "Q", "by": ["channel"], "calendar": BUSINESS[0]}   # the event rows in business hours
     assert_same_metrics(metric_table(lazy, **kwargs), metric_table(ds, **kwargs), ["period", "channel"])
