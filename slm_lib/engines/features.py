@@ -52,7 +52,7 @@ def _event_states(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.
     """Per instant ``_k`` and ticket of its lookback with events before it: the lifecycle's state then.
 
     :func:`slm_lib.engines.lifecycle.lifecycle_table` of the window's tickets on the events
-    strictly before the instant (``clock``\ s run to it), one per instant, stacked.
+    strictly before the instant (its clocks, on ``clock``, run to it), one per instant, stacked.
     """
     parts = []
     for k, (now, start, _) in enumerate(windows):
