@@ -24,7 +24,8 @@ from test_engine_clock import GERMAN_HOLIDAYS
 
 TOL = {"check_exact": False, "rtol": 1e-9, "atol": 1e-9}
 #: Business calendars of the equality tests: Berlin with holidays and DST, UTC 09-17.
-BUSINESS = [BusinessCalendar(tz="Europe/Berlin", holidays=GERMAN_HOLIDAYS), BusinessCalendar(start="09:00", end="17:00")]
+BUSINESS = [BusinessCalendar(tz="Europe/Berlin", holidays=GERMAN_HOLIDAYS),
+            BusinessCalendar(start="09:00", end="17:00")]
 #: Around a DST change: a 24-hour desk (business time = wall clock), and a Monday-Saturday desk in New York.
 AROUND_DST = [BusinessCalendar(weekdays=range(7), start="00:00", end="24:00", tz="Europe/Berlin"),
               BusinessCalendar(weekdays=range(6), start="00:00", end="24:00", tz="America/New_York"), BUSINESS[0]]

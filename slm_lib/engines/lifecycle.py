@@ -99,9 +99,9 @@ def _status_spans(e: Any, end_clock: Any) -> Any:
 def reply_rounds(e: Any, resolutions: bool = False) -> Any:
     """Rounds of each ticket's conversation: customer messages after a stop, until the next stop.
 
-    ``e``: :func:`clocked_events`. Stops are the agent public replies (and, with ``resolutions``, the changes to solved or
-    closed, which stop a next-reply SLA clock). Round ``j >= 1`` holds the messages after
-    stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
+    ``e``: :func:`clocked_events`. Stops are the agent public replies (and, with
+    ``resolutions``, the changes to solved or closed, which stop a next-reply SLA clock).
+    Round ``j >= 1`` holds the messages after stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
     first message), ``_start_at`` (its instant), ``_stop`` (clock of stop ``j + 1``, NULL
     while running) and ``_answered`` (agent replies before it); only rounds with a message.
     """

@@ -4,8 +4,8 @@ Per month ordinal in ``tz``: tickets created, their median first response time (
 order statistics of :mod:`slm_lib.engines.aggregates`), first-response SLA breached and
 decided (fields only, judged at the observation end, as on pandas), and the surveys' mean
 CSAT, NPS and mean CES. Response times and SLA clocks are differences of clock columns
-(:mod:`slm_lib.engines.clock`: calendar time, or the business time of a ``calendar``). Only these per-month rows and the customers' signup and churn
-instants come back.
+(:mod:`slm_lib.engines.clock`: calendar time, or the business time of a ``calendar``).
+Only these per-month rows and the customers' signup and churn instants come back.
 """
 from __future__ import annotations
 
