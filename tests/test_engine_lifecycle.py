@@ -84,17 +84,17 @@ def test_metric_table_event_sla_targets_and_as_of(samples):
     assert_same_metrics(engine, metric_table(ds, **kwargs), ["period", "priority"])
 
 
-@pytest.mark.parametrize("calendar", BUSINESS, ids=["berlin", "utc_9_17"])
-def test_duckdb_business_hours_equal_pandas_on_the_samples(samples, calendar):
-    """The lifecycle and the event rows of metric_table (every event SLA clock) in business hours."""
+def test_duckdb_business_hours_equal_pandas_on_the_samples(samples):
+    """The lifecycle (both calendars) and the event rows of metric_table (every event SLA clock) in business hours."""
     lazy, ds = samples
-    engine = ticket_lifecycle(lazy, calendar=calendar)
-    pd.testing.assert_frame_equal(engine, by_ticket(ticket_lifecycle(ds, calendar=calendar)), **TOL)
-    calendar_hours = ticket_lifecycle(lazy)
-    assert (engine["requester_wait_h"] < calendar_hours["requester_wait_h"] - 1).mean() > 0.3
+    calendar_hours = by_ticket(ticket_lifecycle(ds))
+    for calendar in BUSINESS:
+        engine = ticket_lifecycle(lazy, calendar=calendar)
+        pd.testing.assert_frame_equal(engine, by_ticket(ticket_lifecycle(ds, calendar=calendar)), **TOL)
+        assert (engine["requester_wait_h"] < calendar_hours["requester_wait_h"] - 1).mean() > 0.3
     sla = {"first_response": {"high": 2}, "next_reply": {"urgent": 0.5, "normal": 3}, "agent_work": {"low": 12},
            "requester_wait": {"high": 20, "normal": 8}}
-    kwargs = {"freq": "Q", "by": ["channel"], "sla": sla, "calendar": calendar}
+    kwargs = {"freq": "Q", "by": ["channel"], "sla": sla, "calendar": BUSINESS[0]}
     table = metric_table(lazy, **kwargs)
     assert {"sla_agent_work", "sla_next_reply", "sla_requester_wait", "requester_wait_median"} <= set(table["metric"])
     assert_same_metrics(table, metric_table(ds, **kwargs), ["period", "channel"])
