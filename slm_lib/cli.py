@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sla", metavar="FILE.yaml", help="SLA targets in hours per priority (default: README table)")
     p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
                    help="pandas: in memory, validated, every metric; duckdb/spark: files read lazily and validated "
-                        "by that engine (same --errors), ticket and survey metrics and SLA in calendar time, no event rows or business hours "
+                        "by that engine (same --errors), every row (with ticket events the event rows too), calendar or business hours "
                         "(data beyond memory; docs/engines.md)")
     _add_calendar_options(p)
     p.set_defaults(func=_cmd_metrics)

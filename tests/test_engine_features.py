@@ -17,6 +17,7 @@ from slm_lib.errors import ConfigError
 from slm_lib.features import FEATURE_COLUMNS
 from slm_lib.io.dataset import Dataset
 from slm_lib.schema import COLUMNS, empty_frame
+from test_engine_lifecycle import AROUND_DST, BUSINESS
 
 BERLIN = "Europe/Berlin"
 
@@ -167,11 +168,22 @@ def test_engine_reads_ticket_events_as_pandas_does():
     assert expected["median_requester_wait_h"].notna().sum() > 1000 and expected["handoff_share"].gt(0).any()
 
 
-def test_engine_refuses_business_hours_and_duplicate_customers(samples):
+@pytest.mark.parametrize("calendar", BUSINESS, ids=["berlin", "utc_9_17"])
+def test_business_hours_with_ticket_events_equal_pandas(calendar):
+    """FRT, SLA clocks and the lifecycle's requester waits in business hours (data_samples with its events)."""
+    ds, lazy = slm.load_data("data_samples"), open_dataset("data_samples")
+    starts = [pd.Timestamp("2026-03-01", tz="Europe/Berlin"), pd.Timestamp("2026-10-01", tz="Europe/Berlin")]
+    kwargs = {"lookback": "3M", "horizon": "1M", "calendar": calendar, "sla_targets": {"first_response": {"high": 2}}}
+    expected = slm.customer_features(ds, starts, **kwargs)
+    assert_same(slm.customer_features(lazy, starts, **kwargs), expected)
+    calendar_hours = slm.customer_features(ds, starts, lookback="3M", horizon="1M")
+    assert (expected["median_requester_wait_h"] < calendar_hours["median_requester_wait_h"] - 1).mean() > 0.3
+    assert expected["median_frt_h"].notna().sum() > 100
+
+
+def test_engine_refuses_duplicate_customers(samples):
     directory, _ = samples
     lazy = open_dataset(directory)
-    with pytest.raises(ConfigError, match="business hours"):
-        slm.customer_features(lazy, "2025-01-01", calendar=slm.calendar.BusinessCalendar())
     con = connect("duckdb")
     _ = con.raw_sql("CREATE TABLE c AS SELECT 'a' AS customer_id UNION ALL SELECT 'a'")
     doubled = from_tables(con, {"tickets": lazy.tickets, "customers": con.table("c")})
@@ -225,35 +237,26 @@ def write(ds: Dataset, directory) -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=small_dataset(), day=st.integers(20, 240), lookback=st.sampled_from(["30D", "2M", "12h"]),
-       horizon=st.sampled_from(["45D", "1M"]), panel=st.booleans())
-def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, day, lookback, horizon, panel):
+       horizon=st.sampled_from(["45D", "1M"]), panel=st.booleans(), calendar=st.sampled_from([None, *AROUND_DST]))
+def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, day, lookback, horizon, panel, calendar):
+    """Calendar hours and business hours (the tickets span the DST changes of 2024)."""
     directory = tmp_path_factory.mktemp("features")
     write(ds, directory)
     as_of = pd.Timestamp("2024-01-01 06:00", tz=BERLIN) + pd.Timedelta(days=day)
     as_of = [as_of, as_of + pd.Timedelta(days=17)] if panel else as_of
-    expected = slm.customer_features(ds, as_of, lookback=lookback, horizon=horizon)
+    kwargs = {"lookback": lookback, "horizon": horizon, "calendar": calendar}
+    expected = slm.customer_features(ds, as_of, **kwargs)
     if len(expected):
-        assert_same(slm.customer_features(open_dataset(directory), as_of, lookback=lookback, horizon=horizon),
-                    expected)
+        assert_same(slm.customer_features(open_dataset(directory), as_of, **kwargs), expected)
     shutil.rmtree(directory)
 
 
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_customer_features_equal_pandas_on_the_samples(spark, samples):
+    """One case for Spark: calendar hours and the business hours of a Berlin calendar with holidays."""
     directory, ds = samples
     as_of = berlin("2025-02-01", "2025-09-01")
     lazy = open_dataset(directory, engine="spark", con=spark)
-    assert_same(slm.customer_features(lazy, as_of, lookback="3M"), slm.customer_features(ds, as_of, lookback="3M"))
-
-
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ds=small_dataset(), day=st.integers(60, 200))
-def test_spark_equals_pandas_on_generated_data(spark, tmp_path_factory, ds, day):
-    directory = tmp_path_factory.mktemp("spark_features")
-    write(ds, directory)
-    as_of = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day)
-    expected = slm.customer_features(ds, as_of, lookback="2M")
-    if len(expected):
-        assert_same(slm.customer_features(open_dataset(directory, engine="spark", con=spark), as_of, lookback="2M"),
-                    expected)
-    shutil.rmtree(directory)
+    for calendar in (None, BUSINESS[0]):
+        assert_same(slm.customer_features(lazy, as_of, lookback="3M", calendar=calendar),
+                    slm.customer_features(ds, as_of, lookback="3M", calendar=calendar))

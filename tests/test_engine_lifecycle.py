@@ -14,14 +14,21 @@ from hypothesis import strategies as st
 import slm_lib as slm
 from slm_lib.calendar import BusinessCalendar
 from slm_lib.engines import lifecycle_table, open_dataset
-from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.errors import InsufficientDataError
 from slm_lib.io.dataset import Dataset
 from slm_lib.metrics.lifecycle import LIFECYCLE_COLUMNS, ticket_lifecycle
 from slm_lib.metrics.lifecycle_table import EVENT_METRICS
 from slm_lib.metrics.table import metric_table
 from slm_lib.schema import EVENT_KINDS
+from test_engine_clock import GERMAN_HOLIDAYS
 
 TOL = {"check_exact": False, "rtol": 1e-9, "atol": 1e-9}
+#: Business calendars of the equality tests: Berlin with holidays and DST, UTC 09-17.
+BUSINESS = [BusinessCalendar(tz="Europe/Berlin", holidays=GERMAN_HOLIDAYS),
+            BusinessCalendar(start="09:00", end="17:00")]
+#: Around a DST change: a 24-hour desk (business time = wall clock), and a Monday-Saturday desk in New York.
+AROUND_DST = [BusinessCalendar(weekdays=range(7), start="00:00", end="24:00", tz="Europe/Berlin"),
+              BusinessCalendar(weekdays=range(6), start="00:00", end="24:00", tz="America/New_York"), BUSINESS[0]]
 at = lambda *v: pd.to_datetime(list(v), utc=True)  # noqa: E731
 
 
@@ -77,9 +84,23 @@ def test_metric_table_event_sla_targets_and_as_of(samples):
     assert_same_metrics(engine, metric_table(ds, **kwargs), ["period", "priority"])
 
 
-def test_engine_lifecycle_refuses_a_calendar_and_needs_events(samples, tmp_path):
-    with pytest.raises(ConfigError, match="business hours"):
-        ticket_lifecycle(samples[0], calendar=BusinessCalendar())
+def test_duckdb_business_hours_equal_pandas_on_the_samples(samples):
+    """The lifecycle (both calendars) and the event rows of metric_table (every event SLA clock) in business hours."""
+    lazy, ds = samples
+    calendar_hours = by_ticket(ticket_lifecycle(ds))
+    for calendar in BUSINESS:
+        engine = ticket_lifecycle(lazy, calendar=calendar)
+        pd.testing.assert_frame_equal(engine, by_ticket(ticket_lifecycle(ds, calendar=calendar)), **TOL)
+        assert (engine["requester_wait_h"] < calendar_hours["requester_wait_h"] - 1).mean() > 0.3
+    sla = {"first_response": {"high": 2}, "next_reply": {"urgent": 0.5, "normal": 3}, "agent_work": {"low": 12},
+           "requester_wait": {"high": 20, "normal": 8}}
+    kwargs = {"freq": "Q", "by": ["channel"], "sla": sla, "calendar": BUSINESS[0]}
+    table = metric_table(lazy, **kwargs)
+    assert {"sla_agent_work", "sla_next_reply", "sla_requester_wait", "requester_wait_median"} <= set(table["metric"])
+    assert_same_metrics(table, metric_table(ds, **kwargs), ["period", "channel"])
+
+
+def test_engine_lifecycle_needs_events(tmp_path):
     shutil.copy("data_samples/tickets.csv", tmp_path / "tickets.csv")
     with pytest.raises(InsufficientDataError, match="no ticket_events"):
         ticket_lifecycle(open_dataset(tmp_path))
@@ -173,11 +194,11 @@ def test_lifecycle_table_takes_another_clock(tmp_path):
 
 # ----------------------------------------------------------------------------- generated histories
 @st.composite
-def histories(draw) -> tuple[Dataset, pd.Timestamp]:
+def histories(draw, starts: tuple[str, ...] = ("2024-01-01",)) -> tuple[Dataset, pd.Timestamp]:
     """A few tickets with random events on a coarse grid (many ties), unassigned assignments, late events."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n = draw(st.integers(1, 4))
-    start = pd.Timestamp("2024-01-01", tz="UTC")
+    start = pd.Timestamp(draw(st.sampled_from(starts)), tz="UTC")
     created = start + pd.to_timedelta(rng.integers(0, 6, n), "h")
     tickets = pd.DataFrame({
         "ticket_id": [f"T{i}" for i in range(n)], "customer_id": rng.choice(["c1", "c2"], n),
@@ -218,11 +239,7 @@ def test_duckdb_lifecycle_equals_pandas_on_generated_histories(tmp_path_factory,
 @given(case=histories())
 def test_duckdb_metric_table_event_rows_equal_pandas_on_generated_histories(tmp_path_factory, case):
     ds, as_of = case
-    # valid histories (SPEC §3: no event before its ticket's creation); on events before it the
-    # repeat contacts differ by design (engines.event_metrics.solved_at)
-    created = ds.ticket_events["ticket_id"].map(ds.tickets.set_index("ticket_id")["created_at"])
-    ds = replace(ds, ticket_events=ds.ticket_events.assign(at=ds.ticket_events["at"].where(
-        ds.ticket_events["at"] >= created, created)))
+    ds = valid(ds)
     directory = tmp_path_factory.mktemp("rows")
     write(ds, directory)
     kwargs = {"freq": None, "by": ["channel"], "as_of": as_of, "repeat_days": 0.25}
@@ -230,8 +247,35 @@ def test_duckdb_metric_table_event_rows_equal_pandas_on_generated_histories(tmp_
     shutil.rmtree(directory)
 
 
+def valid(ds: Dataset) -> Dataset:
+    """``ds`` without events before their ticket's creation (SPEC §3); on those the repeat contacts differ by
+    design (engines.event_metrics.solved_at)."""
+    created = ds.ticket_events["ticket_id"].map(ds.tickets.set_index("ticket_id")["created_at"])
+    return replace(ds, ticket_events=ds.ticket_events.assign(at=ds.ticket_events["at"].where(
+        ds.ticket_events["at"] >= created, created)))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=histories(("2026-03-28 20:00", "2026-10-24 20:00", "2026-03-07 22:00", "2026-10-31 23:00")),
+       calendar=st.sampled_from(AROUND_DST))
+def test_duckdb_business_hours_equal_pandas_around_dst(tmp_path_factory, case, calendar):
+    """Lifecycle and event rows on histories across a DST change (Berlin, New York) in business hours."""
+    ds, as_of = case
+    ds = valid(ds)
+    directory = tmp_path_factory.mktemp("dst")
+    write(ds, directory)
+    lazy = open_dataset(directory)
+    expected = by_ticket(ticket_lifecycle(ds, calendar=calendar, as_of=as_of))
+    pd.testing.assert_frame_equal(ticket_lifecycle(lazy, calendar=calendar, as_of=as_of), expected, **TOL)
+    kwargs = {"freq": None, "by": ["channel"], "as_of": as_of, "calendar": calendar,
+              "sla": {"next_reply": {"low": 1, "urgent": 2}, "requester_wait": {"normal": 3}}}
+    assert_same_metrics(metric_table(lazy, **kwargs), metric_table(ds, **kwargs), ["channel"])
+    shutil.rmtree(directory)
+
+
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_lifecycle_and_event_rows_equal_pandas(spark, samples, tmp_path):
+    """The lifecycle in calendar hours, the event rows of metric_table in business hours."""
     ds = samples[1].until("2025-04-01")   # a month of tickets (Spark's per-stage cost grows with the data)
     tickets = ds.tickets[ds.tickets["created_at"] >= pd.Timestamp("2025-03-01", tz="UTC")]
     ds = replace(ds, tickets=tickets, ticket_events=ds.ticket_events[ds.ticket_events["ticket_id"].isin(
@@ -241,5 +285,5 @@ def test_spark_lifecycle_and_event_rows_equal_pandas(spark, samples, tmp_path):
     as_of = "2025-03-15 12:00"
     pd.testing.assert_frame_equal(ticket_lifecycle(lazy, as_of=as_of), by_ticket(ticket_lifecycle(ds, as_of=as_of)),
                                   **TOL)
-    kwargs = {"freq": "Q", "by": ["channel"]}
+    kwargs = {"freq": "Q", "by": ["channel"], "calendar": BUSINESS[0]}   # the event rows in business hours
     assert_same_metrics(metric_table(lazy, **kwargs), metric_table(ds, **kwargs), ["period", "channel"])

@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 
 from slm_lib.engines import open_dataset
-from slm_lib.errors import ConfigError
 from slm_lib.io.load import load_data
 from slm_lib.io.save import save_data
-from slm_lib.calendar import BusinessCalendar
 from slm_lib.schema import empty_frame
 from slm_lib.service_panel import monthly_service_panel
+from test_engine_lifecycle import BUSINESS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +49,14 @@ def test_engine_panel_of_given_months_and_without_surveys(both, tmp_path):
     assert expected["mean_csat"].isna().all()
 
 
-def test_engine_panel_refuses_business_hours(both):
-    with pytest.raises(ConfigError, match="calendar"):
-        monthly_service_panel(both[1], calendar=BusinessCalendar())
+@pytest.mark.parametrize("calendar, tz, cut", [(BUSINESS[0], "Europe/Berlin", "2026-10-01"),
+                                               (BUSINESS[1], "UTC", "2025-07-17T08:00")], ids=["berlin", "utc_9_17"])
+def test_engine_panel_in_business_hours_equals_pandas(both, calendar, tz, cut):
+    """Median FRT and the first-response SLA (clocks still running at the cut) in business hours."""
+    ds, lazy = both[0].until(cut), both[1].until(cut)
+    expected = monthly_service_panel(ds, calendar=calendar, tz=tz)
+    pd.testing.assert_frame_equal(monthly_service_panel(lazy, calendar=calendar, tz=tz), expected, rtol=1e-9,
+                                  check_dtype=False)
+    calendar_hours = monthly_service_panel(ds, tz=tz)
+    assert (expected["median_frt_h"] < calendar_hours["median_frt_h"]).any()
+    assert (expected["sla_breach_share"] != calendar_hours["sla_breach_share"]).any()

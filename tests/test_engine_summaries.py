@@ -14,7 +14,7 @@ from slm_lib.clv.rfm import rfm_summary
 from slm_lib.cohorts import cohort_retention
 from slm_lib.engines import LazyDataset, engine_cohort_retention, engine_rfm_summary, open_dataset
 from slm_lib.engines.dataset import CORE_TABLES
-from slm_lib.engines.metric_table import _set_time_zone
+from slm_lib.engines.session import set_time_zone
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.io.dataset import Dataset
 from slm_lib.schema import empty_frame
@@ -57,7 +57,7 @@ def test_rfm_days_are_utc_calendar_days_whatever_the_session_time_zone(tmp_path)
                             "amount": [10.0, 5.0, 7.0, 3.0, 1.0], "order_id": None})
     write(tmp_path, revenue=revenue)
     lazy = open_dataset(tmp_path)
-    _set_time_zone(lazy.con, "America/New_York")  # wall dates there would merge a's two first purchases
+    set_time_zone(lazy.con, "America/New_York")  # wall dates there would merge a's two first purchases
     out = engine_rfm_summary(lazy, time_unit="D")
     # a: days 1 and 2 Jan (12.0 on the 2nd), b: 8 Jan; the missing customer is dropped
     assert out.to_dict("index") == {"a": {"frequency": 1, "recency": 1.0, "T": 7.0, "monetary_value": 12.0},

@@ -1,7 +1,9 @@
 """End to end: `slm report` on the sample data for one month (SPEC §7, issue 5).
 
-One report run (about a minute on 2 cores) on a copy of data_samples/ with one hostile
-comment planted in the report month, then checks on what a reviewer reads.
+One report run on a copy of data_samples/ with one hostile comment planted in the report
+month, then checks on what a reviewer reads. It runs the two notebooks whose pages are read
+here (the summary and the experience trends): every report notebook is executed on the
+samples by nbval and rendered by the report of tests/test_packaging.py.
 """
 import re
 import shutil
@@ -18,6 +20,7 @@ from slm_lib.wording import format_kpi
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-10"
+READ = ("01_monthly_summary", "02_experience_trends")
 HOSTILE = "Terrible! <script>alert(1)</script> write to jane.doe@example.com or call +1 555 123 4567"
 
 
@@ -33,16 +36,16 @@ def report(tmp_path_factory):
     surveys.loc[nps, ["score", "comment", "submitted_at"]] = ["0", HOSTILE, f"{MONTH}-31T23:59:00Z"]
     surveys.to_csv(data / "surveys.csv", index=False)
     out = tmp_path_factory.mktemp("reports")
-    assert main(["report", "--data", str(data), "--out", str(out), "--month", MONTH, "--jobs", "2"]) == 0
+    notebooks = [str(ROOT / "notebooks" / f"{name}.ipynb") for name in READ]
+    assert main(["report", "--data", str(data), "--out", str(out), "--month", MONTH, "--jobs", "2",
+                 "--notebooks", *notebooks]) == 0
     return data, out
 
 
 def test_month_folder_has_executed_notebooks_and_html(report):
     _, out = report
     month = out / MONTH
-    names = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
-    assert len(names) == 6
-    for name in names:
+    for name in READ:
         assert (month / f"{name}.ipynb").is_file() and (month / f"{name}.html").is_file()
     assert (month / "index.html").is_file() and (out / "index.html").is_file()
     assert MONTH in (out / "index.html").read_text()

@@ -24,7 +24,7 @@ import pandas as pd
 from slm_lib.engines.dataset import cached, fetch
 from slm_lib.engines.groups import coded, group_codes, keyed_tickets
 from slm_lib.engines.lifecycle import status_events
-from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.schema import EVENT_KINDS
 
 _RESOLVED = ("solved", "closed")
@@ -84,7 +84,7 @@ def engine_backlog_steps(lazy: Any, by: list[str], freq: str, tz: str, first: in
     con = lazy.con
     keyed = keyed_tickets(lazy, by)
     keys, lookup = group_codes(con, keyed, by)
-    _set_time_zone(con, tz)
+    set_time_zone(con, tz)
     stretches = open_stretches(lazy)
     born = keyed.select(*by, _bid=keyed.ticket_id, _born=keyed.created_at)
     x = stretches.join(born, stretches.ticket_id == born._bid)

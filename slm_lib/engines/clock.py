@@ -36,9 +36,10 @@ import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 
+from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 
-__all__ = ["ON_CLOCK", "Clock", "engine_clock", "with_clocks"]
+__all__ = ["ON_CLOCK", "Clock", "clock_at", "engine_clock", "with_clocks"]
 
 #: ``clock(ts) -> int64 expression``: microseconds from the clock's origin, NULL for NULL.
 Clock = Callable[[Any], Any]
@@ -207,3 +208,20 @@ def with_clocks(table: Any, clock: Clock, stamps: Mapping[str, Any]) -> Any:
     [2000000]
     """
     return table.mutate(**{ON_CLOCK + name: clock(ts) for name, ts in stamps.items()}).view()
+
+
+def clock_at(clock: Clock, con: Any, ts: Any) -> Any:
+    """The clock's value at one UTC instant ``ts`` (floored to the microsecond), computed once on ``con``.
+
+    An int64 literal: where durations run to a fixed instant (``as_of``) it stands in for the
+    clock's expression, whose SQL (a few kB for a business clock) is then not repeated in
+    every expression using it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> con = ibis.duckdb.connect()
+    >>> con.execute(clock_at(engine_clock(None, con), con, pd.Timestamp("1970-01-01 00:00:03", tz="UTC")))
+    3000000
+    """
+    return ibis.literal(int(con.execute(clock(instant(ts)))), type="int64")

@@ -23,7 +23,7 @@ import ibis
 import pandas as pd
 
 from slm_lib.engines.dataset import fetch
-from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.summaries import _table
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
@@ -55,7 +55,7 @@ def active_customers(lazy: Any, as_of: pd.Timestamp, columns: Iterable[str]) -> 
     missing = [col for col in columns if col not in c.columns]
     if missing:
         raise ConfigError(f"customers has no column(s) {missing}; available: {list(c.columns)}")
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     now = instant(as_of, up=True)
     c = c.filter(c.signup_at < now, c.churned_at.isnull() | (c.churned_at >= now))
     got = _canonical(fetch(lazy.con, c.select(*columns)), "customers")
@@ -96,7 +96,7 @@ def cohort_lives(lazy: Any, as_of: pd.Timestamp, freq: str, by: str | None, tz: 
     ``n``. Periods are those of :func:`slm_lib.periods.period_ordinals`.
     """
     c = _table(lazy, "customers", "cohort survivors")
-    _set_time_zone(lazy.con, tz)
+    set_time_zone(lazy.con, tz)
     now = instant(as_of, up=True)
     c = c.filter(c.signup_at < now)
     cohort = period_ordinal(c.signup_at, freq)

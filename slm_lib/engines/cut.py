@@ -22,7 +22,7 @@ import pandas as pd
 
 from slm_lib.engines.dataset import fetch
 from slm_lib.engines.lifecycle import status_events
-from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.io.dataset import Dataset, make_quality
@@ -74,7 +74,7 @@ def until(lazy: Any, end: Any) -> Any:
     if lazy.as_of is not None:
         end = min(end, lazy.as_of)
     cut = instant(end, up=True)
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     tables = dict(lazy.tables)
     notes = []
     t, events = tables["tickets"], tables.get("ticket_events")
@@ -178,7 +178,7 @@ def select_segment(lazy: Any, segment: str | None) -> Any:
 
 def data_months(lazy: Any, tz: str = "UTC") -> list[str]:
     """Sorted months (``'YYYY-MM'`` in ``tz``) in which tickets were created or surveys submitted."""
-    _set_time_zone(lazy.con, tz)
+    set_time_zone(lazy.con, tz)
     parts = [lazy.tables[name].select(m=period_ordinal(lazy.tables[name][column], "M"))
              for name, column in (("tickets", "created_at"), ("surveys", "submitted_at"))
              if lazy.tables.get(name) is not None]
@@ -189,7 +189,7 @@ def data_months(lazy: Any, tz: str = "UTC") -> list[str]:
 
 def earliest(lazy: Any, columns: dict[str, str]) -> pd.Timestamp:
     """The earliest instant in the given ``{table: column}`` of ``lazy`` (NaT when they hold none)."""
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     found = []
     for name, column in columns.items():
         table = lazy.tables.get(name)
@@ -238,7 +238,7 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
     >>> from slm_lib.engines import open_dataset
     >>> part = open_dataset("data_samples").engine_collect_window("2026-09-01", "2026-11-01")   # doctest: +SKIP
     """
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     since, before = _window(start, end)
     frames: dict[str, pd.DataFrame] = {}
     t, s = lazy.tables.get("tickets"), lazy.tables.get("surveys")
@@ -261,7 +261,7 @@ def collect_window(lazy: Any, start: Any, end: Any) -> Dataset:
 
 def window_comments(lazy: Any, start: Any, end: Any) -> pd.DataFrame:
     """The survey answers with a comment submitted in ``[start, end)``, as a pandas frame (``response_id`` order)."""
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     since, before = _window(start, end)
     s = lazy.tables.get("surveys")
     if s is None:

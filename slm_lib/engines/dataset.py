@@ -77,7 +77,7 @@ class LazyDataset:
 
     def observation_end(self) -> pd.Timestamp | None:
         """:attr:`as_of`, else the latest timestamp in the tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
-        from slm_lib.engines.metric_table import observation_end
+        from slm_lib.engines.session import observation_end
         return observation_end(self)
 
     def until(self, end: Any) -> "LazyDataset":

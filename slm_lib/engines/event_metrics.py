@@ -5,7 +5,7 @@ the tickets by ``ticket_id`` (NULL for a ticket without events):
 
 * the medians of ``requester_wait``, ``agent_wait``, ``on_hold``, ``full_resolution`` (solved
   tickets) and ``next_reply_median`` (tickets with an answered next reply), exact order
-  statistics selected by rank (:func:`slm_lib.engines.metric_table.order_quantiles`);
+  statistics selected by rank (:func:`slm_lib.engines.aggregates.order_quantiles`);
 * ``one_touch_rate``, ``handoff_rate`` and ``reopen_rate`` (events for tickets that have
   some, the tickets' own fields otherwise) from counts;
 * the SLA clocks timed by events (:mod:`slm_lib.metrics.sla_events`): ``requester_wait``
@@ -15,7 +15,9 @@ the tickets by ``ticket_id`` (NULL for a ticket without events):
   the ticket-field targets (first response, resolution) then take the priority in force
   at creation, as on the pandas engine.
 
-Every value goes through the same :mod:`slm_lib.stats` functions as the pandas engine.
+Durations and SLA clocks are on the clock the lifecycle is computed with (calendar time, or
+the business time of a calendar: :func:`event_tables`). Every value goes through the same
+:mod:`slm_lib.stats` functions as the pandas engine.
 """
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from slm_lib.engines.lifecycle import Clock, epoch_clock, events_until, lifecycle_table, reply_rounds
+from slm_lib.engines.aggregates import grouped, merged, order_quantiles
+from slm_lib.engines.clock import Clock, clock_at
+from slm_lib.engines.lifecycle import clocked_events, events_until, lifecycle_table, reply_rounds
+from slm_lib.engines.sla import target_limit
 from slm_lib.engines.timestamps import instant
 from slm_lib.metrics.lifecycle_table import LIFECYCLE_MEDIANS
 from slm_lib.metrics.sla import validate_targets
@@ -85,16 +90,16 @@ def ticket_priorities(p: Any) -> Any:
         priority_created=ibis.coalesce(p._v.argmax(p._rn, where=p.at <= p._created), first), priority_first=first)
 
 
-def event_tables(tickets: Any, events: Any, as_of: pd.Timestamp, clock: Clock = epoch_clock) -> EventTables:
-    """The :class:`EventTables` of ``tickets`` and ``events`` at ``as_of``."""
+def event_tables(tickets: Any, events: Any, as_of: pd.Timestamp, clock: Clock) -> EventTables:
+    """The :class:`EventTables` of ``tickets`` and ``events`` at ``as_of`` on ``clock`` (calendar or business time)."""
     end = instant(as_of)
     p = priority_events(tickets, events, end)
     own = ticket_priorities(p)
     lc = lifecycle_table(tickets, events, as_of, clock)
     lc = lc.left_join(own, lc.ticket_id == own._pid).drop("_pid")
-    rounds = reply_rounds(events_until(events, end, True), clock, resolutions=True)
+    rounds = reply_rounds(clocked_events(events, end, True, clock), resolutions=True)
     return EventTables(lifecycle=lc, priorities=p.select(_pt=p.ticket_id, _pat=p.at, _v=p._v, _rn=p._rn),
-                       rounds=rounds, end_clock=clock(end))
+                       rounds=rounds, end_clock=clock_at(clock, ibis.get_backend(tickets), as_of))
 
 
 def with_lifecycle(t: Any, lc: Any) -> Any:
@@ -129,7 +134,6 @@ def event_group_metrics(con: Any, t: Any, keys: list[str], groups: pd.DataFrame,
 
     ``t``: the keyed tickets :func:`with_lifecycle` of ``ev.lifecycle``; ``sla``: the targets.
     """
-    from slm_lib.engines.metric_table import _grouped, _merged, order_quantiles, target_limit
     targets = {k: v for k, v in validate_targets(sla).items() if k in EVENT_TARGETS}
     has = t._has_lc
     solved = t._lc_resolved.fill_null(False)
@@ -145,11 +149,11 @@ def event_group_metrics(con: Any, t: Any, keys: list[str], groups: pd.DataFrame,
             judged = has & limit.notnull()
             breached = judged & (elapsed > limit)
             clocks[f"_a_{target}"], clocks[f"_b_{target}"] = _count(judged & ~breached & solved), _count(breached)
-    agg = _grouped(t, keys).aggregate(
+    agg = grouped(t, keys).aggregate(
         _solved=_count(solved), _one=_count(solved & t._lc_one_touch), _hand=_count(solved & (t._lc_handoffs > 0)),
         _res=_count(resolved), _reo=_count(reopened), **{f"_k_{m}": raw.count() for m, raw in raws.items()},
         **clocks).execute()
-    counts = _merged(groups, agg, keys)
+    counts = merged(groups, agg, keys)
     if "next_reply" in targets:
         counts = pd.concat([counts, _next_reply_counts(t, keys, groups, ev, targets["next_reply"])], axis=1)
     out: Result = {}
@@ -172,7 +176,6 @@ def event_group_metrics(con: Any, t: Any, keys: list[str], groups: pd.DataFrame,
 def _next_reply_counts(t: Any, keys: list[str], groups: pd.DataFrame, ev: EventTables,
                        per_priority: Mapping[str, float]) -> pd.DataFrame:
     """Achieved and breached next-reply clocks per group row, each judged by the priority in force at its start."""
-    from slm_lib.engines.metric_table import _grouped, _merged, target_limit
     r, p = ev.rounds, ev.priorities
     r = r.filter(r._answered >= 1)
     c = r.left_join(p, [r.ticket_id == p._pt, p._pat <= r._start_at])
@@ -183,6 +186,6 @@ def _next_reply_counts(t: Any, keys: list[str], groups: pd.DataFrame, ev: EventT
     limit = target_limit(ibis.coalesce(c._p, c._first, c._own), per_priority)
     judged = limit.notnull()
     breached = judged & (elapsed > limit)
-    agg = _grouped(c, keys).aggregate(_a_next_reply=_count(judged & ~breached & c._stop.notnull()),
+    agg = grouped(c, keys).aggregate(_a_next_reply=_count(judged & ~breached & c._stop.notnull()),
                                       _b_next_reply=_count(breached)).execute()
-    return _merged(groups, agg, keys)
+    return merged(groups, agg, keys)

@@ -3,9 +3,9 @@
 The engine (DuckDB, Spark, any ibis backend with window functions) reduces the tickets,
 surveys and payments of each window to one row per customer active at ``as_of``: ticket
 counts, SLA breached and decided counts (first-response SLA judged an instant before
-``as_of``, :func:`slm_lib.engines.metric_table.sla_flags`), reopened and resolved counts,
+``as_of``, :func:`slm_lib.engines.sla.sla_flags`), reopened and resolved counts,
 the two middle order statistics of the first response times (``row_number`` by customer,
-:func:`slm_lib.engines.metric_table.ranked`: the median is exact), survey means, the score
+:func:`slm_lib.engines.aggregates.ranked`: the median is exact), survey means, the score
 of the latest NPS answer, revenue before ``as_of`` and in the horizon. That small table
 then goes through :func:`slm_lib.features.feature_rows`, the pandas engine's own shares,
 categories, tenure and outcomes, so both engines have one formula; the windows are those
@@ -15,10 +15,12 @@ panel of several ``as_of`` is one query (on the samples, 12 month starts took 1.
 this way against 5-9 s for the union of one query per instant, most of it ibis compiling
 twelve queries; on 1M tickets and 6 month starts 5.0-5.5 s against 6.1-6.6 s).
 
-Durations are calendar hours from integer microseconds: business hours (``calendar``) are
-refused, and so is a data set with ticket events (their lifecycle is not read on the
-engine yet); without events a ticket's resolution and reopening come from its own fields,
-as on the pandas engine.
+Durations are integer microseconds between clock columns of
+:mod:`slm_lib.engines.clock` (calendar time, or the business time of a ``calendar``), in
+hours: first response times, the SLA clocks and, with ticket events, the requester waits
+of each ticket's lifecycle (:func:`slm_lib.engines.lifecycle.lifecycle_table` on the same
+clock); without events a ticket's resolution and reopening come from its own fields, as
+on the pandas engine.
 """
 from __future__ import annotations
 
@@ -29,7 +31,10 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.comment_features import ThemeSource
-from slm_lib.engines.metric_table import _set_time_zone, ranked, sla_flags
+from slm_lib.engines.aggregates import ranked
+from slm_lib.engines.clock import ON_CLOCK, Clock, engine_clock
+from slm_lib.engines.session import set_time_zone
+from slm_lib.engines.sla import sla_flags, with_sla_clocks
 from slm_lib.engines.lifecycle import lifecycle_table
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError, MissingTableError
@@ -43,17 +48,17 @@ _MEDIANS = ("median_frt_h", "median_requester_wait_h")
 _KEYS = ("_k", "customer_id")
 
 
-def _event_states(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]) -> Any:
+def _event_states(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]], clock: Clock) -> Any:
     """Per instant ``_k`` and ticket of its lookback with events before it: the lifecycle's state then.
 
     :func:`slm_lib.engines.lifecycle.lifecycle_table` of the window's tickets on the events
-    strictly before the instant (clocks run to it), one per instant, stacked.
+    strictly before the instant (its clocks, on ``clock``, run to it), one per instant, stacked.
     """
     parts = []
     for k, (now, start, _) in enumerate(windows):
         t = lazy.tickets
         t = t.filter((t.created_at >= instant(start, up=True)) & (t.created_at < instant(now, up=True)))
-        lc = lifecycle_table(t, lazy.tables["ticket_events"], now, inclusive=False)
+        lc = lifecycle_table(t, lazy.tables["ticket_events"], now, clock, inclusive=False)
         parts.append(lc.select(_ek=ibis.literal(k, type="int64"), _eid=lc.ticket_id, _eres=lc.resolved,
                                _ereopen=lc.resolved & (lc.reopens > 0),
                                _ewait=lc.requester_wait.cast("float64") / US_PER_HOUR,
@@ -99,11 +104,11 @@ def _instants(windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]) ->
     return table.mutate(**{c: table[c].cast("timestamp('UTC', 6)") for c in ("_now", "_lo", "_hi")})
 
 
-def _per_customer(lazy: Any, instants: Any, targets: dict, events: Any = None) -> Any:
+def _per_customer(lazy: Any, instants: Any, targets: dict, clock: Clock, events: Any = None) -> Any:
     """One row per instant ``_k`` and customer active then, with the aggregates :func:`feature_rows` reads.
 
     Each table is joined to the as_of table ``instants`` on its windows (a range join), so a
-    panel is one query.
+    panel is one query; durations on ``clock``.
     """
     c = lazy.customers.cross_join(instants)
     c = c.filter(c.signup_at < c._now, c.churned_at.isnull() | (c.churned_at > c._now))
@@ -111,11 +116,12 @@ def _per_customer(lazy: Any, instants: Any, targets: dict, events: Any = None) -
     aggs = []
     t = lazy.tickets.filter(lambda r: r.customer_id.notnull())
     t = t.join(instants, (t.created_at >= instants._lo) & (t.created_at < instants._now))
+    t = with_sla_clocks(t, clock, t._now, ("first_response_at",))
     achieved, breached = sla_flags(t, {"first_response": targets["first_response"]}, t._now,
                                    before=True)["first_response"]
     answered = t.first_response_at.notnull() & (t.first_response_at < t._now)
-    frt = answered.ifelse(t.first_response_at.delta(t.created_at, unit="microsecond").cast("float64") / US_PER_HOUR,
-                          ibis.null("float64"))
+    waited = t[ON_CLOCK + "first_response_at"] - t[ON_CLOCK + "created_at"]
+    frt = answered.ifelse(waited.cast("float64") / US_PER_HOUR, ibis.null("float64"))
     t = ticket_states(t.mutate(_achieved=achieved, _breached=breached, _frt_h=frt), events)
     aggs.append(t.group_by(list(_KEYS)).aggregate(
         tickets=t.count(), breached=t._breached.cast("int64").sum(),
@@ -196,7 +202,8 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     """:func:`slm_lib.features.customer_features` of a :class:`~slm_lib.engines.LazyDataset`.
 
     Same parameters, rows, columns, dtypes and values (with ticket events, the event columns
-    from each ticket's lifecycle on the engine, :func:`slm_lib.engines.lifecycle.lifecycle_table`). The engine
+    from each ticket's lifecycle on the engine, :func:`slm_lib.engines.lifecycle.lifecycle_table`;
+    with a ``calendar``, business hours: :func:`slm_lib.engines.clock.engine_clock`). The engine
     collects one row per active customer and ``as_of`` (one query for all of them). With
     text features the survey answers with a comment submitted in the windows are collected
     (with, for themes fitted here, the comments before the earliest ``as_of``) and go
@@ -205,8 +212,8 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     Raises
     ------
     ConfigError
-        Bad windows or targets, an empty ``as_of``, duplicate customer ids; ``calendar``
-        (business hours are not on customer_features' engine form yet).
+        Bad windows or targets, an empty ``as_of``, duplicate customer ids; a calendar with
+        a local time zone on a backend other than DuckDB and Spark.
     MissingTableError
         No customers table.
 
@@ -216,19 +223,17 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     >>> f = engine_customer_features(open_dataset("data_samples"), "2025-01-01")   # doctest: +SKIP
     """
     instants, lookback, horizon, targets = feature_arguments(as_of, lookback, horizon, sla_targets)
-    if calendar is not None:
-        raise ConfigError("customer_features on an engine: business hours (calendar) are not supported yet; "
-                          "use the pandas engine (slm.load_data without engine=)")
     if lazy.customers is None:
         raise MissingTableError("customer_features on an engine: the data set has no 'customers' table")
-    _set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
+    set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
     ids = lazy.customers.customer_id
     check = lazy.customers.aggregate(_n=ids.count(), _u=ids.nunique()).execute()
     if int(check["_n"].iloc[0]) != int(check["_u"].iloc[0]):
         raise ConfigError("customer_features: customers.customer_id has duplicates; validate the data first")
     windows = [_windows(a, lookback, horizon) for a in instants]
-    events = _event_states(lazy, windows) if lazy.tables.get("ticket_events") is not None else None
-    got = _per_customer(lazy, _instants(windows), targets, events).execute()
+    clock = engine_clock(calendar, lazy.con)
+    events = _event_states(lazy, windows, clock) if lazy.tables.get("ticket_events") is not None else None
+    got = _per_customer(lazy, _instants(windows), targets, clock, events).execute()
     frames = [_collected(got.loc[got["_k"] == k]) for k in range(len(windows))]
     text = None
     if text_features or themes is not None:

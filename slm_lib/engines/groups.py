@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.engines.dataset import fetch
-from slm_lib.engines.metric_table import _with_columns
+from slm_lib.engines.aggregates import with_columns
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.grouping import by_codes, combine_codes
 from slm_lib.schema import COLUMNS, empty_frame
@@ -35,7 +35,7 @@ def keyed_tickets(lazy: Any, by: list[str]) -> Any:
     for col in by:
         if col not in tickets.columns and col not in known:
             raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
-    return _with_columns(tickets, customers, "customer_id", [c for c in by if c not in tickets.columns])
+    return with_columns(tickets, customers, "customer_id", [c for c in by if c not in tickets.columns])
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:

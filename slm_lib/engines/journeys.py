@@ -2,7 +2,7 @@
 
 The engine computes per group, per channel pair or per customer only: counts of solved
 and repeated tickets (the running counts and equi-join of
-:func:`slm_lib.engines.metric_table._repeat_counts`, the solve in force from ticket events
+:func:`slm_lib.engines.ticket_metrics.repeat_counts`, the solve in force from ticket events
 as in the metric table), the follow-up counts between channels (``lead`` over each
 customer's tickets), and each seen customer's last touchpoints (``row_number`` over its
 touchpoints, latest first). The small results go through the same pandas functions as the
@@ -30,7 +30,9 @@ from slm_lib.engines.clock import engine_clock
 from slm_lib.engines.dataset import cached, fetch
 from slm_lib.engines.event_metrics import event_tables, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
-from slm_lib.engines.metric_table import _repeat_counts, _set_time_zone, _with_columns, observation_end
+from slm_lib.engines.aggregates import with_columns
+from slm_lib.engines.session import observation_end, set_time_zone
+from slm_lib.engines.ticket_metrics import repeat_counts
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
 from slm_lib.errors import ConfigError
 from slm_lib.journeys.paths import (TOUCHPOINT_KINDS, PathsBeforeChurn, churned_by, path_table,
@@ -47,7 +49,7 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def _as_of(lazy: Any, as_of: Any) -> pd.Timestamp | None:
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     return observation_end(lazy) if as_of is None else utc_instant(as_of)
 
 
@@ -65,7 +67,7 @@ def solved_tickets(lazy: Any, as_of: pd.Timestamp) -> Iterator[tuple[Any, str]]:
         with cached(lazy.con, tickets) as kept:
             yield kept, "resolved_at"
         return
-    with cached(lazy.con, event_tables(tickets, events, as_of).lifecycle) as lc:
+    with cached(lazy.con, event_tables(tickets, events, as_of, engine_clock(None, lazy.con)).lifecycle) as lc:
         whole = with_lifecycle(tickets, lc)
         with cached(lazy.con, whole.mutate(_solved_at=solved_at(whole))) as kept:
             yield kept, "_solved_at"
@@ -92,8 +94,8 @@ def engine_repeat_contact_rate(lazy: Any, days: float = REPEAT_DAYS, by: str | S
             raise ConfigError(f"metric_table: by column {col!r} is neither a tickets nor a customers column")
     window_us = int(round(days * US_PER_HOUR * 24))
     with solved_tickets(lazy, as_of) as (whole, solved):
-        t = _with_columns(whole, customers, "customer_id", [c for c in by if c not in whole.columns])
-        counts = _repeat_counts(t, whole, as_of, days, engine_clock(None, lazy.con), solved)
+        t = with_columns(whole, customers, "customer_id", [c for c in by if c not in whole.columns])
+        counts = repeat_counts(t, whole, as_of, days, engine_clock(None, lazy.con), solved)
         if counts:
             at, now = t[solved], instant(as_of)
             late = at.notnull() & (at <= now) & (t.created_at <= now) & \

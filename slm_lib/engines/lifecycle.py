@@ -16,28 +16,31 @@ each ticket's events instead of numpy segment reductions:
   (``row_number``), numpy's linear median.
 * **Handoffs**: ``LAG`` over the assignment events that name an agent.
 
-Durations are int64 microseconds of a ``clock``: a callable mapping a timestamp expression
-to an int64 microsecond expression (default :func:`epoch_clock`, calendar time); every
-duration is a difference of two clock values, so a business-hours clock with the same
-interface drops in. Nothing is collected: :func:`lifecycle_table` is an ibis table other
-engine code joins on ``ticket_id``.
+Durations are int64 microseconds of a ``clock`` of :mod:`slm_lib.engines.clock` (calendar
+time, or the business time of a :class:`~slm_lib.calendar.BusinessCalendar`): every
+duration is a difference of two clock values. The clock is applied once per event and per
+ticket (:func:`~slm_lib.engines.clock.with_clocks` columns), its value at ``as_of`` once
+per table (:func:`~slm_lib.engines.clock.clock_at`), so a business clock's large
+expression is never repeated. Nothing is collected: :func:`lifecycle_table` is an ibis
+table other engine code joins on ``ticket_id``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from slm_lib.engines.clock import ON_CLOCK, Clock, clock_at, engine_clock, with_clocks
+from slm_lib.engines.session import observation_end, set_time_zone
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
-from slm_lib.errors import ConfigError, InsufficientDataError
+from slm_lib.errors import InsufficientDataError
 from slm_lib.events import SAME_INSTANT_ORDER
 from slm_lib.metrics.lifecycle import LIFECYCLE_COLUMNS
 from slm_lib.periods import utc_instant
 from slm_lib.schema import EVENT_KINDS, EVENT_STATUSES, TS
 
-Clock = Callable[[Any], Any]
 _RESOLVED = ("solved", "closed")
 _REQUESTER = ("new", "open", "on_hold")
 #: Durations of :func:`lifecycle_table` (int64 µs; the median float) -> their column in hours.
@@ -47,13 +50,8 @@ DURATIONS: dict[str, str] = {"requester_wait": "requester_wait_h", "agent_wait":
 COUNTS: tuple[str, ...] = ("next_reply_count", "agent_replies", "reopens", "assignee_stations", "group_stations",
                            "handoffs")
 
-
-_EPOCH = instant(pd.Timestamp(0, tz="UTC"))
-
-
-def epoch_clock(ts: Any) -> Any:
-    """Calendar clock: microseconds since 1970-01-01 UTC of a timestamp expression (int64)."""
-    return ts.delta(_EPOCH, unit="microsecond")
+#: The column of the events' clock (:func:`clocked_events`).
+AT = ON_CLOCK + "at"
 
 
 def events_until(events: Any, end: Any, inclusive: bool) -> Any:
@@ -68,6 +66,12 @@ def events_until(events: Any, end: Any, inclusive: bool) -> Any:
     return e.mutate(_rank=ibis.cases(*((e.kind == k, i) for i, k in enumerate(SAME_INSTANT_ORDER))))
 
 
+def clocked_events(events: Any, end: Any, inclusive: bool, clock: Clock) -> Any:
+    """:func:`events_until` with each event's clock in a column :data:`AT` (computed once per event)."""
+    e = events_until(events, end, inclusive)
+    return with_clocks(e, clock, {"at": e.at})
+
+
 def status_events(e: Any) -> Any:
     """The status events with the status before each (``new`` before the first), resolutions and reopens."""
     s = e.filter((e.kind == "status") & e.status.isin(EVENT_STATUSES))
@@ -76,10 +80,10 @@ def status_events(e: Any) -> Any:
     return s.mutate(_resolves=now & ~was, _reopens=~now & was)
 
 
-def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
+def _status_spans(e: Any, end_clock: Any) -> Any:
     """Per ticket: time in each kind of status, resolutions, reopens and the status in force (module docstring)."""
     s = status_events(e)
-    s = s.mutate(_c=clock(s.at), _next=clock(s.at).lead().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]))
+    s = s.mutate(_c=s[AT], _next=s[AT].lead().over(group_by=s.ticket_id, order_by=[s.at, s.event_id]))
     spent = s._next.fill_null(end_clock) - s._c
 
     def time_in(*statuses: str) -> Any:
@@ -92,26 +96,26 @@ def _status_spans(e: Any, clock: Clock, end_clock: Any) -> Any:
         first_reopened_at=s.at.min(where=s._reopens), _now=s.status.max(where=s._next.isnull()))
 
 
-def reply_rounds(e: Any, clock: Clock, resolutions: bool = False) -> Any:
+def reply_rounds(e: Any, resolutions: bool = False) -> Any:
     """Rounds of each ticket's conversation: customer messages after a stop, until the next stop.
 
-    Stops are the agent public replies (and, with ``resolutions``, the changes to solved or
-    closed, which stop a next-reply SLA clock). Round ``j >= 1`` holds the messages after
-    stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
+    ``e``: :func:`clocked_events`. Stops are the agent public replies (and, with
+    ``resolutions``, the changes to solved or closed, which stop a next-reply SLA clock).
+    Round ``j >= 1`` holds the messages after stop ``j`` and stop ``j + 1``. Columns ``ticket_id``, ``_j``, ``_start`` (clock of its
     first message), ``_start_at`` (its instant), ``_stop`` (clock of stop ``j + 1``, NULL
     while running) and ``_answered`` (agent replies before it); only rounds with a message.
     """
     reply = ((e.kind == "public_reply") & (e.actor == "agent")).cast("int64")
     stream = e.filter((reply == 1) | (e.kind == "customer_message")).select(
-        "ticket_id", "at", "_rank", "event_id", _reply=reply, _halt=reply)
+        "ticket_id", "at", "_rank", "event_id", AT, _reply=reply, _halt=reply)
     if resolutions:
         s = status_events(e)
-        s = s.filter(s._resolves).select("ticket_id", "at", "_rank", "event_id", _reply=ibis.literal(0, "int64"),
+        s = s.filter(s._resolves).select("ticket_id", "at", "_rank", "event_id", AT, _reply=ibis.literal(0, "int64"),
                                          _halt=ibis.literal(1, "int64"))
         stream = stream.union(s)
     w = ibis.cumulative_window(group_by=stream.ticket_id, order_by=[stream.at, stream._rank, stream.event_id])
     stream = stream.mutate(_j=stream._halt.sum().over(w) - stream._halt,
-                           _replied=stream._reply.sum().over(w) - stream._reply, _c=clock(stream.at))
+                           _replied=stream._reply.sum().over(w) - stream._reply, _c=stream[AT])
     message = stream._halt == 0
     rounds = stream.group_by(["ticket_id", "_j"]).aggregate(
         _start=stream._c.min(where=message), _start_at=stream.at.min(where=message),
@@ -119,9 +123,9 @@ def reply_rounds(e: Any, clock: Clock, resolutions: bool = False) -> Any:
     return rounds.filter(rounds._j >= 1, rounds._start.notnull())
 
 
-def _next_replies(e: Any, clock: Clock) -> Any:
+def _next_replies(e: Any) -> Any:
     """Per ticket with answered next replies: their count and median wait (float µs)."""
-    rounds = reply_rounds(e, clock)
+    rounds = reply_rounds(e)
     rounds = rounds.filter(rounds._stop.notnull())
     rounds = rounds.mutate(_wait=rounds._stop - rounds._start)
     rounds = rounds.mutate(_r=ibis.row_number().over(group_by=rounds.ticket_id, order_by=rounds._wait) + 1,
@@ -144,7 +148,7 @@ def _stations(e: Any) -> Any:
     return counts.left_join(handoffs, counts._aid == handoffs._hid).drop("_hid")
 
 
-def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_clock,
+def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock | None = None,
                     inclusive: bool = True) -> Any:
     """Per ticket, its lifecycle at ``as_of`` as an ibis table (one row per ticket with events).
 
@@ -155,7 +159,8 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_
     as_of : timestamp
         The instant the clocks of open tickets run to (a UTC instant, naive = UTC).
     clock : callable, optional
-        ``clock(timestamp_expr) -> int64 microsecond expr``; default :func:`epoch_clock`.
+        ``clock(timestamp_expr) -> int64 microsecond expr``
+        (:func:`slm_lib.engines.clock.engine_clock`); default calendar time.
     inclusive : bool
         Events at ``as_of`` count (the lifecycle's rule); False keeps only the events
         strictly before it (what an export taken at ``as_of`` holds, as
@@ -185,18 +190,21 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock = epoch_
     >>> float(row["requester_wait"] / 3.6e9), float(row["agent_wait"] / 3.6e9), row["status"], bool(row["one_touch"])
     (1.0, 2.5, 'solved', True)
     """
+    con = ibis.get_backend(tickets)
+    clock = engine_clock(None, con) if clock is None else clock
     end = instant(utc_instant(as_of))
-    end_clock = clock(end)
-    e = events_until(events, end, inclusive)
+    end_clock = clock_at(clock, con, utc_instant(as_of))
+    e = clocked_events(events, end, inclusive, clock)
     base = e.group_by(_bid=e.ticket_id).aggregate(
         agent_replies=((e.kind == "public_reply") & (e.actor == "agent")).cast("int64").sum())
     tk = tickets.select("ticket_id", "created_at")
+    tk = with_clocks(tk, clock, {"created_at": tk.created_at})
     base = base.join(tk, base._bid == tk.ticket_id).drop("_bid")
     base = base.filter(base.created_at.notnull(), base.created_at <= end)
-    s, r, a = _status_spans(e, clock, end_clock), _next_replies(e, clock), _stations(e)
+    s, r, a = _status_spans(e, end_clock), _next_replies(e), _stations(e)
     j = base.left_join(s, base.ticket_id == s._sid).left_join(r, base.ticket_id == r._nid)
     j = j.left_join(a, j.ticket_id == a._aid)
-    born = clock(j.created_at)
+    born = j[ON_CLOCK + "created_at"]
     status = j._now.fill_null("new")
     resolved = status.isin(_RESOLVED)
     zero = ibis.literal(0, type="int64")
@@ -217,27 +225,24 @@ def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) 
 
     Same columns and values (hours as float64, counts int64, ``first_reopened_at`` UTC);
     rows sorted by ``ticket_id`` (an engine has no table order). ``as_of`` defaults to the
-    latest timestamp of the tables, ticket events included.
+    latest timestamp of the tables, ticket events included. With a ``calendar`` the hours
+    are business hours (:func:`slm_lib.engines.clock.engine_clock`).
 
     Raises
     ------
     ConfigError
-        For ``calendar``: business hours wait for the engine's business clock.
+        A calendar with a local time zone on a backend other than DuckDB and Spark.
     InsufficientDataError
         The data set has no ticket_events.
     """
     from slm_lib.engines.dataset import fetch
-    from slm_lib.engines.metric_table import _set_time_zone, observation_end
-    if calendar is not None:
-        raise ConfigError("ticket_lifecycle on an engine: business hours (calendar) are not supported yet; "
-                          "use engine='pandas'")
     events = lazy.ticket_events
     if events is None or not has_rows(events):
         raise InsufficientDataError("ticket_lifecycle: the data set has no ticket_events (an optional table; "
                                     "without it only the tickets' own fields are known)")
     end = observation_end(lazy) if as_of is None else utc_instant(as_of)
-    _set_time_zone(lazy.con, "UTC")
-    lc = lifecycle_table(lazy.tickets, events, end)
+    set_time_zone(lazy.con, "UTC")
+    lc = lifecycle_table(lazy.tickets, events, end, engine_clock(calendar, lazy.con))
     lc = lc.select(*(c for c in lc.columns if c not in ("resolved", "resolved_at", "created_at")))
     out = fetch(lazy.con, lc.order_by("ticket_id"))
     for name, column in DURATIONS.items():

@@ -1,10 +1,11 @@
 """The monthly service panel's sums on an engine (:func:`slm_lib.service_panel.monthly_service_panel`).
 
 Per month ordinal in ``tz``: tickets created, their median first response time (exact, the
-order statistics of :mod:`slm_lib.engines.metric_table`), first-response SLA breached and
+order statistics of :mod:`slm_lib.engines.aggregates`), first-response SLA breached and
 decided (fields only, judged at the observation end, as on pandas), and the surveys' mean
-CSAT, NPS and mean CES. Only these per-month rows and the customers' signup and churn
-instants come back.
+CSAT, NPS and mean CES. Response times and SLA clocks are differences of clock columns
+(:mod:`slm_lib.engines.clock`: calendar time, or the business time of a ``calendar``).
+Only these per-month rows and the customers' signup and churn instants come back.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import pandas as pd
 
 from slm_lib.config import NPS_DETRACTOR_MAX, NPS_PROMOTER_MIN
 from slm_lib.engines.cut import earliest
-from slm_lib.engines.metric_table import (_set_time_zone, observation_end, order_quantiles,
-                                          period_ordinal, sla_flags)
-from slm_lib.errors import ConfigError
+from slm_lib.engines.aggregates import order_quantiles
+from slm_lib.engines.clock import ON_CLOCK, engine_clock
+from slm_lib.engines.session import observation_end, period_ordinal, set_time_zone
+from slm_lib.engines.sla import sla_flags, with_sla_clocks
 from slm_lib.service_panel import MONTHLY_SUMS
 
 
@@ -28,7 +30,7 @@ def customer_spans(lazy: Any) -> pd.DataFrame:
     if c is None:
         return pd.DataFrame({"signup_at": pd.Series(dtype="datetime64[ns, UTC]"),
                              "churned_at": pd.Series(dtype="datetime64[ns, UTC]")})
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     got = c.select("signup_at", "churned_at").execute()
     return got.apply(lambda col: pd.to_datetime(col, utc=True).astype("datetime64[ns, UTC]"))
 
@@ -41,16 +43,17 @@ def first_activity(lazy: Any) -> pd.Timestamp:
 
 
 def engine_monthly_sums(lazy: Any, ordinals: np.ndarray, targets: dict, calendar: Any, tz: str) -> pd.DataFrame:
-    """:data:`slm_lib.service_panel.MONTHLY_SUMS` per month ordinal of ``ordinals`` (months in ``tz``)."""
-    if calendar is not None:
-        raise ConfigError("monthly_service_panel on an engine: business hours (calendar) are not supported yet")
+    """:data:`slm_lib.service_panel.MONTHLY_SUMS` per month ordinal of ``ordinals`` (months in ``tz``).
+
+    Durations in business hours of ``calendar`` (None: calendar hours).
+    """
     as_of = observation_end(lazy)
-    _set_time_zone(lazy.con, tz)
+    set_time_zone(lazy.con, tz)
     wanted = [int(o) for o in ordinals]
     t = lazy.tables["tickets"]
     t = t.mutate(m=period_ordinal(t.created_at, "M"))
-    t = t.filter(t.m.isin(wanted))
-    raw = t.first_response_at.delta(t.created_at, unit="microsecond")
+    t = with_sla_clocks(t.filter(t.m.isin(wanted)), engine_clock(calendar, lazy.con), as_of, ("first_response_at",))
+    raw = t[ON_CLOCK + "first_response_at"] - t[ON_CLOCK + "created_at"]
     sums: dict[str, Any] = {"tickets": t.count(), "_k": raw.count()}
     if as_of is not None:
         achieved, breached = sla_flags(t, {"first_response": targets["first_response"]}, as_of)["first_response"]

@@ -4,8 +4,8 @@ Each stage is a filter of the tickets and surveys joined to their customer's anc
 (``created_at`` / ``submitted_at`` within the stage's window, compared in exact integer
 microseconds); the stages' rows are stacked with a stage code and aggregated per code with
 the metric table's engine pieces: counts, the exact medians of first response and
-resolution (order statistics selected by rank, :func:`slm_lib.engines.metric_table.order_quantiles`),
-the repeat contacts of :func:`slm_lib.engines.metric_table._repeat_counts` (next contacts
+resolution (order statistics selected by rank, :func:`slm_lib.engines.aggregates.order_quantiles`),
+the repeat contacts of :func:`slm_lib.engines.ticket_metrics.repeat_counts` (next contacts
 looked up in all tickets, the solve in force from ticket events) and the survey counts of
 the metric table. The small per-stage table goes through the same ``stats`` functions and
 :func:`slm_lib.metrics.table.tidy_metrics` as the pandas engine.
@@ -23,7 +23,10 @@ import pandas as pd
 from slm_lib.config import DEFAULT_MIN_N
 from slm_lib.engines.clock import engine_clock
 from slm_lib.engines.journeys import solved_tickets
-from slm_lib.engines.metric_table import _repeat_counts, _set_time_zone, _survey_side, observation_end, order_quantiles
+from slm_lib.engines.aggregates import order_quantiles
+from slm_lib.engines.metric_table import survey_side
+from slm_lib.engines.session import observation_end, set_time_zone
+from slm_lib.engines.ticket_metrics import repeat_counts
 from slm_lib.journeys.stage_spec import parse_stages
 from slm_lib.journeys.stages import stage_table
 from slm_lib.metrics.contacts import REPEAT_DAYS
@@ -84,7 +87,7 @@ def engine_journey_stages(lazy: Any, stages: Mapping[str, Any] | str | os.PathLi
     """
     if as_of is not None:
         lazy = lazy.until(as_of)
-    _set_time_zone(lazy.con, "UTC")
+    set_time_zone(lazy.con, "UTC")
     end = observation_end(lazy)
     con, c = lazy.con, lazy.customers
     anchors = dict(anchors or {})
@@ -106,7 +109,7 @@ def engine_journey_stages(lazy: Any, stages: Mapping[str, Any] | str | os.PathLi
         raws = {p: epoch(t[col]) - epoch(t.created_at) for p, col in (("frt", "first_response_at"),
                                                                         ("resolution", "resolved_at"))}
         got = t.group_by("_stage").aggregate(_n=t.count(), **{f"_k_{p}": raw.count() for p, raw in raws.items()},
-                                             **_repeat_counts(t, whole, end, repeat_days, epoch, solved)).execute()
+                                             **repeat_counts(t, whole, end, repeat_days, epoch, solved)).execute()
         counts = groups.merge(got, on="_stage", how="left").fillna(0)
         n = counts["_n"].to_numpy(dtype=np.int64)
         res["tickets"] = (n, n.astype(np.float64), *poisson_interval(n))
@@ -118,7 +121,7 @@ def engine_journey_stages(lazy: Any, stages: Mapping[str, Any] | str | os.PathLi
         res["repeat_contact_rate"] = (counted, *share_from_counts(counts["_rc_r"].to_numpy(dtype=np.int64), counted))
     found, survey = pd.DataFrame({"_stage": []}), {m: ((),) * 4 for m in ("nps", "csat", "ces")}
     if lazy.surveys is not None:
-        found, survey = _survey_side(_stacked(_anchored(lazy.surveys, c, extra, epoch), "submitted_at", parsed, epoch),
+        found, survey = survey_side(_stacked(_anchored(lazy.surveys, c, extra, epoch), "submitted_at", parsed, epoch),
                                      ["_stage"], None, False, lazy.scales)
     at = found["_stage"].to_numpy(dtype=np.int64)
     for metric, values in survey.items():   # stages without answers: n = 0 (left out of the table)

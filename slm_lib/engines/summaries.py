@@ -19,9 +19,9 @@ import pandas as pd
 
 from slm_lib.clv.rfm import unit_days
 from slm_lib.cohorts import observed_ages, retention_frame
-from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.session import observation_end as engine_observation_end
+from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.timestamps import instant
-from slm_lib.engines.metric_table import observation_end as engine_observation_end
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant
 
@@ -58,7 +58,7 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
     missing = [c for c in (customer_col, date_col, amount_col) if c is not None and c not in revenue.columns]
     if missing:
         raise DataValidationError(f"transactions: column(s) {missing} not found; available: {list(revenue.columns)}")
-    _set_time_zone(lazy.con, "UTC")  # to_day: the UTC calendar day
+    set_time_zone(lazy.con, "UTC")  # to_day: the UTC calendar day
     amount = revenue[amount_col].cast("float64").fill_null(0.0) if amount_col is not None else ibis.literal(0.0)
     t = revenue.select(_c=revenue[customer_col], _day=revenue[date_col].date(), _amount=amount)
     check = t.aggregate(_bad=t._day.isnull().cast("int64").sum(), _last=t._day.max()).execute()
@@ -119,7 +119,7 @@ def engine_cohort_retention(lazy: Any, freq: str = "M", mode: Literal["contractu
     if as_of is None:
         raise InsufficientDataError("cohort_retention: as_of is unknown and no table holds a timestamp")
     as_of_ord = int(period_ordinals(pd.Series([as_of]), pfreq, tz)[0])
-    _set_time_zone(lazy.con, tz)
+    set_time_zone(lazy.con, tz)
     now = instant(as_of, up=True)  # compared with <
     c = customers.filter(customers.signup_at < now)
     c = c.select(_cid=c.customer_id, _cohort=period_ordinal(c.signup_at, pfreq),

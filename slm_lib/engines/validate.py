@@ -36,7 +36,7 @@ from slm_lib.errors import DataValidationError, Problem
 from slm_lib.io.dataset import make_quality
 from slm_lib.io.load import ERRORS
 from slm_lib.io.problems import check_columns, parse_rule, priority_filled, quality_record, unchecked_references
-from slm_lib.engines.metric_table import _set_time_zone
+from slm_lib.engines.session import set_time_zone
 from slm_lib.engines.parse import canonical, parsed_columns, with_default_priority
 from slm_lib.schema import (COLUMNS, CROSS_ORDER, DEPENDENCY_ORDER, REFERENCES, Rule, cross_order_rule,
                             reference_rule, shown_values, table_rules)
@@ -290,7 +290,7 @@ def validate_tables(con: Any, raw: Mapping[str, Any], files: Mapping[str, str], 
     if errors not in ERRORS:
         raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
     scales = check_scales(scales)
-    _set_time_zone(con, "UTC")
+    set_time_zone(con, "UTC")
     frames: dict[str, Frame] = {}
     state: dict[str, dict[str, Any]] = {}
     problems: list[Problem] = []

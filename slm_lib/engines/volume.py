@@ -13,7 +13,7 @@ import pandas as pd
 
 from slm_lib.engines.dataset import fetch
 from slm_lib.engines.groups import coded, group_codes, keyed_tickets
-from slm_lib.engines.metric_table import _set_time_zone, period_ordinal
+from slm_lib.engines.session import period_ordinal, set_time_zone
 
 
 def engine_volume(lazy: Any, freq: str, by: list[str], tz: str, first: int, n: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -33,7 +33,7 @@ def engine_volume(lazy: Any, freq: str, by: list[str], tz: str, first: int, n: i
     con = lazy.con
     t = keyed_tickets(lazy, by)
     keys, lookup = group_codes(con, t, by)
-    _set_time_zone(con, tz)
+    set_time_zone(con, tz)
     t = t.mutate(_p=period_ordinal(t.created_at, freq) - first)
     t = t.filter((t._p >= 0) & (t._p < n))
     got = fetch(con, t.group_by([*by, "_p"]).aggregate(_n=t.count()))
