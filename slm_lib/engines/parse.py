@@ -6,15 +6,24 @@ categories stripped, categories lower-cased and channel synonyms mapped
 UTC, offsets converted; the session must run in UTC), numbers to float64. Typed Parquet
 columns are taken as they are (timestamps as UTC instants, a float NaN as missing).
 
-The engine accepts a narrower ISO 8601 grammar than pandas' ``format="ISO8601"``: a date
-``YYYY-MM-DD``, optionally a time ``hh:mm[:ss[.fff]]`` after ``T`` or a space, optionally
-``Z`` or an offset ``±hh[[:]mm]``. Reduced forms pandas also accepts (``2026-10``,
-``20261001``, ``2026-10-01T09``, an offset after a space) are reported as not timestamps.
+Timestamps follow the grammar of pandas' ``format="ISO8601"`` (its C parser), value by
+value: a year ``YYYY``, then optionally a month and a day, either both of two digits without
+separator (``20261001``) or of one or two digits after the same separator, one of ``-./\``
+or a space (``2026-10``, ``2026-1-5``, ``2026/10/01``); after a day, ``T`` or a space and a
+time ``hh``, ``hh:mm[:ss]`` (one or two digits each) or ``hhmm[ss]`` (two digits each),
+seconds optionally followed by ``.`` and up to 18 digits; after a time, optionally spaces
+and ``Z`` or an offset ``±h[h][[:]m[m]]``. Hours below 24, minutes and seconds below 60, real
+days of the month, offsets below 24 hours. Values of the common form
+``YYYY-MM-DD[(T| )hh:mm:ss[.ffffff][Z|±hh:mm]]`` are cast directly; the others are split
+into their parts by one regular expression and rebuilt in that form (DuckDB evaluates only
+the rows that need it). The engine keeps microseconds (pandas nanoseconds): digits after
+the sixth are dropped.
 Numbers are decimal (``+3``, ``2.5``, ``.5``, ``1e3``) or ``inf`` / ``infinity`` (any case),
 as pandas reads them.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ibis
@@ -23,8 +32,24 @@ import ibis.expr.datatypes as dt
 from slm_lib.schema import CHANNEL_SYNONYMS, COLUMNS, DEFAULT_PRIORITY, DOMAINS, TS, TS_RANGE, VERBATIM
 
 UTC = dt.Timestamp(timezone="UTC")
-TIMESTAMP_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)?"
-                     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+#: The common form, cast as it is: ``YYYY-MM-DD[(T| )hh:mm:ss[.ffffff][Z|±hh:mm]]``.
+CANONICAL_TIMESTAMP = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]{_CLOCK}:[0-5][0-9]([.][0-9]{{1,6}})?(Z|[+-]{_CLOCK})?)?$"
+# pandas' ISO 8601 grammar (module docstring) in three parts: the date, the time, the zone
+_DATE = r"([0-9]{4})(?:([-./\\ ]?)([0-9]{1,2})(?:([-./\\ ]?)([0-9]{1,2})"
+_TIME = r"[T ]([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:[.]([0-9]{0,18}))?)?)?"
+_ZONE = r"\s*(?:(Z)|([+-])([0-9]{1,2})(?::?([0-9]{1,2}))?)"
+
+
+def _uncaptured(pattern: str) -> str:
+    return re.sub(r"\((?!\?)", "(?:", pattern)
+
+
+#: A timestamp pandas reads.
+TIMESTAMP_PATTERN = f"^{_DATE}(?:{_TIME}(?:{_ZONE})?)?)?)?$"
+# the same, by parts (engines number at most 9 groups): date and the rest, time and the zone, zone
+_SPLIT = (f"^{_DATE}({_uncaptured(_TIME)}(?:{_uncaptured(_ZONE)})?)?)?)?$", f"^{_TIME}({_uncaptured(_ZONE)})?$",
+          f"^{_ZONE}$")
 NUMBER_PATTERN = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?)$"
 
 
@@ -40,10 +65,31 @@ def timestamp(x: Any) -> tuple[Any, Any]:
     if x.type().is_timestamp():
         return (x if x.type().timezone == "UTC" else x.cast(UTC)), ibis.literal(False)
     s = text(x)
-    cast = ibis.ifelse(s.re_search(TIMESTAMP_PATTERN), s.try_cast(UTC), ibis.null(UTC))
+    cast = ibis.ifelse(s.re_search(CANONICAL_TIMESTAMP), s.try_cast(UTC),
+                       ibis.ifelse(s.re_search(TIMESTAMP_PATTERN), _rebuilt(s), ibis.null(UTC)))
     low, high = (ibis.timestamp(f"{day} 00:00:00").cast(UTC) for day in TS_RANGE)
     ts = ibis.ifelse((cast >= low) & (cast <= high), cast, ibis.null(UTC))
     return ts, (s.notnull() & ts.isnull()).fill_null(False)
+
+
+def _rebuilt(s: Any) -> Any:
+    """A value of :data:`TIMESTAMP_PATTERN` as an instant: its parts checked, then cast in the common form."""
+    year, sep, month, sep2, day, rest = (s.re_extract(_SPLIT[0], i) for i in range(1, 7))
+    hour, colon, minute, colon2, second, fraction, zone = (rest.re_extract(_SPLIT[1], i) for i in range(1, 8))
+    sign, oh, om = (zone.re_extract(_SPLIT[2], i) for i in range(2, 5))
+    two = lambda v: v.length() == 2  # noqa: E731
+    below = lambda v, n: (v.try_cast("int64") < n).fill_null(True)  # noqa: E731  (an absent part: '')
+    date = ((month == "") | ((sep != "") & ((day == "") | (sep2 == sep)))
+            | ((sep == "") & two(month) & two(day) & (sep2 == "")))
+    time = ((hour == "") | ((minute == "") & two(hour))
+            | ((colon == ":") & ((second == "") | (colon2 == ":")))
+            | ((colon == "") & two(hour) & two(minute) & ((second == "") | ((colon2 == "") & two(second)))))
+    ok = date & time & below(hour, 24) & below(minute, 60) & below(second, 60) & below(oh, 24) & below(om, 60)
+    pad = lambda v, default="0": ibis.ifelse(v == "", default, v).lpad(2, "0")  # noqa: E731
+    offset = ibis.ifelse(sign == "", "+00:00", sign + pad(oh) + ":" + pad(om))
+    value = (year + "-" + pad(month, "1") + "-" + pad(day, "1") + " " + pad(hour) + ":" + pad(minute) + ":"
+             + pad(second) + "." + fraction.substr(0, 6).rpad(6, "0") + offset)
+    return ibis.ifelse(ok, value.try_cast(UTC), ibis.null(UTC))
 
 
 def number(x: Any) -> tuple[Any, Any]:
