@@ -8,7 +8,7 @@ columns are taken as they are (timestamps as UTC instants, a float NaN as missin
 
 Timestamps follow the grammar of pandas' ``format="ISO8601"`` (its C parser), value by
 value: a year ``YYYY``, then optionally a month and a day, either both of two digits without
-separator (``20261001``) or of one or two digits after the same separator, one of ``-./\``
+separator (``20261001``) or of one or two digits after the same separator, one of ``-./\\``
 or a space (``2026-10``, ``2026-1-5``, ``2026/10/01``); after a day, ``T`` or a space and a
 time ``hh``, ``hh:mm[:ss]`` (one or two digits each) or ``hhmm[ss]`` (two digits each),
 seconds optionally followed by ``.`` and up to 18 digits; after a time, optionally spaces
