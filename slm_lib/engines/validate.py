@@ -15,9 +15,14 @@ LIMIT``); a file's row number is the engine's ``row_number()`` in reading order 
 keeps insertion order; Spark orders by ``monotonically_increasing_id``). Nothing is
 collected but these counts and examples.
 
-Not on the engine: the comparison of tickets with their ``ticket_events`` (pandas'
-``flagged`` quality rows), and the reason text of an unreadable file (the engine's error,
-not pandas').
+When the validated ``ticket_events`` have rows, the tickets' first_response_at,
+resolved_at, replies and reopens are compared with what their events imply
+(:func:`slm_lib.engines.event_checks.event_records`): pandas' ``flagged`` rows and its
+``info`` row about tickets without events, with example rows counted among the validated
+tickets in reading order. Timestamps are read in every ISO 8601 form pandas reads
+(:mod:`slm_lib.engines.parse`).
+
+Not on the engine: the reason text of an unreadable file (the engine's error, not pandas').
 """
 from __future__ import annotations
 
