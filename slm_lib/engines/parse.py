@@ -15,9 +15,10 @@ seconds optionally followed by ``.`` and up to 18 digits; after a time, optional
 and ``Z`` or an offset ``±h[h][[:]m[m]]``. Hours below 24, minutes and seconds below 60, real
 days of the month, offsets below 24 hours. Values of the common form
 ``YYYY-MM-DD[(T| )hh:mm:ss[.ffffff][Z|±hh:mm]]`` are cast directly; the others are split
-into their parts by one regular expression and rebuilt in that form (DuckDB evaluates only
-the rows that need it). The engine keeps microseconds (pandas nanoseconds): digits after
-the sixth are dropped.
+into their parts by regular expressions, their wall time rebuilt in that form and cast, and
+their offset subtracted (DuckDB evaluates only the rows that need it). The engine keeps
+microseconds (pandas nanoseconds): digits after the sixth are dropped.
+
 Numbers are decimal (``+3``, ``2.5``, ``.5``, ``1e3``) or ``inf`` / ``infinity`` (any case),
 as pandas reads them.
 """
@@ -32,9 +33,10 @@ import ibis.expr.datatypes as dt
 from slm_lib.schema import CHANNEL_SYNONYMS, COLUMNS, DEFAULT_PRIORITY, DOMAINS, TS, TS_RANGE, VERBATIM
 
 UTC = dt.Timestamp(timezone="UTC")
-_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
-#: The common form, cast as it is: ``YYYY-MM-DD[(T| )hh:mm:ss[.ffffff][Z|±hh:mm]]``.
-CANONICAL_TIMESTAMP = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]{_CLOCK}:[0-5][0-9]([.][0-9]{{1,6}})?(Z|[+-]{_CLOCK})?)?$"
+#: The common form, cast as it is: ``YYYY-MM-DD[(T| )hh:mm:ss[.ffffff][Z|±hh:mm]]`` (offsets below 18 hours,
+#: Spark's limit).
+CANONICAL_TIMESTAMP = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?"
+                       r"(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9])?)?$")
 # pandas' ISO 8601 grammar (module docstring) in three parts: the date, the time, the zone
 _DATE = r"([0-9]{4})(?:([-./\\ ]?)([0-9]{1,2})(?:([-./\\ ]?)([0-9]{1,2})"
 _TIME = r"[T ]([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:[.]([0-9]{0,18}))?)?)?"
@@ -73,7 +75,10 @@ def timestamp(x: Any) -> tuple[Any, Any]:
 
 
 def _rebuilt(s: Any) -> Any:
-    """A value of :data:`TIMESTAMP_PATTERN` as an instant: its parts checked, then cast in the common form."""
+    """A value of :data:`TIMESTAMP_PATTERN` as an instant: its parts checked, the wall time cast, the offset subtracted.
+
+    The offset is subtracted as minutes: Spark's cast knows offsets up to 18 hours only, pandas reads them up to 23:59.
+    """
     year, sep, month, sep2, day, rest = (s.re_extract(_SPLIT[0], i) for i in range(1, 7))
     hour, colon, minute, colon2, second, fraction, zone = (rest.re_extract(_SPLIT[1], i) for i in range(1, 8))
     sign, oh, om = (zone.re_extract(_SPLIT[2], i) for i in range(2, 5))
@@ -86,10 +91,11 @@ def _rebuilt(s: Any) -> Any:
             | ((colon == "") & two(hour) & two(minute) & ((second == "") | ((colon2 == "") & two(second)))))
     ok = date & time & below(hour, 24) & below(minute, 60) & below(second, 60) & below(oh, 24) & below(om, 60)
     pad = lambda v, default="0": ibis.ifelse(v == "", default, v).lpad(2, "0")  # noqa: E731
-    offset = ibis.ifelse(sign == "", "+00:00", sign + pad(oh) + ":" + pad(om))
-    value = (year + "-" + pad(month, "1") + "-" + pad(day, "1") + " " + pad(hour) + ":" + pad(minute) + ":"
-             + pad(second) + "." + fraction.substr(0, 6).rpad(6, "0") + offset)
-    return ibis.ifelse(ok, value.try_cast(UTC), ibis.null(UTC))
+    minutes = oh.try_cast("int64").fill_null(0) * 60 + om.try_cast("int64").fill_null(0)
+    wall = (year + "-" + pad(month, "1") + "-" + pad(day, "1") + " " + pad(hour) + ":" + pad(minute) + ":"
+            + pad(second) + "." + fraction.substr(0, 6).rpad(6, "0"))   # read as UTC (the session's zone)
+    value = wall.try_cast(UTC) - ibis.ifelse(sign == "-", -minutes, minutes).as_interval("m")
+    return ibis.ifelse(ok, value, ibis.null(UTC))
 
 
 def number(x: Any) -> tuple[Any, Any]:
