@@ -24,7 +24,6 @@ as pandas reads them.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import ibis
@@ -37,21 +36,18 @@ UTC = dt.Timestamp(timezone="UTC")
 #: Spark's limit).
 CANONICAL_TIMESTAMP = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?"
                        r"(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9])?)?$")
-# pandas' ISO 8601 grammar (module docstring) in three parts: the date, the time, the zone
-_DATE = r"([0-9]{4})(?:([-./\\ ]?)([0-9]{1,2})(?:([-./\\ ]?)([0-9]{1,2})"
-_TIME = r"[T ]([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:(:?)([0-9]{1,2})(?:[.]([0-9]{0,18}))?)?)?"
-_ZONE = r"\s*(?:(Z)|([+-])([0-9]{1,2})(?::?([0-9]{1,2}))?)"
-
-
-def _uncaptured(pattern: str) -> str:
-    return re.sub(r"\((?!\?)", "(?:", pattern)
-
-
-#: A timestamp pandas reads.
-TIMESTAMP_PATTERN = f"^{_DATE}(?:{_TIME}(?:{_ZONE})?)?)?)?$"
-# the same, by parts (engines number at most 9 groups): date and the rest, time and the zone, zone
-_SPLIT = (f"^{_DATE}({_uncaptured(_TIME)}(?:{_uncaptured(_ZONE)})?)?)?)?$", f"^{_TIME}({_uncaptured(_ZONE)})?$",
-          f"^{_ZONE}$")
+_H2, _M2, _M12 = "([01][0-9]|2[0-3])", "[0-5][0-9]", "[0-5]?[0-9]"
+_ZONE = r"(\s*(Z|[+-](" + _H2 + "(:?(" + _M2 + "|[0-9]))?|[0-9](:(" + _M2 + "|[0-9]))?)))?"
+_TIME = (r"[T ](" + _H2 + "|([01]?[0-9]|2[0-3]):" + _M12 + "(:" + _M12 + r"([.][0-9]{0,18})?)?"
+         + "|" + _H2 + _M2 + "(" + _M2 + r"([.][0-9]{0,18})?)?)" + _ZONE)
+_DAYS = "|".join(f"[{sep}][0-9]{{1,2}}[{sep}][0-9]{{1,2}}" for sep in ("-", ".", "/", "\\\\", " "))
+#: pandas' ISO 8601 grammar (module docstring): the timestamps it reads, and only those (days of the month
+#: aside: the cast rejects impossible ones).
+TIMESTAMP_PATTERN = rf"^[0-9]{{4}}(([0-9]{{4}}|{_DAYS})({_TIME})?|[-./\\ ][0-9]{{1,2}})?$"
+#: The parts of a timestamp of :data:`TIMESTAMP_PATTERN`: month, day, hour, minute, second, six digits of
+#: fraction, offset sign, hours, minutes (an engine numbers at most 9 groups).
+PARTS_PATTERN = (r"^[0-9]{4}(?:[-./\\ ]?([0-9]{1,2})(?:[-./\\ ]?([0-9]{1,2})(?:[T ]([0-9]{1,2}):?([0-9]{1,2})?"
+                 r":?([0-9]{1,2})?(?:[.]([0-9]{0,6})[0-9]*)?\s*(?:Z|([+-])([0-9]{1,2}):?([0-9]{1,2})?)?)?)?)?$")
 NUMBER_PATTERN = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?)$"
 
 
@@ -70,32 +66,23 @@ def timestamp(x: Any) -> tuple[Any, Any]:
     cast = ibis.ifelse(s.re_search(CANONICAL_TIMESTAMP), s.try_cast(UTC),
                        ibis.ifelse(s.re_search(TIMESTAMP_PATTERN), _rebuilt(s), ibis.null(UTC)))
     low, high = (ibis.timestamp(f"{day} 00:00:00").cast(UTC) for day in TS_RANGE)
-    ts = ibis.ifelse((cast >= low) & (cast <= high), cast, ibis.null(UTC))
+    ts = ibis.ifelse(cast.between(low, high), cast, ibis.null(UTC))
     return ts, (s.notnull() & ts.isnull()).fill_null(False)
 
 
 def _rebuilt(s: Any) -> Any:
-    """A value of :data:`TIMESTAMP_PATTERN` as an instant: its parts checked, the wall time cast, the offset subtracted.
+    """A value of :data:`TIMESTAMP_PATTERN` as an instant: its wall time cast, its offset subtracted.
 
-    The offset is subtracted as minutes: Spark's cast knows offsets up to 18 hours only, pandas reads them up to 23:59.
+    The offset is subtracted as minutes: Spark's cast knows offsets up to 18 hours only, pandas reads them up
+    to 23:59. Each part is one small expression of ``s``: the SQL stays short wherever the column is used.
     """
-    year, sep, month, sep2, day, rest = (s.re_extract(_SPLIT[0], i) for i in range(1, 7))
-    hour, colon, minute, colon2, second, fraction, zone = (rest.re_extract(_SPLIT[1], i) for i in range(1, 8))
-    sign, oh, om = (zone.re_extract(_SPLIT[2], i) for i in range(2, 5))
-    two = lambda v: v.length() == 2  # noqa: E731
-    below = lambda v, n: (v.try_cast("int64") < n).fill_null(True)  # noqa: E731  (an absent part: '')
-    date = ((month == "") | ((sep != "") & ((day == "") | (sep2 == sep)))
-            | ((sep == "") & two(month) & two(day) & (sep2 == "")))
-    time = ((hour == "") | ((minute == "") & two(hour))
-            | ((colon == ":") & ((second == "") | (colon2 == ":")))
-            | ((colon == "") & two(hour) & two(minute) & ((second == "") | ((colon2 == "") & two(second)))))
-    ok = date & time & below(hour, 24) & below(minute, 60) & below(second, 60) & below(oh, 24) & below(om, 60)
-    pad = lambda v, default="0": ibis.ifelse(v == "", default, v).lpad(2, "0")  # noqa: E731
-    minutes = oh.try_cast("int64").fill_null(0) * 60 + om.try_cast("int64").fill_null(0)
-    wall = (year + "-" + pad(month, "1") + "-" + pad(day, "1") + " " + pad(hour) + ":" + pad(minute) + ":"
-            + pad(second) + "." + fraction.substr(0, 6).rpad(6, "0"))   # read as UTC (the session's zone)
-    value = wall.try_cast(UTC) - ibis.ifelse(sign == "-", -minutes, minutes).as_interval("m")
-    return ibis.ifelse(ok, value, ibis.null(UTC))
+    month, day, hour, minute, second, fraction, sign, oh, om = (s.re_extract(PARTS_PATTERN, i) for i in range(1, 10))
+    two = lambda v: ("00" + v).right(2)  # noqa: E731  ('' -> '00')
+    date = lambda v: ("0" + v.nullif("").fill_null("1")).right(2)  # noqa: E731  ('' -> '01')
+    wall = (s.substr(0, 4) + "-" + date(month) + "-" + date(day) + " " + two(hour) + ":" + two(minute) + ":"
+            + two(second) + "." + (fraction + "000000").left(6))
+    minutes = ("0" + oh).cast("int64") * 60 + ("0" + om).cast("int64")
+    return wall.try_cast(UTC) - (minutes * ibis.ifelse(sign == "-", -1, 1)).as_interval("m")
 
 
 def number(x: Any) -> tuple[Any, Any]:
