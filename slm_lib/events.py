@@ -26,7 +26,9 @@ only schema, keys and periods), so ``io`` can use it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -318,7 +320,7 @@ def event_disagreements(tickets: pd.DataFrame, events: pd.DataFrame) -> tuple[li
     implied = implied_fields(event_history(tickets, events))
     has = implied["has_events"]
     found = []
-    for column, meaning in CHECKED_FIELDS.items():
+    for column in CHECKED_FIELDS:
         mine, theirs = tickets[column], implied[column]
         if column.endswith("_at"):
             mine = epoch_ns(mine)
@@ -329,7 +331,20 @@ def event_disagreements(tickets: pd.DataFrame, events: pd.DataFrame) -> tuple[li
             differ = mine.to_numpy(dtype=np.int64) != theirs
         mask = has & differ
         if mask.any():
-            ids = ", ".join(repr(i) for i in tickets["ticket_id"].to_numpy()[mask][:3])
-            found.append(Violation("tickets", column, f"{column} disagrees with ticket_events ({meaning}) on "
-                                                      f"{int(mask.sum())} ticket(s), e.g. ticket_id {ids}", mask))
+            found.append(Violation("tickets", column, disagreement_rule(column, int(mask.sum()),
+                                                                        tickets["ticket_id"].to_numpy()[mask][:3]),
+                                   mask))
     return found, ~has
+
+
+def disagreement_rule(column: str, n_tickets: int, ids: Iterable[Any]) -> str:
+    """The rule text of ``n_tickets`` tickets whose ``column`` disagrees with their events (``ids``: a few of them).
+
+    Examples
+    --------
+    >>> disagreement_rule("replies", 2, ["a", "b"])
+    "replies disagrees with ticket_events (the number of agent public_reply events) on 2 ticket(s), e.g. ticket_id 'a', 'b'"
+    """
+    shown = ", ".join(repr(i) for i in ids)
+    return (f"{column} disagrees with ticket_events ({CHECKED_FIELDS[column]}) on {n_tickets} ticket(s), "
+            f"e.g. ticket_id {shown}")

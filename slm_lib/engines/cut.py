@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from slm_lib.engines.dataset import fetch
-from slm_lib.engines.lifecycle import status_events
+from slm_lib.engines.event_checks import implied_fields
 from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
@@ -123,31 +123,21 @@ def until(lazy: Any, end: Any) -> Any:
 def _rewound(t: Any, events: Any, cut: Any) -> Any:
     """Tickets' replies and reopens without the events at or after ``cut``, and their resolution in force then.
 
-    :meth:`Dataset.until`'s rewinding (:func:`slm_lib.events.implied_fields` at the cut): a
-    ticket with events loses the agent replies and reopens its events record from the cut
-    on; one whose recorded resolution is at or after the cut, or missing, takes the last
-    resolution of its events before the cut while it was solved or closed then (else none).
+    :meth:`Dataset.until`'s rewinding (:func:`slm_lib.engines.event_checks.implied_fields` at
+    the cut): a ticket with events loses the agent replies and reopens its events record
+    from the cut on; one whose recorded resolution is at or after the cut, or missing, takes
+    the last resolution of its events before the cut while it was solved or closed then
+    (else none).
     """
-    e = events.filter(events.at.notnull())
-    late = e.at >= cut
-    counts = e.group_by(_tid=e.ticket_id).aggregate(
-        _late_replies=((e.kind == "public_reply") & (e.actor == "agent") & late).cast("int64").sum())
-    s = status_events(e)
-    seen = s.filter(s.at < cut)
-    last = seen.mutate(_r=ibis.row_number().over(group_by=seen.ticket_id, order_by=[seen.at.desc(),
-                                                                                      seen.event_id.desc()]))
-    states = s.group_by(_sid=s.ticket_id).aggregate(_late_reopens=(s._reopens & (s.at >= cut)).cast("int64").sum(),
-                                                    _res=s.at.max(where=s._resolves & (s.at < cut)))
-    last = last.filter(last._r == 0).select(_lid=last.ticket_id, _status=last.status)
-    j = t.left_join(counts, t.ticket_id == counts._tid).left_join(states, t.ticket_id == states._sid)
-    j = j.left_join(last, j.ticket_id == last._lid)
+    f = implied_fields(events, before=cut)
+    f = f.select(_tid=f.ticket_id, _late_replies=f.later_replies, _late_reopens=f.later_reopens, _then=f.resolved_at)
+    j = t.left_join(f, t.ticket_id == f._tid)
     has = j._tid.notnull()
     zero = ibis.literal(0, type="int64")
     later = has & (j._recorded.isnull() | (j._recorded >= cut))
-    then = j._status.fill_null("new").isin(("solved", "closed")).ifelse(j._res, ibis.null(j._res.type()))
     return j.mutate(replies=has.ifelse(ibis.greatest(j.replies - j._late_replies, zero), j.replies),
-                    reopens=has.ifelse(ibis.greatest(j.reopens - j._late_reopens.fill_null(zero), zero), j.reopens),
-                    resolved_at=later.ifelse(then, j.resolved_at)).select(*t.columns)
+                    reopens=has.ifelse(ibis.greatest(j.reopens - j._late_reopens, zero), j.reopens),
+                    resolved_at=later.ifelse(j._then, j.resolved_at)).select(*t.columns)
 
 
 def select_segment(lazy: Any, segment: str | None) -> Any:

@@ -15,9 +15,14 @@ LIMIT``); a file's row number is the engine's ``row_number()`` in reading order 
 keeps insertion order; Spark orders by ``monotonically_increasing_id``). Nothing is
 collected but these counts and examples.
 
-Not on the engine: the comparison of tickets with their ``ticket_events`` (pandas'
-``flagged`` quality rows), and the reason text of an unreadable file (the engine's error,
-not pandas').
+When the validated ``ticket_events`` have rows, the tickets' first_response_at,
+resolved_at, replies and reopens are compared with what their events imply
+(:func:`slm_lib.engines.event_checks.event_records`): pandas' ``flagged`` rows and its
+``info`` row about tickets without events, with example rows counted among the validated
+tickets in reading order. Timestamps are read in every ISO 8601 form pandas reads
+(:mod:`slm_lib.engines.parse`).
+
+Not on the engine: the reason text of an unreadable file (the engine's error, not pandas').
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from slm_lib.errors import DataValidationError, Problem
 from slm_lib.io.dataset import make_quality
 from slm_lib.io.load import ERRORS
 from slm_lib.io.problems import check_columns, parse_rule, priority_filled, quality_record, unchecked_references
+from slm_lib.engines.event_checks import event_records
 from slm_lib.engines.session import set_time_zone
 from slm_lib.engines.parse import canonical, parsed_columns, with_default_priority
 from slm_lib.schema import (COLUMNS, CROSS_ORDER, DEPENDENCY_ORDER, REFERENCES, Rule, cross_order_rule,
@@ -164,8 +170,9 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
     """Check one table: its problems (drop mode: recorded in ``quality`` instead); ``state`` gets its valid rows.
 
     ``state`` holds per checked table ``kept`` (valid rows, or all rows in raise mode),
-    ``rows`` (their number), ``known`` (``kept`` when its ids can be referenced, else None)
-    and ``dup`` (whether its id repeats).
+    ``numbered`` (the same rows with their row number ``_row``), ``rows`` (their number),
+    ``known`` (``kept`` when its ids can be referenced, else None) and ``dup`` (whether its id
+    repeats).
     """
     table, raw = frame.table, frame.raw
     texts = [c for c in COLUMNS[table] if c in raw.columns and c not in frame.filled and COLUMNS[table][c] == "str"
@@ -229,12 +236,14 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
     problems = [Problem(file, column, text, count, _rows(frame.numbered(), test), table)
                 for column, text, count, test in found]
     drop = errors == "drop" and not table_fatal
-    kept, rows = (frame.numbered() if dup else frame.plain()), n
+    kept, in_order, rows = (frame.numbered() if dup else frame.plain()), frame.numbered(), n
     if drop and found:
         quality.extend(quality_record(p, "dropped") for p in problems)
-        kept = kept.filter(~reduce(or_, [test(kept) for *_, test in found]))
+        valid = lambda f: ~reduce(or_, [test(f) for *_, test in found])  # noqa: E731
+        kept, in_order = kept.filter(valid(kept)), in_order.filter(valid(in_order))
         rows = int(kept.count().execute())
-    state[table] = {"kept": kept, "rows": rows, "dup": dup, "known": kept if n and key is not None else None}
+    state[table] = {"kept": kept, "rows": rows, "dup": dup, "known": kept if n and key is not None else None,
+                    "numbered": in_order}
     return [] if drop else problems
 
 
@@ -303,6 +312,9 @@ def validate_tables(con: Any, raw: Mapping[str, Any], files: Mapping[str, str], 
                                         {t for t, s in state.items() if s["rows"]}, files))
     if fatal or (errors == "raise" and problems):
         raise DataValidationError(fatal + problems)
+    if "tickets" in state and state.get("ticket_events", {}).get("rows"):
+        tickets, events = state["tickets"]["numbered"], state["ticket_events"]["kept"]
+        quality.extend(event_records(con, tickets, events, files["tickets"]))
     return {t: canonical(s["kept"], t) for t, s in state.items()}, make_quality(quality)
 
 

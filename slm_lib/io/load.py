@@ -45,8 +45,8 @@ from slm_lib.events import event_disagreements
 from slm_lib.io.dataset import Dataset, make_quality
 from slm_lib.checks import Violation, cross_order_violations, reference_violations, row_violations
 from slm_lib.periods import utc_instant
-from slm_lib.io.problems import (check_columns, locate, parse_rule, priority_filled, quality_record,
-                                 unchecked_references)
+from slm_lib.io.problems import (check_columns, events_unchecked, locate, parse_rule, priority_filled,
+                                 quality_record, unchecked_references)
 from slm_lib.schema import (COLUMNS, DEFAULT_PRIORITY, DEPENDENCY_ORDER, DOMAINS, REQUIRED_TABLES, TABLES, TS,
                             TS_RANGE, UNIQUE, VERBATIM, empty_frame, normalise_category, normalise_channel)
 
@@ -157,9 +157,7 @@ def _event_checks(tickets: pd.DataFrame, events: pd.DataFrame, file: str) -> lis
     found, unchecked = event_disagreements(tickets, events)
     records = [quality_record(_problem(v, file), "flagged") for v in found]
     if unchecked.any():
-        records.append(quality_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and "
-                                                  "reopens not checked against events", int(unchecked.sum()),
-                                       _examples(unchecked), "tickets"), "info"))
+        records.append(events_unchecked(file, int(unchecked.sum()), _examples(unchecked)))
     return records
 
 

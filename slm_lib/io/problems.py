@@ -54,6 +54,12 @@ def priority_filled(file: str, n_rows: int, example_rows: tuple[int, ...]) -> di
                            "tickets"), "info")
 
 
+def events_unchecked(file: str, n_rows: int, example_rows: tuple[int, ...]) -> dict:
+    """The ``info`` record of tickets without any ticket_events (their fields not compared with events)."""
+    return quality_record(Problem(file, "*", "no ticket_events: first_response_at, resolved_at, replies and reopens "
+                                  "not checked against events", n_rows, example_rows, "tickets"), "info")
+
+
 def unchecked_references(given: set[str], known: Mapping[str, Any], with_rows: set[str],
                          files: Mapping[str, str]) -> list[dict]:
     """``info`` records of referenced tables that were given but have no rows, while a table referring to them has."""
