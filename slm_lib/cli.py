@@ -118,9 +118,10 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from slm_lib.io.load import load_data
     from slm_lib.nb import report_data
-    from slm_lib.report.runner import run_report
+    from slm_lib.report.runner import report_notebooks, run_report
     from slm_lib.summary import check_month, data_months, headline_kpis, select_segment
 
+    notebooks = report_notebooks(args.notebooks or None)   # a broken install fails before the data are read
     ds = select_segment(load_data(args.data, errors="drop", engine=args.engine), args.segment)
     months = data_months(ds, args.tz)
     month = args.month or (months[-1] if months else None)
@@ -133,7 +134,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     extra = {"tz": args.tz, "months_back": args.months_back, "segment": args.segment or "", "as_of": args.as_of or ""}
     # a segment's report lives beside the whole-business one, never in its place
     out = Path(args.out) / f"segment-{args.segment}" if args.segment else Path(args.out)
-    index = run_report(month, args.data, out, notebooks=args.notebooks or None, jobs=args.jobs,
+    index = run_report(month, args.data, out, notebooks=notebooks, jobs=args.jobs,
                        extra_parameters=extra, available_months=months,
                        kpis=None if kpis is None else kpis.assign(metric=kpis["label"]), engine=args.engine)
     print(index)

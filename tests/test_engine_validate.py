@@ -208,10 +208,10 @@ def test_validate_dispatches_to_the_engine_and_names_tables_without_files(base):
     assert validate(lazy, errors="drop").tickets.count().execute() == len(tickets) - 1
 
 
-def test_spark_raises_and_drops_as_pandas(spark, base, tmp_path):
+def test_spark_drops_as_pandas(spark, base, tmp_path):
+    """Drop mode's quality rows carry the problems' counts, texts and example rows of raise mode (one Spark case;
+    raise mode on Spark: tests/test_engine_event_checks.py)."""
     directory = write(base, tmp_path, CASES["several"])
-    expected = outcome(lambda: slm.load_data(directory, tables=LAZY_TABLES))
-    assert outcome(lambda: open_dataset(directory, "spark", con=spark, errors="raise")) == expected
     assert_same_drop(open_dataset(directory, "spark", con=spark, errors="drop"),
                      slm.load_data(directory, tables=LAZY_TABLES, errors="drop"))
 
@@ -223,7 +223,7 @@ CORRUPT = {("tickets", "created_at"): ["soon", "", "2000-01-01T00:00:00Z"], ("ti
            ("revenue", "amount"): ["inf", "-3.5", "nan"]}
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(sorted(CORRUPT)), st.integers(0, 19), st.integers(0, 2)), min_size=1,
                 max_size=6))
 def test_random_corruption_gives_the_same_counts(base, tmp_path_factory, corruptions):
