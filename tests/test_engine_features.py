@@ -253,10 +253,10 @@ def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, day, lookb
 
 # ----------------------------------------------------------------------------- spark (fixture in conftest.py)
 def test_spark_customer_features_equal_pandas_on_the_samples(spark, samples):
-    """One case for Spark: calendar hours and the business hours of a Berlin calendar with holidays."""
+    """One case for Spark: the business hours of a Berlin calendar with holidays (calendar time takes the same
+    queries with the epoch clock, which the Spark cases of metric_table read)."""
     directory, ds = samples
     as_of = berlin("2025-02-01", "2025-09-01")
     lazy = open_dataset(directory, engine="spark", con=spark)
-    for calendar in (None, BUSINESS[0]):
-        assert_same(slm.customer_features(lazy, as_of, lookback="3M", calendar=calendar),
-                    slm.customer_features(ds, as_of, lookback="3M", calendar=calendar))
+    assert_same(slm.customer_features(lazy, as_of, lookback="3M", calendar=BUSINESS[0]),
+                slm.customer_features(ds, as_of, lookback="3M", calendar=BUSINESS[0]))

@@ -210,8 +210,9 @@ def test_validate_dispatches_to_the_engine_and_names_tables_without_files(base):
 
 def test_spark_drops_as_pandas(spark, base, tmp_path):
     """Drop mode's quality rows carry the problems' counts, texts and example rows of raise mode (one Spark case;
-    raise mode on Spark: tests/test_engine_event_checks.py)."""
-    directory = write(base, tmp_path, CASES["several"])
+    raise mode and the timestamp forms on Spark: tests/test_engine_event_checks.py). A repeated id keeps its first
+    valid copy: the row order Spark reads (``monotonically_increasing_id``) must be the file's."""
+    directory = write(base, tmp_path, CASES["duplicate"])
     assert_same_drop(open_dataset(directory, "spark", con=spark, errors="drop"),
                      slm.load_data(directory, tables=LAZY_TABLES, errors="drop"))
 

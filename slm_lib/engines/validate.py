@@ -43,8 +43,8 @@ from slm_lib.io.load import ERRORS
 from slm_lib.io.problems import check_columns, parse_rule, priority_filled, quality_record, unchecked_references
 from slm_lib.engines.event_checks import event_records
 from slm_lib.engines.session import set_time_zone
-from slm_lib.engines.parse import canonical, parsed_columns, with_default_priority
-from slm_lib.schema import (COLUMNS, CROSS_ORDER, DEPENDENCY_ORDER, REFERENCES, Rule, cross_order_rule,
+from slm_lib.engines.parse import canonical, irregular, parsed_columns, with_default_priority
+from slm_lib.schema import (COLUMNS, CROSS_ORDER, DEPENDENCY_ORDER, REFERENCES, TS, Rule, cross_order_rule,
                             reference_rule, shown_values, table_rules)
 
 Stage = Callable[[Any], Any]
@@ -117,11 +117,12 @@ class Frame:
 
     def __init__(self, raw: Any, table: str, filled: Mapping[str, Any], same: set[str] = frozenset()):
         self.raw, self.table, self.filled, self.same = raw, table, dict(filled), set(same)
+        self.regular: set[str] = set()   # text timestamp columns in the common form only (parse.irregular)
         self.stages: list[tuple[Stage, bool]] = []
 
     def start(self, src: Any, extra: Mapping[str, Any] = {}) -> Any:
         """Parsed columns (the raw ones where they are already canonical), parse flags and ``extra``."""
-        parsed, bad = parsed_columns(src, self.table, self.filled)
+        parsed, bad = parsed_columns(src, self.table, self.filled, self.regular)
         flags = {f"_bad_{c}": b for c, b in bad.items()}
         if self.table == "tickets" and "priority" in parsed:
             flags["_priority_missing"] = parsed["priority"].isnull()
@@ -177,14 +178,17 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
     table, raw = frame.table, frame.raw
     texts = [c for c in COLUMNS[table] if c in raw.columns and c not in frame.filled and COLUMNS[table][c] == "str"
              and raw[c].type().is_string()]
-    t = frame.start(raw, {f"_raw_{c}": raw[c] for c in texts})
+    stamps = [c for c in COLUMNS[table] if c in raw.columns and c not in frame.filled and COLUMNS[table][c] == TS
+              and raw[c].type().is_string()]
+    t = frame.start(raw, {f"_raw_{c}": raw[c] for c in texts + stamps})
     values = [c for c in COLUMNS[table] if c in t.columns]
     bad = [c for c in values if f"_bad_{c}" in t.columns]
     rules = table_rules(table, values, scales)
     single = [r for r in rules if r.kind != "unique"]
     agg = {"_n": t.count(), **{f"_bad_{c}": _count(t[f"_bad_{c}"]) for c in bad},
            **{f"_rule_{i}": _count(predicate(r, t)) for i, r in enumerate(single)},
-           **{f"_same_{c}": _count(~t[c].identical_to(t[f"_raw_{c}"])) for c in texts}}
+           **{f"_same_{c}": _count(~t[c].identical_to(t[f"_raw_{c}"])) for c in texts},
+           **{f"_irregular_{c}": _count(irregular(t[f"_raw_{c}"])) for c in stamps}}
     if "_priority_missing" in t.columns:
         agg["_pm"] = _count(t._priority_missing)
     invalid = lambda f: reduce(or_, [predicate(r, f) for r in single] + [f[f"_bad_{c}"] for c in bad],  # noqa: E731
@@ -199,6 +203,7 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
     check_columns(table, raw.columns, n, file, errors, quality, table_fatal)
     fatal.extend(table_fatal)
     frame.same = {c for c in texts if counts[f"_same_{c}"] == 0}
+    frame.regular = {c for c in stamps if counts[f"_irregular_{c}"] == 0}
     if counts.get("_pm"):
         quality.append(priority_filled(file, counts["_pm"], _rows(frame.numbered(), _column_flag("_priority_missing"))))
 
@@ -249,7 +254,7 @@ def _check_table(frame: Frame, file: str, errors: str, scales: Mapping[str, tupl
 
 def _parse_failure(frame: Frame, u: Any, column: str) -> Any:
     """Flag of the rows of numbered raw table ``u`` whose ``column`` cannot be parsed."""
-    return parsed_columns(u, frame.table, frame.filled)[1][column]
+    return parsed_columns(u, frame.table, frame.filled, frame.regular)[1][column]
 
 
 def _found_by_count(found: list, frame: Frame, column: str, text: str, test: Callable[[Any], Any],
