@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import slm_lib as slm
@@ -260,3 +260,17 @@ def test_spark_customer_features_equal_pandas_on_the_samples(spark, samples):
     lazy = open_dataset(directory, engine="spark", con=spark)
     assert_same(slm.customer_features(lazy, as_of, lookback="3M", calendar=BUSINESS[0]),
                 slm.customer_features(ds, as_of, lookback="3M", calendar=BUSINESS[0]))
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ds=small_dataset(), day=st.integers(60, 200))
+def test_spark_equals_pandas_on_generated_data(spark, tmp_path_factory, ds, day):
+    """Two generated data sets on Spark (their edge cases in full on DuckDB above)."""
+    as_of = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day)
+    expected = slm.customer_features(ds, as_of, lookback="2M")
+    assume(len(expected) > 0)
+    directory = tmp_path_factory.mktemp("spark_features")
+    write(ds, directory)
+    assert_same(slm.customer_features(open_dataset(directory, engine="spark", con=spark), as_of, lookback="2M"),
+                expected)
+    shutil.rmtree(directory)

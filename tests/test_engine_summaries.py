@@ -185,3 +185,21 @@ def test_spark_rfm_summary_and_cohort_retention_equal_pandas_on_the_samples(spar
     for mode, freq, tz in (("contractual", "M", "Asia/Kolkata"), ("purchase", "W", "Pacific/Auckland")):
         assert_same(cohort_retention(lazy, freq=freq, mode=mode, tz=tz),
                     cohort_retention(ds, freq=freq, mode=mode, tz=tz))
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ds=customers_and_revenue(), end=st.sampled_from([None, "2024-08-01T00:00:00.5"]))
+def test_spark_equals_pandas_on_generated_data(spark, tmp_path_factory, ds, end):
+    """Two generated data sets on Spark (their edge cases in full on DuckDB above)."""
+    directory = tmp_path_factory.mktemp("spark_summaries")
+    write(directory, customers=ds.customers, revenue=ds.revenue)
+    lazy = open_dataset(directory, engine="spark", con=spark)
+    assert_same(rfm_summary(lazy, observation_end=end, time_unit="W"),
+                rfm_summary(ds.revenue, observation_end=end, time_unit="W"), nonempty=False)
+    kwargs = {"freq": "M", "mode": "contractual", "tz": "Europe/Berlin", "tidy": True}
+    engine, pandas_frame = outcome(lambda: cohort_retention(lazy, **kwargs)), outcome(lambda: cohort_retention(ds, **kwargs))
+    if isinstance(pandas_frame, pd.DataFrame):
+        pd.testing.assert_frame_equal(engine, pandas_frame, rtol=1e-9, atol=1e-9)
+    else:
+        assert engine is pandas_frame
+    shutil.rmtree(directory)
