@@ -28,7 +28,7 @@ from slm_lib.metrics.sla import tickets_as_of
 from slm_lib.metrics.survey import compare_periods
 from slm_lib.metrics.table import metric_table
 from slm_lib.metrics.tickets import first_response_time, resolution_time
-from slm_lib.periods import check_month, month_bounds, month_labels, observed_days, previous_month
+from slm_lib.periods import check_month, month_bounds, month_labels, month_starts, observed_days, previous_month
 from slm_lib.stats import holm_adjusted, poisson_rates_test, two_proportion_z
 from slm_lib.wording import NOT_TESTABLE, format_kpi, format_p
 
@@ -126,7 +126,7 @@ def _months(month: str, months: int, tz: str, what: str) -> tuple[set[str], pd.T
     if months < 1:
         raise ConfigError(f"{what}: months must be at least 1, not {months}")
     keep = {str(pd.Period(ordinal=o, freq="M")) for o in range(last - months + 1, last + 1)}
-    return keep, month_bounds(str(pd.Period(ordinal=last - months + 1, freq="M")), tz)[0], month_bounds(month, tz)[1]
+    return keep, month_starts(month, months, tz)[0], month_bounds(month, tz)[1]   # as io.dataset.months_in_memory
 
 
 def month_subset(ds: Dataset, month: str, tz: str = "UTC", months: int = 1) -> Dataset:
