@@ -1,11 +1,47 @@
-"""Shared fixtures: one local Spark session for the engine tests (skipped without Java or pyspark)."""
+"""Shared fixtures and the test scheduling.
+
+* One local Spark session for the engine tests (skipped without Java or pyspark).
+* ``make test`` runs ``pytest -n 2 --dist loadfile``: each worker takes whole files, so a file's
+  module fixtures are built once. The Spark cases (every test named ``test_spark_*``) are
+  one work unit of their own, sent first: one worker starts one JVM and warms its JIT once,
+  instead of each worker paying for both.
+"""
 from __future__ import annotations
 
 import shutil
+from collections import OrderedDict
 
 import pytest
 
 from slm_lib.engines import connect
+
+SPARK_UNIT = "spark cases (one JVM)"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the Spark cases as one unit, scheduled before the files."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkFirst(OrderedDict):
+        """The work queue, with the Spark unit at its front whenever it is added."""
+
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            if key == SPARK_UNIT:
+                self.move_to_end(key, last=False)
+
+    class OneSparkWorker(LoadFileScheduling):
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = SparkFirst()
+
+        def _split_scope(self, nodeid: str) -> str:
+            test = nodeid.split("::")[-1]
+            return SPARK_UNIT if test.startswith("test_spark_") else super()._split_scope(nodeid)
+
+    return OneSparkWorker(config, log)
 
 
 @pytest.fixture(scope="session")
