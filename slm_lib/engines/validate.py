@@ -41,6 +41,7 @@ from slm_lib.errors import DataValidationError, Problem
 from slm_lib.io.dataset import make_quality
 from slm_lib.io.load import ERRORS
 from slm_lib.io.problems import check_columns, parse_rule, priority_filled, quality_record, unchecked_references
+from slm_lib.engines.dataset import kept
 from slm_lib.engines.event_checks import event_records
 from slm_lib.engines.session import set_time_zone
 from slm_lib.engines.parse import canonical, irregular, parsed_columns, with_default_priority
@@ -293,8 +294,9 @@ def validate_tables(con: Any, raw: Mapping[str, Any], files: Mapping[str, str], 
     Returns
     -------
     tables, quality
-        The canonical tables (lazy ibis expressions: parsed, normalised and, in drop mode,
-        filtered) and the quality table.
+        The canonical tables (parsed, normalised and, in drop mode, filtered), each computed
+        once and :func:`~slm_lib.engines.dataset.kept` on the engine so that later queries
+        neither re-read nor re-parse the files, and the quality table.
 
     Raises
     ------
@@ -320,14 +322,14 @@ def validate_tables(con: Any, raw: Mapping[str, Any], files: Mapping[str, str], 
     if "tickets" in state and state.get("ticket_events", {}).get("rows"):
         tickets, events = state["tickets"]["numbered"], state["ticket_events"]["kept"]
         quality.extend(event_records(con, tickets, events, files["tickets"]))
-    return {t: canonical(s["kept"], t) for t, s in state.items()}, make_quality(quality)
+    return {t: kept(con, canonical(s["kept"], t)) for t, s in state.items()}, make_quality(quality)
 
 
 def engine_validate(lazy: Any, errors: str = "raise", scales: Mapping[str, tuple[int, int]] | None = None) -> Any:
     """:func:`slm_lib.io.load.validate` of a :class:`~slm_lib.engines.LazyDataset` on its engine (the dispatch hook).
 
-    Returns a new LazyDataset whose tables are the validated ones (lazy: parsed, normalised,
-    offending rows filtered out in drop mode) and whose ``quality`` holds the rows of
+    Returns a new LazyDataset whose tables are the validated ones (parsed, normalised,
+    offending rows filtered out in drop mode; kept on the engine) and whose ``quality`` holds the rows of
     ``lazy.quality`` followed by what this check found. Problems name the table's file
     (``lazy.files``; the table name for tables not read from a file).
 
