@@ -255,6 +255,10 @@ def test_load_data_validates_on_the_engine_by_default(base, tmp_path):
     with pytest.raises(DataValidationError, match="unknown value"):
         slm.load_data(directory, engine="duckdb")
     assert slm.load_data(directory, engine="duckdb", errors=None).quality.empty   # trusted: not checked
+    kept = slm.load_data(directory, engine="duckdb", errors="drop")
+    n = kept.tickets.count().execute()
+    (directory / "tickets.csv").write_text((directory / "tickets.csv").read_text().splitlines()[0] + "\n")
+    assert n == len(base["tickets"]) - 4 and kept.tickets.count().execute() == n   # kept: the file is not read again
 
 
 def test_ticket_events_rules_on_the_engine(tmp_path):
