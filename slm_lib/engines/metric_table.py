@@ -28,7 +28,7 @@ from slm_lib.config import (
     csat_cutoffs,
 )
 from slm_lib.engines.aggregates import grouped, mean_result, moments, value_sums, with_columns
-from slm_lib.engines.clock import engine_clock
+from slm_lib.engines.clock import engine_clock, wall_clock
 from slm_lib.engines.dataset import cached
 from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
@@ -121,11 +121,12 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     names = (["period"] if freq else []) + list(by)
     as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
     set_time_zone(con, tz)
+    wall = wall_clock(con, tz)
 
     def keyed(table: Any, when: str) -> Any:
         table = with_columns(table, customers, "customer_id", c_cols)
         if freq:
-            table = table.mutate(period=period_ordinal(table[when], freq)).filter(lambda r: r.period.notnull())
+            table = table.filter(table[when].notnull()).mutate(period=period_ordinal(table[when], freq, wall))
         return table
 
     frames = []
