@@ -59,33 +59,70 @@ def _mean(first: pd.DataFrame, name: str) -> pd.Series:
     return (first[f"_{name}_s"] / first[f"_{name}_n"].where(first[f"_{name}_n"] > 0)).fillna(0.0)
 
 
+def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, Any] | None = None,
+                raws: Mapping[str, tuple[Any, np.ndarray]] | None = None) -> tuple[dict[str, pd.DataFrame],
+                                                                                    dict[str, np.ndarray]]:
+    """Central moments and order statistics per group row of ``groups``, all in one query over ``t``.
+
+    ``groups`` holds the groups' ``keys`` and the :func:`value_sums` of ``xs`` (the first
+    pass); the group means go back to the engine with the wanted ranks (a small table joined
+    on the keys, NULL matching NULL). Returns per value of ``xs`` its :func:`moments` frame
+    (n, sum, and sums of squared and cubed deviations about the mean) and per entry
+    ``name: (raw, ranks)`` of ``raws`` the values of ``raw`` at the 0-based ``ranks`` (an
+    array ``(k, n_groups)``) in its group's ascending order, NaN where the group has no such
+    rank: ``row_number`` over the group with NULLs last (so the ranks of the non-null values
+    do not depend on the NULLs), each group keeping the value at each wanted rank (``max``
+    over the rows of that rank). Every value and rank costs one scan of ``t`` in total.
+    """
+    xs, raws = dict(xs or {}), dict(raws or {})
+    means = {f"_m_{name}": _mean(groups, name).to_numpy(dtype=np.float64) for name in xs}
+    wanted = {f"_w_{name}_{j}": row for name, (_, ranks) in raws.items() for j, row in enumerate(ranks)}
+    if len(groups) == 0:
+        return ({name: _sums(groups, name, [], []) for name in xs},
+                {name: np.empty((len(ranks), 0)) for name, (_, ranks) in raws.items()})
+    base = t.select(*keys, **{f"_x_{name}": x for name, x in xs.items()},
+                    **{f"_v_{name}": raw for name, (raw, _) in raws.items()})
+    base = base.mutate(**{f"_r_{name}": ibis.row_number().over(
+        ibis_window(keys, ibis.asc(base[f"_v_{name}"], nulls_first=False))) for name in raws})
+    small = pd.DataFrame({"_g": np.arange(len(groups)), **means, **wanted})
+    if keys:
+        small = pd.concat([groups[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)})
+                          .reset_index(drop=True), small], axis=1)
+        schema = {f"_k{i}": base.schema()[k] for i, k in enumerate(keys)} | {
+            c: small[c].dtype.name for c in small if not c.startswith("_k")}
+        w = ibis.memtable(small, schema=ibis.schema(schema))
+        base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
+    else:
+        base = base.mutate(**{c: ibis.literal(small[c].iloc[0].item()) for c in small})
+    agg: dict[str, Any] = {}
+    for name in xs:
+        d = base[f"_x_{name}"] - base[f"_m_{name}"]
+        agg[f"_{name}_ss"], agg[f"_{name}_s3"] = (d * d).sum(), (d * d * d).sum()
+    for c in wanted:
+        name = c[3:c.rindex("_")]
+        agg[f"_o{c[2:]}"] = base[f"_v_{name}"].max(where=base[f"_r_{name}"] == base[c])
+    got = pd.DataFrame({"_g": np.arange(len(groups))}).merge(base.group_by("_g").aggregate(**agg).execute(),
+                                                             on="_g", how="left")
+    sums = {name: _sums(groups, name, got[f"_{name}_ss"].fillna(0.0).to_numpy(),
+                        got[f"_{name}_s3"].fillna(0.0).to_numpy()) for name in xs}
+    picked = {name: np.stack([got[f"_o_{name}_{j}"].to_numpy(dtype=np.float64) for j in range(len(ranks))])
+              for name, (_, ranks) in raws.items()}
+    return sums, picked
+
+
 def _sums(first: pd.DataFrame, name: str, ss: Any, s3: Any) -> pd.DataFrame:
     """The :func:`moments` frame of value ``name``: n and sum from ``first``, the deviations' sums ``ss`` and ``s3``."""
     return pd.DataFrame({"n": first[f"_{name}_n"].to_numpy(), "s": first[f"_{name}_s"].fillna(0).to_numpy(),
-                         "ss": np.asarray(ss), "s3": np.asarray(s3)})
+                         "ss": np.asarray(ss, dtype=np.float64), "s3": np.asarray(s3, dtype=np.float64)})
 
 
 def moments(t: Any, xs: Mapping[str, Any], keys: list[str], first: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per value and group row of ``first``: n, sum, and sums of squared and cubed deviations about the mean.
 
     ``first`` holds the groups' ``keys`` and the :func:`value_sums` of ``xs``; the means go
-    back to the engine (a small table joined on the keys, NULL matching NULL) for a second pass.
+    back to the engine for a second pass (:func:`second_pass`).
     """
-    means = {f"_m_{name}": _mean(first, name) for name in xs}
-    base = t.mutate(**{f"_x_{name}": x for name, x in xs.items()})
-    if keys:
-        small = first[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)}).assign(**means)
-        schema = {f"_k{i}": base.schema()[k] for i, k in enumerate(keys)} | {m: "float64" for m in means}
-        w = ibis.memtable(small, schema=ibis.schema(schema))
-        base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
-    else:
-        base = base.mutate(**{m: ibis.literal(float(v.iloc[0]) if len(v) else 0.0) for m, v in means.items()})
-    devs = {name: base[f"_x_{name}"] - base[f"_m_{name}"] for name in xs}
-    agg = grouped(base, keys).aggregate(**{f"_{name}_{k}": v for name, d in devs.items()
-                                         for k, v in (("ss", (d * d).sum()), ("s3", (d * d * d).sum()))})
-    second = merged(first, agg.execute(), keys) if keys else agg.execute().fillna(0)
-    return {name: _sums(first, name, second[f"_{name}_ss"].to_numpy(), second[f"_{name}_s3"].to_numpy())
-            for name in xs}
+    return second_pass(t, keys, first, xs)[0]
 
 
 def mean_result(m: pd.DataFrame, bounds: tuple[float, float] = (0.0, np.inf)) -> tuple[np.ndarray, ...]:
@@ -100,53 +137,10 @@ def ibis_window(keys: list[str], order_by: Any = None) -> Any:
     return ibis.window(group_by=keys or None, order_by=order_by)
 
 
-def ranked(t: Any, raw: Any, keys: list[str], **extra: Any) -> Any:
-    """The rows of ``t`` with a value ``raw`` (as ``_v``) and its 0-based rank ``_r`` in its group (``row_number``).
-
-    The order statistics of every engine quantile are these rows selected by rank;
-    ``extra``: further columns to keep (expressions of ``t``).
-    """
-    base = t.mutate(_v=raw, **extra).filter(lambda r: r._v.notnull())
+def ranked(t: Any, raw: Any, keys: list[str]) -> Any:
+    """The rows of ``t`` with a value ``raw`` (as ``_v``) and its 0-based rank ``_r`` in its group (``row_number``)."""
+    base = t.mutate(_v=raw).filter(lambda r: r._v.notnull())
     return base.mutate(_r=ibis.row_number().over(ibis_window(keys, base._v)))
-
-
-def _selected(t: Any, raw: Any, keys: list[str], groups: pd.DataFrame, counts: np.ndarray,
-              qs: tuple[float, ...], x: Any = None, mean: pd.Series | None = None
-              ) -> tuple[np.ndarray, pd.DataFrame | None]:
-    """Values of ``raw`` at the ranks of :func:`quantile_order_ranks` per group row of ``groups``, in one query.
-
-    Each ranked row meets its group's wanted ranks (a small table joined on the keys, NULL
-    matching NULL) and each group keeps the values at them (``max`` over the rows of that
-    rank). With ``x`` (an expression of ``t``, NULL where ``raw`` is) and its group means
-    ``mean``, the same query sums ``x``'s squared and cubed deviations (``_ss``, ``_s3``,
-    one row per group row, 0 for an empty group): the order statistics and the second pass
-    of :func:`moments` share one scan. Without ``x`` the second item is None.
-    """
-    ranks = quantile_order_ranks(counts, qs)
-    if not (counts > 0).any():
-        none = pd.DataFrame({"_ss": np.zeros(len(groups)), "_s3": np.zeros(len(groups))}) if x is not None else None
-        return np.full(ranks.shape, np.nan), none
-    base = ranked(t, raw, keys, **({} if x is None else {"_x": x}))
-    small = pd.DataFrame({f"_w{j}": ranks[j] for j in range(len(ranks))}).assign(
-        _g=np.arange(len(groups)), _m=0.0 if mean is None else np.asarray(mean, dtype=np.float64))
-    if keys:
-        small = pd.concat([groups[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)})
-                          .reset_index(drop=True), small], axis=1)
-        schema = {f"_k{i}": base.schema()[k] for i, k in enumerate(keys)} | {c: small[c].dtype.name for c in small
-                                                                              if not c.startswith("_k")}
-        w = ibis.memtable(small, schema=ibis.schema(schema))
-        base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
-    else:
-        base = base.mutate(**{c: ibis.literal(small[c].iloc[0]) for c in small})
-    sums = {}
-    if x is not None:
-        d = base._x - base._m
-        sums = {"_ss": (d * d).sum(), "_s3": (d * d * d).sum()}
-    got = base.group_by("_g").aggregate(**{f"_o{j}": base._v.max(where=base._r == base[f"_w{j}"])
-                                           for j in range(len(ranks))}, **sums).execute()
-    got = pd.DataFrame({"_g": np.arange(len(groups))}).merge(got, on="_g", how="left")
-    at = np.stack([got[f"_o{j}"].to_numpy(dtype=np.float64) for j in range(len(ranks))])
-    return at, got[["_ss", "_s3"]].fillna(0.0) if x is not None else None
 
 
 def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.DataFrame, counts: np.ndarray,
@@ -154,7 +148,8 @@ def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Data
     """Exact quantiles and intervals of ``raw`` per group row of ``groups`` (``counts`` non-null values each).
 
     What :func:`slm_lib.stats.grouped_quantiles` returns, from the order statistics the
-    engine selects by rank; ``scale`` converts the selected values (default µs -> hours).
+    engine selects by rank (:func:`second_pass`); ``scale`` converts the selected values
+    (default µs -> hours).
 
     Examples
     --------
@@ -164,27 +159,28 @@ def order_quantiles(con: Any, t: Any, raw: Any, keys: list[str], groups: pd.Data
     >>> median.tolist()
     [2.0, 5.0]
     """
-    at = _selected(t, raw, keys, groups, counts, qs)[0] * scale
-    return quantiles_from_order_statistics(at, counts, qs)
+    at = second_pass(t, keys, groups, raws={"v": (raw, quantile_order_ranks(counts, qs))})[1]["v"]
+    return quantiles_from_order_statistics(at * scale, counts, qs)
 
 
-def quantiles_and_moments(t: Any, raw: Any, x: Any, name: str, keys: list[str], first: pd.DataFrame,
-                          qs: tuple[float, ...] = QS, scale: float = 1 / US_PER_HOUR
-                          ) -> tuple[dict[float, tuple[np.ndarray, ...]], pd.DataFrame]:
-    """:func:`order_quantiles` of ``raw`` and the :func:`moments` of ``x`` (its value ``name``) in one query.
+def quantiles_and_moments(t: Any, keys: list[str], first: pd.DataFrame, xs: Mapping[str, Any],
+                          raws: Mapping[str, Any], qs: tuple[float, ...] = QS, scale: float = 1 / US_PER_HOUR
+                          ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[float, tuple[np.ndarray, ...]]]]:
+    """The :func:`moments` of ``xs`` and the :func:`order_quantiles` of ``raws`` in one query (:func:`second_pass`).
 
-    ``first``: the groups' ``keys`` and the :func:`value_sums` of ``x`` as ``name``; ``x``
-    must be NULL exactly where ``raw`` is (e.g. ``raw`` scaled).
+    ``first``: the groups' ``keys`` and the :func:`value_sums` of ``xs``; each name of
+    ``raws`` is also a value of ``xs`` with the same non-null rows (e.g. ``raw`` scaled),
+    whose count gives the ranks.
 
     Examples
     --------
     >>> t = ibis.memtable({"g": ["a", "a", "a", "b"], "x": [3.0, 1.0, 2.0, 5.0]})
     >>> first = t.group_by("g").aggregate(**value_sums({"x": t.x})).execute().sort_values("g")
-    >>> qs, m = quantiles_and_moments(t, t.x, t.x, "x", ["g"], first, (0.5,), scale=1.0)
-    >>> qs[0.5][0].tolist(), m["ss"].tolist()
+    >>> m, qs = quantiles_and_moments(t, ["g"], first, {"x": t.x}, {"x": t.x}, (0.5,), scale=1.0)
+    >>> qs["x"][0.5][0].tolist(), m["x"]["ss"].tolist()
     ([2.0, 5.0], [2.0, 0.0])
     """
-    counts = first[f"_{name}_n"].to_numpy(dtype=np.int64)
-    at, second = _selected(t, raw, keys, first, counts, qs, x, _mean(first, name))
-    return (quantiles_from_order_statistics(at * scale, counts, qs),
-            _sums(first, name, second["_ss"].to_numpy(), second["_s3"].to_numpy()))
+    counts = {name: first[f"_{name}_n"].to_numpy(dtype=np.int64) for name in raws}
+    sums, at = second_pass(t, keys, first, xs, {name: (raw, quantile_order_ranks(counts[name], qs))
+                                                for name, raw in raws.items()})
+    return sums, {name: quantiles_from_order_statistics(at[name] * scale, counts[name], qs) for name in raws}

@@ -20,7 +20,6 @@ from slm_lib.engines.aggregates import (
     grouped,
     mean_result,
     merged,
-    moments,
     quantiles_and_moments,
     value_sums,
 )
@@ -148,12 +147,12 @@ def ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp
         rc = merged(counts, repeat.execute(), keys)
         counted = rc["_rc_n"].to_numpy(dtype=np.int64)
         out["repeat_contact_rate"] = (counted, *share_from_counts(rc["_rc_r"].to_numpy(dtype=np.int64), counted))
-    out["replies_per_ticket"] = mean_result(moments(t, {"replies": values["replies"]}, keys, counts)["replies"])
-    for prefix, raw in raws.items():  # order statistics and moments of a duration in one query
-        qs, sums = quantiles_and_moments(t, raw, values[prefix], prefix, keys, counts)
-        k = sums["n"].to_numpy(dtype=np.int64)
-        out[f"{prefix}_mean"] = mean_result(sums)
-        out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[0.5]), (k, *qs[0.9])
+    sums, qs = quantiles_and_moments(t, keys, counts, values, raws)  # one query for every value
+    out["replies_per_ticket"] = mean_result(sums["replies"])
+    for prefix in raws:
+        k = sums[prefix]["n"].to_numpy(dtype=np.int64)
+        out[f"{prefix}_mean"] = mean_result(sums[prefix])
+        out[f"{prefix}_median"], out[f"{prefix}_p90"] = (k, *qs[prefix][0.5]), (k, *qs[prefix][0.9])
     for name in SLA_EVENTS:
         if f"_a_{name}" in counts:
             achieved, judged = counts[f"_a_{name}"], counts[f"_a_{name}"] + counts[f"_b_{name}"]
