@@ -73,14 +73,17 @@ def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, 
     rank: ``row_number`` over the group with NULLs last (so the ranks of the non-null values
     do not depend on the NULLs), each group keeping the value at each wanted rank (``max``
     over the rows of that rank). Every value and rank costs one scan of ``t`` in total.
+    A value of ``xs`` may also be a function of the ranked ``raw`` of the same name (e.g.
+    µs to hours), then applied after the ranking: it is not carried through the sort.
     """
     xs, raws = dict(xs or {}), dict(raws or {})
+    later = {name: f for name, f in xs.items() if not isinstance(f, ibis.Expr)}
     means = {f"_m_{name}": _mean(groups, name).to_numpy(dtype=np.float64) for name in xs}
     wanted = {f"_w_{name}_{j}": row for name, (_, ranks) in raws.items() for j, row in enumerate(ranks)}
     if len(groups) == 0:
         return ({name: _sums(groups, name, [], []) for name in xs},
                 {name: np.empty((len(ranks), 0)) for name, (_, ranks) in raws.items()})
-    base = t.select(*keys, **{f"_x_{name}": x for name, x in xs.items()},
+    base = t.select(*keys, **{f"_x_{name}": x for name, x in xs.items() if name not in later},
                     **{f"_v_{name}": raw for name, (raw, _) in raws.items()})
     base = base.mutate(**{f"_r_{name}": ibis.row_number().over(
         ibis_window(keys, ibis.asc(base[f"_v_{name}"], nulls_first=False))) for name in raws})
@@ -94,6 +97,7 @@ def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, 
         base = base.join(w, [base[k].identical_to(w[f"_k{i}"]) for i, k in enumerate(keys)])
     else:
         base = base.mutate(**{c: ibis.literal(small[c].iloc[0].item()) for c in small})
+    base = base.mutate(**{f"_x_{name}": f(base[f"_v_{name}"]) for name, f in later.items()})
     agg: dict[str, Any] = {}
     for name in xs:
         d = base[f"_x_{name}"] - base[f"_m_{name}"]
@@ -169,14 +173,14 @@ def quantiles_and_moments(t: Any, keys: list[str], first: pd.DataFrame, xs: Mapp
     """The :func:`moments` of ``xs`` and the :func:`order_quantiles` of ``raws`` in one query (:func:`second_pass`).
 
     ``first``: the groups' ``keys`` and the :func:`value_sums` of ``xs``; each name of
-    ``raws`` is also a value of ``xs`` with the same non-null rows (e.g. ``raw`` scaled),
-    whose count gives the ranks.
+    ``raws`` is also a value of ``xs`` with the same non-null rows, whose count gives the
+    ranks (e.g. a function of the raw value, :func:`second_pass`).
 
     Examples
     --------
     >>> t = ibis.memtable({"g": ["a", "a", "a", "b"], "x": [3.0, 1.0, 2.0, 5.0]})
     >>> first = t.group_by("g").aggregate(**value_sums({"x": t.x})).execute().sort_values("g")
-    >>> m, qs = quantiles_and_moments(t, ["g"], first, {"x": t.x}, {"x": t.x}, (0.5,), scale=1.0)
+    >>> m, qs = quantiles_and_moments(t, ["g"], first, {"x": lambda v: v}, {"x": t.x}, (0.5,), scale=1.0)
     >>> qs["x"][0.5][0].tolist(), m["x"]["ss"].tolist()
     ([2.0, 5.0], [2.0, 0.0])
     """

@@ -47,7 +47,7 @@ def _window_us(days: float) -> int:
 
 
 def _counted(t: Any, as_of: pd.Timestamp, days: float, solved: str) -> Any:
-    """Whether a ticket of ``t`` counts for the repeat-contact rate: solved by ``as_of``, its window ended, a customer."""
+    """Whether a ticket of ``t`` counts for the repeat-contact rate: solved, window ended by ``as_of``, a customer."""
     at, now = t[solved], instant(as_of)
     cutoff = instant(as_of - pd.Timedelta(microseconds=_window_us(days)))
     return at.notnull() & (at <= now) & (t.created_at <= now) & (at <= cutoff) & t.customer_id.notnull()
@@ -55,7 +55,7 @@ def _counted(t: Any, as_of: pd.Timestamp, days: float, solved: str) -> Any:
 
 def repeat_solves(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float | None, epoch: Clock,
                   solved: str = "resolved_at", carry: Sequence[str] = ()) -> Any:
-    """The counted solved tickets of ``t`` with ``_repeat``, as :func:`slm_lib.metrics.contacts.repeat_flags` judges them.
+    """The counted solved tickets of ``t`` with ``_repeat``, as :func:`slm_lib.metrics.contacts.repeat_flags` sets it.
 
     A solved ticket (resolved by ``as_of``) is counted when its ``days`` window ended by
     ``as_of`` and it has a customer; it is a repeat when the customer's first ticket created
@@ -119,6 +119,11 @@ def repeat_table(t: Any, tickets: Any, as_of: pd.Timestamp | None, days: float |
     return grouped(solves, keys).aggregate(_rc_n=solves.count(), _rc_r=solves._repeat.cast("int64").sum())
 
 
+def _hours(us: Any) -> Any:
+    """Integer microseconds as float hours."""
+    return us.cast("float64") / US_PER_HOUR
+
+
 def ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp | None,
                 repeat: Any, priority: Any = None) -> tuple[pd.DataFrame, Result]:
     """The groups of ``t`` (its ``keys``) and their ticket rows: metric -> (n, value, ci_low, ci_high).
@@ -131,7 +136,7 @@ def ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp
     raws = {p: t[ON_CLOCK + c] - t[ON_CLOCK + "created_at"] for p, c in (("frt", "first_response_at"),
                                                                             ("resolution", "resolved_at"))}
     values = {"replies": resolved.ifelse(t.replies.cast("float64"), ibis.null())}
-    values.update({p: raw.cast("float64") / US_PER_HOUR for p, raw in raws.items()})
+    values.update({p: _hours(raw) for p, raw in raws.items()})
     counts = grouped(t, keys).aggregate(
         _n=t.count(), _resolved=resolved.cast("int64").sum(),
         _fcr=(resolved & (t.replies <= 1) & (t.reopens == 0)).cast("int64").sum(),
@@ -147,7 +152,7 @@ def ticket_side(con: Any, t: Any, keys: list[str], sla: Any, as_of: pd.Timestamp
         rc = merged(counts, repeat.execute(), keys)
         counted = rc["_rc_n"].to_numpy(dtype=np.int64)
         out["repeat_contact_rate"] = (counted, *share_from_counts(rc["_rc_r"].to_numpy(dtype=np.int64), counted))
-    sums, qs = quantiles_and_moments(t, keys, counts, values, raws)  # one query for every value
+    sums, qs = quantiles_and_moments(t, keys, counts, {**values, **{p: _hours for p in raws}}, raws)  # one query
     out["replies_per_ticket"] = mean_result(sums["replies"])
     for prefix in raws:
         k = sums[prefix]["n"].to_numpy(dtype=np.int64)
