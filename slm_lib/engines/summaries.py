@@ -76,10 +76,9 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
         end = int(last) if pd.notna(last) else 0
     t = t.filter(t._c.notnull(), t._day <= end)
     daily = t.group_by(["_c", "_day"]).aggregate(_amount=t._amount.sum())
-    daily = daily.mutate(_first=daily._day.min().over(ibis.window(group_by="_c")))
-    per = daily.group_by("_c").aggregate(
+    per = daily.group_by("_c").aggregate(  # repeat spend: all days' but the first's, as rfm_summary subtracts it
         _n=daily.count(), _first=daily._day.min(), _last=daily._day.max(),
-        _repeat=(daily._day > daily._first).ifelse(daily._amount, 0.0).sum())
+        _repeat=daily._amount.sum() - daily._amount.argmin(daily._day))
     per = per.select("_c", "_n", "_repeat", _rec=per._last - per._first, _age=end - per._first).execute()
     per = per.sort_values("_c")
     freq = per["_n"].to_numpy(dtype=np.int64) - 1
