@@ -3,10 +3,11 @@
 The engine computes per group only sums and counts: sums of values and of their squared
 and cubed deviations about the group mean (two passes: the means go back to the engine as
 a small table), and the order statistics at the ranks
-:func:`slm_lib.stats.quantile_order_ranks` asks for (``row_number`` over the group ordered
-by the value, joined to the wanted ranks). The small aggregated tables then go through the
-same :mod:`slm_lib.stats` functions as the pandas engine, so values and intervals have one
-formula; quantiles are exact (no approximate percentile is ever used).
+:func:`slm_lib.stats.quantile_order_ranks` asks for, selected by rank in the same second
+pass (:func:`second_pass`: one query for every value and order statistic of a table). The
+small aggregated tables then go through the same :mod:`slm_lib.stats` functions as the
+pandas engine, so values and intervals have one formula; quantiles are exact (no
+approximate percentile is ever used).
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, 
     later = {name: f for name, f in xs.items() if not isinstance(f, ibis.Expr)}
     lists = bool(raws) and ibis.get_backend(t).name == "duckdb"
     means = {f"_m_{name}": _mean(groups, name).to_numpy(dtype=np.float64) for name in xs}
-    wanted = {f"_w_{name}_{j}": row for name, (_, ranks) in raws.items() for j, row in enumerate(ranks)}
+    wanted = {f"_w_{name}_{j}": (name, j, row) for name, (_, ranks) in raws.items() for j, row in enumerate(ranks)}
     if len(groups) == 0:
         return ({name: _sums(groups, name, [], []) for name in xs},
                 {name: np.empty((len(ranks), 0)) for name, (_, ranks) in raws.items()})
@@ -91,7 +92,7 @@ def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, 
     if not lists:
         base = base.mutate(**{f"_r_{name}": ibis.row_number().over(
             ibis_window(keys, ibis.asc(base[f"_v_{name}"], nulls_first=False))) for name in raws})
-    small = pd.DataFrame({"_g": np.arange(len(groups)), **means, **wanted})
+    small = pd.DataFrame({"_g": np.arange(len(groups)), **means, **{c: row for c, (_, _, row) in wanted.items()}})
     if keys:
         small = pd.concat([groups[keys].rename(columns={k: f"_k{i}" for i, k in enumerate(keys)})
                           .reset_index(drop=True), small], axis=1)
@@ -107,15 +108,13 @@ def second_pass(t: Any, keys: list[str], groups: pd.DataFrame, xs: Mapping[str, 
         d = base[f"_x_{name}"] - base[f"_m_{name}"]
         agg[f"_{name}_ss"], agg[f"_{name}_s3"] = (d * d).sum(), (d * d * d).sum()
     if lists:
-        agg |= {f"_l_{name}": base[f"_v_{name}"].collect().sort() for name in raws} | {
-            c: base[c].max() for c in wanted}
-        per = base.group_by("_g").aggregate(**agg)
-        per = per.select("_g", *[c for c in agg if c[:3] not in ("_l_", "_w_")],
-                         **{f"_o{c[2:]}": per[f"_l_{c[3:c.rindex('_')]}"][per[c]] for c in wanted})
+        sorted_values = {f"_l_{name}": base[f"_v_{name}"].collect().sort() for name in raws}
+        per = base.group_by("_g").aggregate(**agg, **sorted_values, **{c: base[c].max() for c in wanted})
+        per = per.select("_g", *agg, **{f"_o_{name}_{j}": per[f"_l_{name}"][per[c]]
+                                        for c, (name, j, _) in wanted.items()})
     else:
-        for c in wanted:
-            name = c[3:c.rindex("_")]
-            agg[f"_o{c[2:]}"] = base[f"_v_{name}"].max(where=base[f"_r_{name}"] == base[c])
+        for c, (name, j, _) in wanted.items():
+            agg[f"_o_{name}_{j}"] = base[f"_v_{name}"].max(where=base[f"_r_{name}"] == base[c])
         per = base.group_by("_g").aggregate(**agg)
     got = pd.DataFrame({"_g": np.arange(len(groups))}).merge(per.execute(), on="_g", how="left")
     sums = {name: _sums(groups, name, got[f"_{name}_ss"].fillna(0.0).to_numpy(),

@@ -1,11 +1,12 @@
 """The ticket rows of metric_table on an engine: counts, moments, exact quantiles, SLA and repeat contacts (SPEC §4).
 
-Per group the engine computes counts of tickets and flags, the :func:`~slm_lib.engines.aggregates.moments`
-of replies and durations, and their order statistics
-(:func:`~slm_lib.engines.aggregates.order_quantiles`). Durations are exact integer
-microseconds between the :func:`~slm_lib.engines.clock.with_clocks` columns of the tickets'
-timestamps (calendar time, or the business time of a ``calendar``), scaled to hours after
-selection; SLA clocks are judged on the same clock (:func:`slm_lib.engines.sla.sla_flags`).
+Per group the engine computes counts of tickets and flags (one query), the repeat contacts
+(:func:`repeat_table`, one query), and the central moments of replies and durations with the
+durations' order statistics (:func:`~slm_lib.engines.aggregates.quantiles_and_moments`, one
+query). Durations are exact integer microseconds between the
+:func:`~slm_lib.engines.clock.with_clocks` columns of the tickets' timestamps (calendar
+time, or the business time of a ``calendar``), scaled to hours after selection; SLA clocks
+are judged on the same clock (:func:`slm_lib.engines.sla.sla_flags`).
 """
 from __future__ import annotations
 
