@@ -39,7 +39,7 @@ import numpy as np
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 
-__all__ = ["ON_CLOCK", "Clock", "clock_at", "engine_clock", "with_clocks"]
+__all__ = ["ON_CLOCK", "Clock", "clock_at", "engine_clock", "wall_clock", "wall_days", "with_clocks"]
 
 #: ``clock(ts) -> int64 expression``: microseconds from the clock's origin, NULL for NULL.
 Clock = Callable[[Any], Any]
@@ -85,7 +85,7 @@ def _epoch_us(con: Any) -> Clock:
     return lambda ts: ts.delta(ibis.literal("1970-01-01 00:00:00", type=ts.type()), unit="microsecond")
 
 
-def _wall_us(con: Any, tz: str) -> Clock:
+def wall_clock(con: Any, tz: str) -> Clock:
     """The local wall clock of instants in ``tz`` as microseconds since 1970-01-01 00:00 wall time."""
     if tz == "UTC":
         return _epoch_us(con)
@@ -119,6 +119,11 @@ def _lookup(con: Any, values: Sequence[int], index: Any) -> Any:
     """``values[index]`` (0-based, in range) as an expression: a constant array indexed per row."""
     array = ibis.literal(list(values), type="array<int64>")
     return _duckdb_list_extract(array, index + 1) if con.name == "duckdb" else array[index.cast("int32")]  # Spark: int
+
+
+def wall_days(wall_us: Any) -> Any:
+    """Days since 1970-01-01 of a wall clock in microseconds (:func:`wall_clock`), floored (int64)."""
+    return _quotient(wall_us - _floor_mod(wall_us, _US_PER_DAY), _US_PER_DAY)
 
 
 def _holiday_days(calendar: Any) -> tuple[int, list[int], list[int]]:
@@ -170,7 +175,7 @@ def engine_clock(calendar: Any, con: Any) -> Clock:
     """
     if calendar is None:
         return _epoch_us(con)
-    wall = _wall_us(con, calendar.tz)
+    wall = wall_clock(con, calendar.tz)
     length, opening = calendar._day_ns // 1000, calendar._open_ns // 1000
     before = [sum(w < day for w in calendar.weekdays) for day in range(7)]   # working days before, Monday first
     span = [length if day in calendar.weekdays else 0 for day in range(7)]
@@ -179,7 +184,7 @@ def engine_clock(calendar: Any, con: Any) -> Clock:
     def clock(ts: Any) -> Any:
         x = wall(ts)
         tod = _floor_mod(x, _US_PER_DAY)
-        day = _quotient(x - tod, _US_PER_DAY) + _TO_MONDAY   # days since Monday 1969-12-29
+        day = wall_days(x) + _TO_MONDAY   # days since Monday 1969-12-29
         weekday = _floor_mod(day, 7)
         days = _quotient(day - weekday, 7) * len(calendar.weekdays) + _lookup(con, before, weekday)
         today = _lookup(con, span, weekday)

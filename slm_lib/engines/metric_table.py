@@ -28,13 +28,13 @@ from slm_lib.config import (
     csat_cutoffs,
 )
 from slm_lib.engines.aggregates import grouped, mean_result, moments, value_sums, with_columns
-from slm_lib.engines.clock import engine_clock
+from slm_lib.engines.clock import engine_clock, wall_clock
 from slm_lib.engines.dataset import cached
 from slm_lib.engines.event_metrics import event_group_metrics, event_tables, sla_priority, solved_at, with_lifecycle
 from slm_lib.engines.lifecycle import has_rows
 from slm_lib.engines.session import observation_end, period_ordinal, set_time_zone
 from slm_lib.engines.sla import with_sla_clocks
-from slm_lib.engines.ticket_metrics import repeat_counts, ticket_side
+from slm_lib.engines.ticket_metrics import repeat_table, ticket_side
 from slm_lib.errors import ConfigError
 from slm_lib.metrics.contacts import REPEAT_DAYS
 from slm_lib.metrics.grouping import by_list
@@ -121,11 +121,12 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
     names = (["period"] if freq else []) + list(by)
     as_of = observation_end(lazy) if as_of is None else utc_instant(as_of)
     set_time_zone(con, tz)
+    wall = wall_clock(con, tz)
 
     def keyed(table: Any, when: str) -> Any:
         table = with_columns(table, customers, "customer_id", c_cols)
         if freq:
-            table = table.mutate(period=period_ordinal(table[when], freq)).filter(lambda r: r.period.notnull())
+            table = table.filter(table[when].notnull()).mutate(period=period_ordinal(table[when], freq, wall))
         return table
 
     frames = []
@@ -139,14 +140,14 @@ def engine_metric_table(lazy: Any, freq: str | None = "M", by: str | Sequence[st
 
     if ev is None:
         t = clocked(tickets)
-        groups, res = ticket_side(con, t, names, sla, as_of, repeat_counts(t, tickets, as_of, repeat_days, epoch))
+        groups, res = ticket_side(con, t, names, sla, as_of, repeat_table(t, tickets, as_of, repeat_days, epoch, names))
     else:  # the lifecycle is computed once (kept on the engine) and joined by every query of the table
         with cached(con, ev.lifecycle) as lc:
             whole = with_lifecycle(tickets, lc)
             whole = whole.mutate(_solved_at=solved_at(whole))
             t = clocked(whole)
             groups, res = ticket_side(con, t, names, sla, as_of,
-                                      repeat_counts(t, whole, as_of, repeat_days, epoch, "_solved_at"),
+                                      repeat_table(t, whole, as_of, repeat_days, epoch, names, "_solved_at"),
                                       sla_priority(t))
             res.update(event_group_metrics(con, t, names, groups, ev, sla))
     frames.append(tidy_metrics(_labelled(groups, freq)[names], res,

@@ -5,7 +5,9 @@ to one row per customer and purchase day, then to one row per customer (RFM), or
 customers to counts per cohort and age (retention); only those small tables come back and
 go through the same code as the pandas functions (:func:`slm_lib.cohorts.retention_frame`).
 
-Days are those of :func:`slm_lib.clv.rfm.to_day` (the UTC calendar date) and periods those
+Days are those of :func:`slm_lib.clv.rfm.to_day` (the UTC calendar date), as days since
+1970-01-01 from the engine's epoch microseconds (DuckDB's date of a time-zone-aware
+timestamp goes through ICU for every row: that doubled the summary's CPU). Periods are those
 of :func:`slm_lib.periods.period_ordinals` (the local date in ``tz``): the session time zone
 is set accordingly before the dates are taken.
 """
@@ -19,11 +21,14 @@ import pandas as pd
 
 from slm_lib.clv.rfm import unit_days
 from slm_lib.cohorts import observed_ages, retention_frame
+from slm_lib.engines.clock import engine_clock, wall_days
 from slm_lib.engines.session import observation_end as engine_observation_end
 from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def _table(lazy: Any, name: str, what: str) -> Any:
@@ -58,26 +63,24 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
     missing = [c for c in (customer_col, date_col, amount_col) if c is not None and c not in revenue.columns]
     if missing:
         raise DataValidationError(f"transactions: column(s) {missing} not found; available: {list(revenue.columns)}")
-    set_time_zone(lazy.con, "UTC")  # to_day: the UTC calendar day
     amount = revenue[amount_col].cast("float64").fill_null(0.0) if amount_col is not None else ibis.literal(0.0)
-    t = revenue.select(_c=revenue[customer_col], _day=revenue[date_col].date(), _amount=amount)
+    day = wall_days(engine_clock(None, lazy.con)(revenue[date_col]))  # to_day: the UTC day, days since 1970-01-01
+    t = revenue.select(_c=revenue[customer_col], _day=day, _amount=amount)
     check = t.aggregate(_bad=t._day.isnull().cast("int64").sum(), _last=t._day.max()).execute()
     bad, last = int(check["_bad"].fillna(0).iloc[0]), check["_last"].iloc[0]
     if bad:
         raise DataValidationError(f"transactions: column '{date_col}': {bad} missing or unparseable date(s)")
     if observation_end is not None:
-        end = utc_instant(observation_end, "observation_end").tz_localize(None).floor("D")
+        end = (utc_instant(observation_end, "observation_end") - _EPOCH).days
     else:  # the last purchase day (any day when there is no purchase: the summary is empty)
-        end = pd.Timestamp(last) if pd.notna(last) else pd.Timestamp(0)
-    end_day = ibis.literal(end.date(), type="date")
-    t = t.filter(t._c.notnull(), t._day <= end_day)
+        end = int(last) if pd.notna(last) else 0
+    t = t.filter(t._c.notnull(), t._day <= end)
     daily = t.group_by(["_c", "_day"]).aggregate(_amount=t._amount.sum())
-    daily = daily.mutate(_first=daily._day.min().over(ibis.window(group_by="_c")))
-    per = daily.group_by("_c").aggregate(
+    per = daily.group_by("_c").aggregate(  # repeat spend: all days' but the first's, as rfm_summary subtracts it
         _n=daily.count(), _first=daily._day.min(), _last=daily._day.max(),
-        _repeat=(daily._day > daily._first).ifelse(daily._amount, 0.0).sum())
-    per = per.select("_c", "_n", "_repeat", _rec=per._last.delta(per._first, unit="day"),
-                     _age=end_day.delta(per._first, unit="day")).execute().sort_values("_c")
+        _repeat=daily._amount.sum() - daily._amount.argmin(daily._day))
+    per = per.select("_c", "_n", "_repeat", _rec=per._last - per._first, _age=end - per._first).execute()
+    per = per.sort_values("_c")
     freq = per["_n"].to_numpy(dtype=np.int64) - 1
     repeat = per["_repeat"].to_numpy(dtype=np.float64)
     return pd.DataFrame({
