@@ -220,6 +220,63 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock | None =
         resolved_at=resolved.ifelse(j._last_res_at, ibis.null()), created_at=j.created_at)
 
 
+def lifecycle_states(events: Any, clock: Clock) -> Any:
+    """The states each ticket's lifecycle goes through, for :func:`lifecycle_table` at many instants in one join.
+
+    A few columns of :func:`lifecycle_table` with the events strictly before an instant
+    ``T`` (``inclusive=False``) only change at events: one row per ticket and interval
+    ``_from < T <= _to`` (``_to`` NULL: no end) gives them for every ``T`` in it, so a
+    panel of instants joins this table once instead of replaying the events per instant.
+    The first interval runs from the ticket's first event to its first status event
+    (status ``new``), then one per status event (in the events' order; of events at one
+    instant only the last has a non-empty interval). A ticket without a row for ``T``
+    has no event before it. Columns: ``ticket_id``, ``_from``, ``_to``, ``resolved``,
+    ``reopened`` (resolved after a reopening), ``_wait0`` and ``_waiting`` (int64; the
+    requester wait at ``T`` is ``_wait0 + _waiting * clock(T) - clock(created_at)``, in
+    µs: ``_waiting`` is 1 in a requester status) and ``_handoff_at`` (the first handoff,
+    NULL without one; handed off at ``T`` when before it).
+
+    Examples
+    --------
+    >>> from slm_lib.engines import connect
+    >>> con = connect("duckdb")
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> e = ibis.memtable(pd.DataFrame({"event_id": ["e1", "e2"], "ticket_id": "t1", "kind": "status",
+    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None, "priority": None,
+    ...     "at": at("2024-01-01 10:00", "2024-01-01 12:30")}))
+    >>> s = con.execute(lifecycle_states(e, engine_clock(None, con)).order_by("_to"))
+    >>> s[["resolved", "_waiting"]].values.tolist()   # new (until 10:00), pending, solved
+    [[False, 1], [False, 0], [True, 0]]
+    >>> created = pd.Timestamp("2024-01-01 09:00", tz="UTC").value // 1000   # on the calendar clock (µs)
+    >>> float((s["_wait0"].iloc[1] - created) / 3.6e9)   # while pending: the hour from 09:00 to 10:00
+    1.0
+    """
+    e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull())
+    s = status_events(e)
+    s = with_clocks(s, clock, {"at": s.at})
+    order = ibis.window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
+    waiting = s.status.isin(_REQUESTER).cast("int64")
+    s = s.mutate(_to=s.at.lead().over(order), _waiting=waiting, _reopen=s._reopens.cast("int64"),
+                 _span=waiting * (s[AT].lead().over(order) - s[AT]).fill_null(0),
+                 _first=s[AT].min().over(group_by=s.ticket_id))
+    run = ibis.cumulative_window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
+    s = s.mutate(_wait0=s._first + s._span.sum().over(run) - s._span - s._waiting * s[AT],
+                 _reopens_so_far=s._reopen.sum().over(run))
+    resolved = s.status.isin(_RESOLVED)
+    spans = s.select("ticket_id", _from=s.at, _to=s._to, resolved=resolved,
+                     reopened=resolved & (s._reopens_so_far > 0), _wait0=s._wait0, _waiting=s._waiting)
+    first = e.group_by(_tid=e.ticket_id).aggregate(_from=e.at.min(), _to=e.at.min(where=(e.kind == "status")
+                                                                                  & e.status.isin(EVENT_STATUSES)))
+    no = ibis.literal(False)
+    spans = spans.union(first.select(ticket_id=first._tid, _from=first._from, _to=first._to, resolved=no, reopened=no,
+                                     _wait0=ibis.literal(0, "int64"), _waiting=ibis.literal(1, "int64")))
+    a = e.filter((e.kind == "assignment") & e.agent_id.notnull())
+    a = a.mutate(_before=a.agent_id.lag().over(group_by=a.ticket_id, order_by=[a.at, a.event_id]))
+    a = a.filter(a._before.notnull() & (a.agent_id != a._before))
+    handoffs = a.group_by(_hid=a.ticket_id).aggregate(_handoff_at=a.at.min())
+    return spans.left_join(handoffs, spans.ticket_id == handoffs._hid).drop("_hid")
+
+
 def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) -> pd.DataFrame:
     """:func:`slm_lib.metrics.lifecycle.ticket_lifecycle` of a :class:`~slm_lib.engines.dataset.LazyDataset`.
 
