@@ -236,6 +236,13 @@ def lifecycle_states(events: Any, clock: Clock) -> Any:
     µs: ``_waiting`` is 1 in a requester status) and ``_handoff_at`` (the first handoff,
     NULL without one; handed off at ``T`` when before it).
 
+    The requester wait telescopes: the time in requester statuses from the first status
+    event ``0`` to ``T`` is ``sum(w[j] * (c[j+1] - c[j]))`` over the intervals before,
+    plus ``w[i] * (clock(T) - c[i])`` in the last (``c`` the clocks of the status events,
+    ``w`` 1 in a requester status), and the lifecycle adds ``c[0] - clock(created_at)``;
+    with ``p[j] = w[j-1]`` (``p[0] = 1``: ``new`` before the first) that is ``_wait0 =
+    sum over j <= i of (p[j] - w[j]) * c[j]``, one running sum (integers: exact).
+
     Examples
     --------
     >>> from slm_lib.engines import connect
@@ -254,17 +261,13 @@ def lifecycle_states(events: Any, clock: Clock) -> Any:
     e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull())
     s = status_events(e)
     s = with_clocks(s, clock, {"at": s.at})
-    order = ibis.window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
-    waiting = s.status.isin(_REQUESTER).cast("int64")
-    s = s.mutate(_to=s.at.lead().over(order), _waiting=waiting, _reopen=s._reopens.cast("int64"),
-                 _span=waiting * (s[AT].lead().over(order) - s[AT]).fill_null(0),
-                 _first=s[AT].min().over(group_by=s.ticket_id))
-    run = ibis.cumulative_window(group_by=s.ticket_id, order_by=[s.at, s.event_id])
-    s = s.mutate(_wait0=s._first + s._span.sum().over(run) - s._span - s._waiting * s[AT],
-                 _reopens_so_far=s._reopen.sum().over(run))
+    order = [s.at, s.event_id]
+    run = ibis.cumulative_window(group_by=s.ticket_id, order_by=order)
+    waiting, was_waiting = (x.isin(_REQUESTER).cast("int64") for x in (s.status, s._prev))
     resolved = s.status.isin(_RESOLVED)
-    spans = s.select("ticket_id", _from=s.at, _to=s._to, resolved=resolved,
-                     reopened=resolved & (s._reopens_so_far > 0), _wait0=s._wait0, _waiting=s._waiting)
+    spans = s.select("ticket_id", _from=s.at, _to=s.at.lead().over(group_by=s.ticket_id, order_by=order),
+                     resolved=resolved, reopened=resolved & (s._reopens.cast("int64").sum().over(run) > 0),
+                     _wait0=((was_waiting - waiting) * s[AT]).sum().over(run), _waiting=waiting)
     first = e.group_by(_tid=e.ticket_id).aggregate(_from=e.at.min(), _to=e.at.min(where=(e.kind == "status")
                                                                                   & e.status.isin(EVENT_STATUSES)))
     no = ibis.literal(False)
