@@ -18,9 +18,13 @@ twelve queries; on 1M tickets and 6 month starts 5.0-5.5 s against 6.1-6.6 s).
 Durations are integer microseconds between clock columns of
 :mod:`slm_lib.engines.clock` (calendar time, or the business time of a ``calendar``), in
 hours: first response times, the SLA clocks and, with ticket events, the requester waits
-of each ticket's lifecycle (:func:`slm_lib.engines.lifecycle.lifecycle_table` on the same
-clock); without events a ticket's resolution and reopening come from its own fields, as
-on the pandas engine.
+of each ticket's lifecycle on the same clock; without events a ticket's resolution and
+reopening come from its own fields, as on the pandas engine. With events, each ticket's
+lifecycle states (:func:`slm_lib.engines.lifecycle.lifecycle_states`: the state in force
+from one status event to the next) are computed once and joined to the instants on the
+interval holding each, instead of replaying the events before every instant (one
+lifecycle per instant); on the samples, 10 month ends: 12.4 s -> 2.1 s, notebook 04's
+at_risk 36.6 s -> 3.2 s (pandas 1.3 s and 2.2 s; 2026-12-07, load 3-4 on 2 cores).
 """
 from __future__ import annotations
 
@@ -190,7 +194,7 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     """:func:`slm_lib.features.customer_features` of a :class:`~slm_lib.engines.LazyDataset`.
 
     Same parameters, rows, columns, dtypes and values (with ticket events, the event columns
-    from each ticket's lifecycle on the engine, :func:`slm_lib.engines.lifecycle.lifecycle_table`;
+    from each ticket's lifecycle on the engine, :func:`slm_lib.engines.lifecycle.lifecycle_states`;
     with a ``calendar``, business hours: :func:`slm_lib.engines.clock.engine_clock`). The engine
     collects one row per active customer and ``as_of`` (one query for all of them). With
     text features the survey answers with a comment submitted in the windows are collected

@@ -22,7 +22,8 @@ duration is a difference of two clock values. The clock is applied once per even
 ticket (:func:`~slm_lib.engines.clock.with_clocks` columns), its value at ``as_of`` once
 per table (:func:`~slm_lib.engines.clock.clock_at`), so a business clock's large
 expression is never repeated. Nothing is collected: :func:`lifecycle_table` is an ibis
-table other engine code joins on ``ticket_id``.
+table other engine code joins on ``ticket_id``. :func:`lifecycle_states` gives the few
+columns customer_features reads at any instant: a panel of instants joins it once.
 """
 from __future__ import annotations
 
