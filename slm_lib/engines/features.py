@@ -23,8 +23,9 @@ reopening come from its own fields, as on the pandas engine. With events, each t
 lifecycle states (:func:`slm_lib.engines.lifecycle.lifecycle_states`: the state in force
 from one status event to the next) are computed once and joined to the instants on the
 interval holding each, instead of replaying the events before every instant (one
-lifecycle per instant); on the samples, 10 month ends: 12.4 s -> 2.1 s, notebook 04's
-at_risk 36.6 s -> 3.2 s (pandas 1.3 s and 2.2 s; 2026-12-07, load 3-4 on 2 cores).
+lifecycle per instant); on the samples, 10 month ends: 7-12 s -> 2.0-2.1 s, notebook 04's
+at_risk 18-37 s -> 3.2-5.7 s (pandas 0.9-1.3 s and 2.2-2.7 s; three runs on 2026-12-07,
+load 3-4 on 2 cores).
 """
 from __future__ import annotations
 
