@@ -22,7 +22,8 @@ duration is a difference of two clock values. The clock is applied once per even
 ticket (:func:`~slm_lib.engines.clock.with_clocks` columns), its value at ``as_of`` once
 per table (:func:`~slm_lib.engines.clock.clock_at`), so a business clock's large
 expression is never repeated. Nothing is collected: :func:`lifecycle_table` is an ibis
-table other engine code joins on ``ticket_id``.
+table other engine code joins on ``ticket_id``. :func:`lifecycle_states` gives the few
+columns customer_features reads at any instant: a panel of instants joins it once.
 """
 from __future__ import annotations
 
@@ -218,6 +219,66 @@ def lifecycle_table(tickets: Any, events: Any, as_of: Any, clock: Clock | None =
         assignee_stations=j.assignee_stations.fill_null(zero), group_stations=j.group_stations.fill_null(zero),
         handoffs=j.handoffs.fill_null(zero), resolved=resolved, one_touch=resolved & (j.agent_replies <= 1),
         resolved_at=resolved.ifelse(j._last_res_at, ibis.null()), created_at=j.created_at)
+
+
+def lifecycle_states(events: Any, clock: Clock) -> Any:
+    """The states each ticket's lifecycle goes through, for :func:`lifecycle_table` at many instants in one join.
+
+    A few columns of :func:`lifecycle_table` with the events strictly before an instant
+    ``T`` (``inclusive=False``) only change at events: one row per ticket and interval
+    ``_from < T <= _to`` (``_to`` NULL: no end) gives them for every ``T`` in it, so a
+    panel of instants joins this table once instead of replaying the events per instant.
+    The first interval runs from the ticket's first event to its first status event
+    (status ``new``), then one per status event (in the events' order; of events at one
+    instant only the last has a non-empty interval). A ticket without a row for ``T``
+    has no event before it. Columns: ``ticket_id``, ``_from``, ``_to``, ``resolved``,
+    ``reopened`` (resolved after a reopening), ``_wait0`` and ``_waiting`` (int64; the
+    requester wait at ``T`` is ``_wait0 + _waiting * clock(T) - clock(created_at)``, in
+    µs: ``_waiting`` is 1 in a requester status) and ``_handoff_at`` (the first handoff,
+    NULL without one; handed off at ``T`` when before it).
+
+    The requester wait telescopes: the time in requester statuses from the first status
+    event ``0`` to ``T`` is ``sum(w[j] * (c[j+1] - c[j]))`` over the intervals before,
+    plus ``w[i] * (clock(T) - c[i])`` in the last (``c`` the clocks of the status events,
+    ``w`` 1 in a requester status), and the lifecycle adds ``c[0] - clock(created_at)``;
+    with ``p[j] = w[j-1]`` (``p[0] = 1``: ``new`` before the first) that is ``_wait0 =
+    sum over j <= i of (p[j] - w[j]) * c[j]``, one running sum (integers: exact).
+
+    Examples
+    --------
+    >>> from slm_lib.engines import connect
+    >>> con = connect("duckdb")
+    >>> at = lambda *v: pd.to_datetime(list(v), utc=True)
+    >>> e = ibis.memtable(pd.DataFrame({"event_id": ["e1", "e2"], "ticket_id": "t1", "kind": "status",
+    ...     "actor": "agent", "status": ["pending", "solved"], "agent_id": None, "team": None, "priority": None,
+    ...     "at": at("2024-01-01 10:00", "2024-01-01 12:30")}))
+    >>> s = con.execute(lifecycle_states(e, engine_clock(None, con)).order_by("_to"))
+    >>> s[["resolved", "_waiting"]].values.tolist()   # new (until 10:00), pending, solved
+    [[False, 1], [False, 0], [True, 0]]
+    >>> created = pd.Timestamp("2024-01-01 09:00", tz="UTC").value // 1000   # on the calendar clock (µs)
+    >>> float((s["_wait0"].iloc[1] - created) / 3.6e9)   # while pending: the hour from 09:00 to 10:00
+    1.0
+    """
+    e = events.filter(events.kind.isin(EVENT_KINDS), events.at.notnull())
+    s = status_events(e)
+    s = with_clocks(s, clock, {"at": s.at})
+    order = [s.at, s.event_id]
+    run = ibis.cumulative_window(group_by=s.ticket_id, order_by=order)
+    waiting, was_waiting = (x.isin(_REQUESTER).cast("int64") for x in (s.status, s._prev))
+    resolved = s.status.isin(_RESOLVED)
+    spans = s.select("ticket_id", _from=s.at, _to=s.at.lead().over(group_by=s.ticket_id, order_by=order),
+                     resolved=resolved, reopened=resolved & (s._reopens.cast("int64").sum().over(run) > 0),
+                     _wait0=((was_waiting - waiting) * s[AT]).sum().over(run), _waiting=waiting)
+    first = e.group_by(_tid=e.ticket_id).aggregate(_from=e.at.min(), _to=e.at.min(where=(e.kind == "status")
+                                                                                  & e.status.isin(EVENT_STATUSES)))
+    no = ibis.literal(False)
+    spans = spans.union(first.select(ticket_id=first._tid, _from=first._from, _to=first._to, resolved=no, reopened=no,
+                                     _wait0=ibis.literal(0, "int64"), _waiting=ibis.literal(1, "int64")))
+    a = e.filter((e.kind == "assignment") & e.agent_id.notnull())
+    a = a.mutate(_before=a.agent_id.lag().over(group_by=a.ticket_id, order_by=[a.at, a.event_id]))
+    a = a.filter(a._before.notnull() & (a.agent_id != a._before))
+    handoffs = a.group_by(_hid=a.ticket_id).aggregate(_handoff_at=a.at.min())
+    return spans.left_join(handoffs, spans.ticket_id == handoffs._hid).drop("_hid")
 
 
 def engine_ticket_lifecycle(lazy: Any, calendar: Any = None, as_of: Any = None) -> pd.DataFrame:
