@@ -24,7 +24,6 @@ import pandas as pd
 
 from slm_lib.engines.dataset import fetch
 from slm_lib.engines.session import period_ordinal, set_time_zone
-from slm_lib.engines.summaries import _table
 from slm_lib.engines.timestamps import instant
 from slm_lib.errors import ConfigError
 from slm_lib.periods import NAT_ORDINAL
@@ -50,7 +49,7 @@ def active_customers(lazy: Any, as_of: pd.Timestamp, columns: Iterable[str]) -> 
     ConfigError
         A column the customers table does not have.
     """
-    c = _table(lazy, "customers", "customers active at an instant")
+    c = lazy.require("customers", "customers active at an instant")
     columns = list(columns)
     missing = [col for col in columns if col not in c.columns]
     if missing:
@@ -64,7 +63,7 @@ def active_customers(lazy: Any, as_of: pd.Timestamp, columns: Iterable[str]) -> 
 
 def purchases(lazy: Any, start: pd.Timestamp | None, end: pd.Timestamp | None, customers: Any = None) -> Any:
     """``lazy`` whose revenue table holds only the purchases (amount > 0) paid in ``[start, end)`` (of ``customers``)."""
-    r = _table(lazy, "revenue", "purchases")
+    r = lazy.require("revenue", "purchases")
     r = r.filter(r.amount > 0)
     if start is not None:
         r = r.filter(r.paid_at >= instant(start, up=True))
@@ -95,7 +94,7 @@ def cohort_lives(lazy: Any, as_of: pd.Timestamp, freq: str, by: str | None, tz: 
     cohort; :data:`slm_lib.periods.NAT_ORDINAL` for customers not churned before it) and
     ``n``. Periods are those of :func:`slm_lib.periods.period_ordinals`.
     """
-    c = _table(lazy, "customers", "cohort survivors")
+    c = lazy.require("customers", "cohort survivors")
     set_time_zone(lazy.con, tz)
     now = instant(as_of, up=True)
     c = c.filter(c.signup_at < now)

@@ -76,6 +76,23 @@ class LazyDataset(EngineHooks):
         return (f"LazyDataset(engine={self.engine!r}, tables={sorted(self.tables)}, "
                 f"quality_problems={len(self.quality)})")
 
+    def require(self, name: str, what: str) -> Any:
+        """The table ``name``; :class:`~slm_lib.errors.MissingTableError` naming ``what`` needs it when absent.
+
+        Examples
+        --------
+        >>> import ibis
+        >>> lazy = LazyDataset(None, {"tickets": ibis.table({"ticket_id": "string"}, name="t")}, "duckdb")
+        >>> lazy.require("revenue", "rfm_summary")
+        Traceback (most recent call last):
+        ...
+        slm_lib.errors.MissingTableError: rfm_summary on an engine: the data set has no 'revenue' table
+        """
+        table = self.tables.get(name)
+        if table is None:
+            raise MissingTableError(f"{what} on an engine: the data set has no {name!r} table")
+        return table
+
     def observation_end(self) -> pd.Timestamp | None:
         """:attr:`as_of`, else the latest timestamp in the tables (:meth:`slm_lib.io.dataset.Dataset.observation_end`)."""
         from slm_lib.engines.session import observation_end

@@ -42,7 +42,7 @@ from slm_lib.engines.session import set_time_zone
 from slm_lib.engines.sla import sla_flags, with_sla_clocks
 from slm_lib.engines.lifecycle import lifecycle_states
 from slm_lib.engines.timestamps import US_PER_HOUR, instant
-from slm_lib.errors import ConfigError, MissingTableError
+from slm_lib.errors import ConfigError
 from slm_lib.features import _COUNTS, _windows, comment_features, feature_arguments, feature_rows
 from slm_lib.schema import COLUMNS
 from slm_lib.voice import CommentThemes
@@ -170,9 +170,7 @@ def _comments(lazy: Any, windows: list[tuple[pd.Timestamp, pd.Timestamp, pd.Time
     ``as_of`` that fitted themes need (``themes`` a number), and the answers of fitted
     themes' own comments (to check that they precede the earliest ``as_of``).
     """
-    s = lazy.surveys
-    if s is None:
-        raise MissingTableError("customer_features on an engine: text features need the 'surveys' table")
+    s = lazy.require("surveys", "customer_features' text features")
     has = s.comment.notnull()
     wanted = ibis.or_(*[(s.submitted_at >= instant(lo, up=True)) & (s.submitted_at < instant(now, up=True))
                         for now, lo, _ in windows])
@@ -216,8 +214,7 @@ def engine_customer_features(lazy: Any, as_of: Any, lookback: Any = "90D", horiz
     >>> f = engine_customer_features(open_dataset("data_samples"), "2025-01-01")   # doctest: +SKIP
     """
     instants, lookback, horizon, targets = feature_arguments(as_of, lookback, horizon, sla_targets)
-    if lazy.customers is None:
-        raise MissingTableError("customer_features on an engine: the data set has no 'customers' table")
+    lazy.require("customers", "customer_features")
     set_time_zone(lazy.con, "UTC")  # Spark hands timestamps back as wall times of its session zone
     ids = lazy.customers.customer_id
     check = lazy.customers.aggregate(_n=ids.count(), _u=ids.nunique()).execute()

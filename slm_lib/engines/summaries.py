@@ -25,17 +25,10 @@ from slm_lib.engines.clock import engine_clock, wall_days
 from slm_lib.engines.session import observation_end as engine_observation_end
 from slm_lib.engines.session import period_ordinal, set_time_zone
 from slm_lib.engines.timestamps import instant
-from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError, MissingTableError
+from slm_lib.errors import ConfigError, DataValidationError, InsufficientDataError
 from slm_lib.periods import check_freq, period_ordinals, utc_instant
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
-
-
-def _table(lazy: Any, name: str, what: str) -> Any:
-    table = lazy.tables.get(name)
-    if table is None:
-        raise MissingTableError(f"{what} on an engine: the data set has no {name!r} table")
-    return table
 
 
 def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: str = "paid_at",
@@ -59,7 +52,7 @@ def engine_rfm_summary(lazy: Any, customer_col: str = "customer_id", date_col: s
     >>> rfm = engine_rfm_summary(open_dataset("data_samples"), time_unit="D")   # doctest: +SKIP
     """
     unit = unit_days(time_unit)
-    revenue = _table(lazy, "revenue", "rfm_summary")
+    revenue = lazy.require("revenue", "rfm_summary")
     missing = [c for c in (customer_col, date_col, amount_col) if c is not None and c not in revenue.columns]
     if missing:
         raise DataValidationError(f"transactions: column(s) {missing} not found; available: {list(revenue.columns)}")
@@ -116,8 +109,8 @@ def engine_cohort_retention(lazy: Any, freq: str = "M", mode: Literal["contractu
     if mode not in ("contractual", "purchase"):
         raise ConfigError(f"cohort_retention: mode={mode!r}; use 'contractual' or 'purchase'")
     pfreq = check_freq(freq)
-    customers = _table(lazy, "customers", "cohort_retention")
-    revenue = _table(lazy, "revenue", "cohort_retention (mode='purchase')") if mode == "purchase" else None
+    customers = lazy.require("customers", "cohort_retention")
+    revenue = lazy.require("revenue", "cohort_retention (mode='purchase')") if mode == "purchase" else None
     as_of = engine_observation_end(lazy) if as_of is None else utc_instant(as_of)
     if as_of is None:
         raise InsufficientDataError("cohort_retention: as_of is unknown and no table holds a timestamp")
