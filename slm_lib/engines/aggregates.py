@@ -39,10 +39,10 @@ def grouped(table: Any, keys: list[str]) -> Any:
 
 
 def merged(groups: pd.DataFrame, agg: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``agg`` aligned to the rows of ``groups`` (missing groups: zero counts and sums)."""
+    """``agg`` aligned to the rows of ``groups`` (missing groups, and the sum over no row: zero counts and sums)."""
     if not keys:
         agg = agg if len(agg) else pd.DataFrame({c: [0] for c in agg.columns})
-        return agg.reset_index(drop=True)
+        return agg.reset_index(drop=True).fillna(0)
     out = groups[keys].merge(agg, on=keys, how="left")
     return out.drop(columns=keys).fillna(0)
 
