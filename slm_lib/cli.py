@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from slm_lib.errors import InsufficientDataError, SlmError
@@ -37,6 +38,31 @@ def _calendar(args: argparse.Namespace, default: bool = False):
     weekdays = tuple(int(d) for d in args.weekdays.split(",")) if args.weekdays else (0, 1, 2, 3, 4)
     holidays = tuple(h for h in (args.holidays or "").split(",") if h)
     return BusinessCalendar(weekdays=weekdays, start=start, end=end, holidays=holidays, tz=args.calendar_tz)
+
+
+def _add_engine_options(p: argparse.ArgumentParser, engines: str) -> None:
+    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas", help=engines)
+    p.add_argument("--memory-limit", metavar="SIZE",
+                   help="DuckDB's memory limit for this run and its notebooks, e.g. 6GB (default: 80%% of the RAM); "
+                        "beyond it DuckDB spills to disk (sets SLM_DUCKDB_MEMORY_LIMIT)")
+
+
+@contextmanager
+def _memory_limit(limit: str | None) -> Iterator[None]:
+    """The DuckDB memory limit in the environment while a command runs (its notebooks' kernels inherit it)."""
+    if not limit:
+        yield
+        return
+    from slm_lib.engines.dataset import MEMORY_LIMIT_ENV
+    before = os.environ.get(MEMORY_LIMIT_ENV)
+    os.environ[MEMORY_LIMIT_ENV] = limit
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[MEMORY_LIMIT_ENV]
+        else:
+            os.environ[MEMORY_LIMIT_ENV] = before
 
 
 def _add_calendar_options(p: argparse.ArgumentParser) -> None:
@@ -170,10 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a data directory against the data contract")
     p.add_argument("--data", default=DEFAULT_DATA)
-    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
-                   help="pandas: in memory, then business hours and lifecycle compared with the help desk's figures; "
-                        "duckdb/spark: the same rules and messages on that engine, files read lazily (data beyond "
-                        "memory; no comparisons)")
+    _add_engine_options(p, "pandas: in memory, then business hours and lifecycle compared with the help desk's "
+                           "figures; duckdb/spark: the same rules and messages on that engine, files read lazily "
+                           "(data beyond memory; no comparisons)")
     _add_calendar_options(p)
     p.set_defaults(func=_cmd_validate)
 
@@ -197,10 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write to this file instead of stdout")
     p.add_argument("--errors", choices=("raise", "drop"), default="raise")
     p.add_argument("--sla", metavar="FILE.yaml", help="SLA targets in hours per priority (default: README table)")
-    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
-                   help="pandas: in memory, validated, every metric; duckdb/spark: files read lazily and validated "
-                        "by that engine (same --errors), every row (with ticket events the event rows too), calendar or business hours "
-                        "(data beyond memory; docs/engines.md)")
+    _add_engine_options(p, "pandas: in memory, validated, every metric; duckdb/spark: files read lazily and "
+                           "validated by that engine (same --errors), every row (with ticket events the event rows "
+                           "too), calendar or business hours (data beyond memory; docs/engines.md)")
     _add_calendar_options(p)
     p.set_defaults(func=_cmd_metrics)
 
@@ -216,9 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months-back", type=int, default=12, help="months of history in trend figures")
     p.add_argument("--as-of", help="when the data were exported (ISO time; default: the latest timestamp in "
                    "them); a month the export ends in is reported as partial")
-    p.add_argument("--engine", choices=("pandas", "duckdb", "spark"), default="pandas",
-                   help="pandas: in memory, every notebook; duckdb/spark: the data read lazily by that engine "
-                        "(data beyond memory), only the notebooks that run there (docs/engines.md)")
+    _add_engine_options(p, "pandas: in memory, every notebook; duckdb/spark: the data read lazily by that engine "
+                           "(data beyond memory), only the notebooks that run there (docs/engines.md)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("latest-month", help="print the latest month with data (YYYY-MM)")
@@ -232,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slm`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _memory_limit(getattr(args, "memory_limit", None)):
+            return args.func(args)
     except SlmError as err:
         for line in str(err).splitlines():
             print(f"slm {args.command}: error: {line}", file=sys.stderr)

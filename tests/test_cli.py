@@ -1,11 +1,13 @@
 """The `slm` command (SPEC §8): exit codes, one readable line per problem, no tracebacks."""
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from slm_lib.cli import main
+from slm_lib.engines.dataset import MEMORY_LIMIT_ENV
 from slm_lib.io.load import load_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
@@ -115,9 +117,13 @@ def test_segment_report_goes_beside_the_whole_business_report(generated, tmp_pat
 
 def test_metrics_on_the_duckdb_engine_equal_the_pandas_rows(generated, tmp_path, capsys):
     paths = {engine: tmp_path / f"{engine}.csv" for engine in ("pandas", "duckdb")}
-    for engine, path in paths.items():
+    for engine, path in paths.items():   # DuckDB capped (it would spill beyond the limit)
+        limit = ["--memory-limit", "500MB"] if engine == "duckdb" else []
         assert main(["metrics", "--data", str(generated), "--month", "2026-09", "--by", "priority", "--format", "csv",
-                     "--output", str(path), "--engine", engine]) == 0
+                     "--output", str(path), "--engine", engine, *limit]) == 0
+    assert MEMORY_LIMIT_ENV not in os.environ   # set for the run only
+    assert main(["metrics", "--data", str(generated), "--engine", "duckdb", "--memory-limit", "lots"]) == 2
+    assert f"{MEMORY_LIMIT_ENV}='lots' is not a DuckDB memory limit" in capsys.readouterr().err
     pandas_rows, engine_rows = (pd.read_csv(p).set_index(["priority", "metric"]) for p in paths.values())
     assert "sla_resolution" in engine_rows.index.get_level_values("metric")
     pd.testing.assert_frame_equal(engine_rows.sort_index(), pandas_rows.loc[engine_rows.index].sort_index(),

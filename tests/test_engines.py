@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import slm_lib as slm
 from slm_lib.engines import ENGINE_TICKET_METRICS, LazyDataset, connect, from_tables, open_dataset
+from slm_lib.engines.dataset import MEMORY_LIMIT_ENV
 from slm_lib.engines.dataset import CORE_TABLES
 from slm_lib.errors import ConfigError, MissingTableError
 from slm_lib.io.dataset import Dataset
@@ -70,6 +71,14 @@ def test_engine_table_has_the_columns_and_metric_order_of_metric_table(samples):
 def test_engine_refuses_an_unknown_by(samples):
     with pytest.raises(ConfigError, match="neither"):
         metric_table(samples[0], by="colour")
+
+
+def test_duckdb_takes_the_memory_limit_of_the_environment(monkeypatch):
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1GB")
+    assert connect("duckdb").raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "1 GB'; DROP TABLE x; --")
+    with pytest.raises(ConfigError, match="is not a DuckDB memory limit"):
+        connect("duckdb")
 
 
 def test_tables_already_in_a_database_give_the_same_table(samples):
