@@ -33,8 +33,6 @@ from slm_lib.metrics.groups import changes_by_group, mean_by_group, rate_by_grou
 from slm_lib.metrics.sla import sla_compliance, sla_status
 from slm_lib.metrics.survey import ces, compare_periods, csat, nps
 from slm_lib.metrics.table import agent_table, metric_table
-from slm_lib.engines import (LazyDataset, engine_cohort_retention, engine_customer_features, engine_metric_table,
-                             engine_rfm_summary, open_dataset)
 from slm_lib.metrics.tickets import (fcr_rate, first_response_time, reopen_rate, replies_per_ticket,
                                      resolution_rate, resolution_time, volume_by_channel)
 from slm_lib.models import (AtRisk, ChurnHoldout, at_risk, brier_score, calibration_table, churn_holdout,
@@ -73,3 +71,16 @@ __all__ = [
     "paths_before_churn", "PathsBeforeChurn", "journey_sentences", "repeat_sentences", "switching_sentences",
     "paths_sentences",
 ]
+
+
+#: Names re-exported from :mod:`slm_lib.engines`, imported on first use: the engines need ibis
+#: (0.4 s to import), which the pandas engine, the notebooks on pandas and most commands never use.
+_ENGINE_NAMES = ("LazyDataset", "engine_cohort_retention", "engine_customer_features", "engine_metric_table",
+                 "engine_rfm_summary", "open_dataset")
+
+
+def __getattr__(name: str):
+    if name in _ENGINE_NAMES:
+        from slm_lib import engines
+        return getattr(engines, name)
+    raise AttributeError(f"module 'slm_lib' has no attribute {name!r}")
