@@ -125,7 +125,7 @@ instants = st.one_of(
 ).flatmap(lambda us: st.integers(0, 999_999).map(lambda frac: us + frac if frac % 3 else us))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(calendar=st.sampled_from(CALENDARS), pairs=st.lists(st.tuples(instants, instants), min_size=1, max_size=40))
 def test_clock_equals_business_calendar_to_the_microsecond(con, calendar, pairs):
     a, b = (pd.Series(pd.to_datetime([p[i] for p in pairs], unit="us", utc=True)) for i in (0, 1))
@@ -173,7 +173,7 @@ def test_sla_in_business_hours_at_the_boundary(tmp_path):
     assert_same_table(engine, metric_table(Dataset(tickets=tickets), **kwargs), [])
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=small_dataset(), calendar=st.sampled_from(CALENDARS), by=st.sampled_from([None, ["channel"]]))
 def test_duckdb_business_hours_equal_pandas_on_generated_data(tmp_path_factory, ds, calendar, by):
     directory = tmp_path_factory.mktemp("clock")

@@ -105,7 +105,7 @@ def histories(draw) -> tuple[list[dict], list[dict]]:
     return tickets, events
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(histories())
 def test_random_histories_give_the_pandas_quality(tmp_path_factory, history):
     directory = write(tmp_path_factory.mktemp("events"), *history)

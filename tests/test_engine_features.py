@@ -235,7 +235,7 @@ def write(ds: Dataset, directory) -> None:
         frame.to_parquet(directory / f"{name}.parquet", index=False, coerce_timestamps="us")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=small_dataset(), day=st.integers(20, 240), lookback=st.sampled_from(["30D", "2M", "12h"]),
        horizon=st.sampled_from(["45D", "1M"]), panel=st.booleans(), calendar=st.sampled_from([None, *AROUND_DST]))
 def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, day, lookback, horizon, panel, calendar):

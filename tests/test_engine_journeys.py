@@ -188,7 +188,7 @@ def journey_data(draw) -> Dataset:
                    as_of="2024-05-01")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=journey_data(), days=st.sampled_from([2.5, 7.0]))
 def test_duckdb_journeys_equal_pandas_on_generated_data(tmp_path_factory, ds, days):
     directory = tmp_path_factory.mktemp("journeys")

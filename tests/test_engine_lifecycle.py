@@ -224,7 +224,7 @@ def histories(draw, starts: tuple[str, ...] = ("2024-01-01",)) -> tuple[Dataset,
     return Dataset(tickets=tickets, ticket_events=events), as_of
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=histories())
 def test_duckdb_lifecycle_equals_pandas_on_generated_histories(tmp_path_factory, case):
     ds, as_of = case
@@ -235,7 +235,7 @@ def test_duckdb_lifecycle_equals_pandas_on_generated_histories(tmp_path_factory,
     shutil.rmtree(directory)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=histories())
 def test_duckdb_metric_table_event_rows_equal_pandas_on_generated_histories(tmp_path_factory, case):
     ds, as_of = case
@@ -255,7 +255,7 @@ def valid(ds: Dataset) -> Dataset:
         ds.ticket_events["at"] >= created, created)))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=histories(("2026-03-28 20:00", "2026-10-24 20:00", "2026-03-07 22:00", "2026-10-31 23:00")),
        calendar=st.sampled_from(AROUND_DST))
 def test_duckdb_business_hours_equal_pandas_around_dst(tmp_path_factory, case, calendar):

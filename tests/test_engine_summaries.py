@@ -156,7 +156,7 @@ def outcome(compute):
         return type(err)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=customers_and_revenue(), time_unit=st.sampled_from(["D", "W", "M"]),
        end=st.sampled_from([None, "2024-06-30", "2024-08-01T00:00:00.5"]),
        freq=st.sampled_from(["M", "W", "D"]), mode=st.sampled_from(["contractual", "purchase"]),

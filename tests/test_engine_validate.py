@@ -224,7 +224,7 @@ CORRUPT = {("tickets", "created_at"): ["soon", "", "2000-01-01T00:00:00Z"], ("ti
            ("revenue", "amount"): ["inf", "-3.5", "nan"]}
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(sorted(CORRUPT)), st.integers(0, 19), st.integers(0, 2)), min_size=1,
                 max_size=6))
 def test_random_corruption_gives_the_same_counts(base, tmp_path_factory, corruptions):

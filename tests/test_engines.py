@@ -155,7 +155,7 @@ def write_parquet(ds: Dataset, directory) -> None:
         getattr(ds, name).to_parquet(directory / f"{name}.parquet", index=False, coerce_timestamps="us")  # Spark reads no ns
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=small_dataset(), by=st.sampled_from([None, ["channel"], ["segment", "priority"]]))
 def test_duckdb_equals_pandas_on_generated_data(tmp_path_factory, ds, by):
     directory = tmp_path_factory.mktemp("engine")

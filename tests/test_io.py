@@ -427,7 +427,7 @@ def datasets(draw):
     return validate(Dataset(tickets=tickets, surveys=surveys, customers=customers, revenue=revenue))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ds=datasets(), fmt=st.sampled_from(["csv", "parquet"]))
 def test_random_valid_datasets_round_trip(tmp_path, ds, fmt):
     save_data(ds, tmp_path, format=fmt)
@@ -438,7 +438,7 @@ def test_random_valid_datasets_round_trip(tmp_path, ds, fmt):
         path.unlink()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(ds=datasets(), data=st.data())
 def test_corrupting_k_rows_reports_exactly_k(ds, data):
     n = len(ds.tickets)
