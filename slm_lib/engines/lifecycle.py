@@ -136,14 +136,18 @@ def _next_replies(e: Any) -> Any:
         next_reply_count=rounds.count(), next_reply_median=rounds._wait.cast("float64").mean(where=middle))
 
 
+def _assignments(e: Any) -> Any:
+    """The assignment events naming an agent, with ``_handoff``: the previous one named another agent."""
+    named = e.filter((e.kind == "assignment") & e.agent_id.notnull())
+    before = named.agent_id.lag().over(group_by=named.ticket_id, order_by=[named.at, named.event_id])
+    return named.mutate(_handoff=(before.notnull() & (named.agent_id != before)).fill_null(False))
+
+
 def _stations(e: Any) -> Any:
     """Per ticket with assignment events: distinct agents and teams, and handoffs (events naming no agent skipped)."""
     a = e.filter(e.kind == "assignment")
-    named = a.filter(a.agent_id.notnull())
-    named = named.mutate(_before=named.agent_id.lag().over(group_by=named.ticket_id, order_by=[named.at,
-                                                                                            named.event_id]))
-    handoffs = named.group_by(_hid=named.ticket_id).aggregate(
-        handoffs=(named._before.notnull() & (named.agent_id != named._before)).cast("int64").sum())
+    named = _assignments(e)
+    handoffs = named.group_by(_hid=named.ticket_id).aggregate(handoffs=named._handoff.cast("int64").sum())
     counts = a.group_by(_aid=a.ticket_id).aggregate(assignee_stations=a.agent_id.nunique(),
                                                      group_stations=a.team.nunique())
     return counts.left_join(handoffs, counts._aid == handoffs._hid).drop("_hid")
@@ -274,10 +278,8 @@ def lifecycle_states(events: Any, clock: Clock) -> Any:
     no = ibis.literal(False)
     spans = spans.union(first.select(ticket_id=first._tid, _from=first._from, _to=first._to, resolved=no, reopened=no,
                                      _wait0=ibis.literal(0, "int64"), _waiting=ibis.literal(1, "int64")))
-    a = e.filter((e.kind == "assignment") & e.agent_id.notnull())
-    a = a.mutate(_before=a.agent_id.lag().over(group_by=a.ticket_id, order_by=[a.at, a.event_id]))
-    a = a.filter(a._before.notnull() & (a.agent_id != a._before))
-    handoffs = a.group_by(_hid=a.ticket_id).aggregate(_handoff_at=a.at.min())
+    a = _assignments(e)
+    handoffs = a.group_by(_hid=a.ticket_id).aggregate(_handoff_at=a.at.min(where=a._handoff))
     return spans.left_join(handoffs, spans.ticket_id == handoffs._hid).drop("_hid")
 
 
